@@ -1,0 +1,22 @@
+# The two commands of the README: `make demo` and `make test`.
+.PHONY: demo test setup lint typecheck bench clean-sandbox
+
+demo:
+	tools/setup.sh asterisk
+	.venv/bin/duncall demo
+
+test:
+	tools/setup.sh asterisk
+	tools/run-tests.sh
+
+setup:
+	tools/setup.sh asterisk
+
+lint:
+	.venv/bin/ruff check duncall dialer bot tests bench
+
+typecheck:
+	.venv/bin/mypy
+
+clean-sandbox:
+	.venv/bin/duncall asterisk down

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs lint, the type checker and the whole test suite against the real services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/ruff check duncall dialer bot tests bench
+.venv/bin/python -m pytest "$@"

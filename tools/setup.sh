@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a Debian machine, run as root: apt packages, the venv,
+# Redis, the Asterisk sandbox. Each step checks before it works, so a second
+# run takes seconds.
+#   tools/setup.sh [base|asterisk]   base: packages + venv + redis; asterisk: also the sandbox
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-asterisk}"
+
+say() { printf '== %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (apt packages and the Asterisk chroot need it)"
+
+# --- Debian packages ---------------------------------------------------------
+APT_PKGS=(debootstrap espeak-ng libespeak-ng1 sox redis-server redis-tools make)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed: check the package mirror is reachable"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+fi
+
+# --- Python venv -------------------------------------------------------------
+PY="${PYTHON:-python3}"
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11+ is needed ($PY is older)"
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=".venv/.duncall-deps-$(cat pyproject.toml tools/setup.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  say "installing Python packages"
+  .venv/bin/pip install -q --upgrade pip
+  # torch: the CPU build, pinned, before anything that depends on it (an unpinned
+  # torch pulls a multi-GB CUDA build). Users elsewhere: pip install torch
+  # --index-url https://download.pytorch.org/whl/cpu
+  .venv/bin/pip install -q "torch==2.13.0"
+  .venv/bin/pip install -q -e ".[dev]"
+  rm -f .venv/.duncall-deps-*
+  touch "$stamp"
+fi
+
+# --- Redis -------------------------------------------------------------------
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  say "starting redis-server on 127.0.0.1:6379"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/duncall.log
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || die "redis-server did not start: see /var/log/redis/duncall.log"
+fi
+
+# --- Asterisk sandbox ----------------------------------------------------------
+if [ "$what" = asterisk ]; then
+  .venv/bin/duncall asterisk up
+fi
