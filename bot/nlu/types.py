@@ -1,0 +1,41 @@
+"""What understanding an utterance produces, and the interface every classifier meets.
+
+The dialogue engine knows only these types, never the model behind them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from duncall.vocab import Intent
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    date: dt.date | None = None
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    text: str
+    intent: Intent
+    confidence: float  # 0..1
+    slots: Slots
+
+
+class IntentClassifier(Protocol):
+    """Turns one utterance into an ``Understanding``.
+
+    ``today`` is the call's date in the debtor's time zone, used to resolve
+    relative dates ("next Friday", "下周五").  ``expected`` optionally names
+    the intents the current dialogue state expects, which a classifier may use
+    to break near-ties.
+    """
+
+    def understand(
+        self, text: str, lang: str, today: dt.date, expected: tuple[Intent, ...] = ()
+    ) -> Understanding: ...
