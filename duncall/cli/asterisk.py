@@ -1,11 +1,48 @@
-"""`duncall asterisk` subcommands."""
+"""`duncall asterisk up|down|restart|status|cli` — the embedded Asterisk sandbox."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
+
+from duncall.sandbox import runtime
 
 
 def register(sub: Any) -> None:
-    """Registered by the area's owner; nothing to add yet."""
-    _ = (sub, argparse)
+    p: argparse.ArgumentParser = sub.add_parser("asterisk", help="manage the embedded Asterisk 22 sandbox")
+    asub = p.add_subparsers(dest="action", required=True)
+    asub.add_parser("up", help="build (first time), configure and start; idempotent").set_defaults(func=_up)
+    asub.add_parser("down", help="stop Asterisk").set_defaults(func=_down)
+    asub.add_parser("restart", help="stop, then start").set_defaults(func=_restart)
+    asub.add_parser("status", help="print the sandbox's state as JSON").set_defaults(func=_status)
+    c = asub.add_parser("cli", help="run one Asterisk CLI command")
+    c.add_argument("command")
+    c.set_defaults(func=_cli)
+
+
+def _up(args: argparse.Namespace) -> int:
+    print(f"asterisk: {runtime.up()}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    print("asterisk: stopped" if runtime.stop(runtime.sandbox()) else "asterisk: was not running")
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    runtime.stop(runtime.sandbox())
+    print(f"asterisk: {runtime.up()}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    st = runtime.status()
+    print(json.dumps(st))
+    return 0 if st["ari"] else 1
+
+
+def _cli(args: argparse.Namespace) -> int:
+    print(runtime.cli(runtime.sandbox(), args.command), end="")
+    return 0

@@ -1,0 +1,102 @@
+"""Persona files, validated at the edge with pydantic, frozen inside."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from duncall.errors import ConfigError
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1, max_length=400)
+    # When the persona speaks: after the bot finished talking ("after_bot"), or
+    # while the bot is still talking ("barge_in", after `barge_after_ms` of bot speech).
+    when: Literal["after_bot", "barge_in"] = "after_bot"
+    barge_after_ms: int = Field(default=1200, ge=0, le=20000)
+    pause_ms: int = Field(default=300, ge=0, le=10000)
+
+
+class AccountData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account_id: str
+    first_name: str
+    last_name: str
+    phone: str
+    balance: Decimal
+    currency: str = "USD"
+    days_past_due: int = 30
+    timezone: str | None = None
+
+
+class Expectation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outcome: Literal["answered", "busy", "no_answer", "voicemail", "failed"]
+    disposition: str | None = None
+    heard: list[str] = Field(default_factory=list)  # words the bot's ASR must hear
+
+
+class Persona(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    language: Literal["en", "zh"] = "en"
+    behaviour: Literal["answer", "busy", "no_answer", "voicemail", "congestion"] = "answer"
+    ring_ms: int = Field(default=1500, ge=0, le=60000)
+    greeting: str | None = "hello?"  # said on answer, as people do
+    replies: list[Reply] = Field(default_factory=list)
+    # After the last reply: hang up, or stay on the line (silent) until the bot ends the call.
+    after_replies: Literal["hang_up", "stay"] = "stay"
+    hang_up_after_reply: int | None = None  # hang up mid-call after this 1-based reply
+    account: AccountData
+    expect: Expectation
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("must be lowercase letters, digits and _ (2-41 chars), starting with a letter")
+        return v
+
+    @property
+    def voice(self) -> str:
+        return "cmn" if self.language == "zh" else "en-us"
+
+
+def load_persona(path: Path) -> Persona:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a persona file must be a mapping", "see personas/cooperative.yaml")
+    try:
+        persona = Persona.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{path}: field '{loc}': {err['msg']}", "fix the persona file") from None
+    if persona.name != path.stem:
+        raise ConfigError(f"{path}: name '{persona.name}' differs from the file name", f"rename it to {persona.name}.yaml")
+    return persona
+
+
+def load_personas(directory: Path) -> list[Persona]:
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise ConfigError(f"no persona files in {directory}", "add personas/*.yaml")
+    return [load_persona(f) for f in files]
