@@ -1,0 +1,1 @@
+"""The call's audio between Asterisk and the bot."""
