@@ -1,0 +1,71 @@
+"""pyttsx3 driving espeak-ng in-process; output converted once to the call's format."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import threading
+import wave
+
+import numpy as np
+import soxr
+
+from bot.audio import SAMPLE_RATE_HZ
+from duncall.errors import ConfigError
+
+VOICES = {"en": "gmw/en-us", "zh": "sit/cmn"}
+DEFAULT_RATE_WPM = 165
+
+
+class EspeakSynthesizer:
+    name = "pyttsx3-espeak"
+
+    def __init__(self) -> None:
+        # pyttsx3's engine is a process-wide singleton and not thread-safe.
+        self._lock = threading.Lock()
+        self._engine: object | None = None
+
+    def voice_for(self, lang: str) -> str:
+        try:
+            return VOICES[lang]
+        except KeyError:
+            raise ConfigError(f"no TTS voice for language '{lang}'", f"use one of {sorted(VOICES)}") from None
+
+    def _get_engine(self) -> object:
+        if self._engine is None:
+            import pyttsx3
+
+            try:
+                self._engine = pyttsx3.init("espeak")
+            except (RuntimeError, OSError) as exc:
+                raise ConfigError(f"espeak-ng cannot start ({exc})", "apt-get install espeak-ng libespeak-ng1") from None
+        return self._engine
+
+    def synthesize(self, text: str, voice: str, rate_wpm: int = DEFAULT_RATE_WPM) -> bytes:
+        with self._lock:
+            engine = self._get_engine()
+            fd, path = tempfile.mkstemp(suffix=".wav", prefix="duncall-tts-")
+            os.close(fd)
+            try:
+                engine.setProperty("voice", voice)  # type: ignore[attr-defined]
+                engine.setProperty("rate", rate_wpm)  # type: ignore[attr-defined]
+                # pyttsx3 prints "Audio saved to …" on stdout; keep stdout clean for the CLI.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    engine.save_to_file(text, path)  # type: ignore[attr-defined]
+                    engine.runAndWait()  # type: ignore[attr-defined]
+                with wave.open(path, "rb") as w:
+                    rate = w.getframerate()
+                    pcm = w.readframes(w.getnframes())
+            finally:
+                os.unlink(path)
+        return to_slin16(pcm, rate)
+
+
+def to_slin16(pcm: bytes, rate: int) -> bytes:
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    if rate == SAMPLE_RATE_HZ:
+        return samples.tobytes()
+    out = soxr.resample(samples, rate, SAMPLE_RATE_HZ)
+    return np.asarray(out, dtype=np.int16).tobytes()
