@@ -1,0 +1,108 @@
+"""The asynchronous Asterisk REST Interface (ARI) client.
+
+Why our own thin client over httpx + websockets rather than a library: ari-py
+(``ari``) is synchronous, built on swagger-py for Python 2 and unmaintained since
+2015; aioari is its asyncio port on aiohttp, with the same generated-from-
+Swagger objects and no reconnect. asyncari is the maintained one, but it is
+written for anyio/trio task groups, builds its API at run time from Asterisk's
+Swagger resources (so nothing is typed), and its event WebSocket does not
+reconnect when Asterisk restarts. What duncall needs is small and fixed
+(~40 REST calls, ~20 event types): typed snapshots and events, bounded queues
+and reconnect with backoff are cheaper to own in about a thousand lines than
+to graft onto any of them.
+
+Layout: ``rest`` (REST calls), ``client`` (``AriClient``: REST + events,
+reconnect, watchdog), ``subscriptions`` (bounded queues), ``events`` and
+``models`` (the wire format, translated once), ``causes`` (Q.850 → outcome, pure),
+``errors``.
+"""
+
+from __future__ import annotations
+
+from duncall.ari.causes import outcome_for_cause, outcome_for_dialstatus
+from duncall.ari.client import AriClient
+from duncall.ari.errors import (
+    AriBadRequest,
+    AriConflict,
+    AriError,
+    AriNotFound,
+    AriServerError,
+    AriUnprocessable,
+    EventsLost,
+    EventTimeout,
+)
+from duncall.ari.events import (
+    AriEvent,
+    BridgeCreated,
+    BridgeDestroyed,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelEnteredBridge,
+    ChannelHangupRequest,
+    ChannelLeftBridge,
+    ChannelStateChange,
+    ChannelTalkingFinished,
+    ChannelTalkingStarted,
+    ChannelVarset,
+    Dial,
+    Disconnected,
+    PlaybackFinished,
+    PlaybackStarted,
+    Reconnected,
+    RecordingFailed,
+    RecordingFinished,
+    StasisEnd,
+    StasisStart,
+    UnknownEvent,
+    parse_event,
+)
+from duncall.ari.models import Bridge, Channel, LiveRecording, Playback, StoredRecording
+from duncall.ari.rest import ARI_CONNECT_TIMEOUT_S, ARI_REQUEST_TIMEOUT_S, new_id
+from duncall.ari.subscriptions import OnFull, Subscription
+
+__all__ = [
+    "ARI_CONNECT_TIMEOUT_S",
+    "ARI_REQUEST_TIMEOUT_S",
+    "AriBadRequest",
+    "AriClient",
+    "AriConflict",
+    "AriError",
+    "AriEvent",
+    "AriNotFound",
+    "AriServerError",
+    "AriUnprocessable",
+    "Bridge",
+    "BridgeCreated",
+    "BridgeDestroyed",
+    "Channel",
+    "ChannelDestroyed",
+    "ChannelDtmfReceived",
+    "ChannelEnteredBridge",
+    "ChannelHangupRequest",
+    "ChannelLeftBridge",
+    "ChannelStateChange",
+    "ChannelTalkingFinished",
+    "ChannelTalkingStarted",
+    "ChannelVarset",
+    "Dial",
+    "Disconnected",
+    "EventTimeout",
+    "EventsLost",
+    "LiveRecording",
+    "OnFull",
+    "Playback",
+    "PlaybackFinished",
+    "PlaybackStarted",
+    "Reconnected",
+    "RecordingFailed",
+    "RecordingFinished",
+    "StasisEnd",
+    "StasisStart",
+    "StoredRecording",
+    "Subscription",
+    "UnknownEvent",
+    "new_id",
+    "outcome_for_cause",
+    "outcome_for_dialstatus",
+    "parse_event",
+]
