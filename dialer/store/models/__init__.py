@@ -1,0 +1,22 @@
+"""Every durable table of the dialer, split by domain.
+
+Importing this package registers all of them on ``dialer.store.base.Base.metadata``.
+"""
+
+from dialer.store.models.accounts import Account, AccountFlagRow, FlagSource, Phone
+from dialer.store.models.attempts import AttemptState, CallAttempt
+from dialer.store.models.campaigns import Campaign, CampaignStatus
+from dialer.store.models.promises import Promise, PromiseStatus
+
+__all__ = [
+    "Account",
+    "AccountFlagRow",
+    "AttemptState",
+    "CallAttempt",
+    "Campaign",
+    "CampaignStatus",
+    "FlagSource",
+    "Phone",
+    "Promise",
+    "PromiseStatus",
+]

@@ -1,0 +1,80 @@
+"""Accounts (one debt each), the phones we may call about it, and its flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dialer.store.base import Base
+
+MONEY = Numeric(14, 2)
+
+
+class FlagSource(StrEnum):
+    """Who set a flag. A re-import replaces only the flags the file set, never those a call set."""
+
+    IMPORT = "import"
+    CALL = "call"
+    OPERATOR = "operator"
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    balance: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    days_past_due: Mapped[int | None] = mapped_column(Integer)
+    product: Mapped[str | None] = mapped_column(String(100))
+    risk_segment: Mapped[str | None] = mapped_column(String(50))
+    # [{"date": "YYYY-MM-DD", "amount": "12.34"}, ...] — read whole, never queried by element.
+    payment_history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    phones: Mapped[list[Phone]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", order_by="Phone.position"
+    )
+    flags: Mapped[list[AccountFlagRow]] = relationship(cascade="all, delete-orphan")
+
+
+class Phone(Base):
+    """A number we may dial about an account; the natural key keeps re-imports identical."""
+
+    __tablename__ = "phones"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    position: Mapped[int] = mapped_column(Integer)  # order in the file: dial preference
+    phone_type: Mapped[str] = mapped_column(String(16))  # mobile | home | work | other
+    ai_voice_consent: Mapped[bool] = mapped_column(Boolean)
+    consent_date: Mapped[dt.date | None] = mapped_column(Date)
+    contact_type: Mapped[str] = mapped_column(String(32))  # debtor | emergency_contact
+
+    account: Mapped[Account] = relationship(back_populates="phones")
+
+
+class AccountFlagRow(Base):
+    """A flag that stops or limits collection calls (``duncall.vocab.AccountFlag``)."""
+
+    __tablename__ = "account_flags"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    flag: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    # None for flags from an import file: the file carries no date, and a timestamp of the
+    # import itself would make re-importing the same file change the database.
+    set_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempt_id: Mapped[str | None] = mapped_column(String(36))
