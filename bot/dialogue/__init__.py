@@ -1,0 +1,26 @@
+"""Dialogue scripts and the engine that walks them, one debtor event at a time."""
+
+from bot.dialogue.channels import InMemoryPaymentLinkChannel, PaymentLinkChannel, PaymentLinkRequest
+from bot.dialogue.engine import DialogueSession
+from bot.dialogue.plans import installment_plan
+from bot.dialogue.script import Problem, Script, ScriptError, check_script, find_script, load_script
+from bot.dialogue.types import BotTurn, DialogueResult, InstallmentPlan, Promise, Turn
+
+__all__ = [
+    "BotTurn",
+    "DialogueResult",
+    "DialogueSession",
+    "InMemoryPaymentLinkChannel",
+    "InstallmentPlan",
+    "PaymentLinkChannel",
+    "PaymentLinkRequest",
+    "Problem",
+    "Promise",
+    "Script",
+    "ScriptError",
+    "Turn",
+    "check_script",
+    "find_script",
+    "installment_plan",
+    "load_script",
+]

@@ -12,9 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-import cn2an  # type: ignore[import-untyped]
+import cn2an
 import phonenumbers
-from num2words import num2words  # type: ignore[import-untyped]
+from num2words import num2words
 
 from duncall.errors import InputError
 
@@ -48,7 +48,8 @@ def _check_lang(lang: str) -> None:
 def _en_words(n: int) -> str:
     # num2words writes British "one thousand, two hundred and fifty"; US collectors say it without
     # the comma and the "and", which also keeps "and" free to join dollars and cents.
-    return num2words(n, lang="en").replace(",", "").replace(" and ", " ")
+    words: str = num2words(n, lang="en")
+    return words.replace(",", "").replace(" and ", " ")
 
 
 def _zh_words(n: int) -> str:
@@ -129,7 +130,9 @@ def spoken_phone(number: str, lang: str) -> Spoken:
     try:
         parsed = phonenumbers.parse(number, None if number.startswith("+") else "US")
     except phonenumbers.NumberParseException as exc:
-        raise InputError(f"call-back number {number!r} is not a phone number", "use E.164, e.g. +18005550100") from exc
+        raise InputError(
+            f"call-back number {number!r} is not a phone number", "use E.164, e.g. +18005550100"
+        ) from exc
     display = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     groups = [g for g in "".join(c if c.isdigit() else " " for c in display).split() if g]
     if lang == "en":

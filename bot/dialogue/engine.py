@@ -1,0 +1,381 @@
+"""The dialogue engine: walks a ``Script`` one debtor event at a time.
+
+Pure and synchronous: no I/O, no clock (``today`` is given), no threads.  The
+live call loop (``bot.conversation``) feeds it what the debtor said, pressed or
+did not say, and plays the ``BotTurn``s it returns; ``duncall flow simulate``
+feeds it lines of text.  Every turn and every understanding is kept in
+``turns`` for the transcript.
+
+The compliance rules the script checker enforces statically are enforced here
+again at run time: a prompt that reveals the debt before right-party
+verification raises ``ComplianceDenied`` instead of being said.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+from bot.dialogue.channels import InMemoryPaymentLinkChannel, PaymentLinkChannel, PaymentLinkRequest
+from bot.dialogue.plans import installment_plan
+from bot.dialogue.script import Prompt, Script, State, mentions_debt
+from bot.dialogue.types import (
+    HANGUP,
+    Action,
+    BotTurn,
+    DialogueResult,
+    InstallmentPlan,
+    Promise,
+    Turn,
+)
+from bot.nlu.types import IntentClassifier, Slots, Understanding
+from bot.speech.spoken import Spoken, spoken_count, spoken_date, spoken_money, spoken_phone
+from bot.speech.template import TemplateError
+from duncall.errors import ComplianceDenied, ConfigError, InputError
+from duncall.vocab import AccountFlag, AccountView, Disposition, Intent
+
+MAX_AUTOMATIC_STEPS = 50  # `next` chains longer than this mean a script loop the checker missed
+DTMF_KEYS = frozenset("0123456789*#")
+
+
+class DialogueSession:
+    """One conversation with one debtor, driven by one script."""
+
+    def __init__(
+        self,
+        script: Script,
+        account: AccountView,
+        today: dt.date,
+        classifier: IntentClassifier,
+        *,
+        payment_links: PaymentLinkChannel | None = None,
+    ) -> None:
+        if account.language != script.lang:
+            raise ConfigError(
+                f"script {script.name} is in {script.lang!r} but account {account.account_id} speaks "
+                f"{account.language!r}",
+                f"use {script.name}.{account.language}.yaml",
+            )
+        self.script = script
+        self.account = account
+        self.today = today
+        self.classifier = classifier
+        self.payment_links: PaymentLinkChannel = payment_links or InMemoryPaymentLinkChannel()
+        self.turns: list[Turn] = []
+        self._state: State = script.states[script.start]
+        self._started = False
+        self._done = False
+        self._right_party = False
+        self._disclosed = False
+        self._disposition: Disposition | None = None
+        self._flags: set[AccountFlag] = set()
+        self._no_input = 0
+        self._no_match = 0
+        self._last = Slots()
+        # A promise being put together across turns ("200" … "on Friday"), then confirmed.
+        self._pending_date: dt.date | None = None
+        self._pending_amount: Decimal | None = None
+        self._promise: Promise | None = None
+        self._offered_plan: InstallmentPlan | None = None
+        self._plan: InstallmentPlan | None = None
+        self._callback_at: dt.date | None = None
+        self._transfer_queue: str | None = None
+
+    # --- what the call loop reads ----------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def state(self) -> str:
+        return self._state.name
+
+    @property
+    def right_party(self) -> bool:
+        return self._right_party
+
+    @property
+    def expected(self) -> tuple[Intent, ...]:
+        if self._done:
+            return ()
+        return tuple(self.script.handlers(self._state))
+
+    @property
+    def grammar(self) -> str | None:
+        return None if self._done else self._state.grammar
+
+    @property
+    def result(self) -> DialogueResult:
+        """How the conversation ended; ``incomplete`` while it has not (or the debtor hung up)."""
+        disposition = self._disposition if self._done and self._disposition else Disposition.INCOMPLETE
+        if not self._started and not self._done:
+            disposition = Disposition.NO_CONTACT if not self.turns else disposition
+        return DialogueResult(
+            disposition=disposition,
+            promise=self._promise,
+            flags=frozenset(self._flags),
+            plan=self._plan,
+            callback_at=self._callback_at,
+            transfer_queue=self._transfer_queue,
+            right_party=self._right_party,
+        )
+
+    # --- events -------------------------------------------------------------------------
+
+    def start(self) -> list[BotTurn]:
+        if self._started:
+            raise InputError("the dialogue has already started", "call start() once per call")
+        self._started = True
+        return self._enter(self.script.start)
+
+    def hear(self, text: str, asr_confidence: float = 1.0) -> list[BotTurn]:
+        """The debtor said ``text`` (as recognized, with the recognizer's confidence)."""
+        if self._done:
+            return []
+        self._require_started()
+        if not text.strip():
+            return self.no_input()
+        understanding = self.classifier.understand(text, self.script.lang, self.today, self.expected)
+        self.turns.append(
+            Turn(
+                "debtor",
+                "speech",
+                text,
+                self._state.name,
+                understanding=understanding,
+                asr_confidence=asr_confidence,
+            )
+        )
+        floor = self.script.min_confidence
+        if asr_confidence < floor or understanding.confidence < floor:
+            return self._not_understood()
+        return self._on_intent(understanding)
+
+    def dtmf(self, digit: str) -> list[BotTurn]:
+        if self._done:
+            return []
+        self._require_started()
+        if digit not in DTMF_KEYS:
+            raise InputError(f"{digit!r} is not a telephone key", "send one of 0-9, * or #")
+        intent = self._state.dtmf.get(digit)
+        understanding = Understanding(f"#{digit}", intent, 1.0, Slots()) if intent else None
+        self.turns.append(Turn("debtor", "dtmf", digit, self._state.name, understanding=understanding))
+        if understanding is None:
+            return self._not_understood()
+        return self._on_intent(understanding)
+
+    def no_input(self) -> list[BotTurn]:
+        if self._done:
+            return []
+        self._require_started()
+        self.turns.append(Turn("debtor", "no_input", "", self._state.name))
+        self._no_input += 1
+        retry = self._state.no_input
+        if self._no_input > retry.retries:
+            return self._enter(retry.goto)
+        return self._reprompt(retry.prompts)
+
+    def voicemail(self) -> list[BotTurn]:
+        """An answering machine took the call: leave the limited-content message and end."""
+        if self._done:
+            return []
+        self._started = True
+        self.turns.append(Turn("debtor", "voicemail", "", self._state.name))
+        turns = [self._say(p, None) for p in self.script.voicemail]
+        turns = self._finish(turns, Disposition.NO_CONTACT, HANGUP)
+        return turns
+
+    # --- walking the script -----------------------------------------------------------
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise InputError("the dialogue has not started", "call start() (or voicemail()) first")
+
+    def _on_intent(self, understanding: Understanding) -> list[BotTurn]:
+        if understanding.intent is Intent.REPEAT:
+            return self._reprompt(())
+        target = self.script.handlers(self._state).get(understanding.intent)
+        if target is None:
+            return self._not_understood()
+        self._last = understanding.slots
+        return self._enter(target)
+
+    def _not_understood(self) -> list[BotTurn]:
+        self._no_match += 1
+        retry = self._state.no_match
+        if self._no_match > retry.retries:
+            return self._enter(retry.goto)
+        return self._reprompt(retry.prompts)
+
+    def _reprompt(self, apology: tuple[Prompt, ...]) -> list[BotTurn]:
+        """The apology, then the state's question (its last prompt) again."""
+        turns = [self._say(p, self._state) for p in apology]
+        if self._state.prompts:
+            turns.append(self._say(self._state.prompts[-1], self._state))
+        return turns
+
+    def _enter(self, name: str) -> list[BotTurn]:
+        turns: list[BotTurn] = []
+        for _ in range(MAX_AUTOMATIC_STEPS):
+            state = self.script.states[name]
+            self._state = state
+            self._no_input = self._no_match = 0
+            redirect = self._act(state)
+            if redirect is not None:
+                name = redirect
+                continue
+            turns.extend(self._say(p, state) for p in state.prompts)
+            if state.end is not None:
+                return self._finish(
+                    turns, state.end, Action.TRANSFER if state.action is Action.TRANSFER else HANGUP
+                )
+            if state.next is None:
+                return turns
+            name = state.next
+        raise ConfigError(
+            f"{self.script.path}: states keep moving on without listening (at {name!r})",
+            "give the loop an `on:` state; `duncall flow check` finds these",
+        )
+
+    def _finish(self, turns: list[BotTurn], disposition: Disposition, action: str) -> list[BotTurn]:
+        self._done = True
+        self._disposition = disposition
+        if turns:
+            last = turns[-1]
+            turns[-1] = BotTurn(last.text, last.interruptible, action, last.speech)
+        return turns
+
+    def _act(self, state: State) -> str | None:
+        """Run a state's action on entry; return another state to go to instead, if any."""
+        self._flags.update(state.flags)
+        action = state.action
+        if action is None:
+            return None
+        if action is Action.VERIFY_RIGHT_PARTY:
+            self._right_party = True
+        elif action is Action.DISCLOSE:
+            self._disclosed = True
+        elif action is Action.CAPTURE_PROMISE:
+            return self._capture_promise(state)
+        elif action is Action.CONFIRM_PROMISE:
+            if self._pending_date is None or self._pending_amount is None:
+                raise ConfigError(
+                    f"{self.script.path}: state {state.name!r} confirms a promise that was never captured",
+                    "route it after a capture_promise state",
+                )
+            self._promise = Promise(self._pending_date, self._pending_amount)
+        elif action is Action.OFFER_PLAN:
+            assert state.installments is not None  # the checker requires it
+            first = self.today + dt.timedelta(days=state.first_in_days)
+            self._offered_plan = installment_plan(self.account.balance, state.installments, first)
+        elif action is Action.ACCEPT_PLAN:
+            if self._offered_plan is None:
+                raise ConfigError(
+                    f"{self.script.path}: state {state.name!r} accepts a plan that was never offered",
+                    "route it after an offer_plan state",
+                )
+            self._plan = self._offered_plan
+        elif action is Action.SEND_PAYMENT_LINK:
+            amount = self._link_amount()
+            self.payment_links.send(
+                PaymentLinkRequest(self.account.account_id, amount, self.account.currency, state.channel)
+            )
+        elif action is Action.SCHEDULE_CALLBACK:
+            asked = self._last.date
+            self._callback_at = (
+                asked if asked is not None and asked >= self.today else self.today + dt.timedelta(1)
+            )
+        elif action is Action.TRANSFER:
+            self._transfer_queue = state.queue
+        return None
+
+    def _link_amount(self) -> Decimal:
+        if self._plan is not None:
+            return self._plan.amount
+        if self._promise is not None:
+            return self._promise.amount
+        return self.account.balance
+
+    def _capture_promise(self, state: State) -> str | None:
+        slots = self._last
+        if slots.amount is not None:
+            self._pending_amount = slots.amount
+        if slots.date is not None:
+            self._pending_date = slots.date
+        if self._pending_amount is None or self._pending_amount > self.account.balance:
+            self._pending_amount = self.account.balance
+        if self._pending_date is None:
+            if state.default_date == "due_date" and self.account.due_date is not None:
+                self._pending_date = max(self.account.due_date, self.today)
+            elif state.default_date == "today":
+                self._pending_date = self.today
+        latest = self.today + dt.timedelta(days=self.script.max_promise_days)
+        if self._pending_date is None or not (self.today <= self._pending_date <= latest):
+            # A date in the past or too far ahead is not a promise; ask again for one.
+            self._pending_date = None
+            assert state.if_incomplete is not None  # the checker requires it
+            self._last = Slots()
+            return state.if_incomplete
+        self._last = Slots()
+        return None
+
+    # --- speaking ---------------------------------------------------------------------
+
+    def _say(self, prompt: Prompt, state: State | None) -> BotTurn:
+        reveals = mentions_debt(prompt.template.text, self.script.lang) or (
+            state is not None and state.action is Action.DISCLOSE
+        )
+        if reveals and not self._right_party:
+            where = state.name if state is not None else "voicemail"
+            raise ComplianceDenied(
+                [f"{self.script.name}: {where!r} would mention the debt before verification"]
+            )
+        try:
+            spoken = prompt.template.render(self._values())
+        except TemplateError as exc:
+            raise ConfigError(
+                f"{self.script.path}:{prompt.line}: {exc}", "fix the script's placeholders"
+            ) from None
+        action = state.action.value if state is not None and state.action is not None else None
+        turn = BotTurn(spoken.display, prompt.interruptible, action, spoken.speech)
+        self.turns.append(
+            Turn("bot", "prompt", spoken.display, state.name if state else "voicemail", action=action)
+        )
+        return turn
+
+    def _values(self) -> Mapping[str, Spoken]:
+        account, lang = self.account, self.script.lang
+
+        def plain(text: str) -> Spoken:
+            return Spoken(text, text)
+
+        def money(amount: Decimal) -> Spoken:
+            return spoken_money(amount, account.currency, lang)
+
+        values: dict[str, Spoken] = {
+            "first_name": plain(account.first_name),
+            "last_name": plain(account.last_name),
+            "full_name": plain(account.full_name),
+            "agent_name": plain(self.script.agent_name),
+            "callback_number": spoken_phone(account.callback_number, lang),
+            "creditor": plain(account.creditor),
+            "balance": money(account.balance),
+            "days_past_due": spoken_count(account.days_past_due, lang),
+        }
+        if account.due_date is not None:
+            values["due_date"] = spoken_date(account.due_date, lang)
+        if self._pending_date is not None:
+            values["promise_date"] = spoken_date(self._pending_date, lang)
+        if self._pending_amount is not None:
+            values["promise_amount"] = money(self._pending_amount)
+        plan = self._plan or self._offered_plan
+        if plan is not None:
+            values["installment_count"] = spoken_count(plan.count, lang)
+            values["installment_amount"] = money(plan.amount)
+            values["installment_last_amount"] = money(plan.last_amount)
+            values["plan_first_date"] = spoken_date(plan.first_date, lang)
+        if self._callback_at is not None:
+            values["callback_date"] = spoken_date(self._callback_at, lang)
+        return values

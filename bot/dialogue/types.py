@@ -1,0 +1,96 @@
+"""What a dialogue session produces: bot turns, the transcript, and the result the dialer acts on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from bot.nlu.types import Understanding
+from duncall.vocab import AccountFlag, Disposition
+
+
+class Action(StrEnum):
+    """What entering a state does besides speaking. Scripts name these in ``action:``."""
+
+    VERIFY_RIGHT_PARTY = "verify_right_party"
+    DISCLOSE = "disclose"
+    STATE_BALANCE = "state_balance"
+    CAPTURE_PROMISE = "capture_promise"
+    CONFIRM_PROMISE = "confirm_promise"
+    OFFER_PLAN = "offer_plan"
+    ACCEPT_PLAN = "accept_plan"
+    SEND_PAYMENT_LINK = "send_payment_link"
+    SCHEDULE_CALLBACK = "schedule_callback"
+    TRANSFER = "transfer"
+
+
+# Turn actions the call loop must carry out after playing the turn, besides the script actions.
+HANGUP = "hangup"
+
+
+@dataclass(frozen=True, slots=True)
+class BotTurn:
+    """One prompt to play. ``text`` is the display form for the transcript; ``speech`` is for TTS.
+
+    ``interruptible=False`` (legal disclosures) means barge-in must not cut it short.
+    ``action`` tells the call loop what happens with this turn: a script action
+    (``"transfer"``, ``"disclose"`` …) or ``"hangup"`` after the last turn.
+    """
+
+    text: str
+    interruptible: bool
+    action: str | None = None
+    speech: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    date: dt.date
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentPlan:
+    """``count`` monthly payments: ``count - 1`` of ``amount`` and a last one of ``last_amount``."""
+
+    count: int
+    amount: Decimal
+    last_amount: Decimal
+    first_date: dt.date
+    dates: tuple[dt.date, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return self.amount * (self.count - 1) + self.last_amount
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueResult:
+    disposition: Disposition
+    promise: Promise | None = None
+    flags: frozenset[AccountFlag] = frozenset()
+    plan: InstallmentPlan | None = None
+    callback_at: dt.date | None = None
+    transfer_queue: str | None = None
+    right_party: bool = False
+
+
+Speaker = Literal["bot", "debtor"]
+Event = Literal["prompt", "speech", "dtmf", "no_input", "voicemail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One line of the transcript: what was said or pressed, in which state, and how it was understood."""
+
+    speaker: Speaker
+    event: Event
+    text: str
+    state: str
+    understanding: Understanding | None = None
+    asr_confidence: float | None = None
+    action: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
