@@ -1,0 +1,1 @@
+"""Account import: CSV and JSON Lines files into the durable store."""

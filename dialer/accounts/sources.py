@@ -1,0 +1,308 @@
+"""Read account files row by row: CSV and JSON Lines, streamed, never loaded whole.
+
+Each source yields ``Row``s: a validated ``AccountRecord`` or a reason the row
+was rejected, always with its line number.  A problem with the file as a whole
+(unknown columns, unreadable file) is a ``ConfigError`` before any row is read.
+See docs/accounts-schema.md for both formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dialer.accounts import records
+from dialer.accounts.records import AccountRecord, Payment, PhoneRecord, RowError
+from duncall.errors import ConfigError
+
+CSV_COLUMNS = (
+    "account_id",
+    "first_name",
+    "last_name",
+    "phones",
+    "timezone",
+    "language",
+    "balance",
+    "currency",
+    "due_date",
+    "days_past_due",
+    "product",
+    "risk_segment",
+    "flags",
+    "payment_history",
+)
+CSV_REQUIRED = ("account_id", "phones", "balance", "currency")
+JSON_KEYS = frozenset(CSV_COLUMNS)
+JSON_PHONE_KEYS = frozenset({"number", "type", "ai_voice_consent", "consent_date", "contact_type"})
+LIST_SEP = ";"
+PHONE_FIELD_SEP = ":"
+PAYMENT_SEP = "="
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    record: AccountRecord | None
+    account_id: str | None = None  # known even for most rejects, to help find the row
+    reason: str | None = None
+
+
+def open_rows(
+    path: Path, *, default_region: str | None = None, progress: ProgressFn | None = None
+) -> Iterator[Row]:
+    """Rows of ``path``; the format follows the suffix (.csv, .jsonl / .ndjson)."""
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".jsonl", ".ndjson"}:
+        raise ConfigError(
+            f"{path}: unknown account file type {suffix or '(none)'!r}",
+            "name it .csv or .jsonl (see docs/accounts-schema.md)",
+        )
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot open ({exc.strerror})", "check the path and permissions") from None
+    with handle:
+        lines = _decoded_lines(handle, progress)
+        if suffix == ".csv":
+            yield from csv_rows(lines, path, default_region)
+        else:
+            yield from jsonl_rows(lines, default_region)
+
+
+def _decoded_lines(handle: BinaryIO, progress: ProgressFn | None) -> Iterator[str]:
+    first = True
+    for raw in handle:
+        if progress is not None:
+            progress(len(raw))
+        if first:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM from spreadsheet exports
+            first = False
+        # Replacement characters are caught per row below, so one bad byte rejects one row.
+        yield raw.decode("utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def csv_rows(lines: Iterator[str], path: Path, default_region: str | None) -> Iterator[Row]:
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise ConfigError(f"{path}:1: header is not valid CSV ({exc})", "fix the first line") from None
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if unknown or missing or duplicated:
+        problems = []
+        if unknown:
+            problems.append("unknown columns " + ", ".join(unknown))
+        if missing:
+            problems.append("missing columns " + ", ".join(missing))
+        if duplicated:
+            problems.append("repeated columns " + ", ".join(duplicated))
+        raise ConfigError(
+            f"{path}:1: header has {'; '.join(problems)}",
+            f"columns are {', '.join(CSV_COLUMNS)} (see docs/accounts-schema.md)",
+        )
+    width = len(header)
+    last_line = reader.line_num
+    while True:
+        start = last_line + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            last_line = reader.line_num
+            yield Row(start, None, reason=f"not valid CSV ({exc})")
+            continue
+        last_line = reader.line_num
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # blank line
+        if len(fields) != width:
+            first = fields[0].strip() or None
+            yield Row(start, None, first, f"has {len(fields)} columns, the header has {width}")
+            continue
+        yield _csv_row(start, dict(zip(header, fields, strict=True)), default_region)
+
+
+def _csv_row(line: int, row: dict[str, str], default_region: str | None) -> Row:
+    raw_id = row.get("account_id", "").strip() or None
+    try:
+        if any("\ufffd" in value for value in row.values()):
+            raise RowError("contains bytes that are not UTF-8 (save the file as UTF-8)")
+        records.account_id(raw_id)
+        record = records.build(
+            account_id_value=raw_id,
+            first_name=row.get("first_name"),
+            last_name=row.get("last_name"),
+            phones=[_csv_phone(item, default_region) for item in _split(row.get("phones", ""))],
+            timezone_value=row.get("timezone"),
+            language_value=row.get("language"),
+            balance=row.get("balance"),
+            currency_value=row.get("currency"),
+            due_date=row.get("due_date"),
+            days_past_due_value=row.get("days_past_due"),
+            product=row.get("product"),
+            risk_segment=row.get("risk_segment"),
+            flag_values=_split(row.get("flags", "")),
+            payments=[_csv_payment(item) for item in _split(row.get("payment_history", ""))],
+        )
+    except RowError as exc:
+        return Row(line, None, raw_id, str(exc))
+    return Row(line, record, record.account_id)
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(LIST_SEP) if part.strip()]
+
+
+def _csv_phone(item: str, default_region: str | None) -> PhoneRecord:
+    parts = item.split(PHONE_FIELD_SEP)
+    if len(parts) > 5:
+        raise RowError(f"phone entry {item!r} has more than 5 ':'-separated fields")
+    number, phone_type, consent, consent_date, contact_type = ([*parts, "", "", "", "", ""])[:5]
+    return records.phone_record(
+        number, phone_type, consent or "no", consent_date, contact_type, default_region
+    )
+
+
+def _csv_payment(item: str) -> Payment:
+    when, sep, amount = item.partition(PAYMENT_SEP)
+    if not sep:
+        raise RowError(f"payment {item!r} must be YYYY-MM-DD=amount")
+    day = records.date("payment date", when)
+    if day is None:
+        raise RowError(f"payment {item!r} has no date")
+    return Payment(day, records.money("payment amount", amount))
+
+
+# ---------------------------------------------------------------- JSON Lines
+
+
+def jsonl_rows(lines: Iterator[str], default_region: str | None) -> Iterator[Row]:
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        yield _json_row(number, text, default_region)
+
+
+def _json_row(line: int, text: str, default_region: str | None) -> Row:
+    if "\ufffd" in text:
+        return Row(line, None, reason="contains bytes that are not UTF-8 (save the file as UTF-8)")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Row(line, None, reason=f"not valid JSON ({exc.msg} at column {exc.colno})")
+    if not isinstance(obj, dict):
+        return Row(line, None, reason="must be a JSON object")
+    raw_id = obj.get("account_id")
+    shown_id = str(raw_id).strip() if isinstance(raw_id, str | int) else None
+    try:
+        unknown = sorted(set(obj) - JSON_KEYS)
+        if unknown:
+            raise RowError(f"unknown fields {', '.join(unknown)}")
+        if not isinstance(raw_id, str):
+            raise RowError("account_id is missing" if raw_id is None else "account_id must be a string")
+        records.account_id(raw_id)
+        record = records.build(
+            account_id_value=raw_id,
+            first_name=_text(obj, "first_name"),
+            last_name=_text(obj, "last_name"),
+            phones=[_json_phone(item, default_region) for item in _list(obj, "phones")],
+            timezone_value=_text(obj, "timezone"),
+            language_value=_text(obj, "language"),
+            balance=_number(obj, "balance"),
+            currency_value=_text(obj, "currency"),
+            due_date=_text(obj, "due_date"),
+            days_past_due_value=_integer(obj, "days_past_due"),
+            product=_text(obj, "product"),
+            risk_segment=_text(obj, "risk_segment"),
+            flag_values=[_item_text("flags", flag) for flag in _list(obj, "flags")],
+            payments=[_json_payment(item) for item in _list(obj, "payment_history")],
+        )
+    except RowError as exc:
+        return Row(line, None, shown_id, str(exc))
+    return Row(line, record, record.account_id)
+
+
+def _text(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise RowError(f"{key} must be a string")
+    return value
+
+
+def _number(obj: dict[str, Any], key: str) -> Any:
+    value = obj.get(key)
+    if isinstance(value, float):
+        raise RowError(f'{key} must be a string like "1234.56" or an integer (a JSON float loses cents)')
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+        raise RowError(f'{key} must be a string like "1234.56" or an integer')
+    return value
+
+
+def _integer(obj: dict[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise RowError(f"{key} must be a whole number")
+    return value
+
+
+def _list(obj: dict[str, Any], key: str) -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RowError(f"{key} must be a list")
+    return value
+
+
+def _item_text(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise RowError(f"{key} entries must be strings")
+    return value
+
+
+def _json_phone(item: Any, default_region: str | None) -> PhoneRecord:
+    if isinstance(item, str):
+        item = {"number": item}
+    if not isinstance(item, dict):
+        raise RowError("phones entries must be objects with a number")
+    unknown = sorted(set(item) - JSON_PHONE_KEYS)
+    if unknown:
+        raise RowError(f"phone has unknown fields {', '.join(unknown)}")
+    number = item.get("number")
+    if not isinstance(number, str):
+        raise RowError("phone number is missing or not a string")
+    consent = item.get("ai_voice_consent", False)
+    if not isinstance(consent, bool | str):
+        raise RowError(f"phone {number}: ai_voice_consent must be true/false")
+    return records.phone_record(
+        number,
+        _item_text("phone type", item.get("type", "")),
+        consent,
+        item.get("consent_date"),
+        _item_text("contact_type", item.get("contact_type", "")),
+        default_region,
+    )
+
+
+def _json_payment(item: Any) -> Payment:
+    if not isinstance(item, dict) or set(item) != {"date", "amount"}:
+        raise RowError('payment_history entries must be {"date": "YYYY-MM-DD", "amount": "12.34"}')
+    day = records.date("payment date", item["date"])
+    if day is None:
+        raise RowError("payment date is missing")
+    if isinstance(item["amount"], float):
+        raise RowError('payment amount must be a string like "12.34" (a JSON float loses cents)')
+    return Payment(day, records.money("payment amount", item["amount"]))
