@@ -20,6 +20,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 from duncall.ari.models import Bridge, Channel, LiveRecording, Playback, bad_payload
+from duncall.errors import ServiceUnavailable
 
 Json = Mapping[str, Any]
 
@@ -335,6 +336,8 @@ def parse_event(data: Json) -> AriEvent:
         return cls(**kwargs)
     except (KeyError, TypeError, ValueError) as exc:
         raise bad_payload(f"event {name}", exc) from None
+    except ServiceUnavailable as exc:  # a nested snapshot was malformed: say in which event
+        raise ServiceUnavailable(f"{exc.what} in event {name}", exc.fix, retryable=False) from None
 
 
 def event_channel_ids(event: AriEvent) -> frozenset[str]:
