@@ -301,7 +301,7 @@ class DialogueSession:
     def _capture_promise(self, state: State) -> str | None:
         slots = self._last
         if slots.amount is not None:
-            self._pending_amount = slots.amount
+            self._pending_amount = slots.amount.quantize(Decimal("0.01"))
         if slots.date is not None:
             self._pending_date = slots.date
         if self._pending_amount is None or self._pending_amount > self.account.balance:

@@ -1,11 +1,225 @@
-"""`duncall flow` subcommands."""
+"""`duncall flow` — check dialogue scripts and run them as text.
+
+``duncall flow check [SCRIPT…]`` validates scripts (all of ``scripts/`` by default)
+and prints every problem as ``file:line: what is wrong``.
+
+``duncall flow simulate SCRIPT --account FILE [--today YYYY-MM-DD]`` reads the
+debtor's turns from stdin, one per line: an empty line is silence (no input),
+``#dtmf 1`` a key press, ``#voicemail`` an answering machine.  It prints the
+bot's turns as ``bot: …`` and ends with one JSON line holding the disposition,
+the promise and the account flags.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import datetime as dt
+import importlib
+import importlib.util
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.dialogue.engine import DialogueSession
+from bot.dialogue.script import check_scripts, find_script, load_script, script_files
+from bot.dialogue.types import BotTurn, DialogueResult
+from bot.nlu.types import IntentClassifier
+from duncall import paths
+from duncall.errors import ConfigError, InputError
+from duncall.vocab import AccountView
+
+FAKE_CLASSIFIER = paths.REPO_ROOT / "tests" / "fakes" / "classifier.py"
+
+
+class AccountFile(BaseModel):
+    """An account view as a JSON or YAML file, checked at the edge."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str
+    first_name: str
+    last_name: str
+    language: str = Field(pattern="^(en|zh)$")
+    balance: Decimal = Field(ge=0)
+    currency: str = "USD"
+    due_date: dt.date | None = None
+    days_past_due: int = Field(default=0, ge=0)
+    timezone: str | None = None
+    creditor: str = "Acme Lending"
+    callback_number: str = "+18005550100"
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    def view(self) -> AccountView:
+        return AccountView(**self.model_dump())
+
+
+def load_account(path: Path) -> AccountView:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read account file {path}: {exc.strerror}", "give an existing JSON/YAML file"
+        ) from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InputError(f"account file {path} is not valid JSON/YAML: {exc}", "fix its syntax") from None
+    try:
+        return AccountFile.model_validate(data).view()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top)"
+        raise InputError(
+            f"account file {path}: {where}: {first['msg']}", "see `duncall flow simulate -h`"
+        ) from None
+
+
+def load_classifier() -> IntentClassifier:
+    """The product's classifier (``bot.nlu.load_classifier``); until it exists, the keyword test fake."""
+    nlu = importlib.import_module("bot.nlu")
+    loader = getattr(nlu, "load_classifier", None)
+    if loader is not None:
+        classifier: IntentClassifier = loader()
+        return classifier
+    if not FAKE_CLASSIFIER.is_file():
+        raise ConfigError(
+            "no intent classifier: bot.nlu.load_classifier does not exist", "install the NLU module"
+        )
+    print(
+        "duncall: note: bot.nlu.load_classifier is not available yet; using the keyword classifier "
+        "from tests/fakes",
+        file=sys.stderr,
+    )
+    spec = importlib.util.spec_from_file_location("duncall_fake_classifier", FAKE_CLASSIFIER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fake: IntentClassifier = module.KeywordClassifier()
+    return fake
+
+
+def result_json(result: DialogueResult) -> dict[str, Any]:
+    promise = result.promise
+    plan = result.plan
+    return {
+        "disposition": result.disposition.value,
+        "promise": {"date": promise.date.isoformat(), "amount": str(promise.amount)} if promise else None,
+        "flags": sorted(f.value for f in result.flags),
+        "plan": (
+            {
+                "count": plan.count,
+                "amount": str(plan.amount),
+                "last_amount": str(plan.last_amount),
+                "first_date": plan.first_date.isoformat(),
+            }
+            if plan
+            else None
+        ),
+        "callback_at": result.callback_at.isoformat() if result.callback_at else None,
+        "transfer_queue": result.transfer_queue,
+        "right_party": result.right_party,
+    }
+
+
+def simulate(session: DialogueSession, lines: TextIO, out: TextIO, *, speech: bool = False) -> DialogueResult:
+    def show(turns: list[BotTurn]) -> None:
+        for turn in turns:
+            print(f"bot: {turn.speech if speech else turn.text}", file=out)
+
+    first = True
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if first:
+            first = False
+            if line.strip() == "#voicemail":
+                show(session.voicemail())
+                break
+            show(session.start())
+        if session.done:
+            break
+        command = line.strip()
+        if command == "#voicemail":
+            show(session.voicemail())
+        elif command.startswith("#dtmf"):
+            digits = command.removeprefix("#dtmf").strip()
+            if not digits:
+                raise InputError(f"{command!r} names no key", "write e.g. `#dtmf 1`")
+            for digit in digits.replace(" ", ""):
+                show(session.dtmf(digit))
+        elif command.startswith("#"):
+            raise InputError(f"unknown command {command!r}", "use `#dtmf N` or `#voicemail`, or plain text")
+        elif not command:
+            show(session.no_input())
+        else:
+            show(session.hear(command))
+        if session.done:
+            break
+    if first:
+        show(session.start())
+    result = session.result
+    print(json.dumps(result_json(result), ensure_ascii=False), file=out)
+    return result
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    account = load_account(Path(args.account))
+    try:
+        today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
+    except ValueError:
+        raise InputError(f"--today {args.today!r} is not a date", "write it as YYYY-MM-DD") from None
+    script = load_script(find_script(args.script, account.language))
+    session = DialogueSession(script, account, today, load_classifier())
+    simulate(session, sys.stdin, sys.stdout, speech=args.speech)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    files = [Path(s) for s in args.scripts] if args.scripts else script_files()
+    if not files:
+        raise ConfigError(f"no scripts in {paths.scripts_dir()}", "add <name>.<lang>.yaml files")
+    for file in files:
+        if not file.is_file():
+            raise InputError(f"script file {file} not found", "give paths to .yaml scripts")
+    report = check_scripts(files)
+    for problem in report.problems:
+        print(problem)
+    bad = {p.path for p in report.problems}
+    print(f"{len(report.checked)} scripts checked, {len(bad)} with problems, {len(report.problems)} problems")
+    return 1 if report.problems else 0
 
 
 def register(sub: Any) -> None:
-    """Registered by the area's owner; nothing to add yet."""
-    _ = (sub, argparse)
+    flow = sub.add_parser("flow", help="dialogue scripts: check them, run them as text")
+    flow_sub = flow.add_subparsers(dest="flow_command", metavar="SUBCOMMAND", required=True)
+
+    sim = flow_sub.add_parser(
+        "simulate",
+        help="run a script as text: debtor turns on stdin, bot turns and a JSON result on stdout",
+        description=(
+            "Reads the debtor's turns from stdin, one per line: an empty line is silence, "
+            "`#dtmf 1` a key press, `#voicemail` an answering machine. Prints `bot: …` lines and "
+            'ends with {"disposition": …, "promise": …, "flags": […]}.'
+        ),
+    )
+    sim.add_argument(
+        "script",
+        metavar="SCRIPT",
+        help="a script file, or a name (early_collection) in the account's language",
+    )
+    sim.add_argument("--account", required=True, metavar="FILE", help="account view as JSON or YAML")
+    sim.add_argument("--today", metavar="YYYY-MM-DD", help="the call's date (default: today)")
+    sim.add_argument(
+        "--speech", action="store_true", help="print what TTS would say instead of the display text"
+    )
+    sim.set_defaults(func=_cmd_simulate)
+
+    check = flow_sub.add_parser("check", help="validate scripts; prints file:line problems")
+    check.add_argument(
+        "scripts", nargs="*", metavar="SCRIPT", help="script files (default: every scripts/*.yaml)"
+    )
+    check.set_defaults(func=_cmd_check)
