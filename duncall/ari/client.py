@@ -263,7 +263,10 @@ class AriClient(AriRest):
                 "GET", "/ari/events", status, body or "WebSocket upgrade refused"
             ) from None
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            raise unreachable(url.split("?")[0], f"{type(exc).__name__}: {exc}") from None
+            detail = str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError):
+                detail = f"no answer within {ARI_CONNECT_TIMEOUT_S:g} s"
+            raise unreachable(self.settings.base_url, f"events WebSocket: {detail}") from None
 
     async def _run(self, ws: ClientConnection) -> None:
         try:

@@ -133,14 +133,15 @@ class AriRest:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
+        where = self.settings.base_url
         try:
             response = await self._http.request(method, path, params=params, json=body)
         except httpx.TimeoutException as exc:
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "answer"
             limit = ARI_CONNECT_TIMEOUT_S if kind == "connect" else ARI_REQUEST_TIMEOUT_S
-            raise unreachable(self._base, f"no {kind} within {limit:g} s on {method} {path}") from None
+            raise unreachable(where, f"{method} {path}: no {kind} within {limit:g} s") from None
         except httpx.TransportError as exc:
-            raise unreachable(self._base, f"{type(exc).__name__}: {exc or 'connection failed'}") from None
+            raise unreachable(where, f"{method} {path}: {exc or type(exc).__name__}") from None
         if response.status_code in (401, 403):
             raise AuthError(
                 f"wrong ARI credentials for user {self.settings.username!r} at {self._base} "
