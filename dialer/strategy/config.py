@@ -1,0 +1,218 @@
+"""Load a strategy YAML file, validate it with pydantic, freeze it for the policy.
+
+Every error names the file and the field (``strategies/x.yaml: stages[2].retry_after.busy:
+…``).  See strategies/default.yaml for a commented example.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dialer.strategy.model import Channel, Stage, StageName, Strategy
+from duncall.errors import ConfigError
+from duncall.vocab import CallOutcome
+
+LANGUAGES = ("en", "zh")
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> dt.timedelta:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return dt.timedelta(seconds=value)
+    match = _DURATION_RE.match(str(value))
+    if not match:
+        raise ValueError(f"duration {value!r} must look like 30m, 4h or 2d")
+    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
+
+
+Duration = Annotated[str | int, Field(description="30m, 4h, 2d or seconds")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetrySpacing(_Strict):
+    busy: Duration | None = None
+    no_answer: Duration | None = None
+    voicemail: Duration | None = None
+    abandoned: Duration | None = None
+    failed: Duration | None = None
+    answered: Duration | None = None  # a conversation without a promise, e.g. refused
+
+    @field_validator("*")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    def merged_over(self, base: RetrySpacing) -> dict[CallOutcome, dt.timedelta]:
+        out: dict[CallOutcome, dt.timedelta] = {}
+        for outcome in CallOutcome:
+            value = getattr(self, outcome.value) or getattr(base, outcome.value)
+            if value is not None:
+                out[outcome] = parse_duration(value)
+        return out
+
+
+def _check_scripts(value: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(value) - set(LANGUAGES))
+    if unknown:
+        raise ValueError(f"unknown language {', '.join(unknown)} (use {', '.join(LANGUAGES)})")
+    if "en" not in value:
+        raise ValueError("an en script is required (the fallback for every language)")
+    for lang, script in value.items():
+        if not re.fullmatch(r"[a-z0-9_]+", script):
+            raise ValueError(f"script name {script!r} for {lang} must be lowercase letters, digits and _")
+    return value
+
+
+class StageConfig(_Strict):
+    stage: StageName
+    dpd_min: int
+    dpd_max: int | None = None
+    risk_segments: list[str] | None = None
+    channel: Channel = Channel.VOICE_BOT
+    scripts: dict[str, str]
+    max_attempts: int = Field(ge=1, le=100)
+    retry_after: RetrySpacing = RetrySpacing()
+
+    @field_validator("scripts")
+    @classmethod
+    def _scripts(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_scripts(value)
+
+    @model_validator(mode="after")
+    def _range(self) -> StageConfig:
+        if self.dpd_max is not None and self.dpd_max < self.dpd_min:
+            raise ValueError(f"dpd_max {self.dpd_max} is below dpd_min {self.dpd_min}")
+        if self.risk_segments is not None and not self.risk_segments:
+            raise ValueError("risk_segments is empty; leave it out to match every segment")
+        return self
+
+
+class StrategyConfig(_Strict):
+    name: str = Field(min_length=1)
+    promise_grace_days: int = Field(default=2, ge=0, le=60)
+    already_paid_hold_days: int = Field(default=7, ge=0, le=60)
+    max_attempts_per_day: int = Field(default=2, ge=1, le=20)
+    retry_after: RetrySpacing = RetrySpacing()
+    hardship_scripts: dict[str, str]
+    stages: list[StageConfig] = Field(min_length=1)
+
+    @field_validator("hardship_scripts")
+    @classmethod
+    def _scripts(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_scripts(value)
+
+    @model_validator(mode="after")
+    def _no_overlaps(self) -> StrategyConfig:
+        # Entries for the same segments must not overlap, or which one applies would hang on order.
+        for i, a in enumerate(self.stages):
+            for j in range(i + 1, len(self.stages)):
+                b = self.stages[j]
+                same_segments = (a.risk_segments is None and b.risk_segments is None) or (
+                    a.risk_segments is not None
+                    and b.risk_segments is not None
+                    and set(a.risk_segments) & set(b.risk_segments)
+                )
+                a_max = a.dpd_max if a.dpd_max is not None else 10**9
+                b_max = b.dpd_max if b.dpd_max is not None else 10**9
+                if same_segments and a.dpd_min <= b_max and b.dpd_min <= a_max:
+                    raise ValueError(
+                        f"stages[{i}] ({a.stage.value}) and stages[{j}] ({b.stage.value}) "
+                        "cover overlapping dpd for the same risk segments"
+                    )
+        return self
+
+    def freeze(self, source: str) -> Strategy:
+        stages = tuple(
+            Stage(
+                name=s.stage,
+                dpd_min=s.dpd_min,
+                dpd_max=s.dpd_max,
+                risk_segments=frozenset(s.risk_segments) if s.risk_segments is not None else None,
+                channel=s.channel,
+                scripts=dict(s.scripts),
+                max_attempts=s.max_attempts,
+                retry_after=s.retry_after.merged_over(self.retry_after),
+            )
+            for s in self.stages
+        )
+        return Strategy(
+            name=self.name,
+            stages=stages,
+            promise_grace_days=self.promise_grace_days,
+            already_paid_hold_days=self.already_paid_hold_days,
+            max_attempts_per_day=self.max_attempts_per_day,
+            hardship_scripts=dict(self.hardship_scripts),
+            source=source,
+        )
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not part.startswith(("function-", "union[")) and not part.endswith("]"):
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def parse_strategy(text: str, source: str) -> Strategy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}{where}: not valid YAML ({problem})", "fix the YAML syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: must be a YAML mapping with name, stages, …", "see strategies/default.yaml"
+        )
+    try:
+        config = StrategyConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(
+            f"{source}: {_where(first['loc'])}: {message}{more}", "see strategies/default.yaml for the fields"
+        ) from None
+    return config.freeze(source)
+
+
+def load_strategy(path: Path) -> Strategy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})", "check the path") from None
+    return parse_strategy(text, str(path))
+
+
+def coverage_gaps(
+    strategy: Strategy, segment: str | None, lo: int = -30, hi: int = 365
+) -> list[tuple[int, int]]:
+    """dpd ranges within [lo, hi] that no stage covers for ``segment`` (for ``strategy check``)."""
+    gaps: list[tuple[int, int]] = []
+    start: int | None = None
+    for dpd in range(lo, hi + 1):
+        covered = any(s.covers(dpd) and s.applies_to(segment) for s in strategy.stages)
+        if not covered and start is None:
+            start = dpd
+        elif covered and start is not None:
+            gaps.append((start, dpd - 1))
+            start = None
+    if start is not None:
+        gaps.append((start, hi))
+    return gaps
