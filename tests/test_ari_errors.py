@@ -120,7 +120,7 @@ async def test_requests_carry_parameters_as_ari_spells_them() -> None:
         lambda c: c.play("abc", "hello-world"),
         lambda c: c.play("abc", []),
         lambda c: c.snoop("abc"),
-        lambda c: c.snoop("abc", spy="sideways"),  # type: ignore[arg-type]
+        lambda c: c.snoop("abc", spy="sideways"),
         lambda c: c.send_dtmf("abc", "12x"),
         lambda c: c.get_channel(""),
     ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import uuid
@@ -20,6 +21,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from duncall.ari import AriClient, Disconnected, Reconnected, StasisStart, new_id
 from duncall.ari.events import AriEvent
+from duncall.ari.subscriptions import SLOW_CONSUMER_S
 from duncall.errors import ServiceUnavailable
 from duncall.settings import AriSettings, ari_settings
 
@@ -118,3 +120,47 @@ async def test_asterisk_restart_reconnects_and_new_calls_arrive() -> None:
             await client.hangup(call_id)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def chatty_server() -> AsyncIterator[str]:
+    """Sends three StasisStarts and a malformed message, then keeps the socket open."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(_stasis_start("a"))
+        await ws.send("{not json")
+        await ws.send(json.dumps({"type": "StasisStart", "channel": {"id": "broken"}}))
+        await ws.send(_stasis_start("b"))
+        await ws.send(_stasis_start("c"))
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        yield f"http://127.0.0.1:{next(iter(server.sockets)).getsockname()[1]}"
+
+
+@pytest.mark.unit
+async def test_watchdog_names_a_consumer_that_stops_reading(
+    chatty_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = AriClient(AriSettings(chatty_server, "u", "p", "duncall-test"))
+    with caplog.at_level(logging.WARNING, logger="duncall.ari"):
+        async with client, client.subscribe(name="stuck-consumer") as events:
+            await asyncio.sleep(SLOW_CONSUMER_S + 0.4)  # not reading while events wait
+            got = [await events.get(1) for _ in range(3)]
+    stalls = [r for r in caplog.records if r.message == "event consumer is not reading"]
+    assert [r.fields["subscription"] for r in stalls] == ["stuck-consumer"]  # type: ignore[attr-defined]
+    # Unreadable messages are skipped and counted; the stream goes on.
+    assert [e.channel.id for e in got if isinstance(e, StasisStart)] == ["a", "b", "c"]
+    assert client.bad_messages == 2
+
+
+@pytest.mark.unit
+async def test_a_failing_predicate_ends_only_its_own_subscription(chatty_server: str) -> None:
+    def broken(event: AriEvent) -> bool:
+        raise RuntimeError("bug in a consumer's filter")
+
+    client = AriClient(AriSettings(chatty_server, "u", "p", "duncall-test"))
+    async with client, client.subscribe(broken) as bad, client.subscribe() as good:
+        with pytest.raises(RuntimeError, match="bug in a consumer's filter"):
+            await bad.get(2)
+        assert [(await good.get(2)) is not None for _ in range(3)] == [True] * 3
