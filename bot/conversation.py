@@ -1,0 +1,256 @@
+"""One answered call's conversation: listen, endpoint, recognize, decide, speak.
+
+The loop owns three named tasks in one task group — the media listener, the
+turn loop, and a control reader (DTMF, hangup) — and ends them all together.
+Timing goals (turn latency, barge-in) are measured here and kept on the
+record; they are reported by the benchmarks, never asserted by timed tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.asr.base import Recognizer, Transcript
+from bot.audio import duration_ms
+from bot.media.endpointer import ENDPOINT_SILENCE_MS, START_VOICED_MS, Endpointer, SpeechEnded, SpeechStarted
+from bot.transcript import ConversationRecord, Turn
+from bot.tts.cache import PromptCache
+from duncall.log import kv, kv_pii
+
+log = logging.getLogger(__name__)
+
+NO_INPUT_TIMEOUT_S = 6.0       # silence after the bot's prompt before a no-input re-prompt
+UTTERANCE_QUEUE = 4            # endpointed utterances waiting for the turn loop; full → drop oldest
+CONTROL_QUEUE = 16
+MAX_CALL_S = 300.0             # no conversation holds a line longer than this
+VOICEMAIL_BEEP_WAIT_S = 20.0   # how long to wait for the greeting and beep to finish
+VOICEMAIL_QUIET_MS = 1200      # quiet after the greeting/beep before leaving the message
+# Silence sent after each prompt. chan_websocket sends the far end no frames
+# while we send none, and silence detectors on the far side (an IVR, a PBX's
+# voicemail, the sandbox personas) only count silence they receive, as they
+# would on an RTP line, which never stops.
+PROMPT_TAIL_MS = 1500
+_TAIL = bytes(int(PROMPT_TAIL_MS / 1000 * 16_000) * 2)
+
+
+class BotTurnLike(Protocol):
+    text: str
+    interruptible: bool
+
+
+class Dialogue(Protocol):
+    """What the conversation needs from a dialogue engine (bot.dialogue.DialogueSession)."""
+
+    @property
+    def done(self) -> bool: ...
+    @property
+    def grammar(self) -> str | None: ...
+
+    def start(self) -> Sequence[BotTurnLike]: ...
+    def hear(self, text: str, asr_confidence: float = 1.0) -> Sequence[BotTurnLike]: ...
+    def no_input(self) -> Sequence[BotTurnLike]: ...
+    def dtmf(self, digit: str) -> Sequence[BotTurnLike]: ...
+    def voicemail(self) -> Sequence[BotTurnLike]: ...
+
+
+class MediaLike(Protocol):
+    dropped_frames: int
+
+    def frames(self) -> Any: ...
+    async def play(self, pcm: bytes) -> float: ...
+    async def wait_played(self) -> None: ...
+    async def flush(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    pcm: bytes
+    speech_end_at: float   # monotonic time the debtor stopped speaking
+
+
+class CallEnded(Exception):
+    """The far end hung up or the media socket closed."""
+
+
+class Conversation:
+    def __init__(
+        self,
+        media: MediaLike,
+        dialogue: Dialogue,
+        recognizer: Recognizer,
+        prompts: PromptCache,
+        lang: str,
+        grammar_phrases: Any,
+        endpoint_silence_ms: int = ENDPOINT_SILENCE_MS,
+    ) -> None:
+        self.media = media
+        self.dialogue = dialogue
+        self.recognizer = recognizer
+        self.prompts = prompts
+        self.lang = lang
+        self.grammar_phrases = grammar_phrases  # callable (lang, name) -> tuple[str, ...]
+        self.endpointer = Endpointer(endpoint_silence_ms=endpoint_silence_ms)
+        self.record = ConversationRecord(language=lang)
+        self.control: asyncio.Queue[str] = asyncio.Queue(maxsize=CONTROL_QUEUE)
+        self._utterances: asyncio.Queue[Utterance] = asyncio.Queue(maxsize=UTTERANCE_QUEUE)
+        self._speaking_interruptible: bool | None = None  # None: bot silent
+        self._barged = asyncio.Event()
+        self._speech_start_at = 0.0
+        self._speech_until = 0.0  # monotonic time the current prompt's speech (not its tail) ends
+        self._t0 = time.monotonic()
+        self._ended = asyncio.Event()
+
+    def _now(self) -> float:
+        return time.monotonic() - self._t0
+
+    # --- listener -------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        async for frame in self.media.frames():
+            event = self.endpointer.feed(frame.pcm)
+            if isinstance(event, SpeechStarted):
+                self._speech_start_at = frame.received_at
+                if self._speaking_interruptible is None:
+                    continue
+                if time.monotonic() >= self._speech_until:
+                    # The prompt itself has played; only its silent tail is left.
+                    await self.media.flush()
+                    self._barged.set()
+                elif self._speaking_interruptible:
+                    await self.media.flush()
+                    # Speech began at least START_VOICED_MS before the detector fired.
+                    self.record.barge_ins.append((time.monotonic() - frame.received_at) * 1000 + START_VOICED_MS)
+                    self._barged.set()
+            elif isinstance(event, SpeechEnded):
+                end_at = frame.received_at - self.endpointer.endpoint_silence_ms / 1000
+                if self._utterances.full():
+                    self._utterances.get_nowait()
+                self._utterances.put_nowait(Utterance(event.pcm, end_at))
+        self._ended.set()
+
+    # --- speaking ----------------------------------------------------------------------
+
+    async def _speak(self, turns: Sequence[BotTurnLike], after: Utterance | None) -> None:
+        for i, turn in enumerate(turns):
+            if self.media.closed:
+                raise CallEnded
+            pcm = await asyncio.to_thread(self.prompts.get, turn.text, self.lang)
+            self._barged.clear()
+            self._speaking_interruptible = turn.interruptible
+            started = self._now()
+            sent_at = await self.media.play(pcm + _TAIL)
+            self._speech_until = sent_at + duration_ms(pcm) / 1000
+            latency = (sent_at - after.speech_end_at) * 1000 if (after is not None and i == 0) else None
+            played = asyncio.create_task(self.media.wait_played(), name="wait-played")
+            barged = asyncio.create_task(self._barged.wait(), name="wait-barge")
+            ended = asyncio.create_task(self._ended.wait(), name="wait-ended")
+            try:
+                await asyncio.wait({played, barged, ended}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (played, barged, ended):
+                    t.cancel()
+            interrupted = self._barged.is_set() and turn.interruptible and time.monotonic() < self._speech_until
+            self._speaking_interruptible = None
+            self.record.turns.append(
+                Turn("bot", turn.text, started, self._now(), latency_ms=latency, interrupted=interrupted)
+            )
+            log.info("bot turn", extra=kv_pii({"text": turn.text}, latency_ms=latency, interrupted=interrupted))
+            if self._ended.is_set():
+                raise CallEnded
+            if self._barged.is_set() and (interrupted or i == len(turns) - 1):
+                return  # the debtor has the floor; the rest of these turns are dropped
+
+    # --- turn loop ----------------------------------------------------------------------
+
+    async def _next_input(self) -> Utterance | str | None:
+        """An utterance, a DTMF digit, or None on no-input timeout."""
+        utt = asyncio.create_task(self._utterances.get(), name="next-utterance")
+        ctl = asyncio.create_task(self.control.get(), name="next-control")
+        ended = asyncio.create_task(self._ended.wait(), name="ended")
+        try:
+            done, _ = await asyncio.wait({utt, ctl, ended}, timeout=NO_INPUT_TIMEOUT_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (utt, ctl, ended):
+                t.cancel()
+        if ctl in done:
+            return ctl.result()
+        if utt in done:
+            return utt.result()
+        if ended in done:
+            raise CallEnded
+        if self.endpointer.in_speech:
+            # The debtor is mid-sentence: not a no-input; wait for the endpoint.
+            return await self._next_input()
+        return None
+
+    async def _recognize(self, utt: Utterance) -> Transcript:
+        name = self.dialogue.grammar
+        phrases: tuple[str, ...] = self.grammar_phrases(self.lang, name) if name else ()
+        return await asyncio.to_thread(self.recognizer.recognize, utt.pcm, self.lang, phrases)
+
+    async def _turns(self) -> None:
+        await self._speak(self.dialogue.start(), None)
+        while not self.dialogue.done:
+            got = await self._next_input()
+            if got is None:
+                await self._speak(self.dialogue.no_input(), None)
+            elif isinstance(got, str):
+                self.record.turns.append(Turn("debtor", "", self._now(), dtmf=got))
+                await self._speak(self.dialogue.dtmf(got), None)
+            else:
+                heard = await self._recognize(got)
+                self.record.turns.append(
+                    Turn("debtor", heard.text, self._now() - heard.audio_ms / 1000, self._now(),
+                         asr_confidence=heard.confidence)
+                )
+                log.info("debtor turn", extra=kv_pii({"text": heard.text}, decode_ms=round(heard.decode_ms, 1)))
+                await self._speak(self.dialogue.hear(heard.text, heard.confidence), got)
+
+    async def run(self) -> ConversationRecord:
+        """Run until the dialogue ends or the far end hangs up."""
+        async with asyncio.timeout(MAX_CALL_S):
+            listener = asyncio.create_task(self._listen(), name="conversation-listener")
+            try:
+                await self._turns()
+                self.record.hangup_by = "bot"
+            except CallEnded:
+                self.record.hangup_by = "debtor"
+            finally:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+        self.record.dropped_frames = self.media.dropped_frames
+        log.info("conversation ended", extra=kv(turns=len(self.record.turns), hangup_by=self.record.hangup_by))
+        return self.record
+
+    async def leave_voicemail(self) -> ConversationRecord:
+        """Wait out the greeting and beep, then leave the dialogue's limited-content message."""
+        quiet_needed = VOICEMAIL_QUIET_MS / 1000
+        last_sound = time.monotonic()
+        deadline = last_sound + VOICEMAIL_BEEP_WAIT_S
+        async for frame in self.media.frames():
+            if self.endpointer.feed(frame.pcm) is not None or self.endpointer.in_speech:
+                last_sound = frame.received_at
+            if frame.received_at - last_sound >= quiet_needed or frame.received_at > deadline:
+                break
+        try:
+            listener = asyncio.create_task(self._listen(), name="voicemail-listener")
+            try:
+                await self._speak(self.dialogue.voicemail(), None)
+                self.record.hangup_by = "bot"
+            finally:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+        except CallEnded:
+            self.record.hangup_by = "debtor"
+        return self.record

@@ -1,0 +1,182 @@
+"""One outbound attempt as a state machine: dialing → answered → (human | machine) → ended.
+
+The dialer owns the telephony life of the attempt (originate, answer
+detection, the outcome from the Q.850 cause); what happens on an answered
+call is handed to the bot through ``on_answer``.  Every transition is explicit;
+a channel that goes away in any state ends the attempt with the outcome its
+hangup cause implies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from duncall.ari import AriClient, ChannelDestroyed, StasisStart, new_id, outcome_for_cause
+from duncall.ari.errors import AriError
+from duncall.log import kv
+from duncall.vocab import CallOutcome
+
+log = logging.getLogger(__name__)
+
+RING_TIMEOUT_S = 25          # ≥ 15 s (4 rings) as TSR/Ofcom require before giving up
+AMD_CONTEXT = "duncall-amd"  # dialplan that runs AMD() and re-enters Stasis with the verdict
+AMD_TIMEOUT_S = 10.0
+ANSWER_TIMEOUT_MARGIN_S = 5.0
+
+R = TypeVar("R")
+
+
+class CallState(StrEnum):
+    DIALING = "dialing"
+    ANSWERED = "answered"
+    DETECTING = "detecting"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+class AnswerKind(StrEnum):
+    HUMAN = "human"
+    MACHINE = "machine"
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredCall:
+    channel_id: str
+    kind: AnswerKind
+    amd_status: str
+    answered_at: float  # monotonic
+
+
+@dataclass
+class AttemptResult(Generic[R]):
+    attempt_id: str
+    channel_id: str
+    outcome: CallOutcome
+    cause: int | None = None
+    cause_txt: str = ""
+    amd_status: str | None = None
+    ring_ms: float | None = None
+    duration_s: float | None = None
+    conversation: R | None = None
+    states: list[str] = field(default_factory=list)
+
+
+async def place_call(
+    ari: AriClient,
+    endpoint: str,
+    on_answer: Callable[[AnsweredCall], Awaitable[R]],
+    *,
+    attempt_id: str | None = None,
+    ring_timeout_s: int = RING_TIMEOUT_S,
+    caller_id: str | None = None,
+    detect_machine: bool = True,
+) -> AttemptResult[R]:
+    attempt_id = attempt_id or new_id()
+    channel_id = f"dc-{attempt_id}"
+    result: AttemptResult[R] = AttemptResult(attempt_id, channel_id, CallOutcome.FAILED)
+    state = CallState.DIALING
+    result.states.append(state)
+    started = time.monotonic()
+    answered_at: float | None = None
+    with ari.channel_events(channel_id) as events:
+        try:
+            await ari.originate(
+                endpoint, app=ari.app, app_args=("dialed",), channel_id=channel_id,
+                timeout_s=ring_timeout_s, caller_id=caller_id,
+            )
+        except AriError as exc:
+            log.warning("originate refused", extra=kv(attempt_id=attempt_id, status=getattr(exc, "status", None)))
+            result.outcome = CallOutcome.FAILED
+            result.cause_txt = exc.what
+            return result
+        conversation_task: asyncio.Task[R] | None = None
+        try:
+            deadline = started + ring_timeout_s + ANSWER_TIMEOUT_MARGIN_S
+            while True:
+                timeout = (deadline - time.monotonic()) if state is CallState.DIALING else None
+                if state is CallState.DETECTING:
+                    timeout = AMD_TIMEOUT_S
+                event = await events.get(timeout=timeout) if timeout is None or timeout > 0 else None
+                if event is None:
+                    if state is CallState.DIALING:
+                        result.outcome = CallOutcome.NO_ANSWER
+                        await _hangup(ari, channel_id)
+                        continue  # its ChannelDestroyed follows
+                    if state is CallState.DETECTING:
+                        # AMD never reported: treat as human rather than abandon a person.
+                        state = CallState.CONNECTED
+                        kind = AnswerKind.HUMAN
+                        conversation_task = _start(on_answer, channel_id, kind, "TIMEOUT", answered_at, result)
+                        continue
+                    break
+                if isinstance(event, StasisStart) and event.channel.id == channel_id:
+                    if event.args[:1] == ("dialed",):
+                        state = CallState.ANSWERED
+                        answered_at = time.monotonic()
+                        result.ring_ms = (answered_at - started) * 1000
+                        result.outcome = CallOutcome.ANSWERED
+                        if detect_machine:
+                            state = CallState.DETECTING
+                            await ari.continue_in_dialplan(channel_id, context=AMD_CONTEXT, extension="s", priority=1)
+                        else:
+                            state = CallState.CONNECTED
+                            conversation_task = _start(on_answer, channel_id, AnswerKind.HUMAN, "", answered_at, result)
+                    elif event.args[:1] == ("amd",):
+                        status = event.args[1] if len(event.args) > 1 else "NOTSURE"
+                        result.amd_status = status
+                        kind = AnswerKind.MACHINE if status == "MACHINE" else AnswerKind.HUMAN
+                        if kind is AnswerKind.MACHINE:
+                            result.outcome = CallOutcome.VOICEMAIL
+                        state = CallState.CONNECTED
+                        conversation_task = _start(on_answer, channel_id, kind, status, answered_at, result)
+                    result.states.append(state)
+                elif isinstance(event, ChannelDestroyed) and event.channel.id == channel_id:
+                    result.cause, result.cause_txt = event.cause, event.cause_txt
+                    if answered_at is None and result.outcome is not CallOutcome.NO_ANSWER:
+                        result.outcome = outcome_for_cause(event.cause, answered=False)
+                    break
+        finally:
+            state = CallState.ENDED
+            result.states.append(state)
+            if conversation_task is not None:
+                if not conversation_task.done():
+                    # The far end is gone: give the bot a moment to notice and finish its record.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(conversation_task), 5.0)
+                if conversation_task.done() and not conversation_task.cancelled():
+                    if conversation_task.exception() is None:
+                        result.conversation = conversation_task.result()
+                    else:
+                        log.error("conversation failed", exc_info=conversation_task.exception(),
+                                  extra=kv(attempt_id=attempt_id))
+                else:
+                    conversation_task.cancel()
+            await _hangup(ari, channel_id)
+    if answered_at is not None:
+        result.duration_s = time.monotonic() - answered_at
+    log.info("attempt ended", extra=kv(attempt_id=attempt_id, outcome=result.outcome, cause=result.cause))
+    return result
+
+
+def _start(
+    on_answer: Callable[[AnsweredCall], Awaitable[R]],
+    channel_id: str, kind: AnswerKind, status: str, answered_at: float | None, result: AttemptResult[R],
+) -> asyncio.Task[R]:
+    call = AnsweredCall(channel_id, kind, status, answered_at or time.monotonic())
+    return asyncio.create_task(_owned(on_answer(call)), name=f"answered:{result.attempt_id}")
+
+
+async def _owned(aw: Awaitable[R]) -> R:
+    return await aw
+
+
+async def _hangup(ari: AriClient, channel_id: str) -> None:
+    with contextlib.suppress(AriError):
+        await ari.hangup(channel_id)
