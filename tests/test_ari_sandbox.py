@@ -7,6 +7,7 @@ running against the same Asterisk never see (or steal) its events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -55,6 +56,12 @@ async def ari() -> AsyncIterator[AriClient]:
     try:
         yield client
     finally:
+        # A failed test must not leave its calls up for the next one (or another engineer's tests).
+        for channel in await client.list_channels():
+            plan = channel.dialplan
+            if plan and plan.app_name == "Stasis" and (plan.app_data or "").startswith(client.app):
+                with contextlib.suppress(AriNotFound):
+                    await client.hangup(channel.id)
         await client.close()
 
 
