@@ -1,0 +1,142 @@
+"""Reads and writes around the strategy policy: the I/O that wraps it.
+
+``strategy_inputs`` turns stored rows into the policy's ``AccountState`` and
+``History``; ``record_outcome`` writes a finished attempt and feeds it back
+(flags from dispositions, promises to pay).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, Promise
+from dialer.strategy.model import AccountState, AttemptRecord, History, PromiseRecord, PromiseState, StageName
+from dialer.strategy.policy import flag_for_disposition
+from duncall.errors import InputError
+from duncall.vocab import AccountFlag, CallOutcome, Disposition
+
+HISTORY_DAYS = 180  # older attempts no longer change what the strategy decides
+
+
+def get_account(session: Session, account_id: str) -> Account:
+    account = session.scalar(
+        select(Account)
+        .where(Account.account_id == account_id)
+        .options(selectinload(Account.phones), selectinload(Account.flags))
+    )
+    if account is None:
+        raise InputError(
+            f"no account {account_id!r} in the database", "check the id or import the account first"
+        )
+    return account
+
+
+def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tuple[AccountState, History]:
+    account = get_account(session, account_id)
+    flags = frozenset(
+        AccountFlag(row.flag) for row in account.flags if row.flag in AccountFlag.__members__.values()
+    )
+    state = AccountState(
+        account_id=account.account_id,
+        language=account.language,
+        balance=Decimal(account.balance),
+        due_date=account.due_date,
+        days_past_due=account.days_past_due,
+        risk_segment=account.risk_segment,
+        timezone=account.timezone,
+        flags=flags,
+    )
+    since = now - dt.timedelta(days=HISTORY_DAYS)
+    attempts = session.scalars(
+        select(CallAttempt).where(
+            CallAttempt.account_id == account_id,
+            CallAttempt.state == AttemptState.ENDED.value,
+            CallAttempt.reserved_at >= since,
+        )
+    ).all()
+    promises = session.scalars(select(Promise).where(Promise.account_id == account_id)).all()
+    history = History(
+        attempts=tuple(
+            AttemptRecord(
+                at=_aware(a.ended_at or a.reserved_at),
+                outcome=CallOutcome(a.outcome or CallOutcome.FAILED.value),
+                stage=StageName(a.stage) if a.stage in StageName.__members__.values() else None,
+                disposition=Disposition(a.disposition) if a.disposition else None,
+                hardship=a.hardship,
+                callback_at=_aware(a.callback_at) if a.callback_at else None,
+            )
+            for a in attempts
+        ),
+        promises=tuple(
+            PromiseRecord(
+                made_at=_aware(p.created_at),
+                promised_date=p.promised_date,
+                amount=Decimal(p.amount),
+                status=PromiseState(p.status),
+                stage=StageName(p.stage) if p.stage in StageName.__members__.values() else None,
+            )
+            for p in promises
+        ),
+    )
+    return state, history
+
+
+def record_outcome(
+    session: Session,
+    attempt: CallAttempt,
+    *,
+    outcome: CallOutcome,
+    ended_at: dt.datetime,
+    disposition: Disposition | None = None,
+    promise: tuple[dt.date, Decimal] | None = None,
+    hardship: bool = False,
+) -> None:
+    """End ``attempt`` and feed its result back; the caller commits."""
+    attempt.state = AttemptState.ENDED.value
+    attempt.outcome = outcome.value
+    attempt.ended_at = ended_at
+    attempt.disposition = disposition.value if disposition else None
+    attempt.hardship = hardship
+    flag = flag_for_disposition(disposition)
+    if flag is not None:
+        existing = session.get(AccountFlagRow, (attempt.account_id, flag.value))
+        if existing is None:
+            session.add(
+                AccountFlagRow(
+                    account_id=attempt.account_id,
+                    flag=flag.value,
+                    source=FlagSource.CALL.value,
+                    set_at=ended_at,
+                    attempt_id=attempt.attempt_id,
+                )
+            )
+        elif existing.source == FlagSource.IMPORT.value:
+            # A call confirmed it: keep it past the next re-import, which replaces only import flags.
+            existing.source, existing.set_at, existing.attempt_id = (
+                FlagSource.CALL.value,
+                ended_at,
+                attempt.attempt_id,
+            )
+    if promise is not None:
+        account = session.get(Account, attempt.account_id)
+        promised_date, amount = promise
+        session.add(
+            Promise(
+                account_id=attempt.account_id,
+                attempt_id=attempt.attempt_id,
+                stage=attempt.stage,
+                promised_date=promised_date,
+                amount=amount,
+                currency=account.currency if account else "USD",
+                created_at=ended_at,
+            )
+        )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything duncall writes is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
