@@ -1,15 +1,15 @@
 """The asynchronous Asterisk REST Interface (ARI) client.
 
 Why our own thin client over httpx + websockets rather than a library: ari-py
-(``ari``) is synchronous, built on swagger-py for Python 2 and unmaintained since
-2015; aioari is its asyncio port on aiohttp, with the same generated-from-
-Swagger objects and no reconnect. asyncari is the maintained one, but it is
+(``ari``) is synchronous, built on swagger-py from the Python 2 era and
+unmaintained for years; aioari is its asyncio port on aiohttp, with the same
+untyped objects generated from Swagger and little upkeep. asyncari is the maintained one, but it is
 written for anyio/trio task groups, builds its API at run time from Asterisk's
 Swagger resources (so nothing is typed), and its event WebSocket does not
 reconnect when Asterisk restarts. What duncall needs is small and fixed
 (~40 REST calls, ~20 event types): typed snapshots and events, bounded queues
-and reconnect with backoff are cheaper to own in about a thousand lines than
-to graft onto any of them.
+and reconnect with backoff are cheaper to own (about 2,000 lines with their
+docs) than to graft onto any of them.
 
 Layout: ``rest`` (REST calls), ``client`` (``AriClient``: REST + events,
 reconnect, watchdog), ``subscriptions`` (bounded queues), ``events`` and

@@ -194,6 +194,8 @@ class AriClient(AriRest):
         """Every event about ``channel_id`` plus Disconnected/Reconnected; ends after its ChannelDestroyed.
 
         Overflow raises ``EventsLost`` rather than dropping (see ``subscriptions``).
+        After ``Reconnected`` the owner must check the channel (``get_channel``):
+        if Asterisk restarted, it is gone and no ChannelDestroyed will come.
         """
 
         def about(event: AriEvent) -> bool:
