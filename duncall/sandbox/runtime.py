@@ -177,7 +177,7 @@ def start(box: Sandbox) -> None:
         )
     build.mount_proc(box.root)
     for d in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk", "var/cache/asterisk",
-              "usr/share/asterisk/moh"):
+              "usr/share/asterisk/moh", "var/spool/asterisk/recording"):
         (box.root / d).mkdir(parents=True, exist_ok=True)
     # A stale control socket from a killed Asterisk blocks the new one's CLI.
     (box.root / "var/run/asterisk/asterisk.ctl").unlink(missing_ok=True)
