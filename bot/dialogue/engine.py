@@ -341,7 +341,14 @@ class DialogueSession:
         action = state.action.value if state is not None and state.action is not None else None
         turn = BotTurn(spoken.display, prompt.interruptible, action, spoken.speech)
         self.turns.append(
-            Turn("bot", "prompt", spoken.display, state.name if state else "voicemail", action=action)
+            Turn(
+                "bot",
+                "prompt",
+                spoken.display,
+                state.name if state else "voicemail",
+                action=action,
+                right_party=self._right_party,
+            )
         )
         return turn
 

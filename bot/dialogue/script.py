@@ -251,6 +251,19 @@ def _schema_problems(where: str, source: YamlSource) -> list[Problem]:
             best = jsonschema.exceptions.best_match(error.context)
             loc = tuple(best.absolute_path)
             message = f"{_path_text(loc)}: {best.message}"
+        elif "propertyNames" in error.schema_path and isinstance(error.instance, str):
+            # jsonschema reports a bad key at its mapping; point at the key itself.
+            allowed = error.schema.get("enum")
+            hint = (
+                f"; use one of {', '.join(allowed)}"
+                if allowed
+                else f" (must match {error.schema.get('pattern')})"
+            )
+            message = f"{_path_text(loc)}: unknown name {error.instance!r}{hint}"
+            loc = (*loc, error.instance)
+        elif error.validator == "enum" and isinstance(error.validator_value, list):
+            choices = ", ".join(map(str, error.validator_value))
+            message = f"{_path_text(loc)}: {error.instance!r} is not one of {choices}"
         elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = error.schema.get("properties", {})
             extra = [k for k in error.instance if k not in allowed]

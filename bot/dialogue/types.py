@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -93,4 +93,6 @@ class Turn:
     understanding: Understanding | None = None
     asr_confidence: float | None = None
     action: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    # Whether right-party verification had happened when this was said: the audit trail
+    # shows that nothing about the debt was said to an unverified person.
+    right_party: bool = False

@@ -101,7 +101,7 @@ def _en_ordinal_suffix(day: int) -> str:
 
 
 def spoken_date(day: dt.date, lang: str) -> Spoken:
-    """en: "Friday, March 5th" / "Friday, March fifth"; zh: "3月5日（星期五）" / "三月五日，星期五"."""
+    """en: "Friday, March 5th" / "Friday, March fifth"; zh: "3月5日（星期五）" / "三月五日星期五"."""
     _check_lang(lang)
     if lang == "en":
         weekday_month = day.strftime("%A, %B")
@@ -111,7 +111,7 @@ def spoken_date(day: dt.date, lang: str) -> Spoken:
     weekday = _WEEKDAYS_ZH[day.weekday()]
     display = f"{day.month}月{day.day}日（星期{weekday}）"
     # Months and days keep 二 (二月, 二十二日): 两 is only for counting.
-    speech = f"{cn2an.an2cn(str(day.month), 'low')}月{cn2an.an2cn(str(day.day), 'low')}日，星期{weekday}"
+    speech = f"{cn2an.an2cn(str(day.month), 'low')}月{cn2an.an2cn(str(day.day), 'low')}日星期{weekday}"
     return Spoken(display, speech)
 
 
