@@ -165,7 +165,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         elif not part.startswith(("function-", "union[")) and not part.endswith("]"):
             out += f".{part}" if out else part
-    return out or "(top level)"
+    return out
 
 
 def parse_strategy(text: str, source: str) -> Strategy:
@@ -187,7 +187,8 @@ def parse_strategy(text: str, source: str) -> Strategy:
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(
-            f"{source}: {_where(first['loc'])}: {message}{more}", "see strategies/default.yaml for the fields"
+            f"{source}: {where + ': ' if (where := _where(first['loc'])) else ''}{message}{more}",
+            "see strategies/default.yaml for the fields",
         ) from None
     return config.freeze(source)
 
