@@ -69,6 +69,7 @@ _AMOUNT_EN = re.compile(r"\$\s?(\d+(?:\.\d{1,2})?)|(\d+(?:\.\d{1,2})?)\s*dollars
 _AMOUNT_ZH = re.compile(r"(\d+(?:\.\d{1,2})?)\s*[元块]")
 _DAY_ZH = re.compile(r"(\d{1,2})\s*[号日]")
 _IN_DAYS_EN = re.compile(r"in (\d+) days")
+_IN_DAYS_ZH = re.compile(r"(\d+)\s*天后")
 
 
 def _next_weekday(today: dt.date, weekday: int) -> dt.date:
@@ -92,6 +93,8 @@ def _date(text: str, lang: str, today: dt.date) -> dt.date | None:
         return today
     if "明天" in text:
         return today + dt.timedelta(days=1)
+    if m := _IN_DAYS_ZH.search(text):
+        return today + dt.timedelta(days=int(m.group(1)))
     if "后天" in text:
         return today + dt.timedelta(days=2)
     for i, name in enumerate(_WEEKDAYS_ZH):
