@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
+from dialer.accounts import importer
 from dialer.accounts.importer import Reject, import_file
 from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, Phone
 from dialer.store.repo import record_outcome
@@ -141,16 +142,16 @@ def test_a_failing_batch_leaves_no_partial_rows(
         conn.execute(update(Account).values(balance=Decimal("1.00")))
     # Crash the second batch after its accounts were upserted and its phones deleted.
     calls = 0
-    real_insert = Phone.__table__.insert
+    real_insert = importer.insert
 
-    def crashing_insert() -> Any:
+    def crashing_insert(table: Any) -> Any:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise RuntimeError("simulated crash in the middle of a batch")
-        return real_insert()
+        return real_insert(table)
 
-    monkeypatch.setattr(Phone.__table__, "insert", crashing_insert)
+    monkeypatch.setattr(importer, "insert", crashing_insert)
     with pytest.raises(RuntimeError, match="simulated crash"):
         import_file(engine, path, batch_size=5)
     monkeypatch.undo()

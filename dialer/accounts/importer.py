@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, Insert, delete, select
+from sqlalchemy import Connection, Engine, Insert, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dialer.accounts.records import AccountRecord
@@ -147,7 +147,7 @@ def _write_batch(engine: Engine, batch: list[AccountRecord], summary: ImportSumm
             for i, p in enumerate(r.phones)
         ]
         if phone_params:
-            conn.execute(Phone.__table__.insert(), phone_params)
+            conn.execute(insert(Phone), phone_params)
         conn.execute(
             delete(AccountFlagRow).where(
                 AccountFlagRow.account_id.in_(ids), AccountFlagRow.source == FlagSource.IMPORT.value

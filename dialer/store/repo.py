@@ -64,7 +64,7 @@ def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tupl
             AttemptRecord(
                 at=_aware(a.ended_at or a.reserved_at),
                 outcome=CallOutcome(a.outcome or CallOutcome.FAILED.value),
-                stage=StageName(a.stage) if a.stage in StageName.__members__.values() else None,
+                stage=_stage(a.stage),
                 disposition=Disposition(a.disposition) if a.disposition else None,
                 hardship=a.hardship,
                 callback_at=_aware(a.callback_at) if a.callback_at else None,
@@ -77,7 +77,7 @@ def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tupl
                 promised_date=p.promised_date,
                 amount=Decimal(p.amount),
                 status=PromiseState(p.status),
-                stage=StageName(p.stage) if p.stage in StageName.__members__.values() else None,
+                stage=_stage(p.stage),
             )
             for p in promises
         ),
@@ -140,3 +140,10 @@ def record_outcome(
 def _aware(value: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; everything duncall writes is UTC.
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _stage(value: str | None) -> StageName | None:
+    try:
+        return StageName(value) if value is not None else None
+    except ValueError:
+        return None  # a stage a later strategy dropped; the attempt still counts toward daily caps
