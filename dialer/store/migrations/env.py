@@ -9,21 +9,27 @@ Every model module found is imported so autogenerate sees the whole schema.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from alembic import context
 
 from dialer.store.base import Base
 
-MODEL_MODULES = ("dialer.store.models", "dialer.guards.ledger")
+OPTIONAL_MODEL_MODULES = ("dialer.guards.ledger",)
 
 
 def _import_models() -> None:
-    for name in MODEL_MODULES:
+    import dialer.store.models as models
+
+    # Every module under dialer/store/models, including tables other areas keep there.
+    for info in pkgutil.iter_modules(models.__path__, prefix=f"{models.__name__}."):
+        importlib.import_module(info.name)
+    for name in OPTIONAL_MODEL_MODULES:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            # Another area's tables may not exist yet in this checkout; ours must.
-            if name == "dialer.store.models" or exc.name not in {name, name.rpartition(".")[0]}:
+            # That area's tables may not exist yet here; a broken import inside it must still fail.
+            if exc.name not in {name, name.rpartition(".")[0]}:
                 raise
 
 
