@@ -1,0 +1,101 @@
+"""Guard rules as frozen data.  Validated from YAML at the edge (``dialer.policy.config``).
+
+Defaults follow US Regulation F and are at least as strict as China's window:
+08:00 ≤ local time < 21:00 every day, no holidays, 7 attempts per account in any
+rolling 168 h, none within 168 h after a right-party conversation, 3 attempts per
+number in any rolling 24 h, at least 2 h between attempts to an account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from duncall.vocab import AccountFlag
+
+HOUR = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Local wall-clock window: ``start ≤ local time < end`` (``end`` None means midnight)."""
+
+    start: dt.time
+    end: dt.time | None
+
+    def __post_init__(self) -> None:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"window end {self.end} must be after its start {self.start}")
+
+    def contains(self, local: dt.time) -> bool:
+        return self.start <= local and (self.end is None or local < self.end)
+
+
+US_WINDOW = Window(dt.time(8), dt.time(21))
+
+# Monday is 0, as in ``date.weekday()``.
+SATURDAY, SUNDAY = 5, 6
+
+
+@dataclass(frozen=True, slots=True)
+class CallingCalendar:
+    """Which window applies on a local date.  ``None`` for a kind of day means: no calls at all."""
+
+    weekday: Window | None = US_WINDOW
+    weekend: Window | None = US_WINDOW
+    holiday: Window | None = None
+    holidays: frozenset[dt.date] = frozenset()
+    weekend_days: frozenset[int] = frozenset({SATURDAY, SUNDAY})
+
+    def window_for(self, day: dt.date) -> tuple[Window | None, bool]:
+        """The window for ``day`` and whether it is a holiday."""
+        if day in self.holidays:
+            return self.holiday, True
+        if day.weekday() in self.weekend_days:
+            return self.weekend, False
+        return self.weekday, False
+
+
+@dataclass(frozen=True, slots=True)
+class FrequencyRules:
+    """Counter rules.  A count of 0 or a duration of None turns a rule off.
+
+    "In the last N hours" means an attempt at time t with ``at − N < t ≤ at``.
+    """
+
+    account_max_attempts: int = 7
+    account_window: dt.timedelta = 168 * HOUR
+    after_conversation: dt.timedelta | None = 168 * HOUR
+    phone_max_attempts: int = 3
+    phone_window: dt.timedelta = 24 * HOUR
+    min_gap: dt.timedelta | None = 2 * HOUR
+    connected_per_day: int = 0             # CN preset: 3 connected calls per local calendar day
+    abandon_lockout: dt.timedelta | None = None  # UK preset: 72 h after an abandoned call to a number
+
+    def horizon(self) -> dt.timedelta:
+        """How far back any rule looks; older history can be forgotten."""
+        spans = [self.account_window, self.phone_window, dt.timedelta(hours=48)]  # 48 h covers a local day
+        spans += [d for d in (self.after_conversation, self.min_gap, self.abandon_lockout) if d is not None]
+        return max(spans)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRules:
+    """Bot (artificial-voice) calls to numbers of these regions need recorded prior express consent."""
+
+    bot_regions: frozenset[str] = frozenset({"US"})
+
+
+DEFAULT_DENY_FLAGS: frozenset[str] = frozenset(flag.value for flag in AccountFlag)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    name: str = "default"
+    calendar: CallingCalendar = field(default_factory=CallingCalendar)
+    frequency: FrequencyRules = field(default_factory=FrequencyRules)
+    deny_flags: frozenset[str] = DEFAULT_DENY_FLAGS
+    consent: ConsentRules = field(default_factory=ConsentRules)
+
+
+DEFAULT_RULES = Rules()
