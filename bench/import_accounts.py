@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/import_accounts.py              # 1,000,000 rows (target ≤ 2 min, ≤ 500 MB)
     .venv/bin/python bench/import_accounts.py --rows 50000
+    .venv/bin/python bench/import_accounts.py --rows 50000 --postgres postgresql+psycopg://postgres@127.0.0.1/test
 
 The file and database go to a temporary directory that is deleted afterwards.
 About 0.5% of rows are deliberately bad, so the reject path is measured too.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from dialer.accounts.importer import DEFAULT_BATCH_SIZE, import_file
 from dialer.accounts.sources import CSV_COLUMNS
-from dialer.store.db import open_engine
+from dialer.store.testing import temporary_database
 
 AREA_CODES = ("212", "312", "415", "646", "305", "202", "617", "713")
 ZONES = ("America/New_York", "America/Chicago", "America/Los_Angeles", "")
@@ -65,6 +66,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument(
+        "--postgres", default=None, help="import into a throw-away schema of this database instead"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="duncall-bench-") as tmp:
         path = Path(tmp) / "accounts.csv"
@@ -72,13 +76,14 @@ def main() -> int:
         generate(path, args.rows)
         gen_s = time.perf_counter() - start
         size_mb = path.stat().st_size / 1e6
-        engine = open_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        start = time.perf_counter()
-        summary = import_file(engine, path, batch_size=args.batch_size)
-        import_s = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        engine.dispose()
+        kind = "postgres" if args.postgres else "sqlite"
+        with temporary_database(kind, Path(tmp), args.postgres) as engine:
+            rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            start = time.perf_counter()
+            summary = import_file(engine, path, batch_size=args.batch_size)
+            import_s = time.perf_counter() - start
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"database       {kind}")
     print(f"rows           {args.rows:,} ({size_mb:.0f} MB CSV, generated in {gen_s:.1f} s)")
     print(
         f"imported       {summary.imported:,}   rejected {summary.rejected:,}   batches {summary.batches:,}"
