@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
@@ -142,7 +143,7 @@ def test_a_failing_batch_leaves_no_partial_rows(
         conn.execute(update(Account).values(balance=Decimal("1.00")))
     # Crash the second batch after its accounts were upserted and its phones deleted.
     calls = 0
-    real_insert = importer.insert
+    real_insert = sqlalchemy.insert
 
     def crashing_insert(table: Any) -> Any:
         nonlocal calls

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.unit
 DEFAULT = Path(__file__).resolve().parent.parent / "strategies" / "default.yaml"
 
 
-def default_data() -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load(DEFAULT.read_text())
+def default_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DEFAULT.read_text())
+    return data
 
 
 def check(data: object) -> None:
