@@ -94,7 +94,7 @@ def static_reasons(request: DialRequest, rules: Rules) -> list[str]:
         # A number we cannot place might be in a consent region: without consent, do not risk it.
         if region is None or region in rules.consent.bot_regions:
             reasons.append(Reason.NO_CONSENT)
-    return reasons
+    return [str(r) for r in reasons]
 
 
 def local_day_start(at: dt.datetime, zones: Sequence[ZoneInfo]) -> dt.datetime:

@@ -1,0 +1,229 @@
+"""The guards' append-only ledger: every decision (allowed or denied, with its reasons)
+and every outcome that feeds a counter (conversation, connected, abandoned).
+
+It is the durable truth the Redis counters are rebuilt from.  Rows are only ever
+inserted; nothing in duncall updates or deletes them.  The tables live on the
+store's shared ``Base`` so alembic sees them; until the store's migrations carry
+them, ``Ledger.open`` creates them when missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    String,
+    insert,
+    select,
+)
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dialer.store.base import Base
+from dialer.store.db import make_engine
+from duncall.errors import ServiceUnavailable
+
+_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
+
+
+class GuardDecisionRow(Base):
+    __tablename__ = "guard_decisions"
+    __table_args__ = (
+        Index("ix_guard_decisions_at", "at"),
+        Index("ix_guard_decisions_account_at", "account_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[str] = mapped_column(String(36), index=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))  # the dial time decided for (UTC)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    reasons: Mapped[str] = mapped_column(String(400), default="")  # comma-separated reason codes
+    rules: Mapped[str] = mapped_column(String(64))  # name of the rule set that decided
+    epoch: Mapped[str | None] = mapped_column(String(36))  # the counters' epoch a reservation was made in
+
+
+class GuardOutcomeRow(Base):
+    __tablename__ = "guard_outcomes"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[str] = mapped_column(String(36), index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    conversation: Mapped[bool] = mapped_column(Boolean, default=False)
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+LEDGER_TABLES = [Base.metadata.tables["guard_decisions"], Base.metadata.tables["guard_outcomes"]]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEntry:
+    attempt_id: str
+    account_id: str
+    campaign_id: str | None
+    phone: str
+    at: dt.datetime
+    allowed: bool
+    reasons: tuple[str, ...]
+    rules: str
+    epoch: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeEntry:
+    attempt_id: str
+    recorded_at: dt.datetime
+    conversation: bool = False
+    connected: bool = False
+    abandoned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerAttempt:
+    """An allowed (reserved) attempt with what its outcomes said — one counter entry."""
+
+    attempt_id: str
+    account_id: str
+    phone: str
+    at: dt.datetime
+    conversation: bool
+    connected: bool
+    abandoned: bool
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything written here was UTC.
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Ledger:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Ledger:
+        """The ledger in the durable store at ``url`` (default: the store's), tables created if missing."""
+        engine = make_engine(url)
+        try:
+            Base.metadata.create_all(engine, tables=LEDGER_TABLES)
+        except OperationalError as exc:
+            raise _unavailable(engine, exc) from None
+        return cls(engine)
+
+    def append_decisions(self, entries: Sequence[DecisionEntry]) -> None:
+        """Insert ``entries`` in one transaction; returns only once they are committed."""
+        if not entries:
+            return
+        rows = [
+            {
+                "attempt_id": e.attempt_id,
+                "account_id": e.account_id,
+                "campaign_id": e.campaign_id,
+                "phone": e.phone,
+                "at": e.at.astimezone(dt.UTC),
+                "allowed": e.allowed,
+                "reasons": ",".join(e.reasons),
+                "rules": e.rules,
+                "epoch": e.epoch,
+            }
+            for e in entries
+        ]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(GuardDecisionRow), rows)
+        except SQLAlchemyError as exc:
+            raise _unavailable(self.engine, exc) from None
+
+    def append_outcome(self, entry: OutcomeEntry) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(GuardOutcomeRow),
+                    [
+                        {
+                            "attempt_id": entry.attempt_id,
+                            "recorded_at": entry.recorded_at.astimezone(dt.UTC),
+                            "conversation": entry.conversation,
+                            "connected": entry.connected,
+                            "abandoned": entry.abandoned,
+                        }
+                    ],
+                )
+        except SQLAlchemyError as exc:
+            raise _unavailable(self.engine, exc) from None
+
+    def attempts_since(self, since: dt.datetime, account_id: str | None = None) -> list[LedgerAttempt]:
+        """Allowed attempts at or after ``since`` with their outcomes merged, oldest first."""
+        d, o = GuardDecisionRow, GuardOutcomeRow
+        since_utc = since.astimezone(dt.UTC)
+        allowed_since = (d.allowed.is_(True), d.at >= since_utc)
+        query = select(d.attempt_id, d.account_id, d.phone, d.at).where(*allowed_since)
+        if account_id is not None:
+            query = query.where(d.account_id == account_id)
+        outcome_query = select(o.attempt_id, o.conversation, o.connected, o.abandoned).where(
+            o.attempt_id.in_(select(d.attempt_id).where(*allowed_since))
+        )
+        try:
+            with self.engine.connect() as conn:
+                decided = conn.execute(query.order_by(d.at, d.id)).all()
+                flags: dict[str, tuple[bool, bool, bool]] = {}
+                for attempt_id, conversation, connected, abandoned in conn.execute(outcome_query):
+                    old = flags.get(attempt_id, (False, False, False))
+                    flags[attempt_id] = (old[0] or conversation, old[1] or connected, old[2] or abandoned)
+        except SQLAlchemyError as exc:
+            raise _unavailable(self.engine, exc) from None
+        out = []
+        for attempt_id, account, phone, at in decided:
+            conversation, connected, abandoned = flags.get(attempt_id, (False, False, False))
+            out.append(
+                LedgerAttempt(attempt_id, account, phone, _utc(at), conversation, connected, abandoned)
+            )
+        return out
+
+    def decisions(self, account_id: str | None = None) -> list[DecisionEntry]:
+        """Every decision, oldest first (for audits and tests)."""
+        d = GuardDecisionRow
+        query = select(
+            d.attempt_id, d.account_id, d.campaign_id, d.phone, d.at, d.allowed, d.reasons, d.rules, d.epoch
+        ).order_by(d.id)
+        if account_id is not None:
+            query = query.where(d.account_id == account_id)
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise _unavailable(self.engine, exc) from None
+        return [
+            DecisionEntry(
+                attempt_id=attempt_id,
+                account_id=account,
+                campaign_id=campaign,
+                phone=phone,
+                at=_utc(at),
+                allowed=bool(allowed),
+                reasons=tuple(r for r in reasons.split(",") if r),
+                rules=rules,
+                epoch=epoch,
+            )
+            for attempt_id, account, campaign, phone, at, allowed, reasons, rules, epoch in rows
+        ]
+
+
+def _unavailable(engine: Engine, exc: Exception) -> ServiceUnavailable:
+    orig = getattr(exc, "orig", None) or exc
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return ServiceUnavailable(
+        f"the guard ledger at {engine.url.render_as_string(hide_password=True)} failed ({first})",
+        "check the database (--db / DUNCALL_DATABASE_URL); nothing was dialled",
+    )
