@@ -1,0 +1,310 @@
+"""How many calls to place now: the pure pacing policy the simulator and the live dialer share.
+
+``decide(state)`` reads one campaign's state at one moment and returns how many
+new calls to place. It does no I/O and reads no clock: every elapsed time and
+every measurement is in the ``CampaignState`` its caller builds.
+
+Modes
+-----
+* **agentless** (bot campaigns): keep at most K concurrent calls, K = bot
+  capacity.  A bot channel is held from dial to hang-up, so the free slots are
+  ``free - ringing - waiting`` with ``free`` = idle bot channels.
+* **progressive**: one call per free human agent, ``free - ringing - waiting``.
+  Every answered call finds its agent, so nothing is ever abandoned.
+* **predictive**: dial ahead of agents that are about to free, accepting a
+  controlled risk that an answered call finds nobody within the grace period
+  (``ABANDON_GRACE_S`` = 2 s, after which the caller plays the recorded
+  message and logs the call abandoned).
+
+The predictive model
+--------------------
+Look ``H`` seconds ahead, ``H`` = the longest measured dial-to-answer delay, on a
+grid ``s = 0, 1, ..., H`` s.  Everything is a sum of independent Bernoulli
+variables, so its mean and variance add:
+
+* **Supply** of agents able to take a call answered at ``s``: the free agents,
+  plus each busy agent *j* (elapsed handle time ``e_j``) with probability
+  ``f_j(s) = P(H <= e_j + s + g | H > e_j)`` from the empirical handle-time
+  distribution (``g`` = grace).  An agent already past every measured handle
+  time falls back to a memoryless exponential with the mean handle time.
+* **Demand** by ``s``: calls already answered and waiting, plus each ringing call
+  *i* (elapsed ``r_i``) answering by ``s`` with probability
+  ``q_i(s) = p (F_A(r_i + s) - F_A(r_i)) / (p (1 - F_A(r_i)) + (1 - p)(1 - F_N(r_i)))``
+  (``p`` measured answer rate, ``F_A`` the dial-to-answer delay distribution,
+  ``F_N`` the dial-to-give-up distribution: a call that has rung a while is
+  less likely to answer when no-answers give up sooner), plus each of ``n`` new
+  calls with probability ``a(s) = p F_A(s)``.
+* **Abandons**: matching answered calls to agents in time order, the calls left
+  without an agent by ``s`` are ``sup_{u <= s} (D(u) - S(u))^+``; the model uses
+  ``L(n) = max_s E[(D(s) - S(s))^+]``, with ``D - S`` normal (mean and variance
+  from the Bernoulli sums, a continuity correction of 0.5 for integer counts).
+* **Decision**: the largest ``n`` with ``L(n) <= eps * E[answers](n)``, the
+  answers being those of the waiting, ringing and new calls over the horizon,
+  and never fewer than the progressive count (those calls carry no risk).
+
+The feedback controller
+-----------------------
+The model is not calibrated in absolute terms: it looks at one decision's
+pending calls, while the pacing loop decides again every second and keeps
+topping the pending set up to ``eps``, so realised abandonment runs several times
+the per-decision ``eps`` (about 5-10x in simulation), by a factor ``c`` that
+depends on the campaign.  So ``eps`` follows measured abandonment instead.  For
+each regulator's rolling window *w* (US TSR 30 days, UK Ofcom 24 h) the budget
+used is ``u_w = (abandoned_w + N0 * u_sp * limit_w) / (limit_w * (answered_w + N0))``:
+the measured rate over the limit, shrunk toward the set-point ``u_sp`` by ``N0``
+(``prior_answers``) imaginary calls so that the first few answers of a day do
+not swing the dialer.  With ``u = max_w u_w``:
+
+    eps = limit * min(1, exp(-gain * (u - u_sp))) * (1 - u ** k)
+
+Because ``u`` is a running ratio of abandons, this is integral action on the
+abandon rate: ``eps`` rises while the campaign is under its set-point and falls
+steeply past it, settling where ``c * eps(u) = u * limit``, i.e.
+``u = u_sp + ln(c * (1 - u ** k) / u) / gain`` — within a few tenths of a
+percent of the set-point for ``c`` anywhere from 1 to 20, and always below the
+limit because ``eps`` reaches 0 at ``u = 1``: the safety margin tightens as the
+budget is used.  When any window is at or over its limit, predictive falls back
+to progressive (no risk) until answered calls bring the rate back under.
+
+Before enough has been measured (``min_dials`` resolved dials,
+``min_answers`` answers, ``min_handles`` completed calls) predictive dials
+progressively too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from dialer.pacing.stats import AbandonWindow, DialStats, FloatArray
+from duncall.errors import InputError
+
+ABANDON_GRACE_S = 2.0  # an answered call waits at most this long for an agent, then hears the message
+HORIZON_STEP_S = 1.0  # grid of the look-ahead
+MAX_NEW_CALLS = 500  # per decision, whatever the model says: a runaway guard, never reached in practice
+MIN_ANSWER_RATE = 0.02  # below this the answer-rate estimate is too thin to dial ahead on
+
+
+class PacingMode(StrEnum):
+    AGENTLESS = "agentless"
+    PROGRESSIVE = "progressive"
+    PREDICTIVE = "predictive"
+
+
+@dataclass(frozen=True, slots=True)
+class PacingConfig:
+    abandon_grace_s: float = ABANDON_GRACE_S
+    horizon_step_s: float = HORIZON_STEP_S
+    setpoint: float = 0.8  # u_sp: aim at 80% of the abandon limit (2.4% of 3%)
+    gain: float = 15.0  # how steeply eps falls past the set-point
+    budget_exponent: float = 4.0  # k: eps reaches 0 as the budget is used up
+    prior_answers: int = 100  # N0: imaginary answers at the set-point
+    min_dials: int = 50
+    min_answers: int = 10
+    min_handles: int = 20
+
+    def __post_init__(self) -> None:
+        if self.abandon_grace_s < 0 or self.horizon_step_s <= 0:
+            raise InputError(
+                f"grace {self.abandon_grace_s} s / horizon step {self.horizon_step_s} s out of range",
+                "use a grace >= 0 s and a step > 0 s",
+            )
+        if not 0 < self.setpoint < 1 or self.gain < 0 or self.budget_exponent <= 0 or self.prior_answers < 0:
+            raise InputError(
+                "pacing controller out of range",
+                "use 0 < setpoint < 1, gain >= 0, budget_exponent > 0, prior_answers >= 0",
+            )
+
+
+DEFAULT_CONFIG = PacingConfig()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CampaignState:
+    """One campaign at one moment, as the policy sees it.
+
+    ``free_agents`` are idle agents (bot channels in agentless mode);
+    ``busy_elapsed_s`` the handle time so far of each busy one;
+    ``ringing_elapsed_s`` how long each placed, unresolved call has rung;
+    ``waiting_answered`` answered calls still inside the grace period with no agent.
+    """
+
+    mode: PacingMode
+    free_agents: int
+    busy_elapsed_s: tuple[float, ...] = ()
+    ringing_elapsed_s: tuple[float, ...] = ()
+    waiting_answered: int = 0
+    stats: DialStats = field(default_factory=DialStats.empty)
+    windows: tuple[AbandonWindow, ...] = ()
+    line_limit: int | None = None  # trunk lines: ringing + busy + waiting + new never above it
+
+
+@dataclass(frozen=True, slots=True)
+class PacingDecision:
+    calls: int
+    reason: str
+    target_abandon_rate: float = 0.0  # eps the predictive model was held to (0 for no-risk dialing)
+    predicted_abandons: float = 0.0  # model's expected abandons among waiting, ringing and new calls
+    predicted_answers: float = 0.0
+
+
+def decide(state: CampaignState, config: PacingConfig = DEFAULT_CONFIG) -> PacingDecision:
+    _validate(state)
+    no_risk = _cap(state, state.free_agents - len(state.ringing_elapsed_s) - state.waiting_answered)
+    if state.mode is PacingMode.AGENTLESS:
+        return PacingDecision(no_risk, "agentless: fill bot capacity")
+    if state.mode is PacingMode.PROGRESSIVE:
+        return PacingDecision(no_risk, "progressive: one call per free agent")
+
+    over = [w for w in state.windows if w.answered and w.abandoned >= w.rule.limit * w.answered]
+    if over:
+        worst = max(over, key=lambda w: w.abandon_rate / w.rule.limit)
+        return PacingDecision(
+            no_risk,
+            f"predictive throttled to progressive: {worst.rule.name} abandon rate "
+            f"{worst.abandon_rate:.2%} at or over {worst.rule.limit:.1%}",
+        )
+    stats = state.stats
+    if (
+        stats.dials_measured < config.min_dials
+        or stats.answer_delay_s.size < config.min_answers
+        or stats.handle_s.size < config.min_handles
+        or stats.answer_rate < MIN_ANSWER_RATE
+    ):
+        return PacingDecision(no_risk, "predictive cold start: progressive until enough is measured")
+
+    eps = target_abandon_rate(state.windows, config)
+    calls, lost, answers = _predictive_calls(state, eps, config)
+    if calls <= no_risk:
+        return PacingDecision(no_risk, "predictive: no risk to take beyond progressive", eps, lost, answers)
+    return PacingDecision(calls, "predictive: model", eps, lost, answers)
+
+
+def target_abandon_rate(windows: tuple[AbandonWindow, ...], config: PacingConfig = DEFAULT_CONFIG) -> float:
+    """eps: the expected abandon rate the next decision may take, tightening as the budget is used."""
+    if not windows:
+        raise InputError(
+            "predictive pacing without any abandonment window", "pass the campaign's AbandonWindows"
+        )
+    n0 = config.prior_answers
+    used = max(
+        (w.abandoned + n0 * config.setpoint * w.rule.limit) / (w.rule.limit * (w.answered + n0))
+        if w.answered + n0
+        else config.setpoint
+        for w in windows
+    )
+    used = min(used, 1.0)
+    limit = min(w.rule.limit for w in windows)
+    return (
+        limit
+        * min(1.0, math.exp(-config.gain * (used - config.setpoint)))
+        * (1.0 - float(used**config.budget_exponent))
+    )
+
+
+def _validate(state: CampaignState) -> None:
+    if state.free_agents < 0 or state.waiting_answered < 0:
+        raise InputError(
+            f"free_agents={state.free_agents}, waiting_answered={state.waiting_answered}",
+            "counts of agents and calls cannot be negative",
+        )
+    if (state.busy_elapsed_s and min(state.busy_elapsed_s) < 0) or (
+        state.ringing_elapsed_s and min(state.ringing_elapsed_s) < 0
+    ):
+        raise InputError("a negative elapsed time in the campaign state", "pass seconds since connect / dial")
+    if state.line_limit is not None and state.line_limit < 0:
+        raise InputError(f"line_limit={state.line_limit}", "use a line limit >= 0 or None")
+
+
+def _cap(state: CampaignState, calls: int) -> int:
+    if state.line_limit is not None:
+        in_use = len(state.ringing_elapsed_s) + len(state.busy_elapsed_s) + state.waiting_answered
+        calls = min(calls, state.line_limit - in_use)
+    return max(0, min(calls, MAX_NEW_CALLS))
+
+
+def _cdf(sorted_samples: FloatArray, x: FloatArray) -> FloatArray:
+    counts = np.searchsorted(sorted_samples, x, side="right")
+    return counts.astype(np.float64) / sorted_samples.size
+
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _normal_cdf(z: FloatArray) -> FloatArray:
+    # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): numpy has no erf, and this runs
+    # tens of thousands of times per simulated day.
+    x = np.abs(z) / _SQRT2
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-x * x)
+    return np.asarray(0.5 * (1.0 + np.sign(z) * erf), dtype=np.float64)
+
+
+def expected_excess(mean: FloatArray, var: FloatArray) -> FloatArray:
+    """E[max(Y, 0)] for Y ~ Normal(mean, var), elementwise."""
+    sigma = np.sqrt(var + 1e-12)
+    z = mean / sigma
+    pdf = np.exp(-0.5 * z * z) * _INV_SQRT_2PI
+    return np.asarray(sigma * pdf + mean * _normal_cdf(z), dtype=np.float64)
+
+
+def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) -> tuple[int, float, float]:
+    stats = state.stats
+    p = stats.answer_rate
+    delays = stats.answer_delay_s
+    horizon_s = float(delays[-1])
+    grid = np.arange(0.0, horizon_s + config.horizon_step_s, config.horizon_step_s)
+
+    # Supply: free agents now, plus busy ones freeing by s + grace.
+    supply_mean = np.full(grid.size, float(state.free_agents))
+    supply_var = np.zeros(grid.size)
+    if state.busy_elapsed_s:
+        handle = stats.handle_s
+        elapsed = np.asarray(state.busy_elapsed_s, dtype=np.float64)
+        done_before = _cdf(handle, elapsed)
+        done_by = _cdf(handle, elapsed[:, None] + (grid + config.abandon_grace_s)[None, :])
+        surviving = 1.0 - done_before
+        known = surviving > 0
+        frees = np.empty_like(done_by)
+        frees[known] = (done_by[known] - done_before[known, None]) / surviving[known, None]
+        # Past every measured handle time: memoryless with the mean handle time.
+        frees[~known] = 1.0 - np.exp(-(grid + config.abandon_grace_s) / float(handle.mean()))[None, :]
+        supply_mean += frees.sum(axis=0)
+        supply_var += (frees * (1.0 - frees)).sum(axis=0)
+
+    # Demand from calls already answered or ringing.
+    demand_mean = np.full(grid.size, float(state.waiting_answered))
+    demand_var = np.zeros(grid.size)
+    eventual = float(state.waiting_answered)
+    if state.ringing_elapsed_s:
+        rung = np.asarray(state.ringing_elapsed_s, dtype=np.float64)
+        no_answer = stats.no_answer_s if stats.no_answer_s.size else delays
+        answered_before = _cdf(delays, rung)
+        answered_by = _cdf(delays, rung[:, None] + grid[None, :])
+        still_open = p * (1.0 - answered_before) + (1.0 - p) * (1.0 - _cdf(no_answer, rung))
+        answers = np.zeros_like(answered_by)
+        live = still_open > 0
+        answers[live] = p * (answered_by[live] - answered_before[live, None]) / still_open[live, None]
+        demand_mean += answers.sum(axis=0)
+        demand_var += (answers * (1.0 - answers)).sum(axis=0)
+        eventual += float(answers[:, -1].sum())
+
+    # n new calls, each answering by s with probability a(s).
+    per_call = p * _cdf(delays, grid)
+    agents = state.free_agents + len(state.busy_elapsed_s)
+    most = _cap(state, math.ceil(agents / p) - len(state.ringing_elapsed_s) + 1)
+    n = np.arange(most + 1, dtype=np.float64)[:, None]
+    mean = demand_mean - supply_mean - 0.5 + n * per_call
+    var = demand_var + supply_var + n * (per_call * (1.0 - per_call))
+    lost = expected_excess(mean, var).max(axis=1)
+    answers_total = eventual + n[:, 0] * p
+    fits = lost <= eps * answers_total + 1e-12
+    calls = most if fits.all() else int(np.argmin(fits)) - 1
+    if calls < 0:
+        return 0, float(lost[0]), float(answers_total[0])
+    return calls, float(lost[calls]), float(answers_total[calls])

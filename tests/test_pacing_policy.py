@@ -1,0 +1,215 @@
+"""The pure pacing policy: what each mode dials from a given campaign state."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialer.pacing import (
+    UK_OFCOM_24H,
+    US_TSR_30D,
+    AbandonLedger,
+    AbandonWindow,
+    CampaignState,
+    DialStats,
+    DialStatsTracker,
+    PacingConfig,
+    PacingMode,
+    decide,
+    target_abandon_rate,
+)
+from duncall.errors import InputError
+
+pytestmark = pytest.mark.unit
+
+
+def measured(answer_rate: float = 0.3, seed: int = 0) -> DialStats:
+    """Stats as a campaign with 120-180 s handle times and 15-25 s rings would have measured them."""
+    rng = np.random.default_rng(seed)
+    tracker = DialStatsTracker()
+    for _ in range(400):
+        tracker.record_dial(answered=bool(rng.random() < answer_rate), ring_s=float(rng.uniform(15, 25)))
+    for _ in range(300):
+        tracker.record_handle(float(rng.uniform(120, 180)))
+    return tracker.snapshot()
+
+
+def windows(answered: int = 0, abandoned: int = 0) -> tuple[AbandonWindow, ...]:
+    return (AbandonWindow(US_TSR_30D, answered, abandoned), AbandonWindow(UK_OFCOM_24H, answered, abandoned))
+
+
+def predictive(**fields: object) -> CampaignState:
+    base: dict[str, object] = {
+        "mode": PacingMode.PREDICTIVE,
+        "free_agents": 0,
+        "stats": measured(),
+        "windows": windows(),
+    }
+    base.update(fields)
+    return CampaignState(**base)  # type: ignore[arg-type]
+
+
+def test_no_free_agents_and_none_about_to_free_places_nothing() -> None:
+    # Every agent just connected: with 120-180 s handle times none frees within the ~27 s horizon.
+    state = predictive(free_agents=0, busy_elapsed_s=(1.0,) * 20)
+    assert decide(state).calls == 0
+
+
+def test_agents_about_to_free_are_dialled_ahead() -> None:
+    # Past 178 s of a 120-180 s handle time, all 20 agents free within seconds: dial ahead for them.
+    state = predictive(free_agents=0, busy_elapsed_s=(178.0,) * 20)
+    decision = decide(state)
+    assert decision.calls > 20
+    assert decision.reason == "predictive: model"
+
+
+@pytest.mark.parametrize(("free", "ringing", "expected"), [(5, 2, 3), (5, 0, 5), (2, 4, 0), (0, 0, 0)])
+def test_progressive_is_free_agents_minus_ringing(free: int, ringing: int, expected: int) -> None:
+    state = CampaignState(PacingMode.PROGRESSIVE, free, (60.0,) * 3, (5.0,) * ringing)
+    assert decide(state).calls == expected
+
+
+def test_progressive_counts_answered_calls_waiting_for_an_agent() -> None:
+    state = CampaignState(PacingMode.PROGRESSIVE, free_agents=4, ringing_elapsed_s=(3.0,), waiting_answered=2)
+    assert decide(state).calls == 1
+
+
+def test_agentless_fills_bot_capacity() -> None:
+    # K = 30 bot channels: 10 talking, 5 ringing, 15 idle -> 15 more calls.
+    state = CampaignState(
+        PacingMode.AGENTLESS, free_agents=15, busy_elapsed_s=(30.0,) * 10, ringing_elapsed_s=(4.0,) * 5
+    )
+    assert decide(state).calls == 10
+    assert decide(CampaignState(PacingMode.AGENTLESS, free_agents=3, ringing_elapsed_s=(1.0,) * 3)).calls == 0
+
+
+def test_line_limit_caps_every_mode() -> None:
+    state = predictive(free_agents=10, busy_elapsed_s=(170.0,) * 10, line_limit=15)
+    assert decide(state).calls == 5
+    progressive = CampaignState(PacingMode.PROGRESSIVE, free_agents=10, line_limit=4)
+    assert decide(progressive).calls == 4
+
+
+def test_abandonment_over_budget_throttles_to_progressive() -> None:
+    state = dict(free_agents=3, busy_elapsed_s=(170.0,) * 17, ringing_elapsed_s=(2.0,))
+    free_to_dial = decide(predictive(**state, windows=windows(1000, 10)))
+    over = decide(predictive(**state, windows=windows(1000, 31)))
+    assert free_to_dial.calls > 2
+    assert over.calls == 2  # 3 free agents - 1 ringing, as progressive would
+    assert "throttled" in over.reason and "3.10%" in over.reason
+
+
+def test_uk_window_alone_over_budget_throttles() -> None:
+    state = predictive(
+        free_agents=3,
+        busy_elapsed_s=(170.0,) * 17,
+        windows=(AbandonWindow(US_TSR_30D, 50_000, 500), AbandonWindow(UK_OFCOM_24H, 300, 10)),
+    )
+    decision = decide(state)
+    assert decision.calls == 3 and "uk_ofcom_24h" in decision.reason
+
+
+def test_margin_tightens_as_budget_is_used() -> None:
+    rates = [target_abandon_rate(windows(2000, used)) for used in (0, 20, 40, 50, 55, 60)]
+    assert all(a > b for a, b in itertools.pairwise(rates))
+    assert rates[0] == pytest.approx(0.03, rel=1e-3)
+    assert rates[-1] < 0.01 * 0.03  # 60 of 2000 = 3.0%: budget gone (decide() then throttles outright)
+
+
+def test_cold_start_dials_progressively() -> None:
+    state = predictive(free_agents=5, busy_elapsed_s=(170.0,) * 15, stats=DialStats.empty())
+    decision = decide(state)
+    assert decision.calls == 5 and "cold start" in decision.reason
+
+
+def test_predictive_without_windows_is_a_config_error() -> None:
+    with pytest.raises(InputError, match="abandonment window"):
+        decide(predictive(free_agents=2, busy_elapsed_s=(170.0,) * 10, windows=()))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"free_agents": -1},
+        {"waiting_answered": -2},
+        {"busy_elapsed_s": (3.0, -1.0)},
+        {"ringing_elapsed_s": (-0.5,)},
+    ],
+)
+def test_impossible_states_are_rejected(fields: dict[str, object]) -> None:
+    with pytest.raises(InputError):
+        decide(predictive(**fields))
+
+
+def test_bad_pacing_config_is_rejected() -> None:
+    with pytest.raises(InputError):
+        PacingConfig(setpoint=1.5)
+
+
+elapsed = st.lists(st.floats(min_value=0, max_value=400, allow_nan=False), max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    free=st.integers(0, 25),
+    busy=elapsed,
+    ringing=st.lists(st.floats(min_value=0, max_value=24, allow_nan=False), max_size=60),
+    waiting=st.integers(0, 3),
+    answered=st.integers(0, 5000),
+    abandon_share=st.floats(0, 0.06),
+)
+def test_predictive_properties(
+    free: int, busy: list[float], ringing: list[float], waiting: int, answered: int, abandon_share: float
+) -> None:
+    state = predictive(
+        free_agents=free,
+        busy_elapsed_s=tuple(busy),
+        ringing_elapsed_s=tuple(ringing),
+        waiting_answered=waiting,
+        windows=windows(answered, int(answered * abandon_share)),
+    )
+    decision = decide(state)
+    progressive = max(0, free - len(ringing) - waiting)
+    assert decision.calls >= progressive  # never below the no-risk count
+    assert decision.calls <= 500
+    # More free agents never means fewer calls.
+    assert decide(predictive(**{**_fields(state), "free_agents": free + 1})).calls >= decision.calls
+    # Over the limit, predictive is exactly progressive.
+    over = predictive(**{**_fields(state), "windows": windows(max(answered, 1), max(answered, 1))})
+    assert decide(over).calls == progressive
+
+
+def _fields(state: CampaignState) -> dict[str, object]:
+    return {
+        "free_agents": state.free_agents,
+        "busy_elapsed_s": state.busy_elapsed_s,
+        "ringing_elapsed_s": state.ringing_elapsed_s,
+        "waiting_answered": state.waiting_answered,
+        "windows": state.windows,
+    }
+
+
+def test_ledger_windows_forget_old_calls_per_rule() -> None:
+    ledger = AbandonLedger((US_TSR_30D, UK_OFCOM_24H))
+    ledger.record(0.0, abandoned=True)
+    ledger.record(3600.0, abandoned=False)
+    ledger.record(90_000.0, abandoned=False)  # 25 h later: the first two left the 24 h window
+    us, uk = ledger.windows(90_000.0)
+    assert (us.answered, us.abandoned) == (3, 1)
+    assert (uk.answered, uk.abandoned) == (1, 0)
+    with pytest.raises(InputError):
+        ledger.record(10.0, abandoned=False)
+
+
+def test_tracker_measures_answer_rate_over_its_window() -> None:
+    tracker = DialStatsTracker(dial_window=10)
+    for i in range(30):
+        tracker.record_dial(answered=i >= 25, ring_s=20.0)  # only the last 5 answered
+    stats = tracker.snapshot()
+    assert stats.answer_rate == pytest.approx(0.5)
+    assert stats.dials_measured == 10
+    assert stats.answer_delay_s.size == 5
