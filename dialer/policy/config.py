@@ -198,6 +198,8 @@ def load_rules(path: str | Path) -> Rules:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: not valid YAML", "fix the YAML syntax") from None
+    except ValueError as exc:  # PyYAML builds dates itself and lets e.g. "month must be in 1..12" escape
+        raise ConfigError(f"{path}: {exc}", "fix the value (dates are YYYY-MM-DD)") from None
     return rules_from_mapping(data, str(path))
 
 
