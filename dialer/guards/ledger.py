@@ -114,7 +114,11 @@ class Ledger:
     @classmethod
     def open(cls, url: str | None = None) -> Ledger:
         """The ledger in the durable store at ``url`` (default: the store's), tables created if missing."""
-        engine = make_engine(url)
+        return cls.on(make_engine(url))
+
+    @classmethod
+    def on(cls, engine: Engine) -> Ledger:
+        """The ledger on an existing engine, tables created if missing."""
         try:
             Base.metadata.create_all(engine, tables=LEDGER_TABLES)
         except OperationalError as exc:
