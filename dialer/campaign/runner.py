@@ -1,0 +1,128 @@
+"""An agentless (bot) campaign over a list of targets.
+
+For each target: reserve the attempt durably, dial through Asterisk, hand an
+answered call to the bot, record the outcome, the conversation and its
+transcript.  At most ``concurrency`` calls are live at once (the bot's
+capacity, K).  Whether a target may be dialled at all is the guard's
+decision, taken immediately before the originate (``DialGate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from bot.transcript import ConversationRecord
+from dialer.call import AnsweredCall, AttemptResult, place_call
+from dialer.store.models import AttemptState, CallAttempt
+from dialer.store.models.transcripts import CallRecording, TranscriptTurn
+from duncall.ari import AriClient
+from duncall.log import kv
+from duncall.vocab import CallOutcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    account_id: str
+    number: str       # E.164
+    endpoint: str     # what Asterisk dials, e.g. PJSIP/+1212…@carrier or Local/x@duncall-personas
+    language: str
+    script: str
+
+
+@dataclass
+class TargetResult:
+    target: Target
+    attempt_id: str
+    allowed: bool
+    deny_reasons: list[str] = field(default_factory=list)
+    attempt: AttemptResult[ConversationRecord] | None = None
+
+
+class DialGate(Protocol):
+    """Decides, atomically and at dial time, whether this dial may happen; reserves it if so."""
+
+    async def reserve(self, target: Target, attempt_id: str, at: dt.datetime) -> list[str]:
+        """Reasons it may not be dialled now (empty: allowed and reserved)."""
+        ...
+
+
+OnAnswer = Callable[[Target, AnsweredCall], Awaitable[ConversationRecord]]
+
+
+async def run_campaign(
+    ari: AriClient,
+    engine: Engine,
+    targets: Sequence[Target],
+    on_answer: OnAnswer,
+    gate: DialGate,
+    *,
+    campaign_id: str | None = None,
+    concurrency: int = 4,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> list[TargetResult]:
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(target: Target) -> TargetResult:
+        async with slots:
+            attempt_id = str(uuid.uuid4())
+            reasons = await gate.reserve(target, attempt_id, clock())
+            if reasons:
+                log.info("dial denied", extra=kv(account_id=target.account_id, reasons=reasons))
+                return TargetResult(target, attempt_id, False, reasons)
+            _record_reserved(engine, target, attempt_id, campaign_id, clock())
+            attempt = await place_call(
+                ari, target.endpoint, lambda call: on_answer(target, call), attempt_id=attempt_id
+            )
+            _record_ended(engine, target, attempt, clock())
+            return TargetResult(target, attempt_id, True, [], attempt)
+
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(one(t), name=f"target:{t.account_id}") for t in targets]
+    return [t.result() for t in tasks]
+
+
+def _record_reserved(engine: Engine, t: Target, attempt_id: str, campaign_id: str | None, now: dt.datetime) -> None:
+    with Session(engine) as s, s.begin():
+        s.add(CallAttempt(
+            attempt_id=attempt_id, account_id=t.account_id, campaign_id=campaign_id, number=t.number,
+            state=AttemptState.DIALING.value, script=t.script, reserved_at=now, dialed_at=now,
+        ))
+
+
+def _record_ended(engine: Engine, t: Target, a: AttemptResult[ConversationRecord], now: dt.datetime) -> None:
+    conv = a.conversation
+    with Session(engine) as s, s.begin():
+        row = s.get(CallAttempt, a.attempt_id)
+        assert row is not None
+        row.state = AttemptState.ENDED.value
+        row.ended_at = now
+        row.outcome = a.outcome.value
+        row.disposition = conv.disposition if conv else (
+            "no_contact" if a.outcome is not CallOutcome.ANSWERED else "incomplete"
+        )
+        if conv is None:
+            return
+        s.add(CallRecording(
+            attempt_id=a.attempt_id, language=conv.language, script=t.script, amd_status=a.amd_status,
+            hangup_by=conv.hangup_by, disposition=conv.disposition, flags=list(conv.flags),
+            promise=conv.promise, barge_ins_ms=list(conv.barge_ins), audio_path=None, recorded_at=now,
+        ))
+        s.flush()
+        for i, turn in enumerate(conv.turns):
+            s.add(TranscriptTurn(
+                attempt_id=a.attempt_id, seq=i, speaker=turn.speaker, text=turn.text,
+                started_s=turn.started_s, ended_s=turn.ended_s, asr_confidence=turn.asr_confidence,
+                intent=turn.intent, intent_confidence=turn.intent_confidence, slots=turn.slots,
+                latency_ms=turn.latency_ms, interrupted=turn.interrupted, dtmf=turn.dtmf,
+            ))

@@ -1,0 +1,49 @@
+"""What QA reviews: every turn of a call with its timings and understanding."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dialer.store.base import Base
+
+
+class CallRecording(Base):
+    """One answered attempt's conversation summary (the attempt row holds the telephony side)."""
+
+    __tablename__ = "call_records"
+
+    attempt_id: Mapped[str] = mapped_column(
+        ForeignKey("call_attempts.attempt_id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(8))
+    script: Mapped[str | None] = mapped_column(String(100))
+    amd_status: Mapped[str | None] = mapped_column(String(16))
+    hangup_by: Mapped[str] = mapped_column(String(8))
+    disposition: Mapped[str] = mapped_column(String(32))
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    promise: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    barge_ins_ms: Mapped[list[float]] = mapped_column(JSON, default=list)
+    audio_path: Mapped[str | None] = mapped_column(String(500))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TranscriptTurn(Base):
+    __tablename__ = "transcript_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("call_records.attempt_id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    started_s: Mapped[float] = mapped_column(Float)
+    ended_s: Mapped[float | None] = mapped_column(Float)
+    asr_confidence: Mapped[float | None] = mapped_column(Float)
+    intent: Mapped[str | None] = mapped_column(String(32))
+    intent_confidence: Mapped[float | None] = mapped_column(Float)
+    slots: Mapped[dict[str, str | None]] = mapped_column(JSON, default=dict)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    interrupted: Mapped[bool] = mapped_column(default=False)
+    dtmf: Mapped[str | None] = mapped_column(String(4))

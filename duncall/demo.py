@@ -1,0 +1,156 @@
+"""`duncall demo`: a small bot campaign over the personas through the real Asterisk.
+
+Each persona is a debtor account (imported through the normal account import)
+with a phone that rings a simulated party in the sandbox.  Every dial passes
+the compliance guards first; the sandbox campaign uses the ``sandbox`` rules
+preset (the default rules with the calling window open all day, since the
+personas' phones are in the sandbox, not in their time zones) so the demo runs
+at any hour — the guards' other rules apply unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.asr.sphinx import SphinxRecognizer
+from bot.callbot import BotEngines, run_bot
+from bot.dialogue.engine import DialogueSession
+from bot.dialogue.script import find_script, load_script
+from bot.grammars import phrases
+from bot.nlu.types import IntentClassifier
+from bot.transcript import ConversationRecord
+from bot.tts.cache import PromptCache
+from bot.tts.espeak import DEFAULT_RATE_WPM, EspeakSynthesizer
+from dialer.accounts.importer import import_file
+from dialer.call import AnsweredCall, AnswerKind
+from dialer.campaign.runner import DialGate, Target, TargetResult, run_campaign
+from dialer.store.db import open_engine
+from duncall import paths
+from duncall.ari import AriClient
+from duncall.personas import Persona, load_personas
+from duncall.personas.render import CONTEXT
+from duncall.vocab import AccountView
+
+DEMO_SCRIPT = "early_collection"
+DEMO_CONCURRENCY = 4
+
+
+def persona_accounts_jsonl(personas: Sequence[Persona], out: Path) -> None:
+    with out.open("w", encoding="utf-8") as f:
+        for p in personas:
+            a = p.account
+            f.write(json.dumps({
+                "account_id": a.account_id, "first_name": a.first_name, "last_name": a.last_name,
+                "phones": [{"number": a.phone, "type": "mobile", "ai_voice_consent": True,
+                            "consent_date": "2026-01-15", "contact_type": "debtor"}],
+                "timezone": a.timezone, "language": p.language, "balance": str(a.balance),
+                "currency": a.currency, "days_past_due": a.days_past_due, "product": "demo",
+                "risk_segment": "demo", "flags": [],
+            }, ensure_ascii=False) + "\n")
+
+
+def account_view(p: Persona) -> AccountView:
+    a = p.account
+    return AccountView(
+        account_id=a.account_id, first_name=a.first_name, last_name=a.last_name, language=p.language,
+        balance=Decimal(a.balance), currency=a.currency,
+        due_date=dt.date.today() - dt.timedelta(days=a.days_past_due), days_past_due=a.days_past_due,
+        timezone=a.timezone,
+    )
+
+
+def load_engines() -> tuple[BotEngines, IntentClassifier]:
+    from bot.nlu import load_classifier  # heavy (transformers): only when a call is placed
+
+    prompts = PromptCache(EspeakSynthesizer(), paths.home() / "tts-cache", DEFAULT_RATE_WPM)
+    return BotEngines(SphinxRecognizer(), prompts, phrases), load_classifier()
+
+
+async def run_demo(
+    personas: Sequence[Persona], gate_factory: Callable[[], DialGate], db_url: str | None, out: TextIO,
+) -> list[TargetResult]:
+    engine = open_engine(db_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "personas.jsonl"
+        persona_accounts_jsonl(personas, path)
+        summary = import_file(engine, path)
+        print(f"accounts: {summary.one_line().split(': ', 1)[1]}", file=out)
+    engines, classifier = load_engines()
+    by_id = {p.account.account_id: p for p in personas}
+    today = dt.date.today()
+
+    async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
+        p = by_id[target.account_id]
+        script = load_script(find_script(target.script, p.language))
+        session = DialogueSession(script, account_view(p), today, classifier)
+        record = await run_bot(ari, call.channel_id, session, engines, p.language,
+                               machine=call.kind is AnswerKind.MACHINE)
+        result = session.result
+        record.script = script.name
+        record.disposition = result.disposition.value
+        record.flags = sorted(f.value for f in result.flags)
+        if result.promise is not None:
+            record.promise = {"date": result.promise.date.isoformat(), "amount": str(result.promise.amount)}
+        return record
+
+    targets = [
+        Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, DEMO_SCRIPT)
+        for p in personas
+    ]
+    async with AriClient() as ari:
+        return await run_campaign(ari, engine, targets, on_answer, gate_factory(),
+                                  campaign_id=None, concurrency=DEMO_CONCURRENCY)
+
+
+def summary_table(personas: Sequence[Persona], results: Sequence[TargetResult]) -> str:
+    by_id = {p.account.account_id: p for p in personas}
+    rows = [("persona", "outcome", "amd", "disposition", "flags", "turns", "p50 ms", "debtor said (ASR)")]
+    for r in results:
+        p = by_id[r.target.account_id]
+        if not r.allowed:
+            rows.append((p.name, "denied", "", ",".join(r.deny_reasons), "", "", "", ""))
+            continue
+        a = r.attempt
+        assert a is not None
+        conv = a.conversation
+        said = " | ".join(t.text or f"#{t.dtmf}" for t in conv.turns if t.speaker == "debtor") if conv else ""
+        lat = [t.latency_ms for t in conv.turns if t.latency_ms is not None] if conv else []
+        rows.append((
+            p.name, a.outcome.value, a.amd_status or "", conv.disposition if conv else "",
+            ",".join(conv.flags) if conv else "", str(len(conv.turns)) if conv else "0",
+            f"{statistics.median(lat):.0f}" if lat else "", said[:70],
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(names: Sequence[str], gate_factory: Callable[[], DialGate], db_url: str | None,
+         out: TextIO = sys.stdout) -> list[TargetResult]:
+    personas = load_personas(paths.personas_dir())
+    if names:
+        unknown = sorted(set(names) - {p.name for p in personas})
+        if unknown:
+            from duncall.errors import InputError
+
+            raise InputError(f"unknown persona(s): {', '.join(unknown)}",
+                             f"choose from {', '.join(p.name for p in personas)}")
+        personas = [p for p in personas if p.name in names]
+    started = time.monotonic()
+    results = asyncio.run(run_demo(personas, gate_factory, db_url, out))
+    print(summary_table(personas, results), file=out)
+    print(f"{len(results)} calls in {time.monotonic() - started:.1f} s", file=out)
+    return results
+
+
