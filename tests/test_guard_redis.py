@@ -7,8 +7,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import multiprocessing as mp
+import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialer.guards import CountersReset, DialTarget, Guard, Ledger, Reservation
+from dialer.guards import CountersReset, DialTarget, Guard, Ledger
 from dialer.guards.ledger import DecisionEntry
 from dialer.policy import DEFAULT_RULES, DialRequest, PastAttempt, Rules, evaluate
 from dialer.policy.config import load_preset
@@ -121,7 +122,8 @@ def test_outcomes_feed_the_counters(client: redis.Redis, key_prefix: str, tmp_pa
 
 def test_cn_and_uk_presets_in_redis(client: redis.Redis, key_prefix: str, tmp_path: Path) -> None:
     cn = load_preset("cn")
-    cn = dataclasses.replace(cn, frequency=dataclasses.replace(cn.frequency, min_gap=None, phone_max_attempts=0))
+    only_connected = dataclasses.replace(cn.frequency, min_gap=None, phone_max_attempts=0)
+    cn = dataclasses.replace(cn, frequency=only_connected)
     clock = Clock(dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC))  # 09:00 Shanghai
     guard = make_guard(client, f"{key_prefix}cn:", tmp_path, rules=cn, clock=clock)
     beijing = "+8613812345678"
@@ -180,7 +182,8 @@ def test_counters_lost_mid_reservation_refuse_the_dial_and_still_count_it(
     client: redis.Redis, key_prefix: str, tmp_path: Path
 ) -> None:
     guard = make_guard(client, key_prefix, tmp_path)
-    flaky = Guard(client, FlushingLedger(guard.ledger, client, key_prefix), prefix=key_prefix, clock=guard.clock)
+    flushing = FlushingLedger(guard.ledger, client, key_prefix)
+    flaky = Guard(client, flushing, prefix=key_prefix, clock=guard.clock)
     with pytest.raises(CountersReset) as err:
         flaky.reserve(DialTarget("acct-1", NY))
     assert err.value.retryable
@@ -200,7 +203,9 @@ def test_redis_down_is_a_one_line_service_error(tmp_path: Path) -> None:
 # --- the script agrees with the policy; rebuild restores the same decisions -----------------------
 
 Step = tuple[int, int, bool]  # minutes since the previous dial, which phone, conversation afterwards
-steps = st.lists(st.tuples(st.integers(1, 10 * 60), st.integers(0, 2), st.booleans()), min_size=1, max_size=40)
+steps = st.lists(
+    st.tuples(st.integers(1, 10 * 60), st.integers(0, 2), st.booleans()), min_size=1, max_size=40
+)
 
 
 def run_steps(guard: Guard, clock: Clock, plan: list[Step], account: str = "acct") -> list[tuple[str, ...]]:
@@ -253,7 +258,7 @@ def test_rebuild_after_flush_gives_the_same_decisions(
 # --- several dialer processes share the counters --------------------------------------------------
 
 def _dialer(args: tuple[str, str, str, int, int, Any]) -> list[tuple[str, bool]]:
-    """One dialer process: walks its own clock through 3 weeks, dialling one account over 3 numbers."""
+    """One dialer process: walks its clock through 12 days, dialling one account over 3 numbers."""
     redis_url, prefix, db_url, seed, steps_n, barrier = args
     import random
 
@@ -265,13 +270,14 @@ def _dialer(args: tuple[str, str, str, int, int, Any]) -> list[tuple[str, bool]]
     out = []
     for step in range(steps_n):
         # Every dialer is near the same instant (a few minutes of clock skew), as real ones are.
-        now[0] = START + dt.timedelta(minutes=step * 20 + rng.randint(0, 5))
+        now[0] = START + dt.timedelta(minutes=step * 60 + rng.randint(0, 10))
         target = DialTarget("shared-acct", PHONES[rng.randint(0, 2)])
         try:
             reservation = guard.reserve(target)
         except CountersReset:
             continue
-        if reservation.allowed and rng.random() < 0.05:
+        # Conversations only in the second week, so the first reaches the attempt caps.
+        if reservation.allowed and now[0] > START + dt.timedelta(days=8) and rng.random() < 0.2:
             guard.record_outcome(reservation, conversation=True)
         out.append((reservation.attempt_id, reservation.allowed))
     r.close()
@@ -301,19 +307,24 @@ def test_concurrent_dialers_never_breach_a_cap(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'shared-ledger.db'}"
     ledger = Ledger.open(db_url)
-    processes, steps_n = 4, 250
+    processes, steps_n = 4, 300
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         barrier = manager.Barrier(processes)
         with ctx.Pool(processes) as pool:
             jobs = pool.map_async(
-                _dialer, [(redis_url, key_prefix, db_url, seed, steps_n, barrier) for seed in range(processes)]
+                _dialer,
+                [(redis_url, key_prefix, db_url, seed, steps_n, barrier) for seed in range(processes)],
             )
             if flush_midway:
-                import time
-
-                time.sleep(1.0)
+                # Once the dialers are well under way, Redis loses everything of ours.
+                deadline = time.monotonic() + 120
+                while len(ledger.decisions("shared-acct")) < processes * steps_n // 4:
+                    assert time.monotonic() < deadline and not jobs.ready()
+                    time.sleep(0.05)
+                flushed_at = len(ledger.decisions("shared-acct"))
                 flush_prefix(client, key_prefix)
+                assert flushed_at < processes * steps_n  # the dialers were still running
             results = jobs.get(timeout=300)
     decided = [d for per in results for d in per]
     assert len(decided) > processes * steps_n // 2
@@ -347,9 +358,8 @@ def test_two_dialers_racing_for_the_last_slot_exactly_one_wins(
 def _racer(args: tuple[str, str, str, int, Any]) -> list[bool]:
     redis_url, prefix, db_url, rounds, barrier = args
     r = redis.Redis.from_url(redis_url)
-    rules = dataclasses.replace(
-        OPEN_ALL_DAY, frequency=dataclasses.replace(OPEN_ALL_DAY.frequency, account_max_attempts=1, min_gap=None)
-    )
+    one_slot = dataclasses.replace(OPEN_ALL_DAY.frequency, account_max_attempts=1, min_gap=None)
+    rules = dataclasses.replace(OPEN_ALL_DAY, frequency=one_slot)
     out = []
     for round_ in range(rounds):
         at = START + dt.timedelta(days=10 * round_)
@@ -359,5 +369,3 @@ def _racer(args: tuple[str, str, str, int, Any]) -> list[bool]:
     r.close()
     return out
 
-
-Reserve = Callable[[DialTarget], Reservation]
