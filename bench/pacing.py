@@ -41,11 +41,11 @@ def main() -> int:
         row = {mode: simulate(config, mode) for mode in MODES}
         for mode, result in row.items():
             results[mode].append(result)
-        pred, prog, oracle = row[SimMode.PREDICTIVE], row[SimMode.PROGRESSIVE], row[SimMode.ORACLE]
+        day, prog, oracle = row[SimMode.PREDICTIVE], row[SimMode.PROGRESSIVE], row[SimMode.ORACLE]
         print(
-            f"{seed:>4} | {pred.occupancy:>14.1%} {pred.abandon_rate:>8.2%} {pred.wait_p95_s:>7.2f}s "
-            f"{pred.wall_s:>5.1f}s | {prog.occupancy:>15.1%} | {oracle.occupancy:>10.1%} | "
-            f"{oracle.occupancy - pred.occupancy:>12.1%}p",
+            f"{seed:>4} | {day.occupancy:>14.1%} {day.abandon_rate:>8.2%} {day.wait_p95_s:>7.2f}s "
+            f"{day.wall_s:>5.1f}s | {prog.occupancy:>15.1%} | {oracle.occupancy:>10.1%} | "
+            f"{oracle.occupancy - day.occupancy:>12.1%}p",
             flush=True,
         )
 
