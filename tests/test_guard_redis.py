@@ -369,3 +369,29 @@ def _racer(args: tuple[str, str, str, int, Any]) -> list[bool]:
     r.close()
     return out
 
+
+
+# --- capacity (not compliance) --------------------------------------------------------------------
+
+def test_capacity_limits_live_calls_and_calls_per_second(client: redis.Redis, key_prefix: str) -> None:
+    from dialer.guards import CapacityLimiter, CapacityLimits, Refusal
+
+    clock = Clock()
+    limits = CapacityLimits(max_concurrent=3, calls_per_second=2, lease=dt.timedelta(minutes=5))
+    limiter = CapacityLimiter(client, limits, prefix=key_prefix, clock=clock)
+    assert limiter.acquire("camp", "c1").granted
+    assert limiter.acquire("camp", "c2").granted
+    third = limiter.acquire("camp", "c3")
+    assert not third.granted and third.refusal is Refusal.CALLS_PER_SECOND
+    clock.advance(seconds=1)
+    assert limiter.acquire("camp", "c3").granted
+    clock.advance(seconds=1)
+    assert limiter.acquire("camp", "c4").refusal is Refusal.CONCURRENCY
+    assert limiter.acquire("other-campaign", "d1").granted  # per campaign
+    limiter.release("camp", "c1")
+    assert limiter.acquire("camp", "c4").granted
+    assert limiter.live_calls("camp") == 3
+    # A dialer that died without releasing frees its slots when the lease runs out.
+    clock.advance(minutes=5, seconds=1)
+    assert limiter.live_calls("camp") == 0
+    assert limiter.acquire("camp", "c5").granted

@@ -227,7 +227,7 @@ class Guard:
                     self._check(keys=keys, args=args, client=pipe)
                 results = pipe.execute()
             except redis.RedisError as exc:
-                raise _redis_unavailable(self.redis, exc) from None
+                raise redis_unavailable(self.redis, exc) from None
             for p, result in zip(todo, results, strict=True):
                 p.status = int(result[0])
                 if p.status != STATUS_NO_EPOCH:
@@ -246,7 +246,7 @@ class Guard:
         try:
             current = self.redis.get(self.keys.epoch)
         except redis.RedisError as exc:
-            raise _redis_unavailable(self.redis, exc) from None
+            raise redis_unavailable(self.redis, exc) from None
         current_text = _text(current) if current is not None else None
         if any(p.epoch != current_text for p in reserved):
             raise CountersReset(
@@ -314,14 +314,14 @@ class Guard:
         try:
             return bool(self.redis.exists(self.keys.epoch))
         except redis.RedisError as exc:
-            raise _redis_unavailable(self.redis, exc) from None
+            raise redis_unavailable(self.redis, exc) from None
 
     def invalidate(self) -> None:
         """Forget the epoch, so the next decision rebuilds every counter from the ledger."""
         try:
             self.redis.delete(self.keys.epoch)
         except redis.RedisError as exc:
-            raise _redis_unavailable(self.redis, exc) from None
+            raise redis_unavailable(self.redis, exc) from None
 
     def rebuild(self) -> int:
         """Reload the counters from the ledger unless another process is already doing it.
@@ -340,7 +340,7 @@ class Guard:
             finally:
                 self._unlock(keys=[self.keys.rebuild_lock], args=[token])
         except redis.RedisError as exc:
-            raise _redis_unavailable(self.redis, exc) from None
+            raise redis_unavailable(self.redis, exc) from None
 
     def _load_from_ledger(self) -> int:
         keep = keep_for(self.rules.frequency)
@@ -387,7 +387,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _redis_unavailable(client: redis.Redis, exc: redis.RedisError) -> ServiceUnavailable:
+def redis_unavailable(client: redis.Redis, exc: redis.RedisError) -> ServiceUnavailable:
     kwargs = client.connection_pool.connection_kwargs
     where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
     return ServiceUnavailable(
