@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from duncall.ari import AriClient, ChannelDestroyed, StasisStart, new_id, outcome_for_cause
+from duncall.ari import (
+    AriClient,
+    ChannelDestroyed,
+    Dial,
+    StasisStart,
+    new_id,
+    outcome_for_cause,
+    outcome_for_dialstatus,
+)
 from duncall.ari.errors import AriError
 from duncall.log import kv
 from duncall.vocab import CallOutcome
@@ -63,6 +71,7 @@ class AttemptResult(Generic[R]):
     cause: int | None = None
     cause_txt: str = ""
     amd_status: str | None = None
+    dialstatus: str | None = None
     ring_ms: float | None = None
     duration_s: float | None = None
     conversation: R | None = None
@@ -86,11 +95,14 @@ async def place_call(
     result.states.append(state)
     started = time.monotonic()
     answered_at: float | None = None
+    dial_status_outcome: CallOutcome | None = None
     with ari.channel_events(channel_id) as events:
         try:
             await ari.originate(
                 endpoint, app=ari.app, app_args=("dialed",), channel_id=channel_id,
                 timeout_s=ring_timeout_s, caller_id=caller_id,
+                # The AMD dialplan returns the call to this app (several apps share one Asterisk).
+                variables={"DUNCALL_APP": ari.app},
             )
         except AriError as exc:
             log.warning("originate refused", extra=kv(attempt_id=attempt_id, status=getattr(exc, "status", None)))
@@ -131,6 +143,11 @@ async def place_call(
                             conversation_task = _start(on_answer, channel_id, AnswerKind.HUMAN, "", answered_at, result)
                     elif event.args[:1] == ("amd",):
                         status = event.args[1] if len(event.args) > 1 else "NOTSURE"
+                        amd_cause = event.args[2] if len(event.args) > 2 else ""
+                        if status == "MACHINE" and amd_cause.startswith("INITIALSILENCE"):
+                            # Silence alone is no evidence of a machine, and a person taken for
+                            # one counts as an abandoned call: let the bot speak first.
+                            status = "NOTSURE"
                         result.amd_status = status
                         kind = AnswerKind.MACHINE if status == "MACHINE" else AnswerKind.HUMAN
                         if kind is AnswerKind.MACHINE:
@@ -138,10 +155,18 @@ async def place_call(
                         state = CallState.CONNECTED
                         conversation_task = _start(on_answer, channel_id, kind, status, answered_at, result)
                     result.states.append(state)
+                elif isinstance(event, Dial) and answered_at is None:
+                    # Local and some SIP legs end with cause 0; the Dial status still says why.
+                    dial_outcome = outcome_for_dialstatus(event.dialstatus)
+                    if dial_outcome is not None:
+                        result.dialstatus = event.dialstatus
+                        dial_status_outcome = dial_outcome
                 elif isinstance(event, ChannelDestroyed) and event.channel.id == channel_id:
                     result.cause, result.cause_txt = event.cause, event.cause_txt
                     if answered_at is None and result.outcome is not CallOutcome.NO_ANSWER:
-                        result.outcome = outcome_for_cause(event.cause, answered=False)
+                        by_cause = outcome_for_cause(event.cause, answered=False)
+                        known_cause = event.cause not in (0, 16)
+                        result.outcome = by_cause if known_cause or dial_status_outcome is None else dial_status_outcome
                     break
         finally:
             state = CallState.ENDED

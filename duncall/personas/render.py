@@ -56,10 +56,10 @@ def dialplan(personas: list[Persona]) -> str:
     lines += [
         "",
         "; Answer detection for outbound calls: the bot's leg runs AMD, then",
-        "; re-enters the Stasis app with the verdict.",
+        "; re-enters the Stasis app that dialled it (DUNCALL_APP) with the verdict.",
         "[duncall-amd]",
         "exten => s,1,AMD()",
-        " same => n,Stasis(duncall,amd,${AMDSTATUS},${AMDCAUSE})",
+        " same => n,Stasis(${IF($[\"${DUNCALL_APP}\" = \"\"]?duncall:${DUNCALL_APP})},amd,${AMDSTATUS},${AMDCAUSE})",
         " same => n,Hangup()",
     ]
     return "\n".join(lines) + "\n"
