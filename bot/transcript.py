@@ -33,4 +33,5 @@ class ConversationRecord:
     barge_ins: list[float] = field(default_factory=list)  # ms from debtor speech start to flush
     hangup_by: Literal["bot", "debtor", "unknown"] = "unknown"
     script: str | None = None
+    right_party: bool = False      # a right-party conversation took place (Reg F 7-day rule)
     dropped_frames: int = 0

@@ -86,6 +86,10 @@ async def run_demo(
         summary = import_file(engine, path)
         print(f"accounts: {summary.one_line().split(': ', 1)[1]}", file=out)
     engines, classifier = load_engines()
+    # Load every model before the first dial: a missing model is an error now,
+    # not a dead call later, and the first debtor does not wait for it.
+    for lang in sorted({p.language for p in personas}):
+        classifier.understand("hello", lang, dt.date.today())
     by_id = {p.account.account_id: p for p in personas}
     today = dt.date.today()
 
@@ -99,6 +103,7 @@ async def run_demo(
         record.script = script.name
         record.disposition = result.disposition.value
         record.flags = sorted(f.value for f in result.flags)
+        record.right_party = result.right_party
         if result.promise is not None:
             record.promise = {"date": result.promise.date.isoformat(), "amount": str(result.promise.amount)}
         return record

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.transcript import ConversationRecord
 from dialer.call import AnsweredCall, AttemptResult, place_call
+from dialer.guards.guard import DialTarget
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
 from duncall.ari import AriClient
@@ -38,6 +39,12 @@ class Target:
     endpoint: str     # what Asterisk dials, e.g. PJSIP/+1212…@carrier or Local/x@duncall-personas
     language: str
     script: str
+    timezone: str | None = None
+    flags: frozenset[str] = frozenset()
+    consent: bool | None = None   # recorded prior express consent for an artificial voice
+
+    def dial_target(self, campaign_id: str | None) -> DialTarget:
+        return DialTarget(self.account_id, self.number, self.timezone, self.flags, "bot", self.consent, campaign_id)
 
 
 @dataclass
@@ -52,8 +59,12 @@ class TargetResult:
 class DialGate(Protocol):
     """Decides, atomically and at dial time, whether this dial may happen; reserves it if so."""
 
-    async def reserve(self, target: Target, attempt_id: str, at: dt.datetime) -> list[str]:
+    async def reserve(self, target: DialTarget, attempt_id: str, at: dt.datetime) -> list[str]:
         """Reasons it may not be dialled now (empty: allowed and reserved)."""
+        ...
+
+    async def outcome(self, attempt_id: str, outcome: CallOutcome, right_party: bool) -> None:
+        """What happened on an allowed attempt, for the frequency rules."""
         ...
 
 
@@ -76,7 +87,8 @@ async def run_campaign(
     async def one(target: Target) -> TargetResult:
         async with slots:
             attempt_id = str(uuid.uuid4())
-            reasons = await gate.reserve(target, attempt_id, clock())
+            # The guard is asked here, immediately before the originate, never earlier.
+            reasons = await gate.reserve(target.dial_target(campaign_id), attempt_id, clock())
             if reasons:
                 log.info("dial denied", extra=kv(account_id=target.account_id, reasons=reasons))
                 return TargetResult(target, attempt_id, False, reasons)
@@ -85,6 +97,8 @@ async def run_campaign(
                 ari, target.endpoint, lambda call: on_answer(target, call), attempt_id=attempt_id
             )
             _record_ended(engine, target, attempt, clock())
+            conv = attempt.conversation
+            await gate.outcome(attempt_id, attempt.outcome, bool(conv and conv.right_party))
             return TargetResult(target, attempt_id, True, [], attempt)
 
     async with asyncio.TaskGroup() as tg:

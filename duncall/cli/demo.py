@@ -1,11 +1,53 @@
-"""`duncall demo` subcommands."""
+"""`duncall demo` — a small bot campaign over the personas through the real Asterisk."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from duncall import paths
+
 
 def register(sub: Any) -> None:
-    """Registered by the area's owner; nothing to add yet."""
-    _ = (sub, argparse)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "demo", help="call the simulated debtors through the sandbox Asterisk and print what happened"
+    )
+    p.add_argument("personas", nargs="*", help="persona names (default: all of personas/)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import redis
+
+    from dialer.campaign.gate import GuardGate
+    from dialer.guards.guard import Guard
+    from dialer.guards.ledger import Ledger
+    from dialer.policy.config import load_preset
+    from duncall import demo, settings
+    from duncall.errors import ServiceUnavailable
+
+    client = redis.Redis.from_url(settings.redis_url())
+    try:
+        client.ping()
+    except redis.RedisError:
+        raise ServiceUnavailable(
+            f"Redis is not reachable at {settings.redis_url()}",
+            "run tools/setup.sh (it starts redis-server) or set DUNCALL_REDIS_URL",
+        ) from None
+    # The demo campaign keeps its own state (database file and Redis prefix) and
+    # starts afresh each run, so it can be repeated; every dial still passes the guards.
+    db_path = paths.home() / "demo.db"
+    db_path.unlink(missing_ok=True)
+    prefix = "duncall-demo:guard:"
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        client.delete(key)
+    db_url = f"sqlite:///{db_path}"
+    rules = load_preset("sandbox")
+    print(f"store: {db_path}; guard rules: sandbox preset (default rules, calling window open all day)")
+
+    def gate() -> GuardGate:
+        return GuardGate(Guard(client, Ledger.open(db_url), rules, prefix=prefix))
+
+    results = demo.main(args.personas, gate, db_url)
+    failed = [r for r in results if not r.allowed or r.attempt is None]
+    return 1 if failed and len(failed) == len(results) else 0
