@@ -284,7 +284,7 @@ def train(lang: str, seed: int = SEED, progress: bool = False) -> IntentModel:
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            total += float(loss) * len(chunk)
+            total += loss.item() * len(chunk)
         if progress:
             print(f"  {lang} epoch {epoch + 1}/{recipe.epochs} loss {total / len(examples):.3f}", flush=True)
     torch.use_deterministic_algorithms(False)

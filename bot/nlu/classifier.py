@@ -1,0 +1,122 @@
+"""The product's intent classifier: the trained model, the state's grammar, and slots.
+
+How one utterance is understood:
+
+1. The language's model gives a probability per intent; the top one is the answer
+   and its probability the confidence.
+2. ``expected`` (the intents the dialogue state handles) breaks near-ties: when the
+   top intent is not expected but an expected one has at least ``TIE_RATIO`` of its
+   probability, the expected one wins, with its own probability as confidence.
+3. Short answers are also fuzzy-matched against the phrase grammar (the state's
+   ``grammar`` when given, else all the language's grammars restricted to
+   ``expected``).  A match scoring ``GRAMMAR_ACCEPT`` or more overrides a model
+   that is less than ``MODEL_SURE`` of a different intent — this catches the
+   recognizer's cut-off grammar output ("wrong numb") that a model never saw.
+4. Slots (date, amount) are extracted from every utterance, whatever the intent.
+
+What the dialogue should do with the result: below its floor (``REPROMPT_BELOW``,
+which scripts set as ``min_confidence``) it re-prompts rather than act; the intent
+``out_of_scope`` means "understood, but nothing the bot handles" and also earns a
+re-prompt (a no-match), never an action.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Collection, Mapping
+from typing import Protocol
+
+from bot.nlu.data import check_lang, normalize
+from bot.nlu.grammar import GrammarMatcher, load_grammar
+from bot.nlu.model import load_model
+from bot.nlu.slots import extract
+from bot.nlu.types import Understanding
+from duncall.vocab import Intent
+
+REPROMPT_BELOW = 0.5
+TIE_RATIO = 0.6
+GRAMMAR_ACCEPT = 88.0
+MODEL_SURE = 0.85
+# Grammars are for short answers; longer utterances are left to the model.
+GRAMMAR_MAX_WORDS = {"en": 5, "zh": 8}  # zh counts characters
+
+
+class Scorer(Protocol):
+    """What the classifier needs of a model (``bot.nlu.model.IntentModel``)."""
+
+    labels: tuple[Intent, ...]
+
+    def probabilities(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class NluClassifier:
+    """Implements ``bot.nlu.types.IntentClassifier``; loads each language's model once."""
+
+    def __init__(
+        self,
+        langs: Collection[str] = ("en", "zh"),
+        build_missing: bool = False,
+        models: Mapping[str, Scorer] | None = None,
+    ) -> None:
+        self._langs = tuple(check_lang(lang) for lang in langs)
+        self._build_missing = build_missing
+        self._models: dict[str, Scorer] = dict(models or {})
+        self._matchers: dict[str, GrammarMatcher] = {}
+        self._lock = threading.Lock()
+
+    def preload(self) -> None:
+        """Load every language's model now (at start-up) instead of on first use."""
+        for lang in self._langs:
+            self.model(lang)
+
+    def model(self, lang: str) -> Scorer:
+        with self._lock:
+            if lang not in self._models:
+                self._models[check_lang(lang)] = load_model(lang, build_missing=self._build_missing)
+            return self._models[lang]
+
+    def _matcher(self, lang: str, grammar: str | None) -> GrammarMatcher:
+        key = f"{lang}/{grammar or '*'}"
+        if key not in self._matchers:
+            self._matchers[key] = (
+                GrammarMatcher([load_grammar(lang, grammar)]) if grammar else GrammarMatcher.for_language(lang)
+            )
+        return self._matchers[key]
+
+    def understand(
+        self,
+        text: str,
+        lang: str,
+        today: dt.date,
+        expected: tuple[Intent, ...] = (),
+        grammar: str | None = None,
+    ) -> Understanding:
+        model = self.model(check_lang(lang))
+        clean = normalize(text, lang)
+        slots = extract(text, lang, today)
+        if not clean:
+            return Understanding(text, Intent.OUT_OF_SCOPE, 0.0, slots)
+        probs = dict(zip(model.labels, model.probabilities([clean])[0], strict=True))
+        intent = max(probs, key=probs.__getitem__)
+        if expected and intent not in expected:
+            best = max(expected, key=lambda i: probs.get(i, 0.0))
+            if probs.get(best, 0.0) >= TIE_RATIO * probs[intent]:
+                intent = best
+        confidence = probs[intent]
+        size = len(clean) if lang == "zh" else len(clean.split())
+        if (grammar or expected) and size <= GRAMMAR_MAX_WORDS[lang]:
+            match = self._matcher(lang, grammar).match(clean, expected)
+            if match is not None and match.score >= GRAMMAR_ACCEPT:
+                if match.intent == intent:
+                    confidence = max(confidence, match.score / 100)
+                elif confidence < MODEL_SURE:
+                    intent, confidence = match.intent, match.score / 100
+        return Understanding(text, intent, round(float(confidence), 4), slots)
+
+
+def load_classifier(build_missing: bool = False) -> NluClassifier:
+    """The classifier the bot uses.  Models load on first use per language; a model
+    not built for the current data raises ConfigError naming ``duncall nlu train``
+    (or is built on the spot with ``build_missing=True``)."""
+    return NluClassifier(build_missing=build_missing)

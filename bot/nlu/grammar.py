@@ -1,0 +1,122 @@
+"""Per-state phrase grammars (``grammars/<lang>/<name>.yaml``) and a fuzzy matcher over them.
+
+A grammar lists the short answers a dialogue state expects, by intent::
+
+    name: confirm
+    lang: en
+    intents: {affirm: ["yes", "that's right"], deny: ["no"], ...}
+
+The recognizer turns the same lists into JSGF, so English phrases are plain
+lowercase dictionary words (no digits).  The matcher scores an utterance against
+every phrase with rapidfuzz's ``ratio`` (edit distance, 0–100), which forgives the
+recognizer's small slips ("wrong numb", "yeah its me") but not a long sentence
+that merely contains a phrase — long answers are the classifier's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz, process
+
+from bot.nlu.data import check_lang, normalize
+from duncall import paths
+from duncall.errors import ConfigError
+from duncall.vocab import Intent
+
+STATE_GRAMMARS = ("identity", "confirm", "promise", "payment_plan", "open")
+
+
+@dataclass(frozen=True, slots=True)
+class Grammar:
+    name: str
+    lang: str
+    intents: dict[Intent, tuple[str, ...]]
+
+    def phrases(self) -> list[tuple[str, Intent]]:
+        return [(phrase, intent) for intent, items in self.intents.items() for phrase in items]
+
+
+@dataclass(frozen=True, slots=True)
+class GrammarMatch:
+    intent: Intent
+    phrase: str
+    score: float  # 0..100, rapidfuzz ratio of the normalized utterance and the phrase
+
+
+def grammar_path(lang: str, name: str, root: Path | None = None) -> Path:
+    return (root or paths.grammars_dir()) / lang / f"{name}.yaml"
+
+
+@lru_cache(maxsize=64)
+def load_grammar(lang: str, name: str, root: Path | None = None) -> Grammar:
+    path = grammar_path(check_lang(lang), name, root)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"grammar {lang}/{name} not found at {path}", f"use one of {', '.join(STATE_GRAMMARS)}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})", "fix the grammar file") from None
+    if not isinstance(data, dict) or not isinstance(data.get("intents"), dict):
+        raise ConfigError(f"{path}: no 'intents' mapping", "see grammars/en/confirm.yaml for the format")
+    if data.get("lang") != lang or data.get("name") != name:
+        raise ConfigError(f"{path}: name/lang do not match the file's place", f"set name: {name} and lang: {lang}")
+    intents: dict[Intent, tuple[str, ...]] = {}
+    for label, items in data["intents"].items():
+        try:
+            intent = Intent(label)
+        except ValueError:
+            raise ConfigError(f"{path}: unknown intent {label!r}", "use a duncall.vocab.Intent value") from None
+        if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
+            raise ConfigError(f"{path}: intent {label} must list non-empty phrases", "fix the list")
+        if lang == "en":
+            bad = [p for p in items if p != p.lower() or any(ch.isdigit() for ch in p)]
+            if bad:
+                raise ConfigError(
+                    f"{path}: {label}: {bad[0]!r} is not plain lowercase words",
+                    "write numbers as words (fifteenth, not 15th) and use lowercase",
+                )
+        intents[intent] = tuple(items)
+    return Grammar(name, lang, intents)
+
+
+class GrammarMatcher:
+    """Fuzzy-matches an utterance against phrases, optionally only those of some intents."""
+
+    def __init__(self, grammars: Collection[Grammar]) -> None:
+        langs = {g.lang for g in grammars}
+        if len(langs) > 1:
+            raise ConfigError("a grammar matcher takes grammars of one language", "make one matcher per language")
+        self.lang = langs.pop() if langs else "en"
+        seen: dict[tuple[str, Intent], None] = {}
+        for grammar in grammars:
+            for phrase, intent in grammar.phrases():
+                seen.setdefault((_plain(phrase, self.lang), intent), None)
+        self._phrases = list(seen)
+
+    @classmethod
+    def for_language(cls, lang: str, names: Collection[str] = STATE_GRAMMARS) -> GrammarMatcher:
+        return cls([load_grammar(lang, name) for name in names])
+
+    def match(self, text: str, intents: Collection[Intent] = ()) -> GrammarMatch | None:
+        """The best phrase for ``text`` (among ``intents`` when given), or None if none is listed."""
+        candidates = [(p, i) for p, i in self._phrases if not intents or i in intents]
+        if not candidates:
+            return None
+        query = _plain(text, self.lang)
+        best = process.extractOne(query, [p for p, _ in candidates], scorer=fuzz.ratio)
+        if best is None:
+            return None
+        phrase, score, index = best
+        return GrammarMatch(candidates[index][1], phrase, float(score))
+
+
+def _plain(text: str, lang: str) -> str:
+    # Recognizers disagree on apostrophes ("it's" / "its"); they carry no meaning here.
+    return normalize(text, lang).replace("'", "")
