@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from dialer.policy.decide import local_day_start
 from dialer.policy.rules import FrequencyRules
@@ -36,31 +37,50 @@ KEEP_MARGIN = dt.timedelta(days=1)
 
 STATUS_RESERVED = 1
 STATUS_DENIED = 0
-STATUS_NO_EPOCH = -1
 
+# One call decides a batch of attempts in order, atomically.  KEYS: the epoch, then 5 keys per
+# attempt (account attempts, conversations, connected; phone attempts, abandoned).  ARGV: the
+# rule constants (account cap, phone cap, connected cap, key lifetime ms), then 10 per attempt
+# (see ``attempt_args``).  Reply: {-1} without an epoch, else {epoch, then per attempt: status,
+# number of reasons, reasons…}.
 CHECK_AND_RESERVE_LUA = """
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then return {-1} end
-local reasons = {}
+local acct_max, phone_max, conn_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local keep_ms = ARGV[4]
+local out = {epoch}
 local function recent(key, lo) return redis.call('ZCOUNT', key, '(' .. lo, '+inf') end
-local acct_max = tonumber(ARGV[4])
-if acct_max > 0 and recent(KEYS[2], ARGV[5]) >= acct_max then reasons[#reasons + 1] = 'account_7_in_7' end
-if ARGV[6] ~= '' and recent(KEYS[3], ARGV[6]) > 0 then reasons[#reasons + 1] = 'after_conversation' end
-local phone_max = tonumber(ARGV[7])
-if phone_max > 0 and recent(KEYS[5], ARGV[8]) >= phone_max then reasons[#reasons + 1] = 'phone_daily_cap' end
-if ARGV[9] ~= '' and recent(KEYS[2], ARGV[9]) > 0 then reasons[#reasons + 1] = 'min_gap' end
-local conn_max = tonumber(ARGV[10])
-if conn_max > 0 and redis.call('ZCOUNT', KEYS[4], ARGV[11], '+inf') >= conn_max then
-  reasons[#reasons + 1] = 'connected_daily_cap'
+local n = (#KEYS - 1) / 5
+for i = 0, n - 1 do
+  local k, a = 1 + 5 * i, 4 + 10 * i
+  local att, conv, conn, patt, abn = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+  local at, id, reserve = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local reasons = {}
+  if acct_max > 0 and recent(att, ARGV[a + 4]) >= acct_max then reasons[#reasons + 1] = 'account_7_in_7' end
+  if ARGV[a + 5] ~= '' and recent(conv, ARGV[a + 5]) > 0 then reasons[#reasons + 1] = 'after_conversation' end
+  if phone_max > 0 and recent(patt, ARGV[a + 6]) >= phone_max then
+    reasons[#reasons + 1] = 'phone_daily_cap'
+  end
+  if ARGV[a + 7] ~= '' and recent(att, ARGV[a + 7]) > 0 then reasons[#reasons + 1] = 'min_gap' end
+  if conn_max > 0 and redis.call('ZCOUNT', conn, ARGV[a + 8], '+inf') >= conn_max then
+    reasons[#reasons + 1] = 'connected_daily_cap'
+  end
+  if ARGV[a + 9] ~= '' and recent(abn, ARGV[a + 9]) > 0 then reasons[#reasons + 1] = 'abandon_lockout' end
+  if #reasons == 0 and reserve == '1' then
+    redis.call('ZREMRANGEBYSCORE', att, '-inf', '(' .. ARGV[a + 10])
+    redis.call('ZREMRANGEBYSCORE', patt, '-inf', '(' .. ARGV[a + 10])
+    redis.call('ZADD', att, at, id)
+    redis.call('ZADD', patt, at, id)
+    redis.call('PEXPIRE', att, keep_ms)
+    redis.call('PEXPIRE', patt, keep_ms)
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+  out[#out + 1] = #reasons
+  for _, r in ipairs(reasons) do out[#out + 1] = r end
 end
-if ARGV[12] ~= '' and recent(KEYS[6], ARGV[12]) > 0 then reasons[#reasons + 1] = 'abandon_lockout' end
-if #reasons > 0 or ARGV[3] ~= '1' then return {0, epoch, unpack(reasons)} end
-for i = 2, 6 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[13]) end
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[5], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[14])
-redis.call('PEXPIRE', KEYS[5], ARGV[14])
-return {1, epoch}
+return out
 """
 
 RELEASE_LUA = """
@@ -100,9 +120,8 @@ class Keys:
         return f"{self.prefix}p:{phone}:{kind}"
 
     def for_attempt(self, account_id: str, phone: str) -> list[str]:
-        """KEYS of the check-and-reserve script, in its order."""
+        """The script's 5 KEYS for one attempt, in its order (after the epoch)."""
         return [
-            self.epoch,
             self.account(account_id, "att"),
             self.account(account_id, "conv"),
             self.account(account_id, "conn"),
@@ -115,7 +134,17 @@ def keep_for(rules: FrequencyRules) -> dt.timedelta:
     return rules.horizon() + KEEP_MARGIN
 
 
-def script_args(
+def rule_args(rules: FrequencyRules) -> list[str | int]:
+    """The script's leading ARGV: constants of the rule set."""
+    return [
+        rules.account_max_attempts,
+        rules.phone_max_attempts,
+        rules.connected_per_day,
+        keep_for(rules) // dt.timedelta(milliseconds=1),
+    ]
+
+
+def attempt_args(
     rules: FrequencyRules,
     *,
     at: dt.datetime,
@@ -124,7 +153,7 @@ def script_args(
     phone: str,
     timezone: str | None,
 ) -> list[str | int]:
-    """ARGV of the check-and-reserve script for one attempt (a pure function of its inputs)."""
+    """The script's 10 ARGV for one attempt (a pure function of its inputs)."""
     at_us = to_us(at)
 
     def lower(span: dt.timedelta | None) -> str:
@@ -133,20 +162,41 @@ def script_args(
     day_start = ""
     if rules.connected_per_day:
         day_start = str(to_us(local_day_start(at, zones_for(phone, timezone))))
-    keep = keep_for(rules)
     return [
         at_us,
         attempt_id,
         "1" if reserve else "0",
-        rules.account_max_attempts,
         lower(rules.account_window),
         lower(rules.after_conversation),
-        rules.phone_max_attempts,
         lower(rules.phone_window),
         lower(rules.min_gap),
-        rules.connected_per_day,
         day_start,
         lower(rules.abandon_lockout),
-        lower(keep),
-        keep // dt.timedelta(milliseconds=1),
+        lower(keep_for(rules)),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    reserved: bool
+    reasons: list[str]
+
+
+def parse_reply(reply: list[Any], count: int) -> tuple[str, list[Verdict]] | None:
+    """``(epoch, one verdict per attempt)``, or None when the counters have no epoch."""
+    if isinstance(reply[0], int):  # STATUS_NO_EPOCH: the epoch itself is always a string
+        return None
+    epoch = text(reply[0])
+    verdicts = []
+    i = 1
+    for _ in range(count):
+        status, n = int(reply[i]), int(reply[i + 1])
+        reasons = [text(r) for r in reply[i + 2 : i + 2 + n]]
+        verdicts.append(Verdict(status == STATUS_RESERVED, reasons))
+        i += 2 + n
+    return epoch, verdicts
+
+
+def text(value: Any) -> str:
+    """A Redis reply item as str (replies arrive as bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -33,19 +33,21 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 
 from dialer.guards.counters import (
     CHECK_AND_RESERVE_LUA,
     RELEASE_LUA,
-    STATUS_NO_EPOCH,
+    STATUS_DENIED,
     STATUS_RESERVED,
     UNLOCK_LUA,
     Keys,
+    attempt_args,
     keep_for,
-    script_args,
+    parse_reply,
+    rule_args,
+    text,
     to_us,
 )
 from dialer.guards.ledger import DecisionEntry, Ledger, OutcomeEntry
@@ -62,6 +64,8 @@ REBUILD_WAIT_S = 60.0
 REBUILD_POLL_S = 0.02
 MAX_EPOCH_RETRIES = 3
 REBUILD_PIPELINE_CHUNK = 1000
+SCRIPT_BATCH = 200  # attempts per EVALSHA; a longer script would block Redis for others
+STATUS_NO_EPOCH = -1  # not decided yet: the counters had no epoch
 
 
 def utc_now() -> dt.datetime:
@@ -212,27 +216,35 @@ class Guard:
     def _run_script(self, pending: list[_Pending]) -> None:
         todo = list(pending)
         for _ in range(MAX_EPOCH_RETRIES):
+            chunks = [todo[i : i + SCRIPT_BATCH] for i in range(0, len(todo), SCRIPT_BATCH)]
             try:
                 pipe = self.redis.pipeline(transaction=False)
-                for p in todo:
-                    args = script_args(
-                        self.rules.frequency,
-                        at=p.at,
-                        attempt_id=p.attempt_id,
-                        reserve=not p.static,
-                        phone=p.phone,
-                        timezone=p.target.timezone,
-                    )
-                    keys = self.keys.for_attempt(p.target.account_id, p.phone)
+                for chunk in chunks:
+                    keys = [self.keys.epoch]
+                    args = rule_args(self.rules.frequency)
+                    for p in chunk:
+                        keys += self.keys.for_attempt(p.target.account_id, p.phone)
+                        args += attempt_args(
+                            self.rules.frequency,
+                            at=p.at,
+                            attempt_id=p.attempt_id,
+                            reserve=not p.static,
+                            phone=p.phone,
+                            timezone=p.target.timezone,
+                        )
                     self._check(keys=keys, args=args, client=pipe)
-                results = pipe.execute()
+                replies = pipe.execute()
             except redis.RedisError as exc:
                 raise redis_unavailable(self.redis, exc) from None
-            for p, result in zip(todo, results, strict=True):
-                p.status = int(result[0])
-                if p.status != STATUS_NO_EPOCH:
-                    p.epoch = _text(result[1])
-                    p.counter_reasons = [_text(r) for r in result[2:]]
+            for chunk, reply in zip(chunks, replies, strict=True):
+                parsed = parse_reply(reply, len(chunk))
+                if parsed is None:
+                    continue
+                epoch, verdicts = parsed
+                for p, verdict in zip(chunk, verdicts, strict=True):
+                    p.status = STATUS_RESERVED if verdict.reserved else STATUS_DENIED
+                    p.epoch = epoch
+                    p.counter_reasons = verdict.reasons
             todo = [p for p in todo if p.status == STATUS_NO_EPOCH]
             if not todo:
                 return
@@ -247,7 +259,7 @@ class Guard:
             current = self.redis.get(self.keys.epoch)
         except redis.RedisError as exc:
             raise redis_unavailable(self.redis, exc) from None
-        current_text = _text(current) if current is not None else None
+        current_text = text(current) if current is not None else None
         if any(p.epoch != current_text for p in reserved):
             raise CountersReset(
                 "Redis lost the guard counters while these dials were being reserved; nothing was dialled",
@@ -381,10 +393,6 @@ class Guard:
             "another dialer has been rebuilding the guard counters for too long",
             "check that dialer's logs and the ledger database",
         )
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def redis_unavailable(client: redis.Redis, exc: redis.RedisError) -> ServiceUnavailable:
