@@ -16,6 +16,10 @@ def register(sub: Any) -> None:
     asub.add_parser("down", help="stop Asterisk").set_defaults(func=_down)
     asub.add_parser("restart", help="stop, then start").set_defaults(func=_restart)
     asub.add_parser("status", help="print the sandbox's state as JSON").set_defaults(func=_status)
+    r = asub.add_parser("render-config", help="write the configuration for your own Asterisk into a folder")
+    r.add_argument("out", help="folder to write (e.g. deploy/asterisk)")
+    r.add_argument("--user", default="duncall", help="ARI user name (password from DUNCALL_ARI_PASSWORD)")
+    r.set_defaults(func=_render)
     c = asub.add_parser("cli", help="run one Asterisk CLI command")
     c.add_argument("command")
     c.set_defaults(func=_cli)
@@ -41,6 +45,21 @@ def _status(args: argparse.Namespace) -> int:
     st = runtime.status()
     print(json.dumps(st))
     return 0 if st["ari"] else 1
+
+
+def _render(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from duncall.errors import ConfigError
+
+    password = os.environ.get("DUNCALL_ARI_PASSWORD", "")
+    if len(password) < 12:
+        raise ConfigError("DUNCALL_ARI_PASSWORD is unset or shorter than 12 characters",
+                          "export a long random password (e.g. `openssl rand -base64 24`) and run again")
+    names = runtime.render_config(Path(args.out), args.user, password)
+    print(f"wrote {len(names)} files to {args.out}")
+    return 0
 
 
 def _cli(args: argparse.Namespace) -> int:

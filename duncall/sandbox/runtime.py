@@ -261,9 +261,22 @@ def up() -> str:
     return ("built and started" if fresh_build else "restarted") if running or fresh_build else "started"
 
 
-def _config_files(generated: dict[str, str]) -> dict[str, str]:
+def render_config(out: Path, username: str, password: str) -> list[str]:
+    """Write the whole Asterisk configuration (for a production Asterisk) into ``out``."""
+    from duncall.personas import load_personas, render
+
+    generated = {"extensions_personas.conf": render.dialplan(load_personas(paths.personas_dir()))}
+    files = _config_files(generated, {"username": username, "password": password})
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+    os.chmod(out / "ari.conf", 0o600)
+    return sorted(files)
+
+
+def _config_files(generated: dict[str, str], creds: dict[str, str] | None = None) -> dict[str, str]:
     src = paths.asterisk_config_dir()
-    creds = ensure_credentials()
+    creds = creds or ensure_credentials()
     files = {f.name: f.read_text() for f in sorted(src.iterdir()) if f.suffix == ".conf"}
     files["ari.conf"] = (src / "ari.conf.template").read_text().format(
         username=creds["username"], password=creds["password"]
