@@ -395,3 +395,53 @@ def test_capacity_limits_live_calls_and_calls_per_second(client: redis.Redis, ke
     clock.advance(minutes=5, seconds=1)
     assert limiter.live_calls("camp") == 0
     assert limiter.acquire("camp", "c5").granted
+
+
+def test_guard_rebuild_command_reloads_the_counters(
+    redis_url: str, client: redis.Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    clock = Clock(dt.datetime.now(dt.UTC))
+    guard = Guard(client, Ledger.open(db_url), OPEN_ALL_DAY, prefix=key_prefix, clock=clock)
+    guard.require(DialTarget("acct-1", NY))
+    flush_prefix(client, key_prefix)
+    client.set(f"{key_prefix}epoch", "stale")  # e.g. Redis restored from an old snapshot
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("duncall")), "guard", "rebuild", "--db", db_url,
+         "--redis", redis_url, "--prefix", key_prefix],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 attempt(s)" in result.stdout
+    assert guard.reserve(DialTarget("acct-1", NY)).reasons == ("min_gap",)
+
+
+@pytest.mark.postgres
+def test_ledger_on_postgresql(client: redis.Redis, key_prefix: str, postgres_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from dialer.store.db import make_engine
+
+    schema = f"guard_t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        engine = make_engine(postgres_url, schema=schema)
+        clock = Clock()
+        guard = Guard(client, Ledger.on(engine), DEFAULT_RULES, prefix=key_prefix, clock=clock)
+        first = guard.require(DialTarget("acct-pg", NY))
+        guard.record_outcome(first, conversation=True)
+        flush_prefix(client, key_prefix)
+        clock.advance(hours=3)
+        assert guard.reserve(DialTarget("acct-pg", NY)).reasons == ("after_conversation",)
+        assert [e.allowed for e in guard.ledger.decisions("acct-pg")] == [True, False]
+        assert guard.ledger.decisions("acct-pg")[0].at == START
+        engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -180,6 +180,21 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild(args: argparse.Namespace) -> int:
+    import redis
+
+    from dialer.guards import Guard, Ledger
+    from duncall import settings
+
+    rules = _rules(args)
+    client = redis.Redis.from_url(args.redis or settings.redis_url())
+    guard = Guard(client, Ledger.open(args.db), rules, prefix=args.prefix)
+    guard.invalidate()
+    loaded = guard.rebuild()
+    print(f"guard counters rebuilt from the ledger: {loaded} attempt(s) within {rules.frequency.horizon()}")
+    return 0
+
+
 def register(sub: Any) -> None:
     guard = sub.add_parser("guard", help="compliance guards: explain decisions, check rule files")
     guard_sub = guard.add_subparsers(dest="guard_command", metavar="SUBCOMMAND", required=True)
@@ -204,3 +219,14 @@ def register(sub: Any) -> None:
     check = guard_sub.add_parser("check", help="validate a guard rules file")
     rules_options(check)
     check.set_defaults(func=_check)
+
+    rebuild = guard_sub.add_parser(
+        "rebuild",
+        help="reload the Redis counters from the ledger (dialers wait while it runs)",
+        description="Run after restoring Redis from a backup or when an outcome reached the ledger only.",
+    )
+    rules_options(rebuild)
+    rebuild.add_argument("--db", metavar="URL", help="durable store URL (default: the store's)")
+    rebuild.add_argument("--redis", metavar="URL", help="Redis URL (default: DUNCALL_REDIS_URL or local)")
+    rebuild.add_argument("--prefix", default="duncall:guard:", help="the dialers' Redis key prefix")
+    rebuild.set_defaults(func=_rebuild)
