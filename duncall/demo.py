@@ -79,6 +79,18 @@ def load_engines() -> tuple[BotEngines, IntentClassifier]:
 async def run_demo(
     personas: Sequence[Persona], gate_factory: Callable[[], DialGate], db_url: str | None, out: TextIO,
 ) -> list[TargetResult]:
+    ari = AriClient()
+    await ari.connect()  # fail fast, before any state is written, if Asterisk is unreachable
+    try:
+        return await _run(ari, personas, gate_factory, db_url, out)
+    finally:
+        await ari.close()
+
+
+async def _run(
+    ari: AriClient, personas: Sequence[Persona], gate_factory: Callable[[], DialGate], db_url: str | None,
+    out: TextIO,
+) -> list[TargetResult]:
     engine = open_engine(db_url)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "personas.jsonl"
@@ -109,12 +121,12 @@ async def run_demo(
         return record
 
     targets = [
-        Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, DEMO_SCRIPT)
+        Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, DEMO_SCRIPT,
+               timezone=p.account.timezone, consent=True)
         for p in personas
     ]
-    async with AriClient() as ari:
-        return await run_campaign(ari, engine, targets, on_answer, gate_factory(),
-                                  campaign_id=None, concurrency=DEMO_CONCURRENCY)
+    return await run_campaign(ari, engine, targets, on_answer, gate_factory(),
+                              campaign_id=None, concurrency=DEMO_CONCURRENCY)
 
 
 def summary_table(personas: Sequence[Persona], results: Sequence[TargetResult]) -> str:
