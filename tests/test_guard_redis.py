@@ -4,6 +4,7 @@ a reservation that is not durable is never handed out."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import multiprocessing as mp
@@ -445,3 +446,31 @@ def test_ledger_on_postgresql(client: redis.Redis, key_prefix: str, postgres_url
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+async def test_guard_gate_for_the_campaign_runner(
+    client: redis.Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    from dialer.guards.gate import AccountFacts, GuardGate
+
+    facts = {
+        "a1": AccountFacts(consent=True),
+        "a2": AccountFacts(),
+        "a3": AccountFacts(flags=frozenset({"deceased"})),
+    }
+
+    async def lookup(account_id: str, number: str) -> AccountFacts:
+        return facts[account_id]
+
+    guard = make_guard(client, key_prefix, tmp_path)
+    gate = GuardGate(guard, lookup, campaign_id="camp-1")
+
+    @dataclasses.dataclass
+    class Target:
+        account_id: str
+        number: str
+
+    targets = [Target("a1", NY), Target("a2", PHONES[1]), Target("a3", PHONES[2])]
+    results = await asyncio.gather(*(gate.reserve(t, f"att-{t.account_id}", START) for t in targets))
+    assert results == [[], ["no_consent"], ["flag:deceased", "outside_window", "no_consent"]]
+    assert {e.attempt_id: e.campaign_id for e in guard.ledger.decisions()}["att-a1"] == "camp-1"

@@ -1,0 +1,62 @@
+"""The guard as the campaign runner's ``DialGate`` (``dialer.campaign.runner``).
+
+The runner knows a target's account and number; the guard also needs the
+account's time zone, flags and consent, which ``AccountFacts`` supplies (the
+lead wires it to the store).  The guard's own clock decides the dial time: the
+runner's ``at`` is only what it believed "now" to be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from dialer.guards.guard import DialTarget, Guard
+from dialer.policy import Voice
+
+
+class GateTarget(Protocol):
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def number(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFacts:
+    timezone: str | None = None
+    flags: frozenset[str] = frozenset()
+    consent: bool | None = None  # recorded prior express consent for bot calls to this number
+
+
+FactsLookup = Callable[[str, str], Awaitable[AccountFacts]]  # (account_id, number) -> facts
+
+
+class GuardGate:
+    def __init__(
+        self, guard: Guard, facts: FactsLookup, *, voice: Voice = Voice.BOT, campaign_id: str | None = None
+    ) -> None:
+        self.guard = guard
+        self.facts = facts
+        self.voice = voice
+        self.campaign_id = campaign_id
+
+    async def reserve(self, target: GateTarget, attempt_id: str, at: dt.datetime) -> list[str]:
+        """Reasons the target may not be dialled now; empty when the attempt is durably reserved."""
+        facts = await self.facts(target.account_id, target.number)
+        dial = DialTarget(
+            account_id=target.account_id,
+            phone=target.number,
+            timezone=facts.timezone,
+            flags=facts.flags,
+            voice=self.voice,
+            consent=facts.consent,
+            campaign_id=self.campaign_id,
+        )
+        # The guard's Redis and SQL calls block; keep them off the event loop.
+        reservation = await asyncio.to_thread(self.guard.reserve, dial, attempt_id)
+        return list(reservation.reasons)
