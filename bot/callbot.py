@@ -34,6 +34,7 @@ from duncall.log import kv
 log = logging.getLogger(__name__)
 
 MEDIA_STASIS_TIMEOUT_S = 5.0
+MAX_RECORDING_S = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ async def run_bot(
     lang: str,
     *,
     machine: bool = False,
+    record_as: str | None = None,
 ) -> ConversationRecord:
     media_id = f"dm-{new_id()}"
     bridge_id = f"db-{new_id()}"
@@ -73,9 +75,18 @@ async def run_bot(
                         break
         await ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id)
         await ari.add_to_bridge(bridge_id, [channel_id, media_id])
+        recording = None
+        if record_as:
+            # Every call is recorded (both parties, as the bridge mixes them) for QA and disputes.
+            try:
+                await ari.record_bridge(bridge_id, record_as, format="wav", max_duration_s=MAX_RECORDING_S)
+                recording = record_as
+            except AriError:
+                log.warning("call recording could not start", extra=kv(channel_id=channel_id))
         conv = Conversation(media, dialogue, engines.recognizer, engines.prompts, lang, engines.grammar_phrases)
         dtmf_task = asyncio.create_task(_watch_debtor(ari, channel_id, conv), name=f"debtor:{channel_id}")
         record = await (conv.leave_voicemail() if machine else conv.run())
+        record.recording = recording
         if record.hangup_by == "bot":
             # Let the last prompt finish playing before the line drops.
             with contextlib.suppress(TimeoutError):

@@ -35,3 +35,4 @@ class ConversationRecord:
     script: str | None = None
     right_party: bool = False      # a right-party conversation took place (Reg F 7-day rule)
     dropped_frames: int = 0
+    recording: str | None = None   # ARI stored-recording name of the call's audio

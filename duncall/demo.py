@@ -110,7 +110,7 @@ async def _run(
         script = load_script(find_script(target.script, p.language))
         session = DialogueSession(script, account_view(p), today, classifier)
         record = await run_bot(ari, call.channel_id, session, engines, p.language,
-                               machine=call.kind is AnswerKind.MACHINE)
+                               machine=call.kind is AnswerKind.MACHINE, record_as=f"call-{call.channel_id}")
         result = session.result
         record.script = script.name
         record.disposition = result.disposition.value

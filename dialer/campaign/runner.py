@@ -130,7 +130,7 @@ def _record_ended(engine: Engine, t: Target, a: AttemptResult[ConversationRecord
         s.add(CallRecording(
             attempt_id=a.attempt_id, language=conv.language, script=t.script, amd_status=a.amd_status,
             hangup_by=conv.hangup_by, disposition=conv.disposition, flags=list(conv.flags),
-            promise=conv.promise, barge_ins_ms=list(conv.barge_ins), audio_path=None, recorded_at=now,
+            promise=conv.promise, barge_ins_ms=list(conv.barge_ins), audio_path=conv.recording, recorded_at=now,
         ))
         s.flush()
         for i, turn in enumerate(conv.turns):

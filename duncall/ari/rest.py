@@ -426,6 +426,23 @@ class AriRest:
         params = _params(type=bridge_type, bridgeId=bridge_id, name=name)
         return Bridge.from_json(await self._json("POST", "/bridges", params=params))
 
+    async def record_bridge(
+        self,
+        bridge_id: str,
+        name: str,
+        *,
+        format: str = "wav",
+        max_duration_s: int | None = None,
+        if_exists: Literal["fail", "overwrite", "append"] = "fail",
+    ) -> LiveRecording:
+        """Record the bridge's mix (both parties) into stored recording ``name``."""
+        if not name:
+            raise InputError("recording name is empty", "pass a name such as call-<id>")
+        params = _params(name=name, format=format, maxDurationSeconds=max_duration_s, ifExists=if_exists)
+        return LiveRecording.from_json(
+            await self._json("POST", f"/bridges/{_seg(bridge_id)}/record", params=params)
+        )
+
     async def get_bridge(self, bridge_id: str) -> Bridge:
         return Bridge.from_json(await self._json("GET", f"/bridges/{_seg(bridge_id)}"))
 
