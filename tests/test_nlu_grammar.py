@@ -57,7 +57,9 @@ def test_matcher_restricted_to_intents() -> None:
 
 
 def test_matcher_scores_a_long_sentence_low() -> None:
-    match = GrammarMatcher.for_language("en").match("well i lost my job last year and cannot pay anything now")
+    match = GrammarMatcher.for_language("en").match(
+        "well i lost my job last year and cannot pay anything now"
+    )
     assert match is not None and match.score < 70
 
 

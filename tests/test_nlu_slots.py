@@ -169,7 +169,9 @@ def test_mandarin_amounts(text: str, expected: str) -> None:
     assert parse_amount(text, "zh") == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["十五号发工资就还", "分十二个月还行不行", "分三期可以吗", "我还一部分", "周一还"])
+@pytest.mark.parametrize(
+    "text", ["十五号发工资就还", "分十二个月还行不行", "分三期可以吗", "我还一部分", "周一还"]
+)
 def test_mandarin_without_an_amount(text: str) -> None:
     assert parse_amount(text, "zh") is None
 

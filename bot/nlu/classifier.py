@@ -80,7 +80,9 @@ class NluClassifier:
         key = f"{lang}/{grammar or '*'}"
         if key not in self._matchers:
             self._matchers[key] = (
-                GrammarMatcher([load_grammar(lang, grammar)]) if grammar else GrammarMatcher.for_language(lang)
+                GrammarMatcher([load_grammar(lang, grammar)])
+                if grammar
+                else GrammarMatcher.for_language(lang)
             )
         return self._matchers[key]
 

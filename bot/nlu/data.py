@@ -23,7 +23,10 @@ LABELS: tuple[Intent, ...] = tuple(Intent)
 RECIPE_VERSION = "1"
 
 _FILLERS = {
-    "en": (("uh", "um", "well", "okay", "so", "yeah", "look", "listen", "hmm"), ("you know", "okay", "i mean")),
+    "en": (
+        ("uh", "um", "well", "okay", "so", "yeah", "look", "listen", "hmm"),
+        ("you know", "okay", "i mean"),
+    ),
     "zh": (("嗯", "那个", "呃", "就是", "喂", "哦", "啊"), ("啊", "吧", "呢", "哈", "嘛")),
 }
 

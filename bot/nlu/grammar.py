@@ -62,17 +62,23 @@ def load_grammar(lang: str, name: str, root: Path | None = None) -> Grammar:
             f"grammar {lang}/{name} not found at {path}", f"use one of {', '.join(STATE_GRAMMARS)}"
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})", "fix the grammar file") from None
+        raise ConfigError(
+            f"{path}: not valid YAML ({exc.__class__.__name__})", "fix the grammar file"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("intents"), dict):
         raise ConfigError(f"{path}: no 'intents' mapping", "see grammars/en/confirm.yaml for the format")
     if data.get("lang") != lang or data.get("name") != name:
-        raise ConfigError(f"{path}: name/lang do not match the file's place", f"set name: {name} and lang: {lang}")
+        raise ConfigError(
+            f"{path}: name/lang do not match the file's place", f"set name: {name} and lang: {lang}"
+        )
     intents: dict[Intent, tuple[str, ...]] = {}
     for label, items in data["intents"].items():
         try:
             intent = Intent(label)
         except ValueError:
-            raise ConfigError(f"{path}: unknown intent {label!r}", "use a duncall.vocab.Intent value") from None
+            raise ConfigError(
+                f"{path}: unknown intent {label!r}", "use a duncall.vocab.Intent value"
+            ) from None
         if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
             raise ConfigError(f"{path}: intent {label} must list non-empty phrases", "fix the list")
         if lang == "en":
@@ -92,7 +98,9 @@ class GrammarMatcher:
     def __init__(self, grammars: Collection[Grammar]) -> None:
         langs = {g.lang for g in grammars}
         if len(langs) > 1:
-            raise ConfigError("a grammar matcher takes grammars of one language", "make one matcher per language")
+            raise ConfigError(
+                "a grammar matcher takes grammars of one language", "make one matcher per language"
+            )
         self.lang = langs.pop() if langs else "en"
         seen: dict[tuple[str, Intent], None] = {}
         for grammar in grammars:

@@ -315,7 +315,12 @@ def _amount_en(text: str) -> Decimal | None:
         value = _decimal(match.group(1))
         after = text[match.end() :].lstrip()
         before = text[: match.start()]
-        if value is None or value < 10 or _EN_NOT_AMOUNT_AFTER.match(after) or _EN_NOT_AMOUNT_BEFORE.search(before):
+        if (
+            value is None
+            or value < 10
+            or _EN_NOT_AMOUNT_AFTER.match(after)
+            or _EN_NOT_AMOUNT_BEFORE.search(before)
+        ):
             continue
         return value
     return None

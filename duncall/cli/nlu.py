@@ -17,14 +17,24 @@ def register(sub: Any) -> None:
     nlu = sub.add_parser("nlu", help="intent classifier: train, classify, evaluate")
     actions = nlu.add_subparsers(dest="nlu_command", metavar="ACTION", required=True)
 
-    train = actions.add_parser("train", help="train the intent models from data/nlu (seeded, a few minutes on CPU)")
-    train.add_argument("--lang", choices=LANG_CHOICES, action="append", help="only this language (repeatable)")
-    train.add_argument("--if-missing", action="store_true", help="skip languages whose model is already built")
+    train = actions.add_parser(
+        "train", help="train the intent models from data/nlu (seeded, a few minutes on CPU)"
+    )
+    train.add_argument(
+        "--lang", choices=LANG_CHOICES, action="append", help="only this language (repeatable)"
+    )
+    train.add_argument(
+        "--if-missing", action="store_true", help="skip languages whose model is already built"
+    )
     train.set_defaults(func=_train)
 
-    classify = actions.add_parser("classify", help="one utterance per stdin line in, one JSON object per line out")
+    classify = actions.add_parser(
+        "classify", help="one utterance per stdin line in, one JSON object per line out"
+    )
     classify.add_argument("--lang", choices=LANG_CHOICES, required=True)
-    classify.add_argument("--today", type=_date, default=None, help="the call's date, YYYY-MM-DD (default: today)")
+    classify.add_argument(
+        "--today", type=_date, default=None, help="the call's date, YYYY-MM-DD (default: today)"
+    )
     classify.add_argument("--grammar", default=None, help="the dialogue state's grammar, e.g. confirm")
     classify.set_defaults(func=_classify)
 
