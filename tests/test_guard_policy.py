@@ -267,3 +267,15 @@ def test_frequency_rules_can_be_switched_off() -> None:
     rules = dataclasses.replace(DEFAULT_RULES, frequency=off)
     busy = attempts_before(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, conversation=True)
     assert reasons(NY, AT, busy, rules=rules) == []
+
+
+def test_policy_imports_no_io_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dialer.policy, dialer.policy.config; "
+        "print(sorted(m for m in ('redis', 'sqlalchemy', 'httpx', 'websockets') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
