@@ -12,13 +12,15 @@ order of its steps is what makes a dial the rules would deny impossible:
    ledger; if that fails the reservation is released and nothing is dialled;
 4. the counters' epoch is read again: if Redis lost its data between steps 2 and
    3, a rebuild may have missed this reservation, so the dial is refused
-   (``CountersReset``, retryable).  An epoch still equal to step 2's proves any
-   later rebuild starts after the commit and therefore counts it.
+   (``CountersReset``, retryable) and the ledger marks the reservation withdrawn.
+   An epoch still equal to step 2's proves any later rebuild starts after the
+   commit and therefore counts it.
 
 A crash between 2 and 3 leaves a reservation in Redis that the ledger lacks: it
 was never dialled and only makes the counters stricter until it ages out.  A
 crash after 3 leaves an allowed decision that may not have been dialled: counted
-as an attempt, again the strict side.
+as an attempt, again the strict side.  (So is a withdrawal that could not be
+written: the ledger then over-counts, never under-counts.)
 
 Redis losing its data is detected by the missing epoch key (written last by a
 rebuild); the script then refuses to decide, and the first dialer to take the
@@ -261,11 +263,25 @@ class Guard:
             raise redis_unavailable(self.redis, exc) from None
         current_text = text(current) if current is not None else None
         if any(p.epoch != current_text for p in reserved):
+            self._withdraw(reserved)
             raise CountersReset(
                 "Redis lost the guard counters while these dials were being reserved; nothing was dialled",
                 "retry: the counters are rebuilt from the ledger first",
                 retryable=True,
             )
+
+    def _withdraw(self, reserved: list[_Pending]) -> None:
+        """Mark durable reservations as never dialled, then give their slots back.
+
+        If this fails the ledger keeps them as attempts, which only makes later counts stricter.
+        """
+        try:
+            now = self.clock()
+            self.ledger.append_outcomes([OutcomeEntry(p.attempt_id, now, withdrawn=True) for p in reserved])
+        except ServiceUnavailable:
+            log.warning("could not mark reservations withdrawn after a counter reset", exc_info=True)
+            return
+        self._release_all(reserved)
 
     def _release_all(self, reserved: list[_Pending]) -> None:
         try:

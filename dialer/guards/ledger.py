@@ -62,6 +62,8 @@ class GuardOutcomeRow(Base):
     conversation: Mapped[bool] = mapped_column(Boolean, default=False)
     connected: Mapped[bool] = mapped_column(Boolean, default=False)
     abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Allowed but never dialled: the counters were lost while it was being reserved.
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 LEDGER_TABLES = [Base.metadata.tables["guard_decisions"], Base.metadata.tables["guard_outcomes"]]
@@ -87,6 +89,7 @@ class OutcomeEntry:
     conversation: bool = False
     connected: bool = False
     abandoned: bool = False
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,45 +153,55 @@ class Ledger:
             raise _unavailable(self.engine, exc) from None
 
     def append_outcome(self, entry: OutcomeEntry) -> None:
+        self.append_outcomes([entry])
+
+    def append_outcomes(self, entries: Sequence[OutcomeEntry]) -> None:
+        rows = [
+            {
+                "attempt_id": e.attempt_id,
+                "recorded_at": e.recorded_at.astimezone(dt.UTC),
+                "conversation": e.conversation,
+                "connected": e.connected,
+                "abandoned": e.abandoned,
+                "withdrawn": e.withdrawn,
+            }
+            for e in entries
+        ]
+        if not rows:
+            return
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    insert(GuardOutcomeRow),
-                    [
-                        {
-                            "attempt_id": entry.attempt_id,
-                            "recorded_at": entry.recorded_at.astimezone(dt.UTC),
-                            "conversation": entry.conversation,
-                            "connected": entry.connected,
-                            "abandoned": entry.abandoned,
-                        }
-                    ],
-                )
+                conn.execute(insert(GuardOutcomeRow), rows)
         except SQLAlchemyError as exc:
             raise _unavailable(self.engine, exc) from None
 
     def attempts_since(self, since: dt.datetime, account_id: str | None = None) -> list[LedgerAttempt]:
-        """Allowed attempts at or after ``since`` with their outcomes merged, oldest first."""
+        """Allowed, not withdrawn attempts at or after ``since`` with their outcomes merged, oldest first."""
         d, o = GuardDecisionRow, GuardOutcomeRow
         since_utc = since.astimezone(dt.UTC)
         allowed_since = (d.allowed.is_(True), d.at >= since_utc)
         query = select(d.attempt_id, d.account_id, d.phone, d.at).where(*allowed_since)
         if account_id is not None:
             query = query.where(d.account_id == account_id)
-        outcome_query = select(o.attempt_id, o.conversation, o.connected, o.abandoned).where(
+        outcome_query = select(o.attempt_id, o.conversation, o.connected, o.abandoned, o.withdrawn).where(
             o.attempt_id.in_(select(d.attempt_id).where(*allowed_since))
         )
         try:
             with self.engine.connect() as conn:
                 decided = conn.execute(query.order_by(d.at, d.id)).all()
                 flags: dict[str, tuple[bool, bool, bool]] = {}
-                for attempt_id, conversation, connected, abandoned in conn.execute(outcome_query):
+                withdrawn: set[str] = set()
+                for attempt_id, conversation, connected, abandoned, gone in conn.execute(outcome_query):
                     old = flags.get(attempt_id, (False, False, False))
                     flags[attempt_id] = (old[0] or conversation, old[1] or connected, old[2] or abandoned)
+                    if gone:
+                        withdrawn.add(attempt_id)
         except SQLAlchemyError as exc:
             raise _unavailable(self.engine, exc) from None
         out = []
         for attempt_id, account, phone, at in decided:
+            if attempt_id in withdrawn:
+                continue
             conversation, connected, abandoned = flags.get(attempt_id, (False, False, False))
             out.append(
                 LedgerAttempt(attempt_id, account, phone, _utc(at), conversation, connected, abandoned)
