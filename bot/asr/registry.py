@@ -1,0 +1,125 @@
+"""Which ASR engine hears which language, chosen by configuration.
+
+``DUNCALL_ASR`` is one engine name for every language (``vosk``,
+``pocketsphinx``) or a per-language list, ``en=pocketsphinx,zh=vosk,*=vosk``
+(``*`` covers the rest).  The default keeps the embedded PocketSphinx for
+English — it needs no download — and uses Vosk for every other language,
+since PocketSphinx ships only an English model.  Each Vosk language's model
+directory comes from ``bot.models.vosk_model_dir`` (``DUNCALL_VOSK_MODEL_<LANG>``
+or the pulled model).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from bot.asr.base import Recognizer, Transcript
+from bot.asr.streaming import StreamingRecognizer
+from duncall.errors import ConfigError
+
+ENV_VAR = "DUNCALL_ASR"
+DEFAULT_SPEC = "en=pocketsphinx,*=vosk"
+ANY_LANG = "*"
+
+
+def _pocketsphinx() -> Recognizer:
+    from bot.asr.sphinx import SphinxRecognizer
+
+    return SphinxRecognizer()
+
+
+def _vosk() -> Recognizer:
+    from bot.asr.vosk_engine import VoskRecognizer
+
+    return VoskRecognizer()
+
+
+ENGINES: Mapping[str, Callable[[], Recognizer]] = {"pocketsphinx": _pocketsphinx, "vosk": _vosk}
+
+
+@dataclass(frozen=True, slots=True)
+class AsrChoice:
+    by_lang: Mapping[str, str]     # language → engine name; ANY_LANG for the rest
+
+    def engine_for(self, lang: str) -> str:
+        name = self.by_lang.get(lang) or self.by_lang.get(ANY_LANG)
+        if name is None:
+            raise ConfigError(f"{ENV_VAR} names no ASR engine for language '{lang}'",
+                              f"add '{lang}=vosk' (or '*=vosk') to {ENV_VAR}")
+        return name
+
+
+def parse_choice(spec: str) -> AsrChoice:
+    """``vosk`` or ``en=pocketsphinx,*=vosk`` → an ``AsrChoice``; a clear error for anything else."""
+    by_lang: dict[str, str] = {}
+    items = [i.strip() for i in spec.split(",") if i.strip()]
+    if not items:
+        raise ConfigError(f"{ENV_VAR} is empty", f"unset it, or set it to one of {', '.join(ENGINES)}")
+    for item in items:
+        lang, sep, name = item.partition("=")
+        if not sep:
+            lang, name = ANY_LANG, item
+        lang, name = lang.strip().lower(), name.strip().lower()
+        if name not in ENGINES:
+            raise ConfigError(f"{ENV_VAR}: unknown ASR engine '{name}'",
+                              f"use one of {', '.join(ENGINES)} (e.g. {DEFAULT_SPEC})")
+        if not lang or lang in by_lang:
+            raise ConfigError(f"{ENV_VAR}: language '{lang}' is empty or given twice in '{spec}'",
+                              f"write it as {DEFAULT_SPEC}")
+        by_lang[lang] = name
+    return AsrChoice(by_lang)
+
+
+def configured_choice() -> AsrChoice:
+    return parse_choice(os.environ.get(ENV_VAR) or DEFAULT_SPEC)
+
+
+def create(name: str) -> Recognizer:
+    try:
+        factory = ENGINES[name]
+    except KeyError:
+        raise ConfigError(f"unknown ASR engine '{name}'", f"use one of {', '.join(ENGINES)}") from None
+    return factory()
+
+
+@dataclass
+class RoutingRecognizer:
+    """A ``Recognizer`` that hands each utterance to the engine configured for its language.
+
+    Engines are made on first use and shared across calls (a Vosk model is
+    loaded once per language).  ``warm`` loads a language's model up front so
+    the first call's first turn does not pay for it.
+    """
+
+    choice: AsrChoice
+    name: str = "router"
+    _engines: dict[str, Recognizer] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def engine_for(self, lang: str) -> Recognizer:
+        engine_name = self.choice.engine_for(lang)
+        with self._lock:
+            if engine_name not in self._engines:
+                self._engines[engine_name] = create(engine_name)
+            return self._engines[engine_name]
+
+    def streaming_for(self, lang: str) -> StreamingRecognizer | None:
+        engine = self.engine_for(lang)
+        return engine if isinstance(engine, StreamingRecognizer) else None
+
+    def warm(self, lang: str) -> None:
+        engine = self.engine_for(lang)
+        load = getattr(engine, "model", None)   # Vosk: load the language's model now
+        if callable(load):
+            load(lang)
+
+    def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
+        return self.engine_for(lang).recognize(pcm, lang, phrases)
+
+
+def configured_recognizer() -> RoutingRecognizer:
+    """The recognizer ``DUNCALL_ASR`` asks for (default: PocketSphinx for en, Vosk for the rest)."""
+    return RoutingRecognizer(configured_choice())
