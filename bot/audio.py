@@ -13,7 +13,7 @@ SILENCE_FRAME = bytes(FRAME_BYTES)
 
 @dataclass(frozen=True, slots=True)
 class AudioFrame:
-    pcm: bytes          # FRAME_BYTES of slin16, little-endian
+    pcm: bytes  # FRAME_BYTES of slin16, little-endian
     received_at: float  # monotonic seconds when it arrived from Asterisk
 
 

@@ -83,7 +83,9 @@ async def run_bot(
                 recording = record_as
             except AriError:
                 log.warning("call recording could not start", extra=kv(channel_id=channel_id))
-        conv = Conversation(media, dialogue, engines.recognizer, engines.prompts, lang, engines.grammar_phrases)
+        conv = Conversation(
+            media, dialogue, engines.recognizer, engines.prompts, lang, engines.grammar_phrases
+        )
         dtmf_task = asyncio.create_task(_watch_debtor(ari, channel_id, conv), name=f"debtor:{channel_id}")
         record = await (conv.leave_voicemail() if machine else conv.run())
         record.recording = recording
@@ -93,8 +95,10 @@ async def run_bot(
                 await asyncio.wait_for(media.wait_played(), 10)
         return record
     except (TimeoutError, AriError) as exc:
-        raise ServiceUnavailable(f"could not set up the call's media ({type(exc).__name__})",
-                                 "check Asterisk's log; the attempt is recorded as failed") from None
+        raise ServiceUnavailable(
+            f"could not set up the call's media ({type(exc).__name__})",
+            "check Asterisk's log; the attempt is recorded as failed",
+        ) from None
     finally:
         if dtmf_task is not None:
             dtmf_task.cancel()

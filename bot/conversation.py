@@ -25,12 +25,12 @@ from duncall.log import kv, kv_pii
 
 log = logging.getLogger(__name__)
 
-NO_INPUT_TIMEOUT_S = 6.0       # silence after the bot's prompt before a no-input re-prompt
-UTTERANCE_QUEUE = 4            # endpointed utterances waiting for the turn loop; full → drop oldest
+NO_INPUT_TIMEOUT_S = 6.0  # silence after the bot's prompt before a no-input re-prompt
+UTTERANCE_QUEUE = 4  # endpointed utterances waiting for the turn loop; full → drop oldest
 CONTROL_QUEUE = 16
-MAX_CALL_S = 300.0             # no conversation holds a line longer than this
-VOICEMAIL_BEEP_WAIT_S = 20.0   # how long to wait for the greeting and beep to finish
-VOICEMAIL_QUIET_MS = 1200      # quiet after the greeting/beep before leaving the message
+MAX_CALL_S = 300.0  # no conversation holds a line longer than this
+VOICEMAIL_BEEP_WAIT_S = 20.0  # how long to wait for the greeting and beep to finish
+VOICEMAIL_QUIET_MS = 1200  # quiet after the greeting/beep before leaving the message
 # Silence sent after each prompt. chan_websocket sends the far end no frames
 # while we send none, and silence detectors on the far side (an IVR, a PBX's
 # voicemail, the sandbox personas) only count silence they receive, as they
@@ -44,8 +44,8 @@ _GAP = bytes(int(PROMPT_GAP_MS / 1000 * 16_000) * 2)
 
 
 class BotTurnLike(Protocol):
-    text: str          # display form, for the transcript
-    speech: str        # speakable form, for TTS ("" → use text)
+    text: str  # display form, for the transcript
+    speech: str  # speakable form, for TTS ("" → use text)
     interruptible: bool
 
 
@@ -82,7 +82,7 @@ class MediaLike(Protocol):
 @dataclass(frozen=True, slots=True)
 class Utterance:
     pcm: bytes
-    speech_end_at: float   # monotonic time the debtor stopped speaking
+    speech_end_at: float  # monotonic time the debtor stopped speaking
 
 
 class CallEnded(Exception):
@@ -139,7 +139,9 @@ class Conversation:
                 elif self._speaking_interruptible:
                     await self.media.flush()
                     # Speech began at least START_VOICED_MS before the detector fired.
-                    self.record.barge_ins.append((time.monotonic() - frame.received_at) * 1000 + START_VOICED_MS)
+                    self.record.barge_ins.append(
+                        (time.monotonic() - frame.received_at) * 1000 + START_VOICED_MS
+                    )
                     self._barged.set()
             elif isinstance(event, SpeechEnded):
                 end_at = frame.received_at - self.endpointer.endpoint_silence_ms / 1000
@@ -169,12 +171,16 @@ class Conversation:
             finally:
                 for t in (played, barged, ended):
                     t.cancel()
-            interrupted = self._barged.is_set() and turn.interruptible and time.monotonic() < self._speech_until
+            interrupted = (
+                self._barged.is_set() and turn.interruptible and time.monotonic() < self._speech_until
+            )
             self._speaking_interruptible = None
             self.record.turns.append(
                 Turn("bot", turn.text, started, self._now(), latency_ms=latency, interrupted=interrupted)
             )
-            log.info("bot turn", extra=kv_pii({"text": turn.text}, latency_ms=latency, interrupted=interrupted))
+            log.info(
+                "bot turn", extra=kv_pii({"text": turn.text}, latency_ms=latency, interrupted=interrupted)
+            )
             if self._ended.is_set():
                 raise CallEnded
             if self._barged.is_set() and (interrupted or i == len(turns) - 1):
@@ -188,8 +194,9 @@ class Conversation:
         ctl = asyncio.create_task(self.control.get(), name="next-control")
         ended = asyncio.create_task(self._ended.wait(), name="ended")
         try:
-            done, _ = await asyncio.wait({utt, ctl, ended}, timeout=NO_INPUT_TIMEOUT_S,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {utt, ctl, ended}, timeout=NO_INPUT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for t in (utt, ctl, ended):
                 t.cancel()
@@ -221,12 +228,22 @@ class Conversation:
             else:
                 heard = await self._recognize(got)
                 started = self._now() - heard.audio_ms / 1000
-                log.info("debtor turn", extra=kv_pii({"text": heard.text}, decode_ms=round(heard.decode_ms, 1)))
+                log.info(
+                    "debtor turn", extra=kv_pii({"text": heard.text}, decode_ms=round(heard.decode_ms, 1))
+                )
                 replies = self.dialogue.hear(heard.text, heard.confidence)
                 intent, intent_conf, slots = last_understanding(self.dialogue.turns)
                 self.record.turns.append(
-                    Turn("debtor", heard.text, started, self._now(), asr_confidence=heard.confidence,
-                         intent=intent, intent_confidence=intent_conf, slots=slots)
+                    Turn(
+                        "debtor",
+                        heard.text,
+                        started,
+                        self._now(),
+                        asr_confidence=heard.confidence,
+                        intent=intent,
+                        intent_confidence=intent_conf,
+                        slots=slots,
+                    )
                 )
                 await self._speak(replies, got)
 
@@ -244,7 +261,9 @@ class Conversation:
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener
         self.record.dropped_frames = self.media.dropped_frames
-        log.info("conversation ended", extra=kv(turns=len(self.record.turns), hangup_by=self.record.hangup_by))
+        log.info(
+            "conversation ended", extra=kv(turns=len(self.record.turns), hangup_by=self.record.hangup_by)
+        )
         return self.record
 
     async def leave_voicemail(self) -> ConversationRecord:

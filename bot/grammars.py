@@ -17,7 +17,9 @@ def phrases(lang: str, name: str, root: Path | None = None) -> tuple[str, ...]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"grammar {lang}/{name} not found at {path}", "add it or fix the script's grammar name") from None
+        raise ConfigError(
+            f"grammar {lang}/{name} not found at {path}", "add it or fix the script's grammar name"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})", "fix the grammar file") from None
     intents = data.get("intents") if isinstance(data, dict) else None

@@ -12,14 +12,14 @@ Speaker = Literal["bot", "debtor"]
 class Turn:
     speaker: Speaker
     text: str
-    started_s: float                 # seconds from the call's answer
+    started_s: float  # seconds from the call's answer
     ended_s: float | None = None
     asr_confidence: float | None = None
     intent: str | None = None
     intent_confidence: float | None = None
     slots: dict[str, str | None] = field(default_factory=dict)
     latency_ms: float | None = None  # debtor's end of speech → bot's first audio sent
-    interrupted: bool = False        # a bot turn cut short by barge-in
+    interrupted: bool = False  # a bot turn cut short by barge-in
     dtmf: str | None = None
 
 
@@ -33,6 +33,6 @@ class ConversationRecord:
     barge_ins: list[float] = field(default_factory=list)  # ms from debtor speech start to flush
     hangup_by: Literal["bot", "debtor", "unknown"] = "unknown"
     script: str | None = None
-    right_party: bool = False      # a right-party conversation took place (Reg F 7-day rule)
+    right_party: bool = False  # a right-party conversation took place (Reg F 7-day rule)
     dropped_frames: int = 0
-    recording: str | None = None   # ARI stored-recording name of the call's audio
+    recording: str | None = None  # ARI stored-recording name of the call's audio

@@ -33,7 +33,7 @@ from duncall.vocab import CallOutcome
 
 log = logging.getLogger(__name__)
 
-RING_TIMEOUT_S = 25          # ≥ 15 s (4 rings) as TSR/Ofcom require before giving up
+RING_TIMEOUT_S = 25  # ≥ 15 s (4 rings) as TSR/Ofcom require before giving up
 AMD_CONTEXT = "duncall-amd"  # dialplan that runs AMD() and re-enters Stasis with the verdict
 AMD_TIMEOUT_S = 10.0
 ANSWER_TIMEOUT_MARGIN_S = 5.0
@@ -99,13 +99,19 @@ async def place_call(
     with ari.channel_events(channel_id) as events:
         try:
             await ari.originate(
-                endpoint, app=ari.app, app_args=("dialed",), channel_id=channel_id,
-                timeout_s=ring_timeout_s, caller_id=caller_id,
+                endpoint,
+                app=ari.app,
+                app_args=("dialed",),
+                channel_id=channel_id,
+                timeout_s=ring_timeout_s,
+                caller_id=caller_id,
                 # The AMD dialplan returns the call to this app (several apps share one Asterisk).
                 variables={"DUNCALL_APP": ari.app},
             )
         except AriError as exc:
-            log.warning("originate refused", extra=kv(attempt_id=attempt_id, status=getattr(exc, "status", None)))
+            log.warning(
+                "originate refused", extra=kv(attempt_id=attempt_id, status=getattr(exc, "status", None))
+            )
             result.outcome = CallOutcome.FAILED
             result.cause_txt = exc.what
             return result
@@ -126,7 +132,9 @@ async def place_call(
                         # AMD never reported: treat as human rather than abandon a person.
                         state = CallState.CONNECTED
                         kind = AnswerKind.HUMAN
-                        conversation_task = _start(on_answer, channel_id, kind, "TIMEOUT", answered_at, result)
+                        conversation_task = _start(
+                            on_answer, channel_id, kind, "TIMEOUT", answered_at, result
+                        )
                         continue
                     break
                 if isinstance(event, StasisStart) and event.channel.id == channel_id:
@@ -137,10 +145,14 @@ async def place_call(
                         result.outcome = CallOutcome.ANSWERED
                         if detect_machine:
                             state = CallState.DETECTING
-                            await ari.continue_in_dialplan(channel_id, context=AMD_CONTEXT, extension="s", priority=1)
+                            await ari.continue_in_dialplan(
+                                channel_id, context=AMD_CONTEXT, extension="s", priority=1
+                            )
                         else:
                             state = CallState.CONNECTED
-                            conversation_task = _start(on_answer, channel_id, AnswerKind.HUMAN, "", answered_at, result)
+                            conversation_task = _start(
+                                on_answer, channel_id, AnswerKind.HUMAN, "", answered_at, result
+                            )
                     elif event.args[:1] == ("amd",):
                         status = event.args[1] if len(event.args) > 1 else "NOTSURE"
                         amd_cause = event.args[2] if len(event.args) > 2 else ""
@@ -166,7 +178,9 @@ async def place_call(
                     if answered_at is None and result.outcome is not CallOutcome.NO_ANSWER:
                         by_cause = outcome_for_cause(event.cause, answered=False)
                         known_cause = event.cause not in (0, 16)
-                        result.outcome = by_cause if known_cause or dial_status_outcome is None else dial_status_outcome
+                        result.outcome = (
+                            by_cause if known_cause or dial_status_outcome is None else dial_status_outcome
+                        )
                     break
         finally:
             state = CallState.ENDED
@@ -179,8 +193,11 @@ async def place_call(
                     if conversation_task.exception() is None:
                         result.conversation = conversation_task.result()
                     else:
-                        log.error("conversation failed", exc_info=conversation_task.exception(),
-                                  extra=kv(attempt_id=attempt_id))
+                        log.error(
+                            "conversation failed",
+                            exc_info=conversation_task.exception(),
+                            extra=kv(attempt_id=attempt_id),
+                        )
                 else:
                     conversation_task.cancel()
             await _hangup(ari, channel_id)
@@ -192,7 +209,11 @@ async def place_call(
 
 def _start(
     on_answer: Callable[[AnsweredCall], Awaitable[R]],
-    channel_id: str, kind: AnswerKind, status: str, answered_at: float | None, result: AttemptResult[R],
+    channel_id: str,
+    kind: AnswerKind,
+    status: str,
+    answered_at: float | None,
+    result: AttemptResult[R],
 ) -> asyncio.Task[R]:
     call = AnsweredCall(channel_id, kind, status, answered_at or time.monotonic())
     return asyncio.create_task(_owned(on_answer(call)), name=f"answered:{result.attempt_id}")

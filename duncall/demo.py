@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
+
+from sqlalchemy import Engine
 
 from bot.asr.sphinx import SphinxRecognizer
 from bot.callbot import BotEngines, run_bot
@@ -49,22 +51,47 @@ def persona_accounts_jsonl(personas: Sequence[Persona], out: Path) -> None:
     with out.open("w", encoding="utf-8") as f:
         for p in personas:
             a = p.account
-            f.write(json.dumps({
-                "account_id": a.account_id, "first_name": a.first_name, "last_name": a.last_name,
-                "phones": [{"number": a.phone, "type": "mobile", "ai_voice_consent": True,
-                            "consent_date": "2026-01-15", "contact_type": "debtor"}],
-                "timezone": a.timezone, "language": p.language, "balance": str(a.balance),
-                "currency": a.currency, "days_past_due": a.days_past_due, "product": "demo",
-                "risk_segment": "demo", "flags": [],
-            }, ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "account_id": a.account_id,
+                        "first_name": a.first_name,
+                        "last_name": a.last_name,
+                        "phones": [
+                            {
+                                "number": a.phone,
+                                "type": "mobile",
+                                "ai_voice_consent": True,
+                                "consent_date": "2026-01-15",
+                                "contact_type": "debtor",
+                            }
+                        ],
+                        "timezone": a.timezone,
+                        "language": p.language,
+                        "balance": str(a.balance),
+                        "currency": a.currency,
+                        "days_past_due": a.days_past_due,
+                        "product": "demo",
+                        "risk_segment": "demo",
+                        "flags": [],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
 
 
 def account_view(p: Persona) -> AccountView:
     a = p.account
     return AccountView(
-        account_id=a.account_id, first_name=a.first_name, last_name=a.last_name, language=p.language,
-        balance=Decimal(a.balance), currency=a.currency,
-        due_date=dt.date.today() - dt.timedelta(days=a.days_past_due), days_past_due=a.days_past_due,
+        account_id=a.account_id,
+        first_name=a.first_name,
+        last_name=a.last_name,
+        language=p.language,
+        balance=Decimal(a.balance),
+        currency=a.currency,
+        due_date=dt.date.today() - dt.timedelta(days=a.days_past_due),
+        days_past_due=a.days_past_due,
         timezone=a.timezone,
     )
 
@@ -77,7 +104,10 @@ def load_engines() -> tuple[BotEngines, IntentClassifier]:
 
 
 async def run_demo(
-    personas: Sequence[Persona], gate_factory: Callable[[], DialGate], db_url: str | None, out: TextIO,
+    personas: Sequence[Persona],
+    gate_factory: Callable[[Engine], DialGate],
+    db_url: str | None,
+    out: TextIO,
 ) -> list[TargetResult]:
     ari = AriClient()
     await ari.connect()  # fail fast, before any state is written, if Asterisk is unreachable
@@ -88,7 +118,10 @@ async def run_demo(
 
 
 async def _run(
-    ari: AriClient, personas: Sequence[Persona], gate_factory: Callable[[], DialGate], db_url: str | None,
+    ari: AriClient,
+    personas: Sequence[Persona],
+    gate_factory: Callable[[Engine], DialGate],
+    db_url: str | None,
     out: TextIO,
 ) -> list[TargetResult]:
     engine = open_engine(db_url)
@@ -109,8 +142,15 @@ async def _run(
         p = by_id[target.account_id]
         script = load_script(find_script(target.script, p.language))
         session = DialogueSession(script, account_view(p), today, classifier)
-        record = await run_bot(ari, call.channel_id, session, engines, p.language,
-                               machine=call.kind is AnswerKind.MACHINE, record_as=f"call-{call.channel_id}")
+        record = await run_bot(
+            ari,
+            call.channel_id,
+            session,
+            engines,
+            p.language,
+            machine=call.kind is AnswerKind.MACHINE,
+            record_as=f"call-{call.channel_id}",
+        )
         result = session.result
         record.script = script.name
         record.disposition = result.disposition.value
@@ -121,12 +161,12 @@ async def _run(
         return record
 
     targets = [
-        Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, DEMO_SCRIPT,
-               timezone=p.account.timezone, consent=True)
+        Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, DEMO_SCRIPT)
         for p in personas
     ]
-    return await run_campaign(ari, engine, targets, on_answer, gate_factory(),
-                              campaign_id=None, concurrency=DEMO_CONCURRENCY)
+    return await run_campaign(
+        ari, engine, targets, on_answer, gate_factory(engine), campaign_id=None, concurrency=DEMO_CONCURRENCY
+    )
 
 
 def summary_table(personas: Sequence[Persona], results: Sequence[TargetResult]) -> str:
@@ -142,32 +182,43 @@ def summary_table(personas: Sequence[Persona], results: Sequence[TargetResult]) 
         conv = a.conversation
         said = " | ".join(t.text or f"#{t.dtmf}" for t in conv.turns if t.speaker == "debtor") if conv else ""
         lat = [t.latency_ms for t in conv.turns if t.latency_ms is not None] if conv else []
-        rows.append((
-            p.name, a.outcome.value, a.amd_status or "", conv.disposition if conv else "",
-            ",".join(conv.flags) if conv else "", str(len(conv.turns)) if conv else "0",
-            f"{statistics.median(lat):.0f}" if lat else "", said[:70],
-        ))
+        rows.append(
+            (
+                p.name,
+                a.outcome.value,
+                a.amd_status or "",
+                conv.disposition if conv else "",
+                ",".join(conv.flags) if conv else "",
+                str(len(conv.turns)) if conv else "0",
+                f"{statistics.median(lat):.0f}" if lat else "",
+                said[:70],
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def main(names: Sequence[str], gate_factory: Callable[[], DialGate], db_url: str | None,
-         out: TextIO = sys.stdout) -> list[TargetResult]:
+def main(
+    names: Sequence[str],
+    gate_factory: Callable[[Engine], DialGate],
+    db_url: str | None,
+    out: TextIO = sys.stdout,
+) -> list[TargetResult]:
     personas = load_personas(paths.personas_dir())
     if names:
         unknown = sorted(set(names) - {p.name for p in personas})
         if unknown:
             from duncall.errors import InputError
 
-            raise InputError(f"unknown persona(s): {', '.join(unknown)}",
-                             f"choose from {', '.join(p.name for p in personas)}")
+            raise InputError(
+                f"unknown persona(s): {', '.join(unknown)}",
+                f"choose from {', '.join(p.name for p in personas)}",
+            )
         personas = [p for p in personas if p.name in names]
     started = time.monotonic()
     results = asyncio.run(run_demo(personas, gate_factory, db_url, out))
     print(summary_table(personas, results), file=out)
     print(f"{len(results)} calls in {time.monotonic() - started:.1f} s", file=out)
     return results
-
-

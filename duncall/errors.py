@@ -57,7 +57,7 @@ class AuthError(DuncallError):
     exit_code = 4
 
 
-class ComplianceDenied(BaseException):  # noqa: N818 - it is a denial, not an error
+class ComplianceDenied(BaseException):
     """A guard denied a dial. Never caught by ``except Exception``; never retried blindly."""
 
     def __init__(self, reasons: list[str]) -> None:

@@ -15,7 +15,7 @@ DEFAULT_ARI_APP = "duncall"
 
 @dataclass(frozen=True, slots=True)
 class AriSettings:
-    base_url: str   # e.g. http://127.0.0.1:8088
+    base_url: str  # e.g. http://127.0.0.1:8088
     username: str
     password: str
     app: str = DEFAULT_ARI_APP
@@ -37,11 +37,15 @@ def ari_settings() -> AriSettings:
                 "DUNCALL_ARI_URL is set but DUNCALL_ARI_USER or DUNCALL_ARI_PASSWORD is empty",
                 "set both, or unset DUNCALL_ARI_URL to use the sandbox's generated credentials",
             )
-        return AriSettings(env_url.rstrip("/"), user, password, os.environ.get("DUNCALL_ARI_APP", DEFAULT_ARI_APP))
+        return AriSettings(
+            env_url.rstrip("/"), user, password, os.environ.get("DUNCALL_ARI_APP", DEFAULT_ARI_APP)
+        )
     path = paths.home() / ARI_CREDENTIALS_FILE
     try:
         data = json.loads(path.read_text())
-        return AriSettings(data["base_url"], data["username"], data["password"], data.get("app", DEFAULT_ARI_APP))
+        return AriSettings(
+            data["base_url"], data["username"], data["password"], data.get("app", DEFAULT_ARI_APP)
+        )
     except FileNotFoundError:
         raise ConfigError(
             f"no ARI credentials at {path}",

@@ -16,14 +16,19 @@ import pytest
 
 KIND_MARKERS = {"unit", "redis", "postgres", "asterisk", "audio", "browser", "slow"}
 REDIS_URL = os.environ.get("DUNCALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get("DUNCALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "DUNCALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmarked = [item.nodeid for item in items if not KIND_MARKERS & {m.name for m in item.iter_markers()}]
     if unmarked:
         raise pytest.UsageError(
-            "tests without a kind marker (" + ", ".join(sorted(KIND_MARKERS)) + "): " + ", ".join(unmarked[:10])
+            "tests without a kind marker ("
+            + ", ".join(sorted(KIND_MARKERS))
+            + "): "
+            + ", ".join(unmarked[:10])
         )
 
 

@@ -20,7 +20,11 @@ DUNCALL = [sys.executable, "-m", "duncall.cli"]
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*DUNCALL, *args], capture_output=True, text=True, timeout=120, cwd=REPO,
+        [*DUNCALL, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
         env={**os.environ, **(env or {})},
     )
 
@@ -41,10 +45,16 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
     [
         ("name: x\n  bad: [", "not valid YAML"),
         ("- just\n- a list\n", "must be a mapping"),
-        ("name: broken\ndescription: d\nbehaviour: answer\naccount: {account_id: A, first_name: a, "
-         "last_name: b, phone: '+1', balance: 1}\nexpect: {outcome: maybe}\n", "expect.outcome"),
-        ("name: other\ndescription: d\naccount: {account_id: A, first_name: a, last_name: b, phone: '+1', "
-         "balance: 1}\nexpect: {outcome: busy}\n", "differs from the file name"),
+        (
+            "name: broken\ndescription: d\nbehaviour: answer\naccount: {account_id: A, first_name: a, "
+            "last_name: b, phone: '+1', balance: 1}\nexpect: {outcome: maybe}\n",
+            "expect.outcome",
+        ),
+        (
+            "name: other\ndescription: d\naccount: {account_id: A, first_name: a, last_name: b, phone: '+1', "
+            "balance: 1}\nexpect: {outcome: busy}\n",
+            "differs from the file name",
+        ),
     ],
 )
 def test_malformed_persona_names_the_file_and_the_problem(tmp_path: Path, text: str, needle: str) -> None:
@@ -58,18 +68,29 @@ def test_malformed_persona_names_the_file_and_the_problem(tmp_path: Path, text: 
 
 @pytest.mark.asterisk
 def test_demo_with_asterisk_unreachable_is_one_line() -> None:
-    proc = run_cli("demo", "cooperative", env={
-        "DUNCALL_ARI_URL": "http://127.0.0.1:1", "DUNCALL_ARI_USER": "u", "DUNCALL_ARI_PASSWORD": "p",
-    })
+    proc = run_cli(
+        "demo",
+        "cooperative",
+        env={
+            "DUNCALL_ARI_URL": "http://127.0.0.1:1",
+            "DUNCALL_ARI_USER": "u",
+            "DUNCALL_ARI_PASSWORD": "p",
+        },
+    )
     assert_one_line_error(proc, "127.0.0.1:1", "duncall asterisk up")
 
 
 @pytest.mark.asterisk
 def test_demo_with_wrong_ari_credentials_is_one_line() -> None:
-    proc = run_cli("demo", "cooperative", env={
-        "DUNCALL_ARI_URL": "http://127.0.0.1:8088", "DUNCALL_ARI_USER": "duncall",
-        "DUNCALL_ARI_PASSWORD": "not-the-password",
-    })
+    proc = run_cli(
+        "demo",
+        "cooperative",
+        env={
+            "DUNCALL_ARI_URL": "http://127.0.0.1:8088",
+            "DUNCALL_ARI_USER": "duncall",
+            "DUNCALL_ARI_PASSWORD": "not-the-password",
+        },
+    )
     assert_one_line_error(proc, "credentials")
 
 
@@ -107,7 +128,11 @@ def test_asterisk_up_is_idempotent_and_status_reports_ari() -> None:
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
 def test_docker_compose_file_is_valid() -> None:
     proc = subprocess.run(
-        ["docker-compose", "config", "-q"], cwd=REPO, capture_output=True, text=True, timeout=60,
+        ["docker-compose", "config", "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "DUNCALL_ARI_PASSWORD": "x" * 16, "POSTGRES_PASSWORD": "y" * 16},
     )
     assert proc.returncode == 0, proc.stderr

@@ -23,7 +23,7 @@ from bot.asr.base import Transcript
 from bot.audio import SAMPLE_RATE_HZ, duration_ms
 from duncall.errors import ConfigError
 
-DECODER_POOL_SIZE = 2      # one per core; a decoder is not thread-safe
+DECODER_POOL_SIZE = 2  # one per core; a decoder is not thread-safe
 _WORD_RE = re.compile(r"[a-z']+")
 
 

@@ -103,7 +103,9 @@ class MediaConnection:
         while self.start is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ServiceUnavailable("no MEDIA_START from Asterisk on the media socket", "check Asterisk's log")
+                raise ServiceUnavailable(
+                    "no MEDIA_START from Asterisk on the media socket", "check Asterisk's log"
+                )
             msg = await asyncio.wait_for(self._ws.recv(), remaining)
             if isinstance(msg, str):
                 name, fields = parse_event(msg)

@@ -16,12 +16,12 @@ import webrtcvad
 
 from bot.audio import FRAME_MS, SAMPLE_RATE_HZ
 
-ENDPOINT_SILENCE_MS = 500      # trailing silence that ends an utterance (tunable per state)
-START_VOICED_MS = 100          # voiced audio needed, within START_WINDOW_MS, to start speech
+ENDPOINT_SILENCE_MS = 500  # trailing silence that ends an utterance (tunable per state)
+START_VOICED_MS = 100  # voiced audio needed, within START_WINDOW_MS, to start speech
 START_WINDOW_MS = 200
 PREROLL_MS = 300
-MAX_UTTERANCE_MS = 15_000      # a stuck VAD never holds a turn longer than this
-VAD_AGGRESSIVENESS = 2         # 0..3; 2 keeps 8 kHz line noise from counting as speech
+MAX_UTTERANCE_MS = 15_000  # a stuck VAD never holds a turn longer than this
+VAD_AGGRESSIVENESS = 2  # 0..3; 2 keeps 8 kHz line noise from counting as speech
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class SpeechStarted:
 @dataclass(frozen=True, slots=True)
 class SpeechEnded:
     at_frame: int
-    pcm: bytes                    # the utterance, pre-roll included
+    pcm: bytes  # the utterance, pre-roll included
     speech_ms: int
 
 

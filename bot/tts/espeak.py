@@ -40,7 +40,9 @@ class EspeakSynthesizer:
             try:
                 self._engine = pyttsx3.init("espeak")
             except (RuntimeError, OSError) as exc:
-                raise ConfigError(f"espeak-ng cannot start ({exc})", "apt-get install espeak-ng libespeak-ng1") from None
+                raise ConfigError(
+                    f"espeak-ng cannot start ({exc})", "apt-get install espeak-ng libespeak-ng1"
+                ) from None
         return self._engine
 
     def synthesize(self, text: str, voice: str, rate_wpm: int = DEFAULT_RATE_WPM) -> bytes:

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from bot.transcript import ConversationRecord
 from dialer.call import AnsweredCall, AttemptResult, place_call
-from dialer.guards.guard import DialTarget
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
 from duncall.ari import AriClient
@@ -35,16 +34,10 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Target:
     account_id: str
-    number: str       # E.164
-    endpoint: str     # what Asterisk dials, e.g. PJSIP/+1212…@carrier or Local/x@duncall-personas
+    number: str  # E.164
+    endpoint: str  # what Asterisk dials, e.g. PJSIP/+1212…@carrier or Local/x@duncall-personas
     language: str
     script: str
-    timezone: str | None = None
-    flags: frozenset[str] = frozenset()
-    consent: bool | None = None   # recorded prior express consent for an artificial voice
-
-    def dial_target(self, campaign_id: str | None) -> DialTarget:
-        return DialTarget(self.account_id, self.number, self.timezone, self.flags, "bot", self.consent, campaign_id)
 
 
 @dataclass
@@ -59,7 +52,7 @@ class TargetResult:
 class DialGate(Protocol):
     """Decides, atomically and at dial time, whether this dial may happen; reserves it if so."""
 
-    async def reserve(self, target: DialTarget, attempt_id: str, at: dt.datetime) -> list[str]:
+    async def reserve(self, target: Target, attempt_id: str, at: dt.datetime) -> list[str]:
         """Reasons it may not be dialled now (empty: allowed and reserved)."""
         ...
 
@@ -88,7 +81,7 @@ async def run_campaign(
         async with slots:
             attempt_id = str(uuid.uuid4())
             # The guard is asked here, immediately before the originate, never earlier.
-            reasons = await gate.reserve(target.dial_target(campaign_id), attempt_id, clock())
+            reasons = await gate.reserve(target, attempt_id, clock())
             if reasons:
                 log.info("dial denied", extra=kv(account_id=target.account_id, reasons=reasons))
                 return TargetResult(target, attempt_id, False, reasons)
@@ -106,12 +99,22 @@ async def run_campaign(
     return [t.result() for t in tasks]
 
 
-def _record_reserved(engine: Engine, t: Target, attempt_id: str, campaign_id: str | None, now: dt.datetime) -> None:
+def _record_reserved(
+    engine: Engine, t: Target, attempt_id: str, campaign_id: str | None, now: dt.datetime
+) -> None:
     with Session(engine) as s, s.begin():
-        s.add(CallAttempt(
-            attempt_id=attempt_id, account_id=t.account_id, campaign_id=campaign_id, number=t.number,
-            state=AttemptState.DIALING.value, script=t.script, reserved_at=now, dialed_at=now,
-        ))
+        s.add(
+            CallAttempt(
+                attempt_id=attempt_id,
+                account_id=t.account_id,
+                campaign_id=campaign_id,
+                number=t.number,
+                state=AttemptState.DIALING.value,
+                script=t.script,
+                reserved_at=now,
+                dialed_at=now,
+            )
+        )
 
 
 def _record_ended(engine: Engine, t: Target, a: AttemptResult[ConversationRecord], now: dt.datetime) -> None:
@@ -122,21 +125,44 @@ def _record_ended(engine: Engine, t: Target, a: AttemptResult[ConversationRecord
         row.state = AttemptState.ENDED.value
         row.ended_at = now
         row.outcome = a.outcome.value
-        row.disposition = conv.disposition if conv else (
-            "no_contact" if a.outcome is not CallOutcome.ANSWERED else "incomplete"
+        row.disposition = (
+            conv.disposition
+            if conv
+            else ("no_contact" if a.outcome is not CallOutcome.ANSWERED else "incomplete")
         )
         if conv is None:
             return
-        s.add(CallRecording(
-            attempt_id=a.attempt_id, language=conv.language, script=t.script, amd_status=a.amd_status,
-            hangup_by=conv.hangup_by, disposition=conv.disposition, flags=list(conv.flags),
-            promise=conv.promise, barge_ins_ms=list(conv.barge_ins), audio_path=conv.recording, recorded_at=now,
-        ))
+        s.add(
+            CallRecording(
+                attempt_id=a.attempt_id,
+                language=conv.language,
+                script=t.script,
+                amd_status=a.amd_status,
+                hangup_by=conv.hangup_by,
+                disposition=conv.disposition,
+                flags=list(conv.flags),
+                promise=conv.promise,
+                barge_ins_ms=list(conv.barge_ins),
+                audio_path=conv.recording,
+                recorded_at=now,
+            )
+        )
         s.flush()
         for i, turn in enumerate(conv.turns):
-            s.add(TranscriptTurn(
-                attempt_id=a.attempt_id, seq=i, speaker=turn.speaker, text=turn.text,
-                started_s=turn.started_s, ended_s=turn.ended_s, asr_confidence=turn.asr_confidence,
-                intent=turn.intent, intent_confidence=turn.intent_confidence, slots=turn.slots,
-                latency_ms=turn.latency_ms, interrupted=turn.interrupted, dtmf=turn.dtmf,
-            ))
+            s.add(
+                TranscriptTurn(
+                    attempt_id=a.attempt_id,
+                    seq=i,
+                    speaker=turn.speaker,
+                    text=turn.text,
+                    started_s=turn.started_s,
+                    ended_s=turn.ended_s,
+                    asr_confidence=turn.asr_confidence,
+                    intent=turn.intent,
+                    intent_confidence=turn.intent_confidence,
+                    slots=turn.slots,
+                    latency_ms=turn.latency_ms,
+                    interrupted=turn.interrupted,
+                    dtmf=turn.dtmf,
+                )
+            )

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from dialer.guards.guard import DialTarget, Guard
+from dialer.guards.guard import DialTarget, Guard, Reservation
 from dialer.policy import Voice
+from duncall.vocab import CallOutcome
 
 
 class GateTarget(Protocol):
@@ -44,6 +45,7 @@ class GuardGate:
         self.facts = facts
         self.voice = voice
         self.campaign_id = campaign_id
+        self._reserved: dict[str, Reservation] = {}
 
     async def reserve(self, target: GateTarget, attempt_id: str, at: dt.datetime) -> list[str]:
         """Reasons the target may not be dialled now; empty when the attempt is durably reserved."""
@@ -59,4 +61,19 @@ class GuardGate:
         )
         # The guard's Redis and SQL calls block; keep them off the event loop.
         reservation = await asyncio.to_thread(self.guard.reserve, dial, attempt_id)
+        if reservation.allowed:
+            self._reserved[attempt_id] = reservation
         return list(reservation.reasons)
+
+    async def outcome(self, attempt_id: str, outcome: CallOutcome, right_party: bool) -> None:
+        """Feed an allowed attempt's result back: conversations, connections and abandons count."""
+        reservation = self._reserved.pop(attempt_id, None)
+        if reservation is None:
+            return
+        await asyncio.to_thread(
+            self.guard.record_outcome,
+            reservation,
+            conversation=right_party,
+            connected=outcome is CallOutcome.ANSWERED,
+            abandoned=outcome is CallOutcome.ABANDONED,
+        )

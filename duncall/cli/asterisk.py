@@ -55,8 +55,10 @@ def _render(args: argparse.Namespace) -> int:
 
     password = os.environ.get("DUNCALL_ARI_PASSWORD", "")
     if len(password) < 12:
-        raise ConfigError("DUNCALL_ARI_PASSWORD is unset or shorter than 12 characters",
-                          "export a long random password (e.g. `openssl rand -base64 24`) and run again")
+        raise ConfigError(
+            "DUNCALL_ARI_PASSWORD is unset or shorter than 12 characters",
+            "export a long random password (e.g. `openssl rand -base64 24`) and run again",
+        )
     names = runtime.render_config(Path(args.out), args.user, password)
     print(f"wrote {len(names)} files to {args.out}")
     return 0

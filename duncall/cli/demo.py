@@ -18,8 +18,10 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     import redis
+    from sqlalchemy import Engine
 
-    from dialer.campaign.gate import GuardGate
+    from dialer.campaign.facts import store_facts
+    from dialer.guards.gate import GuardGate
     from dialer.guards.guard import Guard
     from dialer.guards.ledger import Ledger
     from dialer.policy.config import load_preset
@@ -45,8 +47,8 @@ def _run(args: argparse.Namespace) -> int:
     rules = load_preset("sandbox")
     print(f"store: {db_path}; guard rules: sandbox preset (default rules, calling window open all day)")
 
-    def gate() -> GuardGate:
-        return GuardGate(Guard(client, Ledger.open(db_url), rules, prefix=prefix))
+    def gate(engine: Engine) -> GuardGate:
+        return GuardGate(Guard(client, Ledger.on(engine), rules, prefix=prefix), store_facts(engine))
 
     results = demo.main(args.personas, gate, db_url)
     failed = [r for r in results if not r.allowed or r.attempt is None]

@@ -81,7 +81,9 @@ def load_persona(path: Path) -> Persona:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax") from None
+        raise ConfigError(
+            f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a persona file must be a mapping", "see personas/cooperative.yaml")
     try:
@@ -91,7 +93,9 @@ def load_persona(path: Path) -> Persona:
         loc = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"{path}: field '{loc}': {err['msg']}", "fix the persona file") from None
     if persona.name != path.stem:
-        raise ConfigError(f"{path}: name '{persona.name}' differs from the file name", f"rename it to {persona.name}.yaml")
+        raise ConfigError(
+            f"{path}: name '{persona.name}' differs from the file name", f"rename it to {persona.name}.yaml"
+        )
     return persona
 
 

@@ -19,8 +19,8 @@ from duncall.personas.model import Persona
 
 CONTEXT = "duncall-personas"
 SOUND_DIR = "duncall"  # under the sounds directory; `sound:duncall/...`
-NOISE_REQD_MS = 250          # bot speech that counts as "the bot started"
-BOT_DONE_SILENCE_MS = 900    # bot silence that counts as "the bot finished"
+NOISE_REQD_MS = 250  # bot speech that counts as "the bot started"
+BOT_DONE_SILENCE_MS = 900  # bot silence that counts as "the bot finished"
 WAIT_FOR_BOT_TIMEOUT_S = 25
 STAY_ON_LINE_S = 45
 ESPEAK_RATE_WPM = 155
@@ -37,7 +37,8 @@ def clips(persona: Persona) -> dict[str, str]:
         out[clip_name(persona, "greeting")] = persona.greeting
     if persona.behaviour == "voicemail":
         out[clip_name(persona, "voicemail")] = (
-            "您好，我现在无法接听电话，请在提示音后留言。" if persona.language == "zh"
+            "您好，我现在无法接听电话，请在提示音后留言。"
+            if persona.language == "zh"
             else f"Hi, you have reached {persona.account.first_name}. I can't take your call right now. "
             "Please leave a message after the tone."
         )
@@ -59,7 +60,7 @@ def dialplan(personas: list[Persona]) -> str:
         "; re-enters the Stasis app that dialled it (DUNCALL_APP) with the verdict.",
         "[duncall-amd]",
         "exten => s,1,AMD()",
-        " same => n,Stasis(${IF($[\"${DUNCALL_APP}\" = \"\"]?duncall:${DUNCALL_APP})},amd,${AMDSTATUS},${AMDCAUSE})",
+        ' same => n,Stasis(${IF($["${DUNCALL_APP}" = ""]?duncall:${DUNCALL_APP})},amd,${AMDSTATUS},${AMDCAUSE})',
         " same => n,Hangup()",
     ]
     return "\n".join(lines) + "\n"
@@ -124,7 +125,9 @@ def render_audio(personas: list[Persona], sounds_dir: Path) -> int:
     """
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
-            raise ConfigError(f"{tool} is not installed", "run tools/setup.sh (apt-get install espeak-ng sox)")
+            raise ConfigError(
+                f"{tool} is not installed", "run tools/setup.sh (apt-get install espeak-ng sox)"
+            )
     sounds_dir.mkdir(parents=True, exist_ok=True)
     rendered = 0
     for p in personas:
@@ -137,12 +140,28 @@ def render_audio(personas: list[Persona], sounds_dir: Path) -> int:
             wav = sounds_dir / f"{name}.tmp.wav"
             subprocess.run(
                 ["espeak-ng", "-v", p.voice, "-s", str(ESPEAK_RATE_WPM), "-w", str(wav), text],
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
             tmp = sounds_dir / f"{name}.tmp.sln16"
             subprocess.run(
-                ["sox", str(wav), "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", str(tmp)],
-                check=True, capture_output=True,
+                [
+                    "sox",
+                    str(wav),
+                    "-t",
+                    "raw",
+                    "-r",
+                    "16000",
+                    "-e",
+                    "signed",
+                    "-b",
+                    "16",
+                    "-c",
+                    "1",
+                    str(tmp),
+                ],
+                check=True,
+                capture_output=True,
             )
             wav.unlink()
             tmp.replace(target)

@@ -44,7 +44,9 @@ def build(root: Path, log: Path) -> None:
     if is_built(root):
         return
     if shutil.which("debootstrap") is None:
-        raise ConfigError("debootstrap is not installed", "run tools/setup.sh (or apt-get install debootstrap)")
+        raise ConfigError(
+            "debootstrap is not installed", "run tools/setup.sh (or apt-get install debootstrap)"
+        )
     tmp = root.with_name(root.name + ".tmp")
     if tmp.exists():
         _umount_all(tmp)
@@ -53,7 +55,9 @@ def build(root: Path, log: Path) -> None:
     retry = "check that the Debian mirror is reachable, then run `duncall asterisk up` again"
     _run(
         ["debootstrap", "--variant=minbase", "--include=ca-certificates", SUITE, str(tmp), MIRROR],
-        "debootstrap of the Asterisk chroot", retry, log,
+        "debootstrap of the Asterisk chroot",
+        retry,
+        log,
     )
     proc_dir = tmp / "proc"
     proc_dir.mkdir(exist_ok=True)
@@ -63,7 +67,9 @@ def build(root: Path, log: Path) -> None:
         _run([*env_cmd, "apt-get", *APT_OPTS, "update"], "apt-get update in the chroot", retry, log)
         _run(
             [*env_cmd, "apt-get", *APT_OPTS, "install", "-y", "--no-install-recommends", *PACKAGES],
-            "installing Asterisk in the chroot", retry, log,
+            "installing Asterisk in the chroot",
+            retry,
+            log,
         )
         _run([*env_cmd, "apt-get", "clean"], "apt-get clean", retry, log)
     finally:

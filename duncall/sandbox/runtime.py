@@ -76,6 +76,7 @@ def sandbox() -> Sandbox:
 
 # --- credentials ----------------------------------------------------------------
 
+
 def ensure_credentials() -> dict[str, str]:
     """ARI credentials, generated once per machine and never committed."""
     path = paths.home() / ARI_CREDENTIALS_FILE
@@ -100,6 +101,7 @@ def ensure_credentials() -> dict[str, str]:
 
 
 # --- configuration ----------------------------------------------------------------
+
 
 def install_config(box: Sandbox, generated: dict[str, str]) -> str:
     """Replace the chroot's /etc/asterisk with asterisk-config/ plus generated files.
@@ -129,6 +131,7 @@ def install_config(box: Sandbox, generated: dict[str, str]) -> str:
 
 
 # --- process control ----------------------------------------------------------------
+
 
 def _pid(box: Sandbox) -> int | None:
     try:
@@ -176,15 +179,24 @@ def start(box: Sandbox) -> None:
             retryable=False,
         )
     build.mount_proc(box.root)
-    for d in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk", "var/cache/asterisk",
-              "usr/share/asterisk/moh", "var/spool/asterisk/recording"):
+    for d in (
+        "var/run/asterisk",
+        "var/log/asterisk",
+        "var/spool/asterisk",
+        "var/lib/asterisk",
+        "var/cache/asterisk",
+        "usr/share/asterisk/moh",
+        "var/spool/asterisk/recording",
+    ):
         (box.root / d).mkdir(parents=True, exist_ok=True)
     # A stale control socket from a killed Asterisk blocks the new one's CLI.
     (box.root / "var/run/asterisk/asterisk.ctl").unlink(missing_ok=True)
     with box.log.open("ab") as out:
         proc = subprocess.Popen(
             ["chroot", str(box.root), "/usr/sbin/asterisk", "-f", "-n"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     box.pidfile.write_text(str(proc.pid))
@@ -211,7 +223,9 @@ def stop(box: Sandbox) -> bool:
         return False
     subprocess.run(
         ["chroot", str(box.root), "/usr/sbin/asterisk", "-rx", "core stop now"],
-        capture_output=True, timeout=10, check=False,
+        capture_output=True,
+        timeout=10,
+        check=False,
     )
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline and _pid(box) is not None:
@@ -228,11 +242,16 @@ def cli(box: Sandbox, command: str) -> str:
     """Run one Asterisk CLI command in the running sandbox."""
     proc = subprocess.run(
         ["chroot", str(box.root), "/usr/sbin/asterisk", "-rx", command],
-        capture_output=True, text=True, timeout=15, check=False,
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=False,
     )
     if proc.returncode != 0:
-        raise ServiceUnavailable(f"Asterisk CLI failed: {proc.stderr.strip() or proc.stdout.strip()}",
-                                 "is the sandbox up? run `duncall asterisk up`")
+        raise ServiceUnavailable(
+            f"Asterisk CLI failed: {proc.stderr.strip() or proc.stdout.strip()}",
+            "is the sandbox up? run `duncall asterisk up`",
+        )
     return proc.stdout
 
 
@@ -278,8 +297,8 @@ def _config_files(generated: dict[str, str], creds: dict[str, str] | None = None
     src = paths.asterisk_config_dir()
     creds = creds or ensure_credentials()
     files = {f.name: f.read_text() for f in sorted(src.iterdir()) if f.suffix == ".conf"}
-    files["ari.conf"] = (src / "ari.conf.template").read_text().format(
-        username=creds["username"], password=creds["password"]
+    files["ari.conf"] = (
+        (src / "ari.conf.template").read_text().format(username=creds["username"], password=creds["password"])
     )
     files.update(generated)
     return files

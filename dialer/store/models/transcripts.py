@@ -34,7 +34,9 @@ class TranscriptTurn(Base):
     __tablename__ = "transcript_turns"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    attempt_id: Mapped[str] = mapped_column(ForeignKey("call_records.attempt_id", ondelete="CASCADE"), index=True)
+    attempt_id: Mapped[str] = mapped_column(
+        ForeignKey("call_records.attempt_id", ondelete="CASCADE"), index=True
+    )
     seq: Mapped[int] = mapped_column(Integer)
     speaker: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
