@@ -22,6 +22,7 @@ import secrets
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -157,7 +158,10 @@ def _check_members(zf: zipfile.ZipFile, zip_path: Path) -> None:
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
             raise InputError(f"{zip_path}: member '{info.filename}' is a symlink",
                              "use the zip from the model site; this one is unsafe")
-    bad = zf.testzip()
+    try:
+        bad = zf.testzip()
+    except (zlib.error, zipfile.BadZipFile, EOFError) as exc:   # a mangled deflate stream, not just a CRC
+        bad = f"? ({exc})"
     if bad is not None:
         raise InputError(f"{zip_path}: member '{bad}' is corrupt (CRC mismatch)", "download the model again")
 

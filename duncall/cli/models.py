@@ -60,7 +60,7 @@ def _list(args: argparse.Namespace) -> int:
     print()
     if not have:
         print(f"no Vosk model installed (models live in {models.vosk_root()})")
-    for lang, m in sorted(have.items()):
-        origin = models.env_var(lang) if m.source == "env" else "pulled"
-        print(f"{lang}: {m.name} at {m.path} ({origin})")
+    for lang, inst in sorted(have.items()):
+        origin = models.env_var(lang) if inst.source == "env" else "pulled"
+        print(f"{lang}: {inst.name} at {inst.path} ({origin})")
     return 0
