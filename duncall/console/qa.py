@@ -1,0 +1,256 @@
+"""QA review: search finished calls, open one with its transcript, guard decisions and flags.
+
+Reads the dialer's tables through their models (attempts, accounts, call records,
+transcript turns, the guards' ledger) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session
+
+from dialer.store.models.accounts import Account
+from dialer.store.models.attempts import CallAttempt
+from dialer.store.models.transcripts import CallRecording, TranscriptTurn
+from duncall.console.errors import not_found
+from duncall.console.flags import QaFlag, ReviewTurn, review
+from duncall.console.masking import initials, mask_phone, mask_text
+
+MAX_RESULTS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuery:
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None  # inclusive
+    campaign: str | None = None
+    disposition: str | None = None
+    intent: str | None = None
+    flag: str | None = None  # only calls with this automatic flag
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FlagRules:
+    forbidden: Mapping[str, Sequence[str]]
+    min_score: float
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _select(q: CallQuery) -> Select[CallAttempt, CallRecording, str, str]:
+    a, r = CallAttempt, CallRecording
+    query = (
+        select(a, r, Account.first_name, Account.last_name)
+        .join(Account, Account.account_id == a.account_id)
+        .outerjoin(r, r.attempt_id == a.attempt_id)
+    )
+    if q.date_from:
+        query = query.where(a.reserved_at >= _day_start(q.date_from))
+    if q.date_to:
+        query = query.where(a.reserved_at < _day_start(q.date_to + dt.timedelta(days=1)))
+    if q.campaign:
+        query = query.where(a.campaign_id == q.campaign)
+    if q.disposition:
+        query = query.where(a.disposition == q.disposition)
+    if q.intent:
+        query = query.where(
+            exists().where(TranscriptTurn.attempt_id == a.attempt_id, TranscriptTurn.intent == q.intent)
+        )
+    return query.order_by(a.reserved_at.desc(), a.attempt_id)
+
+
+def _turns_by_attempt(db: Session, attempt_ids: list[str]) -> dict[str, list[TranscriptTurn]]:
+    out: dict[str, list[TranscriptTurn]] = {i: [] for i in attempt_ids}
+    if not attempt_ids:
+        return out
+    for turn in db.scalars(
+        select(TranscriptTurn).where(TranscriptTurn.attempt_id.in_(attempt_ids)).order_by(TranscriptTurn.seq)
+    ):
+        out[turn.attempt_id].append(turn)
+    return out
+
+
+def _flags(turns: list[TranscriptTurn], lang: str, rules: FlagRules) -> list[QaFlag]:
+    review_turns = [ReviewTurn(t.seq, t.speaker, t.text, t.intent) for t in turns]
+    return review(review_turns, lang, rules.forbidden, rules.min_score)
+
+
+def _summary(
+    attempt: CallAttempt,
+    record: CallRecording | None,
+    first: str,
+    last: str,
+    turns: list[TranscriptTurn],
+    flags: list[QaFlag],
+    show_pii: bool,
+) -> dict[str, Any]:
+    ends = [t.ended_s if t.ended_s is not None else t.started_s for t in turns]
+    return {
+        "attempt_id": attempt.attempt_id,
+        "at": _utc(attempt.reserved_at),
+        "campaign": attempt.campaign_id,
+        "account_id": attempt.account_id,
+        "number": attempt.number if show_pii else mask_phone(attempt.number),
+        "debtor": f"{first} {last}" if show_pii else initials(first, last),
+        "outcome": attempt.outcome,
+        "disposition": attempt.disposition,
+        "script": attempt.script,
+        "language": record.language if record else None,
+        "duration_s": round(max(ends), 1) if ends else None,
+        "turns": len(turns),
+        "intents": sorted({t.intent for t in turns if t.intent}),
+        "flags": sorted({f.kind for f in flags}),
+    }
+
+
+def search(db: Session, q: CallQuery, rules: FlagRules, show_pii: bool) -> list[dict[str, Any]]:
+    limit = max(1, min(q.limit, MAX_RESULTS))
+    query = _select(q)
+    if q.flag is None:
+        query = query.limit(limit).offset(q.offset)
+    rows = db.execute(query).all()
+    turns = _turns_by_attempt(db, [row[0].attempt_id for row in rows])
+    out = []
+    skipped = 0
+    for attempt, record, first, last in rows:
+        lang = record.language if record else "en"
+        flags = _flags(turns[attempt.attempt_id], lang, rules)
+        if q.flag is not None:
+            # Flags are computed, not stored: filter after computing, then page.
+            if not any(f.kind == q.flag for f in flags):
+                continue
+            if skipped < q.offset:
+                skipped += 1
+                continue
+        out.append(_summary(attempt, record, first, last, turns[attempt.attempt_id], flags, show_pii))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def call_detail(db: Session, attempt_id: str, rules: FlagRules, show_pii: bool) -> dict[str, Any]:
+    row = db.execute(
+        select(CallAttempt, CallRecording, Account.first_name, Account.last_name)
+        .join(Account, Account.account_id == CallAttempt.account_id)
+        .outerjoin(CallRecording, CallRecording.attempt_id == CallAttempt.attempt_id)
+        .where(CallAttempt.attempt_id == attempt_id)
+    ).first()
+    if row is None:
+        raise not_found("call", attempt_id, "search calls to find its attempt id")
+    attempt, record, first, last = row
+    turns = _turns_by_attempt(db, [attempt_id])[attempt_id]
+    lang = record.language if record else "en"
+    flags = _flags(turns, lang, rules)
+    names = [first, last, f"{first} {last}", f"{last}{first}"]
+    summary = _summary(attempt, record, first, last, turns, flags, show_pii)
+    summary["transcript"] = [
+        {
+            "seq": t.seq,
+            "speaker": t.speaker,
+            "text": t.text if show_pii else mask_text(t.text, names),
+            "started_s": t.started_s,
+            "ended_s": t.ended_s,
+            "asr_confidence": t.asr_confidence,
+            "intent": t.intent,
+            "intent_confidence": t.intent_confidence,
+            "latency_ms": t.latency_ms,
+            "interrupted": t.interrupted,
+            "dtmf": t.dtmf,
+        }
+        for t in turns
+    ]
+    summary["qa_flags"] = [{"kind": f.kind, "seq": f.seq, "message": f.message} for f in flags]
+    summary["record"] = (
+        {
+            "amd_status": record.amd_status,
+            "hangup_by": record.hangup_by,
+            "account_flags": record.flags,
+            "promise": record.promise,
+            "barge_ins_ms": record.barge_ins_ms,
+            "recording": record.audio_path,
+        }
+        if record
+        else None
+    )
+    summary["guard_decisions"] = _guard_decisions(db, attempt_id, show_pii)
+    return summary
+
+
+def _guard_decisions(db: Session, attempt_id: str, show_pii: bool) -> list[dict[str, Any]]:
+    try:
+        from dialer.guards.ledger import GuardDecisionRow
+    except ModuleNotFoundError:  # a build without the guards has no ledger to show
+        return []
+    from sqlalchemy import inspect
+
+    if not inspect(db.get_bind()).has_table(GuardDecisionRow.__tablename__):
+        return []  # the ledger makes its tables on first use; no dial was decided here yet
+    d = GuardDecisionRow
+    rows = db.scalars(select(d).where(d.attempt_id == attempt_id).order_by(d.id))
+    return [
+        {
+            "at": _utc(r.at),
+            "allowed": r.allowed,
+            "reasons": [x for x in r.reasons.split(",") if x],
+            "rules": r.rules,
+            "phone": r.phone if show_pii else mask_phone(r.phone),
+            "campaign": r.campaign_id,
+        }
+        for r in rows
+    ]
+
+
+CSV_COLUMNS = (
+    "attempt_id",
+    "at",
+    "campaign",
+    "account_id",
+    "number",
+    "debtor",
+    "outcome",
+    "disposition",
+    "script",
+    "language",
+    "duration_s",
+    "turns",
+    "intents",
+    "flags",
+)
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    text = str(value)
+    # A cell starting with = + - @ runs as a formula in spreadsheets; debtors' data must not.
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(c)) for c in CSV_COLUMNS])
+    return buf.getvalue()

@@ -1,0 +1,46 @@
+"""Roles and what each may do: data, checked by every endpoint."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    DESIGNER = "designer"
+    QA = "qa"
+
+
+class Permission(StrEnum):
+    USERS_MANAGE = "users_manage"
+    AUDIT_READ = "audit_read"
+    SCRIPTS_READ = "scripts_read"
+    SCRIPTS_WRITE = "scripts_write"
+    SCRIPTS_PUBLISH = "scripts_publish"
+    CALLS_READ = "calls_read"
+    CALLS_EXPORT = "calls_export"
+    PII_READ = "pii_read"  # debtors' phone numbers and names unmasked
+    LIVE_READ = "live_read"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.SUPERVISOR: frozenset(
+        {
+            Permission.AUDIT_READ,
+            Permission.SCRIPTS_READ,
+            Permission.CALLS_READ,
+            Permission.CALLS_EXPORT,
+            Permission.PII_READ,
+            Permission.LIVE_READ,
+        }
+    ),
+    Role.DESIGNER: frozenset({Permission.SCRIPTS_READ, Permission.SCRIPTS_WRITE, Permission.SCRIPTS_PUBLISH}),
+    # QA judges what the bot said, not who was called: no phone numbers or names.
+    Role.QA: frozenset({Permission.SCRIPTS_READ, Permission.CALLS_READ, Permission.CALLS_EXPORT}),
+}
+
+
+def can(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]

@@ -1,0 +1,1 @@
+"""The console's API, one router per area."""

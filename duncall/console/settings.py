@@ -1,0 +1,90 @@
+"""The console's settings: read from the environment and flags at the edge, frozen inside."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.nlu.types import IntentClassifier
+from duncall import paths
+from duncall.errors import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8700
+SESSION_TTL_S = 8 * 3600  # one working shift
+TOKEN_TTL_S = 30 * 24 * 3600
+MAX_BODY_BYTES = 512 * 1024  # the largest script is ~10 KiB; anything near this is a mistake
+FORBIDDEN_PHRASES_FILE = Path(__file__).resolve().parent / "forbidden_phrases.yaml"
+FORBIDDEN_MATCH_SCORE = 90.0  # rapidfuzz partial_ratio at or above which a bot phrase is flagged
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _default_classifier() -> IntentClassifier:
+    from duncall.cli.flow import load_classifier
+
+    return load_classifier()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    database_url: str | None = None  # None: the store's default (DUNCALL_DATABASE_URL or the home file)
+    scripts_dir: Path = field(default_factory=paths.scripts_dir)
+    session_ttl_s: int = SESSION_TTL_S
+    token_ttl_s: int = TOKEN_TTL_S
+    cookie_secure: bool = False  # set behind TLS; plain http on loopback cannot carry a Secure cookie
+    max_body_bytes: int = MAX_BODY_BYTES
+    forbidden_phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    forbidden_match_score: float = FORBIDDEN_MATCH_SCORE
+    redis_url: str | None = None
+    live_interval_s: float = 2.0
+    clock: Callable[[], dt.datetime] = _utc_now
+    classifier_factory: Callable[[], IntentClassifier] = _default_classifier
+
+
+def load_forbidden_phrases(path: Path = FORBIDDEN_PHRASES_FILE) -> dict[str, tuple[str, ...]]:
+    """``{lang: (phrase, …)}`` from a YAML mapping of language to a list of phrases."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the forbidden-phrase list {path}: {exc.strerror}",
+            "set DUNCALL_CONSOLE_FORBIDDEN to a YAML file mapping language → phrases",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"forbidden-phrase list {path} is not valid YAML ({exc})", "fix its syntax"
+        ) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(p, str) and p.strip() for p in v)
+        for k, v in data.items()
+    ):
+        raise ConfigError(
+            f"forbidden-phrase list {path} must map each language to a list of non-empty phrases",
+            'write e.g. `en: ["we will sue you"]`',
+        )
+    return {lang: tuple(p.strip() for p in phrases) for lang, phrases in data.items()}
+
+
+def from_env(**overrides: object) -> ConsoleSettings:
+    """Settings from ``DUNCALL_*`` variables; keyword arguments (from CLI flags) win."""
+    forbidden_file = os.environ.get("DUNCALL_CONSOLE_FORBIDDEN")
+    values: dict[str, object] = {
+        "forbidden_phrases": load_forbidden_phrases(
+            Path(forbidden_file) if forbidden_file else FORBIDDEN_PHRASES_FILE
+        ),
+        "cookie_secure": os.environ.get("DUNCALL_CONSOLE_SECURE_COOKIE") == "1",
+        "redis_url": os.environ.get("DUNCALL_REDIS_URL"),
+    }
+    scripts = os.environ.get("DUNCALL_SCRIPTS_DIR")
+    if scripts:
+        values["scripts_dir"] = Path(scripts)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return ConsoleSettings(**values)  # type: ignore[arg-type]
