@@ -17,7 +17,7 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
 
 from dialer.store.models.accounts import Account
-from dialer.store.models.attempts import CallAttempt
+from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
 from duncall.console.errors import not_found
 from duncall.console.flags import QaFlag, ReviewTurn, review
@@ -60,6 +60,7 @@ def _select(q: CallQuery) -> Select[CallAttempt, CallRecording, str, str]:
         select(a, r, Account.first_name, Account.last_name)
         .join(Account, Account.account_id == a.account_id)
         .outerjoin(r, r.attempt_id == a.attempt_id)
+        .where(a.state == AttemptState.ENDED.value)  # QA reviews finished calls; live ones are the board's
     )
     if q.date_from:
         query = query.where(a.reserved_at >= _day_start(q.date_from))

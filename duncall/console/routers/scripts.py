@@ -115,7 +115,9 @@ class SimResult(BaseModel):
     result: dict[str, Any]
 
 
-PROBLEMS_422: dict[int | str, dict[str, Any]] = {422: {"description": "the script has problems: `problems` lists {line, message}"}}
+PROBLEMS_422: dict[int | str, dict[str, Any]] = {
+    422: {"description": "the script has problems: `problems` lists {line, message}"}
+}
 
 
 @router.get("", response_model=list[ScriptSummary])
