@@ -24,7 +24,7 @@ from typing import TextIO
 
 from sqlalchemy import Engine
 
-from bot.asr.sphinx import SphinxRecognizer
+from bot.asr.registry import RoutingRecognizer, configured_recognizer
 from bot.callbot import BotEngines, run_bot
 from bot.dialogue.engine import DialogueSession
 from bot.dialogue.script import find_script, load_script
@@ -39,12 +39,15 @@ from dialer.campaign.runner import DialGate, Target, TargetResult, run_campaign
 from dialer.store.db import open_engine
 from duncall import paths
 from duncall.ari import AriClient
+from duncall.errors import ConfigError
 from duncall.personas import Persona, load_personas
 from duncall.personas.render import CONTEXT
 from duncall.vocab import AccountView
 
 DEMO_SCRIPT = "early_collection"
 DEMO_CONCURRENCY = 4
+# The last run's prompt cache, for the benchmarks' hit rate.
+LAST_PROMPT_CACHE: PromptCache | None = None
 
 
 def persona_accounts_jsonl(personas: Sequence[Persona], out: Path) -> None:
@@ -96,11 +99,31 @@ def account_view(p: Persona) -> AccountView:
     )
 
 
-def load_engines() -> tuple[BotEngines, IntentClassifier]:
+def load_engines() -> tuple[BotEngines, IntentClassifier, RoutingRecognizer]:
     from bot.nlu import load_classifier  # heavy (transformers): only when a call is placed
 
     prompts = PromptCache(EspeakSynthesizer(), paths.home() / "tts-cache", DEFAULT_RATE_WPM)
-    return BotEngines(SphinxRecognizer(), prompts, phrases), load_classifier()
+    recognizer = configured_recognizer()
+    return BotEngines(recognizer, prompts, phrases), load_classifier(), recognizer
+
+
+def ready_languages(
+    langs: set[str], recognizer: RoutingRecognizer, classifier: IntentClassifier
+) -> dict[str, str | None]:
+    """Each language → None when its models load, else why not (e.g. no ASR model installed).
+
+    Everything is loaded before the first dial: a missing model is said now, not as
+    a dead call later, and the first debtor does not wait for a model to load.
+    """
+    ready: dict[str, str | None] = {}
+    for lang in sorted(langs):
+        try:
+            recognizer.warm(lang)
+            classifier.understand("hello", lang, dt.date.today())
+            ready[lang] = None
+        except ConfigError as exc:
+            ready[lang] = exc.one_line()
+    return ready
 
 
 async def run_demo(
@@ -130,11 +153,16 @@ async def _run(
         persona_accounts_jsonl(personas, path)
         summary = import_file(engine, path)
         print(f"accounts: {summary.one_line().split(': ', 1)[1]}", file=out)
-    engines, classifier = load_engines()
-    # Load every model before the first dial: a missing model is an error now,
-    # not a dead call later, and the first debtor does not wait for it.
-    for lang in sorted({p.language for p in personas}):
-        classifier.understand("hello", lang, dt.date.today())
+    global LAST_PROMPT_CACHE
+    engines, classifier, recognizer = load_engines()
+    LAST_PROMPT_CACHE = engines.prompts
+    ready = ready_languages({p.language for p in personas}, recognizer, classifier)
+    for lang, why in ready.items():
+        if why is not None:
+            print(f"not calling the {lang} personas: {why}", file=out)
+    if all(why is not None for why in ready.values()):
+        raise ConfigError("no language has its speech models installed", "see the lines above")
+    personas = [p for p in personas if ready[p.language] is None]
     by_id = {p.account.account_id: p for p in personas}
     today = dt.date.today()
 
