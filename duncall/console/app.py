@@ -135,6 +135,10 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
     def index() -> Response:
         return RedirectResponse("/calls", status_code=303)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     def page(name: str) -> Any:
         def serve() -> Response:
             # Pages are static shells; every piece of data comes from the API, which checks the role.
