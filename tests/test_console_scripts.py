@@ -204,3 +204,12 @@ def test_simulator_runs_unsaved_text(env: ConsoleEnv) -> None:
         .json()
     )
     assert "Spring Lending" in body["steps"][0]["text"]
+
+
+def test_a_control_character_is_a_problem_at_its_line_not_a_server_error(env: ConsoleEnv) -> None:
+    text = original(env).replace("start: greeting", "start: greet\x1fing", 1)
+    response = env.login(Role.DESIGNER).put(f"/api/scripts/{NAME}", json={"text": text})
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {"line": line_of(text, "start: greet"), "message": "character U+001F is not allowed in YAML"}
+    ]

@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+import yaml.reader
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +27,7 @@ from duncall.console.errors import ApiError, not_found
 
 SCRIPT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,80}\.[a-z]{2}$")
 MAX_SCRIPT_CHARS = 200_000
+MAX_VERSION = 2**31 - 1  # a 32-bit INTEGER column on every database
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,13 @@ def validate(name: str, text: str) -> tuple[Script | None, list[LineProblem]]:
     with tempfile.TemporaryDirectory(prefix="duncall-script-") as tmp:
         path = Path(tmp) / f"{name}.yaml"
         path.write_text(text, encoding="utf-8")
-        script, problems = check_script(path)
+        try:
+            script, problems = check_script(path)
+        except yaml.reader.ReaderError as exc:
+            # The checker reports marked YAML errors itself; a control character is not one of them.
+            line = text.count("\n", 0, exc.position) + 1
+            code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            return None, [LineProblem(line, f"character U+{code:04X} is not allowed in YAML")]
     return script, [LineProblem(p.line, p.message) for p in problems]
 
 

@@ -26,7 +26,9 @@ class Credentials(BaseModel):
 
 
 class TokenRequest(Credentials):
-    ttl_s: int | None = Field(default=None, ge=60, description="lifetime; capped at the server's token TTL")
+    ttl_s: int | None = Field(
+        default=None, ge=60, le=10 * 365 * 86400, description="lifetime; capped at the server's token TTL"
+    )
 
 
 class Me(BaseModel):

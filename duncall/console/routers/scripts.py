@@ -74,6 +74,7 @@ class SaveBody(ScriptBody):
     base_version: int | None = Field(
         default=None,
         ge=0,
+        le=store.MAX_VERSION,
         description="the version the editor opened; a newer one on the server refuses the save",
     )
     note: str = Field(default="", max_length=500)
@@ -82,7 +83,7 @@ class SaveBody(ScriptBody):
 class PublishBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=store.MAX_VERSION)
 
 
 class Published(BaseModel):
@@ -136,7 +137,10 @@ Name = Annotated[
 
 @router.get("/{name}", response_model=ScriptText, responses={404: {"description": "no such script"}})
 def open_script(
-    name: Name, console: ConsoleDep, _: Reader, version: Annotated[int | None, Query(ge=0)] = None
+    name: Name,
+    console: ConsoleDep,
+    _: Reader,
+    version: Annotated[int | None, Query(ge=0, le=store.MAX_VERSION)] = None,
 ) -> ScriptText:
     """The latest saved version (or ``?version=N``; 0 is the published file in scripts/)."""
     with console.transaction() as db:
