@@ -91,3 +91,16 @@ def test_classify_without_a_built_model_names_the_train_command(tmp_path: Path) 
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "duncall nlu train" in done.stderr
     assert done.stdout == ""
+
+
+def test_training_is_deterministic() -> None:
+    from dataclasses import replace
+
+    import torch
+
+    from bot.nlu.model import RECIPES, train
+
+    short = replace(RECIPES["zh"], epochs=1)
+    first, second = (train("zh", recipe=short).net.state_dict() for _ in range(2))
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)

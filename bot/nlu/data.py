@@ -101,6 +101,9 @@ def augment(examples: list[Example], lang: str, rng: random.Random, copies: int)
                 text = _join(lang, text, rng.choice(trailing))
             elif roll < 0.8:
                 text = _drop_one(text, lang, rng)
+            elif roll < 0.9 and lang == "en":
+                # Recognizers cut replies short ("wrong number" → "wrong numb").
+                text = _cut_last_word(text)
             else:
                 text = _join(lang, rng.choice(leading), _join(lang, text, rng.choice(trailing)))
             out.append(Example(text, example.intent))
@@ -117,3 +120,11 @@ def _drop_one(text: str, lang: str, rng: random.Random) -> str:
         return text
     del units[rng.randrange(len(units))]
     return "".join(units) if lang == "zh" else " ".join(units)
+
+
+def _cut_last_word(text: str) -> str:
+    words = text.split()
+    if len(words) < 2 or len(words[-1]) < 5:
+        return text
+    words[-1] = words[-1][: (len(words[-1]) + 1) // 2]
+    return " ".join(words)
