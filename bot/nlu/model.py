@@ -63,7 +63,7 @@ class Recipe:
 
 
 RECIPES = {
-    "en": Recipe(epochs=5, batch_size=32, learning_rate=8e-5, augment_copies=1, token_dropout=0.0),
+    "en": Recipe(epochs=8, batch_size=32, learning_rate=1e-4, augment_copies=2, token_dropout=0.0),
     "zh": Recipe(epochs=25, batch_size=32, learning_rate=1e-3, augment_copies=2, token_dropout=0.1, threads=1),
 }
 ZH_CONFIG: dict[str, Any] = {
