@@ -9,8 +9,9 @@ characters differ, ``huan`` does not).
 
 Training is seeded and uses deterministic torch kernels, so the same data and
 recipe give the same model on the same machine.  Artifacts live in
-``duncall.paths.home()/nlu/<lang>-<data hash>/``.  Nothing here touches a network:
-pretrained weights are read with ``local_files_only=True``.
+``duncall.paths.home()/nlu/<lang>-<key>/``, the key hashing the training
+data, the recipe, the seed and the model shape (``artifact_key``).  Nothing here
+touches a network: pretrained weights are read with ``local_files_only=True``.
 """
 
 from __future__ import annotations
