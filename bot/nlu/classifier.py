@@ -68,7 +68,9 @@ class NluClassifier:
     def preload(self) -> None:
         """Load every language's model now (at start-up) instead of on first use."""
         for lang in self._langs:
-            self.model(lang)
+            # One throwaway inference: torch's first call allocates and plans, which
+            # would otherwise land on the first debtor's first answer.
+            self.model(lang).probabilities(["ok"])
 
     def model(self, lang: str) -> Scorer:
         with self._lock:
