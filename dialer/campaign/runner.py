@@ -5,6 +5,14 @@ answered call to the bot, record the outcome, the conversation and its
 transcript.  At most ``concurrency`` calls are live at once (the bot's
 capacity, K).  Whether a target may be dialled at all is the guard's
 decision, taken immediately before the originate (``DialGate``).
+
+Crash safety rests on the order of the writes: the guard's reservation is
+durable (ledger) before the attempt row is written in state ``dialing``, and
+that row is durable before the originate.  A dialer killed at any point leaves
+either nothing dialled but counted (the strict side) or a ``dialing`` row whose
+channel ``dc-<attempt_id>`` ``dialer.campaign.recovery.reconcile`` finds or
+misses on the next start.  Attempt ids are new uuids per reservation, so no
+reservation is ever dialled twice.
 """
 
 from __future__ import annotations
@@ -21,10 +29,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.transcript import ConversationRecord
-from dialer.call import AnsweredCall, AttemptResult, place_call
+from dialer.call import RING_TIMEOUT_S, AnsweredCall, AttemptResult, place_call
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
 from duncall.ari import AriClient
+from duncall.errors import InputError
 from duncall.log import kv
 from duncall.vocab import CallOutcome
 
@@ -38,6 +47,7 @@ class Target:
     endpoint: str  # what Asterisk dials, e.g. PJSIP/+1212…@carrier or Local/x@duncall-personas
     language: str
     script: str
+    stage: str | None = None  # the strategy's collection stage, recorded on the attempt
 
 
 @dataclass
@@ -64,6 +74,12 @@ class DialGate(Protocol):
 OnAnswer = Callable[[Target, AnsweredCall], Awaitable[ConversationRecord]]
 
 
+class Pacer(Protocol):
+    """Spaces originates toward Asterisk (calls per second); waits until the next one may go."""
+
+    async def wait(self) -> None: ...
+
+
 async def run_campaign(
     ari: AriClient,
     engine: Engine,
@@ -74,11 +90,23 @@ async def run_campaign(
     campaign_id: str | None = None,
     concurrency: int = 4,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    pacer: Pacer | None = None,
+    ring_timeout_s: int = RING_TIMEOUT_S,
+    on_result: Callable[[TargetResult], None] | None = None,
 ) -> list[TargetResult]:
+    """Dial every target once (if the guard allows), at most ``concurrency`` at a time.
+
+    Targets are started in order; ``on_result`` sees each result as it ends (progress).
+    """
+    if concurrency < 1:
+        raise InputError(f"concurrency {concurrency} must be at least 1", "pass --concurrency 1 or more")
     slots = asyncio.Semaphore(concurrency)
 
     async def one(target: Target) -> TargetResult:
         async with slots:
+            if pacer is not None:
+                # Paced before the guard: the decision stays as close to the originate as it can.
+                await pacer.wait()
             attempt_id = str(uuid.uuid4())
             # The guard is asked here, immediately before the originate, never earlier.
             reasons = await gate.reserve(target, attempt_id, clock())
@@ -87,15 +115,25 @@ async def run_campaign(
                 return TargetResult(target, attempt_id, False, reasons)
             _record_reserved(engine, target, attempt_id, campaign_id, clock())
             attempt = await place_call(
-                ari, target.endpoint, lambda call: on_answer(target, call), attempt_id=attempt_id
+                ari,
+                target.endpoint,
+                lambda call: on_answer(target, call),
+                attempt_id=attempt_id,
+                ring_timeout_s=ring_timeout_s,
             )
             _record_ended(engine, target, attempt, clock())
             conv = attempt.conversation
             await gate.outcome(attempt_id, attempt.outcome, bool(conv and conv.right_party))
             return TargetResult(target, attempt_id, True, [], attempt)
 
+    async def reported(target: Target) -> TargetResult:
+        result = await one(target)
+        if on_result is not None:
+            on_result(result)
+        return result
+
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(one(t), name=f"target:{t.account_id}") for t in targets]
+        tasks = [tg.create_task(reported(t), name=f"target:{t.account_id}") for t in targets]
     return [t.result() for t in tasks]
 
 
@@ -111,6 +149,7 @@ def _record_reserved(
                 number=t.number,
                 state=AttemptState.DIALING.value,
                 script=t.script,
+                stage=t.stage,
                 reserved_at=now,
                 dialed_at=now,
             )

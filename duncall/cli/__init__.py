@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from duncall import log
 from duncall.errors import DuncallError
 
-AREAS = ("asterisk", "demo", "guard", "accounts", "pacing", "nlu", "flow", "models", "serve")
+AREAS = ("asterisk", "demo", "guard", "accounts", "pacing", "nlu", "flow", "models", "serve", "campaign")
 
 
 def build_parser() -> argparse.ArgumentParser:

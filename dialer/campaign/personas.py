@@ -1,0 +1,82 @@
+"""The sandbox personas as store accounts, each routed to ``Local/<persona>@duncall-personas``.
+
+With ``copies`` > 1 each persona stands for that many accounts, each with its
+own account id and number (the persona's number with its last four digits
+replaced by the copy's index), all ringing the same simulated party — a load
+campaign of hundreds of persona calls through the real Asterisk.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from dialer.accounts.importer import ImportSummary, import_file
+from duncall.errors import InputError
+from duncall.personas import Persona
+from duncall.personas.render import CONTEXT
+
+MAX_COPIES = 10_000  # four digits of the number carry the copy index
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaAccount:
+    account_id: str
+    number: str
+    persona: Persona
+
+    @property
+    def endpoint(self) -> str:
+        return f"Local/{self.persona.name}@{CONTEXT}"
+
+
+def persona_accounts(personas: Sequence[Persona], copies: int = 1) -> list[PersonaAccount]:
+    if not 1 <= copies <= MAX_COPIES:
+        raise InputError(f"--copies {copies} is out of range", f"use 1–{MAX_COPIES}")
+    out = []
+    for p in personas:
+        a = p.account
+        if copies == 1:
+            out.append(PersonaAccount(a.account_id, a.phone, p))
+            continue
+        for i in range(copies):
+            out.append(PersonaAccount(f"{a.account_id}-{i:04d}", f"{a.phone[:-4]}{i:04d}", p))
+    return out
+
+
+def import_persona_accounts(engine: Engine, accounts: Sequence[PersonaAccount]) -> ImportSummary:
+    """Write the accounts through the normal import (idempotent: a re-run updates, never duplicates)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "personas.jsonl"
+        with path.open("w", encoding="utf-8") as f:
+            for pa in accounts:
+                a = pa.persona.account
+                row = {
+                    "account_id": pa.account_id,
+                    "first_name": a.first_name,
+                    "last_name": a.last_name,
+                    "phones": [
+                        {
+                            "number": pa.number,
+                            "type": "mobile",
+                            "ai_voice_consent": True,
+                            "consent_date": "2026-01-15",
+                            "contact_type": "debtor",
+                        }
+                    ],
+                    "timezone": a.timezone,
+                    "language": pa.persona.language,
+                    "balance": str(a.balance),
+                    "currency": a.currency,
+                    "days_past_due": a.days_past_due,
+                    "product": "sandbox",
+                    "risk_segment": "sandbox",
+                    "flags": [],
+                }
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return import_file(engine, path)

@@ -1,0 +1,161 @@
+"""Reconciling a campaign's unfinished attempts after its dialer died.
+
+A dialer killed mid-campaign (SIGKILL, power loss) leaves attempt rows in state
+``reserved`` or ``dialing``.  On the next start, before anything is dialled,
+each one is settled against Asterisk's channel list:
+
+- its channel ``dc-<attempt_id>`` is gone: the call ended while nobody watched.
+  The attempt is ended with outcome ``failed`` (what happened is unknown);
+- its channel still exists: nobody runs the bot on it any more, so the person
+  would hear dead air.  It is **hung up**, never left to finish, and ended as
+  ``abandoned`` if it had been answered (a live call the dialer dropped is what
+  the abandonment rules count), else ``failed``.
+
+Either way the attempt stays counted by the guards: its allowed decision is in
+the ledger, so the frequency caps count it as a dial — it was dialled.  A row
+still ``reserved`` was never originated (the row is written ``dialing`` before
+the originate), and is ended the same way, counted: the strict side.
+
+Only one dialer may run a campaign at a time (``dialer.campaign.lease``);
+reconciling another live dialer's calls would hang them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from dialer.store.models import AttemptState, CallAttempt
+from duncall.ari import AriClient
+from duncall.ari.errors import AriError, AriNotFound
+from duncall.log import kv
+from duncall.vocab import CallOutcome, Disposition
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "dc-"
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """An attempt its dialer never finished, as found on restart."""
+
+    attempt_id: str
+    account_id: str
+    number: str
+    reserved_at: dt.datetime
+    channel_up: bool  # its channel still existed and was answered
+    hung_up: bool  # its channel still existed and was hung up now
+    outcome: CallOutcome
+
+
+@dataclass
+class Reconciled:
+    orphans: list[Orphan] = field(default_factory=list)
+
+    @property
+    def hung_up(self) -> int:
+        return sum(o.hung_up for o in self.orphans)
+
+    def one_line(self) -> str:
+        if not self.orphans:
+            return "no unfinished attempts"
+        return (
+            f"{len(self.orphans)} unfinished attempt(s) from an earlier run ended "
+            f"({self.hung_up} channel(s) still up were hung up)"
+        )
+
+
+# Feeds a reconciled attempt's outcome to the guards (connected/abandoned counters).
+OrphanSink = Callable[[Orphan], Awaitable[None]]
+
+
+async def reconcile(
+    ari: AriClient,
+    engine: Engine,
+    campaign_id: str,
+    *,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    on_orphan: OrphanSink | None = None,
+) -> Reconciled:
+    """End every unfinished attempt of ``campaign_id`` against Asterisk's live channels."""
+    rows = await asyncio.to_thread(_unfinished, engine, campaign_id)
+    out = Reconciled()
+    if not rows:
+        return out
+    channels = {c.id: c for c in await ari.list_channels()}
+    for row in rows:
+        channel = channels.get(CHANNEL_PREFIX + row.attempt_id)
+        hung_up = False
+        if channel is not None:
+            try:
+                await ari.hangup(channel.id)
+                hung_up = True
+            except AriNotFound:
+                pass  # it ended between the list and the hangup
+            except AriError:
+                # Still up and we cannot hang it up: leave the row open for the next start.
+                log.warning("could not hang up an orphaned channel", extra=kv(attempt_id=row.attempt_id))
+                continue
+        up = channel is not None and channel.answered
+        orphan = Orphan(
+            attempt_id=row.attempt_id,
+            account_id=row.account_id,
+            number=row.number,
+            reserved_at=row.reserved_at,
+            channel_up=up,
+            hung_up=hung_up,
+            outcome=CallOutcome.ABANDONED if up else CallOutcome.FAILED,
+        )
+        await asyncio.to_thread(_end, engine, orphan, clock())
+        if on_orphan is not None:
+            await on_orphan(orphan)
+        out.orphans.append(orphan)
+        log.warning(
+            "unfinished attempt reconciled",
+            extra=kv(attempt_id=orphan.attempt_id, outcome=orphan.outcome, hung_up=hung_up),
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    attempt_id: str
+    account_id: str
+    number: str
+    reserved_at: dt.datetime
+
+
+def _unfinished(engine: Engine, campaign_id: str) -> list[_Row]:
+    with Session(engine) as s:
+        rows = s.scalars(
+            select(CallAttempt)
+            .where(
+                CallAttempt.campaign_id == campaign_id,
+                CallAttempt.state != AttemptState.ENDED.value,
+            )
+            .order_by(CallAttempt.reserved_at)
+        ).all()
+        return [_Row(r.attempt_id, r.account_id, r.number, _aware(r.reserved_at)) for r in rows]
+
+
+def _end(engine: Engine, orphan: Orphan, now: dt.datetime) -> None:
+    with Session(engine) as s, s.begin():
+        row = s.get(CallAttempt, orphan.attempt_id)
+        if row is None or row.state == AttemptState.ENDED.value:
+            return
+        row.state = AttemptState.ENDED.value
+        row.ended_at = now
+        row.outcome = orphan.outcome.value
+        row.disposition = (Disposition.INCOMPLETE if orphan.channel_up else Disposition.NO_CONTACT).value
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything written here was UTC.
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value

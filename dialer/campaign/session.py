@@ -1,0 +1,184 @@
+"""One run of a campaign: take the campaign's lease, reconcile what a dead run left,
+plan targets with the strategy, dial them through the guard, summarise.
+
+Running the same campaign again (after it finished, or after the dialer was
+killed) is idempotent in the sense the rules care about: unfinished attempts
+are settled first, accounts the strategy says to wait for are skipped, and the
+guard denies redials its frequency rules forbid (``min_gap`` and the caps count
+every allowed decision in the ledger, including the dead run's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from dialer.campaign.facts import store_facts
+from dialer.campaign.lease import campaign_lease
+from dialer.campaign.pacing import CpsPacer
+from dialer.campaign.recovery import Orphan, Reconciled, reconcile
+from dialer.campaign.runner import OnAnswer, TargetResult, run_campaign
+from dialer.campaign.targets import EndpointFor, Plan, plan_targets
+from dialer.guards.capacity import CapacityLimiter, CapacityLimits
+from dialer.guards.gate import GuardGate
+from dialer.guards.guard import Guard, Reservation
+from dialer.policy import Decision
+from dialer.policy.zones import normalize
+from dialer.store.models import Campaign, CampaignStatus
+from dialer.strategy.model import Strategy
+from duncall.ari import AriClient
+from duncall.errors import InputError
+
+CAMPAIGN_ID_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignOptions:
+    campaign_id: str
+    concurrency: int = 4
+    calls_per_second: int = 10  # 0: no limit
+    ring_timeout_s: int = 25
+    use_schedule: bool = True  # honour the strategy's not_before (retry spacing)
+
+    def __post_init__(self) -> None:
+        if not self.campaign_id or len(self.campaign_id) > CAMPAIGN_ID_MAX:
+            raise InputError(
+                f"campaign id {self.campaign_id!r} must be 1–{CAMPAIGN_ID_MAX} characters",
+                "pass --campaign NAME",
+            )
+        if self.concurrency < 1:
+            raise InputError(
+                f"concurrency {self.concurrency} must be at least 1", "pass --concurrency 1 or more"
+            )
+        if self.calls_per_second < 0:
+            raise InputError(
+                f"calls per second {self.calls_per_second} is negative", "pass --cps 0 (off) or more"
+            )
+        if self.ring_timeout_s < 1:
+            raise InputError(
+                f"ring timeout {self.ring_timeout_s} s is too short", "pass --ring-timeout 15 or more"
+            )
+
+
+@dataclass
+class Summary:
+    campaign_id: str
+    reconciled: Reconciled
+    plan: Plan
+    results: list[TargetResult] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def dialled(self) -> list[TargetResult]:
+        return [r for r in self.results if r.allowed]
+
+    def outcomes(self) -> Counter[str]:
+        return Counter(r.attempt.outcome.value for r in self.results if r.attempt is not None)
+
+    def denials(self) -> Counter[str]:
+        return Counter(reason for r in self.results if not r.allowed for reason in r.deny_reasons)
+
+    def lines(self) -> list[str]:
+        def counts(c: Counter[str]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"
+
+        denied = sum(not r.allowed for r in self.results)
+        return [
+            f"campaign {self.campaign_id}: {self.reconciled.one_line()}",
+            f"targets {len(self.plan.targets)}; not planned: {counts(self.plan.skipped)}",
+            f"dialled {len(self.dialled)}: {counts(self.outcomes())}",
+            f"denied by the guard {denied}: {counts(self.denials())}",
+            f"{len(self.results)} targets in {self.wall_s:.1f} s",
+        ]
+
+
+async def run_session(
+    ari: AriClient,
+    engine: Engine,
+    client: redis.Redis,
+    guard: Guard,
+    strategy: Strategy,
+    endpoint_for: EndpointFor,
+    on_answer: OnAnswer,
+    options: CampaignOptions,
+    *,
+    account_ids: list[str] | None = None,
+    prefix: str,
+    on_result: Callable[[TargetResult], None] | None = None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> Summary:
+    started = time.monotonic()
+    cid = options.campaign_id
+    await asyncio.to_thread(_mark_campaign, engine, cid, Path(strategy.source).name or strategy.name, clock())
+    async with campaign_lease(client, f"{prefix}campaign:{cid}:lease"):
+
+        async def count_orphan(orphan: Orphan) -> None:
+            if not orphan.channel_up:
+                return  # the allowed decision already counts it as an attempt
+            reservation = Reservation(
+                orphan.attempt_id,
+                orphan.account_id,
+                normalize(orphan.number),
+                orphan.reserved_at,
+                Decision(True, ()),
+            )
+            await asyncio.to_thread(guard.record_outcome, reservation, connected=True, abandoned=True)
+
+        reconciled = await reconcile(ari, engine, cid, clock=clock, on_orphan=count_orphan)
+        plan = await asyncio.to_thread(
+            plan_targets,
+            engine,
+            strategy,
+            endpoint_for,
+            clock(),
+            account_ids=account_ids,
+            use_schedule=options.use_schedule,
+        )
+        pacer = None
+        if options.calls_per_second:
+            limiter = CapacityLimiter(
+                client,
+                CapacityLimits(max_concurrent=0, calls_per_second=options.calls_per_second),
+                prefix=prefix,
+            )
+            pacer = CpsPacer(limiter, cid)
+        gate = GuardGate(guard, store_facts(engine), campaign_id=cid)
+        results = await run_campaign(
+            ari,
+            engine,
+            plan.targets,
+            on_answer,
+            gate,
+            campaign_id=cid,
+            concurrency=options.concurrency,
+            clock=clock,
+            pacer=pacer,
+            ring_timeout_s=options.ring_timeout_s,
+            on_result=on_result,
+        )
+    await asyncio.to_thread(_mark_campaign, engine, cid, None, clock(), CampaignStatus.FINISHED)
+    return Summary(cid, reconciled, plan, results, time.monotonic() - started)
+
+
+def _mark_campaign(
+    engine: Engine,
+    campaign_id: str,
+    strategy: str | None,
+    now: dt.datetime,
+    status: CampaignStatus = CampaignStatus.RUNNING,
+) -> None:
+    with Session(engine) as s, s.begin():
+        row = s.get(Campaign, campaign_id)
+        if row is None:
+            row = Campaign(campaign_id=campaign_id, name=campaign_id, strategy=strategy or "", created_at=now)
+            s.add(row)
+        row.status = status.value

@@ -1,0 +1,109 @@
+"""Which accounts a campaign run dials, with which script, on which endpoint.
+
+The strategy (``dialer.strategy``) decides per account: stop, wait (``not_before``
+later than now), hand to an agent, or call with a stage's script.  Only accounts
+it says to call now become targets; the guard still decides each dial at dial time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from dialer.campaign.runner import Target
+from dialer.store.models import Account, Phone
+from dialer.store.repo import strategy_inputs
+from dialer.strategy.model import ActionKind, Channel, Strategy
+from dialer.strategy.policy import next_action
+from duncall.errors import InputError
+
+# account_id, number → what Asterisk dials (None: this account is not reachable this way)
+EndpointFor = Callable[[str, str], str | None]
+
+
+def endpoint_template(template: str) -> EndpointFor:
+    """``PJSIP/{number}@carrier`` → an endpoint per number (``{number}`` is E.164 without the +)."""
+    if "{number}" not in template:
+        raise InputError(
+            f"endpoint template {template!r} has no {{number}}", "e.g. --endpoint 'PJSIP/{number}@carrier'"
+        )
+
+    def endpoint(_account_id: str, number: str) -> str:
+        return template.replace("{number}", number.lstrip("+"))
+
+    return endpoint
+
+
+def endpoint_map(endpoints: Mapping[str, str]) -> EndpointFor:
+    """A fixed account → endpoint map (the sandbox personas)."""
+
+    def endpoint(account_id: str, _number: str) -> str | None:
+        return endpoints.get(account_id)
+
+    return endpoint
+
+
+@dataclass
+class Plan:
+    targets: list[Target] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # why accounts were not dialled this run
+
+
+def plan_targets(
+    engine: Engine,
+    strategy: Strategy,
+    endpoint_for: EndpointFor,
+    now: dt.datetime,
+    *,
+    account_ids: list[str] | None = None,
+    use_schedule: bool = True,
+) -> Plan:
+    """Targets for this run, in account order; ``use_schedule=False`` ignores ``not_before``
+    (retry spacing), leaving the timing of redials to the guard's frequency rules alone."""
+    plan = Plan()
+    with Session(engine) as s:
+        query = select(Account.account_id).order_by(Account.account_id)
+        if account_ids is not None:
+            query = query.where(Account.account_id.in_(account_ids))
+        ids = list(s.scalars(query))
+        for account_id in ids:
+            state, history = strategy_inputs(s, account_id, now)
+            action = next_action(strategy, state, history, now)
+            if action.kind is ActionKind.STOP:
+                plan.skipped["strategy: stop"] += 1
+                continue
+            if action.channel is Channel.AGENT:
+                plan.skipped["strategy: needs an agent"] += 1
+                continue
+            if use_schedule and action.not_before is not None and action.not_before > now:
+                plan.skipped["strategy: not yet due"] += 1
+                continue
+            phone = s.scalars(
+                select(Phone)
+                .where(Phone.account_id == account_id, Phone.contact_type == "debtor")
+                .order_by(Phone.position)
+            ).first()
+            if phone is None:
+                plan.skipped["no debtor phone"] += 1
+                continue
+            endpoint = endpoint_for(account_id, phone.number)
+            if endpoint is None:
+                plan.skipped["no endpoint"] += 1
+                continue
+            assert action.script is not None and action.stage is not None
+            plan.targets.append(
+                Target(
+                    account_id=account_id,
+                    number=phone.number,
+                    endpoint=endpoint,
+                    language=state.language,
+                    script=action.script,
+                    stage=action.stage.value,
+                )
+            )
+    return plan

@@ -1,0 +1,291 @@
+"""`duncall campaign run` — an agentless bot campaign, every dial through the guards.
+
+Accounts come from the store (dialled at ``--endpoint``), or with ``--personas``
+from the sandbox personas (imported into the store, each dialled at
+``Local/<persona>@duncall-personas``).  Re-running the same ``--campaign`` after
+it finished or after the dialer was killed settles the unfinished attempts
+first and never redials what the rules forbid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from duncall.errors import ConfigError, InputError, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bot.transcript import ConversationRecord
+    from dialer.call import AnsweredCall
+    from dialer.campaign.runner import OnAnswer, Target, TargetResult
+    from dialer.campaign.session import CampaignOptions
+    from dialer.policy import Rules
+    from dialer.strategy.model import Strategy
+    from duncall.ari import AriClient
+    from duncall.personas import Persona
+
+DEFAULT_STRATEGY = Path(__file__).resolve().parents[2] / "strategies" / "default.yaml"
+ANSWER_MODES = ("bot", "hangup")
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("campaign", help="run bot campaigns over the stored accounts")
+    csub = p.add_subparsers(dest="campaign_command", metavar="COMMAND", required=True)
+    run = csub.add_parser(
+        "run",
+        help="dial the accounts the strategy says to call now, each through the guards; "
+        "safe to re-run after a crash",
+    )
+    run.add_argument("--campaign", required=True, help="campaign id; re-running it resumes it")
+    run.add_argument(
+        "--personas",
+        nargs="*",
+        default=None,
+        metavar="NAME",
+        help="sandbox: call these personas (none named: all) instead of the stored accounts",
+    )
+    run.add_argument(
+        "--copies", type=int, default=1, help="sandbox: accounts per persona, each with its own number"
+    )
+    run.add_argument(
+        "--endpoint",
+        default=None,
+        help="what Asterisk dials for a stored account, e.g. 'PJSIP/{number}@carrier'",
+    )
+    run.add_argument(
+        "--rules",
+        default=None,
+        help="guard rules: a preset name or a YAML file (default: sandbox with --personas, else default)",
+    )
+    run.add_argument(
+        "--strategy",
+        type=Path,
+        default=DEFAULT_STRATEGY,
+        help="strategy YAML (default: strategies/default.yaml)",
+    )
+    run.add_argument(
+        "--ignore-schedule",
+        action="store_true",
+        help="dial accounts even when the strategy's retry spacing says later (the guard still decides)",
+    )
+    run.add_argument("--concurrency", type=int, default=4, help="live bot calls at once, K (default 4)")
+    run.add_argument(
+        "--cps", type=int, default=10, help="originates per second toward Asterisk (0: no limit)"
+    )
+    run.add_argument(
+        "--ring-timeout", type=int, default=25, help="seconds to ring before no answer (default 25)"
+    )
+    run.add_argument(
+        "--answer",
+        choices=ANSWER_MODES,
+        default="bot",
+        help="bot: the dialogue engine talks; hangup: end answered calls at once (sandbox load runs only)",
+    )
+    run.add_argument(
+        "--db", default=None, help="database URL (default: DUNCALL_DATABASE_URL or ~/.cache/duncall)"
+    )
+    run.add_argument("--guard-prefix", default=None, help="Redis key prefix of the guard counters")
+    run.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dialer.campaign.session import CampaignOptions
+
+    if args.personas is None and args.endpoint is None:
+        raise InputError(
+            "no way to reach the stored accounts' phones",
+            "pass --endpoint 'PJSIP/{number}@carrier', or --personas for the sandbox",
+        )
+    if args.answer == "hangup" and args.personas is None:
+        # Hanging up on a person who answered is an abandoned call: only simulated debtors get it.
+        raise InputError(
+            "--answer hangup is for the sandbox personas only", "add --personas, or drop --answer"
+        )
+    if args.copies != 1 and args.personas is None:
+        raise InputError("--copies needs --personas", "add --personas")
+    options = CampaignOptions(
+        campaign_id=args.campaign,
+        concurrency=args.concurrency,
+        calls_per_second=args.cps,
+        ring_timeout_s=args.ring_timeout,
+        use_schedule=not args.ignore_schedule,
+    )
+    from dialer.policy.config import load_preset, load_rules
+    from dialer.strategy.config import load_strategy
+
+    # Configuration is checked before anything connects or dials.
+    strategy = load_strategy(args.strategy)
+    rules_name = args.rules or ("sandbox" if args.personas is not None else "default")
+    is_file = rules_name.endswith((".yaml", ".yml")) or Path(rules_name).is_file()
+    rules = load_rules(rules_name) if is_file else load_preset(rules_name)
+    summary_lines, failed = asyncio.run(_campaign(args, options, strategy, rules))
+    for line in summary_lines:
+        print(line)
+    return 1 if failed else 0
+
+
+async def _campaign(
+    args: argparse.Namespace, options: CampaignOptions, strategy: Strategy, rules: Rules
+) -> tuple[list[str], bool]:
+    import redis
+
+    from dialer.campaign.personas import import_persona_accounts, persona_accounts
+    from dialer.campaign.session import run_session
+    from dialer.campaign.targets import endpoint_map, endpoint_template
+    from dialer.guards.guard import DEFAULT_PREFIX, Guard
+    from dialer.guards.ledger import Ledger
+    from dialer.store.db import open_engine
+    from duncall import paths, settings
+    from duncall.ari import AriClient
+    from duncall.personas import load_personas
+
+    client = redis.Redis.from_url(settings.redis_url())
+    try:
+        client.ping()
+    except redis.RedisError:
+        raise ServiceUnavailable(
+            f"Redis is not reachable at {settings.redis_url()}",
+            "run tools/setup.sh (it starts redis-server) or set DUNCALL_REDIS_URL",
+        ) from None
+    prefix = args.guard_prefix or DEFAULT_PREFIX
+    engine = open_engine(args.db)
+    guard = Guard(client, Ledger.on(engine), rules, prefix=prefix)
+
+    personas_by_account: dict[str, Persona] = {}
+    account_ids: list[str] | None = None
+    if args.personas is not None:
+        personas = load_personas(paths.personas_dir())
+        if args.personas:
+            unknown = sorted(set(args.personas) - {p.name for p in personas})
+            if unknown:
+                raise InputError(
+                    f"unknown persona(s): {', '.join(unknown)}",
+                    f"choose from {', '.join(p.name for p in personas)}",
+                )
+            personas = [p for p in personas if p.name in args.personas]
+        accounts = persona_accounts(personas, args.copies)
+        summary = await asyncio.to_thread(import_persona_accounts, engine, accounts)
+        if summary.rejected:
+            raise ConfigError(
+                f"persona accounts rejected by the import: {summary.one_line()}", "check personas/*.yaml"
+            )
+        personas_by_account = {a.account_id: a.persona for a in accounts}
+        account_ids = [a.account_id for a in accounts]
+        endpoint_for = endpoint_map({a.account_id: a.endpoint for a in accounts})
+    else:
+        endpoint_for = endpoint_template(args.endpoint)
+
+    ari = AriClient()
+    await ari.connect()  # fail fast, before anything is written, if Asterisk is unreachable
+    try:
+        if args.answer == "hangup":
+            on_answer: OnAnswer = _hang_up_at_once(ari)
+        else:
+            on_answer = await _bot(ari, engine, personas_by_account)
+
+        def progress(r: TargetResult) -> None:
+            what = r.attempt.outcome.value if r.attempt else "denied " + ",".join(r.deny_reasons)
+            print(f"  {r.target.account_id}: {what}", file=sys.stderr)
+
+        result = await run_session(
+            ari,
+            engine,
+            client,
+            guard,
+            strategy,
+            endpoint_for,
+            on_answer,
+            options,
+            account_ids=account_ids,
+            prefix=prefix,
+            on_result=progress,
+        )
+    finally:
+        await ari.close()
+    failed = bool(result.results) and not result.dialled and not result.denials()
+    return result.lines(), failed
+
+
+def _hang_up_at_once(ari: AriClient) -> OnAnswer:
+    from bot.transcript import ConversationRecord
+    from duncall.ari.errors import AriError
+
+    async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
+        try:
+            await ari.hangup(call.channel_id)
+        except AriError:
+            pass  # the persona hung up first
+        return ConversationRecord(language=target.language, hangup_by="bot")
+
+    return on_answer
+
+
+async def _bot(ari: AriClient, engine: Engine, personas: dict[str, Persona]) -> OnAnswer:
+    """The dialogue engine on every answered call (the demo's wiring, for any stored account)."""
+    from dataclasses import replace
+
+    from sqlalchemy.orm import Session
+
+    from bot.callbot import run_bot
+    from bot.dialogue.engine import DialogueSession
+    from bot.dialogue.script import find_script, load_script
+    from dialer.call import AnswerKind
+    from dialer.store.models import Account
+    from duncall.demo import account_view, load_engines
+    from duncall.vocab import AccountView
+
+    engines, classifier, _recognizer = await asyncio.to_thread(load_engines)
+    today = dt.date.today()
+
+    def view(account_id: str) -> AccountView:
+        persona = personas.get(account_id)
+        if persona is not None:
+            return replace(account_view(persona), account_id=account_id)
+        with Session(engine) as s:
+            a = s.get(Account, account_id)
+            if a is None:
+                raise InputError(f"account {account_id} vanished from the store", "re-import it")
+            return AccountView(
+                account_id=a.account_id,
+                first_name=a.first_name,
+                last_name=a.last_name,
+                language=a.language,
+                balance=a.balance,
+                currency=a.currency,
+                due_date=a.due_date,
+                days_past_due=(today - a.due_date).days if a.due_date else (a.days_past_due or 0),
+                timezone=a.timezone,
+            )
+
+    async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
+        # The strategy names scripts per language (early_collection_en); the bot's files are
+        # early_collection.en.yaml.
+        name = target.script.removesuffix(f"_{target.language}")
+        script = load_script(find_script(name, target.language))
+        account = await asyncio.to_thread(view, target.account_id)
+        session = DialogueSession(script, account, today, classifier)
+        record = await run_bot(
+            ari,
+            call.channel_id,
+            session,
+            engines,
+            target.language,
+            machine=call.kind is AnswerKind.MACHINE,
+            record_as=f"call-{call.channel_id}",
+        )
+        outcome = session.result
+        record.script = script.name
+        record.disposition = outcome.disposition.value
+        record.flags = sorted(f.value for f in outcome.flags)
+        record.right_party = outcome.right_party
+        if outcome.promise is not None:
+            record.promise = {"date": outcome.promise.date.isoformat(), "amount": str(outcome.promise.amount)}
+        return record
+
+    return on_answer
