@@ -35,7 +35,7 @@ def _dialing_ids(db_url: str) -> set[str]:
                 select(CallAttempt.attempt_id).where(CallAttempt.state == AttemptState.DIALING.value)
             )
             return set(rows)
-    except Exception:  # noqa: BLE001 - the dialer may not have created the tables yet
+    except Exception:
         return set()
     finally:
         engine.dispose()
@@ -48,7 +48,7 @@ async def test_sigkill_mid_campaign_then_restart(tmp_path: Path, key_prefix: str
     args = ("--concurrency", "4", "--cps", "0", "--ring-timeout", "20")
     cmd = campaign_cmd(campaign, db_url, key_prefix, PERSONAS, *args, copies=COPIES)
     async with channel_witness() as witness:
-        first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: ASYNC220 - Popen only starts it
         try:
             deadline = time.monotonic() + KILL_WAIT_S
             up: list[str] = []
@@ -114,7 +114,7 @@ def _dialing_accounts(db_url: str) -> set[str]:
                 select(CallAttempt.account_id).where(CallAttempt.state == AttemptState.DIALING.value)
             )
             return set(rows)
-    except Exception:  # noqa: BLE001 - the dialer may not have created the tables yet
+    except Exception:
         return set()
     finally:
         engine.dispose()
