@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,9 @@ import redis
 
 from dialer.guards.guard import redis_unavailable
 from duncall.errors import ServiceUnavailable
+from duncall.log import kv
+
+log = logging.getLogger(__name__)
 
 LEASE_TTL_S = 5.0
 RENEW_EVERY_S = 1.5  # well inside the TTL, so a busy event loop does not lose the lease
@@ -58,8 +62,6 @@ async def campaign_lease(
     except redis.RedisError as exc:
         raise redis_unavailable(client, exc) from None
 
-    lost = asyncio.Event()
-
     async def keep() -> None:
         while True:
             await asyncio.sleep(RENEW_EVERY_S)
@@ -68,7 +70,8 @@ async def campaign_lease(
             except redis.RedisError:
                 continue  # the next renewal may succeed before the TTL runs out
             if not still:
-                lost.set()
+                # Expired while this process stalled; another dialer may now reconcile our calls.
+                log.error("campaign lease lost", extra=kv(key=key))
                 return
 
     keeper = asyncio.create_task(keep(), name=f"campaign-lease:{key}")
