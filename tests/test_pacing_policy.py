@@ -117,7 +117,9 @@ def test_margin_tightens_as_budget_is_used() -> None:
     rates = [target_abandon_rate(windows(2000, used)) for used in (0, 20, 40, 50, 55, 60)]
     assert all(a > b for a, b in itertools.pairwise(rates))
     assert rates[0] == pytest.approx(0.03, rel=1e-3)
-    assert rates[-1] < 0.01 * 0.03  # 60 of 2000 = 3.0%: budget gone (decide() then throttles outright)
+    # 60 of 2000 = 3.0%: the budget is all but gone (the prior's 300 imaginary answers at the set-point
+    # hold u just under 1; one more abandon and decide() throttles outright).
+    assert rates[-1] < 0.02 * 0.03
 
 
 def test_cold_start_dials_progressively() -> None:

@@ -91,9 +91,6 @@ from duncall.errors import InputError
 ABANDON_GRACE_S = 2.0  # an answered call waits at most this long for an agent, then hears the message
 HORIZON_STEP_S = 1.0  # grid of the look-ahead
 MAX_NEW_CALLS = 500  # per decision, whatever the model says: a runaway guard, never reached in practice
-# Shift of the normal approximation of integer counts: 0.5 is the textbook correction; 0 measured
-# slightly better occupancy at equal abandonment in bench/pacing.py (the controller absorbs the bias).
-CONTINUITY = 0.0
 MIN_ANSWER_RATE = 0.02  # below this the answer-rate estimate is too thin to dial ahead on
 
 
@@ -107,13 +104,17 @@ class PacingMode(StrEnum):
 class PacingConfig:
     abandon_grace_s: float = ABANDON_GRACE_S
     horizon_step_s: float = HORIZON_STEP_S
-    setpoint: float = 0.8  # u_sp: aim at 80% of the abandon limit (2.4% of 3%)
+    setpoint: float = 0.9  # u_sp: aim at 90% of the abandon limit (2.7% of 3%)
     gain: float = 15.0  # how steeply eps falls past the set-point
     budget_exponent: float = 4.0  # k: eps reaches 0 as the budget is used up
-    prior_answers: int = 100  # N0: imaginary answers at the set-point
+    prior_answers: int = 300  # N0: imaginary answers at the set-point
     min_dials: int = 50
     min_answers: int = 10
     min_handles: int = 20
+    # Share of eps one decision may spend: the loop re-spends a pending set's risk every second, so
+    # realised abandonment runs ~5x the per-decision model; starting near that calibration keeps the
+    # first hour from overshooting and throttling.
+    decision_share: float = 0.45
 
     def __post_init__(self) -> None:
         if self.abandon_grace_s < 0 or self.horizon_step_s <= 0:
@@ -121,10 +122,17 @@ class PacingConfig:
                 f"grace {self.abandon_grace_s} s / horizon step {self.horizon_step_s} s out of range",
                 "use a grace >= 0 s and a step > 0 s",
             )
-        if not 0 < self.setpoint < 1 or self.gain < 0 or self.budget_exponent <= 0 or self.prior_answers < 0:
+        if (
+            not 0 < self.setpoint < 1
+            or self.gain < 0
+            or self.budget_exponent <= 0
+            or self.prior_answers < 0
+            or not 0 < self.decision_share <= 1
+        ):
             raise InputError(
                 "pacing controller out of range",
-                "use 0 < setpoint < 1, gain >= 0, budget_exponent > 0, prior_answers >= 0",
+                "use 0 < setpoint < 1, gain >= 0, budget_exponent > 0, prior_answers >= 0, "
+                "0 < decision_share <= 1",
             )
 
 
@@ -244,28 +252,6 @@ def _cdf(sorted_samples: FloatArray, x: FloatArray) -> FloatArray:
     return counts.astype(np.float64) / sorted_samples.size
 
 
-_SQRT2 = math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-def _normal_cdf(z: FloatArray) -> FloatArray:
-    # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): numpy has no erf, and this runs
-    # tens of thousands of times per simulated day.
-    x = np.abs(z) / _SQRT2
-    t = 1.0 / (1.0 + 0.3275911 * x)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    erf = 1.0 - poly * np.exp(-x * x)
-    return np.asarray(0.5 * (1.0 + np.sign(z) * erf), dtype=np.float64)
-
-
-def expected_excess(mean: FloatArray, var: FloatArray) -> FloatArray:
-    """E[max(Y, 0)] for Y ~ Normal(mean, var), elementwise."""
-    sigma = np.sqrt(var + 1e-12)
-    z = mean / sigma
-    pdf = np.exp(-0.5 * z * z) * _INV_SQRT_2PI
-    return np.asarray(sigma * pdf + mean * _normal_cdf(z), dtype=np.float64)
-
-
 def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) -> tuple[int, float, float]:
     stats = state.stats
     p = stats.answer_rate
@@ -273,9 +259,8 @@ def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) ->
     horizon_s = float(delays[-1])
     grid = np.arange(0.0, horizon_s + config.horizon_step_s, config.horizon_step_s)
 
-    # Supply: free agents now, plus busy ones freeing by s + grace.
-    supply_mean = np.full(grid.size, float(state.free_agents))
-    supply_var = np.zeros(grid.size)
+    # Supply: each busy agent j frees by s + grace with probability f_j(s).
+    frees = np.zeros((0, grid.size))
     if state.busy_elapsed_s:
         handle = stats.handle_s
         elapsed = np.asarray(state.busy_elapsed_s, dtype=np.float64)
@@ -287,13 +272,9 @@ def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) ->
         frees[known] = (done_by[known] - done_before[known, None]) / surviving[known, None]
         # Past every measured handle time: memoryless with the mean handle time.
         frees[~known] = 1.0 - np.exp(-(grid + config.abandon_grace_s) / float(handle.mean()))[None, :]
-        supply_mean += frees.sum(axis=0)
-        supply_var += (frees * (1.0 - frees)).sum(axis=0)
 
-    # Demand from calls already answered or ringing.
-    demand_mean = np.full(grid.size, float(state.waiting_answered))
-    demand_var = np.zeros(grid.size)
-    eventual = float(state.waiting_answered)
+    # Demand: each ringing call i answers by s with probability q_i(s).
+    answers = np.zeros((0, grid.size))
     if state.ringing_elapsed_s:
         rung = np.asarray(state.ringing_elapsed_s, dtype=np.float64)
         no_answer = stats.no_answer_s if stats.no_answer_s.size else delays
@@ -303,21 +284,45 @@ def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) ->
         answers = np.zeros_like(answered_by)
         live = still_open > 0
         answers[live] = p * (answered_by[live] - answered_before[live, None]) / still_open[live, None]
-        demand_mean += answers.sum(axis=0)
-        demand_var += (answers * (1.0 - answers)).sum(axis=0)
-        eventual += float(answers[:, -1].sum())
+    eventual = state.waiting_answered + float(answers[:, -1].sum())
 
-    # n new calls, each answering by s with probability a(s).
-    per_call = p * _cdf(delays, grid)
+    # The exact distribution of D(s) - S(s) on every grid point: a row per s over the integers,
+    # built by folding in one Bernoulli at a time (agents that cannot free, calls that cannot
+    # answer within the horizon are left out: they only shift nothing).
+    frees = frees[(frees > 0).any(axis=1)]
+    answers = answers[(answers > 0).any(axis=1)]
     agents = state.free_agents + len(state.busy_elapsed_s)
     most = _cap(state, math.ceil(agents / p) - len(state.ringing_elapsed_s) + 1)
-    n = np.arange(most + 1, dtype=np.float64)[:, None]
-    mean = demand_mean - supply_mean - CONTINUITY + n * per_call
-    var = demand_var + supply_var + n * (per_call * (1.0 - per_call))
-    lost = expected_excess(mean, var).max(axis=1)
-    answers_total = eventual + n[:, 0] * p
-    fits = lost <= eps * answers_total + 1e-12
-    calls = most if fits.all() else int(np.argmin(fits)) - 1
-    if calls < 0:
-        return 0, float(lost[0]), float(answers_total[0])
-    return calls, float(lost[calls]), float(answers_total[calls])
+    width = frees.shape[0] + answers.shape[0] + most + 1
+    pmf = np.zeros((grid.size, width))
+    pmf[:, frees.shape[0]] = 1.0  # column k holds D - S = k + offset
+    for f in frees:
+        pmf = _fold(pmf, f, -1)
+    for q in answers:
+        pmf = _fold(pmf, q, +1)
+    offset = state.waiting_answered - state.free_agents - frees.shape[0]
+    excess = np.maximum(np.arange(width, dtype=np.float64) + offset, 0.0)
+
+    # n new calls, each answering by s with probability a(s); stop at the first n over budget.
+    per_call = p * _cdf(delays, grid)
+    budget = config.decision_share * eps
+    lost = float((pmf @ excess).max())
+    if lost > budget * eventual + 1e-12:
+        return 0, lost, eventual
+    for calls in range(most):
+        pmf = _fold(pmf, per_call, +1)
+        lost_next = float((pmf @ excess).max())
+        if lost_next > budget * (eventual + (calls + 1) * p) + 1e-12:
+            return calls, lost, eventual + calls * p
+        lost = lost_next
+    return most, lost, eventual + most * p
+
+
+def _fold(pmf: FloatArray, prob: FloatArray, step: int) -> FloatArray:
+    """Add one Bernoulli(prob[s]) step of +1 or -1 to the distribution held in each row."""
+    shifted = np.zeros_like(pmf)
+    if step > 0:
+        shifted[:, 1:] = pmf[:, :-1]
+    else:
+        shifted[:, :-1] = pmf[:, 1:]
+    return np.asarray(pmf + (shifted - pmf) * prob[:, None], dtype=np.float64)
