@@ -215,3 +215,45 @@ def test_tracker_measures_answer_rate_over_its_window() -> None:
     assert stats.answer_rate == pytest.approx(0.5)
     assert stats.dials_measured == 10
     assert stats.answer_delay_s.size == 5
+
+
+def test_predicted_abandons_are_the_exact_binomial_excess() -> None:
+    # One free agent, k calls just dialled and no busy agent: by the end of the horizon every call
+    # has answered or given up, so the expected calls left without an agent are exactly
+    # E[(B - 1)^+] with B ~ Binomial(k + new calls, p) -- no normal approximation.
+    from math import comb
+
+    stats = measured()
+    k = 6
+    decision = decide(predictive(free_agents=1, ringing_elapsed_s=(0.0,) * k, stats=stats))
+    total, p = k + decision.calls, stats.answer_rate
+    exact = sum(comb(total, b) * p**b * (1 - p) ** (total - b) * (b - 1) for b in range(2, total + 1))
+    assert decision.predicted_abandons == pytest.approx(exact, rel=1e-9)
+
+
+def test_primed_tracker_skips_the_cold_start_and_real_samples_take_over() -> None:
+    tracker = DialStatsTracker(dial_window=100)
+    tracker.prime(answer_rate=0.3, answer_delay_s=[15.0, 20.0, 25.0], handle_s=[150.0] * 20, dials=50)
+    primed = tracker.snapshot()
+    assert primed.dials_measured == 50 and primed.answer_rate == pytest.approx(0.3)
+    state = predictive(free_agents=0, busy_elapsed_s=(149.0,) * 20, stats=primed)
+    assert "cold start" not in decide(state).reason
+    for _ in range(100):  # a real day answering half its calls pushes the prior out of the window
+        tracker.record_dial(answered=True, ring_s=10.0)
+        tracker.record_dial(answered=False, ring_s=30.0)
+    assert tracker.snapshot().answer_rate == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"answer_rate": 0.0},
+        {"dials": 0},
+        {"answer_delay_s": []},
+        {"handle_s": [-1.0]},
+    ],
+)
+def test_bad_prior_is_rejected(fields: dict[str, object]) -> None:
+    prior: dict[str, object] = {"answer_rate": 0.3, "answer_delay_s": [20.0], "handle_s": [150.0], "dials": 50}
+    with pytest.raises(InputError):
+        DialStatsTracker().prime(**{**prior, **fields})  # type: ignore[arg-type]

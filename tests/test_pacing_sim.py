@@ -106,3 +106,15 @@ def test_bad_range_says_what_to_write(text: str) -> None:
 def test_bad_sim_config_is_rejected(fields: dict[str, object]) -> None:
     with pytest.raises(InputError):
         SimConfig(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.unit
+def test_primed_day_dials_ahead_from_the_first_minutes() -> None:
+    # Unprimed, the first minutes run progressively while ring and handle times are measured;
+    # primed from the campaign's expected values, predictive dials ahead at once.
+    opening = SimConfig(hours=0.05, seed=7)
+    primed = simulate(opening, SimMode.PREDICTIVE)
+    cold = simulate(SimConfig(hours=0.05, seed=7, primed=False), SimMode.PREDICTIVE)
+    progressive = simulate(opening, SimMode.PROGRESSIVE)
+    assert cold.placed == progressive.placed
+    assert primed.placed > cold.placed and primed.occupancy > cold.occupancy

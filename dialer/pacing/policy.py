@@ -36,20 +36,30 @@ variables, so its mean and variance add:
   calls with probability ``a(s) = p F_A(s)``.
 * **Abandons**: matching answered calls to agents in time order, the calls left
   without an agent by ``s`` are ``sup_{u <= s} (D(u) - S(u))^+``; the model uses
-  ``L(n) = max_s E[(D(s) - S(s))^+]``, with ``D - S`` normal (mean and variance
-  from the Bernoulli sums).
-* **Decision**: the largest ``n`` with ``L(n) <= eps * E[answers](n)``, the
+  ``L(n) = max_s E[(D(s) - S(s))^+]``, with the distribution of ``D(s) - S(s)``
+  computed exactly on every grid point (the Poisson-binomial of the ringing
+  calls, the busy agents and the ``n`` new calls, folded in one Bernoulli at a
+  time).  A normal approximation was used before: it is thinnest exactly in
+  the far tail the dialer works in (a few tenths of a call expected lost), so
+  it misjudged which states were risky; the exact tail measured about +0.5
+  occupancy points at equal abandonment in ``bench/pacing.py``.
+* **Decision**: the largest ``n`` with ``L(n) <= share * eps * E[answers](n)``, the
   answers being those of the waiting, ringing and new calls over the horizon,
   and never fewer than the progressive count (those calls carry no risk).
+  ``share`` (``decision_share``, 0.45) is the part of ``eps`` one decision may
+  spend: see below.
 
 The feedback controller
 -----------------------
 The model is not calibrated in absolute terms: it looks at one decision's
 pending calls, ``max_s E[.]`` is below ``E[sup_s .]`` (by ~1.5x in Monte-Carlo
-checks), the normal tail is thin for small counts (~2x), and the pacing loop
-decides again every second and keeps topping the pending set up to ``eps``, so
-realised abandonment runs several times the per-decision ``eps`` (about 5-10x
-in simulation), by a factor ``c`` that depends on the campaign.  So ``eps``
+checks), and the pacing loop decides again every second and keeps topping the
+pending set up to its budget, re-spending the same risk, so realised
+abandonment runs several times the per-decision budget (about 5-6x in
+simulation with the exact tail), by a factor ``c`` that depends on the
+campaign.  ``decision_share`` takes most of that factor out up front, so the
+controller starts near its fixed point instead of overshooting in the first
+hour and throttling to progressive.  So ``eps``
 follows measured abandonment instead.  For
 each regulator's rolling window *w* (US TSR 30 days, UK Ofcom 24 h) the budget
 used is ``u_w = (abandoned_w + N0 * u_sp * limit_w) / (limit_w * (answered_w + N0))``:
@@ -74,7 +84,10 @@ judged on 20 calls, and throttling on it would cost occupancy for nothing.
 
 Before enough has been measured (``min_dials`` resolved dials,
 ``min_answers`` answers, ``min_handles`` completed calls) predictive dials
-progressively too.
+progressively too.  The I/O layer avoids that cold start by priming its
+``DialStatsTracker`` with what the campaign expects (yesterday's answer rate,
+ring and handle times): the imaginary samples fill the measurement windows
+and are diluted, then pushed out, by real ones.
 """
 
 from __future__ import annotations
@@ -287,8 +300,9 @@ def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) ->
     eventual = state.waiting_answered + float(answers[:, -1].sum())
 
     # The exact distribution of D(s) - S(s) on every grid point: a row per s over the integers,
-    # built by folding in one Bernoulli at a time (agents that cannot free, calls that cannot
-    # answer within the horizon are left out: they only shift nothing).
+    # built by folding in one Bernoulli at a time. Agents that cannot free and calls that cannot
+    # answer within the horizon are left out: they never move the count, and skipping them keeps
+    # a simulated day within its wall-time goal.
     frees = frees[(frees > 0).any(axis=1)]
     answers = answers[(answers > 0).any(axis=1)]
     agents = state.free_agents + len(state.busy_elapsed_s)

@@ -38,6 +38,8 @@ from duncall.errors import InputError
 
 TICK_S = 1.0  # how often the pacing loop decides
 ANSWER_RATE_KNOT_S = 3600.0  # the answer rate drifts to a new value every hour
+PRIOR_DIALS = 50  # imaginary dials at the expected answer rate a primed day starts from
+PRIOR_SAMPLES = 20  # imaginary ring and handle times, likewise
 _CHUNK = 4096  # calls drawn at a time from the call-list stream
 
 _TICK, _RESOLVE, _FREE, _GRACE, _ANSWER = range(5)
@@ -80,6 +82,10 @@ class Range:
     def mean(self) -> float:
         return (self.low + self.high) / 2
 
+    def quantiles(self, count: int) -> list[float]:
+        """``count`` values splitting the range into equally likely parts (their midpoints)."""
+        return [self.low + (self.high - self.low) * (i + 0.5) / count for i in range(count)]
+
     def __str__(self) -> str:
         return f"{self.low:g}-{self.high:g}"
 
@@ -97,6 +103,10 @@ class SimConfig:
     pacing: PacingConfig = DEFAULT_CONFIG
     rules: tuple[AbandonRule, ...] = DEFAULT_RULES
     line_limit: int | None = None
+    # Start the policy's measurements from the campaign's expected answer rate, ring and handle
+    # times (the middle of each range), as a live campaign starts from yesterday's; off, the
+    # predictive day opens with a progressive cold start.
+    primed: bool = True
 
     def __post_init__(self) -> None:
         if self.agents < 1:
@@ -221,6 +231,13 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> SimResult:
     grace_s = config.pacing.abandon_grace_s
     tally = _Tally(day_s)
     tracker = DialStatsTracker()
+    if config.primed:
+        tracker.prime(
+            answer_rate=config.answer_rate.mean,
+            answer_delay_s=config.ring_s.quantiles(PRIOR_SAMPLES),
+            handle_s=config.handle_s.quantiles(PRIOR_SAMPLES),
+            dials=PRIOR_DIALS,
+        )
     ledger = AbandonLedger(config.rules)
     free = config.agents
     ringing: dict[int, float] = {}  # call -> dial time

@@ -9,6 +9,7 @@ of what they report.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +143,32 @@ class DialStatsTracker:
         self._answered_in_window += answered
         (self._answer_delay if answered else self._no_answer).append(ring_s)
         self._snapshot = None
+
+    def prime(
+        self, *, answer_rate: float, answer_delay_s: Sequence[float], handle_s: Sequence[float], dials: int
+    ) -> None:
+        """Start the windows from what the campaign expects instead of from nothing.
+
+        ``dials`` imaginary dials answer at ``answer_rate`` with the given ring and handle times
+        (yesterday's measurements, or the campaign's settings). They sit in the windows like real
+        samples, so each real measurement dilutes them and the full windows push them out: the
+        pacing policy can dial ahead from the first minute and follows the day as it comes.
+        """
+        if not 0 < answer_rate <= 1 or dials < 1 or not answer_delay_s or not handle_s:
+            raise InputError(
+                f"prior answer rate {answer_rate}, {dials} dials",
+                "prime with 0 < answer_rate <= 1, dials >= 1 and at least one ring and handle time",
+            )
+        if min(answer_delay_s) < 0 or min(handle_s) < 0:
+            raise InputError("a negative prior ring or handle time", "pass seconds >= 0")
+        answered_so_far = 0
+        for i in range(dials):
+            # Spread the answers evenly, so that a window that drops the oldest keeps the rate.
+            answered = round((i + 1) * answer_rate) > answered_so_far
+            answered_so_far += answered
+            self.record_dial(answered=answered, ring_s=float(answer_delay_s[i % len(answer_delay_s)]))
+        for handle in handle_s:
+            self.record_handle(float(handle))
 
     def record_handle(self, handle_s: float) -> None:
         if handle_s < 0:
