@@ -21,10 +21,12 @@ from bot.audio import duration_ms
 from bot.media.endpointer import ENDPOINT_SILENCE_MS, START_VOICED_MS, Endpointer, SpeechEnded, SpeechStarted
 from bot.transcript import ConversationRecord, Turn
 from bot.tts.cache import PromptCache
+from duncall.errors import ConfigError
 from duncall.log import kv, kv_pii
 
 log = logging.getLogger(__name__)
 
+OPEN_GRAMMAR = "open"          # grammars/<lang>/open.yaml: answers valid in every state
 NO_INPUT_TIMEOUT_S = 6.0  # silence after the bot's prompt before a no-input re-prompt
 UTTERANCE_QUEUE = 4  # endpointed utterances waiting for the turn loop; full → drop oldest
 CONTROL_QUEUE = 16
@@ -213,8 +215,18 @@ class Conversation:
 
     async def _recognize(self, utt: Utterance) -> Transcript:
         name = self.dialogue.grammar
-        phrases: tuple[str, ...] = self.grammar_phrases(self.lang, name) if name else ()
+        phrases: tuple[str, ...] = ()
+        if name:
+            # The state's expected answers, plus what a debtor may say in any state
+            # (stop calling, a person please, I already paid…).
+            phrases = tuple(dict.fromkeys(self.grammar_phrases(self.lang, name) + self._open_phrases()))
         return await asyncio.to_thread(self.recognizer.recognize, utt.pcm, self.lang, phrases)
+
+    def _open_phrases(self) -> tuple[str, ...]:
+        try:
+            return tuple(self.grammar_phrases(self.lang, OPEN_GRAMMAR))
+        except ConfigError:
+            return ()
 
     async def _turns(self) -> None:
         await self._speak(self.dialogue.start(), None)

@@ -199,7 +199,10 @@ async def place_call(
                             extra=kv(attempt_id=attempt_id),
                         )
                 else:
+                    log.warning("bot did not finish in time; cancelling it", extra=kv(attempt_id=attempt_id))
                     conversation_task.cancel()
+                    # Let its clean-up (media socket, bridge) run while the ARI client is still open.
+                    await asyncio.wait({conversation_task}, timeout=BOT_FINISH_TIMEOUT_S)
             await _hangup(ari, channel_id)
     if answered_at is not None:
         result.duration_s = time.monotonic() - answered_at

@@ -56,6 +56,11 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || die "redis-server did not start: see /var/log/redis/duncall.log"
 fi
 
+# --- intent models ---------------------------------------------------------------
+# Trained from data/nlu/ into ~/.cache/duncall/nlu/<lang>-<data hash>; only when the
+# data or the recipe changed, so a second run skips it.
+.venv/bin/duncall nlu train --if-missing
+
 # --- Asterisk sandbox ----------------------------------------------------------
 if [ "$what" = asterisk ]; then
   .venv/bin/duncall asterisk up

@@ -24,6 +24,8 @@ from bot.audio import SAMPLE_RATE_HZ, duration_ms
 from duncall.errors import ConfigError
 
 DECODER_POOL_SIZE = 2  # one per core; a decoder is not thread-safe
+# An endpointed utterance carries ~0.3 s of pre-roll and ~0.5 s of trailing silence.
+PREROLL_AND_TAIL_S = 0.8
 _WORD_RE = re.compile(r"[a-z']+")
 
 
@@ -62,11 +64,15 @@ class SphinxRecognizer:
             started = time.perf_counter()
             dec = slot.decoder
             phrase_set = self._activate(slot, phrases)
-            dec.start_utt()
-            dec.process_raw(pcm, full_utt=True)
-            dec.end_utt()
-            hyp = dec.hyp()
-            text = hyp.hypstr.strip() if hyp is not None else ""
+            text = self._decode(dec, pcm)
+            if phrase_set and _grammar_missed(text, pcm):
+                # The answer was off the state's list: a phrase grammar then returns
+                # nothing or a short fragment of the closest phrase.  The language
+                # model's rougher words are worth more than that.
+                dec.activate_search(slot.lm_search)
+                free = self._decode(dec, pcm)
+                if len(free.split()) > len(text.split()):
+                    text, phrase_set = free, frozenset()
             # PocketSphinx's posteriors are not calibrated; what tells us more is
             # whether the words form one of the phrases the state expects.
             conf = 0.0 if not text else (0.9 if text in phrase_set else 0.6)
@@ -79,6 +85,14 @@ class SphinxRecognizer:
             )
         finally:
             self._pool.put(slot)
+
+    @staticmethod
+    def _decode(dec: Decoder, pcm: bytes) -> str:
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        hyp = dec.hyp()
+        return hyp.hypstr.strip() if hyp is not None else ""
 
     def _activate(self, slot: _Slot, phrases: tuple[str, ...]) -> frozenset[str]:
         dec = slot.decoder
@@ -105,3 +119,13 @@ def normalize(phrase: str, dec: Decoder) -> str:
 def jsgf(name: str, phrases: tuple[str, ...]) -> str:
     alternatives = " | ".join(sorted(set(phrases)))
     return f"#JSGF V1.0;\ngrammar {name};\npublic <utt> = {alternatives};\n"
+
+
+def _grammar_missed(text: str, pcm: bytes) -> bool:
+    """Whether the grammar found nothing in audio that held speech.
+
+    (A words-per-second test for forced short fits was tried: the language
+    model's words on such replies were no better — "i want to talk to a real
+    person" came back as "on the thirtieth" — so only empty results fall back.)
+    """
+    return not text and duration_ms(pcm) / 1000 > PREROLL_AND_TAIL_S

@@ -137,7 +137,9 @@ class DialogueSession:
         self._require_started()
         if not text.strip():
             return self.no_input()
-        understanding = self.classifier.understand(text, self.script.lang, self.today, self.expected)
+        understanding = self.classifier.understand(
+            text, self.script.lang, self.today, self.expected, grammar=self.grammar
+        )
         self.turns.append(
             Turn(
                 "debtor",

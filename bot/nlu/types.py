@@ -33,9 +33,15 @@ class IntentClassifier(Protocol):
     ``today`` is the call's date in the debtor's time zone, used to resolve
     relative dates ("next Friday", "下周五").  ``expected`` optionally names
     the intents the current dialogue state expects, which a classifier may use
-    to break near-ties.
+    to break near-ties; ``grammar`` names the state's phrase grammar
+    (``grammars/<lang>/<name>.yaml``) for matching short answers.
     """
 
     def understand(
-        self, text: str, lang: str, today: dt.date, expected: tuple[Intent, ...] = ()
+        self,
+        text: str,
+        lang: str,
+        today: dt.date,
+        expected: tuple[Intent, ...] = (),
+        grammar: str | None = None,
     ) -> Understanding: ...

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
-import importlib.util
 import json
 import sys
 from decimal import Decimal
@@ -32,8 +30,6 @@ from bot.nlu.types import IntentClassifier
 from duncall import paths
 from duncall.errors import ConfigError, InputError
 from duncall.vocab import AccountView
-
-FAKE_CLASSIFIER = paths.REPO_ROOT / "tests" / "fakes" / "classifier.py"
 
 
 class AccountFile(BaseModel):
@@ -80,27 +76,10 @@ def load_account(path: Path) -> AccountView:
 
 
 def load_classifier() -> IntentClassifier:
-    """The product's classifier (``bot.nlu.load_classifier``); until it exists, the keyword test fake."""
-    nlu = importlib.import_module("bot.nlu")
-    loader = getattr(nlu, "load_classifier", None)
-    if loader is not None:
-        classifier: IntentClassifier = loader()
-        return classifier
-    if not FAKE_CLASSIFIER.is_file():
-        raise ConfigError(
-            "no intent classifier: bot.nlu.load_classifier does not exist", "install the NLU module"
-        )
-    print(
-        "duncall: note: bot.nlu.load_classifier is not available yet; using the keyword classifier "
-        "from tests/fakes",
-        file=sys.stderr,
-    )
-    spec = importlib.util.spec_from_file_location("duncall_fake_classifier", FAKE_CLASSIFIER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    fake: IntentClassifier = module.KeywordClassifier()
-    return fake
+    """The product's classifier; a model not built yet is an error naming `duncall nlu train`."""
+    from bot.nlu import load_classifier as load
+
+    return load()
 
 
 def result_json(result: DialogueResult) -> dict[str, Any]:

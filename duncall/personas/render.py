@@ -22,7 +22,7 @@ SOUND_DIR = "duncall"  # under the sounds directory; `sound:duncall/...`
 NOISE_REQD_MS = 250  # bot speech that counts as "the bot started"
 BOT_DONE_SILENCE_MS = 900  # bot silence that counts as "the bot finished"
 WAIT_FOR_BOT_TIMEOUT_S = 25
-STAY_ON_LINE_S = 45
+STAY_ON_LINE_S = 90  # long enough for the bot to give up on a silent line itself
 ESPEAK_RATE_WPM = 155
 
 

@@ -126,7 +126,12 @@ class KeywordClassifier:
         self.calls: list[tuple[str, tuple[Intent, ...]]] = []
 
     def understand(
-        self, text: str, lang: str, today: dt.date, expected: tuple[Intent, ...] = ()
+        self,
+        text: str,
+        lang: str,
+        today: dt.date,
+        expected: tuple[Intent, ...] = (),
+        grammar: str | None = None,
     ) -> Understanding:
         self.calls.append((text, expected))
         lowered = text.lower()
