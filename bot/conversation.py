@@ -46,9 +46,13 @@ _GAP = bytes(int(PROMPT_GAP_MS / 1000 * 16_000) * 2)
 
 
 class BotTurnLike(Protocol):
-    text: str  # display form, for the transcript
-    speech: str  # speakable form, for TTS ("" → use text)
-    interruptible: bool
+    # Read-only: the dialogue's turns are frozen dataclasses.
+    @property
+    def text(self) -> str: ...  # display form, for the transcript
+    @property
+    def speech(self) -> str: ...  # speakable form, for TTS ("" → use text)
+    @property
+    def interruptible(self) -> bool: ...
 
 
 class Dialogue(Protocol):

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check duncall dialer bot tests bench
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"
