@@ -136,6 +136,14 @@ class Conversation:
             event = self.endpointer.feed(frame.pcm)
             if isinstance(event, SpeechStarted):
                 self._speech_start_at = frame.received_at
+                log.debug(
+                    "debtor speech started",
+                    extra=kv(
+                        bot_speaking=self._speaking_interruptible is not None,
+                        interruptible=self._speaking_interruptible,
+                        prompt_left_ms=round((self._speech_until - time.monotonic()) * 1000),
+                    ),
+                )
                 if self._speaking_interruptible is None:
                     continue
                 if time.monotonic() >= self._speech_until:

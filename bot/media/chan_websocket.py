@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from bot.audio import FRAME_BYTES, AudioFrame, pad_to_frames
+from bot.audio import FRAME_BYTES, AudioFrame, duration_ms, pad_to_frames
 from duncall.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class MediaConnection:
         self._xon = asyncio.Event()
         self._xon.set()
         self._reader: asyncio.Task[None] | None = None
+        self._play_until = 0.0  # monotonic time the audio queued so far finishes playing
         self._closed = asyncio.Event()
 
     async def connect(self) -> MediaStart:
@@ -164,6 +165,10 @@ class MediaConnection:
         assert self._ws is not None
         pcm = pad_to_frames(pcm)
         self._drained.clear()
+        # Asterisk plays what it queued in real time, so the audio's length says when
+        # it ends; QUEUE_DRAINED has been seen to arrive seconds early on long prompts.
+        now = time.monotonic()
+        self._play_until = max(self._play_until, now) + duration_ms(pcm) / 1000
         first_sent = 0.0
         for off in range(0, len(pcm), MAX_MESSAGE_BYTES):
             await self._xon.wait()
@@ -176,12 +181,16 @@ class MediaConnection:
     async def wait_played(self) -> None:
         """Until everything queued so far has been played out (or the call ended)."""
         await self._drained.wait()
+        left = self._play_until - time.monotonic()
+        if left > 0 and not self.closed:
+            await asyncio.sleep(left)
 
     async def flush(self) -> None:
         """Take back audio queued but not yet played (barge-in)."""
         if self._ws is not None and not self.closed:
             with contextlib.suppress(websockets.ConnectionClosed):
                 await self._ws.send("FLUSH_MEDIA")
+        self._play_until = time.monotonic()
         self._drained.set()
 
     async def close(self) -> None:

@@ -12,8 +12,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 from bot.tts.base import Synthesizer
+from duncall.errors import ServiceUnavailable
 
 MEMORY_ENTRIES = 512
+SYNTH_ATTEMPTS = 2
 
 
 class PromptCache:
@@ -41,11 +43,12 @@ class PromptCache:
                 self.hits += 1
                 return pcm
         path = self.directory / f"{k}.sln16" if self.directory is not None else None
-        if path is not None and path.exists():
-            pcm = path.read_bytes()
+        cached = path.read_bytes() if path is not None and path.exists() else b""
+        if cached:
+            pcm = cached
             self.hits += 1
         else:
-            pcm = self.synth.synthesize(text, voice, self.rate_wpm)
+            pcm = self._synthesize(text, voice)
             self.misses += 1
             if path is not None:
                 tmp = path.with_suffix(".tmp")
@@ -56,6 +59,17 @@ class PromptCache:
             if len(self._mem) > MEMORY_ENTRIES:
                 self._mem.popitem(last=False)
         return pcm
+
+    def _synthesize(self, text: str, voice: str) -> bytes:
+        """Synthesize, once more if the engine returned no audio (seen under load); never cache silence."""
+        for _ in range(SYNTH_ATTEMPTS):
+            pcm = self.synth.synthesize(text, voice, self.rate_wpm)
+            if pcm:
+                return pcm
+        raise ServiceUnavailable(
+            f"the TTS engine {self.synth.name} returned no audio for a {len(text)}-character prompt",
+            "check that espeak-ng works (`espeak-ng -w /tmp/x.wav hello`)",
+        )
 
     @property
     def hit_rate(self) -> float:

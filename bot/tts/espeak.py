@@ -6,8 +6,8 @@ import contextlib
 import io
 import os
 import tempfile
-import threading
 import wave
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import soxr
@@ -23,8 +23,9 @@ class EspeakSynthesizer:
     name = "pyttsx3-espeak"
 
     def __init__(self) -> None:
-        # pyttsx3's engine is a process-wide singleton and not thread-safe.
-        self._lock = threading.Lock()
+        # pyttsx3's espeak engine must be driven from the one thread that created it:
+        # called from a pool's changing threads it returned empty WAV files now and then.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-espeak")
         self._engine: object | None = None
 
     def voice_for(self, lang: str) -> str:
@@ -46,22 +47,27 @@ class EspeakSynthesizer:
         return self._engine
 
     def synthesize(self, text: str, voice: str, rate_wpm: int = DEFAULT_RATE_WPM) -> bytes:
-        with self._lock:
-            engine = self._get_engine()
-            fd, path = tempfile.mkstemp(suffix=".wav", prefix="duncall-tts-")
-            os.close(fd)
+        return self._worker.submit(self._synthesize, text, voice, rate_wpm).result()
+
+    def _synthesize(self, text: str, voice: str, rate_wpm: int) -> bytes:
+        engine = self._get_engine()
+        fd, path = tempfile.mkstemp(suffix=".wav", prefix="duncall-tts-")
+        os.close(fd)
+        try:
+            engine.setProperty("voice", voice)  # type: ignore[attr-defined]
+            engine.setProperty("rate", rate_wpm)  # type: ignore[attr-defined]
+            # pyttsx3 prints "Audio saved to …" on stdout; keep stdout clean for the CLI.
+            with contextlib.redirect_stdout(io.StringIO()):
+                engine.save_to_file(text, path)  # type: ignore[attr-defined]
+                engine.runAndWait()  # type: ignore[attr-defined]
             try:
-                engine.setProperty("voice", voice)  # type: ignore[attr-defined]
-                engine.setProperty("rate", rate_wpm)  # type: ignore[attr-defined]
-                # pyttsx3 prints "Audio saved to …" on stdout; keep stdout clean for the CLI.
-                with contextlib.redirect_stdout(io.StringIO()):
-                    engine.save_to_file(text, path)  # type: ignore[attr-defined]
-                    engine.runAndWait()  # type: ignore[attr-defined]
                 with wave.open(path, "rb") as w:
                     rate = w.getframerate()
                     pcm = w.readframes(w.getnframes())
-            finally:
-                os.unlink(path)
+            except EOFError:
+                return b""  # an empty file: the caller retries or reports it
+        finally:
+            os.unlink(path)
         return to_slin16(pcm, rate)
 
 
