@@ -26,7 +26,7 @@ from duncall.log import kv, kv_pii
 
 log = logging.getLogger(__name__)
 
-OPEN_GRAMMAR = "open"          # grammars/<lang>/open.yaml: answers valid in every state
+OPEN_GRAMMAR = "open"  # grammars/<lang>/open.yaml: answers valid in every state
 NO_INPUT_TIMEOUT_S = 6.0  # silence after the bot's prompt before a no-input re-prompt
 UTTERANCE_QUEUE = 4  # endpointed utterances waiting for the turn loop; full → drop oldest
 CONTROL_QUEUE = 16
@@ -284,11 +284,34 @@ class Conversation:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener
+            if self.record.hangup_by == "debtor":
+                await self._last_words()
         self.record.dropped_frames = self.media.dropped_frames
         log.info(
             "conversation ended", extra=kv(turns=len(self.record.turns), hangup_by=self.record.hangup_by)
         )
         return self.record
+
+    async def _last_words(self) -> None:
+        """What the debtor said just before hanging up goes into the transcript (QA needs it)."""
+        pending: list[Utterance] = []
+        while not self._utterances.empty():
+            pending.append(self._utterances.get_nowait())
+        cut = self.endpointer.flush()
+        if cut is not None:
+            pending.append(Utterance(cut.pcm, time.monotonic()))
+        for utt in pending:
+            heard = await self._recognize(utt)
+            if heard.text:
+                self.record.turns.append(
+                    Turn(
+                        "debtor",
+                        heard.text,
+                        self._now() - heard.audio_ms / 1000,
+                        self._now(),
+                        asr_confidence=heard.confidence,
+                    )
+                )
 
     async def leave_voicemail(self) -> ConversationRecord:
         """Wait out the greeting and beep, then leave the dialogue's limited-content message."""

@@ -64,6 +64,15 @@ class Endpointer:
         self._in_speech = False
         self._trailing = 0
 
+    def flush(self) -> SpeechEnded | None:
+        """End the utterance in progress now (the line dropped mid-sentence), if there is one."""
+        if not self._in_speech:
+            return None
+        pcm_all = b"".join(self._utterance)
+        speech_ms = (len(self._utterance) - self._trailing) * FRAME_MS
+        self.reset()
+        return SpeechEnded(self._frame_no, pcm_all, speech_ms)
+
     def feed(self, pcm: bytes) -> SpeechStarted | SpeechEnded | None:
         self._frame_no += 1
         voiced = self._vad.is_speech(pcm, SAMPLE_RATE_HZ)

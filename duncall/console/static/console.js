@@ -62,6 +62,8 @@ async function startPage() {
     el("span", { class: "who", "data-role": me.role }, `${me.name} (${me.role})`),
     el("a", { href: "#", id: "logout", onclick: async (e) => {
       e.preventDefault();
+      // Pages with live sockets see them close on logout: they must not navigate too.
+      window.duncallLeaving = true;
       await api("/api/auth/logout", { method: "POST" });
       location.href = "/login";
     } }, "Log out"));
