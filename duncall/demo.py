@@ -24,10 +24,9 @@ from typing import TextIO
 
 from sqlalchemy import Engine
 
+from bot.answer import converse
 from bot.asr.registry import RoutingRecognizer, configured_recognizer
-from bot.callbot import BotEngines, run_bot
-from bot.dialogue.engine import DialogueSession
-from bot.dialogue.script import find_script, load_script
+from bot.callbot import BotEngines
 from bot.grammars import phrases
 from bot.nlu.types import IntentClassifier
 from bot.transcript import ConversationRecord
@@ -168,25 +167,10 @@ async def _run(
 
     async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
         p = by_id[target.account_id]
-        script = load_script(find_script(target.script, p.language))
-        session = DialogueSession(script, account_view(p), today, classifier)
-        record = await run_bot(
-            ari,
-            call.channel_id,
-            session,
-            engines,
-            p.language,
+        return await converse(
+            ari, call.channel_id, target.script, account_view(p), today, engines, classifier,
             machine=call.kind is AnswerKind.MACHINE,
-            record_as=f"call-{call.channel_id}",
         )
-        result = session.result
-        record.script = script.name
-        record.disposition = result.disposition.value
-        record.flags = sorted(f.value for f in result.flags)
-        record.right_party = result.right_party
-        if result.promise is not None:
-            record.promise = {"date": result.promise.date.isoformat(), "amount": str(result.promise.amount)}
-        return record
 
     targets = [
         Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, DEMO_SCRIPT)

@@ -6,8 +6,10 @@ import json
 import os
 from dataclasses import dataclass
 
+import redis
+
 from duncall import paths
-from duncall.errors import ConfigError
+from duncall.errors import ConfigError, ServiceUnavailable
 
 ARI_CREDENTIALS_FILE = "ari.json"
 DEFAULT_ARI_APP = "duncall"
@@ -60,6 +62,19 @@ def ari_settings() -> AriSettings:
 
 def redis_url() -> str:
     return os.environ.get("DUNCALL_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_client() -> redis.Redis:
+    """A client for the configured Redis, checked reachable (one-line error otherwise)."""
+    client = redis.Redis.from_url(redis_url())
+    try:
+        client.ping()
+    except redis.RedisError:
+        raise ServiceUnavailable(
+            f"Redis is not reachable at {redis_url()}",
+            "run tools/setup.sh (it starts redis-server) or set DUNCALL_REDIS_URL",
+        ) from None
+    return client
 
 
 def database_url() -> str:

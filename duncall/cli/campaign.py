@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from duncall.errors import ConfigError, InputError, ServiceUnavailable
+from duncall.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -133,7 +133,6 @@ def _run(args: argparse.Namespace) -> int:
 async def _campaign(
     args: argparse.Namespace, options: CampaignOptions, strategy: Strategy, rules: Rules
 ) -> tuple[list[str], bool]:
-    import redis
 
     from dialer.campaign.personas import import_persona_accounts, persona_accounts
     from dialer.campaign.session import run_session
@@ -145,14 +144,7 @@ async def _campaign(
     from duncall.ari import AriClient
     from duncall.personas import load_personas
 
-    client = redis.Redis.from_url(settings.redis_url())
-    try:
-        client.ping()
-    except redis.RedisError:
-        raise ServiceUnavailable(
-            f"Redis is not reachable at {settings.redis_url()}",
-            "run tools/setup.sh (it starts redis-server) or set DUNCALL_REDIS_URL",
-        ) from None
+    client = settings.redis_client()
     prefix = args.guard_prefix or DEFAULT_PREFIX
     engine = open_engine(args.db)
     guard = Guard(client, Ledger.on(engine), rules, prefix=prefix)
@@ -232,9 +224,7 @@ async def _bot(ari: AriClient, engine: Engine, personas: dict[str, Persona]) -> 
 
     from sqlalchemy.orm import Session
 
-    from bot.callbot import run_bot
-    from bot.dialogue.engine import DialogueSession
-    from bot.dialogue.script import find_script, load_script
+    from bot.answer import converse
     from dialer.call import AnswerKind
     from dialer.store.models import Account
     from duncall.demo import account_view, load_engines
@@ -267,25 +257,10 @@ async def _bot(ari: AriClient, engine: Engine, personas: dict[str, Persona]) -> 
         # The strategy names scripts per language (early_collection_en); the bot's files are
         # early_collection.en.yaml.
         name = target.script.removesuffix(f"_{target.language}")
-        script = load_script(find_script(name, target.language))
         account = await asyncio.to_thread(view, target.account_id)
-        session = DialogueSession(script, account, today, classifier)
-        record = await run_bot(
-            ari,
-            call.channel_id,
-            session,
-            engines,
-            target.language,
+        return await converse(
+            ari, call.channel_id, name, account, today, engines, classifier,
             machine=call.kind is AnswerKind.MACHINE,
-            record_as=f"call-{call.channel_id}",
         )
-        outcome = session.result
-        record.script = script.name
-        record.disposition = outcome.disposition.value
-        record.flags = sorted(f.value for f in outcome.flags)
-        record.right_party = outcome.right_party
-        if outcome.promise is not None:
-            record.promise = {"date": outcome.promise.date.isoformat(), "amount": str(outcome.promise.amount)}
-        return record
 
     return on_answer

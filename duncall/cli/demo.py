@@ -17,7 +17,6 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import redis
     from sqlalchemy import Engine
 
     from dialer.campaign.facts import store_facts
@@ -26,16 +25,8 @@ def _run(args: argparse.Namespace) -> int:
     from dialer.guards.ledger import Ledger
     from dialer.policy.config import load_preset
     from duncall import demo, settings
-    from duncall.errors import ServiceUnavailable
 
-    client = redis.Redis.from_url(settings.redis_url())
-    try:
-        client.ping()
-    except redis.RedisError:
-        raise ServiceUnavailable(
-            f"Redis is not reachable at {settings.redis_url()}",
-            "run tools/setup.sh (it starts redis-server) or set DUNCALL_REDIS_URL",
-        ) from None
+    client = settings.redis_client()
     # The demo campaign keeps its own state (database file and Redis prefix) and
     # starts afresh each run, so it can be repeated; every dial still passes the guards.
     db_path = paths.home() / "demo.db"

@@ -1,0 +1,40 @@
+"""An answered call handled by a dialogue script: the one path the demo and campaigns share."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.callbot import BotEngines, run_bot
+from bot.dialogue.engine import DialogueSession
+from bot.dialogue.script import find_script, load_script
+from bot.nlu.types import IntentClassifier
+from bot.transcript import ConversationRecord
+from duncall.ari import AriClient
+from duncall.vocab import AccountView
+
+
+async def converse(
+    ari: AriClient,
+    channel_id: str,
+    script_name: str,
+    account: AccountView,
+    today: dt.date,
+    engines: BotEngines,
+    classifier: IntentClassifier,
+    *,
+    machine: bool,
+) -> ConversationRecord:
+    """Run ``script_name`` (in the account's language) on the call; the record carries the result."""
+    script = load_script(find_script(script_name, account.language))
+    session = DialogueSession(script, account, today, classifier)
+    record = await run_bot(
+        ari, channel_id, session, engines, account.language, machine=machine, record_as=f"call-{channel_id}"
+    )
+    result = session.result
+    record.script = script.name
+    record.disposition = result.disposition.value
+    record.flags = sorted(f.value for f in result.flags)
+    record.right_party = result.right_party
+    if result.promise is not None:
+        record.promise = {"date": result.promise.date.isoformat(), "amount": str(result.promise.amount)}
+    return record
