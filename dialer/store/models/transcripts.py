@@ -27,6 +27,12 @@ class CallRecording(Base):
     promise: Mapped[dict[str, str] | None] = mapped_column(JSON)
     barge_ins_ms: Mapped[list[float]] = mapped_column(JSON, default=list)
     audio_path: Mapped[str | None] = mapped_column(String(500))
+    # The script version the call ran (0: the file in scripts/ as no console save knows it),
+    # and the SHA-256 of its text, which names it exactly either way.
+    script_version: Mapped[int | None] = mapped_column(Integer)
+    script_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The dialogue states entered, in order, repeats included: the call's path through the script.
+    path: Mapped[list[str] | None] = mapped_column(JSON)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
