@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from bot.callbot import BotEngines, run_bot
 from bot.dialogue.engine import DialogueSession
 from bot.dialogue.script import find_script, load_script
 from bot.nlu.types import IntentClassifier
-from bot.transcript import ConversationRecord
+from bot.transcript import ConversationRecord, Turn
 from duncall.ari import AriClient
 from duncall.vocab import AccountView
 
@@ -23,12 +24,23 @@ async def converse(
     classifier: IntentClassifier,
     *,
     machine: bool,
+    on_turn: Callable[[Turn, str], None] | None = None,
 ) -> ConversationRecord:
-    """Run ``script_name`` (in the account's language) on the call; the record carries the result."""
+    """Run ``script_name`` (in the account's language) on the call; the record carries the result.
+
+    ``on_turn`` sees each turn as it is recorded with the dialogue state it left (the live board).
+    """
     script = load_script(find_script(script_name, account.language))
     session = DialogueSession(script, account, today, classifier)
     record = await run_bot(
-        ari, channel_id, session, engines, account.language, machine=machine, record_as=f"call-{channel_id}"
+        ari,
+        channel_id,
+        session,
+        engines,
+        account.language,
+        machine=machine,
+        record_as=f"call-{channel_id}",
+        on_turn=None if on_turn is None else (lambda turn: on_turn(turn, session.state)),
     )
     result = session.result
     record.script = script.name

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.asr.base import Recognizer
 from bot.conversation import Conversation, Dialogue
 from bot.media.chan_websocket import MediaConnection
-from bot.transcript import ConversationRecord
+from bot.transcript import ConversationRecord, Turn
 from bot.tts.cache import PromptCache
 from duncall.ari import (
     AriClient,
@@ -53,6 +53,7 @@ async def run_bot(
     *,
     machine: bool = False,
     record_as: str | None = None,
+    on_turn: Callable[[Turn], None] | None = None,
 ) -> ConversationRecord:
     media_id = f"dm-{new_id()}"
     bridge_id = f"db-{new_id()}"
@@ -84,7 +85,8 @@ async def run_bot(
             except AriError:
                 log.warning("call recording could not start", extra=kv(channel_id=channel_id))
         conv = Conversation(
-            media, dialogue, engines.recognizer, engines.prompts, lang, engines.grammar_phrases
+            media, dialogue, engines.recognizer, engines.prompts, lang, engines.grammar_phrases,
+            on_turn=on_turn,
         )
         dtmf_task = asyncio.create_task(_watch_debtor(ari, channel_id, conv), name=f"debtor:{channel_id}")
         record = await (conv.leave_voicemail() if machine else conv.run())

@@ -4,6 +4,14 @@ The loop owns three named tasks in one task group — the media listener, the
 turn loop, and a control reader (DTMF, hangup) — and ends them all together.
 Timing goals (turn latency, barge-in) are measured here and kept on the
 record; they are reported by the benchmarks, never asserted by timed tests.
+
+Speed: the debtor's words are decoded while they speak (a streaming
+recognizer is fed 100 ms batches on the ASR threads from the first voiced
+frame), so at the endpoint only the decoder's last step is left; the intent
+classifier runs on one dialogue thread, off the event loop that carries every
+call's audio; the call's likely prompts are pre-rendered (account values at
+call start, a promise's read-back as soon as it is heard).  Each reply keeps
+where its latency went (``Turn.stages_ms``).
 """
 
 from __future__ import annotations
@@ -12,13 +20,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from bot.asr.base import Recognizer, Transcript
+from bot.asr.streaming import RecognitionStream, StreamingRecognizer
 from bot.audio import duration_ms
-from bot.media.endpointer import ENDPOINT_SILENCE_MS, START_VOICED_MS, Endpointer, SpeechEnded, SpeechStarted
+from bot.media.echo import EchoGuard
+from bot.media.endpointer import (
+    ENDPOINT_SILENCE_MS,
+    START_WINDOW_MS,
+    Endpointer,
+    SpeechEnded,
+    SpeechStarted,
+)
 from bot.transcript import ConversationRecord, Turn
 from bot.tts.cache import PromptCache
 from duncall.errors import ConfigError
@@ -43,6 +61,14 @@ PROMPT_TAIL_MS = 1500
 PROMPT_GAP_MS = 250
 _TAIL = bytes(int(PROMPT_TAIL_MS / 1000 * 16_000) * 2)
 _GAP = bytes(int(PROMPT_GAP_MS / 1000 * 16_000) * 2)
+STREAM_BATCH_FRAMES = 5  # frames handed to the streaming recognizer at a time (100 ms)
+# Shared by every call of the process.  ASR: decodes are short and in order per
+# utterance; more threads than cores only buy waiting for a decoder to be made.
+# Dialogue: one thread, so the classifier (and its tokenizer, not thread-safe) is
+# never used by two calls at once, and never blocks the event loop.
+_ASR_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="asr")
+_DIALOGUE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialogue")
+_T = TypeVar("_T")
 
 
 class BotTurnLike(Protocol):
@@ -89,6 +115,67 @@ class MediaLike(Protocol):
 class Utterance:
     pcm: bytes
     speech_end_at: float  # monotonic time the debtor stopped speaking
+    endpoint_at: float = 0.0  # monotonic time the endpointer closed it (speech end + trailing silence)
+    heard: asyncio.Task[Transcript] | None = field(default=None, compare=False)  # decoded while spoken
+
+
+async def _off_loop(pool: ThreadPoolExecutor, fn: Callable[..., _T], *args: Any) -> _T:
+    return await asyncio.wrap_future(pool.submit(fn, *args))
+
+
+class LiveDecode:
+    """One utterance decoded while it is spoken: frames go to a stream in 100 ms batches, in order.
+
+    ``task`` gives the transcript once ``end`` was called and the last batch is
+    decoded.  Cancelled (the call ended), it still finishes the stream so the
+    recognizer gets its decoder back.
+    """
+
+    def __init__(self, engine: StreamingRecognizer, lang: str, phrases: tuple[str, ...], first: bytes) -> None:
+        self._engine = engine
+        self._lang = lang
+        self._phrases = phrases
+        self._frames: list[bytes] = [first] if first else []
+        self._ready = asyncio.Event()
+        self._ready.set()
+        self._ended = False
+        self.task: asyncio.Task[Transcript] = asyncio.create_task(self._run(), name="live-decode")
+
+    def add(self, pcm: bytes) -> None:
+        self._frames.append(pcm)
+        if len(self._frames) >= STREAM_BATCH_FRAMES:
+            self._ready.set()
+
+    def end(self) -> asyncio.Task[Transcript]:
+        self._ended = True
+        self._ready.set()
+        return self.task
+
+    async def _run(self) -> Transcript:
+        opening: Future[RecognitionStream] = _ASR_THREADS.submit(self._engine.stream, self._lang, self._phrases)
+        try:
+            stream = await asyncio.wrap_future(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_finish_abandoned)
+            raise
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                batch, self._frames = b"".join(self._frames), []
+                if batch:
+                    await _off_loop(_ASR_THREADS, stream.feed, batch)
+                if self._ended and not self._frames:
+                    break
+        except BaseException:
+            _ASR_THREADS.submit(stream.finish)
+            raise
+        return await _off_loop(_ASR_THREADS, stream.finish)
+
+
+def _finish_abandoned(opening: Future[RecognitionStream]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        _ASR_THREADS.submit(opening.result().finish)
 
 
 class CallEnded(Exception):
@@ -105,6 +192,7 @@ class Conversation:
         lang: str,
         grammar_phrases: Any,
         endpoint_silence_ms: int = ENDPOINT_SILENCE_MS,
+        on_turn: Callable[[Turn], None] | None = None,
     ) -> None:
         self.media = media
         self.dialogue = dialogue
@@ -118,10 +206,21 @@ class Conversation:
         self._utterances: asyncio.Queue[Utterance] = asyncio.Queue(maxsize=UTTERANCE_QUEUE)
         self._speaking_interruptible: bool | None = None  # None: bot silent
         self._barged = asyncio.Event()
-        self._speech_start_at = 0.0
         self._speech_until = 0.0  # monotonic time the current prompt's speech (not its tail) ends
+        self._echo = EchoGuard()
+        self._frame_times: deque[float] = deque(maxlen=START_WINDOW_MS // 20)
+        self._live: LiveDecode | None = None  # the utterance being decoded as it is spoken
+        self._streaming = _streaming_engine(recognizer, lang)
+        self._grammar: str | None = None  # the state the dialogue listens in (read by the listener)
         self._t0 = time.monotonic()
         self._ended = asyncio.Event()
+        # Sees each turn as it is recorded (the live board); must not block: it runs on the call's loop.
+        self._on_turn = on_turn
+
+    def _add_turn(self, turn: Turn) -> None:
+        self.record.turns.append(turn)
+        if self._on_turn is not None:
+            self._on_turn(turn)
 
     def _now(self) -> float:
         return time.monotonic() - self._t0
@@ -133,9 +232,17 @@ class Conversation:
 
     async def _listen(self) -> None:
         async for frame in self.media.frames():
-            event = self.endpointer.feed(frame.pcm)
-            if isinstance(event, SpeechStarted):
-                self._speech_start_at = frame.received_at
+            self._frame_times.append(frame.received_at)
+            floor = self._echo.floor(frame.received_at) if self._speaking_interruptible is not None else 0.0
+            event = self.endpointer.feed(frame.pcm, floor)
+            if event is None:
+                if self._live is not None:
+                    self._live.add(frame.pcm)
+            elif isinstance(event, SpeechStarted):
+                # The first voiced frame of the start window: when the debtor began to speak.
+                began = self._frame_times[max(0, len(self._frame_times) - 1 - event.first_voiced_ago)]
+                if self._streaming is not None:
+                    self._live = LiveDecode(self._streaming, self.lang, self._phrases(self._grammar), event.pcm)
                 log.debug(
                     "debtor speech started",
                     extra=kv(
@@ -149,19 +256,26 @@ class Conversation:
                 if time.monotonic() >= self._speech_until:
                     # The prompt itself has played; only its silent tail is left.
                     await self.media.flush()
+                    self._echo.stopped(time.monotonic())
                     self._barged.set()
                 elif self._speaking_interruptible:
                     await self.media.flush()
-                    # Speech began at least START_VOICED_MS before the detector fired.
-                    self.record.barge_ins.append(
-                        (time.monotonic() - frame.received_at) * 1000 + START_VOICED_MS
-                    )
+                    flushed = time.monotonic()
+                    self._echo.stopped(flushed)
+                    # From the debtor's first voiced frame reaching us to FLUSH_MEDIA sent.
+                    self.record.barge_ins.append((flushed - began) * 1000)
                     self._barged.set()
             elif isinstance(event, SpeechEnded):
                 end_at = frame.received_at - self.endpointer.endpoint_silence_ms / 1000
+                heard = None
+                if self._live is not None:
+                    self._live.add(frame.pcm)
+                    heard, self._live = self._live.end(), None
                 if self._utterances.full():
-                    self._utterances.get_nowait()
-                self._utterances.put_nowait(Utterance(event.pcm, end_at))
+                    dropped = self._utterances.get_nowait()
+                    if dropped.heard is not None:
+                        dropped.heard.cancel()
+                self._utterances.put_nowait(Utterance(event.pcm, end_at, frame.received_at, heard))
         self._ended.set()
 
     # --- speaking ----------------------------------------------------------------------
@@ -171,12 +285,17 @@ class Conversation:
             if self.media.closed:
                 raise CallEnded
             pcm = await asyncio.to_thread(self.prompts.get, turn.speech or turn.text, self.lang)
+            audio_ready = time.monotonic()
             self._barged.clear()
             self._speaking_interruptible = turn.interruptible
             started = self._now()
             sent_at = await self.media.play(pcm + (_TAIL if i == len(turns) - 1 else _GAP))
+            self._echo.playing(pcm, sent_at)
             self._speech_until = sent_at + duration_ms(pcm) / 1000
             latency = (sent_at - after.speech_end_at) * 1000 if (after is not None and i == 0) else None
+            stages: dict[str, float] = {}
+            if latency is not None and after is not None:
+                stages = self._stages(after, audio_ready, sent_at)
             played = asyncio.create_task(self.media.wait_played(), name="wait-played")
             barged = asyncio.create_task(self._barged.wait(), name="wait-barge")
             ended = asyncio.create_task(self._ended.wait(), name="wait-ended")
@@ -189,8 +308,16 @@ class Conversation:
                 self._barged.is_set() and turn.interruptible and time.monotonic() < self._speech_until
             )
             self._speaking_interruptible = None
-            self.record.turns.append(
-                Turn("bot", turn.text, started, self._now(), latency_ms=latency, interrupted=interrupted)
+            self._add_turn(
+                Turn(
+                    "bot",
+                    turn.text,
+                    started,
+                    self._now(),
+                    latency_ms=latency,
+                    interrupted=interrupted,
+                    stages_ms=stages,
+                )
             )
             log.info(
                 "bot turn", extra=kv_pii({"text": turn.text}, latency_ms=latency, interrupted=interrupted)
@@ -225,14 +352,42 @@ class Conversation:
             return await self._next_input()
         return None
 
+    def _stages(self, after: Utterance, audio_ready: float, sent_at: float) -> dict[str, float]:
+        marks = self._marks
+        points = [
+            ("endpoint", after.endpoint_at),
+            ("asr", marks.get("asr", 0.0)),
+            ("nlu", marks.get("nlu", 0.0)),
+            ("tts", audio_ready),
+            ("send", sent_at),
+        ]
+        out: dict[str, float] = {}
+        prev = after.speech_end_at
+        for name, at in points:
+            if at:
+                out[name] = round((at - prev) * 1000, 1)
+                prev = at
+        return out
+
+    def _phrases(self, name: str | None) -> tuple[str, ...]:
+        if not name:
+            return ()
+        # The state's expected answers, plus what a debtor may say in any state
+        # (stop calling, a person please, I already paid…).
+        return tuple(dict.fromkeys(self.grammar_phrases(self.lang, name) + self._open_phrases()))
+
     async def _recognize(self, utt: Utterance) -> Transcript:
-        name = self.dialogue.grammar
-        phrases: tuple[str, ...] = ()
-        if name:
-            # The state's expected answers, plus what a debtor may say in any state
-            # (stop calling, a person please, I already paid…).
-            phrases = tuple(dict.fromkeys(self.grammar_phrases(self.lang, name) + self._open_phrases()))
-        return await asyncio.to_thread(self.recognizer.recognize, utt.pcm, self.lang, phrases)
+        if utt.heard is not None:
+            return await utt.heard
+        phrases = self._phrases(self.dialogue.grammar)
+        return await _off_loop(_ASR_THREADS, self.recognizer.recognize, utt.pcm, self.lang, phrases)
+
+    def _listening(self) -> None:
+        """After each dialogue step: the grammar to decode the next words with; prompts to pre-render."""
+        self._grammar = self.dialogue.grammar
+        likely = getattr(self.dialogue, "likely_speech", None)
+        if callable(likely) and not self.dialogue.done:
+            self.prompts.prefetch(likely(), self.lang)
 
     def _open_phrases(self) -> tuple[str, ...]:
         try:
@@ -241,23 +396,33 @@ class Conversation:
             return ()
 
     async def _turns(self) -> None:
-        await self._speak(self.dialogue.start(), None)
+        opening = self.dialogue.start()
+        self._listening()
+        await self._speak(opening, None)
         while not self.dialogue.done:
             got = await self._next_input()
             if got is None:
-                await self._speak(self.dialogue.no_input(), None)
+                replies = self.dialogue.no_input()
+                self._listening()
+                await self._speak(replies, None)
             elif isinstance(got, str):
-                self.record.turns.append(Turn("debtor", "", self._now(), dtmf=got))
-                await self._speak(self.dialogue.dtmf(got), None)
+                self._add_turn(Turn("debtor", "", self._now(), dtmf=got))
+                replies = self.dialogue.dtmf(got)
+                self._listening()
+                await self._speak(replies, None)
             else:
+                self._marks: dict[str, float] = {}
                 heard = await self._recognize(got)
+                self._marks["asr"] = time.monotonic()
                 started = self._now() - heard.audio_ms / 1000
                 log.info(
                     "debtor turn", extra=kv_pii({"text": heard.text}, decode_ms=round(heard.decode_ms, 1))
                 )
-                replies = self.dialogue.hear(heard.text, heard.confidence)
+                replies = await _off_loop(_DIALOGUE_THREAD, self.dialogue.hear, heard.text, heard.confidence)
+                self._marks["nlu"] = time.monotonic()
+                self._listening()
                 intent, intent_conf, slots = last_understanding(self.dialogue.turns)
-                self.record.turns.append(
+                self._add_turn(
                     Turn(
                         "debtor",
                         heard.text,
@@ -286,6 +451,7 @@ class Conversation:
                     await listener
             if self.record.hangup_by == "debtor":
                 await self._last_words()
+            self._drop_pending()
         self.record.dropped_frames = self.media.dropped_frames
         log.info(
             "conversation ended", extra=kv(turns=len(self.record.turns), hangup_by=self.record.hangup_by)
@@ -299,11 +465,12 @@ class Conversation:
             pending.append(self._utterances.get_nowait())
         cut = self.endpointer.flush()
         if cut is not None:
-            pending.append(Utterance(cut.pcm, time.monotonic()))
+            live, self._live = self._live, None
+            pending.append(Utterance(cut.pcm, time.monotonic(), heard=live.end() if live else None))
         for utt in pending:
             heard = await self._recognize(utt)
             if heard.text:
-                self.record.turns.append(
+                self._add_turn(
                     Turn(
                         "debtor",
                         heard.text,
@@ -312,6 +479,16 @@ class Conversation:
                         asr_confidence=heard.confidence,
                     )
                 )
+
+    def _drop_pending(self) -> None:
+        """Decodes nobody will read any more (the call is over) give their decoders back."""
+        if self._live is not None:
+            self._live.task.cancel()
+            self._live = None
+        while not self._utterances.empty():
+            utt = self._utterances.get_nowait()
+            if utt.heard is not None:
+                utt.heard.cancel()
 
     async def leave_voicemail(self) -> ConversationRecord:
         """Wait out the greeting and beep, then leave the dialogue's limited-content message."""
@@ -351,3 +528,15 @@ def last_understanding(turns: Sequence[Any]) -> tuple[str | None, float | None, 
             continue
         break
     return None, None, {}
+
+
+def _streaming_engine(recognizer: Recognizer, lang: str) -> StreamingRecognizer | None:
+    """The engine that can decode ``lang`` while it is spoken, if there is one."""
+    pick = getattr(recognizer, "streaming_for", None)  # bot.asr.registry.RoutingRecognizer
+    if callable(pick):
+        try:
+            engine = pick(lang)
+        except ConfigError:
+            return None
+        return engine if isinstance(engine, StreamingRecognizer) else None
+    return recognizer if isinstance(recognizer, StreamingRecognizer) else None
