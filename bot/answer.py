@@ -11,7 +11,7 @@ from bot.dialogue.script import find_script, load_script
 from bot.nlu.types import IntentClassifier
 from bot.transcript import ConversationRecord, Turn
 from duncall.ari import AriClient
-from duncall.vocab import AccountView
+from duncall.vocab import AccountView, Disposition
 
 
 async def converse(
@@ -44,7 +44,8 @@ async def converse(
     )
     result = session.result
     record.script = script.name
-    record.disposition = result.disposition.value
+    # A call a supervisor took over was handed to a person: the strategy treats it as transferred.
+    record.disposition = Disposition.TRANSFERRED.value if record.taken_over_by else result.disposition.value
     record.flags = sorted(f.value for f in result.flags)
     record.right_party = result.right_party
     if result.promise is not None:

@@ -3,15 +3,22 @@
 Sets up the call's media (a chan_websocket channel bridged with the debtor's
 channel), runs the conversation or leaves a voicemail, and tears everything
 down — bridge included, since an ARI bridge outlives its channels.
+
+While the call is bridged it is listed in the live-call registry, so a
+supervisor can listen, whisper, barge or take over (``duncall.supervision``).
+On a take-over the bot stops, leaves the bridge, and keeps the call — debtor
+and supervisor talking — until it ends: nothing here hangs the debtor up
+behind the supervisor's back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.asr.base import Recognizer
 from bot.conversation import Conversation, Dialogue
@@ -23,18 +30,22 @@ from duncall.ari import (
     ChannelDestroyed,
     ChannelDtmfReceived,
     ChannelHangupRequest,
+    ChannelVarset,
     StasisEnd,
     StasisStart,
     new_id,
 )
-from duncall.ari.errors import AriError
+from duncall.ari.errors import AriError, AriNotFound
 from duncall.errors import DuncallError, ServiceUnavailable
+from duncall.live.registry import TAKEOVER_VARIABLE, Listing, LiveCall, LiveCallRegistry, attempt_id_for
 from duncall.log import kv
 
 log = logging.getLogger(__name__)
 
 MEDIA_STASIS_TIMEOUT_S = 5.0
 MAX_RECORDING_S = 600
+# On a taken-over call: how often the bot checks that someone is still with the debtor.
+SUPERVISOR_CHECK_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +53,15 @@ class BotEngines:
     recognizer: Recognizer
     prompts: PromptCache
     grammar_phrases: Callable[[str, str], tuple[str, ...]]
+    live: LiveCallRegistry | None = None  # lists bridged calls for supervisors
+
+
+@dataclass
+class _CallWatch:
+    """What the debtor's channel told us: a supervisor took over, the call ended."""
+
+    taken_over_by: str | None = None
+    debtor_gone: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def run_bot(
@@ -59,6 +79,8 @@ async def run_bot(
     bridge_id = f"db-{new_id()}"
     media: MediaConnection | None = None
     dtmf_task: asyncio.Task[None] | None = None
+    listing: Listing | None = None
+    watch = _CallWatch()
     try:
         with ari.channel_events(media_id) as media_events:
             ch = await ari.external_media(channel_id=media_id)
@@ -76,6 +98,19 @@ async def run_bot(
                         break
         await ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id)
         await ari.add_to_bridge(bridge_id, [channel_id, media_id])
+        if engines.live is not None:
+            listing = await Listing.start(
+                engines.live,
+                LiveCall(
+                    attempt_id_for(channel_id),
+                    channel_id,
+                    media_id,
+                    bridge_id,
+                    lang,
+                    dt.datetime.now(dt.UTC),
+                    ari.app,
+                ),
+            )
         recording = None
         if record_as:
             # Every call is recorded (both parties, as the bridge mixes them) for QA and disputes.
@@ -85,12 +120,29 @@ async def run_bot(
             except AriError:
                 log.warning("call recording could not start", extra=kv(channel_id=channel_id))
         conv = Conversation(
-            media, dialogue, engines.recognizer, engines.prompts, lang, engines.grammar_phrases,
+            media,
+            dialogue,
+            engines.recognizer,
+            engines.prompts,
+            lang,
+            engines.grammar_phrases,
             on_turn=on_turn,
         )
-        dtmf_task = asyncio.create_task(_watch_debtor(ari, channel_id, conv), name=f"debtor:{channel_id}")
+        dtmf_task = asyncio.create_task(
+            _watch_debtor(ari, channel_id, conv, watch), name=f"debtor:{channel_id}"
+        )
         record = await (conv.leave_voicemail() if machine else conv.run())
         record.recording = recording
+        if watch.taken_over_by is None:
+            watch.taken_over_by = await _taken_over_by(ari, channel_id)  # in case the event was missed
+        if watch.taken_over_by:
+            record.taken_over_by = watch.taken_over_by
+            record.hangup_by = "unknown"
+            log.info("call taken over by a supervisor", extra=kv(channel_id=channel_id))
+            await media.flush()
+            await _leave(ari, bridge_id, media_id)
+            await _hold_for_supervisor(ari, channel_id, bridge_id, watch)
+            return record
         if record.hangup_by == "bot":
             # Let the last prompt finish playing before the line drops.
             with contextlib.suppress(TimeoutError):
@@ -104,22 +156,67 @@ async def run_bot(
     finally:
         if dtmf_task is not None:
             dtmf_task.cancel()
+        if listing is not None:
+            await listing.close()
         if media is not None:
             await media.close()
         await _cleanup(ari, media_id, channel_id, bridge_id)
         log.info("bot left the call", extra=kv(channel_id=channel_id))
 
 
-async def _watch_debtor(ari: AriClient, channel_id: str, conv: Conversation) -> None:
-    """DTMF goes to the conversation's control queue; the debtor hanging up ends it."""
+async def _watch_debtor(ari: AriClient, channel_id: str, conv: Conversation, watch: _CallWatch) -> None:
+    """DTMF goes to the conversation's control queue; the debtor hanging up or a take-over ends it."""
     with ari.channel_events(channel_id) as events:
         async for ev in events:
-            if isinstance(ev, ChannelDtmfReceived):
+            if isinstance(ev, ChannelDtmfReceived) and watch.taken_over_by is None:
                 with contextlib.suppress(asyncio.QueueFull):
                     conv.control.put_nowait(ev.digit)
+            elif isinstance(ev, ChannelVarset) and ev.variable == TAKEOVER_VARIABLE and ev.value:
+                if watch.taken_over_by is None:
+                    watch.taken_over_by = ev.value
+                    conv.far_end_hung_up()
             elif isinstance(ev, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
                 conv.far_end_hung_up()
+                watch.debtor_gone.set()
                 return
+
+
+async def _taken_over_by(ari: AriClient, channel_id: str) -> str | None:
+    try:
+        return await ari.get_variable(channel_id, TAKEOVER_VARIABLE) or None
+    except DuncallError:
+        return None  # unset, or the channel is gone: not a take-over
+
+
+async def _leave(ari: AriClient, bridge_id: str, media_id: str) -> None:
+    with contextlib.suppress(DuncallError):
+        await ari.remove_from_bridge(bridge_id, media_id)
+    with contextlib.suppress(DuncallError):
+        await ari.hangup(media_id)
+
+
+async def _hold_for_supervisor(ari: AriClient, channel_id: str, bridge_id: str, watch: _CallWatch) -> None:
+    """Keep a taken-over call, and its bridge, until the debtor's channel ends.
+
+    Should the debtor be left alone in the bridge (the supervisor's side went
+    away without ending the call, e.g. the console died), the call is ended
+    rather than left as dead air.
+    """
+    alone = 0
+    while not watch.debtor_gone.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(watch.debtor_gone.wait(), SUPERVISOR_CHECK_S)
+            return
+        try:
+            bridge = await ari.get_bridge(bridge_id)
+        except AriNotFound:
+            return
+        except DuncallError:
+            continue  # Asterisk briefly unreachable: look again next time
+        alone = alone + 1 if set(bridge.channels) <= {channel_id} else 0
+        if alone >= 2:
+            log.warning("taken-over call has no supervisor left; ending it", extra=kv(channel_id=channel_id))
+            return
 
 
 async def _cleanup(ari: AriClient, media_id: str, channel_id: str, bridge_id: str) -> None:

@@ -36,3 +36,4 @@ class ConversationRecord:
     right_party: bool = False  # a right-party conversation took place (Reg F 7-day rule)
     dropped_frames: int = 0
     recording: str | None = None  # ARI stored-recording name of the call's audio
+    taken_over_by: str | None = None  # the supervisor who took the call over from the bot

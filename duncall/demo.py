@@ -39,6 +39,7 @@ from dialer.store.db import open_engine
 from duncall import paths
 from duncall.ari import AriClient
 from duncall.errors import ConfigError
+from duncall.live.registry import LiveCallRegistry
 from duncall.personas import Persona, load_personas
 from duncall.personas.render import CONTEXT
 from duncall.vocab import AccountView
@@ -103,7 +104,9 @@ def load_engines() -> tuple[BotEngines, IntentClassifier, RoutingRecognizer]:
 
     prompts = PromptCache(EspeakSynthesizer(), paths.home() / "tts-cache", DEFAULT_RATE_WPM)
     recognizer = configured_recognizer()
-    return BotEngines(recognizer, prompts, phrases), load_classifier(), recognizer
+    # Bridged calls are listed for supervisors (duncall.supervision) in the configured Redis.
+    engines = BotEngines(recognizer, prompts, phrases, live=LiveCallRegistry.from_env())
+    return engines, load_classifier(), recognizer
 
 
 def ready_languages(
@@ -168,7 +171,13 @@ async def _run(
     async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
         p = by_id[target.account_id]
         return await converse(
-            ari, call.channel_id, target.script, account_view(p), today, engines, classifier,
+            ari,
+            call.channel_id,
+            target.script,
+            account_view(p),
+            today,
+            engines,
+            classifier,
             machine=call.kind is AnswerKind.MACHINE,
         )
 
