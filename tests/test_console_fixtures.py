@@ -5,7 +5,10 @@ finished calls with transcripts and guard decisions."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
+import struct
+import wave
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -27,6 +30,7 @@ from dialer.store.models.transcripts import CallRecording, TranscriptTurn
 from duncall import paths
 from duncall.console.app import create_app
 from duncall.console.auth import hash_password
+from duncall.console.recordings import DirectoryRecordings, RecordingSource
 from duncall.console.roles import Role
 from duncall.console.settings import ConsoleSettings, load_forbidden_phrases
 
@@ -51,6 +55,7 @@ class ConsoleEnv:
     engine: Engine
     scripts_dir: Path
     clock: Clock
+    recordings_dir: Path
     clients: list[TestClient] = field(default_factory=list)
 
     def client(self) -> TestClient:
@@ -71,7 +76,16 @@ class ConsoleEnv:
         self.engine.dispose()
 
 
-def make_env(tmp_path: Path, *, session_ttl_s: int = 3600, max_body_bytes: int = 512 * 1024) -> ConsoleEnv:
+def make_env(
+    tmp_path: Path,
+    *,
+    session_ttl_s: int = 3600,
+    max_body_bytes: int = 512 * 1024,
+    recordings: RecordingSource | None = None,
+) -> ConsoleEnv:
+    """``recordings``: where call recordings come from; by default an archive directory of WAVs."""
+    recordings_dir = tmp_path / "recordings"
+    recordings_dir.mkdir()
     scripts_dir = tmp_path / "scripts"
     scripts_dir.mkdir()
     for path in paths.scripts_dir().glob("*.yaml"):
@@ -87,13 +101,28 @@ def make_env(tmp_path: Path, *, session_ttl_s: int = 3600, max_body_bytes: int =
         live_interval_s=0.05,
         clock=clock,
         classifier_factory=KeywordClassifier,
+        recordings=recordings or DirectoryRecordings(recordings_dir),
     )
     with Session(engine) as db, db.begin():
         for role in Role:
             db.add(
                 ConsoleUser(name=role.value, role=role.value, password_hash=_password_hash(), created_at=T0)
             )
-    return ConsoleEnv(create_app(settings, engine), engine, scripts_dir, clock)
+    return ConsoleEnv(create_app(settings, engine), engine, scripts_dir, clock, recordings_dir)
+
+
+def write_wav(path: Path, seconds: float, rate: int = 8000) -> bytes:
+    """A mono 16-bit WAV of a quiet 440 Hz tone, as a bridge recording is laid out; returns its bytes."""
+    frames = b"".join(
+        struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate)))
+        for i in range(int(seconds * rate))
+    )
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return path.read_bytes()
 
 
 @cache
@@ -192,12 +221,15 @@ def seed_calls(engine: Engine) -> None:
                 )
             )
 
-        def record(attempt_id: str, disposition: str, at: dt.datetime) -> None:
+        def record(attempt_id: str, disposition: str, at: dt.datetime, version: int, path: list[str]) -> None:
             db.add(
                 CallRecording(
                     attempt_id=attempt_id,
                     language="en",
-                    script="early_collection",
+                    script="early_collection.en",
+                    script_version=version,
+                    script_sha256=f"{version:064x}",
+                    path=path,
                     amd_status="HUMAN",
                     hangup_by="bot",
                     disposition=disposition,
@@ -215,9 +247,9 @@ def seed_calls(engine: Engine) -> None:
         attempt(UNANSWERED, "A2", "autumn", day2 + dt.timedelta(hours=2), "no_answer", "no_contact")
         attempt(LIVE, "A1", "spring", T0 - dt.timedelta(seconds=40), "", "", state=AttemptState.DIALING.value)
         db.flush()
-        record(GOOD, "promise_to_pay", day1)
-        record(BAD, "refused", day2)
-        record(NO_DISCLOSURE, "callback", day2)
+        record(GOOD, "promise_to_pay", day1, 2, ["greeting", "disclosure", "balance", "promise", "goodbye"])
+        record(BAD, "refused", day2, 1, ["greeting", "balance", "refusal"])
+        record(NO_DISCLOSURE, "callback", day2, 2, ["greeting", "balance", "callback"])
         db.flush()
         db.add_all(
             _turns(

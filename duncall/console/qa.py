@@ -1,7 +1,8 @@
-"""QA review: search finished calls, open one with its transcript, guard decisions and flags.
+"""QA review: search finished calls, open one with its transcript, path, guard decisions,
+flags and scores; score a call on the QA form; export calls and scores as CSV.
 
 Reads the dialer's tables through their models (attempts, accounts, call records,
-transcript turns, the guards' ledger) and writes nothing.
+transcript turns, the guards' ledger); writes only QA scores.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from dialer.store.models.accounts import Account
 from dialer.store.models.attempts import AttemptState, CallAttempt
+from dialer.store.models.qa import QaScore
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
-from duncall.console.errors import not_found
+from duncall.console.errors import ApiError, not_found
 from duncall.console.flags import QaFlag, ReviewTurn, review
 from duncall.console.masking import initials, mask_phone, mask_text
+from duncall.console.scoring import MAX_COMMENT_CHARS, AnswersInvalid, QaForm, score
 
 MAX_RESULTS = 500
 
@@ -34,6 +37,8 @@ class CallQuery:
     disposition: str | None = None
     intent: str | None = None
     flag: str | None = None  # only calls with this automatic flag
+    script: str | None = None  # <name>.<lang> as the call record names it, or the attempt's script
+    script_version: int | None = None  # the saved version the call ran (0: the unsaved file)
     limit: int = 100
     offset: int = 0
 
@@ -70,6 +75,10 @@ def _select(q: CallQuery) -> Select[CallAttempt, CallRecording, str, str]:
         query = query.where(a.campaign_id == q.campaign)
     if q.disposition:
         query = query.where(a.disposition == q.disposition)
+    if q.script:
+        query = query.where((r.script == q.script) | (a.script == q.script))
+    if q.script_version is not None:
+        query = query.where(r.script_version == q.script_version)
     if q.intent:
         query = query.where(
             exists().where(TranscriptTurn.attempt_id == a.attempt_id, TranscriptTurn.intent == q.intent)
@@ -112,12 +121,31 @@ def _summary(
         "debtor": f"{first} {last}" if show_pii else initials(first, last),
         "outcome": attempt.outcome,
         "disposition": attempt.disposition,
-        "script": attempt.script,
+        "script": record.script if record and record.script else attempt.script,
+        "script_version": record.script_version if record else None,
         "language": record.language if record else None,
         "duration_s": round(max(ends), 1) if ends else None,
         "turns": len(turns),
         "intents": sorted({t.intent for t in turns if t.intent}),
         "flags": sorted({f.kind for f in flags}),
+    }
+
+
+def _scores_by_attempt(db: Session, attempt_ids: list[str]) -> dict[str, list[QaScore]]:
+    out: dict[str, list[QaScore]] = {i: [] for i in attempt_ids}
+    if attempt_ids:
+        for row in db.scalars(
+            select(QaScore).where(QaScore.attempt_id.in_(attempt_ids)).order_by(QaScore.scored_at, QaScore.id)
+        ):
+            out[row.attempt_id].append(row)
+    return out
+
+
+def _score_summary(scores: list[QaScore]) -> dict[str, Any]:
+    return {
+        "qa_score": round(sum(s.score for s in scores) / len(scores), 1) if scores else None,
+        "qa_failed": any(s.failed for s in scores) if scores else None,
+        "qa_reviews": len(scores),
     }
 
 
@@ -143,6 +171,9 @@ def search(db: Session, q: CallQuery, rules: FlagRules, show_pii: bool) -> list[
         out.append(_summary(attempt, record, first, last, turns[attempt.attempt_id], flags, show_pii))
         if len(out) >= limit:
             break
+    scores = _scores_by_attempt(db, [row["attempt_id"] for row in out])
+    for row in out:
+        row.update(_score_summary(scores[row["attempt_id"]]))
     return out
 
 
@@ -186,12 +217,96 @@ def call_detail(db: Session, attempt_id: str, rules: FlagRules, show_pii: bool) 
             "promise": record.promise,
             "barge_ins_ms": record.barge_ins_ms,
             "recording": record.audio_path,
+            "script_sha256": record.script_sha256,
         }
         if record
         else None
     )
+    summary["recording_url"] = (
+        f"/api/calls/{attempt_id}/recording" if record is not None and record.audio_path else None
+    )
+    summary["path"] = list(record.path or []) if record else []
     summary["guard_decisions"] = _guard_decisions(db, attempt_id, show_pii)
+    scores = _scores_by_attempt(db, [attempt_id])[attempt_id]
+    summary.update(_score_summary(scores))
+    summary["scores"] = [score_view(s) for s in scores]
     return summary
+
+
+def recording_name(db: Session, attempt_id: str) -> str:
+    """The stored recording's name for a call, or a 404 that says why there is none."""
+    row = db.execute(
+        select(CallAttempt.attempt_id, CallRecording.audio_path)
+        .outerjoin(CallRecording, CallRecording.attempt_id == CallAttempt.attempt_id)
+        .where(CallAttempt.attempt_id == attempt_id)
+    ).first()
+    if row is None:
+        raise not_found("call", attempt_id, "search calls to find its attempt id")
+    if not row.audio_path:
+        raise ApiError(
+            404,
+            f"call {attempt_id!r} has no recording",
+            "only answered calls are recorded, and only when Asterisk could start the recording",
+        )
+    return str(row.audio_path)
+
+
+# --- scores -------------------------------------------------------------------------
+
+
+def score_view(row: QaScore) -> dict[str, Any]:
+    return {
+        "reviewer": row.reviewer,
+        "form": row.form,
+        "form_version": row.form_version,
+        "answers": dict(row.answers),
+        "comment": row.comment,
+        "score": row.score,
+        "failed": row.failed,
+        "failed_items": list(row.failed_items),
+        "scored_at": _utc(row.scored_at),
+    }
+
+
+def save_score(
+    db: Session,
+    attempt_id: str,
+    reviewer: str,
+    form: QaForm,
+    answers: Mapping[str, str],
+    comment: str,
+    now: dt.datetime,
+) -> tuple[QaScore, dict[str, Any] | None]:
+    """Store ``reviewer``'s score of a finished call (replacing theirs); returns it and the one it replaced."""
+    attempt = db.get(CallAttempt, attempt_id)
+    if attempt is None:
+        raise not_found("call", attempt_id, "search calls to find its attempt id")
+    if attempt.state != AttemptState.ENDED.value:
+        raise ApiError(409, f"call {attempt_id!r} has not ended yet", "score it once it has ended")
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise ApiError(422, f"the comment is over {MAX_COMMENT_CHARS} characters", "shorten it")
+    try:
+        result = score(form, answers)
+    except AnswersInvalid as exc:
+        raise ApiError(
+            422,
+            f"the answers do not fit form {form.form} v{form.version}: {exc.problems[0]}"
+            + (f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""),
+            "answer every question of the form (GET /api/calls/qa-form) with yes, no or na",
+            problems=exc.problems,
+        ) from None
+    row = db.scalar(select(QaScore).where(QaScore.attempt_id == attempt_id, QaScore.reviewer == reviewer))
+    previous = score_view(row) if row is not None else None
+    if row is None:
+        row = QaScore(attempt_id=attempt_id, reviewer=reviewer)
+        db.add(row)
+    row.form, row.form_version = form.form, form.version
+    row.answers = dict(answers)
+    row.comment = comment
+    row.score, row.failed, row.failed_items = result.score, result.failed, list(result.failed_items)
+    row.scored_at = now
+    db.flush()
+    return row, previous
 
 
 def _guard_decisions(db: Session, attempt_id: str, show_pii: bool) -> list[dict[str, Any]]:
@@ -233,6 +348,10 @@ CSV_COLUMNS = (
     "turns",
     "intents",
     "flags",
+    "script_version",
+    "qa_score",
+    "qa_failed",
+    "qa_reviews",
 )
 
 
@@ -255,3 +374,45 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow([_csv_cell(row.get(c)) for c in CSV_COLUMNS])
     return buf.getvalue()
+
+
+SCORE_COLUMNS = (
+    "attempt_id",
+    "at",
+    "campaign",
+    "script",
+    "script_version",
+    "disposition",
+    "flags",
+    "reviewer",
+    "scored_at",
+    "form",
+    "form_version",
+    "score",
+    "failed",
+    "failed_items",
+    "comment",
+)
+
+
+def scores_csv(db: Session, calls: list[dict[str, Any]], form: QaForm) -> str:
+    """One row per score of the calls found: the call, its automatic flags, the score and each answer."""
+    questions = [q.id for q in form.questions()]
+    scores = _scores_by_attempt(db, [c["attempt_id"] for c in calls])
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([*SCORE_COLUMNS, *questions])
+    for call in calls:
+        for row in scores[call["attempt_id"]]:
+            view = {**call, **score_view(row)}
+            writer.writerow(
+                [_csv_cell(view.get(c)) for c in SCORE_COLUMNS]
+                + [_csv_cell(row.answers.get(qid)) for qid in questions]
+            )
+    return buf.getvalue()
+
+
+def call_scores(db: Session, attempt_id: str) -> list[dict[str, Any]]:
+    if db.get(CallAttempt, attempt_id) is None:
+        raise not_found("call", attempt_id, "search calls to find its attempt id")
+    return [score_view(s) for s in _scores_by_attempt(db, [attempt_id])[attempt_id]]

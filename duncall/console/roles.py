@@ -20,8 +20,10 @@ class Permission(StrEnum):
     SCRIPTS_PUBLISH = "scripts_publish"
     CALLS_READ = "calls_read"
     CALLS_EXPORT = "calls_export"
+    CALLS_SCORE = "calls_score"  # fill in the QA form on a finished call
     PII_READ = "pii_read"  # debtors' phone numbers and names unmasked
     LIVE_READ = "live_read"
+    LIVE_SUPERVISE = "live_supervise"  # listen, whisper, barge into and take over live calls
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -32,13 +34,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SCRIPTS_READ,
             Permission.CALLS_READ,
             Permission.CALLS_EXPORT,
+            Permission.CALLS_SCORE,
             Permission.PII_READ,
             Permission.LIVE_READ,
+            Permission.LIVE_SUPERVISE,
         }
     ),
     Role.DESIGNER: frozenset({Permission.SCRIPTS_READ, Permission.SCRIPTS_WRITE, Permission.SCRIPTS_PUBLISH}),
     # QA judges what the bot said, not who was called: no phone numbers or names.
-    Role.QA: frozenset({Permission.SCRIPTS_READ, Permission.CALLS_READ, Permission.CALLS_EXPORT}),
+    Role.QA: frozenset(
+        {Permission.SCRIPTS_READ, Permission.CALLS_READ, Permission.CALLS_EXPORT, Permission.CALLS_SCORE}
+    ),
 }
 
 

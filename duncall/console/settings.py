@@ -12,6 +12,8 @@ import yaml
 
 from bot.nlu.types import IntentClassifier
 from duncall import paths
+from duncall.console.recordings import AriRecordings, CachedRecordings, RecordingSource, source_from_env
+from duncall.console.scoring import QA_FORM_FILE, QaForm, load_form
 from duncall.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -47,6 +49,8 @@ class ConsoleSettings:
     live_interval_s: float = 2.0
     clock: Callable[[], dt.datetime] = _utc_now
     classifier_factory: Callable[[], IntentClassifier] = _default_classifier
+    qa_form: QaForm = field(default_factory=lambda: load_form(QA_FORM_FILE))
+    recordings: RecordingSource = field(default_factory=lambda: CachedRecordings(AriRecordings()))
 
 
 def load_forbidden_phrases(path: Path = FORBIDDEN_PHRASES_FILE) -> dict[str, tuple[str, ...]]:
@@ -82,6 +86,8 @@ def from_env(**overrides: object) -> ConsoleSettings:
         ),
         "cookie_secure": os.environ.get("DUNCALL_CONSOLE_SECURE_COOKIE") == "1",
         "redis_url": os.environ.get("DUNCALL_REDIS_URL"),
+        "qa_form": load_form(),  # DUNCALL_CONSOLE_QA_FORM, else the shipped form
+        "recordings": source_from_env(os.environ.get("DUNCALL_RECORDINGS_DIR")),
     }
     scripts = os.environ.get("DUNCALL_SCRIPTS_DIR")
     if scripts:
