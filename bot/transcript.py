@@ -36,4 +36,8 @@ class ConversationRecord:
     right_party: bool = False  # a right-party conversation took place (Reg F 7-day rule)
     dropped_frames: int = 0
     recording: str | None = None  # ARI stored-recording name of the call's audio
+    # Which version of the script ran (set by whoever chose it; None: not known) and its text's hash.
+    script_version: int | None = None
+    script_sha256: str | None = None
+    path: list[str] = field(default_factory=list)  # dialogue states entered, in order
     taken_over_by: str | None = None  # the supervisor who took the call over from the bot

@@ -64,6 +64,7 @@ class DialogueSession:
         self.payment_links: PaymentLinkChannel = payment_links or InMemoryPaymentLinkChannel()
         self.turns: list[Turn] = []
         self._state: State = script.states[script.start]
+        self.path: list[str] = []  # every state entered, in order: the call's path through the script
         self._started = False
         self._done = False
         self._right_party = False
@@ -223,6 +224,7 @@ class DialogueSession:
         for _ in range(MAX_AUTOMATIC_STEPS):
             state = self.script.states[name]
             self._state = state
+            self.path.append(name)
             self._no_input = self._no_match = 0
             redirect = self._act(state)
             if redirect is not None:

@@ -175,7 +175,10 @@ def _record_ended(engine: Engine, t: Target, a: AttemptResult[ConversationRecord
             CallRecording(
                 attempt_id=a.attempt_id,
                 language=conv.language,
-                script=t.script,
+                script=conv.script or t.script,
+                script_version=conv.script_version,
+                script_sha256=conv.script_sha256,
+                path=list(conv.path),
                 amd_status=a.amd_status,
                 hangup_by=conv.hangup_by,
                 disposition=conv.disposition,
