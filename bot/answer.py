@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from bot.callbot import BotEngines, run_bot
 from bot.dialogue.engine import DialogueSession
-from bot.dialogue.script import find_script, load_script
+from bot.dialogue.script import Script, find_script, load_script
 from bot.nlu.types import IntentClassifier
 from bot.transcript import ConversationRecord, Turn
 from duncall.ari import AriClient
@@ -25,12 +25,15 @@ async def converse(
     *,
     machine: bool,
     on_turn: Callable[[Turn, str], None] | None = None,
+    loaded: Script | None = None,
 ) -> ConversationRecord:
     """Run ``script_name`` (in the account's language) on the call; the record carries the result.
 
     ``on_turn`` sees each turn as it is recorded with the dialogue state it left (the live board).
+    ``loaded``: the script already read for this call (a campaign's pinned or published version);
+    otherwise the file in ``scripts/`` is read now. Either way the call keeps it to the end.
     """
-    script = load_script(find_script(script_name, account.language))
+    script = loaded or load_script(find_script(script_name, account.language))
     session = DialogueSession(script, account, today, classifier)
     record = await run_bot(
         ari,
@@ -48,6 +51,7 @@ async def converse(
     record.disposition = Disposition.TRANSFERRED.value if record.taken_over_by else result.disposition.value
     record.flags = sorted(f.value for f in result.flags)
     record.right_party = result.right_party
+    record.path = list(session.path)
     if result.promise is not None:
         record.promise = {"date": result.promise.date.isoformat(), "amount": str(result.promise.amount)}
     return record
