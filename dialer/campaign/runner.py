@@ -18,10 +18,12 @@ reservation is ever dialled twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -57,6 +59,7 @@ class TargetResult:
     allowed: bool
     deny_reasons: list[str] = field(default_factory=list)
     attempt: AttemptResult[ConversationRecord] | None = None
+    stopped: bool = False  # not dialled: the campaign was stopped first
 
 
 class DialGate(Protocol):
@@ -80,6 +83,26 @@ class Pacer(Protocol):
     async def wait(self) -> None: ...
 
 
+class Admission(Protocol):
+    """Whether the next dial may go: holds it while paused or at the live-call limit (``control``)."""
+
+    def slot(self) -> AbstractAsyncContextManager[bool]:
+        """Held for the whole call; yields False when the campaign was stopped (dial nothing)."""
+        ...
+
+
+class FixedSlots:
+    """``concurrency`` calls at once, never paused (runs without campaign control)."""
+
+    def __init__(self, concurrency: int) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[bool]:
+        async with self._slots:
+            yield True
+
+
 async def run_campaign(
     ari: AriClient,
     engine: Engine,
@@ -93,17 +116,21 @@ async def run_campaign(
     pacer: Pacer | None = None,
     ring_timeout_s: int = RING_TIMEOUT_S,
     on_result: Callable[[TargetResult], None] | None = None,
+    admission: Admission | None = None,
 ) -> list[TargetResult]:
     """Dial every target once (if the guard allows), at most ``concurrency`` at a time.
 
     Targets are started in order; ``on_result`` sees each result as it ends (progress).
+    ``admission`` (campaign control) replaces the fixed ``concurrency``: pause, stop, new limits.
     """
     if concurrency < 1:
         raise InputError(f"concurrency {concurrency} must be at least 1", "pass --concurrency 1 or more")
-    slots = asyncio.Semaphore(concurrency)
+    slots = admission if admission is not None else FixedSlots(concurrency)
 
     async def one(target: Target) -> TargetResult:
-        async with slots:
+        async with slots.slot() as may_dial:
+            if not may_dial:
+                return TargetResult(target, "", False, stopped=True)
             if pacer is not None:
                 # Paced before the guard: the decision stays as close to the originate as it can.
                 await pacer.wait()

@@ -22,11 +22,13 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from dialer.campaign.control import CampaignControl, Control
 from dialer.campaign.facts import store_facts
+from dialer.campaign.feed import CampaignFeed
 from dialer.campaign.lease import campaign_lease
 from dialer.campaign.pacing import CpsPacer
 from dialer.campaign.recovery import Orphan, Reconciled, reconcile
-from dialer.campaign.runner import OnAnswer, TargetResult, run_campaign
+from dialer.campaign.runner import DialGate, OnAnswer, TargetResult, run_campaign
 from dialer.campaign.targets import EndpointFor, Plan, plan_targets
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
@@ -37,6 +39,7 @@ from dialer.store.models import Campaign, CampaignStatus
 from dialer.strategy.model import Strategy
 from duncall.ari import AriClient
 from duncall.errors import InputError
+from duncall.live.events import live_prefix as default_live_prefix
 
 CAMPAIGN_ID_MAX = 64
 
@@ -81,24 +84,33 @@ class Summary:
     def dialled(self) -> list[TargetResult]:
         return [r for r in self.results if r.allowed]
 
+    @property
+    def stopped(self) -> int:
+        """Targets left undialled because a supervisor stopped the campaign."""
+        return sum(r.stopped for r in self.results)
+
     def outcomes(self) -> Counter[str]:
         return Counter(r.attempt.outcome.value for r in self.results if r.attempt is not None)
 
     def denials(self) -> Counter[str]:
-        return Counter(reason for r in self.results if not r.allowed for reason in r.deny_reasons)
+        return Counter(
+            reason for r in self.results if not r.allowed and not r.stopped for reason in r.deny_reasons
+        )
 
     def lines(self) -> list[str]:
         def counts(c: Counter[str]) -> str:
             return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"
 
-        denied = sum(not r.allowed for r in self.results)
-        return [
+        denied = sum(not r.allowed and not r.stopped for r in self.results)
+        lines = [
             f"campaign {self.campaign_id}: {self.reconciled.one_line()}",
             f"targets {len(self.plan.targets)}; not planned: {counts(self.plan.skipped)}",
             f"dialled {len(self.dialled)}: {counts(self.outcomes())}",
             f"denied by the guard {denied}: {counts(self.denials())}",
-            f"{len(self.results)} targets in {self.wall_s:.1f} s",
         ]
+        if self.stopped:
+            lines.append(f"stopped from the console: {self.stopped} targets not dialled")
+        return [*lines, f"{len(self.results)} targets in {self.wall_s:.1f} s"]
 
 
 async def run_session(
@@ -115,7 +127,11 @@ async def run_session(
     prefix: str,
     on_result: Callable[[TargetResult], None] | None = None,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    feed: CampaignFeed | None = None,
+    live_prefix: str | None = None,
 ) -> Summary:
+    """One run; ``feed`` puts its calls on the live board, the control record (under
+    ``live_prefix``) lets a supervisor pause, resume, stop it and change its limits."""
     started = time.monotonic()
     cid = options.campaign_id
     await asyncio.to_thread(_mark_campaign, engine, cid, Path(strategy.source).name or strategy.name, clock())
@@ -143,28 +159,46 @@ async def run_session(
             account_ids=account_ids,
             use_schedule=options.use_schedule,
         )
-        pacer = None
-        if options.calls_per_second:
-            limiter = CapacityLimiter(
-                client,
-                CapacityLimits(max_concurrent=0, calls_per_second=options.calls_per_second),
-                prefix=prefix,
-            )
-            pacer = CpsPacer(limiter, cid)
-        gate = GuardGate(guard, store_facts(engine), campaign_id=cid)
-        results = await run_campaign(
-            ari,
-            engine,
-            plan.targets,
-            on_answer,
-            gate,
-            campaign_id=cid,
-            concurrency=options.concurrency,
-            clock=clock,
-            pacer=pacer,
-            ring_timeout_s=options.ring_timeout_s,
-            on_result=on_result,
+        # Always a pacer (cps 0 grants every originate): a supervisor may set a rate mid-run.
+        limiter = CapacityLimiter(
+            client,
+            CapacityLimits(max_concurrent=0, calls_per_second=options.calls_per_second),
+            prefix=prefix,
         )
+        pacer = CpsPacer(limiter, cid)
+
+        def new_limits(control: Control) -> None:
+            limiter.limits = CapacityLimits(max_concurrent=0, calls_per_second=control.cps)
+
+        gate: DialGate = GuardGate(guard, store_facts(engine), campaign_id=cid)
+        if feed is not None:
+            gate = feed.gate(gate)
+            on_answer = feed.answering(on_answer)
+            on_result = feed.results(on_result)
+        control = CampaignControl(
+            client,
+            default_live_prefix() if live_prefix is None else live_prefix,
+            cid,
+            concurrency=options.concurrency,
+            cps=options.calls_per_second,
+            on_change=new_limits,
+            clock=clock,
+        )
+        async with control:
+            results = await run_campaign(
+                ari,
+                engine,
+                plan.targets,
+                on_answer,
+                gate,
+                campaign_id=cid,
+                concurrency=options.concurrency,
+                clock=clock,
+                pacer=pacer,
+                ring_timeout_s=options.ring_timeout_s,
+                on_result=on_result,
+                admission=control,
+            )
     await asyncio.to_thread(_mark_campaign, engine, cid, None, clock(), CampaignStatus.FINISHED)
     return Summary(cid, reconciled, plan, results, time.monotonic() - started)
 

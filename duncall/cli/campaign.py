@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from bot.transcript import ConversationRecord
     from dialer.call import AnsweredCall
+    from dialer.campaign.feed import CampaignFeed
     from dialer.campaign.runner import OnAnswer, Target, TargetResult
     from dialer.campaign.session import CampaignOptions
     from dialer.policy import Rules
@@ -142,6 +143,7 @@ async def _campaign(
     from dialer.store.db import open_engine
     from duncall import paths, settings
     from duncall.ari import AriClient
+    from duncall.live.events import LivePublisher, live_prefix
     from duncall.personas import load_personas
 
     client = settings.redis_client()
@@ -176,31 +178,37 @@ async def _campaign(
     ari = AriClient()
     await ari.connect()  # fail fast, before anything is written, if Asterisk is unreachable
     try:
-        if args.answer == "hangup":
-            on_answer: OnAnswer = _hang_up_at_once(ari)
-        else:
-            on_answer = await _bot(ari, engine, personas_by_account)
+        async with LivePublisher(client, live_prefix()) as publisher:
+            feed = CampaignFeed(publisher, options.campaign_id)
+            if args.answer == "hangup":
+                on_answer: OnAnswer = _hang_up_at_once(ari)
+            else:
+                on_answer = await _bot(ari, engine, personas_by_account, feed)
 
-        def progress(r: TargetResult) -> None:
-            what = r.attempt.outcome.value if r.attempt else "denied " + ",".join(r.deny_reasons)
-            print(f"  {r.target.account_id}: {what}", file=sys.stderr)
+            def progress(r: TargetResult) -> None:
+                if r.stopped:
+                    return  # counted in the summary
+                what = r.attempt.outcome.value if r.attempt else "denied " + ",".join(r.deny_reasons)
+                print(f"  {r.target.account_id}: {what}", file=sys.stderr)
 
-        result = await run_session(
-            ari,
-            engine,
-            client,
-            guard,
-            strategy,
-            endpoint_for,
-            on_answer,
-            options,
-            account_ids=account_ids,
-            prefix=prefix,
-            on_result=progress,
-        )
+            result = await run_session(
+                ari,
+                engine,
+                client,
+                guard,
+                strategy,
+                endpoint_for,
+                on_answer,
+                options,
+                account_ids=account_ids,
+                prefix=prefix,
+                on_result=progress,
+                feed=feed,
+            )
     finally:
         await ari.close()
-    failed = bool(result.results) and not result.dialled and not result.denials()
+    stopped_only = bool(result.results) and result.stopped == len(result.results)
+    failed = bool(result.results) and not result.dialled and not result.denials() and not stopped_only
     return result.lines(), failed
 
 
@@ -218,7 +226,9 @@ def _hang_up_at_once(ari: AriClient) -> OnAnswer:
     return on_answer
 
 
-async def _bot(ari: AriClient, engine: Engine, personas: dict[str, Persona]) -> OnAnswer:
+async def _bot(
+    ari: AriClient, engine: Engine, personas: dict[str, Persona], feed: CampaignFeed | None = None
+) -> OnAnswer:
     """The dialogue engine on every answered call (the demo's wiring, for any stored account)."""
     from dataclasses import replace
 
@@ -261,6 +271,7 @@ async def _bot(ari: AriClient, engine: Engine, personas: dict[str, Persona]) -> 
         return await converse(
             ari, call.channel_id, name, account, today, engines, classifier,
             machine=call.kind is AnswerKind.MACHINE,
+            on_turn=feed.turn_hook(target) if feed is not None else None,
         )
 
     return on_answer

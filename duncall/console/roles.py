@@ -24,6 +24,7 @@ class Permission(StrEnum):
     PII_READ = "pii_read"  # debtors' phone numbers and names unmasked
     LIVE_READ = "live_read"
     LIVE_SUPERVISE = "live_supervise"  # listen, whisper, barge into and take over live calls
+    CAMPAIGN_CONTROL = "campaign_control"  # pause, resume, stop a campaign; change its pacing limits
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -38,6 +39,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PII_READ,
             Permission.LIVE_READ,
             Permission.LIVE_SUPERVISE,
+            Permission.CAMPAIGN_CONTROL,
         }
     ),
     Role.DESIGNER: frozenset({Permission.SCRIPTS_READ, Permission.SCRIPTS_WRITE, Permission.SCRIPTS_PUBLISH}),
