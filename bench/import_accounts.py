@@ -66,6 +66,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--workers", type=int, default=None, help="validation processes (default: auto)")
     parser.add_argument(
         "--postgres", default=None, help="import into a throw-away schema of this database instead"
     )
@@ -80,7 +81,7 @@ def main() -> int:
         with temporary_database(kind, Path(tmp), args.postgres) as engine:
             rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             start = time.perf_counter()
-            summary = import_file(engine, path, batch_size=args.batch_size)
+            summary = import_file(engine, path, batch_size=args.batch_size, workers=args.workers)
             import_s = time.perf_counter() - start
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"database       {kind}")
@@ -89,7 +90,7 @@ def main() -> int:
         f"imported       {summary.imported:,}   rejected {summary.rejected:,}   batches {summary.batches:,}"
     )
     print(f"import wall    {import_s:.1f} s   ({args.rows / import_s:,.0f} rows/s)")
-    print(f"peak RSS       {peak_mb:.0f} MB   (before import {rss_before_mb:.0f} MB)")
+    print(f"peak RSS       {peak_mb:.0f} MB   (before import {rss_before_mb:.0f} MB; each worker is a process of its own)")
     return 0
 
 

@@ -179,3 +179,36 @@ def test_example_files_import_cleanly() -> None:
     for name in ("accounts.csv", "accounts.jsonl"):
         rows = list(open_rows(root / name))
         assert rows and all(r.record is not None for r in rows), [r.reason for r in rows if r.record is None]
+
+
+def _mixed_file(tmp_path: Path, count: int) -> Path:
+    """Good rows with a bad one every 7th line and an unbalanced quote (multi-line CSV) near the end."""
+    lines = [HEADER]
+    for i in range(count):
+        row = GOOD.replace("A1,", f"A{i},", 1).replace("5550123", f"555{i % 10000:04d}")
+        if i % 7 == 3:
+            row = row.replace("100.00", "-1.00")
+        if i % 11 == 5:
+            row = row + ",extra"
+        lines.append(row)
+    lines.append('"Z1,"broken')  # a quoted field that never closes runs to the end of the file
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_worker_processes_give_the_same_rows_in_the_same_order(tmp_path: Path) -> None:
+    # Large files validate rows in worker processes: the result must not depend on it.
+    path = _mixed_file(tmp_path, 2_500)  # spans several chunks
+    serial = list(open_rows(path))
+    parallel = list(open_rows(path, workers=2))
+    assert parallel == serial
+    assert sum(r.record is None for r in serial) > 500  # the bad rows are there to be compared
+    assert [r.line for r in serial] == sorted(r.line for r in serial)
+
+
+def test_worker_processes_with_jsonl(tmp_path: Path) -> None:
+    lines = [json.dumps({**GOOD_JSON, "account_id": f"J{i}"}) if i % 5 else "{bad" for i in range(1_200)]
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert list(open_rows(path, workers=2)) == list(open_rows(path))

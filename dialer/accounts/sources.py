@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,6 +48,11 @@ PAYMENT_SEP = "="
 
 ProgressFn = Callable[[int], None]
 
+# Validation (phone numbers above all) is most of an import's CPU; large files
+# spread it over worker processes in chunks, results kept in file order.
+CHUNK_ROWS = 1_000
+CHUNKS_IN_FLIGHT_PER_WORKER = 2  # bounds memory: at most this many chunks wait per worker
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -53,10 +62,22 @@ class Row:
     reason: str | None = None
 
 
+# A unit is a row already judged while reading (a Row: bad CSV, wrong width) or
+# what a validator turns into one: (line, fields) for CSV, (line, text) for JSON Lines.
+Unit = Row | tuple[int, Any]
+
+
 def open_rows(
-    path: Path, *, default_region: str | None = None, progress: ProgressFn | None = None
+    path: Path,
+    *,
+    default_region: str | None = None,
+    progress: ProgressFn | None = None,
+    workers: int = 0,
 ) -> Iterator[Row]:
-    """Rows of ``path``; the format follows the suffix (.csv, .jsonl / .ndjson)."""
+    """Rows of ``path`` in file order; the format follows the suffix (.csv, .jsonl / .ndjson).
+
+    ``workers`` > 0 validates rows in that many worker processes (same rows, same order).
+    """
     suffix = path.suffix.lower()
     if suffix not in {".csv", ".jsonl", ".ndjson"}:
         raise ConfigError(
@@ -70,9 +91,44 @@ def open_rows(
     with handle:
         lines = _decoded_lines(handle, progress)
         if suffix == ".csv":
-            yield from csv_rows(lines, path, default_region)
+            header, units = csv_fields(lines, path)
+            validate: Callable[[list[Unit]], list[Row]] = partial(_csv_chunk, header, default_region)
         else:
-            yield from jsonl_rows(lines, default_region)
+            units = jsonl_lines(lines)
+            validate = partial(_json_chunk, default_region)
+        if workers > 0:
+            yield from _in_workers(units, validate, workers)
+        else:
+            for chunk in _chunks(units):
+                yield from validate(chunk)
+
+
+def _chunks(units: Iterable[Unit]) -> Iterator[list[Unit]]:
+    chunk: list[Unit] = []
+    for unit in units:
+        chunk.append(unit)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _in_workers(
+    units: Iterable[Unit], validate: Callable[[list[Unit]], list[Row]], workers: int
+) -> Iterator[Row]:
+    # forkserver, not fork: the caller may run threads (a progress bar's monitor), and a forked
+    # child could inherit one of their locks held.
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: deque[Future[list[Row]]] = deque()
+        for chunk in _chunks(units):
+            pending.append(pool.submit(validate, chunk))
+            if len(pending) >= workers * CHUNKS_IN_FLIGHT_PER_WORKER:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def _decoded_lines(handle: BinaryIO, progress: ProgressFn | None) -> Iterator[str]:
@@ -91,11 +147,18 @@ def _decoded_lines(handle: BinaryIO, progress: ProgressFn | None) -> Iterator[st
 
 
 def csv_rows(lines: Iterator[str], path: Path, default_region: str | None) -> Iterator[Row]:
+    header, units = csv_fields(lines, path)
+    for chunk in _chunks(units):
+        yield from _csv_chunk(header, default_region, chunk)
+
+
+def csv_fields(lines: Iterator[str], path: Path) -> tuple[list[str], Iterator[Unit]]:
+    """The header (checked now, before any row) and the rows' raw fields with their first line."""
     reader = csv.reader(lines, strict=True)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        return
+        return [], iter(())
     except csv.Error as exc:
         raise ConfigError(f"{path}:1: header is not valid CSV ({exc})", "fix the first line") from None
     unknown = [h for h in header if h not in CSV_COLUMNS]
@@ -113,7 +176,10 @@ def csv_rows(lines: Iterator[str], path: Path, default_region: str | None) -> It
             f"{path}:1: header has {'; '.join(problems)}",
             f"columns are {', '.join(CSV_COLUMNS)} (see docs/accounts-schema.md)",
         )
-    width = len(header)
+    return header, _csv_units(reader, len(header))
+
+
+def _csv_units(reader: Any, width: int) -> Iterator[Unit]:
     last_line = reader.line_num
     while True:
         start = last_line + 1
@@ -132,7 +198,14 @@ def csv_rows(lines: Iterator[str], path: Path, default_region: str | None) -> It
             first = fields[0].strip() or None
             yield Row(start, None, first, f"has {len(fields)} columns, the header has {width}")
             continue
-        yield _csv_row(start, dict(zip(header, fields, strict=True)), default_region)
+        yield (start, fields)
+
+
+def _csv_chunk(header: list[str], default_region: str | None, chunk: list[Unit]) -> list[Row]:
+    return [
+        unit if isinstance(unit, Row) else _csv_row(unit[0], dict(zip(header, unit[1], strict=True)), default_region)
+        for unit in chunk
+    ]
 
 
 def _csv_row(line: int, row: dict[str, str], default_region: str | None) -> Row:
@@ -190,10 +263,18 @@ def _csv_payment(item: str) -> Payment:
 
 
 def jsonl_rows(lines: Iterator[str], default_region: str | None) -> Iterator[Row]:
+    for chunk in _chunks(jsonl_lines(lines)):
+        yield from _json_chunk(default_region, chunk)
+
+
+def jsonl_lines(lines: Iterator[str]) -> Iterator[Unit]:
     for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        yield _json_row(number, text, default_region)
+        if text.strip():
+            yield (number, text)
+
+
+def _json_chunk(default_region: str | None, chunk: list[Unit]) -> list[Row]:
+    return [unit if isinstance(unit, Row) else _json_row(unit[0], unit[1], default_region) for unit in chunk]
 
 
 def _json_row(line: int, text: str, default_region: str | None) -> Row:

@@ -37,6 +37,12 @@ def register(sub: Any) -> None:
     imp.add_argument("--batch-size", type=int, default=2000, help="rows per transaction (default 2000)")
     imp.add_argument("--default-region", default=None, help="region for numbers without +, e.g. US or CN")
     imp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    imp.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes validating rows (default: one per core for files over 8 MB; 0: none)",
+    )
     imp.set_defaults(func=_import)
     show = acc_sub.add_parser("show", help="show one account")
     show.add_argument("account_id")
@@ -105,6 +111,7 @@ def _import(args: argparse.Namespace) -> int:
             default_region=args.default_region,
             on_reject=on_reject,
             progress=bar.update,
+            workers=args.workers,
         )
     finally:
         bar.close()
