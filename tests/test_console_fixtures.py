@@ -8,6 +8,7 @@ import datetime as dt
 import math
 import shutil
 import struct
+import uuid
 import wave
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -57,6 +58,7 @@ class ConsoleEnv:
     clock: Clock
     recordings_dir: Path
     clients: list[TestClient] = field(default_factory=list)
+    live_prefix: str = ""  # this env's own Redis prefix for live events and campaign control
 
     def client(self) -> TestClient:
         client = TestClient(self.app)
@@ -82,6 +84,7 @@ def make_env(
     session_ttl_s: int = 3600,
     max_body_bytes: int = 512 * 1024,
     recordings: RecordingSource | None = None,
+    live_prefix: str | None = None,
 ) -> ConsoleEnv:
     """``recordings``: where call recordings come from; by default an archive directory of WAVs."""
     recordings_dir = tmp_path / "recordings"
@@ -92,6 +95,8 @@ def make_env(
         shutil.copy(path, scripts_dir / path.name)
     engine = open_engine(f"sqlite:///{tmp_path / 'console.db'}")
     clock = Clock()
+    # Never the deployment's live stream: other runs' calls would show on the test's board.
+    live_prefix = live_prefix or f"duncall-test:{uuid.uuid4().hex[:12]}:live:"
     settings = ConsoleSettings(
         scripts_dir=scripts_dir,
         session_ttl_s=session_ttl_s,
@@ -101,6 +106,7 @@ def make_env(
         live_interval_s=0.05,
         clock=clock,
         classifier_factory=KeywordClassifier,
+        live_prefix=live_prefix,
         recordings=recordings or DirectoryRecordings(recordings_dir),
     )
     with Session(engine) as db, db.begin():
@@ -108,7 +114,9 @@ def make_env(
             db.add(
                 ConsoleUser(name=role.value, role=role.value, password_hash=_password_hash(), created_at=T0)
             )
-    return ConsoleEnv(create_app(settings, engine), engine, scripts_dir, clock, recordings_dir)
+    return ConsoleEnv(
+        create_app(settings, engine), engine, scripts_dir, clock, recordings_dir, live_prefix=live_prefix
+    )
 
 
 def write_wav(path: Path, seconds: float, rate: int = 8000) -> bytes:

@@ -46,6 +46,7 @@ class ConsoleSettings:
     forbidden_phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     forbidden_match_score: float = FORBIDDEN_MATCH_SCORE
     redis_url: str | None = None
+    live_prefix: str | None = None  # Redis prefix of the live events and campaign control (None: DUNCALL_LIVE_PREFIX)
     live_interval_s: float = 2.0
     clock: Callable[[], dt.datetime] = _utc_now
     classifier_factory: Callable[[], IntentClassifier] = _default_classifier

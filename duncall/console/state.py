@@ -7,12 +7,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import redis
+import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.nlu.types import IntentClassifier
 from dialer.store.db import open_engine, session_factory
 from duncall.console.settings import ConsoleSettings
+from duncall.live import events
+from duncall.settings import redis_url
 
 
 class Console:
@@ -22,6 +26,8 @@ class Console:
         self._sessions: sessionmaker[Session] = session_factory(self.engine)
         self._classifier: IntentClassifier | None = None
         self._classifier_lock = threading.Lock()
+        self._redis: redis.Redis | None = None
+        self._redis_lock = threading.Lock()
 
     def now(self) -> dt.datetime:
         return self.settings.clock()
@@ -31,6 +37,21 @@ class Console:
         """A session whose work commits on success and rolls back on any error."""
         with self._sessions() as db, db.begin():
             yield db
+
+    @property
+    def live_prefix(self) -> str:
+        return self.settings.live_prefix if self.settings.live_prefix is not None else events.live_prefix()
+
+    def redis(self) -> redis.Redis:
+        """The live board's Redis (events, campaign control); connects on first use, not here."""
+        with self._redis_lock:
+            if self._redis is None:
+                self._redis = redis.Redis.from_url(self.settings.redis_url or redis_url())
+            return self._redis
+
+    def redis_async(self) -> aioredis.Redis:
+        """A client of its own for one WebSocket (an asyncio client belongs to one event loop)."""
+        return aioredis.Redis.from_url(self.settings.redis_url or redis_url())
 
     def classifier(self) -> IntentClassifier:
         # Loading a model takes seconds; the first simulation pays once, requests after share it.
