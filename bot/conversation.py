@@ -158,17 +158,23 @@ class LiveDecode:
         except asyncio.CancelledError:
             opening.add_done_callback(_finish_abandoned)
             raise
+        feeding: Future[object] | None = None
         try:
             while True:
                 await self._ready.wait()
                 self._ready.clear()
                 batch, self._frames = b"".join(self._frames), []
                 if batch:
-                    await _off_loop(_ASR_THREADS, stream.feed, batch)
+                    feeding = _ASR_THREADS.submit(stream.feed, batch)
+                    await asyncio.wrap_future(feeding)
                 if self._ended and not self._frames:
                     break
         except BaseException:
-            _ASR_THREADS.submit(stream.finish)
+            # Abandoned: finish after the batch still being decoded, never beside it.
+            if feeding is not None and not feeding.done():
+                feeding.add_done_callback(lambda _: _ASR_THREADS.submit(stream.finish))
+            else:
+                _ASR_THREADS.submit(stream.finish)
             raise
         return await _off_loop(_ASR_THREADS, stream.finish)
 
@@ -211,7 +217,8 @@ class Conversation:
         self._frame_times: deque[float] = deque(maxlen=START_WINDOW_MS // 20)
         self._live: LiveDecode | None = None  # the utterance being decoded as it is spoken
         self._streaming = _streaming_engine(recognizer, lang)
-        self._grammar: str | None = None  # the state the dialogue listens in (read by the listener)
+        self._grammar = dialogue.grammar  # the state the dialogue listens in (read by the listener)
+        self._marks: dict[str, float] = {}  # this turn's stage times (monotonic), for Turn.stages_ms
         self._t0 = time.monotonic()
         self._ended = asyncio.Event()
         # Sees each turn as it is recorded (the live board); must not block: it runs on the call's loop.
@@ -411,7 +418,7 @@ class Conversation:
                 self._listening()
                 await self._speak(replies, None)
             else:
-                self._marks: dict[str, float] = {}
+                self._marks = {}
                 heard = await self._recognize(got)
                 self._marks["asr"] = time.monotonic()
                 started = self._now() - heard.audio_ms / 1000
@@ -509,6 +516,7 @@ class Conversation:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener
+                self._drop_pending()
         except CallEnded:
             self.record.hangup_by = "debtor"
         return self.record

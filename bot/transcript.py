@@ -21,6 +21,9 @@ class Turn:
     latency_ms: float | None = None  # debtor's end of speech → bot's first audio sent
     interrupted: bool = False  # a bot turn cut short by barge-in
     dtmf: str | None = None
+    # Where a reply's latency went, ms: endpoint (trailing silence), asr (words ready after the
+    # endpoint), nlu (understood and decided), tts (prompt audio ready), send (first frame sent).
+    stages_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -52,7 +52,7 @@ def test_router_makes_each_engine_once_and_routes_by_language() -> None:
     en, zh, ko = router.engine_for("en"), router.engine_for("zh"), router.engine_for("ko")
     assert isinstance(en, SphinxRecognizer) and isinstance(zh, VoskRecognizer)
     assert zh is ko   # one Vosk engine holds every language's model
-    assert router.streaming_for("en") is None
+    assert isinstance(router.streaming_for("en"), StreamingRecognizer)   # PocketSphinx streams too
     assert isinstance(router.streaming_for("zh"), StreamingRecognizer)
 
 

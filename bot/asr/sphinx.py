@@ -6,6 +6,12 @@ word-exact, while adding a free loop over the same words (so off-list answers
 come out as words) took 300-1,200 ms and lost words even with JSGF weights —
 so off-list answers are left to the fuzzy matcher downstream, and states with
 no grammar use the full language model (RTF ≈ 0.3-0.4, rougher words).
+
+Streaming: ``stream()`` holds one decoder for one utterance and is fed the
+call's frames while the debtor speaks (``process_raw`` per batch), so when the
+endpointer closes the turn only ``end_utt`` is left.  Decoders are ~95 MB and
+take ~0.6 s to create, so the pool grows on demand up to ``MAX_DECODERS`` and
+keeps one spare ready, made on a background thread, for the next speaker.
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ from dataclasses import dataclass
 from pocketsphinx import Decoder
 
 from bot.asr.base import Transcript
+from bot.asr.streaming import PartialTranscript
 from bot.audio import SAMPLE_RATE_HZ, duration_ms
 from duncall.errors import ConfigError
 
-DECODER_POOL_SIZE = 2  # one per core; a decoder is not thread-safe
+DECODER_POOL_SIZE = 2  # whole-utterance decodes at once: one per core; a decoder is not thread-safe
+# Streams hold a decoder while the debtor speaks: one per caller speaking at the
+# same moment.  Past this many, a new stream waits for a decoder to come back.
+MAX_DECODERS = 24
 # An endpointed utterance carries ~0.3 s of pre-roll and ~0.5 s of trailing silence.
 PREROLL_AND_TAIL_S = 0.8
 _WORD_RE = re.compile(r"[a-z']+")
@@ -37,54 +47,125 @@ class _Slot:
 
 
 class SphinxRecognizer:
+    """``Recognizer`` and ``StreamingRecognizer`` over PocketSphinx's bundled en-us model."""
+
     name = "pocketsphinx"
 
-    def __init__(self, pool_size: int = DECODER_POOL_SIZE) -> None:
-        self._pool: queue.Queue[_Slot] = queue.Queue(maxsize=pool_size)
+    def __init__(self, pool_size: int = DECODER_POOL_SIZE, max_decoders: int = MAX_DECODERS) -> None:
+        self._idle: queue.LifoQueue[_Slot] = queue.LifoQueue()
         self._lock = threading.Lock()
-        self._size = pool_size
+        self._whole = threading.BoundedSemaphore(pool_size)
+        self._max = max(max_decoders, pool_size)
         self._created = 0
+        self._making = False
+
+    @property
+    def decoders(self) -> int:
+        """Decoders made so far (each ~95 MB)."""
+        return self._created
+
+    def _new_slot(self) -> _Slot:
+        dec = Decoder(samprate=SAMPLE_RATE_HZ, loglevel="FATAL")
+        return _Slot(dec, set(), dec.current_search())
 
     def _acquire(self) -> _Slot:
         with self._lock:
-            if self._pool.empty() and self._created < self._size:
+            make_now = self._idle.empty() and self._created < self._max and not self._making
+            if make_now:
                 self._created += 1
-                dec = Decoder(samprate=SAMPLE_RATE_HZ, loglevel="FATAL")
-                return _Slot(dec, set(), dec.current_search())
-        return self._pool.get()
+        if make_now:
+            return self._new_slot()
+        slot = self._idle.get()
+        self._spare_ahead()
+        return slot
 
-    def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
+    def _release(self, slot: _Slot) -> None:
+        self._idle.put(slot)
+
+    def _spare_ahead(self) -> None:
+        """Keep one idle decoder ready, so the next speaker does not wait 0.6 s for one."""
+        with self._lock:
+            if not self._idle.empty() or self._created >= self._max or self._making:
+                return
+            self._making = True
+            self._created += 1
+
+        def make() -> None:
+            try:
+                self._idle.put(self._new_slot())
+            except BaseException:
+                with self._lock:
+                    self._created -= 1
+                raise
+            finally:
+                with self._lock:
+                    self._making = False
+
+        threading.Thread(target=make, name="sphinx-spare", daemon=True).start()
+
+    def warm(self, count: int = 1) -> None:
+        """Make ``count`` decoders now (a bot expecting that many callers speaking at once)."""
+        slots = [self._acquire() for _ in range(max(0, min(count, self._max)))]
+        for slot in slots:
+            self._release(slot)
+
+    @staticmethod
+    def _check_lang(lang: str) -> None:
         if lang != "en":
             raise ConfigError(
                 f"PocketSphinx has no model for language '{lang}'",
                 "use the Vosk engine with a model for it (`duncall models pull vosk-model-small-cn`)",
             )
+
+    def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
+        self._check_lang(lang)
+        with self._whole:
+            slot = self._acquire()
+            try:
+                started = time.perf_counter()
+                dec = slot.decoder
+                phrase_set = self._activate(slot, phrases)
+                text = self._decode(dec, pcm)
+                return self._result(slot, pcm, text, phrase_set, time.perf_counter() - started)
+            finally:
+                self._release(slot)
+
+    def stream(self, lang: str, phrases: tuple[str, ...] = ()) -> SphinxStream:
+        """One utterance decoded as it is fed (blocking: call it off the event loop)."""
+        self._check_lang(lang)
         slot = self._acquire()
         try:
             started = time.perf_counter()
-            dec = slot.decoder
             phrase_set = self._activate(slot, phrases)
-            text = self._decode(dec, pcm)
-            if phrase_set and _grammar_missed(text, pcm):
-                # The answer was off the state's list: a phrase grammar then returns
-                # nothing or a short fragment of the closest phrase.  The language
-                # model's rougher words are worth more than that.
-                dec.activate_search(slot.lm_search)
-                free = self._decode(dec, pcm)
-                if len(free.split()) > len(text.split()):
-                    text, phrase_set = free, frozenset()
-            # PocketSphinx's posteriors are not calibrated; what tells us more is
-            # whether the words form one of the phrases the state expects.
-            conf = 0.0 if not text else (0.9 if text in phrase_set else 0.6)
-            return Transcript(
-                text=text,
-                confidence=max(0.0, min(1.0, conf)),
-                engine=self.name,
-                audio_ms=duration_ms(pcm),
-                decode_ms=(time.perf_counter() - started) * 1000,
-            )
-        finally:
-            self._pool.put(slot)
+            slot.decoder.start_utt()
+        except BaseException:
+            self._release(slot)
+            raise
+        return SphinxStream(self, slot, phrase_set, time.perf_counter() - started)
+
+    def _result(
+        self, slot: _Slot, pcm: bytes, text: str, phrase_set: frozenset[str], decode_s: float
+    ) -> Transcript:
+        started = time.perf_counter()
+        dec = slot.decoder
+        if phrase_set and _grammar_missed(text, pcm):
+            # The answer was off the state's list: a phrase grammar then returns
+            # nothing or a short fragment of the closest phrase.  The language
+            # model's rougher words are worth more than that.
+            dec.activate_search(slot.lm_search)
+            free = self._decode(dec, pcm)
+            if len(free.split()) > len(text.split()):
+                text, phrase_set = free, frozenset()
+        # PocketSphinx's posteriors are not calibrated; what tells us more is
+        # whether the words form one of the phrases the state expects.
+        conf = 0.0 if not text else (0.9 if text in phrase_set else 0.6)
+        return Transcript(
+            text=text,
+            confidence=max(0.0, min(1.0, conf)),
+            engine=self.name,
+            audio_ms=duration_ms(pcm),
+            decode_ms=(decode_s + time.perf_counter() - started) * 1000,
+        )
 
     @staticmethod
     def _decode(dec: Decoder, pcm: bytes) -> str:
@@ -106,6 +187,57 @@ class SphinxRecognizer:
             slot.searches.add(name)
         dec.activate_search(name)
         return frozenset(clean)
+
+
+class SphinxStream:
+    """One utterance fed to a decoder as it arrives (see ``bot.asr.streaming``).
+
+    Not thread-safe: one caller feeds it, from one thread at a time, then
+    calls ``finish`` exactly once, which gives the decoder back.
+    """
+
+    def __init__(self, owner: SphinxRecognizer, slot: _Slot, phrase_set: frozenset[str], setup_s: float) -> None:
+        self._owner = owner
+        self._slot: _Slot | None = slot
+        self._phrases = phrase_set
+        self._audio: list[bytes] = []   # kept for the language-model fallback
+        self._decode_s = setup_s
+        self._last_text = ""
+        self._finished = False
+
+    @property
+    def audio_ms(self) -> float:
+        return sum(len(b) for b in self._audio) / (SAMPLE_RATE_HZ * 2) * 1000
+
+    def feed(self, pcm: bytes) -> PartialTranscript | None:
+        if self._slot is None:
+            raise RuntimeError("SphinxStream.feed after finish")
+        started = time.perf_counter()
+        self._audio.append(pcm)
+        dec = self._slot.decoder
+        dec.process_raw(pcm, full_utt=False)
+        hyp = dec.hyp()
+        text = hyp.hypstr.strip() if hyp is not None else ""
+        self._decode_s += time.perf_counter() - started
+        if text == self._last_text:
+            return None
+        self._last_text = text
+        return PartialTranscript(text, self.audio_ms, 0.0, False)
+
+    def finish(self) -> Transcript:
+        if self._slot is None:
+            raise RuntimeError("SphinxStream.finish called twice")
+        slot, self._slot = self._slot, None
+        try:
+            started = time.perf_counter()
+            dec = slot.decoder
+            dec.end_utt()
+            hyp = dec.hyp()
+            text = hyp.hypstr.strip() if hyp is not None else ""
+            decode_s = self._decode_s + time.perf_counter() - started
+            return self._owner._result(slot, b"".join(self._audio), text, self._phrases, decode_s)
+        finally:
+            self._owner._release(slot)
 
 
 def normalize(phrase: str, dec: Decoder) -> str:

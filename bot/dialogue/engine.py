@@ -123,6 +123,25 @@ class DialogueSession:
             right_party=self._right_party,
         )
 
+    def likely_speech(self) -> list[str]:
+        """The speech of every prompt of the script that renders with what is known now.
+
+        For the TTS to pre-render while the debtor talks (account values at call
+        start; a promise's read-back once its slots are heard).  Says nothing and
+        changes nothing: prompts needing values not known yet are skipped.
+        """
+        states = self.script.states.values()
+        prompts = [p for s in states for p in (*s.prompts, *s.no_input.prompts, *s.no_match.prompts)]
+        values = self._values()
+        out: list[str] = []
+        for prompt in (*prompts, *self.script.voicemail):
+            try:
+                spoken = prompt.template.render(values)
+            except TemplateError:
+                continue
+            out.append(spoken.speech or spoken.display)
+        return list(dict.fromkeys(out))
+
     # --- events -------------------------------------------------------------------------
 
     def start(self) -> list[BotTurn]:

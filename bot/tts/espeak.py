@@ -17,6 +17,7 @@ from duncall.errors import ConfigError
 
 VOICES = {"en": "gmw/en-us", "zh": "sit/cmn"}
 DEFAULT_RATE_WPM = 165
+WARMUP_ATTEMPTS = 3
 
 
 class EspeakSynthesizer:
@@ -44,6 +45,11 @@ class EspeakSynthesizer:
                 raise ConfigError(
                     f"espeak-ng cannot start ({exc})", "apt-get install espeak-ng libespeak-ng1"
                 ) from None
+            # A fresh engine's first synthesis has come back empty (its WAV written after
+            # runAndWait returned); spend that on a word nobody hears, not on a caller's prompt.
+            for _ in range(WARMUP_ATTEMPTS):
+                if self._synthesize("hello", VOICES["en"], DEFAULT_RATE_WPM):
+                    break
         return self._engine
 
     def synthesize(self, text: str, voice: str, rate_wpm: int = DEFAULT_RATE_WPM) -> bytes:
