@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import getpass
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,11 +93,23 @@ def register(sub: Any) -> None:
         "--db", default=None, help="database URL (default: DUNCALL_DATABASE_URL or ~/.cache/duncall)"
     )
     run.add_argument("--guard-prefix", default=None, help="Redis key prefix of the guard counters")
+    run.add_argument(
+        "--script-version",
+        action="append",
+        default=[],
+        metavar="NAME.LANG=N",
+        help="pin the campaign's calls to a saved script version (kept for later runs; "
+        "NAME.LANG=published follows the published file again), e.g. early_collection.en=3",
+    )
     run.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from dialer.campaign.scripts import parse_pin
     from dialer.campaign.session import CampaignOptions
+
+    for value in args.script_version:
+        parse_pin(value)  # a typo is said before anything connects
 
     if args.personas is None and args.endpoint is None:
         raise InputError(
@@ -150,6 +163,13 @@ async def _campaign(
     prefix = args.guard_prefix or DEFAULT_PREFIX
     engine = open_engine(args.db)
     guard = Guard(client, Ledger.on(engine), rules, prefix=prefix)
+    if args.script_version:
+        from dialer.campaign.scripts import parse_pin, pin_versions
+
+        pins = dict(parse_pin(v) for v in args.script_version)
+        await asyncio.to_thread(
+            pin_versions, engine, options.campaign_id, pins, getpass.getuser(), dt.datetime.now(dt.UTC)
+        )
 
     personas_by_account: dict[str, Persona] = {}
     account_ids: list[str] | None = None
@@ -183,7 +203,9 @@ async def _campaign(
             if args.answer == "hangup":
                 on_answer: OnAnswer = _hang_up_at_once(ari)
             else:
-                on_answer = await _bot(ari, engine, personas_by_account, feed)
+                on_answer = await _bot(
+                    ari, engine, personas_by_account, feed, campaign_id=options.campaign_id
+                )
 
             def progress(r: TargetResult) -> None:
                 if r.stopped:
@@ -227,21 +249,32 @@ def _hang_up_at_once(ari: AriClient) -> OnAnswer:
 
 
 async def _bot(
-    ari: AriClient, engine: Engine, personas: dict[str, Persona], feed: CampaignFeed | None = None
+    ari: AriClient,
+    engine: Engine,
+    personas: dict[str, Persona],
+    feed: CampaignFeed | None = None,
+    *,
+    campaign_id: str | None = None,
 ) -> OnAnswer:
-    """The dialogue engine on every answered call (the demo's wiring, for any stored account)."""
+    """The dialogue engine on every answered call (the demo's wiring, for any stored account).
+
+    Each call runs the campaign's pinned script version, else the published file, read
+    when the call is answered and kept to its end (``dialer.campaign.scripts``).
+    """
     from dataclasses import replace
 
     from sqlalchemy.orm import Session
 
     from bot.answer import converse
     from dialer.call import AnswerKind
+    from dialer.campaign.scripts import ScriptVersions
     from dialer.store.models import Account
     from duncall.demo import account_view, load_engines
     from duncall.vocab import AccountView
 
     engines, classifier, _recognizer = await asyncio.to_thread(load_engines)
     today = dt.date.today()
+    versions = ScriptVersions(engine, campaign_id)
 
     def view(account_id: str) -> AccountView:
         persona = personas.get(account_id)
@@ -268,10 +301,14 @@ async def _bot(
         # early_collection.en.yaml.
         name = target.script.removesuffix(f"_{target.language}")
         account = await asyncio.to_thread(view, target.account_id)
-        return await converse(
+        run = await asyncio.to_thread(versions.for_call, name, account.language)
+        record = await converse(
             ari, call.channel_id, name, account, today, engines, classifier,
             machine=call.kind is AnswerKind.MACHINE,
             on_turn=feed.turn_hook(target) if feed is not None else None,
+            loaded=run.script,
         )
+        record.script, record.script_version, record.script_sha256 = run.stem, run.version, run.sha256
+        return record
 
     return on_answer
