@@ -7,6 +7,8 @@ that fails its checks), never a traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duncall.console.errors import ApiError
-from duncall.console.routers import admin, auth, calls, live, scripts
+from duncall.console.routers import admin, auth, calls, live, scripts, supervision
 from duncall.console.settings import ConsoleSettings
 from duncall.console.state import Console
 from duncall.errors import AuthError, ConfigError, DuncallError, InputError, ServiceUnavailable
@@ -115,7 +117,15 @@ class BodyLimit:
 
 
 def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Supervision sessions end with the server (a taken-over call stays bridged in Asterisk).
+        if app.state.supervision is not None:
+            await app.state.supervision.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="duncall console",
         version="0.1.0",
         description="Supervisors, script designers and QA reviewers. Log in with POST /api/auth/login "
@@ -128,6 +138,8 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
     app.add_exception_handler(Exception, _unexpected)
     for module in (auth, scripts, calls, admin, live):
         app.include_router(module.router)
+    app.include_router(supervision.router)
+    app.state.supervision = None  # made on first use (routers/supervision.py)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -1,0 +1,1 @@
+"""Supervisors on live bot calls: listen, whisper, barge, take over (ARI snoop channels and bridges)."""

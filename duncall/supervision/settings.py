@@ -1,0 +1,48 @@
+"""Where supervisors are reached, read from the environment at the edge and frozen inside."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from duncall.supervision.errors import EndpointRefused
+
+DEFAULT_ENDPOINT = "PJSIP/supervisor-{user}"  # asterisk-config/pjsip.conf: one endpoint per supervisor
+APP_SUFFIX = "-supervision"  # the console's own Stasis app, beside the dialer's
+ANSWER_TIMEOUT_S = 30  # how long the supervisor's phone rings before the request gives up
+DIAL_STRING = re.compile(r"^[A-Za-z]+/[A-Za-z0-9_.@+-]{1,80}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisionSettings:
+    # ``{user}`` is the console user's name: each supervisor is rung on their own phone.
+    endpoint_template: str = DEFAULT_ENDPOINT
+    # A request may name its own endpoint only if it starts with one of these (no carrier
+    # routes: a console user must not be able to dial out through the call center's trunks).
+    allowed_prefixes: tuple[str, ...] = ("PJSIP/supervisor-",)
+    answer_timeout_s: int = ANSWER_TIMEOUT_S
+
+    def endpoint_for(self, user: str, asked: str | None) -> str:
+        endpoint = asked if asked else self.endpoint_template.format(user=user)
+        if not DIAL_STRING.match(endpoint):
+            raise EndpointRefused(
+                f"endpoint {endpoint!r} is not a dial string like PJSIP/supervisor-alice",
+                "pass TECH/RESOURCE, or leave endpoint out to be rung on your own phone",
+            )
+        if asked and not asked.startswith(self.allowed_prefixes):
+            raise EndpointRefused(
+                f"endpoint {asked!r} is not a supervisor endpoint",
+                f"use one starting with {', '.join(self.allowed_prefixes)} (DUNCALL_SUPERVISOR_ENDPOINTS)",
+            )
+        return endpoint
+
+
+def from_env() -> SupervisionSettings:
+    """``DUNCALL_SUPERVISOR_ENDPOINT`` (template with {user}), ``DUNCALL_SUPERVISOR_ENDPOINTS``
+    (comma-separated prefixes a request may name)."""
+    template = os.environ.get("DUNCALL_SUPERVISOR_ENDPOINT", DEFAULT_ENDPOINT)
+    prefixes = tuple(
+        p.strip() for p in os.environ.get("DUNCALL_SUPERVISOR_ENDPOINTS", "PJSIP/supervisor-").split(",")
+    )
+    return SupervisionSettings(template, tuple(p for p in prefixes if p))
