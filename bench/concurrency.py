@@ -1,0 +1,78 @@
+"""N bot calls at once on this machine, Asterisk included: turn latency, CPU, and what limits it.
+
+Each call is a persona answering through the real sandbox Asterisk (Local channels, the
+persona's speech played by Asterisk from files) to the bot: AMD, chan_websocket media,
+webrtcvad, PocketSphinx with the state's JSGF grammar decoding while the debtor speaks,
+the intent classifier, TTS from the prompt cache (pre-rendered per call), the
+early-collection script.  All N calls are dialled together (concurrency N) from a mix
+of the conversational personas, so N conversations overlap for most of the run.
+
+Reports turn latency p50/p95 (end of the debtor's speech → first bot audio sent,
+including the 500 ms endpoint silence) with its per-stage breakdown, the peak number of
+calls up at once, the CPU of the asterisk process and of this (bot) process as a share
+of one core (the machine has 2), and the load average — the machine may be shared.
+
+Load rig: Local-channel personas cost Asterisk ~4.5% of a core per call for playing
+their prompts (FACTS.md); SIP peers played by sipp cost ~0.5% but sipp (Debian
+sip-tester) is not installed here, so at high N Asterisk's share here overstates what a
+production Asterisk (RTP to a carrier) would use.
+
+    .venv/bin/python bench/concurrency.py [--calls 30] [--decoders 12] [--cold-cache]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from callrig import pct, personas_named, run_calls
+
+# Personas that hold a conversation of several turns (not busy / no answer / voicemail).
+TALKERS = ("cooperative", "already_paid", "hardship", "dispute", "stop_calling", "asks_human",
+           "barge_in", "wrong_number", "third_party")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=30, help="calls dialled at once")
+    ap.add_argument("--decoders", type=int, default=-1,
+                    help="PocketSphinx decoders made before dialling (default: half the calls)")
+    ap.add_argument("--cold-cache", action="store_true", help="start from an empty prompt cache")
+    args = ap.parse_args()
+    people = personas_named(TALKERS)
+    counts = [args.calls // len(people) + (1 if i < args.calls % len(people) else 0) for i in range(len(people))]
+    groups = [(p, n) for p, n in zip(people, counts, strict=True) if n]
+    decoders = args.calls // 2 if args.decoders < 0 else args.decoders
+    load_before = os.getloadavg()
+    run = run_calls(groups, args.calls, cold_cache=args.cold_cache, decoders=decoders)
+    answered = sum(1 for r in run.results if r.attempt and r.attempt.conversation)
+    print(f"calls: {args.calls} dialled at once, {answered} conversations, peak {run.peak_calls} up together, "
+          f"{run.wall_s:.0f} s")
+    print(f"load average: {load_before[0]:.1f} before, {run.load_avg[0]:.1f} at the end (2 cores, shared)")
+    lat = run.latencies()
+    if lat:
+        over = sum(1 for v in lat if v > 1000)
+        print(f"turn latency: n={len(lat)} p50={statistics.median(lat):.0f} ms p95={pct(lat, 0.95):.0f} ms "
+              f"max={max(lat):.0f} ms; over 1 s: {over}")
+        print(run.stage_line())
+    barge = run.barge_ins()
+    if barge:
+        print(f"barge-in: n={len(barge)} p50={statistics.median(barge):.0f} ms max={max(barge):.0f} ms")
+    dropped = sum(c.dropped_frames for c in run.conversations)
+    print(f"inbound frames dropped (bot too slow to read them): {dropped}")
+    cache = run.prompts
+    total = cache.hits + cache.misses
+    if total:
+        print(f"prompt cache: {cache.hits}/{total} = {cache.hits / total:.0%} ({cache.prefetched} pre-rendered)")
+    ast = f"{run.asterisk_cpu_s / run.wall_s:.0%}" if run.asterisk_cpu_s is not None else "?"
+    print(f"cpu (share of one core, 200% = the whole machine): asterisk {ast}, bot {run.bot_cpu_s / run.wall_s:.0%}")
+
+
+if __name__ == "__main__":
+    main()
