@@ -21,11 +21,17 @@ Engines:
   of audio, so it runs on the first `--vosk-clips` clips.
 - Vosk with a model configured for a persona language (`duncall models pull ...`
   or DUNCALL_VOSK_MODEL_<LANG>): grammar and free decoding with WER.
+- zh: Mandarin grammar recognition on the English model with a pinyin dictionary
+  (bot/asr/mandarin.py) on espeak-ng Mandarin: the zh grammar phrases, the NLU
+  held-out utterances and the Mandarin personas' replies, several voices
+  (bench/asr_zh.py says how; `--zh-split dev` is the set the phone tables were
+  tuned on, `test` the one reported).
 
 RTF = decode time / audio time per clip.  WER = word edit distance / reference
 words over all clips (Mandarin: per character).
 
-    .venv/bin/python bench/asr.py [--vosk-clips 10] [--sounds DIR] [--engines sphinx,vosk-ko,vosk]
+    .venv/bin/python bench/asr.py [--vosk-clips 10] [--sounds DIR] [--engines sphinx,vosk-ko,vosk,zh]
+                                  [--zh-split test|dev] [--zh-cache DIR]
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asr_zh  # bench/asr_zh.py, beside this file
 from rapidfuzz.distance import Levenshtein
 
 from bot.asr.base import Transcript
@@ -177,7 +184,11 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--engines", default="sphinx,vosk-ko,vosk", help="comma list of sphinx, vosk-ko, vosk")
+    parser.add_argument("--engines", default="sphinx,vosk-ko,vosk,zh",
+                        help="comma list of sphinx, vosk-ko, vosk, zh")
+    parser.add_argument("--zh-split", choices=("dev", "test"), default="test",
+                        help="zh: the tuning set (dev) or the reported one (test)")
+    parser.add_argument("--zh-cache", type=Path, help="zh: keep the rendered clips here between runs")
     parser.add_argument("--vosk-clips", type=int, default=10, help="clips for the Korean model's free decoding")
     parser.add_argument("--sounds", type=Path, help="use clips already rendered here (persona-<name>-<n>.sln16)")
     args = parser.parse_args()
@@ -196,6 +207,7 @@ def main() -> int:
                 except DuncallError as exc:
                     print(f"vosk {lang}: skipped ({exc.what})", file=sys.stderr)
         clips = load_clips(args.sounds, {"en"} | vosk_langs)
+        zh_scores = mandarin(args.zh_split, args.zh_cache) if "zh" in engines else []
         en = [c for c in clips if c.lang == "en"]
         graded = [c for c in en if c.state_has_grammar]
         rows: list[Row] = []
@@ -241,7 +253,34 @@ def main() -> int:
     audio_s = sum(c.audio_s for c in en)
     print(f"\n{len(en)} en clips, {audio_s:.1f} s of audio; grammar rows use the {len(graded)} that answer "
           "a state with a grammar (the others would be decoded with the full LM).")
+    if zh_scores:
+        print_mandarin(zh_scores)
     return 0
+
+
+def mandarin(split: str, cache: Path | None) -> list[asr_zh.Score]:
+    personas = [p for p in load_personas(paths.personas_dir())
+                if p.behaviour == "answer" and p.replies and p.language == "zh"]
+    classifier = keyword_classifier()
+    replies = [(r.text, g) for p in personas
+               for r, g in zip(p.replies, answered_grammars(p, classifier), strict=True)]
+    return asr_zh.run(split, replies, cache)
+
+
+def print_mandarin(scores: list[asr_zh.Score]) -> None:
+    print(f"\nMandarin, pocketsphinx-pinyin (grammar only), espeak-ng {asr_zh.VOICE}:")
+    print(f"{'set':8} {'split':5} {'utts':>5} {'phrase':>7} {'intent':>7} {'CER':>6} {'kept':>6} "
+          f"{'intent|kept':>11} {'RTF p50':>8} {'RTF p95':>8}")
+    for s in scores:
+        intent = f"{s.intent_ok / s.intent_n:7.1%}" if s.intent_n else f"{'n/a':>7}"
+        kept = [ok for conf, ok in s.confidences if conf >= asr_zh.MIN_CONFIDENCE]
+        kept_share = f"{len(kept) / len(s.confidences):6.1%}" if s.confidences else f"{'n/a':>6}"
+        kept_ok = f"{sum(kept) / len(kept):11.1%}" if kept else f"{'n/a':>11}"
+        print(f"{s.kind:8} {s.split:5} {s.n:>5} {s.exact / s.n:7.1%} {intent} {s.char_errors / s.ref_chars:6.1%} "
+              f"{kept_share} {kept_ok} {pct(s.rtf, 50):8.3f} {pct(s.rtf, 95):8.3f}")
+    print("phrase: the utterance's own phrase recovered (homophones count as right); intent: the heard "
+          "phrase's grammar intent is the utterance's;\nkept: share with ASR confidence >= "
+          f"{asr_zh.MIN_CONFIDENCE} (below it the dialogue re-prompts); intent|kept: intent accuracy on those.")
 
 
 if __name__ == "__main__":

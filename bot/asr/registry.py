@@ -4,9 +4,12 @@
 ``pocketsphinx``) or a per-language list, ``en=pocketsphinx,zh=vosk,*=vosk``
 (``*`` covers the rest).  The default keeps the embedded PocketSphinx for
 English — it needs no download — and uses Vosk for every other language,
-since PocketSphinx ships only an English model.  Each Vosk language's model
-directory comes from ``bot.models.vosk_model_dir`` (``DUNCALL_VOSK_MODEL_<LANG>``
-or the pulled model).
+since PocketSphinx ships only an English model.  Mandarin is the exception:
+with no Vosk Mandarin model installed it is heard by ``pocketsphinx-pinyin``
+(``bot.asr.mandarin``: grammar-only phrase spotting on the English model,
+offline); a Vosk Mandarin model, once pulled or configured, wins.  Each Vosk
+language's model directory comes from ``bot.models.vosk_model_dir``
+(``DUNCALL_VOSK_MODEL_<LANG>`` or the pulled model).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from duncall.errors import ConfigError
 ENV_VAR = "DUNCALL_ASR"
 DEFAULT_SPEC = "en=pocketsphinx,*=vosk"
 ANY_LANG = "*"
+PINYIN_ENGINE = "pocketsphinx-pinyin"
+# Languages with an offline engine to use when no Vosk model of theirs is installed.
+OFFLINE_FALLBACK = {"zh": PINYIN_ENGINE}
 
 
 def _pocketsphinx() -> Recognizer:
@@ -37,7 +43,15 @@ def _vosk() -> Recognizer:
     return VoskRecognizer()
 
 
-ENGINES: Mapping[str, Callable[[], Recognizer]] = {"pocketsphinx": _pocketsphinx, "vosk": _vosk}
+def _pinyin() -> Recognizer:
+    from bot.asr.mandarin import MandarinGrammarRecognizer
+
+    return MandarinGrammarRecognizer()
+
+
+ENGINES: Mapping[str, Callable[[], Recognizer]] = {
+    "pocketsphinx": _pocketsphinx, "vosk": _vosk, PINYIN_ENGINE: _pinyin,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +87,23 @@ def parse_choice(spec: str) -> AsrChoice:
     return AsrChoice(by_lang)
 
 
+def default_spec() -> str:
+    """``DEFAULT_SPEC``, with each ``OFFLINE_FALLBACK`` language that has no Vosk model set to its fallback.
+
+    A model counts as there when its environment variable is set or the pulled
+    model's folder exists, so a broken one still says what is wrong instead of
+    being passed over.
+    """
+    from bot.models import env_var, vosk_root
+
+    fallbacks = [f"{lang}={engine}" for lang, engine in sorted(OFFLINE_FALLBACK.items())
+                 if not os.environ.get(env_var(lang)) and not (vosk_root() / lang).exists()]
+    head, _, rest = DEFAULT_SPEC.rpartition(f",{ANY_LANG}=")
+    return ",".join([head, *fallbacks, f"{ANY_LANG}={rest}"])
+
+
 def configured_choice() -> AsrChoice:
-    return parse_choice(os.environ.get(ENV_VAR) or DEFAULT_SPEC)
+    return parse_choice(os.environ.get(ENV_VAR) or default_spec())
 
 
 def create(name: str) -> Recognizer:
@@ -115,11 +144,14 @@ class RoutingRecognizer:
         load = getattr(engine, "model", None)   # Vosk: load the language's model now
         if callable(load):
             load(lang)
+        start = getattr(engine, "warm", None)   # pinyin grammar recognizer: make a decoder now
+        if callable(start):
+            start()
 
     def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
         return self.engine_for(lang).recognize(pcm, lang, phrases)
 
 
 def configured_recognizer() -> RoutingRecognizer:
-    """The recognizer ``DUNCALL_ASR`` asks for (default: PocketSphinx for en, Vosk for the rest)."""
+    """The recognizer ``DUNCALL_ASR`` asks for (default: PocketSphinx for en, Vosk or pinyin for zh, Vosk for the rest)."""
     return RoutingRecognizer(configured_choice())
