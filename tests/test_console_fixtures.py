@@ -50,6 +50,13 @@ class Clock:
         self.now += dt.timedelta(seconds=seconds)
 
 
+class WallClock(Clock):
+    """The real time, for tests where the dialer's calls (stamped with real time) meet the console."""
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
 @dataclass
 class ConsoleEnv:
     app: FastAPI
@@ -85,6 +92,7 @@ def make_env(
     max_body_bytes: int = 512 * 1024,
     recordings: RecordingSource | None = None,
     live_prefix: str | None = None,
+    clock: Clock | None = None,
 ) -> ConsoleEnv:
     """``recordings``: where call recordings come from; by default an archive directory of WAVs."""
     recordings_dir = tmp_path / "recordings"
@@ -94,7 +102,7 @@ def make_env(
     for path in paths.scripts_dir().glob("*.yaml"):
         shutil.copy(path, scripts_dir / path.name)
     engine = open_engine(f"sqlite:///{tmp_path / 'console.db'}")
-    clock = Clock()
+    clock = clock or Clock()
     # Never the deployment's live stream: other runs' calls would show on the test's board.
     live_prefix = live_prefix or f"duncall-test:{uuid.uuid4().hex[:12]}:live:"
     settings = ConsoleSettings(
