@@ -11,6 +11,10 @@ each one is settled against Asterisk's channel list:
   ``abandoned`` if it had been answered (a live call the dialer dropped is what
   the abandonment rules count), else ``failed``.
 
+A call a supervisor took over (``duncall.supervision``) is the one exception:
+the person is talking to the supervisor, so it is left up, for them to end, and
+the attempt is ended ``answered`` / ``transferred``.
+
 Either way the attempt stays counted by the guards: its allowed decision is in
 the ledger, so the frequency caps count it as a dial — it was dialled.  A row
 still ``reserved`` was never originated (the row is written ``dialing`` before
@@ -34,6 +38,8 @@ from sqlalchemy.orm import Session
 from dialer.store.models import AttemptState, CallAttempt
 from duncall.ari import AriClient
 from duncall.ari.errors import AriError, AriNotFound
+from duncall.errors import DuncallError
+from duncall.live.registry import TAKEOVER_VARIABLE
 from duncall.log import kv
 from duncall.vocab import CallOutcome, Disposition
 
@@ -53,6 +59,7 @@ class Orphan:
     channel_up: bool  # its channel still existed and was answered
     hung_up: bool  # its channel still existed and was hung up now
     outcome: CallOutcome
+    taken_over: bool = False  # a supervisor has the call: left up for them
 
 
 @dataclass
@@ -93,7 +100,8 @@ async def reconcile(
     for row in rows:
         channel = channels.get(CHANNEL_PREFIX + row.attempt_id)
         hung_up = False
-        if channel is not None:
+        taken_over = channel is not None and await _taken_over(ari, channel.id)
+        if channel is not None and not taken_over:
             try:
                 await ari.hangup(channel.id)
                 hung_up = True
@@ -111,7 +119,10 @@ async def reconcile(
             reserved_at=row.reserved_at,
             channel_up=up,
             hung_up=hung_up,
-            outcome=CallOutcome.ABANDONED if up else CallOutcome.FAILED,
+            outcome=CallOutcome.ANSWERED
+            if taken_over
+            else (CallOutcome.ABANDONED if up else CallOutcome.FAILED),
+            taken_over=taken_over,
         )
         await asyncio.to_thread(_end, engine, orphan, clock())
         if on_orphan is not None:
@@ -153,7 +164,17 @@ def _end(engine: Engine, orphan: Orphan, now: dt.datetime) -> None:
         row.state = AttemptState.ENDED.value
         row.ended_at = now
         row.outcome = orphan.outcome.value
-        row.disposition = (Disposition.INCOMPLETE if orphan.channel_up else Disposition.NO_CONTACT).value
+        if orphan.taken_over:
+            row.disposition = Disposition.TRANSFERRED.value
+        else:
+            row.disposition = (Disposition.INCOMPLETE if orphan.channel_up else Disposition.NO_CONTACT).value
+
+
+async def _taken_over(ari: AriClient, channel_id: str) -> bool:
+    try:
+        return bool(await ari.get_variable(channel_id, TAKEOVER_VARIABLE))
+    except DuncallError:
+        return False  # unset, or gone
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -40,6 +40,7 @@ from dialer.strategy.model import Strategy
 from duncall.ari import AriClient
 from duncall.errors import InputError
 from duncall.live.events import live_prefix as default_live_prefix
+from duncall.vocab import CallOutcome
 
 CAMPAIGN_ID_MAX = 64
 
@@ -147,7 +148,8 @@ async def run_session(
                 orphan.reserved_at,
                 Decision(True, ()),
             )
-            await asyncio.to_thread(guard.record_outcome, reservation, connected=True, abandoned=True)
+            abandoned = orphan.outcome is CallOutcome.ABANDONED  # not a call a supervisor took over
+            await asyncio.to_thread(guard.record_outcome, reservation, connected=True, abandoned=abandoned)
 
         reconciled = await reconcile(ari, engine, cid, clock=clock, on_orphan=count_orphan)
         plan = await asyncio.to_thread(

@@ -84,6 +84,7 @@ class _Session:
     bridge_id: str  # the session's own bridge (listen, whisper)
     snoop_id: str | None = None
     in_call_bridge: bool = False
+    owns_call: bool = False  # taken over: the session's end is the call's end
     ended: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     media_gone: asyncio.Event = field(default_factory=asyncio.Event)
@@ -137,7 +138,7 @@ class SupervisionService:
     async def close(self) -> None:
         """End every session that is not a take-over; taken-over calls stay bridged in Asterisk."""
         for session in list(self._sessions.values()):
-            if session.view.mode is Mode.TAKEOVER:
+            if session.owns_call:
                 if session.watcher is not None:
                     session.watcher.cancel()
                 continue
@@ -166,13 +167,17 @@ class SupervisionService:
         session = _Session(view, call, supervisor_id=f"sv-{sid}", bridge_id=f"sb-{sid}")
         await self._audit(user, f"supervise_{mode.value}", attempt_id, session=sid, endpoint=dial)
         try:
-            await self._ring(ari, session)
-            self._sessions[sid] = session
-            session.watcher = asyncio.create_task(self._watch(ari, session), name=f"supervision:{sid}")
-            await self._connect(ari, session, mode)
+            # Held while connecting, so the call ending meanwhile is handled after, not during.
+            async with session.lock:
+                await self._ring(ari, session)
+                self._sessions[sid] = session
+                session.watcher = asyncio.create_task(self._watch(ari, session), name=f"supervision:{sid}")
+                await self._connect(ari, session, mode)
         except BaseException as exc:
             await self._audit(user, "supervise_failed", attempt_id, session=sid, error=_why(exc))
             await self._finish(session, "could not connect", by=user, audited=False)
+            if isinstance(exc, AriError):
+                raise await self._refused(ari, session, exc) from None
             raise
         log.info("supervision started", extra=kv(session=sid, attempt_id=attempt_id, mode=mode.value))
         return session.view
@@ -193,8 +198,11 @@ class SupervisionService:
                 session=session_id,
                 previous=session.view.mode.value,
             )
-            await self._disconnect(ari, session)
-            await self._connect(ari, session, mode)
+            try:
+                await self._disconnect(ari, session)
+                await self._connect(ari, session, mode)
+            except AriError as exc:
+                raise await self._refused(ari, session, exc) from None
             return session.view
 
     async def end(self, session_id: str, user: str) -> None:
@@ -202,6 +210,18 @@ class SupervisionService:
         await self._finish(session, "ended by supervisor", by=user)
 
     # --- connecting -----------------------------------------------------------------------
+
+    async def _refused(self, ari: AriClient, s: _Session, exc: AriError) -> DuncallError:
+        """What to tell the supervisor when Asterisk refused a step: the call ended, or try again."""
+        try:
+            await ari.get_channel(s.call.debtor_channel_id)
+        except AriNotFound:
+            return CallNotLive(f"call {s.view.attempt_id} has ended", "pick a call from the live board")
+        except DuncallError:
+            pass
+        return ServiceUnavailable(
+            f"Asterisk refused to connect the supervisor ({exc.what})", "try again; see Asterisk's log"
+        )
 
     async def live_calls(self) -> list[LiveCall]:
         """The calls that can be supervised now."""
@@ -274,9 +294,9 @@ class SupervisionService:
                 s.in_call_bridge = True
             else:
                 await self._snoop(ari, s, tap.snoop_on, tap.spy, tap.whisper)
-            s.view = replace(s.view, mode=mode)
             if mode is Mode.TAKEOVER:
                 await self._take_over(ari, s)
+            s.view = replace(s.view, mode=mode)
         except BaseException:
             if mode is Mode.TAKEOVER:
                 with contextlib.suppress(Exception):
@@ -316,6 +336,8 @@ class SupervisionService:
 
     async def _take_over(self, ari: AriClient, s: _Session) -> None:
         await ari.set_variable(s.call.debtor_channel_id, TAKEOVER_VARIABLE, s.view.user)
+        # From here the bot is leaving: whatever happens next, the call is this session's.
+        s.owns_call = True
         s.call = replace(s.call, taken_over_by=s.view.user)
         try:
             await asyncio.wait_for(s.media_gone.wait(), BOT_LEAVE_S)
@@ -400,10 +422,13 @@ class SupervisionService:
         if ari is None:
             return
         # Best effort, every step: the call or the phone may already be gone.
-        if s.view.mode is Mode.TAKEOVER and reason != "call ended":
-            # Nobody else is on a taken-over call: the supervisor leaving ends it.
+        if s.owns_call:
+            # Nobody else is on a taken-over call: the supervisor leaving ends it. Its dialer
+            # destroys the call's bridge too; this covers a dialer that died meanwhile.
             with contextlib.suppress(DuncallError):
                 await ari.hangup(s.call.debtor_channel_id)
+            with contextlib.suppress(DuncallError):
+                await ari.destroy_bridge(s.call.bridge_id)
         if s.snoop_id is not None:
             with contextlib.suppress(DuncallError):
                 await ari.hangup(s.snoop_id)
