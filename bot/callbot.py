@@ -61,6 +61,7 @@ class _CallWatch:
     """What the debtor's channel told us: a supervisor took over, the call ended."""
 
     taken_over_by: str | None = None
+    taken_over: asyncio.Event = field(default_factory=asyncio.Event)
     debtor_gone: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -133,6 +134,16 @@ async def run_bot(
         )
         record = await (conv.leave_voicemail() if machine else conv.run())
         record.recording = recording
+        if record.hangup_by == "bot" and watch.taken_over_by is None:
+            # Let the last prompt finish playing before the line drops — unless a supervisor
+            # takes the call meanwhile.
+            played = asyncio.create_task(media.wait_played(), name=f"last-prompt:{channel_id}")
+            taken = asyncio.create_task(watch.taken_over.wait(), name=f"taken-over:{channel_id}")
+            try:
+                await asyncio.wait({played, taken}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                played.cancel()
+                taken.cancel()
         if watch.taken_over_by is None:
             watch.taken_over_by = await _taken_over_by(ari, channel_id)  # in case the event was missed
         if watch.taken_over_by:
@@ -142,11 +153,6 @@ async def run_bot(
             await media.flush()
             await _leave(ari, bridge_id, media_id)
             await _hold_for_supervisor(ari, channel_id, bridge_id, watch)
-            return record
-        if record.hangup_by == "bot":
-            # Let the last prompt finish playing before the line drops.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(media.wait_played(), 10)
         return record
     except (TimeoutError, AriError) as exc:
         raise ServiceUnavailable(
@@ -174,6 +180,7 @@ async def _watch_debtor(ari: AriClient, channel_id: str, conv: Conversation, wat
             elif isinstance(ev, ChannelVarset) and ev.variable == TAKEOVER_VARIABLE and ev.value:
                 if watch.taken_over_by is None:
                     watch.taken_over_by = ev.value
+                    watch.taken_over.set()
                     conv.far_end_hung_up()
             elif isinstance(ev, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
                 conv.far_end_hung_up()

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
 
 import redis
@@ -183,9 +183,6 @@ class Listing:
         if await listing._try("publish", registry.publish, call):
             listing._task = asyncio.create_task(listing._refresh(), name=f"live-listing:{call.attempt_id}")
         return listing
-
-    def taken_over(self, supervisor: str) -> None:
-        self.call = replace(self.call, taken_over_by=supervisor)
 
     async def _refresh(self) -> None:
         while True:
