@@ -293,3 +293,25 @@ class socket_closed_port:
 
     def __exit__(self, *_: object) -> None:
         return None
+
+
+def test_recent_recordings_are_kept_in_memory_up_to_a_size(tmp_path: Path) -> None:
+    import asyncio
+
+    from duncall.console.recordings import CachedRecordings, DirectoryRecordings, RecordingMissing
+
+    a = write_wav(tmp_path / "call-a.wav", 0.5)
+    b = write_wav(tmp_path / "call-b.wav", 0.5)
+    cache = CachedRecordings(DirectoryRecordings(tmp_path), max_bytes=len(a) + len(b) // 2)
+
+    async def run() -> None:
+        assert await cache.fetch("call-a") == a
+        (tmp_path / "call-a.wav").unlink()
+        assert await cache.fetch("call-a") == a  # a seek does not go back to Asterisk
+        assert await cache.fetch("call-b") == b  # over the size: the least recent (a) goes
+        with pytest.raises(RecordingMissing):
+            await cache.fetch("call-a")
+        with pytest.raises(RecordingMissing):
+            await cache.fetch("../etc/passwd")
+
+    asyncio.run(run())

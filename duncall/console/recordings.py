@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,17 +98,19 @@ class CachedRecordings:
         self.max_bytes = max_bytes
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
-        self._lock = asyncio.Lock()
+        # A thread lock, not an asyncio one: the console may serve from more than one event loop
+        # (tests run several), and nothing awaits while holding it.
+        self._lock = threading.Lock()
 
     async def fetch(self, name: str) -> bytes:
-        async with self._lock:
+        with self._lock:
             data = self._cache.get(name)
             if data is not None:
                 self._cache.move_to_end(name)
                 return data
         data = await self.source.fetch(name)
         if len(data) <= self.max_bytes:
-            async with self._lock:
+            with self._lock:
                 if name not in self._cache:
                     self._cache[name] = data
                     self._size += len(data)
