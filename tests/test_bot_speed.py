@@ -4,18 +4,23 @@
   whole-utterance decode, and gives its decoder back (also when a call drops mid-word).
 - The echo guard keeps the bot from barging in on its own voice coming back down an
   8 kHz line with noise, while a debtor talking over it still starts speech.
+- The conversation loop, on an in-memory line with real speech, decodes each reply while it
+  is spoken and records where each reply's latency went.
 - The prompt cache pre-renders a call's prompts once (a repeated or concurrent request
   never synthesizes twice) and the dialogue offers what it is likely to say next.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import shutil
 import subprocess
 import threading
+import time
 import wave
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,8 +28,10 @@ import numpy as np
 import pytest
 import soxr
 
+from bot.asr.base import Transcript
 from bot.asr.sphinx import SphinxRecognizer
-from bot.audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ
+from bot.audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ, AudioFrame
+from bot.conversation import Conversation
 from bot.dialogue import DialogueSession, load_script
 from bot.dialogue.script import find_script
 from bot.grammars import phrases
@@ -252,3 +259,86 @@ def test_the_dialogue_offers_its_likely_prompts_with_the_accounts_values() -> No
     after = session.likely_speech()
     assert read_back in after
     assert any(s.startswith("Thank you, I have noted your payment") and "Friday, March fifth" in s for s in after)
+
+
+# --- the conversation loop on real engines (in-memory line) -----------------------------------------
+
+class ScriptedLine:
+    """The call's media as the conversation sees it: the debtor answers each bot turn with real speech.
+
+    A bot turn ends with the conversation's 1.5 s silent tail; then the debtor's next
+    reply arrives as 20 ms frames in real time (pre-roll silence, speech, trailing silence);
+    the bot's audio is taken at once (no playout wait), so the test takes the debtor's time only.
+    """
+
+    def __init__(self, replies: list[np.ndarray]) -> None:
+        self.replies = list(replies)
+        self.dropped_frames = 0
+        self.closed = False
+        self.played: list[bytes] = []
+        self._turn_done = asyncio.Event()
+
+    async def frames(self) -> AsyncIterator[AudioFrame]:
+        for reply in self.replies:
+            await self._turn_done.wait()
+            self._turn_done.clear()
+            for f in frames(pcm(np.concatenate([silence(300), reply, silence(700)]))):
+                yield AudioFrame(f, time.monotonic())
+                await asyncio.sleep(FRAME_MS / 1000)   # in real time, as a call delivers it
+        while not self.closed:
+            yield AudioFrame(bytes(FRAME_BYTES), time.monotonic())
+            await asyncio.sleep(FRAME_MS / 1000)
+
+    async def play(self, audio: bytes) -> float:
+        self.played.append(audio)
+        if audio.endswith(bytes(16_000)):   # the silent tail: the bot's turn is over
+            self._turn_done.set()
+        return time.monotonic()
+
+    async def wait_played(self) -> None:
+        await asyncio.sleep(0)
+
+    async def flush(self) -> None:
+        return None
+
+
+class CountingSphinx(SphinxRecognizer):
+    whole = 0
+
+    def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
+        self.whole += 1
+        return super().recognize(pcm, lang, phrases)
+
+
+def test_the_conversation_decodes_while_the_debtor_speaks(espeak: EspeakSynthesizer, tmp_path: Path) -> None:
+    account = AccountView(account_id="A-1", first_name="John", last_name="Smith", language="en",
+                          balance=Decimal("1250.00"), currency="USD", due_date=dt.date(2027, 3, 20),
+                          days_past_due=0)
+    session = DialogueSession(load_script(find_script("early_collection", "en")), account, TODAY,
+                              KeywordClassifier())
+    sphinx = CountingSphinx(max_decoders=2)
+    line = ScriptedLine([say(t) for t in ("yes this is john speaking", "i can pay on friday", "yes that is right",
+                                          "no thank you goodbye")])
+    prompts = PromptCache(espeak, tmp_path, 165)
+    conv = Conversation(line, session, sphinx, prompts, "en", phrases)
+
+    async def call() -> None:
+        try:
+            await conv.run()
+        finally:
+            line.closed = True
+
+    asyncio.run(call())
+    heard = [t.text for t in conv.record.turns if t.speaker == "debtor"]
+    assert session.result.disposition.value == "promise_to_pay", heard
+    assert "friday" in " ".join(heard).split()
+    assert sphinx.whole == 0   # every utterance was decoded while it was spoken
+    replies = [t for t in conv.record.turns if t.speaker == "bot" and t.latency_ms is not None]
+    assert len(replies) == 4
+    for t in replies:
+        assert list(t.stages_ms) == ["endpoint", "asr", "nlu", "tts", "send"]
+        assert t.latency_ms is not None and abs(sum(t.stages_ms.values()) - t.latency_ms) < 1.0
+        assert t.stages_ms["endpoint"] == pytest.approx(500, abs=1)
+    # The account's prompts were pre-rendered while the debtor spoke: the balance played from the cache.
+    assert prompts.prefetched > 0 and prompts.hits > 0
+    assert sphinx.decoders <= 2

@@ -124,14 +124,28 @@ class DialogueSession:
         )
 
     def likely_speech(self) -> list[str]:
-        """The speech of every prompt of the script that renders with what is known now.
+        """The speech of the script's prompts that render with what is known now, nearest first.
 
         For the TTS to pre-render while the debtor talks (account values at call
-        start; a promise's read-back once its slots are heard).  Says nothing and
+        start; a promise's read-back once its slots are heard).  States one answer
+        away come first (``next`` chains count as no step).  Says nothing and
         changes nothing: prompts needing values not known yet are skipped.
         """
-        states = self.script.states.values()
-        prompts = [p for s in states for p in (*s.prompts, *s.no_input.prompts, *s.no_match.prompts)]
+        states = self.script.states
+        order: dict[str, None] = {}
+        frontier = [self._state.name]
+        while frontier:
+            step: list[str] = []
+            for name in frontier:
+                while name in states and name not in order:
+                    order[name] = None
+                    st = states[name]
+                    answers = [*st.on.values(), *self.script.handlers(st).values()]
+                    step += [*answers, st.no_input.goto, st.no_match.goto]
+                    name = st.next or ""
+            frontier = [n for n in dict.fromkeys(step) if n in states and n not in order]
+        ordered = [states[n] for n in order]
+        prompts = [p for s in ordered for p in (*s.prompts, *s.no_input.prompts, *s.no_match.prompts)]
         values = self._values()
         out: list[str] = []
         for prompt in (*prompts, *self.script.voicemail):

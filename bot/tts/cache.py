@@ -6,8 +6,9 @@ they count only prompts asked for when they are about to be played.
 
 Pre-rendering: ``prefetch`` queues a call's likely prompts (rendered with the
 account's values at call start, and again after each turn) for one
-background thread, which synthesizes them one at a time — so a prompt needed
-now waits behind at most one pre-render.  A prompt asked for while it is
+background thread, which synthesizes them one at a time and pauses while a
+prompt is being fetched for playing — so a prompt needed now waits behind at
+most one pre-render.  A prompt asked for while it is
 being synthesized waits for that synthesis instead of doing it twice.
 """
 
@@ -47,6 +48,7 @@ class PromptCache:
         self._inflight: dict[str, Future[bytes]] = {}
         self._todo: deque[tuple[str, str]] = deque(maxlen=PREFETCH_QUEUE)
         self._wake = threading.Condition(self._lock)
+        self._urgent = 0  # get() calls in progress (prompts about to play)
         self._worker: threading.Thread | None = None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
@@ -56,7 +58,14 @@ class PromptCache:
 
     def get(self, text: str, lang: str) -> bytes:
         """The prompt's audio, synthesized now if it is not cached (blocking)."""
-        pcm, how = self._fetch(text, lang)
+        with self._lock:
+            self._urgent += 1
+        try:
+            pcm, how = self._fetch(text, lang)
+        finally:
+            with self._lock:
+                self._urgent -= 1
+                self._wake.notify_all()
         with self._lock:
             if how in ("memory", "file"):
                 self.hits += 1
@@ -88,7 +97,8 @@ class PromptCache:
     def _prefetch_loop(self) -> None:
         while True:
             with self._lock:
-                while not self._todo:
+                # A prompt needed now goes first: pre-rendering waits while one is being fetched.
+                while not self._todo or self._urgent:
                     self._wake.wait()
                 text, lang = self._todo.popleft()
             try:
