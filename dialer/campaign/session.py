@@ -22,7 +22,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from dialer.campaign.control import CampaignControl, Control
+from dialer.campaign.control import CampaignControl, Control, check_limits
 from dialer.campaign.facts import store_facts
 from dialer.campaign.feed import CampaignFeed
 from dialer.campaign.lease import campaign_lease
@@ -67,6 +67,8 @@ class CampaignOptions:
             raise InputError(
                 f"calls per second {self.calls_per_second} is negative", "pass --cps 0 (off) or more"
             )
+        # The console's limits too: a supervisor can change a run's limits only within these.
+        check_limits(self.concurrency, self.calls_per_second)
         if self.ring_timeout_s < 1:
             raise InputError(
                 f"ring timeout {self.ring_timeout_s} s is too short", "pass --ring-timeout 15 or more"
