@@ -148,6 +148,7 @@ async def _campaign(
     args: argparse.Namespace, options: CampaignOptions, strategy: Strategy, rules: Rules
 ) -> tuple[list[str], bool]:
 
+    from dialer.campaign.feed import CampaignFeed
     from dialer.campaign.personas import import_persona_accounts, persona_accounts
     from dialer.campaign.session import run_session
     from dialer.campaign.targets import endpoint_map, endpoint_template
