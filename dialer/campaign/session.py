@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 from sqlalchemy import Engine
@@ -33,7 +34,7 @@ from dialer.campaign.targets import EndpointFor, Plan, plan_targets
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard, Reservation
-from dialer.policy import Decision
+from dialer.policy import Decision, Voice
 from dialer.policy.zones import normalize
 from dialer.store.models import Campaign, CampaignStatus
 from dialer.strategy.model import Strategy
@@ -41,6 +42,9 @@ from duncall.ari import AriClient
 from duncall.errors import InputError
 from duncall.live.events import live_prefix as default_live_prefix
 from duncall.vocab import CallOutcome
+
+if TYPE_CHECKING:
+    from dialer.agents.campaign import AgentDialing
 
 CAMPAIGN_ID_MAX = 64
 
@@ -132,9 +136,12 @@ async def run_session(
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     feed: CampaignFeed | None = None,
     live_prefix: str | None = None,
+    agents: AgentDialing | None = None,
 ) -> Summary:
     """One run; ``feed`` puts its calls on the live board, the control record (under
-    ``live_prefix``) lets a supervisor pause, resume, stop it and change its limits."""
+    ``live_prefix``) lets a supervisor pause, resume, stop it and change its limits.
+    ``agents``: human agents take the answered calls, paced progressively or predictively
+    (``dialer.agents``) instead of the bot's fixed concurrency."""
     started = time.monotonic()
     cid = options.campaign_id
     await asyncio.to_thread(_mark_campaign, engine, cid, Path(strategy.source).name or strategy.name, clock())
@@ -162,6 +169,7 @@ async def run_session(
             clock(),
             account_ids=account_ids,
             use_schedule=options.use_schedule,
+            with_agents=agents is not None,
         )
         # Always a pacer (cps 0 grants every originate): a supervisor may set a rate mid-run.
         limiter = CapacityLimiter(
@@ -174,7 +182,8 @@ async def run_session(
         def new_limits(control: Control) -> None:
             limiter.limits = CapacityLimits(max_concurrent=0, calls_per_second=control.cps)
 
-        gate: DialGate = GuardGate(guard, store_facts(engine), campaign_id=cid)
+        voice = Voice.BOT if agents is None else Voice.HUMAN  # the bot-voice consent rule is the bot's
+        gate: DialGate = GuardGate(guard, store_facts(engine), voice=voice, campaign_id=cid)
         if feed is not None:
             gate = feed.gate(gate)
             on_answer = feed.answering(on_answer)
@@ -189,20 +198,33 @@ async def run_session(
             clock=clock,
         )
         async with control:
-            results = await run_campaign(
-                ari,
-                engine,
-                plan.targets,
-                on_answer,
-                gate,
-                campaign_id=cid,
-                concurrency=options.concurrency,
-                clock=clock,
-                pacer=pacer,
-                ring_timeout_s=options.ring_timeout_s,
-                on_result=on_result,
-                admission=control,
-            )
+            if agents is not None:
+                results = await agents.run(
+                    ari,
+                    engine,
+                    plan.targets,
+                    gate,
+                    campaign_id=cid,
+                    clock=clock,
+                    pacer=pacer,
+                    on_result=on_result,
+                    admission=control,
+                )
+            else:
+                results = await run_campaign(
+                    ari,
+                    engine,
+                    plan.targets,
+                    on_answer,
+                    gate,
+                    campaign_id=cid,
+                    concurrency=options.concurrency,
+                    clock=clock,
+                    pacer=pacer,
+                    ring_timeout_s=options.ring_timeout_s,
+                    on_result=on_result,
+                    admission=control,
+                )
     await asyncio.to_thread(_mark_campaign, engine, cid, None, clock(), CampaignStatus.FINISHED)
     return Summary(cid, reconciled, plan, results, time.monotonic() - started)
 

@@ -62,9 +62,12 @@ def plan_targets(
     *,
     account_ids: list[str] | None = None,
     use_schedule: bool = True,
+    with_agents: bool = False,
 ) -> Plan:
     """Targets for this run, in account order; ``use_schedule=False`` ignores ``not_before``
-    (retry spacing), leaving the timing of redials to the guard's frequency rules alone."""
+    (retry spacing), leaving the timing of redials to the guard's frequency rules alone.
+    ``with_agents``: human agents take the calls, so accounts the strategy routes to an agent
+    are dialled too."""
     plan = Plan()
     with Session(engine) as s:
         query = select(Account.account_id).order_by(Account.account_id)
@@ -77,7 +80,7 @@ def plan_targets(
             if action.kind is ActionKind.STOP:
                 plan.skipped["strategy: stop"] += 1
                 continue
-            if action.channel is Channel.AGENT:
+            if action.channel is Channel.AGENT and not with_agents:
                 plan.skipped["strategy: needs an agent"] += 1
                 continue
             if use_schedule and action.not_before is not None and action.not_before > now:

@@ -1,0 +1,356 @@
+"""A progressive or predictive campaign whose answered calls go to human agents.
+
+Every ``tick_s`` (and at once when an agent frees or a call resolves) the
+loop builds the pacing policy's ``CampaignState`` from the live campaign —
+ready agents, the handle time so far of busy ones, how long each placed call
+has rung, the measured answer rate and ring / handle times, the campaign's
+abandon-rate windows — and places the number of calls ``decide()`` returns.
+Each of them still asks the guard immediately before its originate, exactly
+as the bot campaigns do; a denied target costs nothing and is not retried.
+
+A call the answer detection calls a person gets the longest-ready agent at
+once (``connect.dial_agent``: one bridge, debtor and agent); with nobody ready,
+or the agent's phone not up in time, it hears the recorded message within
+the 2 s the regulators allow, is hung up, stored ``abandoned``, counted in the
+campaign's 30-day (US TSR) and 24-hour (UK Ofcom) windows and reported to the
+guard, whose UK preset then locks the number for 72 hours. Machines are hung
+up (agents do not leave voicemail here) and count as not answered for pacing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from bot.transcript import ConversationRecord
+from dialer.agents.connect import ABANDON_MESSAGE, CONNECT_TIMEOUT_S, dial_agent, play_abandon_message, talk
+from dialer.agents.pool import AgentPool
+from dialer.agents.record import ABANDONED, abandon_ledger, record_ended, record_reserved
+from dialer.call import RING_TIMEOUT_S, AnsweredCall, AnswerKind, place_call
+from dialer.campaign.runner import Admission, DialGate, Pacer, Target, TargetResult
+from dialer.pacing import (
+    DEFAULT_CONFIG,
+    DEFAULT_RULES,
+    AbandonRule,
+    CampaignState,
+    DialStatsTracker,
+    PacingConfig,
+    PacingMode,
+    decide,
+)
+from duncall.ari import AriClient
+from duncall.errors import InputError
+from duncall.log import kv
+from duncall.vocab import CallOutcome, Disposition
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0  # the pacing loop decides at least this often
+PRIOR_DIALS = 50  # imaginary dials the measurements start from (diluted, then pushed out, by real ones)
+
+
+@dataclass(frozen=True, slots=True)
+class PacingPrior:
+    """What the campaign expects before it has measured anything (yesterday's figures, say)."""
+
+    answer_rate: float = 0.3
+    ring_s: tuple[float, ...] = (15.0, 17.5, 20.0, 22.5, 25.0)  # dial → a person answered
+    handle_s: tuple[float, ...] = (120.0, 135.0, 150.0, 165.0, 180.0)  # connect → agent ready
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCampaignOptions:
+    mode: PacingMode
+    tick_s: float = TICK_S
+    ring_timeout_s: int = RING_TIMEOUT_S
+    abandon_message: str = ABANDON_MESSAGE
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    line_limit: int | None = None  # trunk lines: debtor calls up at once, at most
+    prior: PacingPrior = PacingPrior()
+    pacing: PacingConfig = DEFAULT_CONFIG
+    rules: tuple[AbandonRule, ...] = DEFAULT_RULES
+
+    def __post_init__(self) -> None:
+        if self.mode is PacingMode.AGENTLESS:
+            raise InputError("agentless pacing is the bot campaign's", "use --mode progressive or predictive")
+        if self.tick_s <= 0 or self.connect_timeout_s <= 0:
+            raise InputError("tick and connect timeout must be > 0 s", "fix the campaign options")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """What happened to one call a person answered."""
+
+    attempt_id: str
+    agent_id: str | None  # who took it (None: abandoned)
+    abandoned: bool
+    bridge_id: str | None = None
+    agent_channel: str | None = None
+    message_started_s: float | None = None  # answer → the abandon message started playing
+    connected_s: float | None = None  # answer → the agent's leg bridged
+    ended_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PacingTick:
+    at_s: float  # monotonic
+    ready_agents: int
+    ringing: int
+    decided: int
+    reason: str
+
+
+@dataclass
+class AgentCampaignResult:
+    results: list[TargetResult] = field(default_factory=list)
+    calls: dict[str, AgentCall] = field(default_factory=dict)  # attempt id → what a person got
+    ticks: list[PacingTick] = field(default_factory=list)
+
+    @property
+    def abandoned(self) -> int:
+        return sum(c.abandoned for c in self.calls.values())
+
+    def lines(self) -> list[str]:
+        live = len(self.calls)
+        rate = f" ({self.abandoned / live:.1%})" if live else ""
+        return [
+            f"answered by a person {live}: to an agent {live - self.abandoned}, abandoned {self.abandoned}{rate}"
+        ]
+
+
+async def run_agent_campaign(
+    ari: AriClient,
+    engine: Engine,
+    targets: Sequence[Target],
+    gate: DialGate,
+    pool: AgentPool,
+    options: AgentCampaignOptions,
+    *,
+    campaign_id: str,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    pacer: Pacer | None = None,
+    on_result: Callable[[TargetResult], None] | None = None,
+    admission: Admission | None = None,
+    keep_ticks: int = 10_000,
+) -> AgentCampaignResult:
+    """Dial every target once at most (if the guard allows), paced by ``options.mode``.
+
+    ``admission`` (campaign control) holds dials while the campaign is paused and drops
+    the rest when it is stopped; the pacing policy decides how many go.
+    """
+    out = AgentCampaignResult()
+    tracker = DialStatsTracker()
+    prior = options.prior
+    tracker.prime(
+        answer_rate=prior.answer_rate, answer_delay_s=prior.ring_s, handle_s=prior.handle_s, dials=PRIOR_DIALS
+    )
+    ledger = await asyncio.to_thread(abandon_ledger, engine, campaign_id, clock(), options.rules)
+    ringing: dict[str, float] = {}  # attempt id → when it was placed (monotonic), until it resolves
+    changed = asyncio.Event()
+
+    def resolved(attempt_id: str, *, answered: bool) -> None:
+        placed = ringing.pop(attempt_id, None)
+        if placed is not None:
+            tracker.record_dial(answered=answered, ring_s=time.monotonic() - placed)
+            changed.set()
+
+    def count_answered(*, abandoned: bool) -> None:
+        ledger.record(clock().timestamp(), abandoned=abandoned)
+
+    async def on_answer(target: Target, attempt_id: str, call: AnsweredCall) -> ConversationRecord:
+        human = call.kind is AnswerKind.HUMAN
+        resolved(attempt_id, answered=human)
+        record = ConversationRecord(language=target.language, script=target.script)
+        if not human:
+            record.disposition = Disposition.NO_CONTACT.value
+            record.hangup_by = "bot"
+            await ari.hangup(call.channel_id)
+            return record
+        agent = pool.claim(attempt_id, time.monotonic())
+        leg = None
+        if agent is not None:
+            leg = await dial_agent(
+                ari,
+                call.channel_id,
+                agent.agent_id,
+                agent.endpoint,
+                attempt_id=attempt_id,
+                timeout_s=options.connect_timeout_s,
+            )
+            if leg is None:
+                pool.unreachable(agent.agent_id, time.monotonic())
+        if leg is None:
+            count_answered(abandoned=True)
+            played = await play_abandon_message(
+                ari, call.channel_id, options.abandon_message, attempt_id=attempt_id
+            )
+            started = played.started_at - call.answered_at if played.started_at is not None else None
+            out.calls[attempt_id] = AgentCall(
+                attempt_id, None, True, message_started_s=started, ended_by="dialer"
+            )
+            log.info("abandoned: no agent ready", extra=kv(attempt_id=attempt_id, message_started_s=started))
+            record.disposition = ABANDONED
+            record.hangup_by = "bot"
+            return record
+        assert agent is not None
+        pool.connected(agent.agent_id, time.monotonic())
+        count_answered(abandoned=False)
+        connected_s = time.monotonic() - call.answered_at
+        try:
+            ended_by = await talk(ari, call.channel_id, leg)
+        finally:
+            pool.release(agent.agent_id, time.monotonic())
+            changed.set()
+        out.calls[attempt_id] = AgentCall(
+            attempt_id, agent.agent_id, False, leg.bridge_id, leg.channel_id, None, connected_s, ended_by
+        )
+        record.disposition = Disposition.TRANSFERRED.value
+        record.hangup_by = "debtor" if ended_by == "debtor" else "unknown"
+        # The dialer cannot tell who the agent spoke with: count it as a right-party conversation,
+        # the side of the 7-day rule that never calls too soon.
+        record.right_party = True
+        return record
+
+    async def admitted(target: Target, attempt_id: str) -> TargetResult:
+        if admission is None:
+            return await one(target, attempt_id)
+        async with admission.slot() as may_dial:
+            if not may_dial:
+                ringing.pop(attempt_id, None)
+                return TargetResult(target, "", False, stopped=True)
+            return await one(target, attempt_id)
+
+    async def one(target: Target, attempt_id: str) -> TargetResult:
+        try:
+            if pacer is not None:
+                await pacer.wait()
+            reasons = await gate.reserve(target, attempt_id, clock())
+            if reasons:
+                ringing.pop(attempt_id, None)  # never dialled: not a measurement
+                log.info("dial denied", extra=kv(account_id=target.account_id, reasons=reasons))
+                return TargetResult(target, attempt_id, False, reasons)
+            await asyncio.to_thread(
+                record_reserved,
+                engine,
+                attempt_id=attempt_id,
+                account_id=target.account_id,
+                number=target.number,
+                campaign_id=campaign_id,
+                script=target.script,
+                stage=target.stage,
+                now=clock(),
+            )
+            attempt = await place_call(
+                ari,
+                target.endpoint,
+                lambda call: on_answer(target, attempt_id, call),
+                attempt_id=attempt_id,
+                ring_timeout_s=options.ring_timeout_s,
+            )
+        finally:
+            resolved(attempt_id, answered=False)  # no-op once answered; busy, no answer, failed, denied
+        conv = attempt.conversation
+        abandoned = conv is not None and conv.disposition == ABANDONED
+        if abandoned:
+            attempt.outcome = CallOutcome.ABANDONED
+        disposition = conv.disposition if conv else Disposition.NO_CONTACT.value
+        await asyncio.to_thread(
+            record_ended,
+            engine,
+            attempt_id=attempt_id,
+            outcome=attempt.outcome,
+            disposition=disposition,
+            language=target.language,
+            script=target.script,
+            amd_status=attempt.amd_status,
+            hangup_by=conv.hangup_by if conv else "unknown",
+            answered=conv is not None,
+            now=clock(),
+        )
+        await gate.outcome(attempt_id, attempt.outcome, bool(conv and conv.right_party))
+        return TargetResult(target, attempt_id, True, [], attempt)
+
+    async def reported(target: Target, attempt_id: str) -> None:
+        result = await admitted(target, attempt_id)
+        out.results.append(result)
+        changed.set()
+        if on_result is not None:
+            on_result(result)
+
+    queue = deque(targets)
+    async with asyncio.TaskGroup() as tg:
+        while queue:
+            now = time.monotonic()
+            for handle_s in pool.advance(now):
+                tracker.record_handle(handle_s)
+            state = CampaignState(
+                mode=options.mode,
+                free_agents=pool.ready(),
+                busy_elapsed_s=pool.busy_elapsed_s(now),
+                ringing_elapsed_s=tuple(now - placed for placed in ringing.values()),
+                stats=tracker.snapshot(),
+                windows=ledger.windows(clock().timestamp()),
+                line_limit=options.line_limit,
+            )
+            decision = decide(state, options.pacing)
+            calls = min(decision.calls, len(queue))
+            if len(out.ticks) < keep_ticks:
+                out.ticks.append(PacingTick(now, state.free_agents, len(ringing), calls, decision.reason))
+            for _ in range(calls):
+                target = queue.popleft()
+                attempt_id = str(uuid.uuid4())
+                ringing[attempt_id] = now
+                tg.create_task(reported(target, attempt_id), name=f"agent-target:{target.account_id}")
+            changed.clear()
+            # Decide again at the next tick, or at once when an agent frees or a call resolves.
+            try:
+                async with asyncio.timeout(options.tick_s):
+                    await changed.wait()
+            except TimeoutError:
+                pass
+    return out
+
+
+class AgentDialing:
+    """A campaign session's dialing by human agents (``dialer.campaign.session.run_session``)."""
+
+    def __init__(self, pool: AgentPool, options: AgentCampaignOptions) -> None:
+        self.pool = pool
+        self.options = options
+        self.result = AgentCampaignResult()
+
+    async def run(
+        self,
+        ari: AriClient,
+        engine: Engine,
+        targets: Sequence[Target],
+        gate: DialGate,
+        *,
+        campaign_id: str,
+        clock: Callable[[], dt.datetime],
+        pacer: Pacer | None,
+        on_result: Callable[[TargetResult], None] | None,
+        admission: Admission | None,
+    ) -> list[TargetResult]:
+        self.result = await run_agent_campaign(
+            ari,
+            engine,
+            targets,
+            gate,
+            self.pool,
+            self.options,
+            campaign_id=campaign_id,
+            clock=clock,
+            pacer=pacer,
+            on_result=on_result,
+            admission=admission,
+        )
+        return self.result.results
