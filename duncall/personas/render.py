@@ -24,6 +24,15 @@ BOT_DONE_SILENCE_MS = 900  # bot silence that counts as "the bot finished"
 WAIT_FOR_BOT_TIMEOUT_S = 25
 STAY_ON_LINE_S = 90  # long enough for the bot to give up on a silent line itself
 ESPEAK_RATE_WPM = 155
+# Clips that are no persona's: what the dialer plays itself, what the sandbox's agents say.
+SYSTEM_VOICE = "en-us"
+SYSTEM_CLIPS = {
+    # An answered call no agent could take (dialer.agents): within 2 s, who calls and a number to
+    # call back, and nothing about a debt (whoever answered may not be the debtor: Reg F).
+    "abandon-message": "Hello, this is Alex Morgan calling from Duncall. Sorry we could not connect you. "
+    "Please call us back at 1 800 555 0199. Thank you.",
+    "agent-greeting": "Hello, this is Alex from the accounts team. How can I help you today?",
+}
 
 
 def clip_name(persona: Persona, index: int | str) -> str:
@@ -130,41 +139,42 @@ def render_audio(personas: list[Persona], sounds_dir: Path) -> int:
             )
     sounds_dir.mkdir(parents=True, exist_ok=True)
     rendered = 0
-    for p in personas:
-        for name, text in clips(p).items():
-            digest = hashlib.sha256(f"{p.voice}|{ESPEAK_RATE_WPM}|{text}".encode()).hexdigest()[:16]
-            target = sounds_dir / f"{name}.sln16"
-            stamp = sounds_dir / f"{name}.sha"
-            if target.exists() and stamp.exists() and stamp.read_text() == digest:
-                continue
-            wav = sounds_dir / f"{name}.tmp.wav"
-            subprocess.run(
-                ["espeak-ng", "-v", p.voice, "-s", str(ESPEAK_RATE_WPM), "-w", str(wav), text],
-                check=True,
-                capture_output=True,
-            )
-            tmp = sounds_dir / f"{name}.tmp.sln16"
-            subprocess.run(
-                [
-                    "sox",
-                    str(wav),
-                    "-t",
-                    "raw",
-                    "-r",
-                    "16000",
-                    "-e",
-                    "signed",
-                    "-b",
-                    "16",
-                    "-c",
-                    "1",
-                    str(tmp),
-                ],
-                check=True,
-                capture_output=True,
-            )
-            wav.unlink()
-            tmp.replace(target)
-            stamp.write_text(digest)
-            rendered += 1
+    jobs = [(name, text, p.voice) for p in personas for name, text in clips(p).items()]
+    jobs += [(name, text, SYSTEM_VOICE) for name, text in SYSTEM_CLIPS.items()]
+    for name, text, voice in jobs:
+        digest = hashlib.sha256(f"{voice}|{ESPEAK_RATE_WPM}|{text}".encode()).hexdigest()[:16]
+        target = sounds_dir / f"{name}.sln16"
+        stamp = sounds_dir / f"{name}.sha"
+        if target.exists() and stamp.exists() and stamp.read_text() == digest:
+            continue
+        wav = sounds_dir / f"{name}.tmp.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(ESPEAK_RATE_WPM), "-w", str(wav), text],
+            check=True,
+            capture_output=True,
+        )
+        tmp = sounds_dir / f"{name}.tmp.sln16"
+        subprocess.run(
+            [
+                "sox",
+                str(wav),
+                "-t",
+                "raw",
+                "-r",
+                "16000",
+                "-e",
+                "signed",
+                "-b",
+                "16",
+                "-c",
+                "1",
+                str(tmp),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        wav.unlink()
+        tmp.replace(target)
+        stamp.write_text(digest)
+        rendered += 1
     return rendered
