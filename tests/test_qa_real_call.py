@@ -221,15 +221,32 @@ def test_the_console_serves_the_recording_asterisk_stored(real_call: RealCall) -
     assert whole.status_code == 200 and whole.headers["content-type"] == "audio/wav"
     data = whole.content
     with wave.open(io.BytesIO(data)) as w:
-        seconds = w.getnframes() / w.getframerate()
+        rate = w.getframerate()
+        seconds = w.getnframes() / rate
         assert (w.getnchannels(), w.getsampwidth()) == (1, 2)
+        pcm = w.readframes(w.getnframes())
     part = qa.get(url, headers={"Range": "bytes=44-1043"})
     assert part.status_code == 206 and part.content == data[44:1044]
     assert part.headers["content-range"] == f"bytes 44-1043/{len(data)}"
     transcript = qa.get(f"/api/calls/{real_call.attempt_id}").json()["transcript"]
     last_end = max(t["ended_s"] or t["started_s"] for t in transcript)
-    # Turn times count from the bridge recording's start, so the recording holds every turn.
+    # Turn times count from the bridge recording's start, so the recording holds every turn,
+    # and the bot's greeting (turn 0, said first, into a quiet line) is heard where it says.
     assert last_end - 1.0 <= seconds <= last_end + 10.0, (seconds, last_end)
+    assert transcript[0]["speaker"] == "bot"
+    onset = _first_sound_s(pcm, rate)
+    assert onset is not None and abs(onset - transcript[0]["started_s"]) < 1.0, (onset, transcript[0])
+
+
+def _first_sound_s(pcm: bytes, rate: int, frame_ms: int = 20, rms_floor: int = 300) -> float | None:
+    """Where the first 20 ms frame louder than a quiet line starts, in seconds."""
+    samples = memoryview(pcm).cast("h")
+    step = rate * frame_ms // 1000
+    for start in range(0, len(samples) - step, step):
+        frame = samples[start : start + step]
+        if (sum(x * x for x in frame) / step) ** 0.5 > rms_floor:
+            return start / rate
+    return None
 
 
 @pytest.mark.browser
