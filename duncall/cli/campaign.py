@@ -164,14 +164,6 @@ async def _campaign(
     prefix = args.guard_prefix or DEFAULT_PREFIX
     engine = open_engine(args.db)
     guard = Guard(client, Ledger.on(engine), rules, prefix=prefix)
-    if args.script_version:
-        from dialer.campaign.scripts import parse_pin, pin_versions
-
-        pins = dict(parse_pin(v) for v in args.script_version)
-        await asyncio.to_thread(
-            pin_versions, engine, options.campaign_id, pins, getpass.getuser(), dt.datetime.now(dt.UTC)
-        )
-
     personas_by_account: dict[str, Persona] = {}
     account_ids: list[str] | None = None
     if args.personas is not None:
@@ -199,6 +191,15 @@ async def _campaign(
     ari = AriClient()
     await ari.connect()  # fail fast, before anything is written, if Asterisk is unreachable
     try:
+        if args.script_version:
+            # Stored once every other input passed its checks and Asterisk answered: a refused
+            # run leaves no pin behind.
+            from dialer.campaign.scripts import parse_pin, pin_versions
+
+            pins = dict(parse_pin(v) for v in args.script_version)
+            await asyncio.to_thread(
+                pin_versions, engine, options.campaign_id, pins, getpass.getuser(), dt.datetime.now(dt.UTC)
+            )
         async with LivePublisher(client, live_prefix()) as publisher:
             feed = CampaignFeed(publisher, options.campaign_id)
             if args.answer == "hangup":
