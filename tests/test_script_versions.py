@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from fakes.classifier import KeywordClassifier
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.dialogue.engine import DialogueSession
 from dialer.campaign.scripts import ScriptVersions, parse_pin, pin_versions, pins_of, sha256_text
 from dialer.store.db import open_engine
+from dialer.store.models.console import AuditEntry
 from duncall import paths
 from duncall.cli import main
 from duncall.console import scripts as console_scripts
@@ -110,6 +111,12 @@ def test_a_pinned_campaign_keeps_its_version_whatever_is_published(store: tuple[
     assert pins_of(engine, "spring") == {STEM: v1}
     pin_versions(engine, "spring", {STEM: None}, "ops", NOW)  # =published: follow the file again
     assert ScriptVersions(engine, "spring", scripts).for_call("early_collection", "en").version == v2
+    with Session(engine) as db:
+        audit = db.scalars(select(AuditEntry).where(AuditEntry.action.like("script_%pin"))).all()
+    assert [(a.user_name, a.action, a.target, a.detail["version"], a.detail["previous"]) for a in audit] == [
+        ("ops", "script_pin", f"spring/{STEM}", v1, None),
+        ("ops", "script_unpin", f"spring/{STEM}", None, v1),
+    ]
 
 
 def test_a_publish_during_a_call_does_not_change_that_call(store: tuple[Engine, Path]) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.dialogue.script import Script, ScriptError, load_script
-from dialer.store.models.console import ScriptVersion
+from dialer.store.models.console import AuditEntry, ScriptVersion
 from dialer.store.models.pins import CampaignScriptPin
 from duncall import paths
 from duncall.errors import ConfigError, InputError
@@ -148,7 +148,11 @@ def parse_pin(value: str) -> tuple[str, int | None]:
 def pin_versions(
     engine: Engine, campaign_id: str, pins: Mapping[str, int | None], by: str, now: dt.datetime
 ) -> None:
-    """Pin (or, for None, unpin) the campaign's scripts; every pin is checked before any is stored."""
+    """Pin (or, for None, unpin) the campaign's scripts; every pin is checked before any is stored.
+
+    Each change is written to the console's audit log in the same transaction (a change of
+    what debtors hear, like a publish).
+    """
     with Session(engine) as db, db.begin():
         for stem, version in pins.items():
             if version is None:
@@ -175,6 +179,22 @@ def pin_versions(
                 ) from None
         for stem, version in pins.items():
             row = db.get(CampaignScriptPin, (campaign_id, stem))
+            previous = row.version if row is not None else None
+            if previous != version:
+                db.add(
+                    AuditEntry(
+                        at=now,
+                        user_name=by[:64],
+                        action="script_pin" if version is not None else "script_unpin",
+                        target=f"{campaign_id}/{stem}"[:200],
+                        detail={
+                            "campaign": campaign_id,
+                            "script": stem,
+                            "version": version,
+                            "previous": previous,
+                        },
+                    )
+                )
             if version is None:
                 if row is not None:
                     db.delete(row)
