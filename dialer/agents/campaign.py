@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -46,6 +47,7 @@ from dialer.pacing import (
     PacingMode,
     decide,
 )
+from dialer.pacing.stats import DIAL_WINDOW
 from duncall.ari import AriClient
 from duncall.errors import InputError
 from duncall.log import kv
@@ -55,15 +57,31 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0  # the pacing loop decides at least this often
 PRIOR_DIALS = 50  # imaginary dials the measurements start from (diluted, then pushed out, by real ones)
+PRIOR_SAMPLES = 20  # imaginary ring and handle times, likewise
 
 
 @dataclass(frozen=True, slots=True)
 class PacingPrior:
-    """What the campaign expects before it has measured anything (yesterday's figures, say)."""
+    """What the campaign expects before it has measured anything (yesterday's figures, say).
+
+    Ranges in seconds, LOW-HIGH: ``ring_s`` from the dial to "a person answered" (answer
+    detection included), ``handle_s`` from connect to the agent ready again (wrap-up included).
+    """
 
     answer_rate: float = 0.3
-    ring_s: tuple[float, ...] = (15.0, 17.5, 20.0, 22.5, 25.0)  # dial → a person answered
-    handle_s: tuple[float, ...] = (120.0, 135.0, 150.0, 165.0, 180.0)  # connect → agent ready
+    ring_s: tuple[float, float] = (15.0, 25.0)
+    handle_s: tuple[float, float] = (120.0, 180.0)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.answer_rate <= 1:
+            raise InputError(f"expected answer rate {self.answer_rate}", "give a rate in (0, 1]")
+        for name, (low, high) in (("ring", self.ring_s), ("handle", self.handle_s)):
+            if not 0 <= low <= high:
+                raise InputError(f"expected {name} time {low}-{high} s", "give LOW-HIGH seconds, LOW <= HIGH")
+
+    def quantiles(self, span: tuple[float, float]) -> list[float]:
+        low, high = span
+        return [low + (high - low) * (i + 0.5) / PRIOR_SAMPLES for i in range(PRIOR_SAMPLES)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +168,11 @@ async def run_agent_campaign(
     tracker = DialStatsTracker()
     prior = options.prior
     tracker.prime(
-        answer_rate=prior.answer_rate, answer_delay_s=prior.ring_s, handle_s=prior.handle_s, dials=PRIOR_DIALS
+        answer_rate=prior.answer_rate,
+        answer_delay_s=prior.quantiles(prior.ring_s),
+        handle_s=prior.quantiles(prior.handle_s),
+        # Enough imaginary dials for the policy's minimum of measured answers, even at a low rate.
+        dials=min(DIAL_WINDOW, max(PRIOR_DIALS, math.ceil(PRIOR_SAMPLES / prior.answer_rate))),
     )
     ledger = await asyncio.to_thread(abandon_ledger, engine, campaign_id, clock(), options.rules)
     ringing: dict[str, float] = {}  # attempt id → when it was placed (monotonic), until it resolves
