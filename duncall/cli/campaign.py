@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.transcript import ConversationRecord
+    from dialer.agents.campaign import AgentCampaignOptions, AgentDialing
     from dialer.call import AnsweredCall
     from dialer.campaign.feed import CampaignFeed
     from dialer.campaign.runner import OnAnswer, Target, TargetResult
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 DEFAULT_STRATEGY = Path(__file__).resolve().parents[2] / "strategies" / "default.yaml"
 ANSWER_MODES = ("bot", "hangup")
+PACING_MODES = ("agentless", "progressive", "predictive")
+DEFAULT_CONCURRENCY = 4  # bot calls at once
+LINES_PER_AGENT = 3  # trunk lines an agent campaign may hold per agent, by default
 
 
 def register(sub: Any) -> None:
@@ -76,7 +80,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="dial accounts even when the strategy's retry spacing says later (the guard still decides)",
     )
-    run.add_argument("--concurrency", type=int, default=4, help="live bot calls at once, K (default 4)")
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="live calls at once: bot calls K (default 4); with human agents, trunk lines (default 3 per agent)",
+    )
     run.add_argument(
         "--cps", type=int, default=10, help="originates per second toward Asterisk (0: no limit)"
     )
@@ -101,6 +110,40 @@ def register(sub: Any) -> None:
         help="pin the campaign's calls to a saved script version (kept for later runs; "
         "NAME.LANG=published follows the published file again), e.g. early_collection.en=3",
     )
+    run.add_argument(
+        "--mode",
+        choices=PACING_MODES,
+        default="agentless",
+        help="agentless: the bot takes the answered calls (default); progressive: one call per ready "
+        "human agent; predictive: dial ahead of agents, abandonment held under 3%%",
+    )
+    run.add_argument("--agents", type=int, default=None, help="human agents (progressive / predictive)")
+    run.add_argument(
+        "--agent-endpoint",
+        default=None,
+        help="agent N's phone, in auto-answer, e.g. 'PJSIP/agent{n}' (with --personas: sandbox stand-ins)",
+    )
+    run.add_argument(
+        "--agent-handle",
+        type=float,
+        default=20.0,
+        help="sandbox: seconds each stand-in agent talks (default 20)",
+    )
+    run.add_argument(
+        "--wrap-up", type=float, default=5.0, help="seconds of wrap-up after each call (default 5)"
+    )
+    run.add_argument(
+        "--abandon-message",
+        default=None,
+        help="what a person hears when no agent is free (ARI media URI; default sound:duncall/abandon-message)",
+    )
+    run.add_argument(
+        "--expect",
+        default="0.3,15-25,120-180",
+        metavar="RATE,RING,HANDLE",
+        help="predictive: answer rate, ring seconds (dial to a person) and handle seconds (talk + wrap-up) "
+        "the campaign expects until it has measured its own (default 0.3,15-25,120-180)",
+    )
     run.set_defaults(func=_run)
 
 
@@ -123,9 +166,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.copies != 1 and args.personas is None:
         raise InputError("--copies needs --personas", "add --personas")
+    agent_options = _agent_options(args)
     options = CampaignOptions(
         campaign_id=args.campaign,
-        concurrency=args.concurrency,
+        concurrency=_concurrency(args),
         calls_per_second=args.cps,
         ring_timeout_s=args.ring_timeout,
         use_schedule=not args.ignore_schedule,
@@ -138,14 +182,18 @@ def _run(args: argparse.Namespace) -> int:
     rules_name = args.rules or ("sandbox" if args.personas is not None else "default")
     is_file = rules_name.endswith((".yaml", ".yml")) or Path(rules_name).is_file()
     rules = load_rules(rules_name) if is_file else load_preset(rules_name)
-    summary_lines, failed = asyncio.run(_campaign(args, options, strategy, rules))
+    summary_lines, failed = asyncio.run(_campaign(args, options, strategy, rules, agent_options))
     for line in summary_lines:
         print(line)
     return 1 if failed else 0
 
 
 async def _campaign(
-    args: argparse.Namespace, options: CampaignOptions, strategy: Strategy, rules: Rules
+    args: argparse.Namespace,
+    options: CampaignOptions,
+    strategy: Strategy,
+    rules: Rules,
+    agent_options: AgentCampaignOptions | None = None,
 ) -> tuple[list[str], bool]:
 
     from dialer.campaign.feed import CampaignFeed
@@ -200,6 +248,7 @@ async def _campaign(
             await asyncio.to_thread(
                 pin_versions, engine, options.campaign_id, pins, getpass.getuser(), dt.datetime.now(dt.UTC)
             )
+        agents = _agents(args, agent_options)
         async with LivePublisher(client, live_prefix()) as publisher:
             feed = CampaignFeed(publisher, options.campaign_id)
             if args.answer == "hangup":
@@ -228,12 +277,78 @@ async def _campaign(
                 prefix=prefix,
                 on_result=progress,
                 feed=feed,
+                agents=agents,
             )
     finally:
         await ari.close()
     stopped_only = bool(result.results) and result.stopped == len(result.results)
     failed = bool(result.results) and not result.dialled and not result.denials() and not stopped_only
-    return result.lines(), failed
+    return result.lines() + (agents.result.lines() if agents else []), failed
+
+
+def _agent_options(args: argparse.Namespace) -> AgentCampaignOptions | None:
+    """Checked before anything connects: the agents, their phones, the pacing's expectations."""
+    if args.mode == "agentless":
+        if args.agents is not None or args.agent_endpoint is not None:
+            raise InputError(
+                "--agents / --agent-endpoint need human agents", "add --mode progressive|predictive"
+            )
+        return None
+    from dialer.agents.campaign import AgentCampaignOptions, PacingPrior
+    from dialer.agents.connect import ABANDON_MESSAGE
+    from dialer.pacing import PacingMode
+    from dialer.pacing.sim import Range
+
+    if args.agents is None or args.agents < 1:
+        raise InputError(f"--mode {args.mode} without agents", "pass --agents N (1 or more)")
+    if args.personas is None and args.agent_endpoint is None:
+        raise InputError(
+            "no way to reach the agents' phones", "pass --agent-endpoint 'PJSIP/agent{n}', or --personas"
+        )
+    parts = args.expect.split(",")
+    if len(parts) != 3:
+        raise InputError(
+            f"--expect {args.expect!r} is not RATE,RING,HANDLE", "write it like 0.3,15-25,120-180"
+        )
+    try:
+        rate = float(parts[0])
+    except ValueError:
+        raise InputError(f"--expect answer rate {parts[0]!r} is not a number", "e.g. 0.3") from None
+    ring = Range.parse(parts[1], "--expect ring time")
+    handle = Range.parse(parts[2], "--expect handle time", minimum=1.0)
+    prior = PacingPrior(answer_rate=rate, ring_s=(ring.low, ring.high), handle_s=(handle.low, handle.high))
+    return AgentCampaignOptions(
+        mode=PacingMode(args.mode),
+        ring_timeout_s=args.ring_timeout,
+        abandon_message=args.abandon_message or ABANDON_MESSAGE,
+        line_limit=_concurrency(args),
+        prior=prior,
+    )
+
+
+def _concurrency(args: argparse.Namespace) -> int:
+    if args.concurrency is not None:
+        return int(args.concurrency)
+    if args.mode == "agentless":
+        return DEFAULT_CONCURRENCY
+    from dialer.campaign.control import MAX_CONCURRENCY
+
+    return min(MAX_CONCURRENCY, LINES_PER_AGENT * max(1, args.agents or 1))
+
+
+def _agents(args: argparse.Namespace, options: AgentCampaignOptions | None) -> AgentDialing | None:
+    if options is None:
+        return None
+    import time
+
+    from dialer.agents.campaign import AgentDialing
+    from dialer.agents.pool import AgentPool, agents_from_template, sandbox_agents
+
+    if args.agent_endpoint is not None:
+        specs = agents_from_template(args.agents, args.agent_endpoint)
+    else:
+        specs = sandbox_agents(args.agents, args.agent_handle)
+    return AgentDialing(AgentPool(specs, now_s=time.monotonic(), wrap_up_s=args.wrap_up), options)
 
 
 def _hang_up_at_once(ari: AriClient) -> OnAnswer:
@@ -305,7 +420,13 @@ async def _bot(
         account = await asyncio.to_thread(view, target.account_id)
         run = await asyncio.to_thread(versions.for_call, name, account.language)
         record = await converse(
-            ari, call.channel_id, name, account, today, engines, classifier,
+            ari,
+            call.channel_id,
+            name,
+            account,
+            today,
+            engines,
+            classifier,
             machine=call.kind is AnswerKind.MACHINE,
             on_turn=feed.turn_hook(target) if feed is not None else None,
             loaded=run.script,
