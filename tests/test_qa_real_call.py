@@ -49,15 +49,18 @@ from duncall.settings import ari_settings
 pytestmark = [pytest.mark.asterisk, pytest.mark.audio, pytest.mark.slow]
 
 STEM = "early_collection.en"
-GOODBYE = "Thank you for your time, {first_name}. Goodbye."
+# The wrong-number persona: the shortest conversation whose last prompt comes well after it starts.
+PERSONA = "wrong_number"
 CALL_TIMEOUT_S = 150
 REPO = Path(__file__).resolve().parent.parent
 
 
 def variant(word: str) -> str:
     text = (paths.scripts_dir() / f"{STEM}.yaml").read_text(encoding="utf-8")
-    assert GOODBYE in text
-    return text.replace(GOODBYE, f"Thank you for your time, {{first_name}}. Version {word}. Goodbye.")
+    # Every closing says "Goodbye.": whichever way the call goes (the recognizer may mishear),
+    # its last prompt carries the version.
+    assert text.count("Goodbye.") >= 5
+    return text.replace("Goodbye.", f"Version {word}. Goodbye.")
 
 
 @dataclass
@@ -98,7 +101,7 @@ def real_call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCall]:
     scripts.mkdir()
     for path in paths.scripts_dir().glob("*.yaml"):
         shutil.copy(path, scripts / path.name)
-    # Every stage runs early_collection: the persona's replies are written for it.
+    # Every stage runs early_collection: the personas' replies are written for it.
     strategy = yaml.safe_load((REPO / "strategies" / "default.yaml").read_text(encoding="utf-8"))
     for stage in strategy["stages"]:
         stage["scripts"] = {"en": "early_collection_en", "zh": "early_collection_zh"}
@@ -146,7 +149,7 @@ def real_call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCall]:
     }
     argv = [
         *(str(Path(sys.executable).parent / "duncall"), "campaign", "run", "--campaign", f"qa-{tag}"),
-        *("--personas", "cooperative", "--strategy", str(tmp / "strategy.yaml"), "--db", db_url),
+        *("--personas", PERSONA, "--strategy", str(tmp / "strategy.yaml"), "--db", db_url),
         *("--guard-prefix", f"duncall-test-qa:{tag}:", "--concurrency", "1", "--ignore-schedule"),
     ]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -204,8 +207,8 @@ def test_the_call_keeps_the_version_it_started_with(real_call: RealCall) -> None
         )
         assert (record.script, record.script_version) == (STEM, real_call.v1)
         assert record.script_sha256 == sha256_text(variant("one"))
-        assert record.path and record.path[0] == "greeting" and "disclosure" in record.path
-    # The goodbye came after the publish, and is still version one's.
+        assert record.path and record.path[0] == "greeting" and len(record.path) >= 2
+    # The last prompt came after the publish, and is still version one's.
     assert "Version one" in bot_said and "Version two" not in bot_said
     found = real_call.console.get(
         "/api/calls", params={"script": STEM, "script_version": real_call.v1}
