@@ -126,7 +126,9 @@ class SupervisionService:
         async with self._connect_lock:
             if self._ari is None:
                 base = self._ari_settings or ari_settings()
-                client = AriClient(replace(base, app=base.app + APP_SUFFIX))
+                # An app of this process's own: Asterisk sends an app's events to one connection,
+                # so two consoles (or a console and a test) on one Asterisk must not share one.
+                client = AriClient(replace(base, app=f"{base.app}{APP_SUFFIX}-{new_id()[:8]}"))
                 try:
                     await client.connect()
                 except BaseException:
