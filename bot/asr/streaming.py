@@ -2,9 +2,11 @@
 
 A ``RecognitionStream`` decodes one utterance while it is being spoken, so the
 final words are ready a few milliseconds after the endpointer closes the turn
-instead of a whole decode later.  Engines that can only decode a finished
-utterance (PocketSphinx here) implement ``Recognizer`` alone; the dialogue
-checks for ``StreamingRecognizer`` and falls back to ``recognize``.
+instead of a whole decode later.  Both engines here stream (PocketSphinx with
+``process_raw`` per batch, Vosk with ``AcceptWaveform``); an engine that can only
+decode a finished utterance implements ``Recognizer`` alone, and the
+conversation (``bot.conversation``) checks for ``StreamingRecognizer`` and falls
+back to ``recognize``.
 
 Deciding *when* the debtor stopped speaking stays with the endpointer
 (``bot.media.endpointer``); a stream only reports what its decoder knows —
