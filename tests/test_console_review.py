@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_console_fixtures import BAD, GOOD, LIVE, NO_DISCLOSURE, ConsoleEnv, make_env, seed_calls, write_wav
+from test_console_fixtures import (
+    BAD,
+    GOOD,
+    LIVE,
+    NO_DISCLOSURE,
+    UNANSWERED,
+    ConsoleEnv,
+    make_env,
+    seed_calls,
+    write_wav,
+)
 
 from dialer.store.models.console import AuditEntry
 from duncall.console.recordings import AriRecordings, RangeNotSatisfiable, parse_range
@@ -206,6 +216,23 @@ def test_scores_and_flags_export_to_csv(env: ConsoleEnv) -> None:
     bad = next(r for r in calls if r["attempt_id"] == BAD)
     assert (bad["qa_score"], bad["qa_failed"], bad["qa_reviews"]) == ("47.5", "True", "2")
     assert audit_rows(env, "scores_export")[0].detail["calls"] == 2
+
+
+def test_search_by_review_state_gives_qa_its_work_queue(env: ConsoleEnv) -> None:
+    qa = env.login(Role.QA)
+
+    def found(review: str) -> list[object]:
+        return [r["attempt_id"] for r in qa.get("/api/calls", params={"review": review}).json()]
+
+    assert found("unscored") == [UNANSWERED, NO_DISCLOSURE, BAD, GOOD]
+    qa.put(f"/api/calls/{GOOD}/scores/mine", json={"answers": all_yes()})
+    env.login(Role.SUPERVISOR).put(
+        f"/api/calls/{BAD}/scores/mine", json={"answers": all_yes(mini_miranda="no")}
+    )
+    assert found("unscored") == [UNANSWERED, NO_DISCLOSURE]
+    assert found("scored") == [BAD, GOOD]
+    assert found("failed") == [BAD]
+    assert qa.get("/api/calls", params={"review": "pending"}).status_code == 400
 
 
 def test_search_by_script_and_version_and_the_call_shows_its_path(env: ConsoleEnv) -> None:

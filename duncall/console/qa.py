@@ -39,6 +39,7 @@ class CallQuery:
     flag: str | None = None  # only calls with this automatic flag
     script: str | None = None  # <name>.<lang> as the call record names it, or the attempt's script
     script_version: int | None = None  # the saved version the call ran (0: the unsaved file)
+    review: str | None = None  # unscored | scored | failed (by any reviewer): QA's work queue
     limit: int = 100
     offset: int = 0
 
@@ -79,6 +80,14 @@ def _select(q: CallQuery) -> Select[CallAttempt, CallRecording, str, str]:
         query = query.where((r.script == q.script) | (a.script == q.script))
     if q.script_version is not None:
         query = query.where(r.script_version == q.script_version)
+    if q.review is not None:
+        scored = exists().where(QaScore.attempt_id == a.attempt_id)
+        if q.review == "unscored":
+            query = query.where(~scored)
+        elif q.review == "scored":
+            query = query.where(scored)
+        else:
+            query = query.where(exists().where(QaScore.attempt_id == a.attempt_id, QaScore.failed.is_(True)))
     if q.intent:
         query = query.where(
             exists().where(TranscriptTurn.attempt_id == a.attempt_id, TranscriptTurn.intent == q.intent)

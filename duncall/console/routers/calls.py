@@ -29,6 +29,7 @@ Exporter = Annotated[Principal, Depends(require(Permission.CALLS_EXPORT))]
 Scorer = Annotated[Principal, Depends(require(Permission.CALLS_SCORE))]
 AttemptId = Annotated[str, Path(max_length=36)]
 FLAG_KINDS = ("forbidden_phrase", "debt_before_verification", "missing_disclosure")
+REVIEW_STATES = ("unscored", "scored", "failed")
 
 
 def _query(
@@ -42,6 +43,9 @@ def _query(
         int | None, Query(ge=0, le=2**31 - 1, description="saved version; 0 = the file no save knows")
     ] = None,
     flag: Annotated[str | None, Query(max_length=32, description=" | ".join(FLAG_KINDS))] = None,
+    review: Annotated[
+        str | None, Query(max_length=16, description="unscored | scored | failed (by any reviewer)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=qa.MAX_RESULTS)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> qa.CallQuery:
@@ -49,8 +53,10 @@ def _query(
         raise ApiError(400, f"date_to {date_to} is before date_from {date_from}", "swap them")
     if flag is not None and flag not in FLAG_KINDS:
         raise ApiError(400, f"unknown flag {flag!r}", f"use one of: {', '.join(FLAG_KINDS)}")
+    if review is not None and review not in REVIEW_STATES:
+        raise ApiError(400, f"unknown review state {review!r}", f"use one of: {', '.join(REVIEW_STATES)}")
     return qa.CallQuery(
-        date_from, date_to, campaign, disposition, intent, flag, script, script_version, limit, offset
+        date_from, date_to, campaign, disposition, intent, flag, script, script_version, review, limit, offset
     )
 
 
