@@ -109,7 +109,7 @@ class Supervised:
     bot_heard: np.ndarray
     bot_said: list[bytes]
     statuses: dict[str, int] = field(default_factory=dict)
-    after_takeover: dict[str, Any] = field(default_factory=dict)
+    observed: dict[str, Any] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     disposition: str | None = None
     listed_after: LiveCall | None = None
@@ -313,12 +313,22 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
                 statuses[f"end {name}"] = (await http.delete(f"/api/live/supervision/{sid}")).status_code
 
             sid = await start("listen", "listen")
+            listed = (await http.get("/api/live/supervision/calls")).json()
+            after["supervisable"] = [c["attempt_id"] for c in listed]
             await asyncio.sleep(LISTEN_S)
             await end(sid, "listen")
 
             sid = await start("whisper", "whisper")
             await asyncio.sleep(WHISPER_S)
             await end(sid, "whisper")
+
+            # A supervisor's phone that is busy: a clear 503, nothing left behind.
+            r = await http.post(
+                f"/api/live/calls/{call.attempt_id}/supervise",
+                json={"mode": "listen", "endpoint": "Local/busy@duncall-test"},
+            )
+            statuses["busy phone"] = r.status_code
+            after["busy phone error"] = r.json()["error"]
 
             sid = await start("listen", "barge")
             r = await http.post(f"/api/live/supervision/{sid}", json={"mode": "barge"})
@@ -408,7 +418,7 @@ def test_barge_reaches_the_debtor_and_the_bot(supervised: Supervised) -> None:
 
 
 def test_takeover_leaves_supervisor_and_debtor_talking(supervised: Supervised) -> None:
-    after = supervised.after_takeover
+    after = supervised.observed
     assert after["media up"] is False and after["debtor up"] is True
     assert after["bridge"] == {supervised.call.debtor_channel_id, after["supervisor channel"]}
     assert [s["mode"] for s in after["sessions"]] == ["takeover"]
@@ -418,6 +428,14 @@ def test_takeover_leaves_supervisor_and_debtor_talking(supervised: Supervised) -
     heard = supervised.recording("takeover")
     assert _debtor_speech(heard) > CLIP_HEARD
     assert _bot_speech(supervised, heard) < CLIP_ABSENT  # the bot had left
+
+
+def test_a_supervisor_phone_that_does_not_answer_is_a_clear_503(supervised: Supervised) -> None:
+    assert supervised.statuses["busy phone"] == 503
+    assert supervised.observed["busy phone error"] == (
+        "the supervisor endpoint Local/busy@duncall-test did not answer within 10 s"
+    )
+    assert supervised.observed["supervisable"] == [supervised.call.attempt_id]
 
 
 def test_a_taken_over_call_cannot_go_back_or_be_taken_twice(supervised: Supervised) -> None:
@@ -443,6 +461,7 @@ def test_every_supervisor_action_is_audited(supervised: Supervised) -> None:
     assert [a for a, _ in actions] == [
         "supervise_listen", "supervise_end",
         "supervise_whisper", "supervise_end",
+        "supervise_listen", "supervise_failed",
         "supervise_listen", "supervise_barge", "supervise_end",
         "supervise_takeover", "supervise_end",
     ]  # fmt: skip
