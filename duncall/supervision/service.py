@@ -42,7 +42,7 @@ from duncall.ari import (
     StasisStart,
     new_id,
 )
-from duncall.ari.errors import AriError, AriNotFound
+from duncall.ari.errors import AriError, AriNotFound, EventsLost
 from duncall.ari.events import event_channel_ids
 from duncall.ari.subscriptions import CALL_QUEUE_SIZE, OnFull
 from duncall.errors import DuncallError, ServiceUnavailable
@@ -61,6 +61,8 @@ from duncall.supervision.settings import APP_SUFFIX, SupervisionSettings
 log = logging.getLogger(__name__)
 
 SNOOP_START_TIMEOUT_S = 5.0
+SESSION_BRIDGE_PREFIX = "sb-"
+POLL_S = 2.0  # how often a session that lost events checks on the call itself
 BOT_LEAVE_S = 3.0  # the bot stops within a frame or two of seeing the take-over; this is its margin
 _T = TypeVar("_T")
 AuditSink = Callable[[str, str, str, dict[str, Any]], None]  # (user, action, target, detail)
@@ -135,7 +137,19 @@ class SupervisionService:
                     await client.aclose()
                     raise
                 self._ari = client
+                await self._sweep(client)
             return self._ari
+
+    async def _sweep(self, ari: AriClient) -> None:
+        """Destroy session bridges left empty by a console that died (bridges outlive channels).
+
+        Only empty ones: a session bridge with a channel in it belongs to a live console.
+        """
+        with contextlib.suppress(DuncallError):
+            for bridge in await ari.list_bridges():
+                if bridge.id.startswith(SESSION_BRIDGE_PREFIX) and not bridge.channels:
+                    with contextlib.suppress(DuncallError):
+                        await ari.destroy_bridge(bridge.id)
 
     async def close(self) -> None:
         """End every session that is not a take-over; taken-over calls stay bridged in Asterisk."""
@@ -166,7 +180,7 @@ class SupervisionService:
             raise CallNotLive(f"call {attempt_id} has ended", "pick a call from the live board") from None
         sid = new_id()
         view = SessionView(sid, attempt_id, mode, user, dial, self.clock())
-        session = _Session(view, call, supervisor_id=f"sv-{sid}", bridge_id=f"sb-{sid}")
+        session = _Session(view, call, supervisor_id=f"sv-{sid}", bridge_id=f"{SESSION_BRIDGE_PREFIX}{sid}")
         await self._audit(user, f"supervise_{mode.value}", attempt_id, session=sid, endpoint=dial)
         try:
             # Held while connecting, so the call ending meanwhile is handled after, not during.
@@ -375,7 +389,13 @@ class SupervisionService:
             # Anything that ended before the subscriptions took hold would otherwise go unseen.
             reason = await self._still_up(ari, s)
             while not reason:
-                ev = await events.get()
+                try:
+                    ev = await events.get()
+                except EventsLost:
+                    # Our view of the call has a gap: fall back to asking Asterisk.
+                    log.warning("supervision events lost; polling", extra=kv(session=s.view.session_id))
+                    reason = await self._poll_until_gone(ari, s)
+                    break
                 if ev is None:
                     break
                 if isinstance(ev, Reconnected):
@@ -389,6 +409,24 @@ class SupervisionService:
                         reason = "supervisor hung up"
         if reason and not s.ended:
             await self._finish(s, reason, by=s.view.user, from_watcher=True)
+
+    async def _poll_until_gone(self, ari: AriClient, s: _Session) -> str:
+        while True:
+            await asyncio.sleep(POLL_S)
+            if not await self._exists(ari, s.call.media_channel_id):
+                s.media_gone.set()
+            reason = await self._still_up(ari, s)
+            if reason:
+                return reason
+
+    async def _exists(self, ari: AriClient, channel_id: str) -> bool:
+        try:
+            await ari.get_channel(channel_id)
+        except AriNotFound:
+            return False
+        except DuncallError:
+            return True  # unknown: assume up, look again later
+        return True
 
     async def _still_up(self, ari: AriClient, s: _Session) -> str:
         for channel, why in (
