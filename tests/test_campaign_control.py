@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from test_campaign_support import campaign_cmd, read_store
+from test_campaign_support import campaign_cmd, own_ari_app, read_store
 
 from dialer.campaign import control
 from dialer.campaign.control import CampaignControl, ControlRefused, RunState
@@ -159,7 +159,7 @@ def test_a_running_campaign_is_paused_resumed_given_new_limits_and_stopped(
     live_prefix = f"{key_prefix}live:"
     args = ("--concurrency", "1", "--cps", "0", "--ring-timeout", str(RING_S), "--ignore-schedule")
     cmd = campaign_cmd(campaign, db_url, key_prefix, ["no_answer"], *args, copies=COPIES)
-    env = {**os.environ, "DUNCALL_LIVE_PREFIX": live_prefix}
+    env = {**os.environ, **own_ari_app(), "DUNCALL_LIVE_PREFIX": live_prefix}
     watch = StreamWatch(client, live_prefix)
     run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

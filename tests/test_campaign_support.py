@@ -63,6 +63,21 @@ async def channel_witness() -> AsyncIterator[ChannelWitness]:
         await ari.close()
 
 
+def own_ari_app() -> dict[str, str]:
+    """Environment giving a ``duncall`` subprocess an ARI application of its own.
+
+    Asterisk sends an application's events to its newest WebSocket only, so two dialers on
+    the default app (parallel test runs, a demo) would take each other's calls' events.
+    """
+    s = ari_settings()
+    return {
+        "DUNCALL_ARI_URL": s.base_url,
+        "DUNCALL_ARI_USER": s.username,
+        "DUNCALL_ARI_PASSWORD": s.password,
+        "DUNCALL_ARI_APP": f"test-dialer-{uuid.uuid4().hex[:8]}",
+    }
+
+
 def campaign_cmd(
     campaign: str, db_url: str, prefix: str, personas: list[str], *extra: str, copies: int = 1
 ) -> list[str]:

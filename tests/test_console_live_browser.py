@@ -22,7 +22,7 @@ import pytest
 import redis
 from conftest import REDIS_URL
 from sqlalchemy.orm import Session
-from test_campaign_support import DUNCALL
+from test_campaign_support import DUNCALL, own_ari_app
 from test_console_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, login, shot
 from test_console_fixtures import ConsoleEnv, WallClock, make_env
 
@@ -39,7 +39,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
 CALL = "00000000-0000-4000-8000-0000000000b1"
-PERSONA = "cooperative"  # John Smith: verifies, hears the balance, promises to pay
+PERSONA = "already_paid"  # Mary Jones, early stage: verifies, then says she has paid
 CALL_TIMEOUT_MS = 120_000  # the bot loads its models, rings, talks: a minute and more under load
 
 
@@ -210,16 +210,19 @@ def test_supervisor_sees_a_persona_call_live_and_barges_in(
     page.wait_for_selector("#status:text('updated')")
     log = (tmp_path / "campaign.log").open("wb")
     run = subprocess.Popen(
-        cmd, env={**os.environ, "DUNCALL_LIVE_PREFIX": env.live_prefix}, stdout=log, stderr=log
+        cmd,
+        env={**os.environ, **own_ari_app(), "DUNCALL_LIVE_PREFIX": env.live_prefix},
+        stdout=log,
+        stderr=log,
     )
     try:
         row = "#active tr.call"
-        page.wait_for_selector(f"{row} td.debtor:text('John Smith')", timeout=CALL_TIMEOUT_MS)
+        page.wait_for_selector(f"{row} td.debtor:text('Mary Jones')", timeout=CALL_TIMEOUT_MS)
         lines = "#active ol.transcript li"
         page.wait_for_selector(f"{lines}[data-speaker='bot']", timeout=CALL_TIMEOUT_MS)
         page.wait_for_selector(f"{lines}[data-speaker='debtor']", timeout=CALL_TIMEOUT_MS)
         first = page.locator(lines).all_inner_texts()
-        assert first[0].startswith("Bot") and "John" in first[0], first
+        assert first[0].startswith("Bot") and "Mary" in first[0], first
         assert page.text_content(f"{row} td.state") == "talking"
         assert page.text_content(f"{row} td.dialogue-state")
         page.wait_for_selector(f"#campaigns tr[data-campaign='{campaign}'] td.live:text('1')")
