@@ -122,21 +122,33 @@ async def place_call(
                 timeout = (deadline - time.monotonic()) if state is CallState.DIALING else None
                 if state is CallState.DETECTING:
                     timeout = AMD_TIMEOUT_S
-                event = await events.get(timeout=timeout) if timeout is None or timeout > 0 else None
+                # A deadline passing is not the end of the channel's events: tell them apart.
+                timed_out = False
+                event = None
+                if timeout is not None and timeout <= 0:
+                    timed_out = True
+                else:
+                    try:
+                        event = await events.get(timeout=timeout)
+                    except TimeoutError:
+                        timed_out = True
+                if timed_out and state is CallState.DIALING:
+                    if result.outcome is CallOutcome.NO_ANSWER:
+                        break  # hung up, and no ChannelDestroyed came within the margin either
+                    result.outcome = CallOutcome.NO_ANSWER
+                    await _hangup(ari, channel_id)
+                    deadline = time.monotonic() + ANSWER_TIMEOUT_MARGIN_S  # for its ChannelDestroyed
+                    continue
+                if timed_out and state is CallState.DETECTING:
+                    # AMD never reported: treat as human rather than abandon a person.
+                    state = CallState.CONNECTED
+                    conversation_task = _start(
+                        on_answer, channel_id, AnswerKind.HUMAN, "TIMEOUT", answered_at, result
+                    )
+                    result.states.append(state)
+                    continue
                 if event is None:
-                    if state is CallState.DIALING:
-                        result.outcome = CallOutcome.NO_ANSWER
-                        await _hangup(ari, channel_id)
-                        continue  # its ChannelDestroyed follows
-                    if state is CallState.DETECTING:
-                        # AMD never reported: treat as human rather than abandon a person.
-                        state = CallState.CONNECTED
-                        kind = AnswerKind.HUMAN
-                        conversation_task = _start(
-                            on_answer, channel_id, kind, "TIMEOUT", answered_at, result
-                        )
-                        continue
-                    break
+                    break  # the stream ended (the client closed)
                 if isinstance(event, StasisStart) and event.channel.id == channel_id:
                     if event.args[:1] == ("dialed",):
                         state = CallState.ANSWERED
