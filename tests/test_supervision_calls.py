@@ -56,7 +56,7 @@ from dialer.policy.config import load_preset
 from dialer.store.db import open_engine
 from dialer.store.models import CallAttempt
 from duncall import demo, paths
-from duncall.ari import AriClient, StasisStart, new_id
+from duncall.ari import AriClient, ChannelDestroyed, StasisStart, new_id
 from duncall.ari.errors import AriError, AriNotFound
 from duncall.ari.rest import SnoopDirection
 from duncall.console.routers.supervision import audit_sink
@@ -262,7 +262,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
             try:
                 results = await asyncio.wait_for(campaign, 30)
             except TimeoutError:
-                raise AssertionError("the call did not end after the take-over session ended") from None
+                raise AssertionError("the call did not end after the supervisor hung up") from None
             out_result = results[0]
             leftovers = await _leftovers(ari, call, tag)
             recordings = await witness.fetch()
@@ -290,7 +290,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
         ari: AriClient, call: LiveCall, tag: str, witness: Witness
     ) -> tuple[dict[str, int], dict[str, Any], list[dict[str, Any]]]:
         statuses: dict[str, int] = {}
-        after: dict[str, Any] = {}
+        observed: dict[str, Any] = {}
         transport = httpx.ASGITransport(app=env.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://console", timeout=30) as http:
             r = await http.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD})
@@ -314,7 +314,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
 
             sid = await start("listen", "listen")
             listed = (await http.get("/api/live/supervision/calls")).json()
-            after["supervisable"] = [c["attempt_id"] for c in listed]
+            observed["supervisable"] = [c["attempt_id"] for c in listed]
             await asyncio.sleep(LISTEN_S)
             await end(sid, "listen")
 
@@ -328,7 +328,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
                 json={"mode": "listen", "endpoint": "Local/busy@duncall-test"},
             )
             statuses["busy phone"] = r.status_code
-            after["busy phone error"] = r.json()["error"]
+            observed["busy phone error"] = r.json()["error"]
 
             sid = await start("listen", "barge")
             r = await http.post(f"/api/live/supervision/{sid}", json={"mode": "barge"})
@@ -337,11 +337,11 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
             await end(sid, "barge")
 
             sid = await start("takeover", "takeover")
-            after["media up"] = await _exists(ari, call.media_channel_id)
-            after["debtor up"] = await _exists(ari, call.debtor_channel_id)
-            after["bridge"] = set((await ari.get_bridge(call.bridge_id)).channels)
-            after["supervisor channel"] = f"sv-{sid}"
-            after["sessions"] = (await http.get("/api/live/supervision")).json()
+            observed["media up"] = await _exists(ari, call.media_channel_id)
+            observed["debtor up"] = await _exists(ari, call.debtor_channel_id)
+            observed["bridge"] = set((await ari.get_bridge(call.bridge_id)).channels)
+            observed["supervisor channel"] = f"sv-{sid}"
+            observed["sessions"] = (await http.get("/api/live/supervision")).json()
             statuses["switch back"] = (
                 await http.post(f"/api/live/supervision/{sid}", json={"mode": "listen"})
             ).status_code
@@ -349,10 +349,19 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
                 await http.post(f"/api/live/calls/{call.attempt_id}/supervise", json={"mode": "listen"})
             ).status_code
             await asyncio.sleep(TAKEOVER_S)
-            after["debtor up at the end"] = await _exists(ari, call.debtor_channel_id)
-            await end(sid, "takeover")
+            observed["debtor up at the end"] = await _exists(ari, call.debtor_channel_id)
+            # The supervisor hangs up their phone: on a taken-over call that ends the call.
+            with ari.channel_events(call.debtor_channel_id) as debtor_events:
+                await ari.hangup(f"sv-{sid}")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(10):
+                        async for ev in debtor_events:
+                            if isinstance(ev, ChannelDestroyed):
+                                break
+            observed["debtor up after the supervisor hung up"] = await _exists(ari, call.debtor_channel_id)
+            observed["sessions at the end"] = (await http.get("/api/live/supervision")).json()
             audit = (await http.get("/api/audit", params={"user": "supervisor"})).json()
-        return statuses, after, audit
+        return statuses, observed, audit
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(callbot, "MediaConnection", TappedMedia)
@@ -418,11 +427,11 @@ def test_barge_reaches_the_debtor_and_the_bot(supervised: Supervised) -> None:
 
 
 def test_takeover_leaves_supervisor_and_debtor_talking(supervised: Supervised) -> None:
-    after = supervised.observed
-    assert after["media up"] is False and after["debtor up"] is True
-    assert after["bridge"] == {supervised.call.debtor_channel_id, after["supervisor channel"]}
-    assert [s["mode"] for s in after["sessions"]] == ["takeover"]
-    assert after["debtor up at the end"] is True
+    observed = supervised.observed
+    assert observed["media up"] is False and observed["debtor up"] is True
+    assert observed["bridge"] == {supervised.call.debtor_channel_id, observed["supervisor channel"]}
+    assert [s["mode"] for s in observed["sessions"]] == ["takeover"]
+    assert observed["debtor up at the end"] is True
     # Each hears the other: the debtor the supervisor's tone, the supervisor the debtor's answers.
     assert tone_windows(supervised.recording("debtor"), 16_000, HZ["takeover"]) >= TONE_HEARD
     heard = supervised.recording("takeover")
@@ -449,6 +458,8 @@ def test_takeover_ends_as_transferred_and_everything_is_cleaned_up(supervised: S
     assert conv is not None and conv.taken_over_by == "supervisor"
     assert supervised.disposition == "transferred"
     assert all(v == 204 for k, v in supervised.statuses.items() if k.startswith("end "))
+    assert supervised.observed["debtor up after the supervisor hung up"] is False
+    assert supervised.observed["sessions at the end"] == []
     assert supervised.listed_after is None
     assert supervised.leftovers == []
 
@@ -466,4 +477,6 @@ def test_every_supervisor_action_is_audited(supervised: Supervised) -> None:
         "supervise_takeover", "supervise_end",
     ]  # fmt: skip
     assert {t for _, t in actions} == {attempt}
+    last = next(a for a in supervised.audit if a["action"] == "supervise_end")
+    assert last["detail"]["reason"] == "supervisor hung up"
     assert all(a["user"] == "supervisor" and a["at"] for a in supervised.audit)
