@@ -17,13 +17,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from dialer.agents.campaign import AgentCampaignOptions, AgentDialing, PacingPrior
 from dialer.agents.pool import AgentPool, sandbox_agents
-from dialer.agents.record import abandon_ledger
+from dialer.agents.record import abandon_ledger, record_reserved
 from dialer.campaign.personas import import_persona_accounts, persona_accounts
+from dialer.campaign.recovery import reconcile
 from dialer.campaign.session import CampaignOptions, run_session
 from dialer.campaign.targets import endpoint_map
 from dialer.guards.guard import DialTarget, Guard
@@ -32,7 +33,7 @@ from dialer.pacing import PacingMode
 from dialer.policy import Voice
 from dialer.policy.config import load_preset
 from dialer.store.db import open_engine
-from dialer.store.models import CallAttempt
+from dialer.store.models import CallAttempt, Campaign
 from dialer.strategy.config import load_strategy
 from duncall import paths, settings
 from duncall.ari import (
@@ -43,7 +44,9 @@ from duncall.ari import (
     ChannelStateChange,
     ChannelVarset,
     PlaybackStarted,
+    StasisStart,
 )
+from duncall.errors import DuncallError
 from duncall.personas import load_personas
 from duncall.settings import ari_settings
 
@@ -262,3 +265,47 @@ async def test_predictive_with_too_few_agents_plays_the_message_and_stores_the_a
     # Counted in the campaign's abandon-rate windows (30 days, 24 h), which a next run starts from.
     us, uk = abandon_ledger(run.engine, run.campaign_id, dt.datetime.now(dt.UTC)).windows(time.time())
     assert (us.abandoned, us.answered) == (uk.abandoned, uk.answered) == (len(abandoned), len(result.calls))
+
+
+async def test_a_restarted_dialer_leaves_a_debtor_talking_to_an_agent_on_the_line(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'restart.db'}")
+    personas = [p for p in load_personas(paths.personas_dir()) if p.name == "cooperative"]
+    [account] = persona_accounts(personas, 1)
+    await asyncio.to_thread(import_persona_accounts, engine, [account])
+    campaign_id, attempt_id = "agents-restart", str(uuid.uuid4())
+    with engine.begin() as conn:
+        now = dt.datetime.now(dt.UTC)
+        conn.execute(
+            insert(Campaign), [{"campaign_id": campaign_id, "name": "x", "strategy": "", "created_at": now}]
+        )
+    record_reserved(
+        engine, attempt_id=attempt_id, account_id=account.account_id, number=account.number,
+        campaign_id=campaign_id, script=None, stage=None, now=now,
+    )  # fmt: skip
+    ari = AriClient(replace(ari_settings(), app=f"test-agents-{uuid.uuid4().hex[:6]}"))
+    await ari.connect()
+    debtor, agent, bridge = f"dc-{attempt_id}", f"da-{attempt_id}", f"ab-{attempt_id}"
+    try:
+        # What a dialer killed mid-call leaves: the debtor and an agent in their bridge, nobody watching.
+        for channel, endpoint in ((debtor, account.endpoint), (agent, "Local/agent1-30@duncall-agents")):
+            with ari.channel_events(channel) as events:
+                await ari.originate(endpoint, app=ari.app, channel_id=channel, timeout_s=10)
+                async with asyncio.timeout(15):
+                    while not isinstance(event := await events.get(), StasisStart):
+                        assert event is not None
+        await ari.create_bridge(bridge_type="mixing", bridge_id=bridge)
+        await ari.add_to_bridge(bridge, [debtor, agent])
+        reconciled = await reconcile(ari, engine, campaign_id)
+        [orphan] = reconciled.orphans
+        assert orphan.taken_over and not orphan.hung_up and orphan.outcome.value == "answered"
+        assert {debtor, agent} <= {c.id for c in await ari.list_channels()}  # still talking
+        with Session(engine) as s:
+            row = s.get(CallAttempt, attempt_id)
+            assert row is not None and (row.state, row.disposition) == ("ended", "transferred")
+    finally:
+        for channel in (debtor, agent):
+            with contextlib.suppress(DuncallError):
+                await ari.hangup(channel)
+        with contextlib.suppress(DuncallError):
+            await ari.destroy_bridge(bridge)
+        await ari.close()

@@ -11,9 +11,10 @@ each one is settled against Asterisk's channel list:
   ``abandoned`` if it had been answered (a live call the dialer dropped is what
   the abandonment rules count), else ``failed``.
 
-A call a supervisor took over (``duncall.supervision``) is the one exception:
-the person is talking to the supervisor, so it is left up, for them to end, and
-the attempt is ended ``answered`` / ``transferred``.
+A call a supervisor took over (``duncall.supervision``), or one bridged to a
+human agent (``dialer.agents``: its agent's leg ``da-<attempt_id>`` is still up),
+is the exception: the person is talking to a person, so it is left up, for them
+to end, and the attempt is ended ``answered`` / ``transferred``.
 
 Either way the attempt stays counted by the guards: its allowed decision is in
 the ledger, so the frequency caps count it as a dial — it was dialled.  A row
@@ -46,6 +47,7 @@ from duncall.vocab import CallOutcome, Disposition
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "dc-"
+AGENT_CHANNEL_PREFIX = "da-"  # dialer.agents.connect: the agent's leg of an attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,8 @@ async def reconcile(
     for row in rows:
         channel = channels.get(CHANNEL_PREFIX + row.attempt_id)
         hung_up = False
-        taken_over = channel is not None and await _taken_over(ari, channel.id)
+        with_agent = AGENT_CHANNEL_PREFIX + row.attempt_id in channels
+        taken_over = channel is not None and (with_agent or await _taken_over(ari, channel.id))
         if channel is not None and not taken_over:
             try:
                 await ari.hangup(channel.id)
