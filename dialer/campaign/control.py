@@ -94,6 +94,11 @@ def control_key(prefix: str, campaign: str) -> str:
     return f"{prefix}campaign:{campaign}:control"
 
 
+def index_key(prefix: str) -> str:
+    """The set of campaigns with a control record (read instead of scanning the keyspace)."""
+    return f"{prefix}campaigns"
+
+
 def dialer_key(prefix: str, campaign: str) -> str:
     return f"{prefix}campaign:{campaign}:dialer"
 
@@ -147,12 +152,11 @@ def read_control(client: redis.Redis, prefix: str, campaign: str) -> Control | N
 def list_controls(client: redis.Redis, prefix: str) -> list[Control]:
     """Every campaign with a control record, by name."""
     try:
-        keys = sorted(k.decode() for k in client.scan_iter(match=f"{prefix}campaign:*:control", count=500))
+        names = sorted(n.decode() for n in client.smembers(index_key(prefix)))  # type: ignore[union-attr]  # bytes from a sync client
     except redis.RedisError as exc:
         raise _unavailable(exc) from None
     out = []
-    for key in keys:
-        campaign = key[len(f"{prefix}campaign:") : -len(":control")]
+    for campaign in names:
         control = read_control(client, prefix, campaign)
         if control is not None:
             out.append(control)
@@ -230,7 +234,10 @@ def start_run(
         "updated_at": at.isoformat(),
     }
     try:
-        client.hset(control_key(prefix, campaign), mapping=fields)  # type: ignore[arg-type]  # redis-py's mapping type is too narrow
+        pipe = client.pipeline(transaction=True)
+        pipe.hset(control_key(prefix, campaign), mapping=fields)  # type: ignore[arg-type]  # redis-py's mapping type is too narrow
+        pipe.sadd(index_key(prefix), campaign)
+        pipe.execute()
     except redis.RedisError as exc:
         raise _unavailable(exc) from None
 
