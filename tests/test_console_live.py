@@ -246,3 +246,18 @@ def _stream(env: ConsoleEnv) -> list[tuple[str, LiveEvent]]:
         assert event is not None
         out.append((raw_id.decode(), event))
     return out
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    ("role", "board", "control_status"),
+    [(Role.ADMIN, 200, 404), (Role.SUPERVISOR, 200, 404), (Role.QA, 403, 403), (Role.DESIGNER, 403, 403)],
+)
+def test_role_matrix_of_the_live_endpoints(
+    env: ConsoleEnv, role: Role, board: int, control_status: int
+) -> None:
+    client = env.login(role)
+    assert client.get("/api/live").status_code == board
+    assert client.get("/api/live/campaigns").status_code == board
+    # 404 (never run) for the roles that may control; the others are refused before looking.
+    assert client.post("/api/live/campaigns/nobody/stop").status_code == control_status
