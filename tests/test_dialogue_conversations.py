@@ -215,7 +215,8 @@ def test_promise_without_a_date_asks_for_one_and_past_dates_are_refused(lang: st
 @pytest.mark.parametrize("lang", LANGS)
 def test_late_stage_negotiates_3_then_6_then_12_installments(lang: str) -> None:
     yes, no = ("yes", "no") if lang == "en" else ("可以", "不行")
-    r = run("late_installment", lang, [yes, no, no, no, yes, no], account(lang, balance=Decimal("1250.37")))
+    me = "yes" if lang == "en" else "是我"  # "可以" (fine) answers an offer, not "is this you?"
+    r = run("late_installment", lang, [me, no, no, no, yes, no], account(lang, balance=Decimal("1250.37")))
     plan = r.session.result.plan
     assert r.result_json["disposition"] == "installment_plan"
     assert plan is not None and plan.count == 12

@@ -29,6 +29,7 @@ from bot.dialogue.types import (
     Promise,
     Turn,
 )
+from bot.nlu.grammar import acknowledgement_only
 from bot.nlu.types import IntentClassifier, Slots, Understanding
 from bot.speech.spoken import Spoken, spoken_count, spoken_date, spoken_money, spoken_phone
 from bot.speech.template import TemplateError
@@ -235,8 +236,20 @@ class DialogueSession:
         target = self.script.handlers(self._state).get(understanding.intent)
         if target is None:
             return self._not_understood()
+        if self._weak_verification(target, understanding):
+            # Telling a third party about the debt cannot be undone: ask again rather than
+            # take a bare "okay" for "yes, this is me".
+            return self._not_understood()
         self._last = understanding.slots
         return self._enter(target)
+
+    def _weak_verification(self, target: str, understanding: Understanding) -> bool:
+        if self.script.states[target].action is not Action.VERIFY_RIGHT_PARTY:
+            return False
+        grammar = self._state.grammar
+        if grammar is None or understanding.text.startswith("#"):  # DTMF: the key is explicit
+            return False
+        return acknowledgement_only(understanding.text, self.script.lang, grammar)
 
     def _not_understood(self) -> list[BotTurn]:
         self._no_match += 1

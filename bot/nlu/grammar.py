@@ -125,6 +125,36 @@ class GrammarMatcher:
         return GrammarMatch(candidates[index][1], phrase, float(score))
 
 
+ACKNOWLEDGEMENT_MATCH = 88.0  # the classifier's GRAMMAR_ACCEPT: a near-exact phrase
+
+
+def acknowledgement_only(text: str, lang: str, state_grammar: str, root: Path | None = None) -> bool:
+    """True when ``text`` is an affirm another grammar lists but ``state_grammar`` does not.
+
+    "Okay" or "好的" answers "may I speak with …?" without saying who is speaking, and it is
+    the phrase a recognizer falls back to for an utterance off the grammar: it must not count
+    as right-party verification. An affirm the state's own grammar lists ("yes", "speaking",
+    "是我") or a longer sentence (left to the model) is not an acknowledgement.
+    """
+    own = load_grammar(lang, state_grammar, root).intents.get(Intent.AFFIRM, ())
+    generic = [
+        phrase
+        for name in STATE_GRAMMARS
+        if name != state_grammar
+        for phrase in load_grammar(lang, name, root).intents.get(Intent.AFFIRM, ())
+    ]
+    query = _plain(text, lang)
+    own_plain = {_plain(p, lang) for p in own}
+    acks = [p for p in (_plain(g, lang) for g in generic) if p not in own_plain]
+    if not query or not acks:
+        return False
+    best_ack = process.extractOne(query, acks, scorer=fuzz.ratio)
+    if best_ack is None or best_ack[1] < ACKNOWLEDGEMENT_MATCH:
+        return False
+    best_own = process.extractOne(query, sorted(own_plain), scorer=fuzz.ratio) if own_plain else None
+    return best_own is None or best_own[1] < best_ack[1]
+
+
 def _plain(text: str, lang: str) -> str:
     # Recognizers disagree on apostrophes ("it's" / "its"); they carry no meaning here.
     return normalize(text, lang).replace("'", "")
