@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0  # the pacing loop decides at least this often
 PRIOR_DIALS = 50  # imaginary dials the measurements start from (diluted, then pushed out, by real ones)
 PRIOR_SAMPLES = 20  # imaginary ring and handle times, likewise
+LIVE_PACING = replace(DEFAULT_CONFIG, abandon_grace_s=0.0)  # see AgentCampaignOptions.pacing
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,9 @@ class AgentCampaignOptions:
     connect_timeout_s: float = CONNECT_TIMEOUT_S
     line_limit: int | None = None  # trunk lines: debtor calls up at once, at most
     prior: PacingPrior = PacingPrior()
-    pacing: PacingConfig = DEFAULT_CONFIG
+    # A person the detection calls human gets an agent at once or hears the message (answer
+    # detection already spent most of the regulators' 2 s): the model's grace is 0 here.
+    pacing: PacingConfig = LIVE_PACING
     rules: tuple[AbandonRule, ...] = DEFAULT_RULES
 
     def __post_init__(self) -> None:
