@@ -154,6 +154,29 @@ def test_supervisor_watches_lines_arrive_and_controls_a_campaign(
     assert page.text_content(f"{row} td.dialogue-state") == "disclosure"
     assert page.text_content(f"{row} td.state") == "talking"
 
+    # The socket drops; what is said meanwhile arrives once the page has reconnected (resume by id).
+    page.evaluate("live.ws.close()")
+    events.append(
+        client,
+        env.live_prefix,
+        [
+            events.turn(
+                CALL,
+                "spring",
+                env.clock(),
+                seq=3,
+                speaker="debtor",
+                text="okay go on",
+                intent="affirm",
+                state="balance",
+                started_s=9.0,
+            )
+        ],
+    )
+    page.wait_for_function("live.connects === 2")
+    page.wait_for_function(f'document.querySelectorAll("{lines}").length === 4')
+    assert "okay go on" in page.locator(lines).nth(3).inner_text()
+
     # Barge into a call the bot has not listed for supervision: the error is shown, nothing breaks.
     page.click(f"{row} button[data-mode='barge']")
     error = page.wait_for_selector(f"{row} .call-error.error")

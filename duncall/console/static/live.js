@@ -13,6 +13,8 @@ const live = {
   board: null,
   me: null,
   retryMs: 1000,
+  ws: null,
+  connects: 0, // how many times the socket opened (reconnects show on the status line)
 };
 const SUPERVISE = [["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge"], ["takeover", "Take over"]];
 
@@ -255,7 +257,8 @@ function onEvent(ev) {
 function connect() {
   const since = live.lastId ? "?since=" + encodeURIComponent(live.lastId) : "";
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/live/ws" + since);
-  ws.onopen = () => { live.retryMs = 1000; };
+  live.ws = ws;
+  ws.onopen = () => { live.retryMs = 1000; live.connects += 1; };
   ws.onmessage = (e) => {
     const m = JSON.parse(e.data);
     if (m.type === "event") onEvent(m);
