@@ -143,7 +143,7 @@ async def place_call(
                     # AMD never reported: treat as human rather than abandon a person.
                     state = CallState.CONNECTED
                     conversation_task = _start(
-                        on_answer, channel_id, AnswerKind.HUMAN, "TIMEOUT", answered_at, result
+                        ari, on_answer, channel_id, AnswerKind.HUMAN, "TIMEOUT", answered_at, result
                     )
                     result.states.append(state)
                     continue
@@ -163,7 +163,7 @@ async def place_call(
                         else:
                             state = CallState.CONNECTED
                             conversation_task = _start(
-                                on_answer, channel_id, AnswerKind.HUMAN, "", answered_at, result
+                                ari, on_answer, channel_id, AnswerKind.HUMAN, "", answered_at, result
                             )
                     elif event.args[:1] == ("amd",):
                         status = event.args[1] if len(event.args) > 1 else "NOTSURE"
@@ -177,7 +177,9 @@ async def place_call(
                         if kind is AnswerKind.MACHINE:
                             result.outcome = CallOutcome.VOICEMAIL
                         state = CallState.CONNECTED
-                        conversation_task = _start(on_answer, channel_id, kind, status, answered_at, result)
+                        conversation_task = _start(
+                            ari, on_answer, channel_id, kind, status, answered_at, result
+                        )
                     result.states.append(state)
                 elif isinstance(event, Dial) and answered_at is None:
                     # Local and some SIP legs end with cause 0; the Dial status still says why.
@@ -223,6 +225,7 @@ async def place_call(
 
 
 def _start(
+    ari: AriClient,
     on_answer: Callable[[AnsweredCall], Awaitable[R]],
     channel_id: str,
     kind: AnswerKind,
@@ -231,11 +234,17 @@ def _start(
     result: AttemptResult[R],
 ) -> asyncio.Task[R]:
     call = AnsweredCall(channel_id, kind, status, answered_at or time.monotonic())
-    return asyncio.create_task(_owned(on_answer(call)), name=f"answered:{result.attempt_id}")
+    return asyncio.create_task(_owned(ari, channel_id, on_answer(call)), name=f"answered:{result.attempt_id}")
 
 
-async def _owned(aw: Awaitable[R]) -> R:
-    return await aw
+async def _owned(ari: AriClient, channel_id: str, aw: Awaitable[R]) -> R:
+    try:
+        return await aw
+    except Exception:
+        # Whoever answered failed (a missing script, the media never came up): end the line,
+        # else a person who stays on it keeps this call — and the campaign — waiting.
+        await _hangup(ari, channel_id)
+        raise
 
 
 async def _hangup(ari: AriClient, channel_id: str) -> None:

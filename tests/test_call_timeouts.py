@@ -1,4 +1,4 @@
-"""A call whose events stop coming: deadlines end it with an outcome, never an escaped exception.
+"""A call whose events stop coming, or whose answerer fails: the dialer ends it, never hangs on it.
 
 Asterisk normally ends an unanswered originate itself and AMD always reports; these paths are
 for when it does not (a lost event, an overloaded Asterisk). The fake line below delivers only
@@ -43,6 +43,7 @@ class _Line:
         self.events = _Events(queued)
         self.hangups: list[str] = []
         self.dialplan: list[str] = []
+        self.destroy_on_hangup = False
 
     @contextlib.contextmanager
     def channel_events(self, channel_id: str) -> Iterator[_Events]:
@@ -53,18 +54,26 @@ class _Line:
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.hangups.append(channel_id)
+        if self.destroy_on_hangup:
+            self.events._queue.put_nowait(_event("ChannelDestroyed", channel_id, cause=16))
 
     async def continue_in_dialplan(self, channel_id: str, **kwargs: Any) -> None:
         self.dialplan.append(kwargs["context"])
 
 
 def _stasis_start(channel_id: str, *args: str) -> StasisStart:
-    event = parse_event(
+    event = _event("StasisStart", channel_id, args=list(args))
+    assert isinstance(event, StasisStart)
+    return event
+
+
+def _event(kind: str, channel_id: str, **fields: Any) -> Any:
+    return parse_event(
         {
-            "type": "StasisStart",
+            "type": kind,
             "application": "duncall-test",
             "timestamp": "2026-12-01T12:00:00.000+0000",
-            "args": list(args),
+            **fields,
             "channel": {
                 "id": channel_id,
                 "name": "Local/x@y-00000001;1",
@@ -77,8 +86,6 @@ def _stasis_start(channel_id: str, *args: str) -> StasisStart:
             },
         }
     )
-    assert isinstance(event, StasisStart)
-    return event
 
 
 async def test_ring_deadline_gives_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,3 +115,19 @@ async def test_amd_that_never_reports_is_taken_for_a_person(monkeypatch: pytest.
     assert line.dialplan, "AMD was asked for"
     assert [c.kind for c in answered] == [AnswerKind.HUMAN] and answered[0].amd_status == "TIMEOUT"
     assert result.conversation == "spoke"
+
+
+async def test_an_answerer_that_fails_hangs_the_line_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    # e.g. the stage's script file is missing: the person on the line must not be kept there.
+    line = _Line([_stasis_start("dc-t3", "dialed")])
+    line.destroy_on_hangup = True
+
+    async def broken(_: AnsweredCall) -> None:
+        raise RuntimeError("no script for this stage")
+
+    result = await asyncio.wait_for(
+        place_call(line, "Local/x@y", broken, attempt_id="t3", detect_machine=False),  # type: ignore[arg-type]
+        timeout=5,
+    )
+    assert "dc-t3" in line.hangups
+    assert result.outcome is CallOutcome.ANSWERED and result.conversation is None
