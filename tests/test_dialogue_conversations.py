@@ -28,7 +28,7 @@ pytestmark = pytest.mark.unit
 
 TODAY = dt.date(2027, 3, 3)  # a Wednesday
 FRIDAY = dt.date(2027, 3, 5)
-SCRIPTS = ("pre_due_reminder", "early_collection", "late_installment")
+SCRIPTS = ("pre_due_reminder", "early_collection", "mid_collection", "late_installment")
 LANGS = ("en", "zh")
 
 

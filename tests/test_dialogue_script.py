@@ -241,4 +241,4 @@ def test_flow_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "file name other.en.yaml does not match script 'tiny'" in out
     assert "2 scripts checked, 1 with problems, 2 problems" in out
     assert main(["flow", "check"]) == 0
-    assert "6 scripts checked, 0 with problems" in capsys.readouterr().out
+    assert "8 scripts checked, 0 with problems" in capsys.readouterr().out

@@ -21,7 +21,7 @@ from duncall.vocab import AccountView
 pytestmark = pytest.mark.unit
 
 TODAY = dt.date(2027, 3, 3)
-SCRIPTS = ("pre_due_reminder", "early_collection", "late_installment")
+SCRIPTS = ("pre_due_reminder", "early_collection", "mid_collection", "late_installment")
 DEBT_WORDS = ("debt", "balance", "1,250", "欠款", "债务", "催收", "一千二百五十")
 
 

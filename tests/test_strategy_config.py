@@ -101,3 +101,20 @@ def test_cli_check_reports_valid_and_invalid(tmp_path: Path, capsys: pytest.Capt
     assert (
         err.startswith("duncall: error: ") and "stages[0].retry_after.busy" in err and "Traceback" not in err
     )
+
+
+def test_every_script_the_default_strategy_names_ships(capsys: pytest.CaptureFixture[str]) -> None:
+    # A stage naming a script with no file would fail only after the debtor answered.
+    assert main(["strategy", "check", str(DEFAULT)]) == 0
+    assert "has no file" not in capsys.readouterr().err
+
+
+def test_strategy_check_names_a_missing_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = default_data()
+    data["stages"][1]["scripts"] = {"en": "nonexistent_call_en", "zh": "early_collection_zh"}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert main(["strategy", "check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "stage early: script nonexistent_call_en has no file" in err
+    assert "nonexistent_call.en.yaml" in err

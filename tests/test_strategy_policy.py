@@ -57,8 +57,8 @@ def account(dpd: int, *, segment: str | None = "low", language: str = "en", **kw
         (20, "low", StageName.EARLY, "early_collection_en", Channel.VOICE_BOT),
         (20, "high", StageName.MID, "mid_collection_en", Channel.VOICE_BOT),  # high risk escalates sooner
         (45, None, StageName.MID, "mid_collection_en", Channel.VOICE_BOT),
-        (90, "low", StageName.LATE, "late_collection_en", Channel.AGENT),
-        (400, "low", StageName.PRE_LEGAL, "pre_legal_notice_en", Channel.AGENT),
+        (90, "low", StageName.LATE, "late_installment_en", Channel.AGENT),
+        (400, "low", StageName.PRE_LEGAL, "late_installment_en", Channel.AGENT),
     ],
 )
 def test_stage_follows_dpd_and_risk(
@@ -180,7 +180,7 @@ def test_hardship_routes_to_installment_script(strategy: Strategy) -> None:
         NOW - dt.timedelta(days=3), CallOutcome.ANSWERED, StageName.EARLY, Disposition.REFUSED, hardship=True
     )
     action = next_action(strategy, account(10, language="zh"), History((attempt,)), NOW)
-    assert action.script == "installment_offer_zh" and "hardship" in action.reason
+    assert action.script == "late_installment_zh" and "hardship" in action.reason
 
 
 @pytest.mark.parametrize(

@@ -175,7 +175,29 @@ def _check(args: argparse.Namespace) -> int:
         if gaps:
             ranges = ", ".join(f"{lo}..{hi}" for lo, hi in gaps)
             print(f"  note: no stage covers dpd {ranges} for segment {segment or 'any'}")
-    return 0
+    missing = _missing_scripts(strategy)
+    for where, name, path in missing:
+        print(
+            f"{args.file}: {where}: script {name} has no file {path} (add it, or name a script in scripts/)",
+            file=sys.stderr,
+        )
+    return 1 if missing else 0
+
+
+def _missing_scripts(strategy: Any) -> list[tuple[str, str, Path]]:
+    """Scripts the strategy names with no file: such a call would fail only once answered."""
+    from duncall import paths
+
+    named = [(f"stage {s.name.value}", s.scripts) for s in strategy.stages]
+    named.append(("hardship_scripts", strategy.hardship_scripts))
+    out: list[tuple[str, str, Path]] = []
+    for where, scripts in named:
+        for lang, name in scripts.items():
+            # Strategy names carry the language (early_collection_en); files are early_collection.en.yaml.
+            path = paths.scripts_dir() / f"{name.removesuffix(f'_{lang}')}.{lang}.yaml"
+            if not path.is_file() and (where, name, path) not in out:
+                out.append((where, name, path))
+    return out
 
 
 def _next(args: argparse.Namespace) -> int:
