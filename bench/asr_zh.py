@@ -41,6 +41,7 @@ from duncall.vocab import Intent
 BYTES_PER_S = 32_000
 VOICE = "cmn-latn-pinyin"
 MIN_CONFIDENCE = 0.5   # scripts' min_confidence: below it the dialogue re-prompts
+PHONE_BAND = True      # render through 8 kHz, as calls carry it (see ``render``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +120,22 @@ def utterances(persona_replies: list[tuple[str, str | None]]) -> list[Utterance]
     return out
 
 
-def render(text: str, voice: Voice, folder: Path) -> bytes:
-    """espeak-ng → sox → 16 kHz slin, cached in ``folder`` by voice and text."""
+def render(text: str, voice: Voice, folder: Path, phone: bool = PHONE_BAND) -> bytes:
+    """espeak-ng → sox → 16 kHz slin, cached in ``folder`` by voice and text.
+
+    ``phone``: through 8 kHz and back, as the sandbox's Local channels carry a persona's
+    audio (their read format is slin at 8 kHz) and as any PSTN call does.
+    """
     key = hashlib.sha256(f"{voice.label()}|{text}".encode()).hexdigest()[:20]
-    target = folder / f"{key}.sln16"
+    target = folder / f"{key}{'.8k' if phone else ''}.sln16"
     if not target.exists():
         wav = folder / f"{key}.wav"
         subprocess.run(["espeak-ng", "-v", voice.name, "-s", str(voice.rate_wpm), "-p", str(voice.pitch),
                         "-w", str(wav), text], check=True, capture_output=True)
         tmp = folder / f"{key}.tmp"
+        rate = ["rate", "8000", "rate", "16000"] if phone else []
         subprocess.run(["sox", str(wav), "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1",
-                        str(tmp)], check=True, capture_output=True)
+                        str(tmp), *rate], check=True, capture_output=True)
         wav.unlink()
         tmp.replace(target)
     return target.read_bytes()

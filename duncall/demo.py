@@ -45,6 +45,11 @@ from duncall.personas.render import CONTEXT
 from duncall.vocab import AccountView
 
 DEMO_SCRIPT = "early_collection"
+# Languages with an offline recognizer that is not the default (too inaccurate for one; README).
+OFFLINE_HINT = {
+    "zh": "to try them without a model: DUNCALL_ASR=en=pocketsphinx,zh=pocketsphinx-pinyin "
+          "(grammar-only, offline; mishears many answers on phone audio)",
+}
 DEMO_CONCURRENCY = 4
 # The last run's prompt cache, for the benchmarks' hit rate.
 LAST_PROMPT_CACHE: PromptCache | None = None
@@ -162,6 +167,8 @@ async def _run(
     for lang, why in ready.items():
         if why is not None:
             print(f"not calling the {lang} personas: {why}", file=out)
+            if lang in OFFLINE_HINT:
+                print(f"  ({OFFLINE_HINT[lang]})", file=out)
     if all(why is not None for why in ready.values()):
         raise ConfigError("no language has its speech models installed", "see the lines above")
     personas = [p for p in personas if ready[p.language] is None]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.asr import registry
+from bot.asr.mandarin import MandarinGrammarRecognizer
 from bot.asr.registry import RoutingRecognizer, configured_choice, parse_choice
 from bot.asr.sphinx import SphinxRecognizer
 from bot.asr.streaming import StreamingRecognizer
@@ -16,34 +17,20 @@ from duncall.errors import ConfigError
 pytestmark = pytest.mark.unit
 
 
-def test_default_keeps_pocketsphinx_for_english_pinyin_for_mandarin_and_vosk_for_the_rest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DUNCALL_HOME", str(tmp_path))
+def test_default_keeps_pocketsphinx_for_english_and_vosk_for_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DUNCALL_ASR", raising=False)
-    monkeypatch.delenv("DUNCALL_VOSK_MODEL_ZH", raising=False)
     choice = configured_choice()
-    assert [choice.engine_for(lang) for lang in ("en", "zh", "ko")] == [
-        "pocketsphinx", "pocketsphinx-pinyin", "vosk"]
+    assert [choice.engine_for(lang) for lang in ("en", "zh", "ko")] == ["pocketsphinx", "vosk", "vosk"]
 
 
-def test_an_installed_vosk_mandarin_model_wins_over_pinyin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DUNCALL_HOME", str(tmp_path))
-    monkeypatch.delenv("DUNCALL_ASR", raising=False)
-    monkeypatch.delenv("DUNCALL_VOSK_MODEL_ZH", raising=False)
-    (tmp_path / "models" / "vosk" / "zh").mkdir(parents=True)      # as `duncall models pull` leaves it
-    assert configured_choice().engine_for("zh") == "vosk"
-    monkeypatch.setenv("DUNCALL_VOSK_MODEL_ZH", str(tmp_path / "elsewhere"))
-    (tmp_path / "models" / "vosk" / "zh").rmdir()
-    assert configured_choice().engine_for("zh") == "vosk"           # a configured (even broken) model says why
-
-
-def test_duncall_asr_still_overrides_the_mandarin_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DUNCALL_HOME", str(tmp_path))
-    monkeypatch.setenv("DUNCALL_ASR", "en=pocketsphinx,*=vosk")
-    assert configured_choice().engine_for("zh") == "vosk"
-    monkeypatch.setenv("DUNCALL_ASR", "zh=pocketsphinx-pinyin,*=vosk")
-    assert configured_choice().engine_for("zh") == "pocketsphinx-pinyin"
+def test_the_offline_mandarin_recognizer_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUNCALL_ASR", "en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk")
+    router = registry.configured_recognizer()
+    assert router.choice.engine_for("zh") == "pocketsphinx-pinyin"
+    zh = router.engine_for("zh")
+    assert isinstance(zh, MandarinGrammarRecognizer) and router.streaming_for("zh") is None
+    router.warm("zh")      # makes its decoder; no model to fetch
+    assert router.recognize(bytes(3200), "zh", ()).text == ""   # no grammar: nothing to spot
 
 
 def test_one_engine_name_covers_every_language(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +69,7 @@ def test_router_makes_each_engine_once_and_routes_by_language() -> None:
 
 def test_routing_to_vosk_without_a_model_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DUNCALL_HOME", str(tmp_path))
-    monkeypatch.setenv("DUNCALL_ASR", "en=pocketsphinx,zh=vosk")
+    monkeypatch.delenv("DUNCALL_ASR", raising=False)
     monkeypatch.delenv("DUNCALL_VOSK_MODEL_ZH", raising=False)
     router = registry.configured_recognizer()
     with pytest.raises(ConfigError) as err:

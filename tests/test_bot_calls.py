@@ -30,8 +30,14 @@ from duncall.vocab import CallOutcome
 pytestmark = [pytest.mark.asterisk, pytest.mark.audio, pytest.mark.slow]
 
 PERSONAS = {p.name: p for p in load_personas(paths.personas_dir())}
-# Mandarin speech needs a Vosk Mandarin model, which no package registry ships (README, known gaps).
 ENGLISH = sorted(n for n, p in PERSONAS.items() if p.language == "en")
+# No registry ships a Mandarin model, so Mandarin is heard by the offline grammar-only
+# recognizer (bot.asr.mandarin), chosen here as a user would, through DUNCALL_ASR.  Over the
+# sandbox's 8 kHz line it hears these personas' answers; it hears "是我" as "不对", so the
+# personas answering with it (mandarin, mandarin_paid) are not called (README, known gaps).
+ASR_SPEC = "en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk"
+MANDARIN = ["mandarin_stop_calling", "mandarin_third_party", "mandarin_wrong_number"]
+CALLED = ENGLISH + MANDARIN
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,15 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, li
             Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=prefix), store_facts(engine)
         )
 
-    results = demo.main(ENGLISH, gate, db_url, out=io.StringIO())
+    before = os.environ.get("DUNCALL_ASR")
+    os.environ["DUNCALL_ASR"] = ASR_SPEC
+    try:
+        results = demo.main(CALLED, gate, db_url, out=io.StringIO())
+    finally:
+        if before is None:
+            os.environ.pop("DUNCALL_ASR", None)
+        else:
+            os.environ["DUNCALL_ASR"] = before
     yield db_url, results
     for key in client.scan_iter(match=prefix + "*"):
         client.delete(key)
@@ -56,7 +70,7 @@ def _result(results: list[TargetResult], name: str) -> TargetResult:
     return next(r for r in results if r.target.account_id == account_id)
 
 
-@pytest.mark.parametrize("name", ENGLISH)
+@pytest.mark.parametrize("name", CALLED)
 def test_persona_call_ends_as_expected(campaign: tuple[str, list[TargetResult]], name: str) -> None:
     _, results = campaign
     persona = PERSONAS[name]
@@ -71,7 +85,8 @@ def test_persona_call_ends_as_expected(campaign: tuple[str, list[TargetResult]],
         assert conv.disposition == persona.expect.disposition, transcript
         heard = " ".join(t.text for t in conv.turns if t.speaker == "debtor")
         for word in persona.expect.heard:
-            assert word in heard.split(), (word, heard)
+            # Mandarin is written without spaces: a heard word is a part of what was heard.
+            assert word in (heard if persona.language == "zh" else heard.split()), (word, heard)
 
 
 def test_barge_in_stops_the_bot(campaign: tuple[str, list[TargetResult]]) -> None:
@@ -82,13 +97,33 @@ def test_barge_in_stops_the_bot(campaign: tuple[str, list[TargetResult]]) -> Non
     assert conv.barge_ins
 
 
-def test_third_party_never_hears_about_the_debt(campaign: tuple[str, list[TargetResult]]) -> None:
+DEBT_WORDS = {
+    "third_party": ("debt", "balance", "owe", "$", "collect", "payment"),
+    "mandarin_third_party": ("欠", "债", "催收", "还款", "元", "账户"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEBT_WORDS))
+def test_third_party_never_hears_about_the_debt(campaign: tuple[str, list[TargetResult]], name: str) -> None:
     _, results = campaign
-    conv = _result(results, "third_party").attempt.conversation  # type: ignore[union-attr]
-    assert conv is not None
+    conv = _result(results, name).attempt.conversation  # type: ignore[union-attr]
+    assert conv is not None and conv.disposition == "third_party"
     said = " ".join(t.text.lower() for t in conv.turns if t.speaker == "bot")
-    for word in ("debt", "balance", "owe", "$", "collect", "payment"):
+    for word in DEBT_WORDS[name]:
         assert word not in said, said
+
+
+@pytest.mark.parametrize("name", MANDARIN)
+def test_mandarin_debtor_is_heard_by_the_offline_grammar_recognizer(
+    campaign: tuple[str, list[TargetResult]], name: str
+) -> None:
+    _, results = campaign
+    conv = _result(results, name).attempt.conversation  # type: ignore[union-attr]
+    assert conv is not None
+    debtor = [t for t in conv.turns if t.speaker == "debtor" and t.text]
+    assert debtor, [(t.speaker, t.text) for t in conv.turns]
+    # Every word heard is Mandarin, the hanzi of one of the state's phrases (never pinyin tokens).
+    assert all("\u4e00" <= ch <= "\u9fff" for t in debtor for ch in t.text), [t.text for t in debtor]
 
 
 def test_transcripts_and_outcomes_are_stored(campaign: tuple[str, list[TargetResult]]) -> None:

@@ -4,10 +4,12 @@
 ``pocketsphinx``) or a per-language list, ``en=pocketsphinx,zh=vosk,*=vosk``
 (``*`` covers the rest).  The default keeps the embedded PocketSphinx for
 English — it needs no download — and uses Vosk for every other language,
-since PocketSphinx ships only an English model.  Mandarin is the exception:
-with no Vosk Mandarin model installed it is heard by ``pocketsphinx-pinyin``
-(``bot.asr.mandarin``: grammar-only phrase spotting on the English model,
-offline); a Vosk Mandarin model, once pulled or configured, wins.  Each Vosk
+since PocketSphinx ships only an English model.  ``pocketsphinx-pinyin``
+(``bot.asr.mandarin``) hears Mandarin offline with no model download —
+grammar-only phrase spotting on the English model — but is not the default:
+on telephone-band speech it picks the right answer too rarely to hold a
+collection conversation (README, known gaps).  Choose it with
+``DUNCALL_ASR=en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk``.  Each Vosk
 language's model directory comes from ``bot.models.vosk_model_dir``
 (``DUNCALL_VOSK_MODEL_<LANG>`` or the pulled model).
 """
@@ -27,8 +29,6 @@ ENV_VAR = "DUNCALL_ASR"
 DEFAULT_SPEC = "en=pocketsphinx,*=vosk"
 ANY_LANG = "*"
 PINYIN_ENGINE = "pocketsphinx-pinyin"
-# Languages with an offline engine to use when no Vosk model of theirs is installed.
-OFFLINE_FALLBACK = {"zh": PINYIN_ENGINE}
 
 
 def _pocketsphinx() -> Recognizer:
@@ -87,23 +87,8 @@ def parse_choice(spec: str) -> AsrChoice:
     return AsrChoice(by_lang)
 
 
-def default_spec() -> str:
-    """``DEFAULT_SPEC``, with each ``OFFLINE_FALLBACK`` language that has no Vosk model set to its fallback.
-
-    A model counts as there when its environment variable is set or the pulled
-    model's folder exists, so a broken one still says what is wrong instead of
-    being passed over.
-    """
-    from bot.models import env_var, vosk_root
-
-    fallbacks = [f"{lang}={engine}" for lang, engine in sorted(OFFLINE_FALLBACK.items())
-                 if not os.environ.get(env_var(lang)) and not (vosk_root() / lang).exists()]
-    head, _, rest = DEFAULT_SPEC.rpartition(f",{ANY_LANG}=")
-    return ",".join([head, *fallbacks, f"{ANY_LANG}={rest}"])
-
-
 def configured_choice() -> AsrChoice:
-    return parse_choice(os.environ.get(ENV_VAR) or default_spec())
+    return parse_choice(os.environ.get(ENV_VAR) or DEFAULT_SPEC)
 
 
 def create(name: str) -> Recognizer:
@@ -153,5 +138,5 @@ class RoutingRecognizer:
 
 
 def configured_recognizer() -> RoutingRecognizer:
-    """The recognizer ``DUNCALL_ASR`` asks for (default: PocketSphinx for en, Vosk or pinyin for zh, Vosk for the rest)."""
+    """The recognizer ``DUNCALL_ASR`` asks for (default: PocketSphinx for en, Vosk for the rest)."""
     return RoutingRecognizer(configured_choice())

@@ -72,7 +72,9 @@ class Persona(BaseModel):
 
     @property
     def voice(self) -> str:
-        return "cmn" if self.language == "zh" else "en-us"
+        # espeak-ng 1.51's "cmn" voice reads many characters' pinyin as English
+        # ("底" as "di three"); "cmn-latn-pinyin" speaks the same text as Mandarin.
+        return "cmn-latn-pinyin" if self.language == "zh" else "en-us"
 
 
 def load_persona(path: Path) -> Persona:
