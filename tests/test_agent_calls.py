@@ -272,40 +272,53 @@ async def test_a_restarted_dialer_leaves_a_debtor_talking_to_an_agent_on_the_lin
     personas = [p for p in load_personas(paths.personas_dir()) if p.name == "cooperative"]
     [account] = persona_accounts(personas, 1)
     await asyncio.to_thread(import_persona_accounts, engine, [account])
-    campaign_id, attempt_id = "agents-restart", str(uuid.uuid4())
+    campaign_id, talking, left = "agents-restart", str(uuid.uuid4()), str(uuid.uuid4())
     with engine.begin() as conn:
         now = dt.datetime.now(dt.UTC)
         conn.execute(
             insert(Campaign), [{"campaign_id": campaign_id, "name": "x", "strategy": "", "created_at": now}]
         )
-    record_reserved(
-        engine, attempt_id=attempt_id, account_id=account.account_id, number=account.number,
-        campaign_id=campaign_id, script=None, stage=None, now=now,
-    )  # fmt: skip
+    for attempt_id in (talking, left):
+        record_reserved(
+            engine, attempt_id=attempt_id, account_id=account.account_id, number=account.number,
+            campaign_id=campaign_id, script=None, stage=None, now=now,
+        )  # fmt: skip
     ari = AriClient(replace(ari_settings(), app=f"test-agents-{uuid.uuid4().hex[:6]}"))
     await ari.connect()
-    debtor, agent, bridge = f"dc-{attempt_id}", f"da-{attempt_id}", f"ab-{attempt_id}"
+    # What a dialer killed mid-call leaves: a debtor and an agent in their bridge, nobody watching;
+    # and an agent alone in a bridge whose debtor hung up meanwhile.
+    legs = {
+        f"dc-{talking}": account.endpoint,
+        f"da-{talking}": "Local/agent1-30@duncall-agents",
+        f"da-{left}": "Local/agent2-30@duncall-agents",
+    }
+    bridges = {f"ab-{talking}": [f"dc-{talking}", f"da-{talking}"], f"ab-{left}": [f"da-{left}"]}
     try:
-        # What a dialer killed mid-call leaves: the debtor and an agent in their bridge, nobody watching.
-        for channel, endpoint in ((debtor, account.endpoint), (agent, "Local/agent1-30@duncall-agents")):
+        for channel, endpoint in legs.items():
             with ari.channel_events(channel) as events:
                 await ari.originate(endpoint, app=ari.app, channel_id=channel, timeout_s=10)
                 async with asyncio.timeout(15):
                     while not isinstance(event := await events.get(), StasisStart):
                         assert event is not None
-        await ari.create_bridge(bridge_type="mixing", bridge_id=bridge)
-        await ari.add_to_bridge(bridge, [debtor, agent])
+        for bridge, members in bridges.items():
+            await ari.create_bridge(bridge_type="mixing", bridge_id=bridge)
+            await ari.add_to_bridge(bridge, members)
         reconciled = await reconcile(ari, engine, campaign_id)
-        [orphan] = reconciled.orphans
-        assert orphan.taken_over and not orphan.hung_up and orphan.outcome.value == "answered"
-        assert {debtor, agent} <= {c.id for c in await ari.list_channels()}  # still talking
+        by_id = {o.attempt_id: o for o in reconciled.orphans}
+        assert by_id[talking].taken_over and not by_id[talking].hung_up
+        assert by_id[talking].outcome.value == "answered"
+        up = {c.id for c in await ari.list_channels()}
+        assert {f"dc-{talking}", f"da-{talking}"} <= up  # still talking
+        assert f"da-{left}" not in up  # the lone agent was hung up, its bridge destroyed
+        assert f"ab-{left}" not in {b.id for b in await ari.list_bridges()}
         with Session(engine) as s:
-            row = s.get(CallAttempt, attempt_id)
+            row = s.get(CallAttempt, talking)
             assert row is not None and (row.state, row.disposition) == ("ended", "transferred")
     finally:
-        for channel in (debtor, agent):
+        for channel in legs:
             with contextlib.suppress(DuncallError):
                 await ari.hangup(channel)
-        with contextlib.suppress(DuncallError):
-            await ari.destroy_bridge(bridge)
+        for bridge in bridges:
+            with contextlib.suppress(DuncallError):
+                await ari.destroy_bridge(bridge)
         await ari.close()

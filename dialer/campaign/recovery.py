@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "dc-"
 AGENT_CHANNEL_PREFIX = "da-"  # dialer.agents.connect: the agent's leg of an attempt
+AGENT_BRIDGE_PREFIX = "ab-"  # and the bridge it shares with the debtor
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,10 @@ async def reconcile(
         hung_up = False
         with_agent = AGENT_CHANNEL_PREFIX + row.attempt_id in channels
         taken_over = channel is not None and (with_agent or await _taken_over(ari, channel.id))
+        if channel is None and with_agent:
+            # The debtor left while nobody watched: the agent's phone is alone in the call's bridge.
+            await _quietly(ari.hangup(AGENT_CHANNEL_PREFIX + row.attempt_id))
+            await _quietly(ari.destroy_bridge(AGENT_BRIDGE_PREFIX + row.attempt_id))
         if channel is not None and not taken_over:
             try:
                 await ari.hangup(channel.id)
@@ -183,3 +188,10 @@ async def _taken_over(ari: AriClient, channel_id: str) -> bool:
 def _aware(value: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; everything written here was UTC.
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+async def _quietly(step: Awaitable[None]) -> None:
+    try:
+        await step
+    except DuncallError:
+        pass  # already gone
