@@ -33,7 +33,7 @@ def main() -> int:
 
     results: dict[SimMode, list[SimResult]] = {mode: [] for mode in MODES}
     print(
-        f"{'seed':>4} | {'predictive occ':>14} {'abandon':>8} {'wait p95':>8} {'wall':>6} | "
+        f"{'seed':>4} | {'predictive occ':>14} {'abandon':>8} {'wait p95':>8} {'wall':>6} {'cpu':>6} | "
         f"{'progressive occ':>15} | {'oracle occ':>10} | {'gap to oracle':>13}"
     )
     for seed in seeds:
@@ -44,7 +44,7 @@ def main() -> int:
         day, prog, oracle = row[SimMode.PREDICTIVE], row[SimMode.PROGRESSIVE], row[SimMode.ORACLE]
         print(
             f"{seed:>4} | {day.occupancy:>14.1%} {day.abandon_rate:>8.2%} {day.wait_p95_s:>7.2f}s "
-            f"{day.wall_s:>5.1f}s | {prog.occupancy:>15.1%} | {oracle.occupancy:>10.1%} | "
+            f"{day.wall_s:>5.1f}s {day.cpu_s:>5.1f}s | {prog.occupancy:>15.1%} | {oracle.occupancy:>10.1%} | "
             f"{oracle.occupancy - day.occupancy:>12.1%}p",
             flush=True,
         )
@@ -54,6 +54,7 @@ def main() -> int:
     occ = [r.occupancy for r in pred]
     abandon = [r.abandon_rate for r in pred]
     walls = [r.wall_s for r in pred]
+    cpus = [r.cpu_s for r in pred]
     print()
     for mode in MODES:
         values = [r.occupancy for r in results[mode]]
@@ -67,7 +68,10 @@ def main() -> int:
     )
     oracle_mean = statistics.mean(r.occupancy for r in results[SimMode.ORACLE])
     print(f"gap predictive -> oracle: {oracle_mean - statistics.mean(occ):.1%} points (mean)")
-    print(f"predictive day wall time: mean {statistics.mean(walls):.2f} s, max {max(walls):.2f} s")
+    print(
+        f"predictive day wall time: mean {statistics.mean(walls):.2f} s, max {max(walls):.2f} s; "
+        f"CPU time: mean {statistics.mean(cpus):.2f} s, max {max(cpus):.2f} s"
+    )
 
     failures = []
     if min(occ) < OCCUPANCY_GOAL:
