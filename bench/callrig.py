@@ -30,6 +30,7 @@ from bot.answer import converse
 from bot.asr.registry import configured_recognizer
 from bot.asr.sphinx import SphinxRecognizer
 from bot.callbot import BotEngines
+from bot.dialogue.script import find_script, load_script
 from bot.grammars import phrases
 from bot.nlu import load_classifier
 from bot.transcript import ConversationRecord, Turn
@@ -56,6 +57,13 @@ TICK = os.sysconf("SC_CLK_TCK")
 def pct(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def script_grammars(lang: str) -> tuple[tuple[str, ...], ...]:
+    """The phrase lists the conversation decodes the script's states with (state grammar + open)."""
+    script = load_script(find_script(SCRIPT, lang))
+    names = sorted({s.grammar for s in script.states.values() if s.grammar})
+    return tuple(tuple(dict.fromkeys(phrases(lang, n) + phrases(lang, "open"))) for n in names)
 
 
 def personas_named(names: Sequence[str]) -> list[Persona]:
@@ -101,6 +109,16 @@ class Run:
     def barge_ins(self) -> list[float]:
         return [b for c in self.conversations for b in c.barge_ins]
 
+    def slow_turns(self, over_ms: float = 1000) -> list[str]:
+        """Replies slower than ``over_ms``: which persona, which prompt, where the time went."""
+        out = []
+        for r in self.results:
+            conv = r.attempt.conversation if r.attempt else None
+            for t in conv.turns if conv else []:
+                if t.speaker == "bot" and t.latency_ms is not None and t.latency_ms > over_ms:
+                    out.append(f"{r.target.account_id} {t.latency_ms:.0f} ms {t.stages_ms} after {t.text[:40]!r}")
+        return out
+
     def stage_line(self) -> str:
         turns = self.bot_turns()
         parts = []
@@ -140,7 +158,7 @@ async def _run(groups: Sequence[tuple[Persona, int]], concurrency: int, cold_cac
     demo.ready_languages({p.language for p in personas}, recognizer, classifier)
     sphinx = recognizer.engine_for("en")
     if decoders and isinstance(sphinx, SphinxRecognizer):
-        sphinx.warm(decoders)
+        sphinx.warm(decoders, script_grammars("en"))
     by_account = {a.account_id: a.persona for a in accounts}
     today = dt.date.today()
     live = 0

@@ -43,7 +43,8 @@ def main() -> None:
     groups = [(p, args.rounds + (args.barge if p.name == "barge_in" else 0)) for p in personas_named(names)]
     if args.barge and "barge_in" not in names:
         groups += [(personas_named(["barge_in"])[0], args.barge)]
-    run = run_calls(groups, args.concurrency, cold_cache=args.cold_cache)
+    # Decoders for the callers who may speak at once, made before the first dial (as a bot does at start).
+    run = run_calls(groups, args.concurrency, cold_cache=args.cold_cache, decoders=args.concurrency)
     calls = sum(n for _, n in groups)
     print(f"calls: {calls} ({len(groups)} personas), concurrency {args.concurrency}, {run.wall_s:.0f} s, "
           f"load average at the end {run.load_avg[0]:.1f}")
@@ -53,6 +54,8 @@ def main() -> None:
         print(f"turn latency (debtor end of speech -> first bot audio sent): n={len(lat)} "
               f"p50={statistics.median(lat):.0f} ms p95={pct(lat, 0.95):.0f} ms max={max(lat):.0f} ms")
         print(run.stage_line())
+        for line in run.slow_turns():
+            print(f"  slow: {line}")
     barge = run.barge_ins()
     if barge:
         print(f"barge-in (debtor's first voiced frame -> FLUSH_MEDIA sent): n={len(barge)} "

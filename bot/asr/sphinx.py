@@ -15,14 +15,14 @@ keeps one spare ready, made on a background thread, for the next speaker.
 
 When the grammar finds nothing (an answer off the state's list) the language
 model's words are used instead — but decoding a whole utterance with it takes
-0.5-2 s on a loaded 2-core machine, the worst of the turn latency tail.  So a
-stream also feeds a shadow decoder (``MAX_SHADOW_STREAMS`` of its own, apart
-from the callers' pool) with the language model while the debtor speaks, when
-one is free and only while it keeps up (at most
-``SHADOW_MAX_LOAD`` of the audio's duration); without a shadow the fallback
-decode gets ``LM_FALLBACK_BUDGET_S`` and its words, if cut short, come back
-with a confidence under the scripts' floor, so the bot asks again instead of
-keeping the debtor waiting.
+0.5-2 s on a loaded 2-core machine, the worst of the turn latency tail.  So
+after the endpoint it gets ``LM_FALLBACK_BUDGET_S``, and its words, if cut
+short, come back with a confidence under the scripts' floor: the bot asks
+again instead of keeping the debtor waiting.  (Following the speech with the
+language model on a second decoder was tried: PocketSphinx holds the GIL while
+it decodes, so that stalled every call's audio by ~40% of the speech time.)
+Decoders are warmed (``warm``) before the first dial: a decoder's first audio
+with a grammar costs ~1 s, and making one ~0.6 s, both with the GIL held.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from pocketsphinx import Decoder
 
 from bot.asr.base import Transcript
@@ -45,15 +46,16 @@ DECODER_POOL_SIZE = 2  # whole-utterance decodes at once: one per core; a decode
 # Streams hold a decoder while the debtor speaks: one per caller speaking at the
 # same moment.  Past this many, a new stream waits for a decoder to come back.
 MAX_DECODERS = 24
-MAX_SHADOW_STREAMS = 1  # language-model shadows at once (each costs ~0.4 of a core while fed)
-SHADOW_MAX_LOAD = 0.6  # a shadow slower than this share of real time (after 0.5 s of audio) is dropped
-SHADOW_JUDGED_AFTER_S = 0.5
 LM_FALLBACK_BUDGET_S = 0.2  # language-model decode after the endpoint, at most
 LM_CHUNK_BYTES = SAMPLE_RATE_HZ * 2 // 10  # 100 ms of audio between budget checks
 CUT_SHORT_CONFIDENCE = 0.3  # words of a fallback cut short: kept for QA, below any script's floor
 # An endpointed utterance carries ~0.3 s of pre-roll and ~0.5 s of trailing silence.
 PREROLL_AND_TAIL_S = 0.8
 _WORD_RE = re.compile(r"[a-z']+")
+# Half a second of faint noise, decoded once per grammar by every decoder (see _prime).
+_WARMUP_AUDIO = (
+    np.random.default_rng(0).normal(0, 300, SAMPLE_RATE_HZ // 2).astype(np.int16).tobytes()
+)
 
 
 @dataclass
@@ -75,18 +77,45 @@ class SphinxRecognizer:
         self._max = max(max_decoders, pool_size)
         self._created = 0
         self._making = False
-        # Shadow decoders are their own few, so a shadow never keeps a caller's grammar waiting.
-        self._shadow_idle: queue.Queue[_Slot] = queue.Queue()
-        self._shadows_made = 0
+        self._known: dict[str, str] = {}  # grammars seen so far: search name -> JSGF
 
     @property
     def decoders(self) -> int:
-        """Decoders made so far for callers' grammars (each ~95 MB; shadows not counted)."""
+        """Decoders made so far (each ~95 MB)."""
         return self._created
 
     def _new_slot(self) -> _Slot:
         dec = Decoder(samprate=SAMPLE_RATE_HZ, loglevel="FATAL")
-        return _Slot(dec, set(), dec.current_search())
+        slot = _Slot(dec, set(), dec.current_search())
+        with self._lock:
+            known = list(self._known.items())
+        for name, text in known:
+            self._prime(slot, name, text)
+        dec.activate_search(slot.lm_search)
+        return slot
+
+    @staticmethod
+    def _prime(slot: _Slot, name: str, text: str) -> None:
+        """Compile a grammar on a decoder and run it once: a grammar's first audio on a
+        decoder costs ~1 s (its search is built lazily) — paid here, not in a caller's words."""
+        dec = slot.decoder
+        if name not in slot.searches:
+            dec.add_jsgf_string(name, text)
+            slot.searches.add(name)
+        dec.activate_search(name)
+        dec.start_utt()
+        dec.process_raw(_WARMUP_AUDIO, full_utt=True)
+        dec.end_utt()
+
+    def _learn(self, name: str, text: str) -> None:
+        """A grammar seen for the first time: each decoder made from now on gets it ready.
+
+        (Not the idle ones in the background: PocketSphinx holds the GIL while it
+        decodes, so priming during calls would stall every call's audio; ``warm``
+        prepares them before the first dial.)
+        """
+        with self._lock:
+            self._known.setdefault(name, text)
 
     def _acquire(self) -> _Slot:
         with self._lock:
@@ -123,9 +152,19 @@ class SphinxRecognizer:
 
         threading.Thread(target=make, name="sphinx-spare", daemon=True).start()
 
-    def warm(self, count: int = 1) -> None:
-        """Make ``count`` decoders now (a bot expecting that many callers speaking at once)."""
-        slots = [self._acquire() for _ in range(max(0, min(count, self._max)))]
+    def warm(self, count: int = 1, phrase_sets: tuple[tuple[str, ...], ...] = ()) -> None:
+        """Make ``count`` decoders now, each ready for every one of ``phrase_sets`` (a bot
+        expecting that many callers speaking at once, in the states of its scripts)."""
+        slots = [self._acquire() for _ in range(max(1, min(count, self._max)))]
+        for slot in slots:
+            for phrases in phrase_sets:
+                clean = tuple(p for p in (normalize(x, slot.decoder) for x in phrases) if p)
+                if clean:
+                    name = _search_name(clean)
+                    with self._lock:
+                        self._known[name] = jsgf(name, clean)
+                    if name not in slot.searches:
+                        self._prime(slot, name, jsgf(name, clean))
         for slot in slots:
             self._release(slot)
 
@@ -161,34 +200,7 @@ class SphinxRecognizer:
         except BaseException:
             self._release(slot)
             raise
-        shadow = self._shadow() if phrase_set else None
-        return SphinxStream(self, slot, phrase_set, time.perf_counter() - started, shadow)
-
-    def _shadow(self) -> _Slot | None:
-        """A free shadow decoder on the language model, if there is one now (never waited for)."""
-        try:
-            slot = self._shadow_idle.get_nowait()
-        except queue.Empty:
-            with self._lock:
-                make = self._shadows_made < MAX_SHADOW_STREAMS
-                if make:
-                    self._shadows_made += 1
-            if make:  # for the next utterance; this one goes without
-                threading.Thread(
-                    target=lambda: self._shadow_idle.put(self._new_slot()), name="sphinx-shadow", daemon=True
-                ).start()
-            return None
-        slot.decoder.activate_search(slot.lm_search)
-        slot.decoder.start_utt()
-        return slot
-
-    def _end_shadow(self, slot: _Slot) -> str:
-        try:
-            slot.decoder.end_utt()
-            hyp = slot.decoder.hyp()
-            return hyp.hypstr.strip() if hyp is not None else ""
-        finally:
-            self._shadow_idle.put(slot)
+        return SphinxStream(self, slot, phrase_set, time.perf_counter() - started)
 
     def _lm_within(self, slot: _Slot, pcm: bytes, budget_s: float) -> tuple[str, bool]:
         """The language model's words for ``pcm``, decoding for at most ``budget_s``; (words, complete)."""
@@ -217,7 +229,6 @@ class SphinxRecognizer:
         phrase_set: frozenset[str],
         decode_s: float,
         *,
-        shadow_text: str | None = None,
         budget_s: float | None = None,
     ) -> Transcript:
         started = time.perf_counter()
@@ -227,9 +238,7 @@ class SphinxRecognizer:
             # The answer was off the state's list: a phrase grammar then returns
             # nothing or a short fragment of the closest phrase.  The language
             # model's rougher words are worth more than that.
-            if shadow_text is not None:
-                free = shadow_text
-            elif budget_s is None:
+            if budget_s is None:
                 dec.activate_search(slot.lm_search)
                 free = self._decode(dec, pcm)
             else:
@@ -261,10 +270,12 @@ class SphinxRecognizer:
         if not clean:
             dec.activate_search(slot.lm_search)
             return frozenset()
-        name = "g" + hashlib.sha1("|".join(clean).encode()).hexdigest()[:12]
+        name = _search_name(clean)
         if name not in slot.searches:
-            dec.add_jsgf_string(name, jsgf(name, clean))
+            text = jsgf(name, clean)
+            dec.add_jsgf_string(name, text)
             slot.searches.add(name)
+            self._learn(name, text)
         dec.activate_search(name)
         return frozenset(clean)
 
@@ -282,12 +293,9 @@ class SphinxStream:
         slot: _Slot,
         phrase_set: frozenset[str],
         setup_s: float,
-        shadow: _Slot | None = None,
     ) -> None:
         self._owner = owner
         self._slot: _Slot | None = slot
-        self._shadow = shadow  # the language model on the same audio, in case the grammar misses
-        self._shadow_s = 0.0
         self._phrases = phrase_set
         self._audio: list[bytes] = []   # kept for the language-model fallback
         self._decode_s = setup_s
@@ -307,15 +315,6 @@ class SphinxStream:
         dec.process_raw(pcm, full_utt=False)
         hyp = dec.hyp()
         text = hyp.hypstr.strip() if hyp is not None else ""
-        if self._shadow is not None:
-            shadow_started = time.perf_counter()
-            self._shadow.decoder.process_raw(pcm, full_utt=False)
-            self._shadow_s += time.perf_counter() - shadow_started
-            fed_s = self.audio_ms / 1000
-            if fed_s >= SHADOW_JUDGED_AFTER_S and self._shadow_s > SHADOW_MAX_LOAD * fed_s:
-                # Falling behind the debtor (a loaded machine): it would delay the grammar's words.
-                shadow, self._shadow = self._shadow, None
-                self._owner._end_shadow(shadow)
         self._decode_s += time.perf_counter() - started
         if text == self._last_text:
             return None
@@ -326,10 +325,8 @@ class SphinxStream:
         if self._slot is None:
             raise RuntimeError("SphinxStream.finish called twice")
         slot, self._slot = self._slot, None
-        shadow, self._shadow = self._shadow, None
         try:
             started = time.perf_counter()
-            shadow_text = self._owner._end_shadow(shadow) if shadow is not None else None
             dec = slot.decoder
             dec.end_utt()
             hyp = dec.hyp()
@@ -341,11 +338,14 @@ class SphinxStream:
                 text,
                 self._phrases,
                 decode_s,
-                shadow_text=shadow_text,
                 budget_s=LM_FALLBACK_BUDGET_S,
             )
         finally:
             self._owner._release(slot)
+
+
+def _search_name(clean: tuple[str, ...]) -> str:
+    return "g" + hashlib.sha1("|".join(clean).encode()).hexdigest()[:12]
 
 
 def normalize(phrase: str, dec: Decoder) -> str:
