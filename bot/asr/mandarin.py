@@ -1,20 +1,19 @@
 """Mandarin phrase spotting on PocketSphinx's bundled English model — works offline, grammar only.
 
-No package registry ships a Mandarin model for Vosk or PocketSphinx, so with
-none installed Mandarin is heard this way: every phrase the dialogue state
-expects becomes one dictionary word spelled in en-us phones from its pinyin
-(``bot.asr.pinyin``), a JSGF grammar allows one to ``MAX_PHRASES`` of them in a
-row, and the decoded words map back to the hanzi phrases.  The result is
-always a sequence of the state's phrases (or nothing): what the debtor says
-off the list comes out as the closest phrases, never as their own words.
-``duncall models pull vosk-model-small-cn-0.22`` installs a real Mandarin
-model, which the registry then prefers.
+No package registry ships a Mandarin model for Vosk or PocketSphinx.  This
+engine (``DUNCALL_ASR=...,zh=pocketsphinx-pinyin``) hears Mandarin anyway:
+every phrase the dialogue state expects becomes one dictionary word spelled in
+en-us phones from its pinyin (``bot.asr.pinyin``), a JSGF grammar allows one of
+them, and the decoded word maps back to the hanzi phrase.  The result is
+always one of the state's phrases (or nothing): what the debtor says off the
+list comes out as the closest phrase, never as their own words.  It is not the
+default: over 8 kHz telephone audio it picks the right phrase about half the
+time (``bench/asr.py --engines zh``; README, known gaps); ``duncall models pull
+vosk-model-small-cn-0.22`` installs a real Mandarin model.
 
-Confidence: the decoder's best path is compared with a free phone loop over
-the same audio (the acoustic score any phone sequence could reach).  A
-phrase that fits the audio almost as well as the phone loop is a good match;
-one far worse means the debtor said something else, and the dialogue can
-re-prompt on its low confidence.
+Confidence: the grammar's best path score against a free phone loop's over the
+same audio.  It is reported, but measured on espeak-ng speech it hardly
+separates right answers from wrong ones.
 """
 
 from __future__ import annotations
