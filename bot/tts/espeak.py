@@ -15,7 +15,9 @@ import soxr
 from bot.audio import SAMPLE_RATE_HZ
 from duncall.errors import ConfigError
 
-VOICES = {"en": "gmw/en-us", "zh": "sit/cmn"}
+# Mandarin: espeak-ng's plain "cmn" voice reads many characters through their pinyin as
+# English ("底" as "di three"); the Latin-as-pinyin variant says them in Mandarin.
+VOICES = {"en": "gmw/en-us", "zh": "sit/cmn-Latn-pinyin"}
 DEFAULT_RATE_WPM = 165
 WARMUP_ATTEMPTS = 3
 
