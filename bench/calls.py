@@ -44,7 +44,7 @@ def main() -> None:
     if args.barge and "barge_in" not in names:
         groups += [(personas_named(["barge_in"])[0], args.barge)]
     # Decoders for the callers who may speak at once, made before the first dial (as a bot does at start).
-    run = run_calls(groups, args.concurrency, cold_cache=args.cold_cache, decoders=args.concurrency)
+    run = run_calls(groups, args.concurrency, cold_cache=args.cold_cache, decoders=args.concurrency + 1)
     calls = sum(n for _, n in groups)
     print(f"calls: {calls} ({len(groups)} personas), concurrency {args.concurrency}, {run.wall_s:.0f} s, "
           f"load average at the end {run.load_avg[0]:.1f}")

@@ -48,7 +48,7 @@ def main() -> None:
     people = personas_named(TALKERS)
     counts = [args.calls // len(people) + (1 if i < args.calls % len(people) else 0) for i in range(len(people))]
     groups = [(p, n) for p, n in zip(people, counts, strict=True) if n]
-    decoders = args.calls // 2 if args.decoders < 0 else args.decoders
+    decoders = args.calls // 2 + 1 if args.decoders < 0 else args.decoders
     load_before = os.getloadavg()
     run = run_calls(groups, args.calls, cold_cache=args.cold_cache, decoders=decoders)
     answered = sum(1 for r in run.results if r.attempt and r.attempt.conversation)
