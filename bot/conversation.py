@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -216,7 +217,7 @@ class Conversation:
         self._echo = EchoGuard()
         self._frame_times: deque[float] = deque(maxlen=START_WINDOW_MS // 20)
         self._live: LiveDecode | None = None  # the utterance being decoded as it is spoken
-        self._streaming = _streaming_engine(recognizer, lang)
+        self._streaming = _streaming_engine(recognizer, lang) if streaming_enabled() else None
         self._grammar = dialogue.grammar  # the state the dialogue listens in (read by the listener)
         self._marks: dict[str, float] = {}  # this turn's stage times (monotonic), for Turn.stages_ms
         self._t0 = time.monotonic()
@@ -536,6 +537,11 @@ def last_understanding(turns: Sequence[Any]) -> tuple[str | None, float | None, 
             continue
         break
     return None, None, {}
+
+
+def streaming_enabled() -> bool:
+    """``DUNCALL_ASR_STREAMING=0`` decodes each utterance whole after its endpoint (slower, for comparison)."""
+    return os.environ.get("DUNCALL_ASR_STREAMING", "1") != "0"
 
 
 def _streaming_engine(recognizer: Recognizer, lang: str) -> StreamingRecognizer | None:
