@@ -117,11 +117,10 @@ def _chunks(units: Iterable[Unit]) -> Iterator[list[Unit]]:
 def _in_workers(
     units: Iterable[Unit], validate: Callable[[list[Unit]], list[Row]], workers: int
 ) -> Iterator[Row]:
-    # forkserver, not fork: the caller may run threads (a progress bar's monitor), and a forked
-    # child could inherit one of their locks held.
-    ctx = get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    # fork: workers start at once with the validators loaded, and a caller's script needs no
+    # `if __name__ == "__main__"` guard (spawn/forkserver re-run it). The workers only run
+    # the validators, which take no lock another thread of the caller could hold.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         pending: deque[Future[list[Row]]] = deque()
         for chunk in _chunks(units):
             pending.append(pool.submit(validate, chunk))
