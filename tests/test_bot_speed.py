@@ -310,7 +310,9 @@ class CountingSphinx(SphinxRecognizer):
         return super().recognize(pcm, lang, phrases)
 
 
-def test_the_conversation_decodes_while_the_debtor_speaks(espeak: EspeakSynthesizer, tmp_path: Path) -> None:
+def test_the_conversation_decodes_while_the_debtor_speaks(espeak: EspeakSynthesizer, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUNCALL_ASR_STREAMING", "1")
     account = AccountView(account_id="A-1", first_name="John", last_name="Smith", language="en",
                           balance=Decimal("1250.00"), currency="USD", due_date=dt.date(2027, 3, 20),
                           days_past_due=0)
