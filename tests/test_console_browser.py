@@ -5,6 +5,7 @@ Screenshots land in tests/artifacts/ (gitignored); docs/console.md refers to the
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -40,23 +41,32 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ConsoleEnv]]:
-    env = make_env(tmp_path_factory.mktemp("console-browser"))
-    seed_calls(env.engine)
+@contextlib.contextmanager
+def serve(app: object, name: str) -> Iterator[str]:
+    """The console app on a free loopback port, in a thread, for a browser; its base URL."""
     port = _free_port()
-    config = uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
     srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="console-server", daemon=True)
+    thread = threading.Thread(target=srv.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not srv.started:
         if time.monotonic() > deadline:
             raise RuntimeError("the console server did not start within 10 s")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", env
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ConsoleEnv]]:
+    env = make_env(tmp_path_factory.mktemp("console-browser"))
+    seed_calls(env.engine)
+    with serve(env.app, "console-server") as base:
+        yield base, env
     env.close()
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,7 +21,7 @@ import redis
 from conftest import REDIS_URL
 from sqlalchemy.orm import Session
 from test_campaign_support import DUNCALL, own_ari_app
-from test_console_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, login, shot
+from test_console_browser import CHROMIUM, CHROMIUM_ARGS, login, serve, shot
 from test_console_fixtures import ConsoleEnv, WallClock, make_env
 
 from dialer.campaign import control
@@ -66,19 +64,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cons
         audit=audit_sink(env.app.state.console),
         clock=env.clock,
     )
-    port = _free_port()
-    config = uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="console-live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the console server did not start within 10 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", env
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(env.app, "console-live-server") as base:
+        yield base, env
     env.close()
 
 

@@ -4,13 +4,11 @@ scores the call on the QA form. Screenshots land in tests/artifacts/ (docs/conso
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_console_browser import serve
 from test_console_fixtures import GOOD, PASSWORD, ConsoleEnv, make_env, seed_calls, write_wav
 
 pytestmark = pytest.mark.browser
@@ -31,32 +29,14 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ConsoleEnv]]:
     env = make_env(tmp_path_factory.mktemp("console-review"))
     seed_calls(env.engine)
     # The fixture call's turns span ~25 s; its recording is a tone of that length.
     write_wav(env.recordings_dir / "call-0001.wav", 26.0)
-    port = _free_port()
-    config = uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="console-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the console server did not start within 10 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", env
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(env.app, "console-server") as base:
+        yield base, env
     env.close()
 
 
