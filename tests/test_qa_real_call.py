@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import uuid
 import wave
@@ -255,36 +254,25 @@ def _first_sound_s(pcm: bytes, rate: int, frame_ms: int = 20, rms_floor: int = 3
 @pytest.mark.browser
 def test_chromium_plays_the_real_recording_on_the_call_page(real_call: RealCall) -> None:
     playwright_api = pytest.importorskip("playwright.sync_api")
-    uvicorn = pytest.importorskip("uvicorn")
-    from test_console_review_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, shot
+    pytest.importorskip("uvicorn")
+    from test_console_browser import CHROMIUM, CHROMIUM_ARGS, serve
+    from test_console_review_browser import shot
 
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
-    app = real_call.console.app
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, name="console-server", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not srv.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with playwright_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            p = browser.new_page(viewport={"width": 1400, "height": 1000})
-            p.goto(f"http://127.0.0.1:{port}/login?next=/calls/{real_call.attempt_id}")
-            p.fill("input[name=name]", "qa")
-            p.fill("input[name=password]", PASSWORD)
-            p.click("button[type=submit]")
-            p.wait_for_selector("#transcript tbody tr")
-            p.wait_for_function("document.getElementById('player')?.readyState >= 1")
-            duration = p.evaluate("document.getElementById('player').duration")
-            assert duration > 5
-            p.click("#transcript tbody tr[data-seq='0']")
-            p.wait_for_function("document.getElementById('player').currentTime > 1.0", timeout=15_000)
-            assert p.locator("#transcript tr.playing").count() == 1
-            shot(p, "qa-real-call")
-            browser.close()
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+    with serve(real_call.console.app, "console-server") as base, playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        p = browser.new_page(viewport={"width": 1400, "height": 1000})
+        p.goto(f"{base}/login?next=/calls/{real_call.attempt_id}")
+        p.fill("input[name=name]", "qa")
+        p.fill("input[name=password]", PASSWORD)
+        p.click("button[type=submit]")
+        p.wait_for_selector("#transcript tbody tr")
+        p.wait_for_function("document.getElementById('player')?.readyState >= 1")
+        duration = p.evaluate("document.getElementById('player').duration")
+        assert duration > 5
+        p.click("#transcript tbody tr[data-seq='0']")
+        p.wait_for_function("document.getElementById('player').currentTime > 1.0", timeout=15_000)
+        assert p.locator("#transcript tr.playing").count() == 1
+        shot(p, "qa-real-call")
+        browser.close()
