@@ -54,6 +54,33 @@ def test_wrong_password_and_unknown_user_get_the_same_401(env: ConsoleEnv) -> No
     assert "set-cookie" not in wrong.headers
 
 
+def test_repeated_wrong_passwords_pause_the_name_until_the_window_passes(env: ConsoleEnv) -> None:
+    client = env.client()
+    wrong = {"name": "supervisor", "password": "guess-guess-guess"}
+    for _ in range(4):
+        env.clock.advance(60)
+        assert client.post("/api/auth/login", json=wrong).status_code == 401
+    # A good password before the fifth refusal still opens, and starts the count again.
+    assert client.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD}).status_code == 200
+    for _ in range(5):
+        env.clock.advance(10)
+        assert client.post("/api/auth/token", json=wrong).status_code == 401
+    paused = client.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD})
+    assert paused.status_code == 429
+    assert paused.headers["retry-after"] == str(15 * 60 - 40)
+    assert "try again in" in paused.json()["error"] and "set-cookie" not in paused.headers
+    # Other names are not held back by this one's pause.
+    assert client.post("/api/auth/login", json={"name": "qa", "password": PASSWORD}).status_code == 200
+    # The same answer for a name that does not exist: a pause tells nobody which names are real.
+    for _ in range(5):
+        client.post("/api/auth/login", json={"name": "nobody", "password": "guess-guess-guess"})
+    assert client.post("/api/auth/login", json={"name": "nobody", "password": PASSWORD}).status_code == 429
+    env.clock.advance(15 * 60 - 40)
+    assert client.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD}).status_code == 200
+    actions = audit_actions(env)
+    assert actions.count(("supervisor", "login_failed", "")) == 9
+
+
 def test_passwords_and_tokens_are_not_stored_as_given(env: ConsoleEnv) -> None:
     client = env.client()
     token = client.post("/api/auth/token", json={"name": "admin", "password": PASSWORD}).json()["token"]

@@ -114,6 +114,22 @@ def test_holidays_and_weekends_from_the_calendar() -> None:
     assert reasons(NY, "2026-12-26T16:00:00Z", rules=no_weekends) == ["outside_window"]
 
 
+def test_named_holiday_calendars_follow_each_country(tmp_path: Path) -> None:
+    path = tmp_path / "holidays.yaml"
+    path.write_text("calendar: {holiday_calendars: [CN, US-NY], holidays: [2027-03-03]}")
+    rules = load_rules(path)
+    # Spring Festival 2027 falls on 6 February (a lunar date no fixed list would carry forward).
+    assert reasons(BEIJING, "2027-02-06T03:00:00Z", rules=rules) == ["holiday"]     # 11:00 in Beijing
+    assert reasons(BEIJING, "2027-02-17T03:00:00Z", rules=rules) == []              # an ordinary Wednesday
+    # Independence Day and New York's Lincoln's Birthday (a state holiday, not a federal one).
+    assert reasons(NY, "2027-07-05T15:00:00Z", rules=rules) == ["holiday"]          # observed, Monday
+    assert reasons(NY, "2027-02-12T15:00:00Z", rules=rules) == ["holiday"]
+    assert reasons(NY, "2027-03-03T15:00:00Z", rules=rules) == ["holiday"]          # a listed date still counts
+    # Every listed calendar applies to every debtor of the campaign: a CN holiday closes New York too.
+    assert reasons(NY, "2027-02-08T15:00:00Z", rules=rules) == ["holiday"]
+    assert reasons(NY, "2027-02-16T15:00:00Z", rules=rules) == []
+
+
 def test_holiday_is_the_debtors_local_date() -> None:
     new_year = CallingCalendar(holidays=frozenset({dt.date(2026, 1, 1)}))
     rules = dataclasses.replace(DEFAULT_RULES, calendar=new_year)
@@ -240,6 +256,8 @@ def test_presets_load_and_default_file_matches_the_built_in_defaults() -> None:
         ("consent: {bot_regions: [usa]}", "two-letter ISO code"),
         ("calendar: {holidays: [2026-13-01]}", "month must be in 1..12"),
         ("calendar: {holidays: [tomorrow]}", "calendar.holidays[0]"),
+        ("calendar: {holiday_calendars: [XX]}", "calendar.holiday_calendars: unknown holiday calendar 'XX'"),
+        ("calendar: {holiday_calendars: [US-ZZ]}", "US has no subdivision 'ZZ'"),
         ("- just a list", "guard rules must be a mapping"),
         ("a: [", ":1: not valid YAML"),
     ],

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import holidays as holiday_data
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -21,6 +22,7 @@ from dialer.policy.rules import (
     FrequencyRules,
     Rules,
     Window,
+    split_calendar_name,
 )
 from duncall.errors import ConfigError
 
@@ -75,7 +77,25 @@ class CalendarConfig(_Strict):
     weekend: WindowConfig | None = WindowConfig(start="08:00", end="21:00")
     holiday: WindowConfig | None = None
     holidays: list[dt.date] = []
+    holiday_calendars: list[str] = []
     weekend_days: list[str] = ["sat", "sun"]
+
+    @field_validator("holiday_calendars")
+    @classmethod
+    def _calendars(cls, value: list[str]) -> list[str]:
+        supported = holiday_data.list_supported_countries()
+        for name in value:
+            country, subdiv = split_calendar_name(name)
+            if country not in supported:
+                raise ValueError(
+                    f"unknown holiday calendar {name!r}: use an ISO country code such as US, CN, GB"
+                )
+            if subdiv is not None and subdiv not in supported[country]:
+                raise ValueError(
+                    f"unknown holiday calendar {name!r}: {country} has no subdivision {subdiv!r} "
+                    f"(e.g. {', '.join(supported[country][:4]) or 'none'})"
+                )
+        return value
 
     @field_validator("weekend_days")
     @classmethod
@@ -92,6 +112,7 @@ class CalendarConfig(_Strict):
             holiday=self.holiday.freeze() if self.holiday else None,
             holidays=frozenset(self.holidays),
             weekend_days=frozenset(_DAYS[d] for d in self.weekend_days),
+            named=tuple(dict.fromkeys(self.holiday_calendars)),
         )
 
 

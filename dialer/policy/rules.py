@@ -9,7 +9,10 @@ number in any rolling 24 h, at least 2 h between attempts to an account.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
+
+import holidays as holiday_data
 
 from duncall.vocab import AccountFlag
 
@@ -37,19 +40,46 @@ US_WINDOW = Window(dt.time(8), dt.time(21))
 SATURDAY, SUNDAY = 5, 6
 
 
+def split_calendar_name(name: str) -> tuple[str, str | None]:
+    """``"US-NY"`` → ``("US", "NY")``; ``"CN"`` → ``("CN", None)``."""
+    country, _, subdiv = name.partition("-")
+    return country, subdiv or None
+
+
+@functools.lru_cache(maxsize=256)
+def named_holidays(name: str, year: int) -> frozenset[dt.date]:
+    """The public holidays of a named calendar (``US``, ``US-NY``, ``CN``, ``GB-ENG``) in ``year``.
+
+    From the ``holidays`` package, which follows each country's rules (lunar dates for
+    Spring Festival, "observed" days, state holidays) — not a list to keep by hand.
+    A pure function of its arguments; cached per calendar and year.
+    """
+    country, subdiv = split_calendar_name(name)
+    return frozenset(holiday_data.country_holidays(country, subdiv=subdiv, years=year))
+
+
 @dataclass(frozen=True, slots=True)
 class CallingCalendar:
-    """Which window applies on a local date.  ``None`` for a kind of day means: no calls at all."""
+    """Which window applies on a local date.  ``None`` for a kind of day means: no calls at all.
+
+    A day is a holiday when it is in ``holidays`` (dates the campaign lists) or a public
+    holiday of any calendar in ``named`` (``"US"``, ``"CN"``, ``"GB-ENG"`` …), both taken
+    on the debtor's local date.
+    """
 
     weekday: Window | None = US_WINDOW
     weekend: Window | None = US_WINDOW
     holiday: Window | None = None
     holidays: frozenset[dt.date] = frozenset()
     weekend_days: frozenset[int] = frozenset({SATURDAY, SUNDAY})
+    named: tuple[str, ...] = ()
+
+    def is_holiday(self, day: dt.date) -> bool:
+        return day in self.holidays or any(day in named_holidays(name, day.year) for name in self.named)
 
     def window_for(self, day: dt.date) -> tuple[Window | None, bool]:
         """The window for ``day`` and whether it is a holiday."""
-        if day in self.holidays:
+        if self.is_holiday(day):
             return self.holiday, True
         if day.weekday() in self.weekend_days:
             return self.weekend, False

@@ -47,7 +47,8 @@ def _status(exc: DuncallError) -> int:
 
 
 def _error(status: int, what: str, fix: str = "", **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": what, "fix": fix, **extra}, status_code=status)
+    headers = {"Retry-After": str(extra["retry_after_s"])} if "retry_after_s" in extra else None
+    return JSONResponse({"error": what, "fix": fix, **extra}, status_code=status, headers=headers)
 
 
 async def _duncall_error(_: Request, exc: Exception) -> Response:

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dialer.store.models.console import ConsoleSession, ConsoleUser
+from dialer.store.models.console import AuditEntry, ConsoleSession, ConsoleUser
 from duncall.console.roles import Role
 from duncall.errors import AuthError, InputError
 
+LOGIN_FAILED = "login_failed"  # audit action of a refused log-in; the throttle counts these
+LOGIN_SUCCEEDED = ("login", "token_issued")
 USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
 _hasher = PasswordHasher()
@@ -114,6 +116,36 @@ def authenticate(db: Session, name: str, password: str) -> ConsoleUser:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return user
+
+
+def login_wait_s(db: Session, name: str, now: dt.datetime, max_failures: int, window_s: int) -> int:
+    """Seconds before ``name`` may try a password again; 0 when it may now.
+
+    ``max_failures`` refused log-ins within ``window_s`` (and since the name's last good
+    one) close the door until the oldest of them leaves the window. Counted from the
+    audit log, so every console process sees the same count and a restart forgets nothing;
+    unknown names are counted too, so a lock tells nobody whether a name exists.
+    """
+    since = now - dt.timedelta(seconds=window_s)
+    last_good = db.scalar(
+        select(func.max(AuditEntry.at)).where(
+            AuditEntry.user_name == name, AuditEntry.action.in_(LOGIN_SUCCEEDED), AuditEntry.at > since
+        )
+    )
+    if last_good is not None:
+        since = max(since, _utc(last_good))
+    failures = list(
+        db.scalars(
+            select(AuditEntry.at)
+            .where(AuditEntry.user_name == name, AuditEntry.action == LOGIN_FAILED, AuditEntry.at > since)
+            .order_by(AuditEntry.at.desc())
+            .limit(max_failures)
+        )
+    )
+    if len(failures) < max_failures:
+        return 0
+    reopens = _utc(failures[-1]) + dt.timedelta(seconds=window_s)
+    return max(1, int((reopens - now).total_seconds() + 0.999))
 
 
 def open_session(

@@ -20,6 +20,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
 SESSION_TTL_S = 8 * 3600  # one working shift
 TOKEN_TTL_S = 30 * 24 * 3600
+LOGIN_MAX_FAILURES = 5  # refused passwords per user name within LOGIN_WINDOW_S before a pause
+LOGIN_WINDOW_S = 15 * 60
 MAX_BODY_BYTES = 512 * 1024  # the largest script is ~10 KiB; anything near this is a mistake
 FORBIDDEN_PHRASES_FILE = Path(__file__).resolve().parent / "forbidden_phrases.yaml"
 FORBIDDEN_MATCH_SCORE = 90.0  # rapidfuzz partial_ratio at or above which a bot phrase is flagged
@@ -41,6 +43,8 @@ class ConsoleSettings:
     scripts_dir: Path = field(default_factory=paths.scripts_dir)
     session_ttl_s: int = SESSION_TTL_S
     token_ttl_s: int = TOKEN_TTL_S
+    login_max_failures: int = LOGIN_MAX_FAILURES
+    login_window_s: int = LOGIN_WINDOW_S
     cookie_secure: bool = False  # set behind TLS; plain http on loopback cannot carry a Secure cookie
     max_body_bytes: int = MAX_BODY_BYTES
     forbidden_phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

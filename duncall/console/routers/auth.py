@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from dialer.store.models.console import ConsoleUser
 from duncall.console import audit
-from duncall.console.auth import Principal, authenticate, close_session, open_session
+from duncall.console.auth import (
+    LOGIN_FAILED,
+    Principal,
+    authenticate,
+    close_session,
+    login_wait_s,
+    open_session,
+)
 from duncall.console.deps import SESSION_COOKIE, current_principal, get_console, request_token
 from duncall.console.errors import ApiError
 from duncall.console.roles import ROLE_PERMISSIONS, Role
 from duncall.console.state import Console
+from duncall.errors import AuthError
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -43,18 +52,52 @@ class Token(BaseModel):
     expires_at: dt.datetime
 
 
+_REFUSED: dict[int | str, dict[str, Any]] = {401: {"description": "wrong name or password"}, 429: {"description": "too many refused passwords"}}
+
+
+def _verified_user_id(console: Console, body: Credentials, via: str) -> int:
+    """The id of the user these credentials belong to; refusals are audited and throttled.
+
+    The refusal is written in a transaction of its own, so it counts even though the
+    request fails; a name under its pause is refused before its password is looked at.
+    """
+    settings = console.settings
+    now = console.now()
+    with console.transaction() as db:
+        wait_s = login_wait_s(db, body.name, now, settings.login_max_failures, settings.login_window_s)
+        if wait_s:
+            raise ApiError(
+                429,
+                f"too many refused passwords for this user name; try again in {wait_s} s",
+                "wait, or ask an admin to reset the password",
+                retry_after_s=wait_s,
+            )
+        try:
+            return authenticate(db, body.name, body.password).id
+        except AuthError as exc:
+            refused = exc
+    with console.transaction() as db:
+        audit.record(db, now, body.name, LOGIN_FAILED, via=via)
+    raise refused
+
+
 def _me(principal: Principal, expires_at: dt.datetime | None = None) -> Me:
     perms = sorted(p.value for p in ROLE_PERMISSIONS[principal.role])
     return Me(name=principal.name, role=principal.role.value, permissions=perms, expires_at=expires_at)
 
 
-@router.post("/login", response_model=Me, responses={401: {"description": "wrong name or password"}})
+@router.post("/login", response_model=Me, responses=_REFUSED)
 def login(body: Credentials, response: Response, console: Annotated[Console, Depends(get_console)]) -> Me:
-    """Open a browser session: sets an HttpOnly, SameSite=Strict cookie."""
+    """Open a browser session: sets an HttpOnly, SameSite=Strict cookie.
+
+    After `login_max_failures` refused passwords for a name within `login_window_s`, the
+    name is refused with 429 and `Retry-After` until the oldest refusal leaves the window.
+    """
     settings = console.settings
+    user_id = _verified_user_id(console, body, "cookie")
     now = console.now()
     with console.transaction() as db:
-        user = authenticate(db, body.name, body.password)
+        user = db.get_one(ConsoleUser, user_id)
         token, expires = open_session(db, user, "cookie", now, settings.session_ttl_s)
         audit.record(db, now, user.name, "login")
         principal = Principal(user.id, user.name, Role(user.role))
@@ -70,13 +113,14 @@ def login(body: Credentials, response: Response, console: Annotated[Console, Dep
     return _me(principal, expires)
 
 
-@router.post("/token", response_model=Token, responses={401: {"description": "wrong name or password"}})
+@router.post("/token", response_model=Token, responses=_REFUSED)
 def token(body: TokenRequest, console: Annotated[Console, Depends(get_console)]) -> Token:
-    """An API bearer token for scripts and tools (`Authorization: Bearer …`)."""
+    """An API bearer token for scripts and tools (`Authorization: Bearer …`); throttled like log-in."""
+    user_id = _verified_user_id(console, body, "bearer")
     now = console.now()
     ttl = min(body.ttl_s or console.settings.token_ttl_s, console.settings.token_ttl_s)
     with console.transaction() as db:
-        user = authenticate(db, body.name, body.password)
+        user = db.get_one(ConsoleUser, user_id)
         value, expires = open_session(db, user, "bearer", now, ttl)
         audit.record(db, now, user.name, "token_issued", ttl_s=ttl)
     return Token(token=value, expires_at=expires)
