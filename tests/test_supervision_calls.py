@@ -38,7 +38,7 @@ import httpx
 import numpy as np
 import pytest
 import redis
-from fakes.audio_probe import clip_match, pcm16, read_raw16, tone_windows
+from fakes.audio_probe import clip_match, pcm16, read_raw16, tone_windows, voiced_share
 from sqlalchemy.orm import Session
 from test_console_fixtures import PASSWORD, make_env
 
@@ -79,6 +79,7 @@ TONE_HEARD = 4  # 50 ms windows dominated by a tone: a 0.4 s tone fills 8
 TONE_ABSENT = 1
 CLIP_HEARD = 0.8  # normalised cross-correlation of a known clip (measured: 0.92-1.0 when heard)
 CLIP_ABSENT = 0.6  # (measured: 0.2-0.4 for audio that was never there)
+SPEECH_SHARE = 0.7  # clip stretches compared: at least this share of 50 ms windows voiced
 
 
 class TappedMedia(MediaConnection):
@@ -388,11 +389,15 @@ def _speech(recording: np.ndarray, clips: list[np.ndarray], stretch_s: float) ->
     The bot and the debtor both speak with espeak-ng: shorter stretches of one start to
     match shared words of the other, so the bot's are taken longer."""
     n = int(stretch_s * 16_000)
-    best = 0.0
-    for speech in clips:
-        for start in range(0, max(1, len(speech) - n), n // 4):
-            best = max(best, clip_match(recording, 16_000, speech[start : start + n], 16_000))
-    return best
+    stretches = [s[i : i + n] for s in clips for i in range(0, max(1, len(s) - n), n // 4)]
+    # A stretch that is mostly pause is a short burst of voice: that matches any speech
+    # somewhat, so only stretches of mostly speech are compared (the most voiced one if none is).
+    shares = [voiced_share(s, 16_000) for s in stretches]
+    floor = min(SPEECH_SHARE, max(shares, default=0.0))
+    return max(
+        (clip_match(recording, 16_000, s, 16_000) for s, share in zip(stretches, shares, strict=True) if share >= floor),
+        default=0.0,
+    )
 
 
 def _bot_speech(supervised: Supervised, recording: np.ndarray) -> float:

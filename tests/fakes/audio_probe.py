@@ -49,6 +49,15 @@ def tone_windows(samples: np.ndarray, rate: int, hz: float) -> int:
     return int(np.count_nonzero(loud & (share > TONE_SHARE)))
 
 
+def voiced_share(samples: np.ndarray, rate: int) -> float:
+    """The share of 50 ms windows louder than a quiet line (0..1)."""
+    n = int(rate * WINDOW_MS / 1000)
+    if len(samples) < n:
+        return 0.0
+    frames = samples[: len(samples) // n * n].reshape(-1, n)
+    return float(np.mean((frames**2).mean(axis=1) > QUIET_RMS**2))
+
+
 def clip_match(recording: np.ndarray, rate: int, clip: np.ndarray, clip_rate: int) -> float:
     """Peak normalised cross-correlation (0..1) of ``clip`` anywhere in ``recording``."""
     rec = soxr.resample(recording, rate, COMPARE_RATE_HZ)
