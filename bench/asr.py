@@ -57,7 +57,7 @@ from bot.dialogue import DialogueSession, find_script, load_script
 from bot.grammars import phrases as grammar_phrases
 from bot.nlu.types import IntentClassifier
 from duncall import paths
-from duncall.demo import DEMO_SCRIPT, account_view
+from duncall.demo import account_view
 from duncall.errors import DuncallError
 from duncall.personas.model import Persona, load_personas
 from duncall.personas.render import clip_name, render_audio
@@ -110,8 +110,8 @@ def keyword_classifier() -> IntentClassifier:
 
 
 def answered_grammars(p: Persona, classifier: IntentClassifier) -> list[str | None]:
-    """The grammar name of the state each reply answers, walking the demo script with the reply texts."""
-    session = DialogueSession(load_script(find_script(DEMO_SCRIPT, p.language)), account_view(p),
+    """The grammar name of the state each reply answers, walking the persona's script with the reply texts."""
+    session = DialogueSession(load_script(find_script(p.script, p.language)), account_view(p),
                               dt.date.today(), classifier)
     session.start()
     out: list[str | None] = []

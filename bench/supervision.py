@@ -31,9 +31,9 @@ import redis
 
 from bot.answer import converse
 from bot.transcript import ConversationRecord
-from dialer.accounts.importer import import_file
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
+from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.runner import Target, run_campaign
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard
@@ -57,8 +57,7 @@ async def bench(rounds: int) -> dict[str, list[float]]:
     tmp = Path(tempfile.mkdtemp(prefix="duncall-bench-sup-"))
     engine = open_engine(f"sqlite:///{tmp / 'calls.db'}")
     persona = next(p for p in load_personas(paths.personas_dir()) if p.name == "cooperative")
-    demo.persona_accounts_jsonl([persona], tmp / "accounts.jsonl")
-    import_file(engine, tmp / "accounts.jsonl")
+    import_persona_accounts(engine, persona_accounts([persona]))
     client = redis.Redis.from_url(settings.redis_url())
     prefix = f"duncall-bench-sup:{tag}:"
     registry = LiveCallRegistry(client, prefix + "live:")

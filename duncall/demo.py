@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import Engine
@@ -32,8 +29,8 @@ from bot.nlu.types import IntentClassifier
 from bot.transcript import ConversationRecord
 from bot.tts.cache import PromptCache
 from bot.tts.espeak import DEFAULT_RATE_WPM, EspeakSynthesizer
-from dialer.accounts.importer import import_file
 from dialer.call import AnsweredCall, AnswerKind
+from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.runner import DialGate, Target, TargetResult, run_campaign
 from dialer.store.db import open_engine
 from duncall import paths
@@ -44,7 +41,6 @@ from duncall.personas import Persona, load_personas
 from duncall.personas.render import CONTEXT
 from duncall.vocab import AccountView
 
-DEMO_SCRIPT = "early_collection"
 # Languages with an offline recognizer that is not the default (too inaccurate for one; README).
 OFFLINE_HINT = {
     "zh": "to try them without a model: DUNCALL_ASR=en=pocketsphinx,zh=pocketsphinx-pinyin "
@@ -53,40 +49,6 @@ OFFLINE_HINT = {
 DEMO_CONCURRENCY = 4
 # The last run's prompt cache, for the benchmarks' hit rate.
 LAST_PROMPT_CACHE: PromptCache | None = None
-
-
-def persona_accounts_jsonl(personas: Sequence[Persona], out: Path) -> None:
-    with out.open("w", encoding="utf-8") as f:
-        for p in personas:
-            a = p.account
-            f.write(
-                json.dumps(
-                    {
-                        "account_id": a.account_id,
-                        "first_name": a.first_name,
-                        "last_name": a.last_name,
-                        "phones": [
-                            {
-                                "number": a.phone,
-                                "type": "mobile",
-                                "ai_voice_consent": True,
-                                "consent_date": "2026-01-15",
-                                "contact_type": "debtor",
-                            }
-                        ],
-                        "timezone": a.timezone,
-                        "language": p.language,
-                        "balance": str(a.balance),
-                        "currency": a.currency,
-                        "days_past_due": a.days_past_due,
-                        "product": "demo",
-                        "risk_segment": "demo",
-                        "flags": [],
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
 
 
 def account_view(p: Persona) -> AccountView:
@@ -155,11 +117,8 @@ async def _run(
     out: TextIO,
 ) -> list[TargetResult]:
     engine = open_engine(db_url)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "personas.jsonl"
-        persona_accounts_jsonl(personas, path)
-        summary = import_file(engine, path)
-        print(f"accounts: {summary.one_line().split(': ', 1)[1]}", file=out)
+    summary = import_persona_accounts(engine, persona_accounts(personas))
+    print(f"accounts: {summary.one_line().split(': ', 1)[1]}", file=out)
     global LAST_PROMPT_CACHE
     engines, classifier, recognizer = load_engines()
     LAST_PROMPT_CACHE = engines.prompts
@@ -189,7 +148,7 @@ async def _run(
         )
 
     targets = [
-        Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, DEMO_SCRIPT)
+        Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, p.script)
         for p in personas
     ]
     return await run_campaign(

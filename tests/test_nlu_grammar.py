@@ -156,3 +156,24 @@ def test_empty_text_is_out_of_scope_with_no_confidence() -> None:
 def test_unknown_language_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown language"):
         _nlu({}).understand("bonjour", "fr", TODAY)
+
+
+class CountingModel(FixedModel):
+    def __init__(self, probs: dict[Intent, float]) -> None:
+        super().__init__(probs)
+        self.texts: list[str] = []
+
+    def probabilities(self, texts: list[str]) -> list[list[float]]:
+        self.texts += texts
+        return super().probabilities(texts)
+
+
+def test_a_repeated_answer_is_not_scored_twice_yet_each_state_still_decides() -> None:
+    model = CountingModel({Intent.DENY: 0.45, Intent.WRONG_NUMBER: 0.35})
+    nlu = NluClassifier(langs=("en",), models={"en": model})
+    first = nlu.understand("No, not him.", "en", TODAY)
+    again = nlu.understand("no not him", "en", TODAY, expected=(Intent.AFFIRM, Intent.WRONG_NUMBER))
+    assert model.texts == ["no not him"]  # the same words once normalized: one inference
+    # The kept probabilities, not a kept answer: the second state's expected intents still break the tie.
+    assert first.intent is Intent.DENY and again.intent is Intent.WRONG_NUMBER
+    assert (nlu.cache_hits, nlu.cache_misses) == (1, 1)

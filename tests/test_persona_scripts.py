@@ -28,7 +28,7 @@ def classifier():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p.name)
 def test_persona_words_reach_the_expected_disposition(classifier, persona) -> None:  # type: ignore[no-untyped-def]
-    script = load_script(find_script(demo.DEMO_SCRIPT, persona.language))
+    script = load_script(find_script(persona.script, persona.language))
     session = DialogueSession(script, demo.account_view(persona), dt.date(2026, 11, 25), classifier)
     session.start()
     replies = list(persona.replies)

@@ -25,13 +25,11 @@ import contextlib
 import datetime as dt
 import io
 import os
-import tempfile
 import time
 import uuid
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -45,9 +43,9 @@ from test_console_fixtures import PASSWORD, make_env
 from bot import callbot
 from bot.answer import converse
 from bot.media.chan_websocket import MediaConnection
-from dialer.accounts.importer import import_file
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
+from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.runner import Target, TargetResult, run_campaign
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard
@@ -207,10 +205,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
     registry = LiveCallRegistry(client, prefix + "live:")
     persona = next(p for p in load_personas(paths.personas_dir()) if p.name == "cooperative")
     engine = open_engine(f"sqlite:///{tmp / 'calls.db'}")
-    with tempfile.TemporaryDirectory() as d:
-        accounts = Path(d) / "accounts.jsonl"
-        demo.persona_accounts_jsonl([persona], accounts)
-        import_file(engine, accounts)
+    import_persona_accounts(engine, persona_accounts([persona]))
     engines, classifier, recognizer = demo.load_engines()
     engines = replace(engines, live=registry)
     assert demo.ready_languages({"en"}, recognizer, classifier) == {"en": None}

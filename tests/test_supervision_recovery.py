@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -19,11 +18,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from dialer.accounts.importer import import_file
+from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.recovery import reconcile
 from dialer.store.db import open_engine
 from dialer.store.models import AttemptState, CallAttempt, Campaign
-from duncall import demo, paths
+from duncall import paths
 from duncall.ari import AriClient, StasisStart
 from duncall.ari.errors import AriNotFound
 from duncall.live.registry import TAKEOVER_VARIABLE
@@ -45,10 +44,7 @@ async def ari() -> AsyncIterator[AriClient]:
 def _store(tmp_path: Path, campaign: str, attempts: list[str]) -> Engine:
     engine = open_engine(f"sqlite:///{tmp_path / 'calls.db'}")
     persona = next(p for p in load_personas(paths.personas_dir()) if p.name == "cooperative")
-    with tempfile.TemporaryDirectory() as d:
-        accounts = Path(d) / "accounts.jsonl"
-        demo.persona_accounts_jsonl([persona], accounts)
-        import_file(engine, accounts)
+    import_persona_accounts(engine, persona_accounts([persona]))
     now = dt.datetime.now(dt.UTC)
     with Session(engine) as s, s.begin():
         s.add(Campaign(campaign_id=campaign, name=campaign, strategy="default.yaml", created_at=now))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from typing import Protocol
 
@@ -40,6 +41,11 @@ GRAMMAR_ACCEPT = 88.0
 MODEL_SURE = 0.85
 # Grammars are for short answers; longer utterances are left to the model.
 GRAMMAR_MAX_WORDS = {"en": 5, "zh": 8}  # zh counts characters
+# The model is a pure function of the normalized text, and grammar-constrained recognition
+# returns the same few hundred phrases call after call: their probabilities are kept, so a
+# repeated answer costs a dictionary look-up instead of an inference (which, on a machine
+# busy with many calls' audio, waits for the CPU behind the recognizers).
+MODEL_CACHE_TEXTS = 4096
 
 
 class Scorer(Protocol):
@@ -64,6 +70,10 @@ class NluClassifier:
         self._models: dict[str, Scorer] = dict(models or {})
         self._matchers: dict[str, GrammarMatcher] = {}
         self._lock = threading.Lock()
+        self._probs: OrderedDict[tuple[str, str], dict[Intent, float]] = OrderedDict()
+        self._probs_lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def preload(self) -> None:
         """Load every language's model now (at start-up) instead of on first use."""
@@ -77,6 +87,23 @@ class NluClassifier:
             if lang not in self._models:
                 self._models[check_lang(lang)] = load_model(lang, build_missing=self._build_missing)
             return self._models[lang]
+
+    def _probabilities(self, lang: str, clean: str) -> dict[Intent, float]:
+        key = (lang, clean)
+        with self._probs_lock:
+            cached = self._probs.get(key)
+            if cached is not None:
+                self._probs.move_to_end(key)
+                self.cache_hits += 1
+                return cached
+        model = self.model(lang)
+        probs = dict(zip(model.labels, model.probabilities([clean])[0], strict=True))
+        with self._probs_lock:
+            self.cache_misses += 1
+            self._probs[key] = probs
+            if len(self._probs) > MODEL_CACHE_TEXTS:
+                self._probs.popitem(last=False)
+        return probs
 
     def _matcher(self, lang: str, grammar: str | None) -> GrammarMatcher:
         key = f"{lang}/{grammar or '*'}"
@@ -96,12 +123,13 @@ class NluClassifier:
         expected: tuple[Intent, ...] = (),
         grammar: str | None = None,
     ) -> Understanding:
-        model = self.model(check_lang(lang))
+        lang = check_lang(lang)
+        self.model(lang)  # a model not built fails here, whatever the text
         clean = normalize(text, lang)
         slots = extract(text, lang, today)
         if not clean:
             return Understanding(text, Intent.OUT_OF_SCOPE, 0.0, slots)
-        probs = dict(zip(model.labels, model.probabilities([clean])[0], strict=True))
+        probs = self._probabilities(lang, clean)
         intent = max(probs, key=probs.__getitem__)
         if expected and intent not in expected:
             best = max(expected, key=lambda i: probs.get(i, 0.0))

@@ -8,6 +8,7 @@ campaign of hundreds of persona calls through the real Asterisk.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 from collections.abc import Sequence
@@ -73,7 +74,8 @@ def import_persona_accounts(engine: Engine, accounts: Sequence[PersonaAccount]) 
                     "language": pa.persona.language,
                     "balance": str(a.balance),
                     "currency": a.currency,
-                    "days_past_due": a.days_past_due,
+                    # A due date, not days past due: a persona may be not yet due (pre-due reminder).
+                    "due_date": (dt.date.today() - dt.timedelta(days=a.days_past_due)).isoformat(),
                     "product": "sandbox",
                     "risk_segment": "sandbox",
                     "flags": [],

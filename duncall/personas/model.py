@@ -53,6 +53,8 @@ class Persona(BaseModel):
     name: str
     description: str
     language: Literal["en", "zh"] = "en"
+    # The dialogue script the bot calls this debtor with (scripts/<script>.<language>.yaml).
+    script: str = Field(default="early_collection", pattern=r"^[a-z][a-z0-9_]{1,60}$")
     behaviour: Literal["answer", "busy", "no_answer", "voicemail", "congestion"] = "answer"
     ring_ms: int = Field(default=1500, ge=0, le=60000)
     greeting: str | None = "hello?"  # said on answer, as people do
