@@ -29,7 +29,7 @@ import redis
 from bot.answer import converse
 from bot.asr.registry import configured_recognizer
 from bot.asr.sphinx import SphinxRecognizer
-from bot.callbot import BotEngines
+from bot.callbot import BotEngines, prepare_process_for_calls
 from bot.dialogue.script import find_script, load_script
 from bot.grammars import phrases
 from bot.nlu import load_classifier
@@ -153,6 +153,7 @@ async def _run(groups: Sequence[tuple[Persona, int]], concurrency: int, cold_cac
     gate = GuardGate(Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=prefix), store_facts(engine))
     prompts = PromptCache(EspeakSynthesizer(), cache_dir, DEFAULT_RATE_WPM)
     recognizer = configured_recognizer()
+    prepare_process_for_calls()
     engines = BotEngines(recognizer, prompts, phrases)
     classifier = load_classifier()
     demo.ready_languages({p.language for p in personas}, recognizer, classifier)

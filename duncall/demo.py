@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from bot.answer import converse
 from bot.asr.registry import RoutingRecognizer, configured_recognizer
-from bot.callbot import BotEngines
+from bot.callbot import BotEngines, prepare_process_for_calls
 from bot.grammars import phrases
 from bot.nlu.types import IntentClassifier
 from bot.transcript import ConversationRecord
@@ -69,6 +69,7 @@ def account_view(p: Persona) -> AccountView:
 def load_engines() -> tuple[BotEngines, IntentClassifier, RoutingRecognizer]:
     from bot.nlu import load_classifier  # heavy (transformers): only when a call is placed
 
+    prepare_process_for_calls()
     prompts = PromptCache(EspeakSynthesizer(), paths.home() / "tts-cache", DEFAULT_RATE_WPM)
     recognizer = configured_recognizer()
     # Bridged calls are listed for supervisors (duncall.supervision) in the configured Redis.
