@@ -52,7 +52,10 @@ class Token(BaseModel):
     expires_at: dt.datetime
 
 
-_REFUSED: dict[int | str, dict[str, Any]] = {401: {"description": "wrong name or password"}, 429: {"description": "too many refused passwords"}}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "wrong name or password"},
+    429: {"description": "too many refused passwords for this name; Retry-After says when to try again"},
+}
 
 
 def _verified_user_id(console: Console, body: Credentials, via: str) -> int:
@@ -69,7 +72,7 @@ def _verified_user_id(console: Console, body: Credentials, via: str) -> int:
             raise ApiError(
                 429,
                 f"too many refused passwords for this user name; try again in {wait_s} s",
-                "wait, or ask an admin to reset the password",
+                "wait that long; refused attempts are in the audit log (login_failed) for an admin to see",
                 retry_after_s=wait_s,
             )
         try:
