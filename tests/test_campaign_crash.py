@@ -103,7 +103,11 @@ async def test_sigkill_mid_campaign_then_restart(tmp_path: Path, key_prefix: str
     ours = {i: n for i, n in seen.items() if i in by_id or i in after.allowed_ids}
     assert ours and all(n == 1 for n in ours.values()), ours
     assert set(ours) <= after.allowed_ids
-    assert set(ours) == set(by_id)
+    # A kill that lands between an attempt's durable reservation and its originate leaves an
+    # attempt Asterisk never saw: the restart ends it failed and never dials it.
+    never_dialled = set(by_id) - set(ours)
+    assert never_dialled <= orphans, never_dialled
+    assert all(by_id[i].outcome == "failed" for i in never_dialled)
 
 
 def _dialing_accounts(db_url: str) -> set[str]:
