@@ -53,7 +53,7 @@ SUPERVISOR_CHECK_S = 5.0
 # whenever it lets go of the GIL for one, a recognizer or classifier thread takes it, and the
 # loop may wait a whole switch interval (CPython's default 5 ms) to get it back. Over tens of
 # calls that piles up into seconds of turn latency while the CPU idles (bench/concurrency.py,
-# 30 calls: p95 1.6-2.8 s at 5 ms, 0.96-1.3 s at 0.5 ms).
+# 30 calls in lock-step: p95 1.6-2.8 s at 5 ms, 0.96-1.7 s at 0.5 ms).
 CALLS_SWITCH_INTERVAL_S = 0.0005
 
 
