@@ -60,7 +60,7 @@ def account_view(p: Persona) -> AccountView:
         language=p.language,
         balance=Decimal(a.balance),
         currency=a.currency,
-        due_date=dt.date.today() - dt.timedelta(days=a.days_past_due),
+        due_date=a.due_date(dt.date.today()),
         days_past_due=a.days_past_due,
         timezone=a.timezone,
     )

@@ -75,7 +75,7 @@ def import_persona_accounts(engine: Engine, accounts: Sequence[PersonaAccount]) 
                     "balance": str(a.balance),
                     "currency": a.currency,
                     # A due date, not days past due: a persona may be not yet due (pre-due reminder).
-                    "due_date": (dt.date.today() - dt.timedelta(days=a.days_past_due)).isoformat(),
+                    "due_date": a.due_date(dt.date.today()).isoformat(),
                     "product": "sandbox",
                     "risk_segment": "sandbox",
                     "flags": [],

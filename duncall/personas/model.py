@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +38,10 @@ class AccountData(BaseModel):
     currency: str = "USD"
     days_past_due: int = 30
     timezone: str | None = None
+
+    def due_date(self, today: dt.date) -> dt.date:
+        """The due date as of ``today`` (negative days past due: not yet due)."""
+        return today - dt.timedelta(days=self.days_past_due)
 
 
 class Expectation(BaseModel):
