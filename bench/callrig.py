@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import multiprocessing
 import os
 import statistics
 import sys
@@ -38,8 +39,10 @@ from bot.tts.cache import PromptCache
 from bot.tts.espeak import DEFAULT_RATE_WPM, EspeakSynthesizer
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
+from dialer.campaign.pacing import CpsPacer
 from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.runner import Target, TargetResult, run_campaign
+from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard
 from dialer.guards.ledger import Ledger
@@ -89,13 +92,18 @@ def cpu_seconds(pid: int | str) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def bot_cpu_seconds() -> float:
+    """This process and its live children (the PocketSphinx workers, ``bot.asr.workers``)."""
+    return cpu_seconds("self") + sum(cpu_seconds(c.pid) for c in multiprocessing.active_children() if c.pid)
+
+
 @dataclass
 class Run:
     results: list[TargetResult]
     wall_s: float
     prompts: PromptCache
     asterisk_cpu_s: float | None
-    bot_cpu_s: float
+    bot_cpu_s: float            # the bot's process and its ASR worker processes
     load_avg: tuple[float, float, float]
     peak_calls: int
     conversations: list[ConversationRecord] = field(default_factory=list)
@@ -130,17 +138,25 @@ class Run:
 
 
 def run_calls(
-    groups: Sequence[tuple[Persona, int]], concurrency: int, *, cold_cache: bool, decoders: int = 0
+    groups: Sequence[tuple[Persona, int]],
+    concurrency: int,
+    *,
+    cold_cache: bool,
+    decoders: int = 0,
+    cps: int = 0,
 ) -> Run:
     """Call each persona of ``groups`` that many times (copies), ``concurrency`` calls at a time.
 
     ``decoders``: PocketSphinx decoders to make before the first dial (a bot sized for
     that many callers speaking at once); otherwise they are made as callers speak.
+    ``cps``: originates per second through the campaign's own pacer (0: all at once).
     """
-    return asyncio.run(_run(groups, concurrency, cold_cache, decoders))
+    return asyncio.run(_run(groups, concurrency, cold_cache, decoders, cps))
 
 
-async def _run(groups: Sequence[tuple[Persona, int]], concurrency: int, cold_cache: bool, decoders: int) -> Run:
+async def _run(
+    groups: Sequence[tuple[Persona, int]], concurrency: int, cold_cache: bool, decoders: int, cps: int
+) -> Run:
     tag = uuid.uuid4().hex[:8]
     db = Path(tempfile.gettempdir()) / f"duncall-bench-{tag}.db"
     cache_dir = Path(tempfile.mkdtemp(prefix="duncall-bench-tts-")) if cold_cache else paths.home() / "tts-cache"
@@ -151,6 +167,10 @@ async def _run(groups: Sequence[tuple[Persona, int]], concurrency: int, cold_cac
     client = redis.Redis.from_url(settings.redis_url())
     prefix = f"duncall-bench:{tag}:"
     gate = GuardGate(Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=prefix), store_facts(engine))
+    pacer = None
+    if cps > 0:
+        limiter = CapacityLimiter(client, CapacityLimits(max_concurrent=0, calls_per_second=cps), prefix=prefix)
+        pacer = CpsPacer(limiter, f"bench-{tag}")
     prompts = PromptCache(EspeakSynthesizer(), cache_dir, DEFAULT_RATE_WPM)
     recognizer = configured_recognizer()
     prepare_process_for_calls()
@@ -182,10 +202,10 @@ async def _run(groups: Sequence[tuple[Persona, int]], concurrency: int, cold_cac
     await ari.connect()
     pid = asterisk_pid()
     ast0 = cpu_seconds(pid) if pid else 0.0
-    bot0 = cpu_seconds("self")
+    bot0 = bot_cpu_seconds()
     started = time.monotonic()
     try:
-        results = await run_campaign(ari, engine, targets, on_answer, gate, concurrency=concurrency)
+        results = await run_campaign(ari, engine, targets, on_answer, gate, concurrency=concurrency, pacer=pacer)
     finally:
         await ari.close()
         for key in client.scan_iter(match=prefix + "*"):
@@ -198,7 +218,7 @@ async def _run(groups: Sequence[tuple[Persona, int]], concurrency: int, cold_cac
         wall_s=wall,
         prompts=prompts,
         asterisk_cpu_s=(cpu_seconds(pid) - ast0) if pid else None,
-        bot_cpu_s=cpu_seconds("self") - bot0,
+        bot_cpu_s=bot_cpu_seconds() - bot0,
         load_avg=load,
         peak_calls=peak,
     )

@@ -68,7 +68,7 @@ def main() -> None:
         print(f"prompt cache: {cache.hits}/{total} plays from the cache = {cache.hits / total:.0%} "
               f"({cache.prefetched} pre-rendered{', cold start' if args.cold_cache else ''})")
     if run.asterisk_cpu_s is not None:
-        print(f"cpu: asterisk {run.asterisk_cpu_s / run.wall_s:.0%} of a core, bot {run.bot_cpu_s / run.wall_s:.0%}")
+        print(f"cpu: asterisk {run.asterisk_cpu_s / run.wall_s:.0%} of a core, bot with its ASR workers {run.bot_cpu_s / run.wall_s:.0%}")
 
 
 if __name__ == "__main__":

@@ -44,15 +44,18 @@ def main() -> None:
     ap.add_argument("--decoders", type=int, default=-1,
                     help="PocketSphinx decoders made before dialling (default: half the calls)")
     ap.add_argument("--cold-cache", action="store_true", help="start from an empty prompt cache")
+    ap.add_argument("--cps", type=int, default=0,
+                    help="originates per second through the campaign's pacer (0: all N at once, the worst case)")
     args = ap.parse_args()
     people = personas_named(TALKERS)
     counts = [args.calls // len(people) + (1 if i < args.calls % len(people) else 0) for i in range(len(people))]
     groups = [(p, n) for p, n in zip(people, counts, strict=True) if n]
     decoders = args.calls // 2 + 1 if args.decoders < 0 else args.decoders
     load_before = os.getloadavg()
-    run = run_calls(groups, args.calls, cold_cache=args.cold_cache, decoders=decoders)
+    run = run_calls(groups, args.calls, cold_cache=args.cold_cache, decoders=decoders, cps=args.cps)
     answered = sum(1 for r in run.results if r.attempt and r.attempt.conversation)
-    print(f"calls: {args.calls} dialled at once, {answered} conversations, peak {run.peak_calls} up together, "
+    how = "at once" if args.cps <= 0 else f"at {args.cps} per second"
+    print(f"calls: {args.calls} dialled {how}, {answered} conversations, peak {run.peak_calls} up together, "
           f"{run.wall_s:.0f} s")
     print(f"load average: {load_before[0]:.1f} before, {run.load_avg[0]:.1f} at the end (2 cores, shared)")
     lat = run.latencies()
@@ -71,7 +74,7 @@ def main() -> None:
     if total:
         print(f"prompt cache: {cache.hits}/{total} = {cache.hits / total:.0%} ({cache.prefetched} pre-rendered)")
     ast = f"{run.asterisk_cpu_s / run.wall_s:.0%}" if run.asterisk_cpu_s is not None else "?"
-    print(f"cpu (share of one core, 200% = the whole machine): asterisk {ast}, bot {run.bot_cpu_s / run.wall_s:.0%}")
+    print(f"cpu (share of one core, 200% = the whole machine): asterisk {ast}, bot with its ASR workers {run.bot_cpu_s / run.wall_s:.0%}")
 
 
 if __name__ == "__main__":

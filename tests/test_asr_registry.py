@@ -12,6 +12,7 @@ from bot.asr.registry import RoutingRecognizer, configured_choice, parse_choice
 from bot.asr.sphinx import SphinxRecognizer
 from bot.asr.streaming import StreamingRecognizer
 from bot.asr.vosk_engine import VoskRecognizer
+from bot.asr.workers import SphinxWorkers
 from duncall.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -58,7 +59,8 @@ def test_bad_choice_is_one_config_error(spec: str, says: str) -> None:
     assert says in err.value.one_line() and "\n" not in err.value.one_line()
 
 
-def test_router_makes_each_engine_once_and_routes_by_language() -> None:
+def test_router_makes_each_engine_once_and_routes_by_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUNCALL_ASR_WORKERS", "0")
     router = RoutingRecognizer(parse_choice("en=pocketsphinx,*=vosk"))
     en, zh, ko = router.engine_for("en"), router.engine_for("zh"), router.engine_for("ko")
     assert isinstance(en, SphinxRecognizer) and isinstance(zh, VoskRecognizer)
@@ -77,3 +79,22 @@ def test_routing_to_vosk_without_a_model_says_how_to_get_one(tmp_path: Path, mon
     assert "`duncall models pull vosk-model-small-cn-0.22`" in err.value.one_line()
     with pytest.raises(ConfigError):
         router.warm("zh")
+
+
+def test_pocketsphinx_decodes_in_one_worker_process_per_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DUNCALL_ASR_WORKERS", raising=False)
+    monkeypatch.delenv("DUNCALL_ASR_STREAMING", raising=False)
+    monkeypatch.setattr(registry.os, "cpu_count", lambda: 2)
+    en = RoutingRecognizer(parse_choice("en=pocketsphinx")).engine_for("en")
+    assert isinstance(en, SphinxWorkers) and en.workers == 2
+    monkeypatch.setenv("DUNCALL_ASR_STREAMING", "1")   # decoding while spoken needs the in-process decoder
+    assert isinstance(RoutingRecognizer(parse_choice("en=pocketsphinx")).engine_for("en"), SphinxRecognizer)
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "17", "1.5"])
+def test_bad_worker_count_is_one_config_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("DUNCALL_ASR_WORKERS", value)
+    with pytest.raises(ConfigError) as err:
+        RoutingRecognizer(parse_choice("en=pocketsphinx")).engine_for("en")
+    line = err.value.one_line()
+    assert "DUNCALL_ASR_WORKERS" in line and "0 to 16" in line and "\n" not in line

@@ -12,6 +12,10 @@ collection conversation (README, known gaps).  Choose it with
 ``DUNCALL_ASR=en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk``.  Each Vosk
 language's model directory comes from ``bot.models.vosk_model_dir``
 (``DUNCALL_VOSK_MODEL_<LANG>`` or the pulled model).
+
+``DUNCALL_ASR_WORKERS`` (default: one per core) runs PocketSphinx in that many
+worker processes (``bot.asr.workers``), since it holds the GIL while it
+decodes; 0 keeps it in the bot's process.
 """
 
 from __future__ import annotations
@@ -26,12 +30,31 @@ from bot.asr.streaming import StreamingRecognizer
 from duncall.errors import ConfigError
 
 ENV_VAR = "DUNCALL_ASR"
+WORKERS_ENV_VAR = "DUNCALL_ASR_WORKERS"
+MAX_WORKERS = 16
 DEFAULT_SPEC = "en=pocketsphinx,*=vosk"
 ANY_LANG = "*"
 PINYIN_ENGINE = "pocketsphinx-pinyin"
 
 
+def asr_workers() -> int:
+    """``DUNCALL_ASR_WORKERS``: PocketSphinx worker processes (default one per core; 0: in process)."""
+    raw = os.environ.get(WORKERS_ENV_VAR, "").strip()
+    if not raw:
+        return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+    if not raw.isdigit() or int(raw) > MAX_WORKERS:
+        raise ConfigError(f"{WORKERS_ENV_VAR}={raw!r} is not a whole number from 0 to {MAX_WORKERS}",
+                          "unset it (one worker per core), or set 0 to decode in the bot's process")
+    return int(raw)
+
+
 def _pocketsphinx() -> Recognizer:
+    # Decoding while the debtor speaks (DUNCALL_ASR_STREAMING=1) feeds an in-process decoder.
+    workers = 0 if os.environ.get("DUNCALL_ASR_STREAMING", "0") == "1" else asr_workers()
+    if workers:
+        from bot.asr.workers import SphinxWorkers
+
+        return SphinxWorkers(workers)
     from bot.asr.sphinx import SphinxRecognizer
 
     return SphinxRecognizer()
