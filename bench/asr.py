@@ -118,7 +118,11 @@ def answered_grammars(p: Persona, classifier: IntentClassifier) -> list[str | No
     for reply in p.replies:
         out.append(None if session.done else session.grammar)
         if not session.done:
-            session.hear(reply.text)
+            if reply.keys:
+                for key in reply.keys:
+                    session.dtmf(key)
+            else:
+                session.hear(reply.text)
     return out
 
 
@@ -137,6 +141,8 @@ def load_clips(sounds: Path | None, langs: set[str]) -> list[Clip]:
         for p in personas:
             for i, (reply, state_grammar) in enumerate(zip(p.replies, answered_grammars(p, classifier),
                                                            strict=True), start=1):
+                if not reply.text:
+                    continue   # keys pressed, nothing said
                 pcm = (folder / f"{clip_name(p, i)}.sln16").read_bytes()
                 state = grammar_phrases(p.language, state_grammar) if state_grammar else ()
                 clips.append(Clip(p.name, p.language, reply.text, (*state, reply.text), bool(state), pcm))
@@ -263,7 +269,7 @@ def mandarin(split: str, cache: Path | None) -> list[asr_zh.Score]:
                 if p.behaviour == "answer" and p.replies and p.language == "zh"]
     classifier = keyword_classifier()
     replies = [(r.text, g) for p in personas
-               for r, g in zip(p.replies, answered_grammars(p, classifier), strict=True)]
+               for r, g in zip(p.replies, answered_grammars(p, classifier), strict=True) if r.text]
     return asr_zh.run(split, replies, cache)
 
 

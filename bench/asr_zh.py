@@ -41,7 +41,7 @@ from duncall.vocab import Intent
 BYTES_PER_S = 32_000
 VOICE = "cmn-latn-pinyin"
 MIN_CONFIDENCE = 0.5   # scripts' min_confidence: below it the dialogue re-prompts
-PHONE_BAND = True      # render through 8 kHz, as calls carry it (see ``render``)
+PHONE_BAND = True      # render through 8 kHz, as PSTN calls carry it (see ``render``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +123,8 @@ def utterances(persona_replies: list[tuple[str, str | None]]) -> list[Utterance]
 def render(text: str, voice: Voice, folder: Path, phone: bool = PHONE_BAND) -> bytes:
     """espeak-ng → sox → 16 kHz slin, cached in ``folder`` by voice and text.
 
-    ``phone``: through 8 kHz and back, as the sandbox's Local channels carry a persona's
-    audio (their read format is slin at 8 kHz) and as any PSTN call does.
+    ``phone``: through 8 kHz and back, as a PSTN (G.711) call carries it.  The sandbox's
+    Local channels carry 48 kHz (slin48) and the bot hears 16 kHz: the wideband case.
     """
     key = hashlib.sha256(f"{voice.label()}|{text}".encode()).hexdigest()[:20]
     target = folder / f"{key}{'.8k' if phone else ''}.sln16"

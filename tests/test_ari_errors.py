@@ -107,6 +107,7 @@ async def test_requests_carry_parameters_as_ari_spells_them() -> None:
         "timeout": "25",
         "channelId": "c1",
         "otherChannelId": "c1-b",
+        "formats": "slin48",   # a Local channel at 48 kHz, not Asterisk's slin192
     }
     assert request.content == b'{"variables":{"CALLERID(num)":"1000"}}'
 

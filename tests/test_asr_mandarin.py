@@ -25,7 +25,7 @@ def _project_mandarin() -> set[str]:
     texts = {p for name in STATE_GRAMMARS for p in phrases("zh", name)}
     texts |= {ex.text for split in ("train", "heldout") for ex in load_nlu("zh", split)
               if not any(c.isascii() and c.isalnum() for c in ex.text)}   # "在app上怎么还" cannot be
-    texts |= {r.text for p in load_personas(paths.personas_dir()) if p.language == "zh" for r in p.replies}
+    texts |= {r.text for p in load_personas(paths.personas_dir()) if p.language == "zh" for r in p.replies if r.text}
     return texts
 
 

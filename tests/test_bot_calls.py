@@ -33,11 +33,15 @@ PERSONAS = {p.name: p for p in load_personas(paths.personas_dir())}
 ENGLISH = sorted(n for n, p in PERSONAS.items() if p.language == "en")
 # No registry ships a Mandarin model, so Mandarin is heard by the offline grammar-only
 # recognizer (bot.asr.mandarin), chosen here as a user would, through DUNCALL_ASR.  Over the
-# sandbox's 8 kHz line it hears these personas' answers; it hears "是我" as "不对", so the
+# sandbox's line (16 kHz) it hears these personas' answers; it hears "是我" as "不对", so the
 # personas answering with it (mandarin, mandarin_paid) are not called (README, known gaps).
 ASR_SPEC = "en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk"
 MANDARIN = ["mandarin_stop_calling", "mandarin_third_party", "mandarin_wrong_number"]
-CALLED = ENGLISH + MANDARIN
+# The Mandarin scripts ask yes/no questions with a keypress offered ("是本人请按1"); these
+# right parties answer with keys, so every Mandarin script runs through Asterisk to its end.
+MANDARIN_KEYS = sorted(n for n, p in PERSONAS.items() if p.language == "zh" and p.replies
+                       and all(r.keys for r in p.replies))
+CALLED = ENGLISH + MANDARIN + MANDARIN_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +128,23 @@ def test_mandarin_debtor_is_heard_by_the_offline_grammar_recognizer(
     assert debtor, [(t.speaker, t.text) for t in conv.turns]
     # Every word heard is Mandarin, the hanzi of one of the state's phrases (never pinyin tokens).
     assert all("\u4e00" <= ch <= "\u9fff" for t in debtor for ch in t.text), [t.text for t in debtor]
+
+
+def test_every_mandarin_script_is_called_through_asterisk() -> None:
+    called = {PERSONAS[n].script for n in MANDARIN + MANDARIN_KEYS}
+    scripts = {p.stem.removesuffix(".zh") for p in paths.scripts_dir().glob("*.zh.yaml")}
+    assert scripts and scripts <= called, scripts - called
+
+
+@pytest.mark.parametrize("name", MANDARIN_KEYS)
+def test_keypress_answers_reach_the_dialogue_through_asterisk(
+    campaign: tuple[str, list[TargetResult]], name: str
+) -> None:
+    _, results = campaign
+    conv = _result(results, name).attempt.conversation  # type: ignore[union-attr]
+    assert conv is not None
+    pressed = [t.dtmf for t in conv.turns if t.speaker == "debtor" and t.dtmf]
+    assert pressed == [r.keys for r in PERSONAS[name].replies], [(t.speaker, t.text, t.dtmf) for t in conv.turns]
 
 
 def test_transcripts_and_outcomes_are_stored(campaign: tuple[str, list[TargetResult]]) -> None:

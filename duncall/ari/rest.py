@@ -57,10 +57,13 @@ HANGUP_REASONS = frozenset(
 # settles on the highest, slin192: a mixing bridge it joins then runs at 192 kHz and
 # Asterisk resamples every frame of every party to and from it (measured with 30 bot
 # calls on Local-channel personas: ~80% of Asterisk's CPU in codec_resample, the whole
-# 2-core machine at peak).  Local channels stand in for a phone line, so they get the
-# wideband rate the bot's media socket speaks (chan_websocket slin16).  Other
+# 2-core machine at peak).  Local channels (the sandbox's personas) get slin48: Asterisk
+# 30% of a core for the same 30 calls.  slin16, the bot's own rate, would skip resampling
+# altogether, but PocketSphinx then hears the personas' clips as they are on disk and
+# misses words in three of them that it hears through Asterisk's resampler ("i can pay
+# two hundred dollars on friday" → "two hundred dollars"); bench/RESULTS.md.  Other
 # technologies (PJSIP trunks) negotiate their codecs with the far end.
-LOCAL_CHANNEL_FORMATS = ("slin16",)
+LOCAL_CHANNEL_FORMATS: tuple[str, ...] = ("slin48",)
 MEDIA_SCHEMES = frozenset({"sound", "recording", "number", "digits", "characters", "tone"})
 SnoopDirection = Literal["none", "both", "out", "in"]
 PlaybackOperation = Literal["restart", "pause", "unpause", "reverse", "forward"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from duncall.errors import ConfigError
 
@@ -19,12 +19,21 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 class Reply(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    text: str = Field(min_length=1, max_length=400)
+    # What the persona says, or the keys it presses instead ("1": the scripts' "press 1 to
+    # confirm"); exactly one of the two.
+    text: str = Field(default="", max_length=400)
+    keys: str = Field(default="", pattern=r"^[0-9*#]{0,8}$")
     # When the persona speaks: after the bot finished talking ("after_bot"), or
     # while the bot is still talking ("barge_in", after `barge_after_ms` of bot speech).
     when: Literal["after_bot", "barge_in"] = "after_bot"
     barge_after_ms: int = Field(default=1200, ge=0, le=20000)
     pause_ms: int = Field(default=300, ge=0, le=10000)
+
+    @model_validator(mode="after")
+    def _words_or_keys(self) -> Reply:
+        if bool(self.text.strip()) == bool(self.keys):
+            raise ValueError("a reply has either text (words said) or keys (digits pressed), not both or neither")
+        return self
 
 
 class AccountData(BaseModel):

@@ -24,6 +24,7 @@ BOT_DONE_SILENCE_MS = 900  # bot silence that counts as "the bot finished"
 WAIT_FOR_BOT_TIMEOUT_S = 25
 STAY_ON_LINE_S = 90  # long enough for the bot to give up on a silent line itself
 ESPEAK_RATE_WPM = 155
+DTMF_KEY_MS = 250  # how long each key of a keypress reply is held
 # Clips that are no persona's: what the dialer plays itself, what the sandbox's agents say.
 SYSTEM_VOICE = "en-us"
 SYSTEM_CLIPS = {
@@ -52,7 +53,8 @@ def clips(persona: Persona) -> dict[str, str]:
             "Please leave a message after the tone."
         )
     for i, reply in enumerate(persona.replies, start=1):
-        out[clip_name(persona, i)] = reply.text
+        if reply.text:
+            out[clip_name(persona, i)] = reply.text
     return out
 
 
@@ -113,7 +115,10 @@ def _extension(p: Persona) -> list[str]:
             add(f" same => n,WaitForSilence({BOT_DONE_SILENCE_MS},1,{WAIT_FOR_BOT_TIMEOUT_S})")
             if reply.pause_ms:
                 add(f" same => n,Wait({reply.pause_ms / 1000:.2f})")
-        add(f" same => n,Playback({SOUND_DIR}/{clip_name(p, i)})")
+        if reply.keys:
+            add(f" same => n,SendDTMF({reply.keys},{DTMF_KEY_MS})")
+        else:
+            add(f" same => n,Playback({SOUND_DIR}/{clip_name(p, i)})")
         if p.hang_up_after_reply == i:
             add(" same => n,Hangup(16)")
             return out
