@@ -2,22 +2,26 @@
 
 Each call is a persona answering through the real sandbox Asterisk (Local channels, the
 persona's speech played by Asterisk from files) to the bot: AMD, chan_websocket media,
-webrtcvad, PocketSphinx with the state's JSGF grammar decoding while the debtor speaks,
+webrtcvad, PocketSphinx with the state's JSGF grammar (in worker processes, ``bot.asr.workers``),
 the intent classifier, TTS from the prompt cache (pre-rendered per call), the
 early-collection script.  All N calls are dialled together (concurrency N) from a mix
 of the conversational personas, so N conversations overlap for most of the run.
 
 Reports turn latency p50/p95 (end of the debtor's speech → first bot audio sent,
 including the 500 ms endpoint silence) with its per-stage breakdown, the peak number of
-calls up at once, the CPU of the asterisk process and of this (bot) process as a share
+calls up at once, the CPU of the asterisk process and of the bot (this process and its ASR
+workers) as a share
 of one core (the machine has 2), and the load average — the machine may be shared.
 
-Load rig: Local-channel personas cost Asterisk ~4.5% of a core per call for playing
-their prompts (FACTS.md); SIP peers played by sipp cost ~0.5% but sipp (Debian
-sip-tester) is not installed here, so at high N Asterisk's share here overstates what a
-production Asterisk (RTP to a carrier) would use.
+Load rig: the personas are Local channels on the same Asterisk.  Originated with no
+formats they ran at slin192 and Asterisk's resampling took both cores at peak; the ARI
+client now originates them at slin48 (``duncall/ari/rest.py``): ~30% of one core for 30
+calls.  A SIP load rig (sipp) on another machine would leave the bot and Asterisk alone.
 
-    .venv/bin/python bench/concurrency.py [--calls 30] [--decoders 12] [--cold-cache]
+``--cps N`` dials through the campaign's own CPS pacer instead of all at once (the
+default, the worst case: copies of the same persona then speak in lock-step).
+
+    .venv/bin/python bench/concurrency.py [--calls 30] [--cps 0] [--decoders 12] [--cold-cache]
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=30, help="calls dialled at once")
     ap.add_argument("--decoders", type=int, default=-1,
-                    help="PocketSphinx decoders made before dialling (default: half the calls)")
+                    help="in-process PocketSphinx (DUNCALL_ASR_WORKERS=0): decoders made before dialling "
+                         "(default: half the calls)")
     ap.add_argument("--cold-cache", action="store_true", help="start from an empty prompt cache")
     ap.add_argument("--cps", type=int, default=0,
                     help="originates per second through the campaign's pacer (0: all N at once, the worst case)")
