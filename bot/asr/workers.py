@@ -27,6 +27,10 @@ from duncall.errors import ConfigError, ServiceUnavailable
 
 # The worker's own recognizer (one per process); made by ``_start_worker``.
 _WORKER: object | None = None
+# Every pool this process made and has not shut down itself.  Held here so that none is
+# garbage-collected while the interpreter exits: its manager thread then closes a pipe
+# that concurrent.futures' exit hook may be writing to (CPython 3.11: "Bad file descriptor").
+_POOLS: list[ProcessPoolExecutor] = []
 WORKER_START_TIMEOUT_S = 120.0   # spawn + import + decoder + every grammar primed (~3-5 s when idle)
 
 
@@ -70,6 +74,7 @@ class SphinxWorkers:
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
                 )
+                _POOLS.append(self._pool)
             return self._pool
 
     def warm(self) -> None:
@@ -113,4 +118,6 @@ class SphinxWorkers:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
+            if pool in _POOLS:
+                _POOLS.remove(pool)
