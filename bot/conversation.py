@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from bot.asr.base import Recognizer, Transcript
-from bot.asr.streaming import RecognitionStream, StreamingRecognizer
+from bot.asr.streaming import RecognitionStream, StreamingRecognizer, streaming_enabled
 from bot.audio import duration_ms
 from bot.media.echo import EchoGuard
 from bot.media.endpointer import (
@@ -540,15 +539,6 @@ def last_understanding(turns: Sequence[Any]) -> tuple[str | None, float | None, 
     return None, None, {}
 
 
-def streaming_enabled() -> bool:
-    """``DUNCALL_ASR_STREAMING=1`` decodes the debtor's words while they speak.
-
-    Off by default: it takes 20-200 ms off every turn, but PocketSphinx fed live
-    estimates its cepstral mean as it goes instead of over the whole utterance,
-    and on the sandbox calls that cost words two personas' tests rely on
-    ("friday", "already paid"); whole-utterance decoding hears them.
-    """
-    return os.environ.get("DUNCALL_ASR_STREAMING", "0") == "1"
 
 
 def _streaming_engine(recognizer: Recognizer, lang: str) -> StreamingRecognizer | None:

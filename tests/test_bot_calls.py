@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot.transcript import ConversationRecord
 from dialer.campaign.facts import store_facts
 from dialer.campaign.runner import TargetResult
 from dialer.guards.gate import GuardGate
@@ -74,6 +75,12 @@ def _result(results: list[TargetResult], name: str) -> TargetResult:
     return next(r for r in results if r.target.account_id == account_id)
 
 
+def _conversation(results: list[TargetResult], name: str) -> ConversationRecord:
+    attempt = _result(results, name).attempt
+    assert attempt is not None and attempt.conversation is not None, name
+    return attempt.conversation
+
+
 @pytest.mark.parametrize("name", CALLED)
 def test_persona_call_ends_as_expected(campaign: tuple[str, list[TargetResult]], name: str) -> None:
     _, results = campaign
@@ -94,9 +101,7 @@ def test_persona_call_ends_as_expected(campaign: tuple[str, list[TargetResult]],
 
 
 def test_barge_in_stops_the_bot(campaign: tuple[str, list[TargetResult]]) -> None:
-    _, results = campaign
-    conv = _result(results, "barge_in").attempt.conversation  # type: ignore[union-attr]
-    assert conv is not None
+    conv = _conversation(campaign[1], "barge_in")
     assert any(t.interrupted for t in conv.turns if t.speaker == "bot")
     assert conv.barge_ins
 
@@ -109,9 +114,8 @@ DEBT_WORDS = {
 
 @pytest.mark.parametrize("name", sorted(DEBT_WORDS))
 def test_third_party_never_hears_about_the_debt(campaign: tuple[str, list[TargetResult]], name: str) -> None:
-    _, results = campaign
-    conv = _result(results, name).attempt.conversation  # type: ignore[union-attr]
-    assert conv is not None and conv.disposition == "third_party"
+    conv = _conversation(campaign[1], name)
+    assert conv.disposition == "third_party"
     said = " ".join(t.text.lower() for t in conv.turns if t.speaker == "bot")
     for word in DEBT_WORDS[name]:
         assert word not in said, said
@@ -121,9 +125,7 @@ def test_third_party_never_hears_about_the_debt(campaign: tuple[str, list[Target
 def test_mandarin_debtor_is_heard_by_the_offline_grammar_recognizer(
     campaign: tuple[str, list[TargetResult]], name: str
 ) -> None:
-    _, results = campaign
-    conv = _result(results, name).attempt.conversation  # type: ignore[union-attr]
-    assert conv is not None
+    conv = _conversation(campaign[1], name)
     debtor = [t for t in conv.turns if t.speaker == "debtor" and t.text]
     assert debtor, [(t.speaker, t.text) for t in conv.turns]
     # Every word heard is Mandarin, the hanzi of one of the state's phrases (never pinyin tokens).
@@ -140,9 +142,7 @@ def test_every_mandarin_script_is_called_through_asterisk() -> None:
 def test_keypress_answers_reach_the_dialogue_through_asterisk(
     campaign: tuple[str, list[TargetResult]], name: str
 ) -> None:
-    _, results = campaign
-    conv = _result(results, name).attempt.conversation  # type: ignore[union-attr]
-    assert conv is not None
+    conv = _conversation(campaign[1], name)
     pressed = [t.dtmf for t in conv.turns if t.speaker == "debtor" and t.dtmf]
     assert pressed == [r.keys for r in PERSONAS[name].replies], [(t.speaker, t.text, t.dtmf) for t in conv.turns]
 

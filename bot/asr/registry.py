@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.asr.base import Recognizer, Transcript
-from bot.asr.streaming import StreamingRecognizer
+from bot.asr.streaming import StreamingRecognizer, streaming_enabled
 from duncall.errors import ConfigError
 
 ENV_VAR = "DUNCALL_ASR"
@@ -50,7 +50,7 @@ def asr_workers() -> int:
 
 def _pocketsphinx() -> Recognizer:
     # Decoding while the debtor speaks (DUNCALL_ASR_STREAMING=1) feeds an in-process decoder.
-    workers = 0 if os.environ.get("DUNCALL_ASR_STREAMING", "0") == "1" else asr_workers()
+    workers = 0 if streaming_enabled() else asr_workers()
     if workers:
         from bot.asr.workers import SphinxWorkers
 

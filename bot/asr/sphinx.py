@@ -169,16 +169,8 @@ class SphinxRecognizer:
         for slot in slots:
             self._release(slot)
 
-    @staticmethod
-    def _check_lang(lang: str) -> None:
-        if lang != "en":
-            raise ConfigError(
-                f"PocketSphinx has no model for language '{lang}'",
-                "use the Vosk engine with a model for it (`duncall models pull vosk-model-small-cn`)",
-            )
-
     def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
-        self._check_lang(lang)
+        check_lang(lang)
         with self._whole:
             slot = self._acquire()
             try:
@@ -192,7 +184,7 @@ class SphinxRecognizer:
 
     def stream(self, lang: str, phrases: tuple[str, ...] = ()) -> SphinxStream:
         """One utterance decoded as it is fed (blocking: call it off the event loop)."""
-        self._check_lang(lang)
+        check_lang(lang)
         slot = self._acquire()
         try:
             started = time.perf_counter()
@@ -343,6 +335,15 @@ class SphinxStream:
             )
         finally:
             self._owner._release(slot)
+
+
+def check_lang(lang: str) -> None:
+    """PocketSphinx's bundled model is English only."""
+    if lang != "en":
+        raise ConfigError(
+            f"PocketSphinx has no model for language '{lang}'",
+            "use the Vosk engine with a model for it (`duncall models pull vosk-model-small-cn`)",
+        )
 
 
 def _warm_up(dec: Decoder) -> None:

@@ -16,6 +16,7 @@ words are plainly finished.  It never decides barge-in.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -57,3 +58,14 @@ def feed_frames(stream: RecognitionStream, pcm: bytes) -> list[PartialTranscript
         if partial is not None:
             partials.append(partial)
     return partials
+
+
+def streaming_enabled() -> bool:
+    """``DUNCALL_ASR_STREAMING=1`` decodes the debtor's words while they speak.
+
+    Off by default: it takes 20-200 ms off every turn, but PocketSphinx fed live
+    estimates its cepstral mean as it goes instead of over the whole utterance,
+    and on the sandbox calls that cost words two personas' tests rely on
+    ("friday", "already paid"); whole-utterance decoding hears them.
+    """
+    return os.environ.get("DUNCALL_ASR_STREAMING", "0") == "1"

@@ -23,10 +23,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from bot.asr.base import Transcript
-from duncall.errors import ConfigError, ServiceUnavailable
+from bot.asr.sphinx import SphinxRecognizer, check_lang
+from duncall.errors import ServiceUnavailable
 
 # The worker's own recognizer (one per process); made by ``_start_worker``.
-_WORKER: object | None = None
+_WORKER: SphinxRecognizer | None = None
 # Every pool this process made and has not shut down itself.  Held here so that none is
 # garbage-collected while the interpreter exits: its manager thread then closes a pipe
 # that concurrent.futures' exit hook may be writing to (CPython 3.11: "Bad file descriptor").
@@ -36,8 +37,6 @@ WORKER_START_TIMEOUT_S = 120.0   # spawn + import + decoder + every grammar prim
 
 def _start_worker() -> None:
     global _WORKER
-    from bot.asr.sphinx import SphinxRecognizer
-
     rec = SphinxRecognizer(pool_size=1, max_decoders=1)
     rec.warm(1)
     _WORKER = rec
@@ -48,9 +47,7 @@ def _ready() -> int:
 
 
 def _recognize(pcm: bytes, lang: str, phrases: tuple[str, ...]) -> Transcript:
-    from bot.asr.sphinx import SphinxRecognizer
-
-    assert isinstance(_WORKER, SphinxRecognizer)
+    assert _WORKER is not None, "not a worker process started by SphinxWorkers"
     return _WORKER.recognize(pcm, lang, phrases)
 
 
@@ -96,11 +93,7 @@ class SphinxWorkers:
             ) from None
 
     def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
-        if lang != "en":
-            raise ConfigError(
-                f"PocketSphinx has no model for language '{lang}'",
-                "use the Vosk engine with a model for it (`duncall models pull vosk-model-small-cn`)",
-            )
+        check_lang(lang)
         pool = self._executor()
         try:
             return pool.submit(_recognize, pcm, lang, phrases).result()
