@@ -13,7 +13,7 @@ setup:
 	tools/setup.sh asterisk
 
 lint:
-	.venv/bin/ruff check duncall dialer bot tests bench
+	.venv/bin/ruff check foundation telephony dialer bot duncall tests bench
 
 typecheck:
 	.venv/bin/mypy

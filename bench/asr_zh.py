@@ -36,19 +36,19 @@ from bot.grammars import phrases as grammar_phrases
 from bot.nlu.data import load as load_nlu
 from bot.nlu.data import normalize
 from bot.nlu.grammar import STATE_GRAMMARS, load_grammar
-from duncall.vocab import Intent
+from foundation.contract import Intent
 
 BYTES_PER_S = 32_000
 VOICE = "cmn-latn-pinyin"
-MIN_CONFIDENCE = 0.5   # scripts' min_confidence: below it the dialogue re-prompts
-PHONE_BAND = True      # render through 8 kHz, as PSTN calls carry it (see ``render``)
+MIN_CONFIDENCE = 0.5  # scripts' min_confidence: below it the dialogue re-prompts
+PHONE_BAND = True  # render through 8 kHz, as PSTN calls carry it (see ``render``)
 
 
 @dataclass(frozen=True, slots=True)
 class Voice:
-    variant: str     # espeak-ng voice variant ("" = the default male voice)
+    variant: str  # espeak-ng voice variant ("" = the default male voice)
     rate_wpm: int
-    pitch: int       # espeak-ng -p, 0..99 (50 default)
+    pitch: int  # espeak-ng -p, 0..99 (50 default)
 
     @property
     def name(self) -> str:
@@ -64,11 +64,11 @@ TEST_VOICES = (Voice("", 175, 60), Voice("f3", 145, 50), Voice("m3", 160, 35))
 
 @dataclass(frozen=True, slots=True)
 class Utterance:
-    kind: str                    # grammar | heldout | persona
+    kind: str  # grammar | heldout | persona
     text: str
-    intent: Intent | None        # expected intent (None: persona replies)
-    grammar: tuple[str, ...]     # the phrases the decoder may choose from
-    split: str                   # dev | test
+    intent: Intent | None  # expected intent (None: persona replies)
+    grammar: tuple[str, ...]  # the phrases the decoder may choose from
+    split: str  # dev | test
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Score:
     char_errors: int = 0
     ref_chars: int = 0
     rtf: list[float] = field(default_factory=list)
-    confidences: list[tuple[float, bool]] = field(default_factory=list)   # (confidence, right intent)
+    confidences: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right intent)
 
 
 def split_of(text: str) -> str:
@@ -130,12 +130,44 @@ def render(text: str, voice: Voice, folder: Path, phone: bool = PHONE_BAND) -> b
     target = folder / f"{key}{'.8k' if phone else ''}.sln16"
     if not target.exists():
         wav = folder / f"{key}.wav"
-        subprocess.run(["espeak-ng", "-v", voice.name, "-s", str(voice.rate_wpm), "-p", str(voice.pitch),
-                        "-w", str(wav), text], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "espeak-ng",
+                "-v",
+                voice.name,
+                "-s",
+                str(voice.rate_wpm),
+                "-p",
+                str(voice.pitch),
+                "-w",
+                str(wav),
+                text,
+            ],
+            check=True,
+            capture_output=True,
+        )
         tmp = folder / f"{key}.tmp"
         rate = ["rate", "8000", "rate", "16000"] if phone else []
-        subprocess.run(["sox", str(wav), "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1",
-                        str(tmp), *rate], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "sox",
+                str(wav),
+                "-t",
+                "raw",
+                "-r",
+                "16000",
+                "-e",
+                "signed",
+                "-b",
+                "16",
+                "-c",
+                "1",
+                str(tmp),
+                *rate,
+            ],
+            check=True,
+            capture_output=True,
+        )
         wav.unlink()
         tmp.replace(target)
     return target.read_bytes()
@@ -168,8 +200,13 @@ def heard_intent(text: str, intents: dict[str, Intent], grammar: tuple[str, ...]
     return best
 
 
-def run(split: str, persona_replies: list[tuple[str, str | None]], folder: Path | None = None,
-        verbose: bool = False, kinds: tuple[str, ...] = ("grammar", "heldout", "persona")) -> list[Score]:
+def run(
+    split: str,
+    persona_replies: list[tuple[str, str | None]],
+    folder: Path | None = None,
+    verbose: bool = False,
+    kinds: tuple[str, ...] = ("grammar", "heldout", "persona"),
+) -> list[Score]:
     from bot.asr.mandarin import MandarinGrammarRecognizer
 
     rec = MandarinGrammarRecognizer(pool_size=1)
@@ -197,5 +234,7 @@ def run(split: str, persona_replies: list[tuple[str, str | None]], folder: Path 
                 s.intent_ok += got is u.intent
                 s.confidences.append((heard.confidence, got is u.intent))
             if verbose and ref != hyp:
-                print(f"  {u.kind:8} {voice.label():28} {u.text} → {heard.text or '∅'} ({heard.confidence:.2f})")
+                print(
+                    f"  {u.kind:8} {voice.label():28} {u.text} → {heard.text or '∅'} ({heard.confidence:.2f})"
+                )
     return list(scores.values())

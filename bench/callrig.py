@@ -34,13 +34,11 @@ from bot.callbot import BotEngines, prepare_process_for_calls
 from bot.dialogue.script import find_script, load_script
 from bot.grammars import phrases
 from bot.nlu import load_classifier
-from bot.transcript import ConversationRecord, Turn
 from bot.tts.cache import PromptCache
 from bot.tts.espeak import DEFAULT_RATE_WPM, EspeakSynthesizer
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
 from dialer.campaign.pacing import CpsPacer
-from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.runner import Target, TargetResult, run_campaign
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
@@ -48,9 +46,12 @@ from dialer.guards.guard import Guard
 from dialer.guards.ledger import Ledger
 from dialer.policy.config import load_preset
 from dialer.store.db import open_engine
-from duncall import demo, paths, settings
-from duncall.ari import AriClient
+from duncall import demo
 from duncall.personas import Persona, load_personas
+from duncall.personas.campaign import import_persona_accounts, persona_accounts
+from foundation import paths, settings
+from foundation.contract import ConversationRecord, Turn
+from telephony.ari import AriClient
 
 SCRIPT = "early_collection"
 STAGES = ("endpoint", "asr", "nlu", "tts", "send")
@@ -103,13 +104,15 @@ class Run:
     wall_s: float
     prompts: PromptCache
     asterisk_cpu_s: float | None
-    bot_cpu_s: float            # the bot's process and its ASR worker processes
+    bot_cpu_s: float  # the bot's process and its ASR worker processes
     load_avg: tuple[float, float, float]
     peak_calls: int
     conversations: list[ConversationRecord] = field(default_factory=list)
 
     def bot_turns(self) -> list[Turn]:
-        return [t for c in self.conversations for t in c.turns if t.speaker == "bot" and t.latency_ms is not None]
+        return [
+            t for c in self.conversations for t in c.turns if t.speaker == "bot" and t.latency_ms is not None
+        ]
 
     def latencies(self) -> list[float]:
         return [t.latency_ms for t in self.bot_turns() if t.latency_ms is not None]
@@ -124,7 +127,9 @@ class Run:
             conv = r.attempt.conversation if r.attempt else None
             for t in conv.turns if conv else []:
                 if t.speaker == "bot" and t.latency_ms is not None and t.latency_ms > over_ms:
-                    out.append(f"{r.target.account_id} {t.latency_ms:.0f} ms {t.stages_ms} after {t.text[:40]!r}")
+                    out.append(
+                        f"{r.target.account_id} {t.latency_ms:.0f} ms {t.stages_ms} after {t.text[:40]!r}"
+                    )
         return out
 
     def stage_line(self) -> str:
@@ -159,17 +164,23 @@ async def _run(
 ) -> Run:
     tag = uuid.uuid4().hex[:8]
     db = Path(tempfile.gettempdir()) / f"duncall-bench-{tag}.db"
-    cache_dir = Path(tempfile.mkdtemp(prefix="duncall-bench-tts-")) if cold_cache else paths.home() / "tts-cache"
+    cache_dir = (
+        Path(tempfile.mkdtemp(prefix="duncall-bench-tts-")) if cold_cache else paths.home() / "tts-cache"
+    )
     engine = open_engine(f"sqlite:///{db}")
     accounts = [a for p, copies in groups for a in persona_accounts([p], copies)]
     personas = [p for p, _ in groups]
     import_persona_accounts(engine, accounts)
     client = redis.Redis.from_url(settings.redis_url())
     prefix = f"duncall-bench:{tag}:"
-    gate = GuardGate(Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=prefix), store_facts(engine))
+    gate = GuardGate(
+        Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=prefix), store_facts(engine)
+    )
     pacer = None
     if cps > 0:
-        limiter = CapacityLimiter(client, CapacityLimits(max_concurrent=0, calls_per_second=cps), prefix=prefix)
+        limiter = CapacityLimiter(
+            client, CapacityLimits(max_concurrent=0, calls_per_second=cps), prefix=prefix
+        )
         pacer = CpsPacer(limiter, f"bench-{tag}")
     prompts = PromptCache(EspeakSynthesizer(), cache_dir, DEFAULT_RATE_WPM)
     recognizer = configured_recognizer()
@@ -191,8 +202,14 @@ async def _run(
         peak = max(peak, live)
         try:
             return await converse(
-                ari, call.channel_id, target.script, demo.account_view(by_account[target.account_id]), today,
-                engines, classifier, machine=call.kind is AnswerKind.MACHINE,
+                ari,
+                call.channel_id,
+                target.script,
+                demo.account_view(by_account[target.account_id]),
+                today,
+                engines,
+                classifier,
+                machine=call.kind is AnswerKind.MACHINE,
             )
         finally:
             live -= 1
@@ -205,7 +222,9 @@ async def _run(
     bot0 = bot_cpu_seconds()
     started = time.monotonic()
     try:
-        results = await run_campaign(ari, engine, targets, on_answer, gate, concurrency=concurrency, pacer=pacer)
+        results = await run_campaign(
+            ari, engine, targets, on_answer, gate, concurrency=concurrency, pacer=pacer
+        )
     finally:
         await ari.close()
         for key in client.scan_iter(match=prefix + "*"):

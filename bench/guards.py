@@ -49,9 +49,7 @@ class Walk:
         return self.now
 
 
-def _script_call(
-    first: int, count: int, clock: Walk, keys: Keys
-) -> tuple[list[str], list[str | int]]:
+def _script_call(first: int, count: int, clock: Walk, keys: Keys) -> tuple[list[str], list[str | int]]:
     """KEYS and ARGV for one EVALSHA deciding ``count`` attempts on consecutive accounts."""
     rules = DEFAULT_RULES.frequency
     k: list[str] = [keys.epoch]

@@ -90,7 +90,9 @@ def main() -> int:
         f"imported       {summary.imported:,}   rejected {summary.rejected:,}   batches {summary.batches:,}"
     )
     print(f"import wall    {import_s:.1f} s   ({args.rows / import_s:,.0f} rows/s)")
-    print(f"peak RSS       {peak_mb:.0f} MB   (before import {rss_before_mb:.0f} MB; each worker is a process of its own)")
+    print(
+        f"peak RSS       {peak_mb:.0f} MB   (before import {rss_before_mb:.0f} MB; each worker is a process of its own)"
+    )
     return 0
 
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis
 import redis.asyncio as aioredis
 
-from duncall.live import events
-from duncall.live.events import LivePublisher, LiveReader
-from duncall.settings import redis_url
+from foundation.settings import redis_url
+from telephony.live import events
+from telephony.live.events import LivePublisher, LiveReader
 
 NOW = dt.datetime.now(dt.UTC)
 

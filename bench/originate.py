@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from duncall.ari import AriClient, ChannelDestroyed
-from duncall.settings import ari_settings
+from foundation.settings import ari_settings
+from telephony.ari import AriClient, ChannelDestroyed
 
 DESTROY_TIMEOUT_S = 10.0
 

@@ -30,24 +30,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis
 
 from bot.answer import converse
-from bot.transcript import ConversationRecord
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
-from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.runner import Target, run_campaign
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard
 from dialer.guards.ledger import Ledger
 from dialer.policy.config import load_preset
 from dialer.store.db import open_engine
-from duncall import demo, paths, settings
-from duncall.ari import AriClient
-from duncall.ari.errors import AriNotFound
-from duncall.live.registry import LiveCallRegistry
+from duncall import demo
 from duncall.personas import load_personas
+from duncall.personas.campaign import import_persona_accounts, persona_accounts
 from duncall.supervision.modes import Mode
 from duncall.supervision.service import SupervisionService
 from duncall.supervision.settings import SupervisionSettings
+from foundation import paths, settings
+from foundation.contract import ConversationRecord
+from telephony.ari import AriClient
+from telephony.ari.errors import AriNotFound
+from telephony.live.registry import LiveCallRegistry
 
 T = TypeVar("T")
 

@@ -9,9 +9,8 @@ from bot.callbot import BotEngines, run_bot
 from bot.dialogue.engine import DialogueSession
 from bot.dialogue.script import Script, find_script, load_script
 from bot.nlu.types import IntentClassifier
-from bot.transcript import ConversationRecord, Turn
-from duncall.ari import AriClient
-from duncall.vocab import AccountView, Disposition
+from foundation.contract import AccountView, ConversationRecord, Disposition, Turn
+from telephony.ari import AriClient
 
 
 async def converse(

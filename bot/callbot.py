@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from bot.asr.base import Recognizer
 from bot.conversation import Conversation, Dialogue
 from bot.media.chan_websocket import MediaConnection
-from bot.transcript import ConversationRecord, Turn
 from bot.tts.cache import PromptCache
-from duncall.ari import (
+from foundation.contract import ConversationRecord, Turn
+from foundation.errors import DuncallError, ServiceUnavailable
+from foundation.log import kv
+from telephony.ari import (
     AriClient,
     ChannelDestroyed,
     ChannelDtmfReceived,
@@ -36,10 +38,8 @@ from duncall.ari import (
     StasisStart,
     new_id,
 )
-from duncall.ari.errors import AriError, AriNotFound
-from duncall.errors import DuncallError, ServiceUnavailable
-from duncall.live.registry import TAKEOVER_VARIABLE, Listing, LiveCall, LiveCallRegistry, attempt_id_for
-from duncall.log import kv
+from telephony.ari.errors import AriError, AriNotFound
+from telephony.live.registry import TAKEOVER_VARIABLE, Listing, LiveCall, LiveCallRegistry, attempt_id_for
 
 log = logging.getLogger(__name__)
 

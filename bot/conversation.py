@@ -38,10 +38,10 @@ from bot.media.endpointer import (
     SpeechEnded,
     SpeechStarted,
 )
-from bot.transcript import ConversationRecord, Turn
 from bot.tts.cache import PromptCache
-from duncall.errors import ConfigError
-from duncall.log import kv, kv_pii
+from foundation.contract import ConversationRecord, Turn
+from foundation.errors import ConfigError
+from foundation.log import kv, kv_pii
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,9 @@ class LiveDecode:
     recognizer gets its decoder back.
     """
 
-    def __init__(self, engine: StreamingRecognizer, lang: str, phrases: tuple[str, ...], first: bytes) -> None:
+    def __init__(
+        self, engine: StreamingRecognizer, lang: str, phrases: tuple[str, ...], first: bytes
+    ) -> None:
         self._engine = engine
         self._lang = lang
         self._phrases = phrases
@@ -153,7 +155,9 @@ class LiveDecode:
         return self.task
 
     async def _run(self) -> Transcript:
-        opening: Future[RecognitionStream] = _ASR_THREADS.submit(self._engine.stream, self._lang, self._phrases)
+        opening: Future[RecognitionStream] = _ASR_THREADS.submit(
+            self._engine.stream, self._lang, self._phrases
+        )
         try:
             stream = await asyncio.wrap_future(opening)
         except asyncio.CancelledError:
@@ -250,7 +254,9 @@ class Conversation:
                 # The first voiced frame of the start window: when the debtor began to speak.
                 began = self._frame_times[max(0, len(self._frame_times) - 1 - event.first_voiced_ago)]
                 if self._streaming is not None:
-                    self._live = LiveDecode(self._streaming, self.lang, self._phrases(self._grammar), event.pcm)
+                    self._live = LiveDecode(
+                        self._streaming, self.lang, self._phrases(self._grammar), event.pcm
+                    )
                 log.debug(
                     "debtor speech started",
                     extra=kv(
@@ -537,8 +543,6 @@ def last_understanding(turns: Sequence[Any]) -> tuple[str | None, float | None, 
             continue
         break
     return None, None, {}
-
-
 
 
 def _streaming_engine(recognizer: Recognizer, lang: str) -> StreamingRecognizer | None:

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from duncall import paths
-from duncall.errors import ConfigError, InputError, ServiceUnavailable
-from duncall.log import kv
+from foundation import paths
+from foundation.errors import ConfigError, InputError, ServiceUnavailable
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ STORE_DIR = ".store"
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    name: str        # the zip's stem on the model site
-    lang: str        # duncall's language code (the script's `lang`)
-    size_mb: int     # download size, for the user's decision
+    name: str  # the zip's stem on the model site
+    lang: str  # duncall's language code (the script's `lang`)
+    size_mb: int  # download size, for the user's decision
     note: str
 
 
@@ -99,8 +99,9 @@ def vosk_model_dir(lang: str) -> Path:
         path = Path(configured).expanduser()
         problem = layout_problem(path)
         if problem:
-            raise ConfigError(f"{env_var(lang)}: {problem}",
-                              f"point it at an unpacked model; {fetch_hint(lang)}")
+            raise ConfigError(
+                f"{env_var(lang)}: {problem}", f"point it at an unpacked model; {fetch_hint(lang)}"
+            )
         return path
     path = vosk_root() / lang
     if not path.exists():
@@ -115,8 +116,8 @@ def vosk_model_dir(lang: str) -> Path:
 class InstalledModel:
     lang: str
     path: Path
-    name: str        # the model's own name when duncall installed it, else the directory's name
-    source: str      # "env" or "pulled"
+    name: str  # the model's own name when duncall installed it, else the directory's name
+    source: str  # "env" or "pulled"
 
 
 def installed() -> list[InstalledModel]:
@@ -153,14 +154,18 @@ def _check_members(zf: zipfile.ZipFile, zip_path: Path) -> None:
     for info in zf.infolist():
         member = PurePosixPath(info.filename)
         if member.is_absolute() or ".." in member.parts or "\\" in info.filename:
-            raise InputError(f"{zip_path}: member '{info.filename}' would unpack outside the model folder",
-                             "use the zip from the model site; this one is unsafe")
+            raise InputError(
+                f"{zip_path}: member '{info.filename}' would unpack outside the model folder",
+                "use the zip from the model site; this one is unsafe",
+            )
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise InputError(f"{zip_path}: member '{info.filename}' is a symlink",
-                             "use the zip from the model site; this one is unsafe")
+            raise InputError(
+                f"{zip_path}: member '{info.filename}' is a symlink",
+                "use the zip from the model site; this one is unsafe",
+            )
     try:
         bad = zf.testzip()
-    except (zlib.error, zipfile.BadZipFile, EOFError) as exc:   # a mangled deflate stream, not just a CRC
+    except (zlib.error, zipfile.BadZipFile, EOFError) as exc:  # a mangled deflate stream, not just a CRC
         bad = f"? ({exc})"
     if bad is not None:
         raise InputError(f"{zip_path}: member '{bad}' is corrupt (CRC mismatch)", "download the model again")
@@ -172,8 +177,10 @@ def install_zip(zip_path: Path, lang: str, name: str | None = None, root: Path |
     name = name or zip_path.name.removesuffix(".zip")
     link = root / lang
     if link.exists() and not link.is_symlink():
-        raise ConfigError(f"{link} exists and is not a link duncall made",
-                          f"move it away (or point {env_var(lang)} at it) and pull again")
+        raise ConfigError(
+            f"{link} exists and is not a link duncall made",
+            f"move it away (or point {env_var(lang)} at it) and pull again",
+        )
     store = root / STORE_DIR
     store.mkdir(parents=True, exist_ok=True)
     try:
@@ -189,8 +196,10 @@ def install_zip(zip_path: Path, lang: str, name: str | None = None, root: Path |
         model_src = staging / top
         problem = layout_problem(model_src)
         if problem:
-            raise InputError(f"{zip_path}: {problem.replace(str(model_src), 'the zip')}",
-                             "pick a Vosk model zip (see `duncall models list`)")
+            raise InputError(
+                f"{zip_path}: {problem.replace(str(model_src), 'the zip')}",
+                "pick a Vosk model zip (see `duncall models list`)",
+            )
         final = store / f"{name}.{secrets.token_hex(4)}"
         model_src.rename(final)
     finally:
@@ -198,7 +207,7 @@ def install_zip(zip_path: Path, lang: str, name: str | None = None, root: Path |
     previous = link.resolve() if link.is_symlink() else None
     tmp_link = root / f".link-{lang}.{secrets.token_hex(4)}"
     tmp_link.symlink_to(final.relative_to(root))
-    os.replace(tmp_link, link)   # the switch: readers see the old model or the new one, never neither
+    os.replace(tmp_link, link)  # the switch: readers see the old model or the new one, never neither
     if previous is not None and previous != final and previous.parent == store:
         shutil.rmtree(previous, ignore_errors=True)
     log.info("vosk model installed", extra=kv(model=name, lang=lang, path=str(final)))
@@ -207,7 +216,7 @@ def install_zip(zip_path: Path, lang: str, name: str | None = None, root: Path |
 
 # --- downloading ----------------------------------------------------------------------------
 
-Progress = Callable[[int, int | None], None]   # (bytes so far, total or None)
+Progress = Callable[[int, int | None], None]  # (bytes so far, total or None)
 
 
 def download(url: str, dest: Path, *, sha256: str | None = None, progress: Progress | None = None) -> None:
@@ -215,16 +224,21 @@ def download(url: str, dest: Path, *, sha256: str | None = None, progress: Progr
     import httpx  # only a pull needs it
 
     name = url.rsplit("/", 1)[-1].removesuffix(".zip")
-    fix = ("check this machine's internet access, or fetch the zip elsewhere and run "
-           f"`duncall models pull {name} --zip FILE`")
+    fix = (
+        "check this machine's internet access, or fetch the zip elsewhere and run "
+        f"`duncall models pull {name} --zip FILE`"
+    )
     digest = hashlib.sha256()
     received = 0
     timeout = httpx.Timeout(DOWNLOAD_READ_TIMEOUT_S, connect=DOWNLOAD_CONNECT_TIMEOUT_S)
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=timeout) as resp:
             if resp.status_code != 200:
-                raise ServiceUnavailable(f"download of {url} failed: HTTP {resp.status_code}", fix,
-                                         retryable=resp.status_code >= 500)
+                raise ServiceUnavailable(
+                    f"download of {url} failed: HTTP {resp.status_code}",
+                    fix,
+                    retryable=resp.status_code >= 500,
+                )
             length = resp.headers.get("content-length")
             total = int(length) if length and length.isdigit() else None
             with dest.open("wb") as out:
@@ -240,22 +254,34 @@ def download(url: str, dest: Path, *, sha256: str | None = None, progress: Progr
         raise ServiceUnavailable(f"cannot download {url} ({reason})", fix) from None
     if total is not None and received != total:
         dest.unlink(missing_ok=True)
-        raise ServiceUnavailable(f"download of {url} stopped at {received} of {total} bytes",
-                                 "run the pull again")
+        raise ServiceUnavailable(
+            f"download of {url} stopped at {received} of {total} bytes", "run the pull again"
+        )
     if sha256 and digest.hexdigest() != sha256.lower():
         dest.unlink(missing_ok=True)
-        raise InputError(f"{url}: SHA-256 {digest.hexdigest()} is not the expected {sha256}",
-                         "check the checksum you gave, or download again")
+        raise InputError(
+            f"{url}: SHA-256 {digest.hexdigest()} is not the expected {sha256}",
+            "check the checksum you gave, or download again",
+        )
 
 
-def pull(name: str, *, lang: str | None = None, base_url: str = VOSK_BASE_URL, sha256: str | None = None,
-         zip_path: Path | None = None, progress: Progress | None = None) -> Path:
+def pull(
+    name: str,
+    *,
+    lang: str | None = None,
+    base_url: str = VOSK_BASE_URL,
+    sha256: str | None = None,
+    zip_path: Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """Fetch (or take from ``zip_path``) the model ``name`` and install it as its language's model."""
     entry = catalog_entry(name)
     lang = lang or (entry.lang if entry else None)
     if not lang:
-        raise InputError(f"unknown model '{name}'",
-                         "give --lang LANG for a model not in `duncall models list`, or pick one listed")
+        raise InputError(
+            f"unknown model '{name}'",
+            "give --lang LANG for a model not in `duncall models list`, or pick one listed",
+        )
     if zip_path is not None:
         if not zip_path.is_file():
             raise InputError(f"no such file: {zip_path}", "give the path of a downloaded model zip")

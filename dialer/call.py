@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from duncall.ari import (
+from foundation.contract import CallOutcome
+from foundation.log import kv
+from telephony.ari import (
     AriClient,
     ChannelDestroyed,
     Dial,
@@ -27,9 +29,7 @@ from duncall.ari import (
     outcome_for_cause,
     outcome_for_dialstatus,
 )
-from duncall.ari.errors import AriError
-from duncall.log import kv
-from duncall.vocab import CallOutcome
+from telephony.ari.errors import AriError
 
 log = logging.getLogger(__name__)
 

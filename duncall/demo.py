@@ -26,25 +26,24 @@ from bot.asr.registry import RoutingRecognizer, configured_recognizer
 from bot.callbot import BotEngines, prepare_process_for_calls
 from bot.grammars import phrases
 from bot.nlu.types import IntentClassifier
-from bot.transcript import ConversationRecord
 from bot.tts.cache import PromptCache
 from bot.tts.espeak import DEFAULT_RATE_WPM, EspeakSynthesizer
 from dialer.call import AnsweredCall, AnswerKind
-from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.runner import DialGate, Target, TargetResult, run_campaign
 from dialer.store.db import open_engine
-from duncall import paths
-from duncall.ari import AriClient
-from duncall.errors import ConfigError
-from duncall.live.registry import LiveCallRegistry
 from duncall.personas import Persona, load_personas
+from duncall.personas.campaign import import_persona_accounts, persona_accounts
 from duncall.personas.render import CONTEXT
-from duncall.vocab import AccountView
+from foundation import paths
+from foundation.contract import AccountView, ConversationRecord
+from foundation.errors import ConfigError
+from telephony.ari import AriClient
+from telephony.live.registry import LiveCallRegistry
 
 # Languages with an offline recognizer that is not the default (too inaccurate for one; README).
 OFFLINE_HINT = {
     "zh": "to try them without a model: DUNCALL_ASR=en=pocketsphinx,zh=pocketsphinx-pinyin "
-          "(grammar-only, offline; mishears many answers on phone audio)",
+    "(grammar-only, offline; mishears many answers on phone audio)",
 }
 DEMO_CONCURRENCY = 4
 # The last run's prompt cache, for the benchmarks' hit rate.
@@ -198,7 +197,7 @@ def main(
     if names:
         unknown = sorted(set(names) - {p.name for p in personas})
         if unknown:
-            from duncall.errors import InputError
+            from foundation.errors import InputError
 
             raise InputError(
                 f"unknown persona(s): {', '.join(unknown)}",

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from dialer.agents.campaign import AgentCampaignOptions, AgentDialing, PacingPrior
 from dialer.agents.pool import AgentPool, sandbox_agents
 from dialer.agents.record import abandon_ledger, record_reserved
-from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.recovery import reconcile
 from dialer.campaign.session import CampaignOptions, run_session
 from dialer.campaign.targets import endpoint_map
@@ -35,8 +34,12 @@ from dialer.policy.config import load_preset
 from dialer.store.db import open_engine
 from dialer.store.models import CallAttempt, Campaign
 from dialer.strategy.config import load_strategy
-from duncall import paths, settings
-from duncall.ari import (
+from duncall.personas import load_personas
+from duncall.personas.campaign import import_persona_accounts, persona_accounts
+from foundation import paths, settings
+from foundation.errors import DuncallError
+from foundation.settings import ari_settings
+from telephony.ari import (
     AriClient,
     AriEvent,
     ChannelDestroyed,
@@ -46,9 +49,6 @@ from duncall.ari import (
     PlaybackStarted,
     StasisStart,
 )
-from duncall.errors import DuncallError
-from duncall.personas import load_personas
-from duncall.settings import ari_settings
 
 pytestmark = pytest.mark.asterisk
 

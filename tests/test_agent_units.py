@@ -15,8 +15,8 @@ from dialer.pacing import PacingMode
 from dialer.store.db import open_engine
 from dialer.store.models import Account, Campaign
 from duncall.cli import main
-from duncall.errors import InputError
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
+from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from duncall.ari.causes import CAUSES, cause_name, outcome_for_cause, outcome_for_dialstatus
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
+from telephony.ari.causes import CAUSES, cause_name, outcome_for_cause, outcome_for_dialstatus
 
 pytestmark = pytest.mark.unit
 

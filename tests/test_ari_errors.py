@@ -12,9 +12,9 @@ import socket
 import httpx
 import pytest
 
-from duncall.ari import AriClient, AriError, AriServerError, AriUnprocessable
-from duncall.errors import AuthError, InputError, ServiceUnavailable
-from duncall.settings import AriSettings
+from foundation.errors import AuthError, InputError, ServiceUnavailable
+from foundation.settings import AriSettings
+from telephony.ari import AriClient, AriError, AriServerError, AriUnprocessable
 
 pytestmark = pytest.mark.unit
 
@@ -107,7 +107,7 @@ async def test_requests_carry_parameters_as_ari_spells_them() -> None:
         "timeout": "25",
         "channelId": "c1",
         "otherChannelId": "c1-b",
-        "formats": "slin48",   # a Local channel at 48 kHz, not Asterisk's slin192
+        "formats": "slin48",  # a Local channel at 48 kHz, not Asterisk's slin192
     }
     assert request.content == b'{"variables":{"CALLERID(num)":"1000"}}'
 

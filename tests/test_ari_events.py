@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from duncall.ari import events as ev
-from duncall.ari.models import Bridge, Channel, Playback
-from duncall.errors import ServiceUnavailable
+from foundation.errors import ServiceUnavailable
+from telephony.ari import events as ev
+from telephony.ari.models import Bridge, Channel, Playback
 
 pytestmark = pytest.mark.unit
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from duncall.ari import AriClient, Disconnected, Reconnected, StasisStart, new_id
-from duncall.ari.events import AriEvent
-from duncall.ari.subscriptions import SLOW_CONSUMER_S
-from duncall.errors import ServiceUnavailable
-from duncall.settings import AriSettings, ari_settings
+from foundation.errors import ServiceUnavailable
+from foundation.settings import AriSettings, ari_settings
+from telephony.ari import AriClient, Disconnected, Reconnected, StasisStart, new_id
+from telephony.ari.events import AriEvent
+from telephony.ari.subscriptions import SLOW_CONSUMER_S
 
 
 def _stasis_start(channel_id: str) -> str:
@@ -143,7 +143,7 @@ async def test_watchdog_names_a_consumer_that_stops_reading(
     chatty_server: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = AriClient(AriSettings(chatty_server, "u", "p", "duncall-test"))
-    with caplog.at_level(logging.WARNING, logger="duncall.ari"):
+    with caplog.at_level(logging.WARNING, logger="telephony.ari"):
         async with client, client.subscribe(name="stuck-consumer") as events:
             await asyncio.sleep(SLOW_CONSUMER_S + 0.4)  # not reading while events wait
             got = [await events.get(1) for _ in range(3)]

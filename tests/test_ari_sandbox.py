@@ -16,7 +16,10 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
-from duncall.ari import (
+from foundation.contract import CallOutcome
+from foundation.errors import AuthError, ServiceUnavailable
+from foundation.settings import ari_settings
+from telephony.ari import (
     AriClient,
     AriConflict,
     AriNotFound,
@@ -33,10 +36,7 @@ from duncall.ari import (
     new_id,
     outcome_for_cause,
 )
-from duncall.ari.events import AriEvent
-from duncall.errors import AuthError, ServiceUnavailable
-from duncall.settings import ari_settings
-from duncall.vocab import CallOutcome
+from telephony.ari.events import AriEvent
 
 pytestmark = pytest.mark.asterisk
 
@@ -115,7 +115,7 @@ async def test_a_local_channel_runs_at_48_khz_not_192_khz(ari: AriClient) -> Non
         assert await ari.get_variable(call_id, "CHANNEL(audionativeformat)") == "(slin48)"
         other = new_id()
         async with ari.channel_events(other) as more:
-            await ari.originate(ECHO, channel_id=other, formats=["ulaw"])   # asked for: kept
+            await ari.originate(ECHO, channel_id=other, formats=["ulaw"])  # asked for: kept
             await _until(more, StasisStart)
             assert await ari.get_variable(other, "CHANNEL(audionativeformat)") == "(ulaw)"
 

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from duncall.ari.client import backoff_delay
-from duncall.ari.errors import EventsLost
-from duncall.ari.events import ChannelDestroyed, ChannelStateChange, StasisStart
-from duncall.ari.models import Channel
-from duncall.ari.subscriptions import SLOW_CONSUMER_S, OnFull, Subscription
+from telephony.ari.client import backoff_delay
+from telephony.ari.errors import EventsLost
+from telephony.ari.events import ChannelDestroyed, ChannelStateChange, StasisStart
+from telephony.ari.models import Channel
+from telephony.ari.subscriptions import SLOW_CONSUMER_S, OnFull, Subscription
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,7 @@ async def test_events_arrive_in_order_and_the_stream_ends() -> None:
 
 async def test_observer_drops_newest_when_full_and_counts(caplog: pytest.LogCaptureFixture) -> None:
     sub = Subscription("observer", None, maxsize=3, on_full=OnFull.DROP)
-    with caplog.at_level(logging.WARNING, logger="duncall.ari"):
+    with caplog.at_level(logging.WARNING, logger="telephony.ari"):
         for i in range(5):
             sub.offer(_state(f"c{i}"))
     assert sub.dropped == 2 and sub.qsize() == 3
@@ -81,7 +81,7 @@ async def test_a_slow_consumer_is_logged(caplog: pytest.LogCaptureFixture) -> No
     sub.offer(_state("slow"))
     await asyncio.sleep(SLOW_CONSUMER_S + 0.1)
     assert sub.stalled_for(time.monotonic()) > SLOW_CONSUMER_S
-    with caplog.at_level(logging.WARNING, logger="duncall.ari"):
+    with caplog.at_level(logging.WARNING, logger="telephony.ari"):
         await sub.get(0.1)
     record = next(r for r in caplog.records if r.message == "slow event consumer")
     assert record.fields["subscription"] == "channel:slow"  # type: ignore[attr-defined]

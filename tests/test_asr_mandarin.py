@@ -13,19 +13,25 @@ from bot.asr.pinyin import FINALS, INITIALS, UnknownSyllable, phrase_spellings, 
 from bot.grammars import phrases
 from bot.nlu.data import load as load_nlu
 from bot.nlu.grammar import STATE_GRAMMARS
-from duncall import paths
-from duncall.errors import ConfigError
 from duncall.personas import load_personas
+from foundation import paths
+from foundation.errors import ConfigError
 
-VOICE = "cmn-latn-pinyin"   # the personas' Mandarin voice
+VOICE = "cmn-latn-pinyin"  # the personas' Mandarin voice
 
 
 def _project_mandarin() -> set[str]:
     """Every Mandarin text the project listens for: grammars, NLU data (all-hanzi lines), persona replies."""
     texts = {p for name in STATE_GRAMMARS for p in phrases("zh", name)}
-    texts |= {ex.text for split in ("train", "heldout") for ex in load_nlu("zh", split)
-              if not any(c.isascii() and c.isalnum() for c in ex.text)}   # "在app上怎么还" cannot be
-    texts |= {r.text for p in load_personas(paths.personas_dir()) if p.language == "zh" for r in p.replies if r.text}
+    texts |= {
+        ex.text
+        for split in ("train", "heldout")
+        for ex in load_nlu("zh", split)
+        if not any(c.isascii() and c.isalnum() for c in ex.text)
+    }  # "在app上怎么还" cannot be
+    texts |= {
+        r.text for p in load_personas(paths.personas_dir()) if p.language == "zh" for r in p.replies if r.text
+    }
     return texts
 
 
@@ -33,10 +39,10 @@ def _project_mandarin() -> set[str]:
 def test_syllables_are_spelled_in_english_phones() -> None:
     assert phrase_spellings("是我")[:2] == ["SH IH W AO", "SH ER W AO"]
     assert phrase_spellings("你打错了")[0] == "N IY D AA T S W AO L AH"
-    assert phrase_spellings("去")[0] == "CH UW"              # ü after q
-    assert phrase_spellings("月底")[0] == "Y EH D IY"        # null initial: yue is final üe
-    assert spellings("j", "ia")[0] == ("JH", "AA")            # the affricate carries the glide
-    assert ("SH", "IH") in spellings("sh", "i")              # the retroflex vowel has a second spelling
+    assert phrase_spellings("去")[0] == "CH UW"  # ü after q
+    assert phrase_spellings("月底")[0] == "Y EH D IY"  # null initial: yue is final üe
+    assert spellings("j", "ia")[0] == ("JH", "AA")  # the affricate carries the glide
+    assert ("SH", "IH") in spellings("sh", "i")  # the retroflex vowel has a second spelling
 
 
 @pytest.mark.unit
@@ -70,7 +76,7 @@ def test_every_phone_the_tables_use_is_in_the_english_model() -> None:
     dec = _new_decoder()
     phones = {p for t in (*INITIALS.values(), *FINALS.values()) for p in t} | {"ER", "IH", "EH", "K"}
     for i, phone in enumerate(sorted(phones)):
-        dec.add_word(f"probe{i}", phone, True)    # raises on a phone the model does not have
+        dec.add_word(f"probe{i}", phone, True)  # raises on a phone the model does not have
 
 
 @pytest.mark.unit
@@ -83,10 +89,32 @@ def test_only_mandarin_is_accepted() -> None:
 def _speak(text: str, folder: Path, rate: int = 155) -> bytes:
     """espeak-ng Mandarin as a call carries it: through 8 kHz (the sandbox's Local channels, PSTN)."""
     wav, raw = folder / "s.wav", folder / "s.raw"
-    subprocess.run(["espeak-ng", "-v", VOICE, "-s", str(rate), "-w", str(wav), text], check=True,
-                   capture_output=True)
-    subprocess.run(["sox", str(wav), "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1",
-                    str(raw), "rate", "8000", "rate", "16000"], check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", VOICE, "-s", str(rate), "-w", str(wav), text], check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            "sox",
+            str(wav),
+            "-t",
+            "raw",
+            "-r",
+            "16000",
+            "-e",
+            "signed",
+            "-b",
+            "16",
+            "-c",
+            "1",
+            str(raw),
+            "rate",
+            "8000",
+            "rate",
+            "16000",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return raw.read_bytes()
 
 
@@ -100,17 +128,21 @@ def _state(name: str) -> tuple[str, ...]:
 
 
 @pytest.mark.audio
-@pytest.mark.parametrize(("said", "state"), [
-    # Phrases far apart in sound; short ones (是的 / 不是, 他不在) are often confused over 8 kHz —
-    # bench/asr.py measures how often, README says what that means.
-    ("你打错了", "identity"),
-    ("别再打电话了", "promise"),
-    ("我月底还", "promise"),
-    ("下周五", "promise"),
-    ("我还了", "promise"),
-])
-def test_a_listed_answer_is_heard_as_its_hanzi(recognizer: MandarinGrammarRecognizer, tmp_path: Path,
-                                               said: str, state: str) -> None:
+@pytest.mark.parametrize(
+    ("said", "state"),
+    [
+        # Phrases far apart in sound; short ones (是的 / 不是, 他不在) are often confused over 8 kHz —
+        # bench/asr.py measures how often, README says what that means.
+        ("你打错了", "identity"),
+        ("别再打电话了", "promise"),
+        ("我月底还", "promise"),
+        ("下周五", "promise"),
+        ("我还了", "promise"),
+    ],
+)
+def test_a_listed_answer_is_heard_as_its_hanzi(
+    recognizer: MandarinGrammarRecognizer, tmp_path: Path, said: str, state: str
+) -> None:
     heard = recognizer.recognize(_speak(said, tmp_path), "zh", _state(state))
     assert heard.text == said, heard
     assert heard.engine == "pocketsphinx-pinyin" and 0.5 <= heard.confidence <= 1.0
@@ -118,18 +150,20 @@ def test_a_listed_answer_is_heard_as_its_hanzi(recognizer: MandarinGrammarRecogn
 
 
 @pytest.mark.audio
-def test_the_answer_is_one_of_the_states_phrases_never_free_words(recognizer: MandarinGrammarRecognizer,
-                                                                  tmp_path: Path) -> None:
+def test_the_answer_is_one_of_the_states_phrases_never_free_words(
+    recognizer: MandarinGrammarRecognizer, tmp_path: Path
+) -> None:
     grammar = _state("confirm")
     heard = recognizer.recognize(_speak("我想问一下你们公司在哪里", tmp_path), "zh", grammar)
     assert heard.text == "" or heard.text in grammar
 
 
 @pytest.mark.audio
-def test_no_grammar_or_an_unspellable_one_hears_nothing(recognizer: MandarinGrammarRecognizer,
-                                                        tmp_path: Path) -> None:
+def test_no_grammar_or_an_unspellable_one_hears_nothing(
+    recognizer: MandarinGrammarRecognizer, tmp_path: Path
+) -> None:
     pcm = _speak("你打错了", tmp_path)
     assert recognizer.recognize(pcm, "zh", ()).text == ""
     assert recognizer.recognize(pcm, "zh", ("OK", "5号")).text == ""
     heard = recognizer.recognize(pcm, "zh", ("OK", "你打错了", "别再打电话了"))
-    assert heard.text == "你打错了"                                              # the rest still works
+    assert heard.text == "你打错了"  # the rest still works

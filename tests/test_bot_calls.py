@@ -14,7 +14,6 @@ import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bot.transcript import ConversationRecord
 from dialer.campaign.facts import store_facts
 from dialer.campaign.runner import TargetResult
 from dialer.guards.gate import GuardGate
@@ -24,9 +23,10 @@ from dialer.policy.config import load_preset
 from dialer.store.db import make_engine
 from dialer.store.models import CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
-from duncall import demo, paths
+from duncall import demo
 from duncall.personas import load_personas
-from duncall.vocab import CallOutcome
+from foundation import paths
+from foundation.contract import CallOutcome, ConversationRecord
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.audio, pytest.mark.slow]
 
@@ -40,8 +40,9 @@ ASR_SPEC = "en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk"
 MANDARIN = ["mandarin_stop_calling", "mandarin_third_party", "mandarin_wrong_number"]
 # The Mandarin scripts ask yes/no questions with a keypress offered ("是本人请按1"); these
 # right parties answer with keys, so every Mandarin script runs through Asterisk to its end.
-MANDARIN_KEYS = sorted(n for n, p in PERSONAS.items() if p.language == "zh" and p.replies
-                       and all(r.keys for r in p.replies))
+MANDARIN_KEYS = sorted(
+    n for n, p in PERSONAS.items() if p.language == "zh" and p.replies and all(r.keys for r in p.replies)
+)
 CALLED = ENGLISH + MANDARIN + MANDARIN_KEYS
 
 
@@ -144,7 +145,9 @@ def test_keypress_answers_reach_the_dialogue_through_asterisk(
 ) -> None:
     conv = _conversation(campaign[1], name)
     pressed = [t.dtmf for t in conv.turns if t.speaker == "debtor" and t.dtmf]
-    assert pressed == [r.keys for r in PERSONAS[name].replies], [(t.speaker, t.text, t.dtmf) for t in conv.turns]
+    assert pressed == [r.keys for r in PERSONAS[name].replies], [
+        (t.speaker, t.text, t.dtmf) for t in conv.turns
+    ]
 
 
 def test_transcripts_and_outcomes_are_stored(campaign: tuple[str, list[TargetResult]]) -> None:

@@ -39,7 +39,7 @@ from bot.media.echo import EchoGuard
 from bot.media.endpointer import Endpointer, SpeechStarted
 from bot.tts.cache import PromptCache
 from bot.tts.espeak import EspeakSynthesizer, to_slin16
-from duncall.vocab import AccountView
+from foundation.contract import AccountView
 from tests.fakes.classifier import KeywordClassifier
 
 pytestmark = pytest.mark.audio
@@ -51,8 +51,9 @@ def say(text: str, rate: int = 155) -> np.ndarray:
     """espeak-ng speech (the personas' renderer) as 16 kHz int16 samples."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (tools/setup.sh installs it)")
-    out = subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(rate), "--stdout", text], check=True,
-                         capture_output=True).stdout
+    out = subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", str(rate), "--stdout", text], check=True, capture_output=True
+    ).stdout
     with wave.open(io.BytesIO(out)) as w:
         pcm = to_slin16(w.readframes(w.getnframes()), w.getframerate())
     return np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
@@ -67,7 +68,7 @@ def pcm(samples: np.ndarray) -> bytes:
 
 
 def frames(audio: bytes) -> list[bytes]:
-    return [audio[i:i + FRAME_BYTES] for i in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES)]
+    return [audio[i : i + FRAME_BYTES] for i in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES)]
 
 
 def grammar(name: str) -> tuple[str, ...]:
@@ -75,6 +76,7 @@ def grammar(name: str) -> tuple[str, ...]:
 
 
 # --- streaming PocketSphinx -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sphinx() -> SphinxRecognizer:
@@ -90,19 +92,23 @@ def one_decoder() -> SphinxRecognizer:
     return rec
 
 
-@pytest.mark.parametrize(("text", "state"), [
-    ("i can pay on friday", "promise"),
-    ("yes this is john speaking", "identity"),
-    ("i already paid that", "promise"),
-    ("no thank you goodbye", "confirm"),
-])
-def test_streamed_frames_hear_what_a_whole_decode_hears(one_decoder: SphinxRecognizer, text: str,
-                                                        state: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "state"),
+    [
+        ("i can pay on friday", "promise"),
+        ("yes this is john speaking", "identity"),
+        ("i already paid that", "promise"),
+        ("no thank you goodbye", "confirm"),
+    ],
+)
+def test_streamed_frames_hear_what_a_whole_decode_hears(
+    one_decoder: SphinxRecognizer, text: str, state: str
+) -> None:
     utterance = pcm(np.concatenate([silence(300), say(text), silence(500)]))
     whole = one_decoder.recognize(utterance, "en", grammar(state))
     stream = one_decoder.stream("en", grammar(state))
-    for i in range(0, len(utterance), 5 * FRAME_BYTES):   # the call's 100 ms batches
-        stream.feed(utterance[i:i + 5 * FRAME_BYTES])
+    for i in range(0, len(utterance), 5 * FRAME_BYTES):  # the call's 100 ms batches
+        stream.feed(utterance[i : i + 5 * FRAME_BYTES])
     streamed = stream.finish()
     assert streamed.text == whole.text
     assert set(text.split()) & set(streamed.text.split())
@@ -113,7 +119,7 @@ def test_streams_give_their_decoder_back(sphinx: SphinxRecognizer) -> None:
     audio = pcm(np.concatenate([silence(200), say("yes"), silence(400)]))
     for _ in range(6):
         s = sphinx.stream("en", grammar("identity"))
-        s.feed(audio[: len(audio) // 2])   # the debtor hung up mid-word: finished unread
+        s.feed(audio[: len(audio) // 2])  # the debtor hung up mid-word: finished unread
         s.finish()
     with pytest.raises(RuntimeError):
         s.finish()
@@ -128,6 +134,7 @@ def test_streams_give_their_decoder_back(sphinx: SphinxRecognizer) -> None:
 
 # --- echo guard ----------------------------------------------------------------------------------
 
+
 def phone_line(samples: np.ndarray, noise_dbfs: float, seed: int = 1) -> np.ndarray:
     """Through an 8 kHz line: band-limited by the 8 kHz round trip, with line hiss and a few clicks."""
     narrow = soxr.resample(soxr.resample(samples, SAMPLE_RATE_HZ, 8000), 8000, SAMPLE_RATE_HZ)[: len(samples)]
@@ -136,7 +143,7 @@ def phone_line(samples: np.ndarray, noise_dbfs: float, seed: int = 1) -> np.ndar
     hiss = soxr.resample(soxr.resample(hiss, SAMPLE_RATE_HZ, 8000), 8000, SAMPLE_RATE_HZ)[: len(narrow)]
     out = narrow + hiss
     for at in rng.integers(0, len(out) - 40, 6):
-        out[at:at + 40] += 6000   # 2.5 ms clicks
+        out[at : at + 40] += 6000  # 2.5 ms clicks
     return np.asarray(out, dtype=np.float32)
 
 
@@ -154,7 +161,7 @@ def starts(inbound: bytes, guard: EchoGuard | None) -> list[int]:
 
 @pytest.fixture(scope="module")
 def espeak() -> EspeakSynthesizer:
-    return EspeakSynthesizer()   # one per process, as in the bot: pyttsx3 shares one engine
+    return EspeakSynthesizer()  # one per process, as in the bot: pyttsx3 shares one engine
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +194,7 @@ def test_a_debtor_talking_over_the_bot_still_barges_in(bot_prompt: bytes) -> Non
     at_ms = 2000
     mixed = echo.copy()
     begin = SAMPLE_RATE_HZ * at_ms // 1000
-    mixed[begin:begin + len(debtor)] += debtor[: len(mixed) - begin]
+    mixed[begin : begin + len(debtor)] += debtor[: len(mixed) - begin]
     guard = EchoGuard()
     guard.playing(bot_prompt, starts_at=0.0)
     found = starts(pcm(phone_line(mixed, noise_dbfs=-50)), guard)
@@ -203,6 +210,7 @@ def test_line_noise_and_clicks_alone_start_no_speech() -> None:
 
 
 # --- pre-rendered prompts -------------------------------------------------------------------------
+
 
 class CountingSynth:
     """The real synthesizer, counting what it is asked to make."""
@@ -222,18 +230,21 @@ class CountingSynth:
         return self.real.synthesize(text, voice, rate_wpm)
 
 
-def test_prefetched_prompts_play_from_the_cache_and_are_made_once(espeak: EspeakSynthesizer,
-                                                                   tmp_path: Path) -> None:
+def test_prefetched_prompts_play_from_the_cache_and_are_made_once(
+    espeak: EspeakSynthesizer, tmp_path: Path
+) -> None:
     synth = CountingSynth(espeak)
     cache = PromptCache(synth, tmp_path, 165)
-    texts = [f"Our records show a balance of {n} dollars." for n in ("one hundred", "two hundred", "three hundred")]
+    texts = [
+        f"Our records show a balance of {n} dollars." for n in ("one hundred", "two hundred", "three hundred")
+    ]
     assert cache.prefetch(texts, "en") == 3
     # Asked for while the pre-renderer may still be on it: waits for it, never makes it twice.
     got = [cache.get(t, "en") for t in texts]
     assert all(got) and sorted(set(synth.made)) == sorted(texts)
     # (pyttsx3 now and then returns no audio; the cache asks once more, never caches silence)
     assert len(synth.made) <= 2 * len(texts)
-    assert cache.prefetch(texts, "en") == 0   # already in memory: nothing queued
+    assert cache.prefetch(texts, "en") == 0  # already in memory: nothing queued
     assert [cache.get(t, "en") for t in texts] == got
     assert cache.hits >= 3 and cache.hits + cache.misses == 6
     # A restarted bot finds them on disk.
@@ -242,26 +253,37 @@ def test_prefetched_prompts_play_from_the_cache_and_are_made_once(espeak: Espeak
 
 
 def test_the_dialogue_offers_its_likely_prompts_with_the_accounts_values() -> None:
-    account = AccountView(account_id="A-1", first_name="John", last_name="Smith", language="en",
-                          balance=Decimal("1250.00"), currency="USD", due_date=dt.date(2027, 3, 20),
-                          days_past_due=0)
-    session = DialogueSession(load_script(find_script("early_collection", "en")), account, TODAY,
-                              KeywordClassifier())
+    account = AccountView(
+        account_id="A-1",
+        first_name="John",
+        last_name="Smith",
+        language="en",
+        balance=Decimal("1250.00"),
+        currency="USD",
+        due_date=dt.date(2027, 3, 20),
+        days_past_due=0,
+    )
+    session = DialogueSession(
+        load_script(find_script("early_collection", "en")), account, TODAY, KeywordClassifier()
+    )
     opening = session.start()
     likely = session.likely_speech()
     assert opening[0].speech in likely
-    assert any("one thousand two hundred fifty dollars" in s for s in likely)   # the balance, spoken
-    assert not any("let me confirm" in s.lower() for s in likely)   # no promise heard yet
-    assert session.turns[-1].text == opening[-1].text   # offering them said nothing
+    assert any("one thousand two hundred fifty dollars" in s for s in likely)  # the balance, spoken
+    assert not any("let me confirm" in s.lower() for s in likely)  # no promise heard yet
+    assert session.turns[-1].text == opening[-1].text  # offering them said nothing
     session.hear("yes this is john")
     replies = session.hear("i can pay two hundred dollars on friday")
     read_back = next(r.speech for r in replies if "confirm" in r.text.lower())
     after = session.likely_speech()
     assert read_back in after
-    assert any(s.startswith("Thank you, I have noted your payment") and "Friday, March fifth" in s for s in after)
+    assert any(
+        s.startswith("Thank you, I have noted your payment") and "Friday, March fifth" in s for s in after
+    )
 
 
 # --- the conversation loop on real engines (in-memory line) -----------------------------------------
+
 
 class ScriptedLine:
     """The call's media as the conversation sees it: the debtor answers each bot turn with real speech.
@@ -284,14 +306,14 @@ class ScriptedLine:
             self._turn_done.clear()
             for f in frames(pcm(np.concatenate([silence(300), reply, silence(700)]))):
                 yield AudioFrame(f, time.monotonic())
-                await asyncio.sleep(FRAME_MS / 1000)   # in real time, as a call delivers it
+                await asyncio.sleep(FRAME_MS / 1000)  # in real time, as a call delivers it
         while not self.closed:
             yield AudioFrame(bytes(FRAME_BYTES), time.monotonic())
             await asyncio.sleep(FRAME_MS / 1000)
 
     async def play(self, audio: bytes) -> float:
         self.played.append(audio)
-        if audio.endswith(bytes(16_000)):   # the silent tail: the bot's turn is over
+        if audio.endswith(bytes(16_000)):  # the silent tail: the bot's turn is over
             self._turn_done.set()
         return time.monotonic()
 
@@ -310,17 +332,35 @@ class CountingSphinx(SphinxRecognizer):
         return super().recognize(pcm, lang, phrases)
 
 
-def test_the_conversation_decodes_while_the_debtor_speaks(espeak: EspeakSynthesizer, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_conversation_decodes_while_the_debtor_speaks(
+    espeak: EspeakSynthesizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DUNCALL_ASR_STREAMING", "1")
-    account = AccountView(account_id="A-1", first_name="John", last_name="Smith", language="en",
-                          balance=Decimal("1250.00"), currency="USD", due_date=dt.date(2027, 3, 20),
-                          days_past_due=0)
-    session = DialogueSession(load_script(find_script("early_collection", "en")), account, TODAY,
-                              KeywordClassifier())
+    account = AccountView(
+        account_id="A-1",
+        first_name="John",
+        last_name="Smith",
+        language="en",
+        balance=Decimal("1250.00"),
+        currency="USD",
+        due_date=dt.date(2027, 3, 20),
+        days_past_due=0,
+    )
+    session = DialogueSession(
+        load_script(find_script("early_collection", "en")), account, TODAY, KeywordClassifier()
+    )
     sphinx = CountingSphinx(max_decoders=2)
-    line = ScriptedLine([say(t) for t in ("yes this is john speaking", "i can pay on friday", "yes that is right",
-                                          "no thank you goodbye")])
+    line = ScriptedLine(
+        [
+            say(t)
+            for t in (
+                "yes this is john speaking",
+                "i can pay on friday",
+                "yes that is right",
+                "no thank you goodbye",
+            )
+        ]
+    )
     prompts = PromptCache(espeak, tmp_path, 165)
     conv = Conversation(line, session, sphinx, prompts, "en", phrases)
 
@@ -334,7 +374,7 @@ def test_the_conversation_decodes_while_the_debtor_speaks(espeak: EspeakSynthesi
     heard = [t.text for t in conv.record.turns if t.speaker == "debtor"]
     assert session.result.disposition.value == "promise_to_pay", heard
     assert "friday" in " ".join(heard).split()
-    assert sphinx.whole == 0   # every utterance was decoded while it was spoken
+    assert sphinx.whole == 0  # every utterance was decoded while it was spoken
     replies = [t for t in conv.record.turns if t.speaker == "bot" and t.latency_ms is not None]
     assert len(replies) == 4
     for t in replies:

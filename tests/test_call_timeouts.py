@@ -16,9 +16,9 @@ import pytest
 
 from dialer import call as call_mod
 from dialer.call import AnsweredCall, AnswerKind, place_call
-from duncall.ari import StasisStart
-from duncall.ari.events import parse_event
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
+from telephony.ari import StasisStart
+from telephony.ari.events import parse_event
 
 pytestmark = pytest.mark.unit
 

@@ -22,9 +22,9 @@ from test_campaign_support import campaign_cmd, own_ari_app, read_store
 
 from dialer.campaign import control
 from dialer.campaign.control import CampaignControl, ControlRefused, RunState
-from duncall.errors import InputError
-from duncall.live import events
-from duncall.live.events import EventKind, LiveEvent
+from foundation.errors import InputError
+from telephony.live import events
+from telephony.live.events import EventKind, LiveEvent
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from dialer.guards.ledger import Ledger
 from dialer.store.models import CallAttempt
-from duncall.ari import AriClient
-from duncall.ari.events import ChannelCreated
-from duncall.settings import ari_settings
+from foundation.settings import ari_settings
+from telephony.ari import AriClient
+from telephony.ari.events import ChannelCreated
 
 DUNCALL = str(Path(sys.executable).parent / "duncall")
 

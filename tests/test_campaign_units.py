@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.campaign.personas import persona_accounts
 from dialer.campaign.session import CampaignOptions
 from dialer.campaign.targets import endpoint_template
-from duncall import paths
 from duncall.cli import main
-from duncall.errors import InputError
 from duncall.personas import load_personas
+from duncall.personas.campaign import persona_accounts
+from foundation import paths
+from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
 

@@ -61,7 +61,9 @@ def test_repeated_wrong_passwords_pause_the_name_until_the_window_passes(env: Co
         env.clock.advance(60)
         assert client.post("/api/auth/login", json=wrong).status_code == 401
     # A good password before the fifth refusal still opens, and starts the count again.
-    assert client.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD}).status_code == 200
+    assert (
+        client.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD}).status_code == 200
+    )
     for _ in range(5):
         env.clock.advance(10)
         assert client.post("/api/auth/token", json=wrong).status_code == 401
@@ -76,7 +78,9 @@ def test_repeated_wrong_passwords_pause_the_name_until_the_window_passes(env: Co
         client.post("/api/auth/login", json={"name": "nobody", "password": "guess-guess-guess"})
     assert client.post("/api/auth/login", json={"name": "nobody", "password": PASSWORD}).status_code == 429
     env.clock.advance(15 * 60 - 40)
-    assert client.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD}).status_code == 200
+    assert (
+        client.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD}).status_code == 200
+    )
     actions = audit_actions(env)
     assert actions.count(("supervisor", "login_failed", "")) == 9
 

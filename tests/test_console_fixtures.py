@@ -28,12 +28,12 @@ from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign
 from dialer.store.models.console import ConsoleUser
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
-from duncall import paths
 from duncall.console.app import create_app
 from duncall.console.auth import hash_password
 from duncall.console.recordings import DirectoryRecordings, RecordingSource
 from duncall.console.roles import Role
 from duncall.console.settings import ConsoleSettings, load_forbidden_phrases
+from foundation import paths
 
 PASSWORD = "correct horse battery"
 T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)

@@ -17,8 +17,8 @@ from dialer.campaign import control
 from dialer.campaign.control import RunState
 from duncall.console.live import Masker
 from duncall.console.roles import Role
-from duncall.live import events
-from duncall.live.events import EventKind, LiveEvent
+from telephony.live import events
+from telephony.live.events import EventKind, LiveEvent
 
 
 @pytest.fixture

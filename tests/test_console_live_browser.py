@@ -27,10 +27,10 @@ from test_console_fixtures import ConsoleEnv, WallClock, make_env
 from dialer.campaign import control
 from dialer.store.models.accounts import Account
 from duncall.console.routers.supervision import audit_sink
-from duncall.live import events
-from duncall.live.registry import LiveCallRegistry
 from duncall.supervision.service import SupervisionService
 from duncall.supervision.settings import SupervisionSettings
+from telephony.live import events
+from telephony.live.registry import LiveCallRegistry
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 playwright_api = pytest.importorskip("playwright.sync_api")

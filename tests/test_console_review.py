@@ -27,8 +27,8 @@ from dialer.store.models.console import AuditEntry
 from duncall.console.recordings import AriRecordings, RangeNotSatisfiable, parse_range
 from duncall.console.roles import Role
 from duncall.console.scoring import AnswersInvalid, QaForm, load_form, score
-from duncall.errors import ConfigError
-from duncall.settings import AriSettings
+from foundation.errors import ConfigError
+from foundation.settings import AriSettings
 
 pytestmark = pytest.mark.unit
 FORM = load_form()

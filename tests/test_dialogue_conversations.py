@@ -18,11 +18,11 @@ from fakes.classifier import KeywordClassifier
 
 from bot.dialogue import DialogueSession, InMemoryPaymentLinkChannel, load_script
 from bot.dialogue.types import Action
-from duncall import paths
 from duncall.cli import main
 from duncall.cli.flow import simulate
-from duncall.errors import ConfigError, InputError
-from duncall.vocab import AccountFlag, AccountView, Disposition, Intent
+from foundation import paths
+from foundation.contract import AccountFlag, AccountView, Disposition, Intent
+from foundation.errors import ConfigError, InputError
 
 pytestmark = pytest.mark.unit
 

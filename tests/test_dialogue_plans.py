@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.dialogue import InMemoryPaymentLinkChannel, PaymentLinkRequest, installment_plan
 from bot.dialogue.plans import add_months
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
 

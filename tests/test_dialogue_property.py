@@ -28,8 +28,8 @@ from test_dialogue_conversations import CASES
 
 from bot.dialogue import DialogueSession, Script, load_script
 from bot.speech import spoken_money
-from duncall import paths
-from duncall.vocab import AccountView, Disposition, Intent
+from foundation import paths
+from foundation.contract import AccountView, Disposition, Intent
 
 pytestmark = pytest.mark.unit
 

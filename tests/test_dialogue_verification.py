@@ -15,8 +15,8 @@ from fakes.classifier import KeywordClassifier
 
 from bot.dialogue import DialogueSession, load_script
 from bot.nlu.grammar import acknowledgement_only
-from duncall import paths
-from duncall.vocab import AccountView
+from foundation import paths
+from foundation.contract import AccountView
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from duncall.errors import ConfigError, ServiceUnavailable
 from duncall.personas.model import load_persona
 from duncall.sandbox import runtime
+from foundation.errors import ConfigError, ServiceUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
 DUNCALL = [sys.executable, "-m", "duncall.cli"]

@@ -26,8 +26,13 @@ def explain(*lines: str, args: tuple[str, ...] = ()) -> subprocess.CompletedProc
 
 
 def req(**fields: object) -> str:
-    base: dict[str, object] = {"phone": "+12125550123", "timezone": None, "at": "2026-03-08T13:30:00Z",
-                               "flags": [], "attempts": []}
+    base: dict[str, object] = {
+        "phone": "+12125550123",
+        "timezone": None,
+        "at": "2026-03-08T13:30:00Z",
+        "flags": [],
+        "attempts": [],
+    }
     base.update(fields)
     return json.dumps(base)
 
@@ -36,7 +41,7 @@ def test_explains_each_line_in_order() -> None:
     attempts = [{"at": "2026-03-08T12:30:00Z", "phone": "+12125550123", "conversation": True}]
     result = explain(
         req(),
-        req(at="2026-03-08T11:59:59.999Z"),                 # 07:59:59.999 EDT on the DST day
+        req(at="2026-03-08T11:59:59.999Z"),  # 07:59:59.999 EDT on the DST day
         req(attempts=attempts),
         req(flags=["do_not_call"], voice="bot", consent=False),
         req(voice="bot", consent=True),
@@ -56,9 +61,9 @@ def test_malformed_lines_are_reported_and_the_rest_still_explained() -> None:
     result = explain(
         req(),
         "{not json",
-        req(at="2026-03-08T13:30:00"),          # no offset
-        "",                                     # blank: skipped
-        req(phone="2125550123"),                # not E.164
+        req(at="2026-03-08T13:30:00"),  # no offset
+        "",  # blank: skipped
+        req(phone="2125550123"),  # not E.164
         req(flags=["do-not-call"]),
         req(timezone="America/NewYork"),
         req(attempts=[{"at": "2026-03-08T12:30:00Z"}]),

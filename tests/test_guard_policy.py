@@ -11,12 +11,12 @@ import pytest
 from dialer.policy import DEFAULT_RULES, DialRequest, PastAttempt, Rules, Voice, evaluate
 from dialer.policy.config import load_preset, load_rules, preset_names
 from dialer.policy.rules import CallingCalendar, FrequencyRules, Window
-from duncall.errors import ConfigError
-from duncall.vocab import AccountFlag
+from foundation.contract import AccountFlag
+from foundation.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 
-NY = "+12125550123"        # America/New_York only
+NY = "+12125550123"  # America/New_York only
 NY_OTHER = "+12125550199"
 TOLL_FREE = "+18005550100"  # 42 zones, Adak to Puerto Rico
 BEIJING = "+8613812345678"
@@ -27,25 +27,27 @@ def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def reasons(phone: str, at: str, attempts: list[PastAttempt] | None = None, rules: Rules = DEFAULT_RULES,
-            **kw: object) -> list[str]:
+def reasons(
+    phone: str, at: str, attempts: list[PastAttempt] | None = None, rules: Rules = DEFAULT_RULES, **kw: object
+) -> list[str]:
     request = DialRequest(phone=phone, at=utc(at), **kw)  # type: ignore[arg-type]
     return list(evaluate(request, attempts or [], rules).reasons)
 
 
 # --- calling window -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("at", "expected"),
     [
-        ("2026-01-15T13:00:00Z", []),                      # 08:00:00 EST: first allowed instant
+        ("2026-01-15T13:00:00Z", []),  # 08:00:00 EST: first allowed instant
         ("2026-01-15T12:59:59.999Z", ["outside_window"]),  # 07:59:59.999 EST
         ("2026-01-15T12:59:59.999999Z", ["outside_window"]),
-        ("2026-01-16T01:59:59.999999Z", []),               # 20:59:59.999999 EST
-        ("2026-01-16T02:00:00Z", ["outside_window"]),      # 21:00:00 EST: window is closed
-        ("2026-07-15T12:00:00Z", []),                      # 08:00 EDT (UTC−4 in summer)
+        ("2026-01-16T01:59:59.999999Z", []),  # 20:59:59.999999 EST
+        ("2026-01-16T02:00:00Z", ["outside_window"]),  # 21:00:00 EST: window is closed
+        ("2026-07-15T12:00:00Z", []),  # 08:00 EDT (UTC−4 in summer)
         ("2026-07-15T11:59:59Z", ["outside_window"]),
-        ("2026-07-16T01:00:00Z", ["outside_window"]),      # 21:00 EDT
+        ("2026-07-16T01:00:00Z", ["outside_window"]),  # 21:00 EDT
     ],
 )
 def test_window_edges_in_new_york(at: str, expected: list[str]) -> None:
@@ -58,13 +60,13 @@ def test_window_edges_in_new_york(at: str, expected: list[str]) -> None:
         # 2026-03-08: clocks jump 02:00 EST → 03:00 EDT; 08:00 local is 12:00Z, not 13:00Z.
         ("2026-03-08T11:59:59Z", False),
         ("2026-03-08T12:00:00Z", True),
-        ("2026-03-08T13:30:00Z", True),   # the example: 09:30 EDT
-        ("2026-03-09T00:59:59Z", True),   # 20:59:59 EDT
+        ("2026-03-08T13:30:00Z", True),  # the example: 09:30 EDT
+        ("2026-03-09T00:59:59Z", True),  # 20:59:59 EDT
         ("2026-03-09T01:00:00Z", False),
         # 2026-11-01: clocks fall back 02:00 EDT → 01:00 EST; 08:00 local is 13:00Z.
         ("2026-11-01T12:59:59Z", False),
         ("2026-11-01T13:00:00Z", True),
-        ("2026-11-02T01:59:59Z", True),   # 20:59:59 EST
+        ("2026-11-02T01:59:59Z", True),  # 20:59:59 EST
         ("2026-11-02T02:00:00Z", False),
     ],
 )
@@ -90,13 +92,13 @@ def test_multi_zone_number_needs_the_window_open_everywhere() -> None:
 
 
 def test_unknown_timezone_denies() -> None:
-    assert reasons("+15555550123", "2026-01-15T18:00:00Z") == ["timezone_unknown"]   # unassigned area code
+    assert reasons("+15555550123", "2026-01-15T18:00:00Z") == ["timezone_unknown"]  # unassigned area code
     assert reasons(NY, "2026-01-15T18:00:00Z", timezone="Mars/Olympus") == ["timezone_unknown"]
 
 
 def test_china_preset_window_runs_to_22_00() -> None:
     cn = load_preset("cn")
-    assert reasons(BEIJING, "2026-01-15T13:59:59Z", rules=cn) == []       # 21:59:59 Shanghai
+    assert reasons(BEIJING, "2026-01-15T13:59:59Z", rules=cn) == []  # 21:59:59 Shanghai
     assert reasons(BEIJING, "2026-01-15T14:00:00Z", rules=cn) == ["outside_window"]
     assert reasons(BEIJING, "2026-01-15T13:30:00Z") == ["outside_window"]  # default: 21:30 is too late
 
@@ -106,10 +108,10 @@ def test_holidays_and_weekends_from_the_calendar() -> None:
         weekend=Window(dt.time(10), dt.time(17)), holidays=frozenset({dt.date(2026, 12, 25)})
     )
     rules = dataclasses.replace(DEFAULT_RULES, calendar=calendar)
-    assert reasons(NY, "2026-12-25T16:00:00Z", rules=rules) == ["holiday"]          # Friday, 11:00 EST
+    assert reasons(NY, "2026-12-25T16:00:00Z", rules=rules) == ["holiday"]  # Friday, 11:00 EST
     assert reasons(NY, "2026-12-24T16:00:00Z", rules=rules) == []
-    assert reasons(NY, "2026-12-26T14:30:00Z", rules=rules) == ["outside_window"]   # Saturday 09:30
-    assert reasons(NY, "2026-12-26T15:00:00Z", rules=rules) == []                   # Saturday 10:00
+    assert reasons(NY, "2026-12-26T14:30:00Z", rules=rules) == ["outside_window"]  # Saturday 09:30
+    assert reasons(NY, "2026-12-26T15:00:00Z", rules=rules) == []  # Saturday 10:00
     no_weekends = dataclasses.replace(DEFAULT_RULES, calendar=CallingCalendar(weekend=None))
     assert reasons(NY, "2026-12-26T16:00:00Z", rules=no_weekends) == ["outside_window"]
 
@@ -119,12 +121,12 @@ def test_named_holiday_calendars_follow_each_country(tmp_path: Path) -> None:
     path.write_text("calendar: {holiday_calendars: [CN, US-NY], holidays: [2027-03-03]}")
     rules = load_rules(path)
     # Spring Festival 2027 falls on 6 February (a lunar date no fixed list would carry forward).
-    assert reasons(BEIJING, "2027-02-06T03:00:00Z", rules=rules) == ["holiday"]     # 11:00 in Beijing
-    assert reasons(BEIJING, "2027-02-17T03:00:00Z", rules=rules) == []              # an ordinary Wednesday
+    assert reasons(BEIJING, "2027-02-06T03:00:00Z", rules=rules) == ["holiday"]  # 11:00 in Beijing
+    assert reasons(BEIJING, "2027-02-17T03:00:00Z", rules=rules) == []  # an ordinary Wednesday
     # Independence Day and New York's Lincoln's Birthday (a state holiday, not a federal one).
-    assert reasons(NY, "2027-07-05T15:00:00Z", rules=rules) == ["holiday"]          # observed, Monday
+    assert reasons(NY, "2027-07-05T15:00:00Z", rules=rules) == ["holiday"]  # observed, Monday
     assert reasons(NY, "2027-02-12T15:00:00Z", rules=rules) == ["holiday"]
-    assert reasons(NY, "2027-03-03T15:00:00Z", rules=rules) == ["holiday"]          # a listed date still counts
+    assert reasons(NY, "2027-03-03T15:00:00Z", rules=rules) == ["holiday"]  # a listed date still counts
     # Every listed calendar applies to every debtor of the campaign: a CN holiday closes New York too.
     assert reasons(NY, "2027-02-08T15:00:00Z", rules=rules) == ["holiday"]
     assert reasons(NY, "2027-02-16T15:00:00Z", rules=rules) == []
@@ -183,12 +185,20 @@ def test_attempts_after_at_are_not_in_the_last_hours() -> None:
 
 def test_every_reason_that_applies_is_listed_in_order() -> None:
     late = "2026-01-16T03:00:00Z"  # 22:00 in New York
-    history = [PastAttempt(utc(late) - dt.timedelta(hours=h), NY, conversation=h == 30) for h in
-               (1, 2.5, 4, 30, 60, 90, 120)]
+    history = [
+        PastAttempt(utc(late) - dt.timedelta(hours=h), NY, conversation=h == 30)
+        for h in (1, 2.5, 4, 30, 60, 90, 120)
+    ]
     got = reasons(NY, late, history, flags=frozenset({"dispute", "attorney"}), voice=Voice.BOT)
     assert got == [
-        "flag:attorney", "flag:dispute", "outside_window", "no_consent",
-        "account_7_in_7", "after_conversation", "phone_daily_cap", "min_gap",
+        "flag:attorney",
+        "flag:dispute",
+        "outside_window",
+        "no_consent",
+        "account_7_in_7",
+        "after_conversation",
+        "phone_daily_cap",
+        "min_gap",
     ]
 
 
@@ -237,6 +247,7 @@ def test_uk_no_repeat_call_within_72h_of_an_abandoned_one() -> None:
 
 
 # --- rule files -----------------------------------------------------------------------------------
+
 
 def test_presets_load_and_default_file_matches_the_built_in_defaults() -> None:
     assert set(preset_names()) >= {"default", "us", "cn", "uk"}

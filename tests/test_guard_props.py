@@ -20,11 +20,24 @@ pytestmark = pytest.mark.unit
 YEAR_START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 # Numbers whose prefix spans several zones: US toll-free, Australian and Russian mobiles, a UK mobile.
 MULTI_ZONE = [
-    "+18005550100", "+61491570156", "+79161234567", "+447911123456", "+12125550123", "+8613812345678",
+    "+18005550100",
+    "+61491570156",
+    "+79161234567",
+    "+447911123456",
+    "+12125550123",
+    "+8613812345678",
 ]
 DST_ZONES = [
-    "America/New_York", "America/Los_Angeles", "Europe/London", "Europe/Berlin", "Australia/Sydney",
-    "Australia/Lord_Howe", "America/Santiago", "America/St_Johns", "Pacific/Chatham", "Asia/Tehran",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Berlin",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "America/St_Johns",
+    "Pacific/Chatham",
+    "Asia/Tehran",
 ]
 
 

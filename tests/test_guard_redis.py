@@ -24,7 +24,7 @@ from dialer.guards.ledger import DecisionEntry
 from dialer.policy import DEFAULT_RULES, DialRequest, PastAttempt, Rules, evaluate
 from dialer.policy.config import load_preset
 from dialer.policy.rules import CallingCalendar, Window
-from duncall.errors import ComplianceDenied, ServiceUnavailable
+from foundation.errors import ComplianceDenied, ServiceUnavailable
 
 pytestmark = pytest.mark.redis
 
@@ -74,6 +74,7 @@ def make_guard(
 
 # --- basics ---------------------------------------------------------------------------------------
 
+
 def test_reserve_denies_with_every_reason_and_records_each_decision(
     client: redis.Redis, key_prefix: str, tmp_path: Path
 ) -> None:
@@ -90,7 +91,9 @@ def test_reserve_denies_with_every_reason_and_records_each_decision(
     assert third.reasons == ("flag:dispute", "outside_window")
     entries = guard.ledger.decisions("acct-1")
     assert [(e.allowed, e.reasons) for e in entries] == [
-        (True, ()), (False, ("min_gap",)), (False, ("flag:dispute", "outside_window"))
+        (True, ()),
+        (False, ("min_gap",)),
+        (False, ("flag:dispute", "outside_window")),
     ]
     assert entries[0].attempt_id == first.attempt_id and entries[0].campaign_id == "c1"
     assert entries[0].epoch is not None and entries[1].epoch is None
@@ -150,6 +153,7 @@ def test_cn_and_uk_presets_in_redis(client: redis.Redis, key_prefix: str, tmp_pa
 
 
 # --- durability -----------------------------------------------------------------------------------
+
 
 class FailingLedger(Ledger):
     def append_decisions(self, entries: Sequence[DecisionEntry]) -> None:
@@ -260,6 +264,7 @@ def test_rebuild_after_flush_gives_the_same_decisions(
 
 
 # --- several dialer processes share the counters --------------------------------------------------
+
 
 def _dialer(args: tuple[str, str, str, int, int, Any]) -> list[tuple[str, bool]]:
     """One dialer process: walks its clock through 12 days, dialling one account over 3 numbers."""
@@ -373,8 +378,8 @@ def _racer(args: tuple[str, str, str, int, Any]) -> list[bool]:
     return out
 
 
-
 # --- capacity (not compliance) --------------------------------------------------------------------
+
 
 def test_capacity_limits_live_calls_and_calls_per_second(client: redis.Redis, key_prefix: str) -> None:
     from dialer.guards import CapacityLimiter, CapacityLimits, Refusal
@@ -413,9 +418,21 @@ def test_guard_rebuild_command_reloads_the_counters(
     flush_prefix(client, key_prefix)
     client.set(f"{key_prefix}epoch", "stale")  # e.g. Redis restored from an old snapshot
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("duncall")), "guard", "rebuild", "--db", db_url,
-         "--redis", redis_url, "--prefix", key_prefix],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            str(Path(sys.executable).with_name("duncall")),
+            "guard",
+            "rebuild",
+            "--db",
+            db_url,
+            "--redis",
+            redis_url,
+            "--prefix",
+            key_prefix,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "1 attempt(s)" in result.stdout

@@ -18,7 +18,7 @@ from dialer.accounts.importer import Reject, import_file
 from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, Phone
 from dialer.store.repo import record_outcome
 from dialer.store.testing import temporary_database
-from duncall.vocab import CallOutcome, Disposition
+from foundation.contract import CallOutcome, Disposition
 
 HEADER = (
     "account_id,first_name,last_name,phones,timezone,language,balance,currency,"

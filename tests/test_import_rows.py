@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dialer.accounts.sources import Row, open_rows
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 

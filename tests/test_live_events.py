@@ -9,8 +9,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from duncall.live import events
-from duncall.live.events import EventKind, LiveEvent, LivePublisher, LiveReader, LiveView
+from telephony.live import events
+from telephony.live.events import EventKind, LiveEvent, LivePublisher, LiveReader, LiveView
 
 T = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 

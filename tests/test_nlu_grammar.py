@@ -10,8 +10,8 @@ import pytest
 
 from bot.nlu.classifier import NluClassifier
 from bot.nlu.grammar import STATE_GRAMMARS, GrammarMatcher, load_grammar
-from duncall.errors import ConfigError
-from duncall.vocab import Intent
+from foundation.contract import Intent
+from foundation.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 

@@ -18,7 +18,7 @@ import pytest
 
 from bot.nlu.classifier import NluClassifier
 from bot.nlu.evaluate import evaluate
-from duncall.vocab import Intent
+from foundation.contract import Intent
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dialer.pacing.erlang import erlang_b, erlang_b_bound, erlang_c, erlang_c_bound, load_for_blocking
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
 

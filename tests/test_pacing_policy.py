@@ -22,7 +22,7 @@ from dialer.pacing import (
     decide,
     target_abandon_rate,
 )
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
 
@@ -254,6 +254,11 @@ def test_primed_tracker_skips_the_cold_start_and_real_samples_take_over() -> Non
     ],
 )
 def test_bad_prior_is_rejected(fields: dict[str, object]) -> None:
-    prior: dict[str, object] = {"answer_rate": 0.3, "answer_delay_s": [20.0], "handle_s": [150.0], "dials": 50}
+    prior: dict[str, object] = {
+        "answer_rate": 0.3,
+        "answer_delay_s": [20.0],
+        "handle_s": [150.0],
+        "dials": 50,
+    }
     with pytest.raises(InputError):
         DialStatsTracker().prime(**{**prior, **fields})  # type: ignore[arg-type]

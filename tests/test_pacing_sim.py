@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dialer.pacing.sim import Range, SimConfig, SimMode, SimResult, World, simulate
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 SHORT = SimConfig(hours=1.0, seed=7)
 

@@ -13,12 +13,15 @@ import pytest
 from bot.dialogue.engine import DialogueSession
 from bot.dialogue.script import find_script, load_script
 from bot.nlu import load_classifier
-from duncall import demo, paths
+from duncall import demo
 from duncall.personas import load_personas
+from foundation import paths
 
 pytestmark = [pytest.mark.slow, pytest.mark.unit]
 
-PERSONAS = [p for p in load_personas(paths.personas_dir()) if p.expect.disposition and p.behaviour == "answer"]
+PERSONAS = [
+    p for p in load_personas(paths.personas_dir()) if p.expect.disposition and p.behaviour == "answer"
+]
 
 
 @pytest.fixture(scope="module")

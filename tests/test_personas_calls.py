@@ -10,12 +10,12 @@ from dataclasses import replace
 import pytest
 
 from dialer.call import AnsweredCall, AnswerKind, place_call
-from duncall import paths
-from duncall.ari import AriClient
 from duncall.personas import load_personas
 from duncall.personas.render import CONTEXT
-from duncall.settings import ari_settings
-from duncall.vocab import CallOutcome
+from foundation import paths
+from foundation.contract import CallOutcome
+from foundation.settings import ari_settings
+from telephony.ari import AriClient
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 

@@ -37,13 +37,13 @@ from dialer.store.db import open_engine
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.console import ConsoleUser
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
-from duncall import paths
-from duncall.ari.rest import AriRest
 from duncall.console.app import create_app
 from duncall.console.recordings import AriRecordings, CachedRecordings
 from duncall.console.settings import ConsoleSettings, load_forbidden_phrases
-from duncall.errors import DuncallError
-from duncall.settings import ari_settings
+from foundation import paths
+from foundation.errors import DuncallError
+from foundation.settings import ari_settings
+from telephony.ari.rest import AriRest
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.audio, pytest.mark.slow]
 

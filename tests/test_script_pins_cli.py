@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from dialer.campaign.scripts import pins_of
 from dialer.store.db import open_engine
 from dialer.store.models import CallAttempt
-from duncall import paths
 from duncall.cli import main
 from duncall.console import scripts as console_scripts
-from duncall.settings import ari_settings
+from foundation import paths
+from foundation.settings import ari_settings
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis]
 STEM = "early_collection.en"

@@ -18,11 +18,11 @@ from bot.dialogue.engine import DialogueSession
 from dialer.campaign.scripts import ScriptVersions, parse_pin, pin_versions, pins_of, sha256_text
 from dialer.store.db import open_engine
 from dialer.store.models.console import AuditEntry
-from duncall import paths
 from duncall.cli import main
 from duncall.console import scripts as console_scripts
-from duncall.errors import InputError
-from duncall.vocab import AccountView
+from foundation import paths
+from foundation.contract import AccountView
+from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
 STEM = "early_collection.en"

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.speech import Spoken, Template, TemplateError, spoken_count, spoken_date, spoken_money, spoken_phone
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
 

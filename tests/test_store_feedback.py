@@ -21,7 +21,7 @@ from dialer.strategy.config import load_strategy
 from dialer.strategy.model import ActionKind, StageName
 from dialer.strategy.policy import next_action
 from duncall.cli import main
-from duncall.vocab import AccountFlag, CallOutcome, Disposition
+from foundation.contract import AccountFlag, CallOutcome, Disposition
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
@@ -150,7 +150,7 @@ def test_cli_import_show_next_and_upgrade(tmp_path: Path, capsys: pytest.Capture
 
 @pytest.mark.unit
 def test_bad_database_url_is_a_config_error() -> None:
-    from duncall.errors import ConfigError
+    from foundation.errors import ConfigError
 
     with pytest.raises(ConfigError, match="not supported"):
         make_engine("mysql://x@y/z")

@@ -11,8 +11,8 @@ import yaml
 from dialer.strategy.config import coverage_gaps, load_strategy, parse_strategy
 from dialer.strategy.model import StageName
 from duncall.cli import main
-from duncall.errors import ConfigError
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
+from foundation.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 

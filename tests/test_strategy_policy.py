@@ -21,7 +21,7 @@ from dialer.strategy.model import (
     Strategy,
 )
 from dialer.strategy.policy import flag_for_disposition, next_action
-from duncall.vocab import AccountFlag, CallOutcome, Disposition
+from foundation.contract import AccountFlag, CallOutcome, Disposition
 
 pytestmark = pytest.mark.unit
 

@@ -21,13 +21,13 @@ from test_console_fixtures import ConsoleEnv, make_env
 
 from duncall.console.roles import Role
 from duncall.console.routers.supervision import audit_sink
-from duncall.errors import ServiceUnavailable
-from duncall.live.registry import CALL_TTL_S, Claim, LiveCall, LiveCallRegistry
-from duncall.settings import AriSettings
 from duncall.supervision.errors import EndpointRefused, SwitchRefused
 from duncall.supervision.modes import TAPS, Mode, check_switch
 from duncall.supervision.service import SupervisionService
 from duncall.supervision.settings import SupervisionSettings
+from foundation.errors import ServiceUnavailable
+from foundation.settings import AriSettings
+from telephony.live.registry import CALL_TTL_S, Claim, LiveCall, LiveCallRegistry
 
 pytestmark = pytest.mark.redis
 

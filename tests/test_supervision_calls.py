@@ -45,7 +45,6 @@ from bot.answer import converse
 from bot.media.chan_websocket import MediaConnection
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
-from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.runner import Target, TargetResult, run_campaign
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard
@@ -53,17 +52,19 @@ from dialer.guards.ledger import Ledger
 from dialer.policy.config import load_preset
 from dialer.store.db import open_engine
 from dialer.store.models import CallAttempt
-from duncall import demo, paths
-from duncall.ari import AriClient, ChannelDestroyed, StasisStart, new_id
-from duncall.ari.errors import AriError, AriNotFound
-from duncall.ari.rest import SnoopDirection
+from duncall import demo
 from duncall.console.routers.supervision import audit_sink
-from duncall.live.registry import LiveCall, LiveCallRegistry
 from duncall.personas import load_personas
+from duncall.personas.campaign import import_persona_accounts, persona_accounts
 from duncall.sandbox.runtime import sandbox
-from duncall.settings import ari_settings
 from duncall.supervision.service import SupervisionService
 from duncall.supervision.settings import SupervisionSettings
+from foundation import paths
+from foundation.settings import ari_settings
+from telephony.ari import AriClient, ChannelDestroyed, StasisStart, new_id
+from telephony.ari.errors import AriError, AriNotFound
+from telephony.ari.rest import SnoopDirection
+from telephony.live.registry import LiveCall, LiveCallRegistry
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.audio]
 
@@ -390,7 +391,11 @@ def _speech(recording: np.ndarray, clips: list[np.ndarray], stretch_s: float) ->
     shares = [voiced_share(s, 16_000) for s in stretches]
     floor = min(SPEECH_SHARE, max(shares, default=0.0))
     return max(
-        (clip_match(recording, 16_000, s, 16_000) for s, share in zip(stretches, shares, strict=True) if share >= floor),
+        (
+            clip_match(recording, 16_000, s, 16_000)
+            for s, share in zip(stretches, shares, strict=True)
+            if share >= floor
+        ),
         default=0.0,
     )
 

@@ -18,17 +18,17 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from dialer.campaign.personas import import_persona_accounts, persona_accounts
 from dialer.campaign.recovery import reconcile
 from dialer.store.db import open_engine
 from dialer.store.models import AttemptState, CallAttempt, Campaign
-from duncall import paths
-from duncall.ari import AriClient, StasisStart
-from duncall.ari.errors import AriNotFound
-from duncall.live.registry import TAKEOVER_VARIABLE
 from duncall.personas import load_personas
-from duncall.settings import ari_settings
-from duncall.vocab import CallOutcome, Disposition
+from duncall.personas.campaign import import_persona_accounts, persona_accounts
+from foundation import paths
+from foundation.contract import CallOutcome, Disposition
+from foundation.settings import ari_settings
+from telephony.ari import AriClient, StasisStart
+from telephony.ari.errors import AriNotFound
+from telephony.live.registry import TAKEOVER_VARIABLE
 
 pytestmark = pytest.mark.asterisk
 

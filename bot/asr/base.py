@@ -9,7 +9,7 @@ from typing import Protocol
 @dataclass(frozen=True, slots=True)
 class Transcript:
     text: str
-    confidence: float   # 0..1
+    confidence: float  # 0..1
     engine: str
     audio_ms: float
     decode_ms: float

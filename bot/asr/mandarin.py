@@ -32,14 +32,14 @@ from pocketsphinx import Decoder, get_model_path
 from bot.asr.base import Transcript
 from bot.asr.pinyin import UnknownSyllable, phrase_spellings
 from bot.audio import SAMPLE_RATE_HZ, duration_ms
-from duncall.errors import ConfigError
-from duncall.log import kv
+from foundation.errors import ConfigError
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 
 LANG = "zh"
-DECODER_POOL_SIZE = 2      # one per core; a decoder is not thread-safe
-MAX_PHRASES = 1            # one phrase per answer: 2-3 in a row cost 10 points (16 kHz dev set)
+DECODER_POOL_SIZE = 2  # one per core; a decoder is not thread-safe
+MAX_PHRASES = 1  # one phrase per answer: 2-3 in a row cost 10 points (16 kHz dev set)
 # Confidence = (grammar path score / phone loop score) ** CONF_EXPONENT.
 CONF_EXPONENT = 1.0
 # Optional fillers around the phrase ("我…", "…了", "…啊") were tried: phrase accuracy fell 22 points.
@@ -54,7 +54,7 @@ _BASE_GRAMMAR = "base"
 class _Slot:
     decoder: Decoder
     searches: set[str] = field(default_factory=set)
-    words: dict[str, str] = field(default_factory=dict)    # dictionary word → hanzi phrase
+    words: dict[str, str] = field(default_factory=dict)  # dictionary word → hanzi phrase
 
 
 def _hmm_dir() -> str:
@@ -71,8 +71,9 @@ def _new_decoder() -> Decoder:
             f.write("zh_sil SIL\n")
         with open(gram_path, "w", encoding="ascii") as f:
             f.write(f"#JSGF V1.0;\ngrammar {_BASE_GRAMMAR};\npublic <utt> = zh_sil;\n")
-        dec = Decoder(hmm=_hmm_dir(), dict=dict_path, jsgf=gram_path, samprate=SAMPLE_RATE_HZ,
-                      loglevel="FATAL")
+        dec = Decoder(
+            hmm=_hmm_dir(), dict=dict_path, jsgf=gram_path, samprate=SAMPLE_RATE_HZ, loglevel="FATAL"
+        )
     dec.add_allphone_file(_PHONE_LOOP)
     return dec
 
@@ -157,8 +158,9 @@ class MandarinGrammarRecognizer:
         except UnknownSyllable:
             if phrase not in self._unspellable:
                 self._unspellable.add(phrase)
-                log.warning("grammar phrase left out: not spellable in pinyin",
-                            extra=kv(phrase_sha=word, lang=LANG))
+                log.warning(
+                    "grammar phrase left out: not spellable in pinyin", extra=kv(phrase_sha=word, lang=LANG)
+                )
             return None
         for i, phones in enumerate(variants):
             slot.decoder.add_word(word if i == 0 else f"{word}({i + 1})", phones, i == len(variants) - 1)

@@ -29,27 +29,71 @@ from pypinyin import Style, pinyin
 MAX_VARIANTS = 8
 
 INITIALS: dict[str, tuple[str, ...]] = {
-    "b": ("B",), "p": ("P",), "m": ("M",), "f": ("F",),
-    "d": ("D",), "t": ("T",), "n": ("N",), "l": ("L",),
-    "g": ("G",), "k": ("K",), "h": ("HH",),
-    "j": ("JH",), "q": ("CH",), "x": ("SH",),
-    "zh": ("JH",), "ch": ("CH",), "sh": ("SH",), "r": ("R",),
-    "z": ("D", "Z"), "c": ("T", "S"), "s": ("S",),
+    "b": ("B",),
+    "p": ("P",),
+    "m": ("M",),
+    "f": ("F",),
+    "d": ("D",),
+    "t": ("T",),
+    "n": ("N",),
+    "l": ("L",),
+    "g": ("G",),
+    "k": ("K",),
+    "h": ("HH",),
+    "j": ("JH",),
+    "q": ("CH",),
+    "x": ("SH",),
+    "zh": ("JH",),
+    "ch": ("CH",),
+    "sh": ("SH",),
+    "r": ("R",),
+    "z": ("D", "Z"),
+    "c": ("T", "S"),
+    "s": ("S",),
     "": (),
 }
 
 # Strict finals as pypinyin names them (medial i/u/ü included: "you" is final "iou").
 FINALS: dict[str, tuple[str, ...]] = {
-    "a": ("AA",), "o": ("AO",), "e": ("AH",), "er": ("ER",),
-    "ai": ("AY",), "ei": ("EY",), "ao": ("AW",), "ou": ("OW",),
-    "an": ("AA", "N"), "en": ("AH", "N"), "ang": ("AA", "NG"), "eng": ("AH", "NG"), "ong": ("UH", "NG"),
-    "i": ("IY",), "ia": ("Y", "AA"), "ie": ("Y", "EH"), "iao": ("Y", "AW"), "iou": ("Y", "OW"),
-    "ian": ("Y", "EH", "N"), "in": ("IY", "N"), "iang": ("Y", "AA", "NG"), "ing": ("IY", "NG"),
+    "a": ("AA",),
+    "o": ("AO",),
+    "e": ("AH",),
+    "er": ("ER",),
+    "ai": ("AY",),
+    "ei": ("EY",),
+    "ao": ("AW",),
+    "ou": ("OW",),
+    "an": ("AA", "N"),
+    "en": ("AH", "N"),
+    "ang": ("AA", "NG"),
+    "eng": ("AH", "NG"),
+    "ong": ("UH", "NG"),
+    "i": ("IY",),
+    "ia": ("Y", "AA"),
+    "ie": ("Y", "EH"),
+    "iao": ("Y", "AW"),
+    "iou": ("Y", "OW"),
+    "ian": ("Y", "EH", "N"),
+    "in": ("IY", "N"),
+    "iang": ("Y", "AA", "NG"),
+    "ing": ("IY", "NG"),
     "iong": ("Y", "UH", "NG"),
-    "u": ("UW",), "ua": ("W", "AA"), "uo": ("W", "AO"), "uai": ("W", "AY"), "uei": ("W", "EY"),
-    "uan": ("W", "AA", "N"), "uen": ("W", "AH", "N"), "uang": ("W", "AA", "NG"), "ueng": ("W", "AH", "NG"),
-    "v": ("Y", "UW"), "ve": ("Y", "EH"), "van": ("Y", "EH", "N"), "vn": ("Y", "UW", "N"),
-    "n": ("N",), "ng": ("NG",), "m": ("M",),
+    "u": ("UW",),
+    "ua": ("W", "AA"),
+    "uo": ("W", "AO"),
+    "uai": ("W", "AY"),
+    "uei": ("W", "EY"),
+    "uan": ("W", "AA", "N"),
+    "uen": ("W", "AH", "N"),
+    "uang": ("W", "AA", "NG"),
+    "ueng": ("W", "AH", "NG"),
+    "v": ("Y", "UW"),
+    "ve": ("Y", "EH"),
+    "van": ("Y", "EH", "N"),
+    "vn": ("Y", "UW", "N"),
+    "n": ("N",),
+    "ng": ("NG",),
+    "m": ("M",),
 }
 
 # Characters read two ways in what debtors say (还钱 huán, 还没 hái); pypinyin picks one
@@ -78,11 +122,11 @@ def spellings(initial: str, final: str) -> list[tuple[str, ...]]:
     except KeyError:
         raise UnknownSyllable(f"{initial}+{final}") from None
     if final == "i" and initial in _RETROFLEX:
-        tail = ("IH",)                                   # shi: "shih" or "shr"
+        tail = ("IH",)  # shi: "shih" or "shr"
     elif final == "i" and initial in _DENTAL:
-        tail = ("IH",)                                   # zi, ci, si: a buzzed vowel
+        tail = ("IH",)  # zi, ci, si: a buzzed vowel
     elif initial in _PALATAL and tail[:1] == ("Y",):
-        tail = tail[1:]                                  # jia: the affricate carries the glide
+        tail = tail[1:]  # jia: the affricate carries the glide
     out = [(*head, *tail)]
     for alt in _alternatives(initial, final, head, tail):
         if alt not in out:
@@ -90,7 +134,9 @@ def spellings(initial: str, final: str) -> list[tuple[str, ...]]:
     return out
 
 
-def _alternatives(initial: str, final: str, head: tuple[str, ...], tail: tuple[str, ...]) -> list[tuple[str, ...]]:
+def _alternatives(
+    initial: str, final: str, head: tuple[str, ...], tail: tuple[str, ...]
+) -> list[tuple[str, ...]]:
     alts: list[tuple[str, ...]] = []
     if final == "i" and initial in _RETROFLEX:
         alts.append((*head, "ER"))
@@ -99,9 +145,9 @@ def _alternatives(initial: str, final: str, head: tuple[str, ...], tail: tuple[s
     if initial in _PALATAL and FINALS[final][:1] == ("Y",):
         alts.append((*head, *FINALS[final]))
     if initial == "h":
-        alts.append(("K", *tail))                        # a velar fricative: the model hears K or G
+        alts.append(("K", *tail))  # a velar fricative: the model hears K or G
     if initial in _PALATAL:
-        alts.append((*_PALATAL_AS_DENTAL[initial], *tail))   # tɕ tɕʰ ɕ sit between "j ch sh" and "dz ts s"
+        alts.append((*_PALATAL_AS_DENTAL[initial], *tail))  # tɕ tɕʰ ɕ sit between "j ch sh" and "dz ts s"
     if initial and final in ("e", "en", "eng"):
         alts.append((*head, *{"e": ("ER",), "en": ("EH", "N"), "eng": ("EH", "NG")}[final]))
     # Tried on the dev set and left out (each within ±1.2 points of phrase accuracy, none
@@ -151,11 +197,30 @@ def _initial_of(syllable: str) -> str:
 
 
 _NULL_INITIAL_FINALS = {
-    "yi": "i", "ya": "ia", "ye": "ie", "yao": "iao", "you": "iou", "yan": "ian", "yin": "in",
-    "yang": "iang", "ying": "ing", "yong": "iong", "yo": "iou",
-    "wu": "u", "wa": "ua", "wo": "uo", "wai": "uai", "wei": "uei", "wan": "uan", "wen": "uen",
-    "wang": "uang", "weng": "ueng",
-    "yu": "v", "yue": "ve", "yuan": "van", "yun": "vn",
+    "yi": "i",
+    "ya": "ia",
+    "ye": "ie",
+    "yao": "iao",
+    "you": "iou",
+    "yan": "ian",
+    "yin": "in",
+    "yang": "iang",
+    "ying": "ing",
+    "yong": "iong",
+    "yo": "iou",
+    "wu": "u",
+    "wa": "ua",
+    "wo": "uo",
+    "wai": "uai",
+    "wei": "uei",
+    "wan": "uan",
+    "wen": "uen",
+    "wang": "uang",
+    "weng": "ueng",
+    "yu": "v",
+    "yue": "ve",
+    "yuan": "van",
+    "yun": "vn",
 }
 _CONTRACTED = {"iu": "iou", "ui": "uei", "un": "uen"}
 
@@ -165,9 +230,9 @@ def _final_of(syllable: str, initial: str) -> str:
         if syllable in _NULL_INITIAL_FINALS:
             return _NULL_INITIAL_FINALS[syllable]
         return {"hm": "m", "hng": "ng"}.get(syllable, syllable)
-    final = syllable[len(initial):]
+    final = syllable[len(initial) :]
     if initial in _PALATAL and final.startswith("u"):
-        final = "v" + final[1:]                          # ju, que, xuan, jun: ü written u
+        final = "v" + final[1:]  # ju, que, xuan, jun: ü written u
     if final == "un" and initial in _PALATAL:
         return "vn"
     return _CONTRACTED.get(final, final)
@@ -198,10 +263,14 @@ def phrase_spellings(text: str, max_variants: int = MAX_VARIANTS) -> list[str]:
         per_char.append(options)
     if not per_char:
         raise UnknownSyllable(text)
-    return [" ".join(itertools.chain.from_iterable(combo)) for combo in _fewest_changes(per_char, max_variants)]
+    return [
+        " ".join(itertools.chain.from_iterable(combo)) for combo in _fewest_changes(per_char, max_variants)
+    ]
 
 
-def _fewest_changes(options: Sequence[Sequence[tuple[str, ...]]], limit: int) -> list[tuple[tuple[str, ...], ...]]:
+def _fewest_changes(
+    options: Sequence[Sequence[tuple[str, ...]]], limit: int
+) -> list[tuple[tuple[str, ...], ...]]:
     """Combinations of one option per position, ordered by how many positions leave their first option."""
     out: list[tuple[tuple[str, ...], ...]] = []
     changeable = [i for i, o in enumerate(options) if len(o) > 1]

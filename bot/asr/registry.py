@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from bot.asr.base import Recognizer, Transcript
 from bot.asr.streaming import StreamingRecognizer, streaming_enabled
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 ENV_VAR = "DUNCALL_ASR"
 WORKERS_ENV_VAR = "DUNCALL_ASR_WORKERS"
@@ -43,8 +43,10 @@ def asr_workers() -> int:
     if not raw:
         return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
     if not raw.isdigit() or int(raw) > MAX_WORKERS:
-        raise ConfigError(f"{WORKERS_ENV_VAR}={raw!r} is not a whole number from 0 to {MAX_WORKERS}",
-                          "unset it (one worker per core), or set 0 to decode in the bot's process")
+        raise ConfigError(
+            f"{WORKERS_ENV_VAR}={raw!r} is not a whole number from 0 to {MAX_WORKERS}",
+            "unset it (one worker per core), or set 0 to decode in the bot's process",
+        )
     return int(raw)
 
 
@@ -73,19 +75,23 @@ def _pinyin() -> Recognizer:
 
 
 ENGINES: Mapping[str, Callable[[], Recognizer]] = {
-    "pocketsphinx": _pocketsphinx, "vosk": _vosk, PINYIN_ENGINE: _pinyin,
+    "pocketsphinx": _pocketsphinx,
+    "vosk": _vosk,
+    PINYIN_ENGINE: _pinyin,
 }
 
 
 @dataclass(frozen=True, slots=True)
 class AsrChoice:
-    by_lang: Mapping[str, str]     # language → engine name; ANY_LANG for the rest
+    by_lang: Mapping[str, str]  # language → engine name; ANY_LANG for the rest
 
     def engine_for(self, lang: str) -> str:
         name = self.by_lang.get(lang) or self.by_lang.get(ANY_LANG)
         if name is None:
-            raise ConfigError(f"{ENV_VAR} names no ASR engine for language '{lang}'",
-                              f"add '{lang}=vosk' (or '*=vosk') to {ENV_VAR}")
+            raise ConfigError(
+                f"{ENV_VAR} names no ASR engine for language '{lang}'",
+                f"add '{lang}=vosk' (or '*=vosk') to {ENV_VAR}",
+            )
         return name
 
 
@@ -101,11 +107,15 @@ def parse_choice(spec: str) -> AsrChoice:
             lang, name = ANY_LANG, item
         lang, name = lang.strip().lower(), name.strip().lower()
         if name not in ENGINES:
-            raise ConfigError(f"{ENV_VAR}: unknown ASR engine '{name}'",
-                              f"use one of {', '.join(ENGINES)} (e.g. {DEFAULT_SPEC})")
+            raise ConfigError(
+                f"{ENV_VAR}: unknown ASR engine '{name}'",
+                f"use one of {', '.join(ENGINES)} (e.g. {DEFAULT_SPEC})",
+            )
         if not lang or lang in by_lang:
-            raise ConfigError(f"{ENV_VAR}: language '{lang}' is empty or given twice in '{spec}'",
-                              f"write it as {DEFAULT_SPEC}")
+            raise ConfigError(
+                f"{ENV_VAR}: language '{lang}' is empty or given twice in '{spec}'",
+                f"write it as {DEFAULT_SPEC}",
+            )
         by_lang[lang] = name
     return AsrChoice(by_lang)
 
@@ -149,10 +159,10 @@ class RoutingRecognizer:
 
     def warm(self, lang: str) -> None:
         engine = self.engine_for(lang)
-        load = getattr(engine, "model", None)   # Vosk: load the language's model now
+        load = getattr(engine, "model", None)  # Vosk: load the language's model now
         if callable(load):
             load(lang)
-        start = getattr(engine, "warm", None)   # pinyin grammar recognizer: make a decoder now
+        start = getattr(engine, "warm", None)  # pinyin grammar recognizer: make a decoder now
         if callable(start):
             start()
 

@@ -40,7 +40,7 @@ from pocketsphinx import Decoder
 from bot.asr.base import Transcript
 from bot.asr.streaming import PartialTranscript
 from bot.audio import SAMPLE_RATE_HZ, duration_ms
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 DECODER_POOL_SIZE = 2  # whole-utterance decodes at once: one per core; a decoder is not thread-safe
 # Streams hold a decoder while the debtor speaks: one per caller speaking at the
@@ -53,9 +53,7 @@ CUT_SHORT_CONFIDENCE = 0.3  # words of a fallback cut short: kept for QA, below 
 PREROLL_AND_TAIL_S = 0.8
 _WORD_RE = re.compile(r"[a-z']+")
 # Half a second of faint noise, decoded once per grammar by every decoder (see _prime).
-_WARMUP_AUDIO = (
-    np.random.default_rng(0).normal(0, 300, SAMPLE_RATE_HZ // 2).astype(np.int16).tobytes()
-)
+_WARMUP_AUDIO = np.random.default_rng(0).normal(0, 300, SAMPLE_RATE_HZ // 2).astype(np.int16).tobytes()
 
 
 @dataclass
@@ -150,7 +148,9 @@ class SphinxRecognizer:
 
         threading.Thread(target=make, name="sphinx-spare", daemon=True).start()
 
-    def warm(self, count: int = DECODER_POOL_SIZE, phrase_sets: tuple[tuple[str, ...], ...] | None = None) -> None:
+    def warm(
+        self, count: int = DECODER_POOL_SIZE, phrase_sets: tuple[tuple[str, ...], ...] | None = None
+    ) -> None:
         """Make ``count`` decoders now, each ready for every one of ``phrase_sets`` (a bot
         expecting that many callers speaking at once).  By default: every English state
         grammar with the open one, as the conversation decodes them (~0.4 s per decoder)."""
@@ -290,7 +290,7 @@ class SphinxStream:
         self._owner = owner
         self._slot: _Slot | None = slot
         self._phrases = phrase_set
-        self._audio: list[bytes] = []   # kept for the language-model fallback
+        self._audio: list[bytes] = []  # kept for the language-model fallback
         self._decode_s = setup_s
         self._last_text = ""
         self._finished = False

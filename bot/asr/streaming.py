@@ -29,9 +29,9 @@ class PartialTranscript:
     """The decoder's current best guess for the words so far; it may still change."""
 
     text: str
-    audio_ms: float                 # audio fed to the stream so far
-    trailing_silence_ms: float      # audio fed since the words last changed (all of it if none yet)
-    speech_ended: bool              # words were heard and trailing_silence_ms reached the stream's endpoint
+    audio_ms: float  # audio fed to the stream so far
+    trailing_silence_ms: float  # audio fed since the words last changed (all of it if none yet)
+    speech_ended: bool  # words were heard and trailing_silence_ms reached the stream's endpoint
 
 
 @runtime_checkable
@@ -54,7 +54,7 @@ def feed_frames(stream: RecognitionStream, pcm: bytes) -> list[PartialTranscript
     """Feed finished audio in 20 ms frames, as a call would deliver it; returns the partials seen."""
     partials: list[PartialTranscript] = []
     for start in range(0, len(pcm), FRAME_BYTES):
-        partial = stream.feed(pcm[start:start + FRAME_BYTES])
+        partial = stream.feed(pcm[start : start + FRAME_BYTES])
         if partial is not None:
             partials.append(partial)
     return partials

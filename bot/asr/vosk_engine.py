@@ -34,8 +34,8 @@ from bot.asr.base import Transcript
 from bot.asr.streaming import PartialTranscript
 from bot.audio import SAMPLE_RATE_HZ, SAMPLE_WIDTH_BYTES
 from bot.models import vosk_model_dir
-from duncall.errors import ConfigError
-from duncall.log import kv
+from foundation.errors import ConfigError
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,12 @@ log = logging.getLogger(__name__)
 # The endpointer's VAD (ENDPOINT_SILENCE_MS) still closes the turn; this lets
 # a caller close it sooner when the decoder says the words are done.
 VOSK_ENDPOINT_SILENCE_MS = 800
-PARTIAL_FALLBACK_CONFIDENCE = 0.5   # words from the last partial: right often, never certain
+PARTIAL_FALLBACK_CONFIDENCE = 0.5  # words from the last partial: right often, never certain
 UNKNOWN = "[unk]"
-UNSPACED_LANGS = frozenset({"zh", "yue", "ja"})   # written without spaces between words
-MAX_WORD_CHARS = 8                                 # longest-match window for unspaced languages
+UNSPACED_LANGS = frozenset({"zh", "yue", "ja"})  # written without spaces between words
+MAX_WORD_CHARS = 8  # longest-match window for unspaced languages
 _TOKEN_RE = re.compile(r"[\w']+")
-_KALDI_LOG_LEVEL = -2    # errors only: Vosk logs every model load and grammar word at INFO/WARNING
+_KALDI_LOG_LEVEL = -2  # errors only: Vosk logs every model load and grammar word at INFO/WARNING
 
 
 def _vosk() -> Any:
@@ -96,7 +96,7 @@ def grammar_json(phrases: Iterable[str], lang: str, known: Callable[[str], bool]
     if not out:
         return None
     out = list(dict.fromkeys(out))
-    if known(UNKNOWN):   # some small models have no [unk] word; then the grammar is closed
+    if known(UNKNOWN):  # some small models have no [unk] word; then the grammar is closed
         out.append(UNKNOWN)
     return json.dumps(out, ensure_ascii=False)
 
@@ -129,18 +129,25 @@ class VoskStream:
     AcceptWaveform / Result / PartialResult / FinalResult methods).
     """
 
-    def __init__(self, recognizer: Any, lang: str, *, endpoint_silence_ms: int = VOSK_ENDPOINT_SILENCE_MS,
-                 engine: str = "vosk", grammar: bool = False) -> None:
+    def __init__(
+        self,
+        recognizer: Any,
+        lang: str,
+        *,
+        endpoint_silence_ms: int = VOSK_ENDPOINT_SILENCE_MS,
+        engine: str = "vosk",
+        grammar: bool = False,
+    ) -> None:
         self._rec = recognizer
         self._lang = lang
         self._endpoint_silence_ms = endpoint_silence_ms
         self._engine = engine
         self.grammar = grammar
-        self._done: list[_Word] = []          # words of segments Vosk already finalised
-        self._pending: list[str] = []         # the current segment's last non-empty partial
+        self._done: list[_Word] = []  # words of segments Vosk already finalised
+        self._pending: list[str] = []  # the current segment's last non-empty partial
         self._last_reported: tuple[str, bool] = ("", False)
         self._last_change_s: float | None = None
-        self._segment_closed = False          # Vosk's endpoint fired and no word came since
+        self._segment_closed = False  # Vosk's endpoint fired and no word came since
         self._fed_bytes = 0
         self._decode_s = 0.0
         self._finished = False
@@ -211,8 +218,9 @@ class VoskRecognizer:
 
     name = "vosk"
 
-    def __init__(self, model_dirs: dict[str, Path] | None = None,
-                 endpoint_silence_ms: int = VOSK_ENDPOINT_SILENCE_MS) -> None:
+    def __init__(
+        self, model_dirs: dict[str, Path] | None = None, endpoint_silence_ms: int = VOSK_ENDPOINT_SILENCE_MS
+    ) -> None:
         self._model_dirs = dict(model_dirs or {})
         self.endpoint_silence_ms = endpoint_silence_ms
         self._models: dict[str, Any] = {}
@@ -228,8 +236,10 @@ class VoskRecognizer:
                 try:
                     self._models[lang] = _vosk().Model(str(path))
                 except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
-                    raise ConfigError(f"Vosk could not load the model at {path} ({exc})",
-                                      "check the directory is a complete, unpacked Vosk model") from None
+                    raise ConfigError(
+                        f"Vosk could not load the model at {path} ({exc})",
+                        "check the directory is a complete, unpacked Vosk model",
+                    ) from None
                 load_ms = round((time.perf_counter() - started) * 1000)
                 log.info("vosk model loaded", extra=kv(lang=lang, path=str(path), load_ms=load_ms))
             return self._models[lang]
@@ -241,19 +251,29 @@ class VoskRecognizer:
             model = self.model(lang)
             self._grammars[key] = grammar_json(phrases, lang, lambda w: model.vosk_model_find_word(w) >= 0)
             if phrases and self._grammars[key] is None:
-                log.warning("no grammar phrase is in the Vosk model's vocabulary; decoding freely",
-                            extra=kv(lang=lang, phrases=len(phrases)))
+                log.warning(
+                    "no grammar phrase is in the Vosk model's vocabulary; decoding freely",
+                    extra=kv(lang=lang, phrases=len(phrases)),
+                )
         return self._grammars[key]
 
     def stream(self, lang: str, phrases: tuple[str, ...] = ()) -> VoskStream:
         model = self.model(lang)
         grammar = self.grammar(lang, phrases) if phrases else None
         vosk = _vosk()
-        rec = (vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ, grammar) if grammar
-               else vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ))
+        rec = (
+            vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ, grammar)
+            if grammar
+            else vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ)
+        )
         rec.SetWords(True)
-        return VoskStream(rec, lang, endpoint_silence_ms=self.endpoint_silence_ms, engine=self.name,
-                          grammar=grammar is not None)
+        return VoskStream(
+            rec,
+            lang,
+            endpoint_silence_ms=self.endpoint_silence_ms,
+            engine=self.name,
+            grammar=grammar is not None,
+        )
 
     def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
         stream = self.stream(lang, phrases)

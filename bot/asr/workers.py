@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from bot.asr.base import Transcript
 from bot.asr.sphinx import SphinxRecognizer, check_lang
-from duncall.errors import ServiceUnavailable
+from foundation.errors import ServiceUnavailable
 
 # The worker's own recognizer (one per process); made by ``_start_worker``.
 _WORKER: SphinxRecognizer | None = None
@@ -32,7 +32,7 @@ _WORKER: SphinxRecognizer | None = None
 # garbage-collected while the interpreter exits: its manager thread then closes a pipe
 # that concurrent.futures' exit hook may be writing to (CPython 3.11: "Bad file descriptor").
 _POOLS: list[ProcessPoolExecutor] = []
-WORKER_START_TIMEOUT_S = 120.0   # spawn + import + decoder + every grammar primed (~3-5 s when idle)
+WORKER_START_TIMEOUT_S = 120.0  # spawn + import + decoder + every grammar primed (~3-5 s when idle)
 
 
 def _start_worker() -> None:
@@ -88,7 +88,7 @@ class SphinxWorkers:
             self.close()
             raise ServiceUnavailable(
                 "the speech recognition worker processes did not start",
-                "a script that runs the bot must start it under `if __name__ == \"__main__\":` "
+                'a script that runs the bot must start it under `if __name__ == "__main__":` '
                 "(workers are spawned); or set DUNCALL_ASR_WORKERS=0 to decode in process",
             ) from None
 
@@ -100,7 +100,7 @@ class SphinxWorkers:
         except BrokenProcessPool:
             with self._lock:
                 if self._pool is pool:
-                    self._pool = None   # the next utterance starts fresh workers
+                    self._pool = None  # the next utterance starts fresh workers
             raise ServiceUnavailable(
                 "a speech recognition worker process died",
                 "nothing to fix if it happens once (the next utterance starts new workers); "

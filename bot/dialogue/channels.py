@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from duncall.log import kv_pii
+from foundation.log import kv_pii
 
 log = logging.getLogger(__name__)
 

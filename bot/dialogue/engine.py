@@ -33,8 +33,8 @@ from bot.nlu.grammar import acknowledgement_only
 from bot.nlu.types import IntentClassifier, Slots, Understanding
 from bot.speech.spoken import Spoken, spoken_count, spoken_date, spoken_money, spoken_phone
 from bot.speech.template import TemplateError
-from duncall.errors import ComplianceDenied, ConfigError, InputError
-from duncall.vocab import AccountFlag, AccountView, Disposition, Intent
+from foundation.contract import AccountFlag, AccountView, Disposition, Intent
+from foundation.errors import ComplianceDenied, ConfigError, InputError
 
 MAX_AUTOMATIC_STEPS = 50  # `next` chains longer than this mean a script loop the checker missed
 DTMF_KEYS = frozenset("0123456789*#")

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import ROUND_FLOOR, Decimal
 
 from bot.dialogue.types import InstallmentPlan
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 _WHOLE = Decimal("1")
 _CENT = Decimal("0.01")

@@ -28,9 +28,9 @@ import jsonschema.exceptions
 from bot.dialogue.types import Action
 from bot.dialogue.yamlsource import YamlSource, YamlSyntaxError, parse_yaml
 from bot.speech.template import PLACEHOLDERS, Template
-from duncall import paths
-from duncall.errors import ConfigError
-from duncall.vocab import AccountFlag, Disposition, Intent
+from foundation import paths
+from foundation.contract import AccountFlag, Disposition, Intent
+from foundation.errors import ConfigError
 
 SCHEMA_PATH = paths.scripts_dir() / "schema.json"
 

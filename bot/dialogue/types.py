@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Literal
 
 from bot.nlu.types import Understanding
-from duncall.vocab import AccountFlag, Disposition
+from foundation.contract import AccountFlag, Disposition
 
 
 class Action(StrEnum):

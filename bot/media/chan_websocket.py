@@ -26,7 +26,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from bot.audio import FRAME_BYTES, AudioFrame, duration_ms, pad_to_frames
-from duncall.errors import ServiceUnavailable
+from foundation.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

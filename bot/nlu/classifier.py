@@ -33,7 +33,7 @@ from bot.nlu.grammar import GrammarMatcher, load_grammar
 from bot.nlu.model import load_model
 from bot.nlu.slots import extract
 from bot.nlu.types import Understanding
-from duncall.vocab import Intent
+from foundation.contract import Intent
 
 REPROMPT_BELOW = 0.5
 TIE_RATIO = 0.6

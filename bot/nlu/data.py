@@ -13,9 +13,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from duncall.errors import ConfigError
-from duncall.paths import REPO_ROOT
-from duncall.vocab import Intent
+from foundation.contract import Intent
+from foundation.errors import ConfigError
+from foundation.paths import REPO_ROOT
 
 LANGS = ("en", "zh")
 LABELS: tuple[Intent, ...] = tuple(Intent)
@@ -65,7 +65,7 @@ def load(lang: str, split: str, root: Path | None = None) -> list[Example]:
             intent = Intent(label.strip())
         except ValueError:
             raise ConfigError(
-                f"{path}:{number}: unknown intent {label!r}", "use a duncall.vocab.Intent value"
+                f"{path}:{number}: unknown intent {label!r}", "use a foundation.contract.Intent value"
             ) from None
         examples.append(Example(normalize(text, lang), intent))
     return examples

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from bot.nlu.classifier import NluClassifier
 from bot.nlu.data import load
-from duncall.vocab import Intent
+from foundation.contract import Intent
 
 EVAL_DAY = dt.date(2025, 5, 14)
 

@@ -24,9 +24,9 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from bot.nlu.data import check_lang, normalize
-from duncall import paths
-from duncall.errors import ConfigError
-from duncall.vocab import Intent
+from foundation import paths
+from foundation.contract import Intent
+from foundation.errors import ConfigError
 
 STATE_GRAMMARS = ("identity", "confirm", "promise", "payment_plan", "open")
 
@@ -77,7 +77,7 @@ def load_grammar(lang: str, name: str, root: Path | None = None) -> Grammar:
             intent = Intent(label)
         except ValueError:
             raise ConfigError(
-                f"{path}: unknown intent {label!r}", "use a duncall.vocab.Intent value"
+                f"{path}: unknown intent {label!r}", "use a foundation.contract.Intent value"
             ) from None
         if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
             raise ConfigError(f"{path}: intent {label} must list non-empty phrases", "fix the list")

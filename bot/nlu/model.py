@@ -9,7 +9,7 @@ characters differ, ``huan`` does not).
 
 Training is seeded and uses deterministic torch kernels, so the same data and
 recipe give the same model on the same machine.  Artifacts live in
-``duncall.paths.home()/nlu/<lang>-<key>/``, the key hashing the training
+``foundation.paths.home()/nlu/<lang>-<key>/``, the key hashing the training
 data, the recipe, the seed and the model shape (``artifact_key``).  Nothing here
 touches a network: pretrained weights are read with ``local_files_only=True``.
 """
@@ -40,9 +40,9 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 from transformers.utils import logging as hf_logging
 
 from bot.nlu.data import LABELS, Example, augment, check_lang, data_hash, load
-from duncall import paths
-from duncall.errors import ConfigError
-from duncall.vocab import Intent
+from foundation import paths
+from foundation.contract import Intent
+from foundation.errors import ConfigError
 
 log = logging.getLogger(__name__)
 # The pretrained checkpoint carries a pooler we do not use; its "unexpected keys" report is noise.
@@ -65,7 +65,9 @@ class Recipe:
 
 RECIPES = {
     "en": Recipe(epochs=8, batch_size=32, learning_rate=1e-4, augment_copies=2, token_dropout=0.0),
-    "zh": Recipe(epochs=25, batch_size=32, learning_rate=1e-3, augment_copies=2, token_dropout=0.1, threads=1),
+    "zh": Recipe(
+        epochs=25, batch_size=32, learning_rate=1e-3, augment_copies=2, token_dropout=0.1, threads=1
+    ),
 }
 ZH_CONFIG: dict[str, Any] = {
     "hidden_size": 192,
@@ -214,7 +216,9 @@ class IntentNet(nn.Module):
         self.encoder = encoder
         self.dropout = nn.Dropout(0.1)
         hidden = encoder.config.hidden_size
-        self.ngrams = nn.EmbeddingBag(ngram_buckets, hidden, mode="mean", padding_idx=0) if ngram_buckets else None
+        self.ngrams = (
+            nn.EmbeddingBag(ngram_buckets, hidden, mode="mean", padding_idx=0) if ngram_buckets else None
+        )
         self.head = nn.Linear(hidden, labels)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor, bag: torch.Tensor | None = None) -> torch.Tensor:

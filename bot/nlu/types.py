@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from duncall.vocab import Intent
+from foundation.contract import Intent
 
 
 @dataclass(frozen=True, slots=True)

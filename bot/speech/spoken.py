@@ -16,7 +16,7 @@ import cn2an
 import phonenumbers
 from num2words import num2words
 
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 SUPPORTED_LANGS = ("en", "zh")
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Literal
 
 from bot.tts.base import Synthesizer
-from duncall.errors import DuncallError, ServiceUnavailable
-from duncall.log import kv
+from foundation.errors import DuncallError, ServiceUnavailable
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,9 @@ class PromptCache:
                     queued += 1
             if queued:
                 if self._worker is None:
-                    self._worker = threading.Thread(target=self._prefetch_loop, name="tts-prefetch", daemon=True)
+                    self._worker = threading.Thread(
+                        target=self._prefetch_loop, name="tts-prefetch", daemon=True
+                    )
                     self._worker.start()
                 self._wake.notify()
         return queued

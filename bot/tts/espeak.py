@@ -13,7 +13,7 @@ import numpy as np
 import soxr
 
 from bot.audio import SAMPLE_RATE_HZ
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 # Mandarin: espeak-ng's plain "cmn" voice reads many characters through their pinyin as
 # English ("底" as "di three"); the Latin-as-pinyin variant says them in Mandarin.

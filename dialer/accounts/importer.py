@@ -24,8 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from dialer.accounts.records import AccountRecord
 from dialer.accounts.sources import ProgressFn, Row, open_rows
 from dialer.store.models import Account, AccountFlagRow, FlagSource, Phone
-from duncall.errors import ConfigError
-from duncall.log import kv
+from foundation.errors import ConfigError
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 

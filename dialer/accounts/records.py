@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from duncall.vocab import AccountFlag
+from foundation.contract import AccountFlag
 
 LANGUAGES = frozenset({"en", "zh"})
 PHONE_TYPES = frozenset({"mobile", "home", "work", "other"})

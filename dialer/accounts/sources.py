@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 from dialer.accounts import records
 from dialer.accounts.records import AccountRecord, Payment, PhoneRecord, RowError
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 CSV_COLUMNS = (
     "account_id",
@@ -202,7 +202,9 @@ def _csv_units(reader: Any, width: int) -> Iterator[Unit]:
 
 def _csv_chunk(header: list[str], default_region: str | None, chunk: list[Unit]) -> list[Row]:
     return [
-        unit if isinstance(unit, Row) else _csv_row(unit[0], dict(zip(header, unit[1], strict=True)), default_region)
+        unit
+        if isinstance(unit, Row)
+        else _csv_row(unit[0], dict(zip(header, unit[1], strict=True)), default_region)
         for unit in chunk
     ]
 

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 
-from bot.transcript import ConversationRecord
 from dialer.agents.connect import ABANDON_MESSAGE, CONNECT_TIMEOUT_S, dial_agent, play_abandon_message, talk
 from dialer.agents.pool import AgentPool
 from dialer.agents.record import ABANDONED, abandon_ledger, record_ended, record_reserved
@@ -48,10 +47,10 @@ from dialer.pacing import (
     decide,
 )
 from dialer.pacing.stats import DIAL_WINDOW
-from duncall.ari import AriClient
-from duncall.errors import InputError
-from duncall.log import kv
-from duncall.vocab import CallOutcome, Disposition
+from foundation.contract import CallOutcome, ConversationRecord, Disposition
+from foundation.errors import InputError
+from foundation.log import kv
+from telephony.ari import AriClient
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,9 @@ import logging
 import time
 from dataclasses import dataclass
 
-from duncall.ari import (
+from foundation.errors import DuncallError
+from foundation.log import kv
+from telephony.ari import (
     AriClient,
     AriEvent,
     ChannelDestroyed,
@@ -27,10 +29,8 @@ from duncall.ari import (
     StasisEnd,
     StasisStart,
 )
-from duncall.ari.events import event_channel_ids
-from duncall.ari.subscriptions import OnFull
-from duncall.errors import DuncallError
-from duncall.log import kv
+from telephony.ari.events import event_channel_ids
+from telephony.ari.subscriptions import OnFull
 
 log = logging.getLogger(__name__)
 

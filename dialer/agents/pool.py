@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 DEFAULT_WRAP_UP_S = 5.0
 DEFAULT_AWAY_S = 60.0

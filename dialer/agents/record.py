@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from dialer.pacing.stats import DEFAULT_RULES, AbandonLedger, AbandonRule
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.transcripts import CallRecording
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
 
 ABANDONED = "abandoned"  # disposition of an answered call no agent took in time
 LIVE_ANSWERED = (CallOutcome.ANSWERED.value, CallOutcome.ABANDONED.value)

@@ -31,8 +31,8 @@ from typing import Any
 
 import redis
 
-from duncall.errors import DuncallError, InputError, ServiceUnavailable
-from duncall.log import kv
+from foundation.errors import DuncallError, InputError, ServiceUnavailable
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 

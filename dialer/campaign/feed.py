@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from bot.transcript import ConversationRecord, Turn
 from dialer.call import AnsweredCall
 from dialer.campaign.runner import DialGate, OnAnswer, Target, TargetResult
-from duncall.live import events
-from duncall.live.events import LivePublisher
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome, ConversationRecord, Turn
+from telephony.live import events
+from telephony.live.events import LivePublisher
 
 TurnHook = Callable[[Turn, str], None]
 

@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 import redis
 
 from dialer.guards.guard import redis_unavailable
-from duncall.errors import ServiceUnavailable
-from duncall.log import kv
+from foundation.errors import ServiceUnavailable
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 

@@ -37,12 +37,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.store.models import AttemptState, CallAttempt
-from duncall.ari import AriClient
-from duncall.ari.errors import AriError, AriNotFound
-from duncall.errors import DuncallError
-from duncall.live.registry import TAKEOVER_VARIABLE
-from duncall.log import kv
-from duncall.vocab import CallOutcome, Disposition
+from foundation.contract import CallOutcome, Disposition
+from foundation.errors import DuncallError
+from foundation.log import kv
+from telephony.ari import AriClient
+from telephony.ari.errors import AriError, AriNotFound
+from telephony.live.registry import TAKEOVER_VARIABLE
 
 log = logging.getLogger(__name__)
 

@@ -30,14 +30,13 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from bot.transcript import ConversationRecord
 from dialer.call import RING_TIMEOUT_S, AnsweredCall, AttemptResult, place_call
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
-from duncall.ari import AriClient
-from duncall.errors import InputError
-from duncall.log import kv
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome, ConversationRecord
+from foundation.errors import InputError
+from foundation.log import kv
+from telephony.ari import AriClient
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 from bot.dialogue.script import Script, ScriptError, load_script
 from dialer.store.models.console import AuditEntry, ScriptVersion
 from dialer.store.models.pins import CampaignScriptPin
-from duncall import paths
-from duncall.errors import ConfigError, InputError
+from foundation import paths
+from foundation.errors import ConfigError, InputError
 
 SCRIPT_STEM = re.compile(r"^[a-z][a-z0-9_]{0,80}\.[a-z]{2}$")
 PUBLISHED = "published"  # --script-version NAME.LANG=published drops the pin

@@ -38,10 +38,10 @@ from dialer.policy import Decision, Voice
 from dialer.policy.zones import normalize
 from dialer.store.models import Campaign, CampaignStatus
 from dialer.strategy.model import Strategy
-from duncall.ari import AriClient
-from duncall.errors import InputError
-from duncall.live.events import live_prefix as default_live_prefix
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
+from foundation.errors import InputError
+from telephony.ari import AriClient
+from telephony.live.events import live_prefix as default_live_prefix
 
 if TYPE_CHECKING:
     from dialer.agents.campaign import AgentDialing

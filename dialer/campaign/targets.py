@@ -20,7 +20,7 @@ from dialer.store.models import Account, Phone
 from dialer.store.repo import strategy_inputs
 from dialer.strategy.model import ActionKind, Channel, Strategy
 from dialer.strategy.policy import next_action
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 # account_id, number → what Asterisk dials (None: this account is not reachable this way)
 EndpointFor = Callable[[str, str], str | None]

@@ -37,14 +37,14 @@ return {1}
 
 
 class Refusal(StrEnum):
-    CONCURRENCY = "concurrency"            # the campaign has its maximum of live calls
+    CONCURRENCY = "concurrency"  # the campaign has its maximum of live calls
     CALLS_PER_SECOND = "calls_per_second"  # the originate rate toward Asterisk is used up this second
 
 
 @dataclass(frozen=True, slots=True)
 class CapacityLimits:
-    max_concurrent: int = 30         # live calls per campaign; 0 for no limit
-    calls_per_second: int = 10       # originates per second toward Asterisk; 0 for no limit
+    max_concurrent: int = 30  # live calls per campaign; 0 for no limit
+    calls_per_second: int = 10  # originates per second toward Asterisk; 0 for no limit
     lease: dt.timedelta = dt.timedelta(minutes=30)  # a call holds its slot at most this long unreleased
 
     def __post_init__(self) -> None:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from dialer.guards.guard import DialTarget, Guard, Reservation
 from dialer.policy import Voice
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
 
 
 class GateTarget(Protocol):

@@ -55,8 +55,8 @@ from dialer.guards.counters import (
 from dialer.guards.ledger import DecisionEntry, Ledger, OutcomeEntry
 from dialer.policy import DEFAULT_RULES, Decision, DialRequest, Rules, Voice, static_reasons
 from dialer.policy.zones import normalize
-from duncall.errors import ComplianceDenied, ServiceUnavailable
-from duncall.log import kv
+from foundation.errors import ComplianceDenied, ServiceUnavailable
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Reservation:
 
     attempt_id: str
     account_id: str
-    phone: str          # E.164
+    phone: str  # E.164
     at: dt.datetime
     decision: Decision
 

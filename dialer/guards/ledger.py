@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dialer.store.base import Base
 from dialer.store.db import make_engine
-from duncall.errors import ServiceUnavailable
+from foundation.errors import ServiceUnavailable
 
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
 

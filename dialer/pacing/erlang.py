@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 _BISECT_STEPS = 100
 

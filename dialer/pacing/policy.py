@@ -99,7 +99,7 @@ from enum import StrEnum
 import numpy as np
 
 from dialer.pacing.stats import AbandonWindow, DialStats, FloatArray
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 ABANDON_GRACE_S = 2.0  # an answered call waits at most this long for an agent, then hears the message
 HORIZON_STEP_S = 1.0  # grid of the look-ahead

@@ -34,7 +34,7 @@ import numpy as np
 
 from dialer.pacing.policy import DEFAULT_CONFIG, CampaignState, PacingConfig, PacingMode, decide
 from dialer.pacing.stats import DEFAULT_RULES, AbandonLedger, AbandonRule, DialStatsTracker
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 TICK_S = 1.0  # how often the pacing loop decides
 ANSWER_RATE_KNOT_S = 3600.0  # the answer rate drifts to a new value every hour

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
 

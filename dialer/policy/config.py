@@ -24,7 +24,7 @@ from dialer.policy.rules import (
     Window,
     split_calendar_name,
 )
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")

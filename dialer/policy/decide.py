@@ -28,7 +28,7 @@ from dialer.policy.zones import normalize, region_for, zones_for
 
 
 class Voice(StrEnum):
-    BOT = "bot"      # artificial voice: TCPA consent rules apply
+    BOT = "bot"  # artificial voice: TCPA consent rules apply
     HUMAN = "human"
 
 
@@ -39,18 +39,18 @@ class PastAttempt:
     at: dt.datetime
     phone: str
     conversation: bool = False  # a right-party conversation took place
-    connected: bool = False     # the call was answered (CN counts connected calls per day)
-    abandoned: bool = False     # answered but dropped for want of an agent (UK lockout)
+    connected: bool = False  # the call was answered (CN counts connected calls per day)
+    abandoned: bool = False  # answered but dropped for want of an agent (UK lockout)
 
 
 @dataclass(frozen=True, slots=True)
 class DialRequest:
     phone: str
-    at: dt.datetime                # timezone-aware
-    timezone: str | None = None    # the account's IANA zone when known
+    at: dt.datetime  # timezone-aware
+    timezone: str | None = None  # the account's IANA zone when known
     flags: frozenset[str] = frozenset()
-    voice: Voice | None = None     # None: the consent rule is not evaluated
-    consent: bool | None = None    # recorded prior express consent for this number
+    voice: Voice | None = None  # None: the consent rule is not evaluated
+    consent: bool | None = None  # recorded prior express consent for this number
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:

@@ -10,12 +10,12 @@ class Reason(StrEnum):
     HOLIDAY = "holiday"
     OUTSIDE_WINDOW = "outside_window"
     NO_CONSENT = "no_consent"
-    ACCOUNT_7_IN_7 = "account_7_in_7"          # the account's rolling attempt cap (7 in 168 h by default)
+    ACCOUNT_7_IN_7 = "account_7_in_7"  # the account's rolling attempt cap (7 in 168 h by default)
     AFTER_CONVERSATION = "after_conversation"  # a right-party conversation within the lockout
-    PHONE_DAILY_CAP = "phone_daily_cap"        # the number's rolling attempt cap (3 in 24 h by default)
-    MIN_GAP = "min_gap"                        # too soon after the account's last attempt
+    PHONE_DAILY_CAP = "phone_daily_cap"  # the number's rolling attempt cap (3 in 24 h by default)
+    MIN_GAP = "min_gap"  # too soon after the account's last attempt
     CONNECTED_DAILY_CAP = "connected_daily_cap"  # CN preset: connected calls per local calendar day
-    ABANDON_LOCKOUT = "abandon_lockout"        # UK preset: an abandoned call to this number too recently
+    ABANDON_LOCKOUT = "abandon_lockout"  # UK preset: an abandoned call to this number too recently
 
 
 FLAG_PREFIX = "flag:"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import holidays as holiday_data
 
-from duncall.vocab import AccountFlag
+from foundation.contract import AccountFlag
 
 HOUR = dt.timedelta(hours=1)
 
@@ -99,7 +99,7 @@ class FrequencyRules:
     phone_max_attempts: int = 3
     phone_window: dt.timedelta = 24 * HOUR
     min_gap: dt.timedelta | None = 2 * HOUR
-    connected_per_day: int = 0             # CN preset: 3 connected calls per local calendar day
+    connected_per_day: int = 0  # CN preset: 3 connected calls per local calendar day
     abandon_lockout: dt.timedelta | None = None  # UK preset: 72 h after an abandoned call to a number
 
     def horizon(self) -> dt.timedelta:

@@ -1,6 +1,6 @@
 """Engines, sessions and schema upgrades for the durable store.
 
-SQLite by default (``duncall.paths.home()/duncall.db``), PostgreSQL by URL
+SQLite by default (``foundation.paths.home()/duncall.db``), PostgreSQL by URL
 (``postgresql+psycopg://…``).  The URL comes from ``--db``, else
 ``DUNCALL_DATABASE_URL``, else the default file.  ``open_engine`` upgrades the
 schema on first use, so a fresh machine needs no separate step.
@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from duncall import settings
-from duncall.errors import ConfigError, ServiceUnavailable
+from foundation import settings
+from foundation.errors import ConfigError, ServiceUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, Promise
 from dialer.strategy.model import AccountState, AttemptRecord, History, PromiseRecord, PromiseState, StageName
 from dialer.strategy.policy import flag_for_disposition
-from duncall.errors import InputError
-from duncall.vocab import AccountFlag, CallOutcome, Disposition
+from foundation.contract import AccountFlag, CallOutcome, Disposition
+from foundation.errors import InputError
 
 HISTORY_DAYS = 180  # older attempts no longer change what the strategy decides
 

@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dialer.strategy.model import Channel, Stage, StageName, Strategy
-from duncall.errors import ConfigError
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
+from foundation.errors import ConfigError
 
 LANGUAGES = ("en", "zh")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from duncall.vocab import AccountFlag, CallOutcome, Disposition
+from foundation.contract import AccountFlag, CallOutcome, Disposition
 
 
 class StageName(StrEnum):

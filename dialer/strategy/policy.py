@@ -34,7 +34,7 @@ from dialer.strategy.model import (
     StageName,
     Strategy,
 )
-from duncall.vocab import AccountFlag, CallOutcome, Disposition
+from foundation.contract import AccountFlag, CallOutcome, Disposition
 
 STOP_FLAGS: frozenset[AccountFlag] = frozenset(AccountFlag)
 DAY = dt.timedelta(days=1)

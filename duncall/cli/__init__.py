@@ -13,8 +13,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from duncall import log
-from duncall.errors import DuncallError
+from foundation import log
+from foundation.errors import DuncallError
 
 AREAS = ("asterisk", "demo", "guard", "accounts", "pacing", "nlu", "flow", "models", "serve", "campaign")
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 REJECTS_SHOWN = 20
 DEFAULT_STRATEGY = Path(__file__).resolve().parents[2] / "strategies" / "default.yaml"
@@ -186,7 +186,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _missing_scripts(strategy: Any) -> list[tuple[str, str, Path]]:
     """Scripts the strategy names with no file: such a call would fail only once answered."""
-    from duncall import paths
+    from foundation import paths
 
     named = [(f"stage {s.name.value}", s.scripts) for s in strategy.stages]
     named.append(("hardship_scripts", strategy.hardship_scripts))

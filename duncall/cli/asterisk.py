@@ -51,7 +51,7 @@ def _render(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from duncall.errors import ConfigError
+    from foundation.errors import ConfigError
 
     password = os.environ.get("DUNCALL_ARI_PASSWORD", "")
     if len(password) < 12:

@@ -17,12 +17,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from duncall.errors import ConfigError, InputError
+from foundation.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from bot.transcript import ConversationRecord
     from dialer.agents.campaign import AgentCampaignOptions, AgentDialing
     from dialer.call import AnsweredCall
     from dialer.campaign.feed import CampaignFeed
@@ -30,8 +29,9 @@ if TYPE_CHECKING:
     from dialer.campaign.session import CampaignOptions
     from dialer.policy import Rules
     from dialer.strategy.model import Strategy
-    from duncall.ari import AriClient
     from duncall.personas import Persona
+    from foundation.contract import ConversationRecord
+    from telephony.ari import AriClient
 
 DEFAULT_STRATEGY = Path(__file__).resolve().parents[2] / "strategies" / "default.yaml"
 ANSWER_MODES = ("bot", "hangup")
@@ -197,16 +197,16 @@ async def _campaign(
 ) -> tuple[list[str], bool]:
 
     from dialer.campaign.feed import CampaignFeed
-    from dialer.campaign.personas import import_persona_accounts, persona_accounts
     from dialer.campaign.session import run_session
     from dialer.campaign.targets import endpoint_map, endpoint_template
     from dialer.guards.guard import DEFAULT_PREFIX, Guard
     from dialer.guards.ledger import Ledger
     from dialer.store.db import open_engine
-    from duncall import paths, settings
-    from duncall.ari import AriClient
-    from duncall.live.events import LivePublisher, live_prefix
     from duncall.personas import load_personas
+    from duncall.personas.campaign import import_persona_accounts, persona_accounts
+    from foundation import paths, settings
+    from telephony.ari import AriClient
+    from telephony.live.events import LivePublisher, live_prefix
 
     client = settings.redis_client()
     prefix = args.guard_prefix or DEFAULT_PREFIX
@@ -352,8 +352,8 @@ def _agents(args: argparse.Namespace, options: AgentCampaignOptions | None) -> A
 
 
 def _hang_up_at_once(ari: AriClient) -> OnAnswer:
-    from bot.transcript import ConversationRecord
-    from duncall.ari.errors import AriError
+    from foundation.contract import ConversationRecord
+    from telephony.ari.errors import AriError
 
     async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
         try:
@@ -387,7 +387,7 @@ async def _bot(
     from dialer.campaign.scripts import ScriptVersions
     from dialer.store.models import Account
     from duncall.demo import account_view, load_engines
-    from duncall.vocab import AccountView
+    from foundation.contract import AccountView
 
     engines, classifier, _recognizer = await asyncio.to_thread(load_engines)
     today = dt.date.today()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from duncall import paths
+from foundation import paths
 
 
 def register(sub: Any) -> None:
@@ -24,7 +24,8 @@ def _run(args: argparse.Namespace) -> int:
     from dialer.guards.guard import Guard
     from dialer.guards.ledger import Ledger
     from dialer.policy.config import load_preset
-    from duncall import demo, settings
+    from duncall import demo
+    from foundation import settings
 
     client = settings.redis_client()
     # The demo campaign keeps its own state (database file and Redis prefix) and

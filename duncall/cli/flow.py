@@ -27,9 +27,9 @@ from bot.dialogue.engine import DialogueSession
 from bot.dialogue.script import check_scripts, find_script, load_script, script_files
 from bot.dialogue.types import BotTurn, DialogueResult
 from bot.nlu.types import IntentClassifier
-from duncall import paths
-from duncall.errors import ConfigError, InputError
-from duncall.vocab import AccountView
+from foundation import paths
+from foundation.contract import AccountView
+from foundation.errors import ConfigError, InputError
 
 
 class AccountFile(BaseModel):

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from dialer.policy import DEFAULT_RULES, DialRequest, PastAttempt, Rules, Voice, evaluate
 from dialer.policy.config import load_preset, load_rules, preset_names
 from dialer.policy.zones import parse_number, zone
-from duncall.errors import InputError
-from duncall.vocab import AccountFlag
+from foundation.contract import AccountFlag
+from foundation.errors import InputError
 
 EXIT_MALFORMED = 2
 _FLAGS = sorted(flag.value for flag in AccountFlag)
@@ -184,7 +184,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     import redis
 
     from dialer.guards import Guard, Ledger
-    from duncall import settings
+    from foundation import settings
 
     rules = _rules(args)
     client = redis.Redis.from_url(args.redis or settings.redis_url())

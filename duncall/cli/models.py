@@ -17,8 +17,12 @@ def register(sub: Any) -> None:
     pull = cmds.add_parser("pull", help="download a Vosk model and make it its language's model")
     pull.add_argument("name", help="model name, e.g. vosk-model-small-en-us-0.15 (see `duncall models list`)")
     pull.add_argument("--lang", help="language code for a model not in the list (e.g. de)")
-    pull.add_argument("--zip", type=Path, dest="zip_path",
-                      help="install from a zip already downloaded (machines without internet)")
+    pull.add_argument(
+        "--zip",
+        type=Path,
+        dest="zip_path",
+        help="install from a zip already downloaded (machines without internet)",
+    )
     pull.add_argument("--sha256", help="expected SHA-256 of the zip; the pull fails on a mismatch")
     pull.add_argument("--base-url", default=models.VOSK_BASE_URL, help="where the model zips are served")
     pull.set_defaults(func=_pull)
@@ -43,8 +47,14 @@ def _progress_bar(name: str) -> tuple[models.Progress, Any]:
 def _pull(args: argparse.Namespace) -> int:
     progress, bar = _progress_bar(args.name)
     try:
-        link = models.pull(args.name, lang=args.lang, base_url=args.base_url, sha256=args.sha256,
-                           zip_path=args.zip_path, progress=progress)
+        link = models.pull(
+            args.name,
+            lang=args.lang,
+            base_url=args.base_url,
+            sha256=args.sha256,
+            zip_path=args.zip_path,
+            progress=progress,
+        )
     finally:
         bar.close()
     print(f"{args.name} installed: {link} -> {link.resolve()}")

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 LANG_CHOICES = ("en", "zh")
 

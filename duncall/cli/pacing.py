@@ -10,7 +10,7 @@ from dialer.pacing.erlang import erlang_b_bound, erlang_c_bound
 from dialer.pacing.policy import ABANDON_GRACE_S
 from dialer.pacing.sim import Range, SimConfig, SimMode, SimResult, simulate
 from dialer.pacing.stats import ABANDON_LIMIT
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 MODE_CHOICES = [*(m.value for m in SimMode), "all"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 LOOPBACK_NOTE = (
     "duncall: note: the console listens on {host}, beyond this machine; put it behind TLS and set "

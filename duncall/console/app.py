@@ -24,8 +24,8 @@ from duncall.console.errors import ApiError
 from duncall.console.routers import admin, auth, calls, live, scripts, supervision
 from duncall.console.settings import ConsoleSettings
 from duncall.console.state import Console
-from duncall.errors import AuthError, ConfigError, DuncallError, InputError, ServiceUnavailable
-from duncall.log import kv
+from foundation.errors import AuthError, ConfigError, DuncallError, InputError, ServiceUnavailable
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"

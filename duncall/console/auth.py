@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from dialer.store.models.console import AuditEntry, ConsoleSession, ConsoleUser
 from duncall.console.roles import Role
-from duncall.errors import AuthError, InputError
+from foundation.errors import AuthError, InputError
 
 LOGIN_FAILED = "login_failed"  # audit action of a refused log-in; the throttle counts these
 LOGIN_SUCCEEDED = ("login", "token_issued")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from duncall.errors import DuncallError
+from foundation.errors import DuncallError
 
 
 class ApiError(DuncallError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from bot.dialogue.script import DISCLOSURE_WORDS, mentions_debt
-from duncall.vocab import Intent
+from foundation.contract import Intent
 
 
 @dataclass(frozen=True, slots=True)

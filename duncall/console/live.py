@@ -2,7 +2,7 @@
 campaign, and each campaign's control record.
 
 The store says which calls are not over and counts the day; the live view (folded from the
-event stream, ``duncall.live.events``) adds what the store learns only at a call's end: the
+event stream, ``telephony.live.events``) adds what the store learns only at a call's end: the
 dialogue state and every turn so far.  Both are merged here, masked for roles without PII.
 """
 
@@ -20,8 +20,8 @@ from dialer.campaign.control import Control
 from dialer.store.models.accounts import Account
 from dialer.store.models.attempts import AttemptState, CallAttempt
 from duncall.console.masking import initials, mask_phone, mask_text
-from duncall.live.events import BoardCall, EventKind, LiveView
-from duncall.vocab import CallOutcome, Disposition
+from foundation.contract import CallOutcome, Disposition
+from telephony.live.events import BoardCall, EventKind, LiveView
 
 MAX_ACTIVE = 500  # calls on one board; a floor of 500 bot lines is more than one page can show
 CONNECTED = frozenset({CallOutcome.ANSWERED.value, CallOutcome.ABANDONED.value})  # a person answered

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from duncall.ari.errors import AriNotFound
-from duncall.ari.rest import AriRest
-from duncall.errors import ConfigError, DuncallError, ServiceUnavailable
-from duncall.settings import AriSettings, ari_settings
+from foundation.errors import ConfigError, DuncallError, ServiceUnavailable
+from foundation.settings import AriSettings, ari_settings
+from telephony.ari.errors import AriNotFound
+from telephony.ari.rest import AriRest
 
 RECORDING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 CACHE_MAX_BYTES = 64 * 1024 * 1024  # ~35 min of 8 kHz WAV; a 10-minute call is ~10 MB

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 QA_FORM_FILE = Path(__file__).resolve().parent / "qa_form.yaml"
 ANSWERS = ("yes", "no", "na")

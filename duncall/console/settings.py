@@ -11,10 +11,10 @@ from pathlib import Path
 import yaml
 
 from bot.nlu.types import IntentClassifier
-from duncall import paths
 from duncall.console.recordings import AriRecordings, CachedRecordings, RecordingSource, source_from_env
 from duncall.console.scoring import QA_FORM_FILE, QaForm, load_form
-from duncall.errors import ConfigError
+from foundation import paths
+from foundation.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -50,7 +50,9 @@ class ConsoleSettings:
     forbidden_phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     forbidden_match_score: float = FORBIDDEN_MATCH_SCORE
     redis_url: str | None = None
-    live_prefix: str | None = None  # Redis prefix of the live events and campaign control (None: DUNCALL_LIVE_PREFIX)
+    live_prefix: str | None = (
+        None  # Redis prefix of the live events and campaign control (None: DUNCALL_LIVE_PREFIX)
+    )
     live_interval_s: float = 2.0
     clock: Callable[[], dt.datetime] = _utc_now
     classifier_factory: Callable[[], IntentClassifier] = _default_classifier

@@ -17,7 +17,7 @@ from bot.dialogue.script import Script
 from bot.dialogue.types import BotTurn
 from bot.nlu.types import IntentClassifier
 from duncall.cli.flow import AccountFile, result_json
-from duncall.errors import InputError
+from foundation.errors import InputError
 
 MAX_TURNS = 200
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.nlu.types import IntentClassifier
 from dialer.store.db import open_engine, session_factory
 from duncall.console.settings import ConsoleSettings
-from duncall.live import events
-from duncall.settings import redis_url
+from foundation.settings import redis_url
+from telephony.live import events
 
 
 class Console:

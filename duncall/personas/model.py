@@ -11,7 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from duncall.errors import ConfigError
+from foundation.errors import ConfigError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
@@ -32,7 +32,9 @@ class Reply(BaseModel):
     @model_validator(mode="after")
     def _words_or_keys(self) -> Reply:
         if bool(self.text.strip()) == bool(self.keys):
-            raise ValueError("a reply has either text (words said) or keys (digits pressed), not both or neither")
+            raise ValueError(
+                "a reply has either text (words said) or keys (digits pressed), not both or neither"
+            )
         return self
 
 

@@ -14,8 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from duncall.errors import ConfigError
 from duncall.personas.model import Persona
+from foundation.errors import ConfigError
 
 CONTEXT = "duncall-personas"
 SOUND_DIR = "duncall"  # under the sounds directory; `sound:duncall/...`

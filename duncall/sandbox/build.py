@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from duncall.errors import ConfigError, ServiceUnavailable
+from foundation.errors import ConfigError, ServiceUnavailable
 
 SUITE = "sid"
 MIRROR = "http://deb.debian.org/debian"

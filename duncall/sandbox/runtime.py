@@ -22,10 +22,10 @@ from pathlib import Path
 
 import httpx
 
-from duncall import paths
-from duncall.errors import ConfigError, ServiceUnavailable
 from duncall.sandbox import build
-from duncall.settings import ARI_CREDENTIALS_FILE, DEFAULT_ARI_APP
+from foundation import paths
+from foundation.errors import ConfigError, ServiceUnavailable
+from foundation.settings import ARI_CREDENTIALS_FILE, DEFAULT_ARI_APP
 
 ARI_HOST = "127.0.0.1"
 ARI_PORT = 8088

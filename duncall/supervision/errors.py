@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from duncall.errors import DuncallError, ServiceUnavailable
+from foundation.errors import DuncallError, ServiceUnavailable
 
 
 class SupervisionError(DuncallError):

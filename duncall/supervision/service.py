@@ -33,22 +33,6 @@ from typing import Any, TypeVar
 
 import redis
 
-from duncall.ari import (
-    AriClient,
-    AriEvent,
-    ChannelDestroyed,
-    ChannelHangupRequest,
-    Reconnected,
-    StasisStart,
-    new_id,
-)
-from duncall.ari.errors import AriError, AriNotFound, EventsLost
-from duncall.ari.events import event_channel_ids
-from duncall.ari.subscriptions import CALL_QUEUE_SIZE, OnFull
-from duncall.errors import DuncallError, ServiceUnavailable
-from duncall.live.registry import TAKEOVER_VARIABLE, Claim, LiveCall, LiveCallRegistry
-from duncall.log import kv
-from duncall.settings import AriSettings, ari_settings
 from duncall.supervision.errors import (
     CallNotLive,
     CallTakenOver,
@@ -57,6 +41,22 @@ from duncall.supervision.errors import (
 )
 from duncall.supervision.modes import TAPS, Mode, check_switch
 from duncall.supervision.settings import APP_SUFFIX, SupervisionSettings
+from foundation.errors import DuncallError, ServiceUnavailable
+from foundation.log import kv
+from foundation.settings import AriSettings, ari_settings
+from telephony.ari import (
+    AriClient,
+    AriEvent,
+    ChannelDestroyed,
+    ChannelHangupRequest,
+    Reconnected,
+    StasisStart,
+    new_id,
+)
+from telephony.ari.errors import AriError, AriNotFound, EventsLost
+from telephony.ari.events import event_channel_ids
+from telephony.ari.subscriptions import CALL_QUEUE_SIZE, OnFull
+from telephony.live.registry import TAKEOVER_VARIABLE, Claim, LiveCall, LiveCallRegistry
 
 log = logging.getLogger(__name__)
 

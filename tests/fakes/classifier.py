@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 
 from bot.nlu.types import Slots, Understanding
-from duncall.vocab import Intent
+from foundation.contract import Intent
 
 # First matching rule wins, so specific phrases come before the short yes/no words.
 RULES: dict[str, tuple[tuple[Intent, tuple[str, ...]], ...]] = {

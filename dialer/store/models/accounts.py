@@ -65,7 +65,7 @@ class Phone(Base):
 
 
 class AccountFlagRow(Base):
-    """A flag that stops or limits collection calls (``duncall.vocab.AccountFlag``)."""
+    """A flag that stops or limits collection calls (``foundation.contract.AccountFlag``)."""
 
     __tablename__ = "account_flags"
 

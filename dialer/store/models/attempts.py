@@ -32,7 +32,7 @@ class CallAttempt(Base):
     reserved_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     dialed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    outcome: Mapped[str | None] = mapped_column(String(16))  # duncall.vocab.CallOutcome
-    disposition: Mapped[str | None] = mapped_column(String(32))  # duncall.vocab.Disposition
+    outcome: Mapped[str | None] = mapped_column(String(16))  # foundation.contract.CallOutcome
+    disposition: Mapped[str | None] = mapped_column(String(32))  # foundation.contract.Disposition
     hardship: Mapped[bool] = mapped_column(default=False)  # debtor said they cannot pay as agreed
     callback_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -23,9 +23,7 @@ class Promise(Base):
     __tablename__ = "promises"
 
     promise_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    account_id: Mapped[str] = mapped_column(
-        ForeignKey("accounts.account_id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id", ondelete="CASCADE"), index=True)
     attempt_id: Mapped[str | None] = mapped_column(ForeignKey("call_attempts.attempt_id"))
     stage: Mapped[str | None] = mapped_column(String(16))  # the stage it was made in; breaking escalates
     promised_date: Mapped[dt.date] = mapped_column(Date)

@@ -22,7 +22,7 @@ from duncall.console.deps import SESSION_COOKIE, current_principal, get_console,
 from duncall.console.errors import ApiError
 from duncall.console.roles import ROLE_PERMISSIONS, Role
 from duncall.console.state import Console
-from duncall.errors import AuthError
+from foundation.errors import AuthError
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

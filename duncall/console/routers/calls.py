@@ -20,7 +20,7 @@ from duncall.console.recordings import RangeNotSatisfiable, RecordingMissing, pa
 from duncall.console.roles import Permission, can
 from duncall.console.scoring import MAX_COMMENT_CHARS
 from duncall.console.state import Console
-from duncall.errors import ServiceUnavailable
+from foundation.errors import ServiceUnavailable
 
 router = APIRouter(prefix="/api/calls", tags=["qa"])
 ConsoleDep = Annotated[Console, Depends(get_console)]

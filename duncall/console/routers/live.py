@@ -33,10 +33,10 @@ from duncall.console.deps import SESSION_COOKIE, get_console, identify, require
 from duncall.console.errors import ApiError
 from duncall.console.roles import Permission, can
 from duncall.console.state import Console
-from duncall.errors import ServiceUnavailable
-from duncall.live import events
-from duncall.live.events import EventKind, LiveReader, LiveView, id_before
-from duncall.log import kv
+from foundation.errors import ServiceUnavailable
+from foundation.log import kv
+from telephony.live import events
+from telephony.live.events import EventKind, LiveReader, LiveView, id_before
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/live", tags=["live"])

@@ -21,12 +21,12 @@ from duncall.console.deps import get_console, require
 from duncall.console.errors import ApiError
 from duncall.console.roles import Permission
 from duncall.console.state import Console
-from duncall.errors import ConfigError
-from duncall.live.registry import LiveCallRegistry
 from duncall.supervision import settings as supervision_settings
 from duncall.supervision.errors import SupervisionError
 from duncall.supervision.modes import Mode
 from duncall.supervision.service import AuditSink, SessionView, SupervisionService
+from foundation.errors import ConfigError
+from telephony.live.registry import LiveCallRegistry
 
 router = APIRouter(prefix="/api/live", tags=["supervision"])
 Supervisor = Annotated[Principal, Depends(require(Permission.LIVE_SUPERVISE))]

@@ -1,7 +1,7 @@
 """ARI REST over httpx: the operations the dialer, the bot and the console use.
 
-Every method returns snapshots from ``duncall.ari.models`` (never raw JSON)
-and raises from ``duncall.ari.errors``: ``ServiceUnavailable`` when Asterisk
+Every method returns snapshots from ``telephony.ari.models`` (never raw JSON)
+and raises from ``telephony.ari.errors``: ``ServiceUnavailable`` when Asterisk
 cannot be reached in time, ``AuthError`` for refused credentials, an
 ``AriError`` subclass for anything Asterisk answers with 4xx/5xx, and
 ``InputError`` for arguments that could never work (checked before sending).
@@ -16,8 +16,10 @@ from urllib.parse import quote
 
 import httpx
 
-from duncall.ari.errors import CREDENTIALS_FIX, error_for_status, unreachable
-from duncall.ari.models import (
+from foundation.errors import AuthError, InputError
+from foundation.settings import AriSettings
+from telephony.ari.errors import CREDENTIALS_FIX, error_for_status, unreachable
+from telephony.ari.models import (
     AsteriskInfo,
     Bridge,
     Channel,
@@ -26,8 +28,6 @@ from duncall.ari.models import (
     StoredRecording,
     bad_payload,
 )
-from duncall.errors import AuthError, InputError
-from duncall.settings import AriSettings
 
 # Opening a TCP connection to Asterisk on the same host or LAN takes milliseconds;
 # anything near this means it is down or firewalled.

@@ -19,9 +19,9 @@ reconnect, watchdog), ``subscriptions`` (bounded queues), ``events`` and
 
 from __future__ import annotations
 
-from duncall.ari.causes import outcome_for_cause, outcome_for_dialstatus
-from duncall.ari.client import AriClient
-from duncall.ari.errors import (
+from telephony.ari.causes import outcome_for_cause, outcome_for_dialstatus
+from telephony.ari.client import AriClient
+from telephony.ari.errors import (
     AriBadRequest,
     AriConflict,
     AriError,
@@ -31,7 +31,7 @@ from duncall.ari.errors import (
     EventsLost,
     EventTimeout,
 )
-from duncall.ari.events import (
+from telephony.ari.events import (
     AriEvent,
     BridgeCreated,
     BridgeDestroyed,
@@ -56,9 +56,9 @@ from duncall.ari.events import (
     UnknownEvent,
     parse_event,
 )
-from duncall.ari.models import Bridge, Channel, LiveRecording, Playback, StoredRecording
-from duncall.ari.rest import ARI_CONNECT_TIMEOUT_S, ARI_REQUEST_TIMEOUT_S, new_id
-from duncall.ari.subscriptions import OnFull, Subscription
+from telephony.ari.models import Bridge, Channel, LiveRecording, Playback, StoredRecording
+from telephony.ari.rest import ARI_CONNECT_TIMEOUT_S, ARI_REQUEST_TIMEOUT_S, new_id
+from telephony.ari.subscriptions import OnFull, Subscription
 
 __all__ = [
     "ARI_CONNECT_TIMEOUT_S",

@@ -1,4 +1,4 @@
-"""Errors the ARI client raises, on top of ``duncall.errors``.
+"""Errors the ARI client raises, on top of ``foundation.errors``.
 
 Transport failures are ``ServiceUnavailable`` (retryable) and refused
 credentials ``AuthError``; everything Asterisk itself answers with a 4xx/5xx is
@@ -7,7 +7,7 @@ an ``AriError`` carrying the HTTP status and Asterisk's own message.
 
 from __future__ import annotations
 
-from duncall.errors import DuncallError, ServiceUnavailable
+from foundation.errors import DuncallError, ServiceUnavailable
 
 UNREACHABLE_FIX = "run `duncall asterisk up` or check DUNCALL_ARI_URL"
 CREDENTIALS_FIX = (

@@ -28,8 +28,8 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from duncall.errors import ServiceUnavailable
-from duncall.log import kv
+from foundation.errors import ServiceUnavailable
+from foundation.log import kv
 
 log = logging.getLogger(__name__)
 

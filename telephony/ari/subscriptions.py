@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 
-from duncall.ari.errors import EventsLost
-from duncall.ari.events import AriEvent
-from duncall.log import kv
+from foundation.log import kv
+from telephony.ari.errors import EventsLost
+from telephony.ari.events import AriEvent
 
-log = logging.getLogger("duncall.ari")
+log = logging.getLogger("telephony.ari")
 
 # asyncari's threshold: an event waiting this long behind a consumer delays call handling audibly.
 SLOW_CONSUMER_S = 0.5

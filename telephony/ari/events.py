@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
-from duncall.ari.models import Bridge, Channel, LiveRecording, Playback, bad_payload
-from duncall.errors import ServiceUnavailable
+from foundation.errors import ServiceUnavailable
+from telephony.ari.models import Bridge, Channel, LiveRecording, Playback, bad_payload
 
 Json = Mapping[str, Any]
 
@@ -88,7 +88,7 @@ class ChannelStateChange(AriEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelDestroyed(AriEvent):
-    """The channel is gone. ``cause`` is Q.850 (see ``duncall.ari.causes``)."""
+    """The channel is gone. ``cause`` is Q.850 (see ``telephony.ari.causes``)."""
 
     type: ClassVar[str] = "ChannelDestroyed"
     channel: Channel

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from duncall.vocab import CallOutcome
+from foundation.contract import CallOutcome
 
 
 @dataclass(frozen=True, slots=True)

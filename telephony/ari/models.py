@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from duncall.errors import ServiceUnavailable
+from foundation.errors import ServiceUnavailable
 
 Json = Mapping[str, Any]
 

@@ -27,8 +27,8 @@ from enum import IntEnum
 
 import redis
 
-from duncall.log import kv
-from duncall.settings import redis_url
+from foundation.log import kv
+from foundation.settings import redis_url
 
 log = logging.getLogger(__name__)
 

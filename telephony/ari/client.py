@@ -29,8 +29,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from duncall.ari.errors import CREDENTIALS_FIX, AriNotFound, EventTimeout, error_for_status, unreachable
-from duncall.ari.events import (
+from foundation.errors import AuthError, DuncallError, ServiceUnavailable
+from foundation.log import kv
+from foundation.settings import AriSettings, ari_settings
+from telephony.ari.errors import CREDENTIALS_FIX, AriNotFound, EventTimeout, error_for_status, unreachable
+from telephony.ari.events import (
     AriEvent,
     ChannelDestroyed,
     Disconnected,
@@ -38,8 +41,8 @@ from duncall.ari.events import (
     event_channel_ids,
     parse_event,
 )
-from duncall.ari.rest import ARI_CONNECT_TIMEOUT_S, AriRest
-from duncall.ari.subscriptions import (
+from telephony.ari.rest import ARI_CONNECT_TIMEOUT_S, AriRest
+from telephony.ari.subscriptions import (
     CALL_QUEUE_SIZE,
     OBSERVER_QUEUE_SIZE,
     SLOW_CONSUMER_S,
@@ -47,11 +50,8 @@ from duncall.ari.subscriptions import (
     Predicate,
     Subscription,
 )
-from duncall.errors import AuthError, DuncallError, ServiceUnavailable
-from duncall.log import kv
-from duncall.settings import AriSettings, ari_settings
 
-log = logging.getLogger("duncall.ari")
+log = logging.getLogger("telephony.ari")
 
 # First retry soon (a dropped socket with Asterisk still up reconnects at once); Asterisk takes
 # a few seconds to restart, so doubling reaches its start-up time in a handful of tries.

@@ -18,9 +18,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from dialer.accounts.importer import ImportSummary, import_file
-from duncall.errors import InputError
 from duncall.personas import Persona
 from duncall.personas.render import CONTEXT
+from foundation.errors import InputError
 
 MAX_COPIES = 10_000  # four digits of the number carry the copy index
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import redis
 
-from duncall import paths
-from duncall.errors import ConfigError, ServiceUnavailable
+from foundation import paths
+from foundation.errors import ConfigError, ServiceUnavailable
 
 ARI_CREDENTIALS_FILE = "ari.json"
 DEFAULT_ARI_APP = "duncall"
