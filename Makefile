@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: demo test setup lint typecheck bench clean-sandbox
+.PHONY: demo test check setup lint typecheck bench clean-sandbox
 
 demo:
 	tools/setup.sh asterisk
@@ -9,11 +9,18 @@ test:
 	tools/setup.sh asterisk
 	tools/run-tests.sh
 
+# The fast tier for day-to-day work: lint, format, types, layer contracts, unit tests (no services).
+check:
+	tools/setup.sh base
+	tools/run-tests.sh --fast
+
 setup:
 	tools/setup.sh asterisk
 
 lint:
-	.venv/bin/ruff check foundation telephony dialer bot duncall tests bench
+	.venv/bin/ruff check foundation telephony dialer bot duncall tests bench tools
+	.venv/bin/ruff format --check foundation telephony dialer bot duncall tests bench tools
+	.venv/bin/lint-imports
 
 typecheck:
 	.venv/bin/mypy
