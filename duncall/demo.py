@@ -29,13 +29,13 @@ from bot.nlu.types import IntentClassifier
 from bot.tts.cache import PromptCache
 from bot.tts.espeak import DEFAULT_RATE_WPM, EspeakSynthesizer
 from dialer.call import AnsweredCall, AnswerKind
-from dialer.campaign.runner import DialGate, Target, TargetResult, run_campaign
+from dialer.campaign.runner import DialGate, TargetResult, run_campaign
 from dialer.store.db import open_engine
 from duncall.personas import Persona, load_personas
 from duncall.personas.campaign import import_persona_accounts, persona_accounts
 from duncall.personas.render import CONTEXT
 from foundation import paths
-from foundation.contract import AccountView, ConversationRecord
+from foundation.contract import AccountView, ConversationRecord, DialTarget
 from foundation.errors import ConfigError
 from telephony.ari import AriClient
 from telephony.live.registry import LiveCallRegistry
@@ -134,7 +134,7 @@ async def _run(
     by_id = {p.account.account_id: p for p in personas}
     today = dt.date.today()
 
-    async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
+    async def on_answer(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
         p = by_id[target.account_id]
         return await converse(
             ari,
@@ -148,7 +148,7 @@ async def _run(
         )
 
     targets = [
-        Target(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, p.script)
+        DialTarget(p.account.account_id, p.account.phone, f"Local/{p.name}@{CONTEXT}", p.language, p.script)
         for p in personas
     ]
     return await run_campaign(

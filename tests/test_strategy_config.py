@@ -73,7 +73,7 @@ def test_default_strategy_loads_and_covers_every_dpd() -> None:
 def test_invalid_strategy_names_file_and_field(mutate: object, message: str) -> None:
     data = default_data()
     mutate(data)  # type: ignore[operator]
-    with pytest.raises(ConfigError, match=r"^s\.yaml: " + message):
+    with pytest.raises(ConfigError, match=r"^s\.yaml:\d+: " + message):
         check(data)
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import holidays as holiday_data
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from dialer.policy.rules import (
     DEFAULT_DENY_FLAGS,
@@ -24,22 +23,12 @@ from dialer.policy.rules import (
     Window,
     split_calendar_name,
 )
+from foundation.config import Strict, YamlDocument, parse_duration, read_yaml, validation_error
 from foundation.errors import ConfigError
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TIME_RE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-def parse_duration(value: str | int) -> dt.timedelta:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return dt.timedelta(seconds=value)
-    match = _DURATION_RE.match(str(value))
-    if not match:
-        raise ValueError(f"duration {value!r} must look like 30m, 2h, 7d or a number of seconds")
-    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
 
 
 def _parse_clock(value: str) -> dt.time | None:
@@ -51,11 +40,7 @@ def _parse_clock(value: str) -> dt.time | None:
     return dt.time(int(match.group(1)), int(match.group(2)))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WindowConfig(_Strict):
+class WindowConfig(Strict):
     start: str = Field(description="HH:MM local, inclusive")
     end: str = Field(description="HH:MM local, exclusive; 24:00 for midnight")
 
@@ -72,13 +57,13 @@ class WindowConfig(_Strict):
         return value
 
 
-class CalendarConfig(_Strict):
+class CalendarConfig(Strict):
     weekday: WindowConfig | None = WindowConfig(start="08:00", end="21:00")
     weekend: WindowConfig | None = WindowConfig(start="08:00", end="21:00")
     holiday: WindowConfig | None = None
-    holidays: list[dt.date] = []
-    holiday_calendars: list[str] = []
-    weekend_days: list[str] = ["sat", "sun"]
+    holidays: list[dt.date] = Field(default_factory=list)
+    holiday_calendars: list[str] = Field(default_factory=list)
+    weekend_days: list[str] = Field(default_factory=lambda: ["sat", "sun"])
 
     @field_validator("holiday_calendars")
     @classmethod
@@ -116,7 +101,7 @@ class CalendarConfig(_Strict):
         )
 
 
-class FrequencyConfig(_Strict):
+class FrequencyConfig(Strict):
     account_max_attempts: int = Field(default=7, ge=0, le=1000)
     account_window: str | int = "168h"
     after_conversation: str | int | None = "168h"
@@ -149,8 +134,8 @@ class FrequencyConfig(_Strict):
         )
 
 
-class ConsentConfig(_Strict):
-    bot_regions: list[str] = ["US"]
+class ConsentConfig(Strict):
+    bot_regions: list[str] = Field(default_factory=lambda: ["US"])
 
     @field_validator("bot_regions")
     @classmethod
@@ -161,7 +146,7 @@ class ConsentConfig(_Strict):
         return value
 
 
-class RulesConfig(_Strict):
+class RulesConfig(Strict):
     name: str = Field(default="custom", min_length=1)
     calendar: CalendarConfig = CalendarConfig()
     frequency: FrequencyConfig = FrequencyConfig()
@@ -187,41 +172,25 @@ class RulesConfig(_Strict):
         )
 
 
-def _where(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+FIX = "see dialer/rules/default.yaml"
 
 
-def rules_from_mapping(data: Any, source: str) -> Rules:
+def rules_from_mapping(data: Any, source: str | YamlDocument) -> Rules:
+    """Rules from parsed YAML; given the document, errors also name the line."""
+    doc = source if isinstance(source, YamlDocument) else YamlDocument(data, source)
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: guard rules must be a mapping", "see dialer/rules/default.yaml")
+        raise ConfigError(f"{doc.source}: guard rules must be a mapping", FIX)
     try:
         return RulesConfig.model_validate(data).freeze()
     except ValidationError as exc:
-        err = exc.errors()[0]
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{source}: {_where(err['loc'])}: {msg}", "see dialer/rules/default.yaml") from None
+        raise validation_error(exc, doc, FIX) from None
     except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}", "see dialer/rules/default.yaml") from None
+        raise ConfigError(f"{doc.source}: {exc}", FIX) from None
 
 
 def load_rules(path: str | Path) -> Rules:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read guard rules {path} ({exc.strerror})", "check the path") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML", "fix the YAML syntax") from None
-    except ValueError as exc:  # PyYAML builds dates itself and lets e.g. "month must be in 1..12" escape
-        raise ConfigError(f"{path}: {exc}", "fix the value (dates are YYYY-MM-DD)") from None
-    return rules_from_mapping(data, str(path))
+    doc = read_yaml(Path(path), "guard rules")
+    return rules_from_mapping(doc.data, doc)
 
 
 def preset_names() -> list[str]:

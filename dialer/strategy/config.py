@@ -11,35 +11,19 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dialer.strategy.model import Channel, Stage, StageName, Strategy
+from foundation.config import Strict, parse_duration, parse_yaml, read_yaml, validate
 from foundation.contract import CallOutcome
-from foundation.errors import ConfigError
 
 LANGUAGES = ("en", "zh")
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> dt.timedelta:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return dt.timedelta(seconds=value)
-    match = _DURATION_RE.match(str(value))
-    if not match:
-        raise ValueError(f"duration {value!r} must look like 30m, 4h or 2d")
-    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
 
 
 Duration = Annotated[str | int, Field(description="30m, 4h, 2d or seconds")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetrySpacing(_Strict):
+class RetrySpacing(Strict):
     busy: Duration | None = None
     no_answer: Duration | None = None
     voicemail: Duration | None = None
@@ -75,7 +59,7 @@ def _check_scripts(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-class StageConfig(_Strict):
+class StageConfig(Strict):
     stage: StageName
     dpd_min: int
     dpd_max: int | None = None
@@ -99,7 +83,7 @@ class StageConfig(_Strict):
         return self
 
 
-class StrategyConfig(_Strict):
+class StrategyConfig(Strict):
     name: str = Field(min_length=1)
     promise_grace_days: int = Field(default=2, ge=0, le=60)
     already_paid_hold_days: int = Field(default=7, ge=0, le=60)
@@ -158,47 +142,15 @@ class StrategyConfig(_Strict):
         )
 
 
-def _where(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not part.startswith(("function-", "union[")) and not part.endswith("]"):
-            out += f".{part}" if out else part
-    return out
+FIX = "see strategies/default.yaml for the fields"
 
 
 def parse_strategy(text: str, source: str) -> Strategy:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}{where}: not valid YAML ({problem})", "fix the YAML syntax") from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{source}: must be a YAML mapping with name, stages, …", "see strategies/default.yaml"
-        )
-    try:
-        config = StrategyConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        message = first["msg"].removeprefix("Value error, ")
-        raise ConfigError(
-            f"{source}: {where + ': ' if (where := _where(first['loc'])) else ''}{message}{more}",
-            "see strategies/default.yaml for the fields",
-        ) from None
-    return config.freeze(source)
+    return validate(StrategyConfig, parse_yaml(text, source), FIX).freeze(source)
 
 
 def load_strategy(path: Path) -> Strategy:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})", "check the path") from None
-    return parse_strategy(text, str(path))
+    return validate(StrategyConfig, read_yaml(path, "strategy"), FIX).freeze(str(path))
 
 
 def coverage_gaps(

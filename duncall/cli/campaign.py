@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     from dialer.agents.campaign import AgentCampaignOptions, AgentDialing
     from dialer.call import AnsweredCall
     from dialer.campaign.feed import CampaignFeed
-    from dialer.campaign.runner import OnAnswer, Target, TargetResult
+    from dialer.campaign.runner import OnAnswer, TargetResult
     from dialer.campaign.session import CampaignOptions
     from dialer.policy import Rules
     from dialer.strategy.model import Strategy
     from duncall.personas import Persona
-    from foundation.contract import ConversationRecord
+    from foundation.contract import ConversationRecord, DialTarget
     from telephony.ari import AriClient
 
 DEFAULT_STRATEGY = Path(__file__).resolve().parents[2] / "strategies" / "default.yaml"
@@ -352,10 +352,10 @@ def _agents(args: argparse.Namespace, options: AgentCampaignOptions | None) -> A
 
 
 def _hang_up_at_once(ari: AriClient) -> OnAnswer:
-    from foundation.contract import ConversationRecord
+    from foundation.contract import ConversationRecord, DialTarget
     from telephony.ari.errors import AriError
 
-    async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
+    async def on_answer(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
         try:
             await ari.hangup(call.channel_id)
         except AriError:
@@ -413,7 +413,7 @@ async def _bot(
                 timezone=a.timezone,
             )
 
-    async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
+    async def on_answer(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
         # The strategy names scripts per language (early_collection_en); the bot's files are
         # early_collection.en.yaml.
         name = target.script.removesuffix(f"_{target.language}")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
+from foundation.config import Strict, read_yaml, validate
 from foundation.errors import ConfigError
 
 QA_FORM_FILE = Path(__file__).resolve().parent / "qa_form.yaml"
@@ -28,9 +28,7 @@ Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 MAX_COMMENT_CHARS = 4000
 
 
-class Question(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Question(Strict):
     id: Ident
     text: Annotated[str, Field(min_length=1, max_length=300)]
     weight: Annotated[float, Field(ge=0, le=1000)] = 1.0
@@ -38,17 +36,13 @@ class Question(BaseModel):
     na: bool = False  # the reviewer may answer "not applicable"
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Section(Strict):
     id: Ident
     title: Annotated[str, Field(min_length=1, max_length=120)]
     questions: Annotated[tuple[Question, ...], Field(min_length=1)]
 
 
-class QaForm(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class QaForm(Strict):
     form: Ident
     version: Annotated[int, Field(ge=1, le=2**31 - 1)]
     title: Annotated[str, Field(min_length=1, max_length=120)]
@@ -118,18 +112,6 @@ def load_form(path: Path | None = None) -> QaForm:
         path = Path(env) if env else QA_FORM_FILE
     fix = "fix the file, or set DUNCALL_CONSOLE_QA_FORM to a valid form (see duncall/console/qa_form.yaml)"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the QA form {path}: {exc.strerror}", fix) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        what = getattr(exc, "problem", None) or type(exc).__name__
-        raise ConfigError(f"QA form {path} is not valid YAML{where} ({what})", fix) from None
-    try:
-        return QaForm.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"QA form {path}: {where}: {first['msg']}{more}", fix) from None
+        return validate(QaForm, read_yaml(path, "QA form"), fix)
+    except ConfigError as exc:
+        raise ConfigError(exc.what, fix) from None

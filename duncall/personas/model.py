@@ -8,17 +8,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from foundation.config import Strict, read_yaml, validate
 from foundation.errors import ConfigError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
 
-class Reply(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Reply(Strict):
     # What the persona says, or the keys it presses instead ("1": the scripts' "press 1 to
     # confirm"); exactly one of the two.
     text: str = Field(default="", max_length=400)
@@ -38,9 +36,7 @@ class Reply(BaseModel):
         return self
 
 
-class AccountData(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class AccountData(Strict):
     account_id: str
     first_name: str
     last_name: str
@@ -55,17 +51,13 @@ class AccountData(BaseModel):
         return today - dt.timedelta(days=self.days_past_due)
 
 
-class Expectation(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Expectation(Strict):
     outcome: Literal["answered", "busy", "no_answer", "voicemail", "failed"]
     disposition: str | None = None
     heard: list[str] = Field(default_factory=list)  # words the bot's ASR must hear
 
 
-class Persona(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Persona(Strict):
     name: str
     description: str
     language: Literal["en", "zh"] = "en"
@@ -96,25 +88,15 @@ class Persona(BaseModel):
 
 
 def load_persona(path: Path) -> Persona:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(
-            f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
-        ) from None
-    if not isinstance(raw, dict):
+    doc = read_yaml(path, "persona file")
+    if not isinstance(doc.data, dict):
         raise ConfigError(f"{path}: a persona file must be a mapping", "see personas/cooperative.yaml")
-    try:
-        persona = Persona.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{path}: field '{loc}': {err['msg']}", "fix the persona file") from None
+    persona = validate(Persona, doc, "fix the persona file (see personas/cooperative.yaml)")
     if persona.name != path.stem:
-        raise ConfigError(
-            f"{path}: name '{persona.name}' differs from the file name", f"rename it to {persona.name}.yaml"
+        raise doc.error(
+            ("name",),
+            f"name '{persona.name}' differs from the file name",
+            f"rename it to {persona.name}.yaml",
         )
     return persona
 
