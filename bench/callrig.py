@@ -31,7 +31,7 @@ from bot.answer import converse
 from bot.asr.registry import configured_recognizer
 from bot.asr.sphinx import SphinxRecognizer
 from bot.callbot import BotEngines, prepare_process_for_calls
-from bot.dialogue.script import find_script, load_script
+from bot.dialogue.loader import find_script, load_script
 from bot.grammars import phrases
 from bot.nlu import load_classifier
 from bot.tts.cache import PromptCache
@@ -39,7 +39,7 @@ from bot.tts.espeak import DEFAULT_RATE_WPM, EspeakSynthesizer
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
 from dialer.campaign.pacing import CpsPacer
-from dialer.campaign.runner import Target, TargetResult, run_campaign
+from dialer.campaign.runner import TargetResult, run_campaign
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard
@@ -50,7 +50,7 @@ from duncall import demo
 from duncall.personas import Persona, load_personas
 from duncall.personas.campaign import import_persona_accounts, persona_accounts
 from foundation import paths, settings
-from foundation.contract import ConversationRecord, Turn
+from foundation.contract import ConversationRecord, DialTarget, Turn
 from telephony.ari import AriClient
 
 SCRIPT = "early_collection"
@@ -196,7 +196,7 @@ async def _run(
     live = 0
     peak = 0
 
-    async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
+    async def on_answer(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
         nonlocal live, peak
         live += 1
         peak = max(peak, live)
@@ -214,7 +214,7 @@ async def _run(
         finally:
             live -= 1
 
-    targets = [Target(a.account_id, a.number, a.endpoint, a.persona.language, SCRIPT) for a in accounts]
+    targets = [DialTarget(a.account_id, a.number, a.endpoint, a.persona.language, SCRIPT) for a in accounts]
     ari = AriClient(replace(settings.ari_settings(), app=f"bench-calls-{tag}"))
     await ari.connect()
     pid = asterisk_pid()

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from bot.callbot import BotEngines, run_bot
 from bot.dialogue.engine import DialogueSession
-from bot.dialogue.script import Script, find_script, load_script
+from bot.dialogue.loader import find_script, load_script
+from bot.dialogue.model import Script
 from bot.nlu.types import IntentClassifier
 from foundation.contract import AccountView, ConversationRecord, Disposition, Turn
 from telephony.ari import AriClient
@@ -47,7 +48,7 @@ async def converse(
     result = session.result
     record.script = script.name
     # A call a supervisor took over was handed to a person: the strategy treats it as transferred.
-    record.disposition = Disposition.TRANSFERRED.value if record.taken_over_by else result.disposition.value
+    record.disposition = Disposition.TRANSFERRED if record.taken_over_by else result.disposition
     record.flags = sorted(f.value for f in result.flags)
     record.right_party = result.right_party
     record.path = list(session.path)

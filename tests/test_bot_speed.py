@@ -33,7 +33,7 @@ from bot.asr.sphinx import SphinxRecognizer
 from bot.audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ, AudioFrame
 from bot.conversation import Conversation
 from bot.dialogue import DialogueSession, load_script
-from bot.dialogue.script import find_script
+from bot.dialogue.loader import find_script
 from bot.grammars import phrases
 from bot.media.echo import EchoGuard
 from bot.media.endpointer import Endpointer, SpeechStarted

@@ -14,12 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from test_console_fixtures import BAD, GOOD, PASSWORD, _password_hash, seed_calls
 
-from dialer.campaign.scripts import ScriptVersions, pin_versions, pins_of
+from dialer.campaign.scripts import pins_of
 from dialer.store.models.console import ConsoleUser
 from dialer.store.testing import temporary_database
 from duncall.console.app import create_app
 from duncall.console.scoring import load_form
 from duncall.console.settings import ConsoleSettings
+from duncall.scripts_runtime import CallScripts, pin_versions
 
 pytestmark = pytest.mark.postgres
 
@@ -57,5 +58,5 @@ def test_scores_versions_and_pins_on_postgres(tmp_path: Path, postgres_url: str)
             assert designer.put("/api/scripts/early_collection.en", json={"text": text}).status_code == 201
         pin_versions(engine, "spring", {"early_collection.en": 1}, "ops", now)
         assert pins_of(engine, "spring") == {"early_collection.en": 1}
-        run = ScriptVersions(engine, "spring", scripts).for_call("early_collection", "en")
+        run = CallScripts(engine, "spring", scripts).for_call("early_collection", "en")
         assert (run.version, run.pinned, run.script.agent_name) == (1, True, "Alex")

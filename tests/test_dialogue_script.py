@@ -8,7 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bot.dialogue.script import SCHEMA_PATH, ScriptError, check_script, load_script, script_files
+from bot.dialogue.loader import check_script, load_script, script_files
+from bot.dialogue.model import ScriptError
+from bot.dialogue.schema import SCHEMA_PATH
 from duncall.cli import main
 
 pytestmark = pytest.mark.unit

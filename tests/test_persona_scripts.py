@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from bot.dialogue.engine import DialogueSession
-from bot.dialogue.script import find_script, load_script
+from bot.dialogue.loader import find_script, load_script
 from bot.nlu import load_classifier
 from duncall import demo
 from duncall.personas import load_personas

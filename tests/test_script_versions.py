@@ -15,11 +15,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.dialogue.engine import DialogueSession
-from dialer.campaign.scripts import ScriptVersions, parse_pin, pin_versions, pins_of, sha256_text
+from dialer.campaign.scripts import pins_of, sha256_text
 from dialer.store.db import open_engine
 from dialer.store.models.console import AuditEntry
 from duncall.cli import main
 from duncall.console import scripts as console_scripts
+from duncall.scripts_runtime import CallScripts, parse_pin, pin_versions
 from foundation import paths
 from foundation.contract import AccountView
 from foundation.errors import InputError
@@ -82,7 +83,7 @@ def test_an_unpinned_campaign_runs_the_published_file_and_names_its_version(
     store: tuple[Engine, Path],
 ) -> None:
     engine, scripts = store
-    versions = ScriptVersions(engine, "spring", scripts)
+    versions = CallScripts(engine, "spring", scripts)
     shipped_run = versions.for_call("early_collection", "en")
     assert (shipped_run.version, shipped_run.pinned) == (0, False)  # no console save knows the file
     assert shipped_run.sha256 == sha256_text(shipped()) and shipped_run.stem == STEM
@@ -101,16 +102,16 @@ def test_a_pinned_campaign_keeps_its_version_whatever_is_published(store: tuple[
     v1 = save(engine, scripts, variant("One"), publish=True)
     pin_versions(engine, "spring", {STEM: v1}, "ops", NOW)
     v2 = save(engine, scripts, variant("Two"), publish=True)
-    pinned = ScriptVersions(engine, "spring", scripts).for_call("early_collection", "en")
+    pinned = CallScripts(engine, "spring", scripts).for_call("early_collection", "en")
     assert (pinned.version, pinned.pinned, pinned.sha256) == (v1, True, sha256_text(variant("One")))
     assert "One. Goodbye." in goodbye_of(
         DialogueSession(pinned.script, ACCOUNT, NOW.date(), KeywordClassifier())
     )
-    other = ScriptVersions(engine, "autumn", scripts).for_call("early_collection", "en")
+    other = CallScripts(engine, "autumn", scripts).for_call("early_collection", "en")
     assert (other.version, other.pinned) == (v2, False)
     assert pins_of(engine, "spring") == {STEM: v1}
     pin_versions(engine, "spring", {STEM: None}, "ops", NOW)  # =published: follow the file again
-    assert ScriptVersions(engine, "spring", scripts).for_call("early_collection", "en").version == v2
+    assert CallScripts(engine, "spring", scripts).for_call("early_collection", "en").version == v2
     with Session(engine) as db:
         audit = db.scalars(select(AuditEntry).where(AuditEntry.action.like("script_%pin"))).all()
     assert [(a.user_name, a.action, a.target, a.detail["version"], a.detail["previous"]) for a in audit] == [
@@ -122,7 +123,7 @@ def test_a_pinned_campaign_keeps_its_version_whatever_is_published(store: tuple[
 def test_a_publish_during_a_call_does_not_change_that_call(store: tuple[Engine, Path]) -> None:
     engine, scripts = store
     v1 = save(engine, scripts, variant("One"), publish=True)
-    versions = ScriptVersions(engine, None, scripts)
+    versions = CallScripts(engine, None, scripts)
     run = versions.for_call("early_collection", "en")  # the call is answered
     session = DialogueSession(run.script, ACCOUNT, NOW.date(), KeywordClassifier())
     session.start()

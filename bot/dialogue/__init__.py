@@ -2,8 +2,9 @@
 
 from bot.dialogue.channels import InMemoryPaymentLinkChannel, PaymentLinkChannel, PaymentLinkRequest
 from bot.dialogue.engine import DialogueSession
+from bot.dialogue.loader import check_script, find_script, load_script, parse_script
+from bot.dialogue.model import Problem, Script, ScriptError
 from bot.dialogue.plans import installment_plan
-from bot.dialogue.script import Problem, Script, ScriptError, check_script, find_script, load_script
 from bot.dialogue.types import BotTurn, DialogueResult, InstallmentPlan, Promise, Turn
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "find_script",
     "installment_plan",
     "load_script",
+    "parse_script",
 ]

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from bot.dialogue.channels import InMemoryPaymentLinkChannel, PaymentLinkChannel, PaymentLinkRequest
+from bot.dialogue.model import Prompt, Script, State
 from bot.dialogue.plans import installment_plan
-from bot.dialogue.script import Prompt, Script, State, mentions_debt
 from bot.dialogue.types import (
     HANGUP,
     Action,
@@ -29,6 +29,7 @@ from bot.dialogue.types import (
     Promise,
     Turn,
 )
+from bot.dialogue.vocabulary import mentions_debt
 from bot.nlu.grammar import acknowledgement_only
 from bot.nlu.types import IntentClassifier, Slots, Understanding
 from bot.speech.spoken import Spoken, spoken_count, spoken_date, spoken_money, spoken_phone

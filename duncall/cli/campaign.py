@@ -148,8 +148,8 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dialer.campaign.scripts import parse_pin
     from dialer.campaign.session import CampaignOptions
+    from duncall.scripts_runtime import parse_pin
 
     for value in args.script_version:
         parse_pin(value)  # a typo is said before anything connects
@@ -242,7 +242,7 @@ async def _campaign(
         if args.script_version:
             # Stored once every other input passed its checks and Asterisk answered: a refused
             # run leaves no pin behind.
-            from dialer.campaign.scripts import parse_pin, pin_versions
+            from duncall.scripts_runtime import parse_pin, pin_versions
 
             pins = dict(parse_pin(v) for v in args.script_version)
             await asyncio.to_thread(
@@ -376,7 +376,7 @@ async def _bot(
     """The dialogue engine on every answered call (the demo's wiring, for any stored account).
 
     Each call runs the campaign's pinned script version, else the published file, read
-    when the call is answered and kept to its end (``dialer.campaign.scripts``).
+    when the call is answered and kept to its end (``duncall.scripts_runtime``).
     """
     from dataclasses import replace
 
@@ -384,14 +384,14 @@ async def _bot(
 
     from bot.answer import converse
     from dialer.call import AnswerKind
-    from dialer.campaign.scripts import ScriptVersions
     from dialer.store.models import Account
     from duncall.demo import account_view, load_engines
+    from duncall.scripts_runtime import CallScripts
     from foundation.contract import AccountView
 
     engines, classifier, _recognizer = await asyncio.to_thread(load_engines)
     today = dt.date.today()
-    versions = ScriptVersions(engine, campaign_id)
+    versions = CallScripts(engine, campaign_id)
 
     def view(account_id: str) -> AccountView:
         persona = personas.get(account_id)

@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.dialogue.engine import DialogueSession
-from bot.dialogue.script import check_scripts, find_script, load_script, script_files
+from bot.dialogue.loader import check_scripts, find_script, load_script, script_files
 from bot.dialogue.types import BotTurn, DialogueResult
 from bot.nlu.types import IntentClassifier
 from foundation import paths

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from bot.dialogue.script import DISCLOSURE_WORDS, mentions_debt
+from bot.dialogue.vocabulary import DISCLOSURE_WORDS, mentions_debt
 from foundation.contract import Intent
 
 

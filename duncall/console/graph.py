@@ -13,7 +13,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from html import escape
 
-from bot.dialogue.script import Script, State
+from bot.dialogue.model import Script, State
 
 NODE_W = 164
 NODE_H = 42

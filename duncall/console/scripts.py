@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.dialogue.script import Script, check_script
+from bot.dialogue.loader import check_text
+from bot.dialogue.model import Script
 from dialer.store.models.console import ScriptVersion
 from duncall.console.errors import ApiError, not_found
 
@@ -73,17 +74,14 @@ def script_file(scripts_dir: Path, name: str) -> Path:
 
 def validate(name: str, text: str) -> tuple[Script | None, list[LineProblem]]:
     """Check ``text`` exactly as ``duncall flow check`` checks a file named ``<name>.yaml``."""
-    check_name(name)
-    with tempfile.TemporaryDirectory(prefix="duncall-script-") as tmp:
-        path = Path(tmp) / f"{name}.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            script, problems = check_script(path)
-        except yaml.reader.ReaderError as exc:
-            # The checker reports marked YAML errors itself; a control character is not one of them.
-            line = text.count("\n", 0, exc.position) + 1
-            code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-            return None, [LineProblem(line, f"character U+{code:04X} is not allowed in YAML")]
+    file_name = f"{check_name(name)}.yaml"
+    try:
+        script, problems = check_text(text, Path(file_name), file_name)
+    except yaml.reader.ReaderError as exc:
+        # The checker reports marked YAML errors itself; a control character is not one of them.
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return None, [LineProblem(line, f"character U+{code:04X} is not allowed in YAML")]
     return script, [LineProblem(p.line, p.message) for p in problems]
 
 

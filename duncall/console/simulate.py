@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dialogue.engine import DialogueSession
-from bot.dialogue.script import Script
+from bot.dialogue.model import Script
 from bot.dialogue.types import BotTurn
 from bot.nlu.types import IntentClassifier
 from duncall.cli.flow import AccountFile, result_json

@@ -1,0 +1,227 @@
+"""The semantic check: what the schema cannot see, reported as ``file:line: what is wrong``.
+
+Links between states must name real states, per-action keys must be where they are
+read, and the compliance rules hold before any call is made (docs/compliance.md): nothing
+about the debt before right-party verification, the mini-Miranda disclosure
+(non-interruptible) before the balance, and a voicemail that says only a name, a
+request to call back and a number.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from bot.dialogue.model import Problem, Script, State
+from bot.dialogue.types import Action
+from bot.dialogue.vocabulary import (
+    DISCLOSURE_WORDS,
+    VOICEMAIL_PLACEHOLDERS,
+    mentions_debt,
+    state_mentions_debt,
+)
+from bot.dialogue.yamlsource import YamlSource
+from bot.speech.template import PLACEHOLDERS
+from foundation.contract import Disposition
+
+Where = tuple[str | int, ...]
+Add = Callable[[Where, str], None]
+
+
+def semantic_problems(where: str, source: YamlSource, script: Script, file_name: str) -> list[Problem]:
+    """Every semantic problem of ``script`` (built from ``source``), saved as ``file_name``."""
+    problems: list[Problem] = []
+
+    def add(path: Where, message: str) -> None:
+        problems.append(Problem(where, source.line(path), message))
+
+    _check_name(script, file_name, add)
+    _check_links(source, script, add)
+    for name, state in script.states.items():
+        _check_state(script, name, state, add)
+    _check_voicemail(script, add)
+    if any(p.message.startswith("unknown target") for p in problems):
+        return problems  # the graph checks below would only repeat the broken links
+    _check_graph(script, add)
+    return problems
+
+
+def _check_name(script: Script, file_name: str, add: Add) -> None:
+    stem = file_name.split(".")
+    if len(stem) == 3 and (stem[0] != script.name or stem[1] != script.lang):
+        add(
+            ("script",),
+            f"file name {file_name} does not match script {script.name!r} in {script.lang!r}; "
+            f"name it {script.name}.{script.lang}.yaml",
+        )
+
+
+def _check_links(source: YamlSource, script: Script, add: Add) -> None:
+    states = script.states
+
+    def target_ok(path: Where, target: str) -> None:
+        if target not in states:
+            add(path, f"unknown target state {target!r}")
+
+    target_ok(("start",), script.start)
+    for intent, target in script.global_on.items():
+        target_ok(("global", intent.value), target)
+    for kind in ("no_input", "no_match"):
+        target_ok(("defaults", kind, "goto"), source.data["defaults"][kind]["goto"])
+    for name, state in states.items():
+        sp: Where = ("states", name)
+        for intent, target in state.on.items():
+            target_ok((*sp, "on", intent.value), target)
+        if state.next:
+            target_ok((*sp, "next"), state.next)
+        if state.if_incomplete:
+            target_ok((*sp, "if_incomplete"), state.if_incomplete)
+        if state.listens:
+            for kind, retry in (("no_input", state.no_input), ("no_match", state.no_match)):
+                if kind in source.data["states"][name]:
+                    target_ok((*sp, kind, "goto"), retry.goto)
+
+
+def _check_state(script: Script, name: str, state: State, add: Add) -> None:
+    sp: Where = ("states", name)
+    handled = script.handlers(state)
+    for digit, intent in state.dtmf.items():
+        if intent not in handled:
+            add(
+                (*sp, "dtmf", digit),
+                f"key {digit} means {intent} but state {name!r} does not handle {intent}",
+            )
+    if state.dtmf and not state.listens:
+        add(
+            (*sp, "dtmf"),
+            f"state {name!r} does not wait for the debtor, so keys pressed there are never read",
+        )
+    if (state.end or state.next) and state.grammar:
+        add((*sp, "grammar"), f"state {name!r} does not listen, so a grammar there is never used")
+    if state.end and not state.prompts and state.action is not Action.TRANSFER:
+        add(sp, f"end state {name!r} says nothing; end the call politely")
+    if not state.listens and not state.end and not state.prompts and state.action is None and not state.flags:
+        add(sp, f"state {name!r} neither speaks, listens, acts nor sets flags")
+    for i, prompt in enumerate(state.prompts):
+        for unknown in prompt.template.unknown_placeholders():
+            add(
+                (*sp, "say", i) if len(state.prompts) > 1 else (*sp, "say"),
+                f"unknown placeholder {{{unknown}}}; known: {', '.join(sorted(PLACEHOLDERS))}",
+            )
+    _check_action(script, name, state, add)
+
+
+def _check_action(script: Script, name: str, state: State, add: Add) -> None:
+    """Each action's keys are present, and keys only one action reads appear only there."""
+    sp: Where = ("states", name)
+    if state.action is Action.OFFER_PLAN and state.installments is None:
+        add(sp, f"state {name!r} offers a plan but has no `installments`")
+    if state.installments is not None and state.action is not Action.OFFER_PLAN:
+        add((*sp, "installments"), "`installments` is only read by action offer_plan")
+    if state.action is Action.TRANSFER and not state.queue:
+        add(sp, f"state {name!r} transfers but names no `queue`")
+    if state.action is Action.TRANSFER and state.end is not Disposition.TRANSFERRED:
+        add(sp, f"state {name!r} transfers; it must `end: transferred`")
+    if state.action is Action.CAPTURE_PROMISE and not state.if_incomplete:
+        add(sp, f"state {name!r} captures a promise but has no `if_incomplete` state to ask for a date")
+    if state.if_incomplete and state.action is not Action.CAPTURE_PROMISE:
+        add((*sp, "if_incomplete"), "`if_incomplete` is only read by action capture_promise")
+    if state.action is Action.DISCLOSE:
+        for i, prompt in enumerate(state.prompts):
+            if prompt.interruptible:
+                add((*sp, "say", i), "the disclosure must be `interruptible: false`")
+        text = " ".join(p.template.text.lower() for p in state.prompts)
+        missing = [w for w in DISCLOSURE_WORDS[script.lang] if w not in text]
+        if missing:
+            add((*sp, "say"), f"the disclosure must say {' and '.join(repr(w) for w in missing)}")
+
+
+def _check_voicemail(script: Script, add: Add) -> None:
+    for i, prompt in enumerate(script.voicemail):
+        vp: Where = ("voicemail", "say", i) if len(script.voicemail) > 1 else ("voicemail", "say")
+        for name in prompt.template.placeholders:
+            if name not in VOICEMAIL_PLACEHOLDERS:
+                add(
+                    vp,
+                    f"a voicemail may not say {{{name}}}: only a name, a request to call back and a number",
+                )
+        if mentions_debt(prompt.template.text, script.lang):
+            add(vp, "a voicemail must not reveal debt collection (limited-content message, Reg F §1006.2(j))")
+    if script.voicemail and not any("callback_number" in p.template.placeholders for p in script.voicemail):
+        add(("voicemail",), "a voicemail must give the number to call back: {callback_number}")
+
+
+def _edges(script: Script, state: State) -> list[tuple[str, str]]:
+    """(label, target) for every way out of ``state``."""
+    out = [(f"on {intent}", target) for intent, target in script.handlers(state).items()]
+    if state.next:
+        out.append(("next", state.next))
+    if state.if_incomplete:
+        out.append(("if_incomplete", state.if_incomplete))
+    if state.listens:
+        out.append(("no_input", state.no_input.goto))
+        out.append(("no_match", state.no_match.goto))
+    return out
+
+
+def _reach(script: Script, blocked: frozenset[str]) -> dict[str, list[str]]:
+    """States reachable from the start without entering a ``blocked`` state, each with a path to it."""
+    start = script.start
+    if start not in script.states or start in blocked:
+        return {}
+    seen: dict[str, list[str]] = {start: [start]}
+    queue = deque([start])
+    while queue:
+        name = queue.popleft()
+        for _, target in _edges(script, script.states[name]):
+            if target in script.states and target not in seen and target not in blocked:
+                seen[target] = [*seen[name], target]
+                queue.append(target)
+    return seen
+
+
+def _check_graph(script: Script, add: Add) -> None:
+    """Loops, unreachable states, and the debt mentioned before verification or disclosure."""
+    states, lang = script.states, script.lang
+    # `next` chains must end: a cycle of states that never listen would loop forever.
+    for name in states:
+        seen_chain = [name]
+        current = states[name]
+        while current.next and not current.listens:
+            if current.next in seen_chain:
+                if current.next == name:
+                    add(
+                        ("states", name),
+                        f"states {' → '.join([*seen_chain, name])} loop forever without listening",
+                    )
+                break
+            seen_chain.append(current.next)
+            current = states[current.next]
+
+    reachable = _reach(script, frozenset())
+    for name in states:
+        if name not in reachable:
+            add(("states", name), f"state {name!r} is unreachable from start {script.start!r}")
+
+    verifiers = frozenset(n for n, s in states.items() if s.action is Action.VERIFY_RIGHT_PARTY)
+    unverified = _reach(script, verifiers)
+    for name, path in unverified.items():
+        if state_mentions_debt(states[name], lang):
+            add(
+                ("states", name),
+                f"state {name!r} mentions the debt before right-party verification "
+                f"(reachable by {' → '.join(path)}); route it through a verify_right_party state",
+            )
+    disclosers = frozenset(n for n, s in states.items() if s.action is Action.DISCLOSE)
+    for name, path in _reach(script, disclosers).items():
+        state = states[name]
+        if (
+            name not in unverified
+            and state_mentions_debt(state, lang)
+            and state.action is not Action.DISCLOSE
+        ):
+            add(
+                ("states", name),
+                f"state {name!r} talks about the debt before the required disclosure "
+                f"(reachable by {' → '.join(path)}); route it through a disclose state",
+            )

@@ -1,0 +1,102 @@
+"""A dialogue script as the engine walks it: frozen states, prompts and retries.
+
+Loading (``bot.dialogue.loader``) builds these from YAML; the checks
+(``bot.dialogue.check``) report what is wrong as ``Problem``s, each with file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.dialogue.types import Action
+from bot.speech.template import Template
+from foundation.contract import AccountFlag, Disposition, Intent
+from foundation.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    template: Template
+    interruptible: bool
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    retries: int
+    prompts: tuple[Prompt, ...]
+    goto: str
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    name: str
+    line: int
+    prompts: tuple[Prompt, ...]
+    action: Action | None
+    flags: frozenset[AccountFlag]
+    grammar: str | None
+    on: Mapping[Intent, str]
+    dtmf: Mapping[str, Intent]
+    use_global: bool
+    next: str | None
+    end: Disposition | None
+    no_input: Retry
+    no_match: Retry
+    installments: int | None = None
+    first_in_days: int = 7
+    default_date: str | None = None
+    if_incomplete: str | None = None
+    channel: str = "sms"
+    queue: str | None = None
+
+    @property
+    def listens(self) -> bool:
+        return bool(self.on)
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    lang: str
+    # Where the script came from, for messages: its file, or a label such as
+    # ``early_collection.en@v3`` for a version parsed from text.
+    path: Path
+    start: str
+    states: Mapping[str, State]
+    global_on: Mapping[Intent, str]
+    voicemail: tuple[Prompt, ...]
+    agent_name: str = "Sam"
+    min_confidence: float = 0.5
+    max_promise_days: int = 30
+    description: str = ""
+
+    def handlers(self, state: State) -> Mapping[Intent, str]:
+        """Intents ``state`` answers, its own first, then the script-wide ones."""
+        if not state.listens:
+            return {}
+        if not state.use_global:
+            return state.on
+        return {**self.global_on, **state.on}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class ScriptError(ConfigError):
+    """A script has problems; ``problems`` lists them all, each with file and line."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{first}{more}", "fix the script; `duncall flow check FILE` lists every problem")
+        self.problems = tuple(problems)
