@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from rapidfuzz import fuzz, process
 
 from bot.nlu.data import check_lang, normalize
 from foundation import paths
+from foundation.config import Strict, read_yaml, validate
 from foundation.contract import Intent
 from foundation.errors import ConfigError
 
@@ -52,40 +52,45 @@ def grammar_path(lang: str, name: str, root: Path | None = None) -> Path:
     return (root or paths.grammars_dir()) / lang / f"{name}.yaml"
 
 
+class GrammarFile(Strict):
+    """The file as written; :func:`load_grammar` checks the intents and phrases against the language."""
+
+    name: str
+    lang: str
+    intents: dict[str, list[str]]
+
+
 @lru_cache(maxsize=64)
 def load_grammar(lang: str, name: str, root: Path | None = None) -> Grammar:
     path = grammar_path(check_lang(lang), name, root)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.is_file():
         raise ConfigError(
             f"grammar {lang}/{name} not found at {path}", f"use one of {', '.join(STATE_GRAMMARS)}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{path}: not valid YAML ({exc.__class__.__name__})", "fix the grammar file"
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("intents"), dict):
-        raise ConfigError(f"{path}: no 'intents' mapping", "see grammars/en/confirm.yaml for the format")
-    if data.get("lang") != lang or data.get("name") != name:
-        raise ConfigError(
-            f"{path}: name/lang do not match the file's place", f"set name: {name} and lang: {lang}"
         )
+    doc = read_yaml(path, "grammar")
+    fix = "see grammars/en/confirm.yaml for the format"
+    if not isinstance(doc.data, dict) or not isinstance(doc.data.get("intents"), dict):
+        raise doc.error(("intents",), "no 'intents' mapping", fix)
+    grammar = validate(GrammarFile, doc, fix)
+    if grammar.lang != lang or grammar.name != name:
+        raise doc.error((), "name/lang do not match the file's place", f"set name: {name} and lang: {lang}")
     intents: dict[Intent, tuple[str, ...]] = {}
-    for label, items in data["intents"].items():
+    for label, items in grammar.intents.items():
         try:
             intent = Intent(label)
         except ValueError:
-            raise ConfigError(
-                f"{path}: unknown intent {label!r}", "use a foundation.contract.Intent value"
+            raise doc.error(
+                ("intents", label), f"unknown intent {label!r}", "use a foundation.contract.Intent value"
             ) from None
-        if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
-            raise ConfigError(f"{path}: intent {label} must list non-empty phrases", "fix the list")
-        if lang == "en":
-            bad = [p for p in items if p != p.lower() or any(ch.isdigit() for ch in p)]
-            if bad:
-                raise ConfigError(
-                    f"{path}: {label}: {bad[0]!r} is not plain lowercase words",
+        for i, phrase in enumerate(items):
+            if not phrase.strip():
+                raise doc.error(
+                    ("intents", label, i), f"intent {label} must list non-empty phrases", "fix the list"
+                )
+            if lang == "en" and (phrase != phrase.lower() or any(ch.isdigit() for ch in phrase)):
+                raise doc.error(
+                    ("intents", label, i),
+                    f"{phrase!r} is not plain lowercase words",
                     "write numbers as words (fifteenth, not 15th) and use lowercase",
                 )
         intents[intent] = tuple(items)

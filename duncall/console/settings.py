@@ -7,14 +7,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
-import yaml
+from pydantic import ConfigDict, RootModel, StringConstraints
 
 from bot.nlu.types import IntentClassifier
 from duncall.console.recordings import AriRecordings, CachedRecordings, RecordingSource, source_from_env
 from duncall.console.scoring import QA_FORM_FILE, QaForm, load_form
 from foundation import paths
-from foundation.errors import ConfigError
+from foundation.config import read_yaml, validate
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -60,28 +61,20 @@ class ConsoleSettings:
     recordings: RecordingSource = field(default_factory=lambda: CachedRecordings(AriRecordings()))
 
 
+Phrases = list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]]
+
+
+class ForbiddenPhrases(RootModel[dict[str, Phrases]]):
+    """``{lang: [phrase, …]}``: what a bot line must never say, by language."""
+
+    model_config = ConfigDict(frozen=True)
+
+
 def load_forbidden_phrases(path: Path = FORBIDDEN_PHRASES_FILE) -> dict[str, tuple[str, ...]]:
     """``{lang: (phrase, …)}`` from a YAML mapping of language to a list of phrases."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the forbidden-phrase list {path}: {exc.strerror}",
-            "set DUNCALL_CONSOLE_FORBIDDEN to a YAML file mapping language → phrases",
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"forbidden-phrase list {path} is not valid YAML ({exc})", "fix its syntax"
-        ) from None
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, list) and all(isinstance(p, str) and p.strip() for p in v)
-        for k, v in data.items()
-    ):
-        raise ConfigError(
-            f"forbidden-phrase list {path} must map each language to a list of non-empty phrases",
-            'write e.g. `en: ["we will sue you"]`',
-        )
-    return {lang: tuple(p.strip() for p in phrases) for lang, phrases in data.items()}
+    fix = 'map each language to a list of non-empty phrases, e.g. `en: ["we will sue you"]` (DUNCALL_CONSOLE_FORBIDDEN names the file)'
+    phrases = validate(ForbiddenPhrases, read_yaml(path, "forbidden-phrase list"), fix)
+    return {lang: tuple(items) for lang, items in phrases.root.items()}
 
 
 def from_env(**overrides: object) -> ConsoleSettings:
