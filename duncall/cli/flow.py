@@ -16,93 +16,15 @@ import argparse
 import datetime as dt
 import json
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.dialogue.engine import DialogueSession
 from bot.dialogue.loader import check_scripts, find_script, load_script, script_files
 from bot.dialogue.types import BotTurn, DialogueResult
-from bot.nlu.types import IntentClassifier
+from duncall.flows import VOICEMAIL, debtor_turn, load_account, load_classifier, result_json
 from foundation import paths
-from foundation.contract import AccountView
 from foundation.errors import ConfigError, InputError
-
-
-class AccountFile(BaseModel):
-    """An account view as a JSON or YAML file, checked at the edge."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    account_id: str
-    first_name: str
-    last_name: str
-    language: str = Field(pattern="^(en|zh)$")
-    balance: Decimal = Field(ge=0)
-    currency: str = "USD"
-    due_date: dt.date | None = None
-    days_past_due: int = Field(default=0, ge=0)
-    timezone: str | None = None
-    creditor: str = "Acme Lending"
-    callback_number: str = "+18005550100"
-    extra: dict[str, str] = Field(default_factory=dict)
-
-    def view(self) -> AccountView:
-        return AccountView(**self.model_dump())
-
-
-def load_account(path: Path) -> AccountView:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"cannot read account file {path}: {exc.strerror}", "give an existing JSON/YAML file"
-        ) from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InputError(f"account file {path} is not valid JSON/YAML: {exc}", "fix its syntax") from None
-    try:
-        return AccountFile.model_validate(data).view()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top)"
-        raise InputError(
-            f"account file {path}: {where}: {first['msg']}", "see `duncall flow simulate -h`"
-        ) from None
-
-
-def load_classifier() -> IntentClassifier:
-    """The product's classifier; a model not built yet is an error naming `duncall nlu train`."""
-    from bot.nlu import load_classifier as load
-
-    return load()
-
-
-def result_json(result: DialogueResult) -> dict[str, Any]:
-    promise = result.promise
-    plan = result.plan
-    return {
-        "disposition": result.disposition.value,
-        "promise": {"date": promise.date.isoformat(), "amount": str(promise.amount)} if promise else None,
-        "flags": sorted(f.value for f in result.flags),
-        "plan": (
-            {
-                "count": plan.count,
-                "amount": str(plan.amount),
-                "last_amount": str(plan.last_amount),
-                "first_date": plan.first_date.isoformat(),
-            }
-            if plan
-            else None
-        ),
-        "callback_at": result.callback_at.isoformat() if result.callback_at else None,
-        "transfer_queue": result.transfer_queue,
-        "right_party": result.right_party,
-    }
 
 
 def simulate(session: DialogueSession, lines: TextIO, out: TextIO, *, speech: bool = False) -> DialogueResult:
@@ -115,27 +37,13 @@ def simulate(session: DialogueSession, lines: TextIO, out: TextIO, *, speech: bo
         line = raw.rstrip("\r\n")
         if first:
             first = False
-            if line.strip() == "#voicemail":
+            if line.strip() == VOICEMAIL:
                 show(session.voicemail())
                 break
             show(session.start())
         if session.done:
             break
-        command = line.strip()
-        if command == "#voicemail":
-            show(session.voicemail())
-        elif command.startswith("#dtmf"):
-            digits = command.removeprefix("#dtmf").strip()
-            if not digits:
-                raise InputError(f"{command!r} names no key", "write e.g. `#dtmf 1`")
-            for digit in digits.replace(" ", ""):
-                show(session.dtmf(digit))
-        elif command.startswith("#"):
-            raise InputError(f"unknown command {command!r}", "use `#dtmf N` or `#voicemail`, or plain text")
-        elif not command:
-            show(session.no_input())
-        else:
-            show(session.hear(command))
+        show(debtor_turn(session, line.strip()))
         if session.done:
             break
     if first:

@@ -33,7 +33,7 @@ def _utc_now() -> dt.datetime:
 
 
 def _default_classifier() -> IntentClassifier:
-    from duncall.cli.flow import load_classifier
+    from duncall.flows import load_classifier
 
     return load_classifier()
 

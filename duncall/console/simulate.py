@@ -16,7 +16,7 @@ from bot.dialogue.engine import DialogueSession
 from bot.dialogue.model import Script
 from bot.dialogue.types import BotTurn
 from bot.nlu.types import IntentClassifier
-from duncall.cli.flow import AccountFile, result_json
+from duncall.flows import VOICEMAIL, AccountFile, debtor_turn, result_json
 from foundation.errors import InputError
 
 MAX_TURNS = 200
@@ -77,8 +77,8 @@ def run(
     def show(bot_turns: list[BotTurn]) -> None:
         sim.steps.extend(SimulationStep("bot", t.text, session.state) for t in bot_turns)
 
-    if turns and turns[0].strip() == "#voicemail":
-        sim.steps.append(SimulationStep("debtor", "#voicemail", session.state))
+    if turns and turns[0].strip() == VOICEMAIL:
+        sim.steps.append(SimulationStep("debtor", VOICEMAIL, session.state))
         show(session.voicemail())
         turns = []
     else:
@@ -88,20 +88,7 @@ def run(
             break
         command = raw.strip()
         sim.steps.append(SimulationStep("debtor", command, session.state))
-        if command == "#voicemail":
-            show(session.voicemail())
-        elif command.startswith("#dtmf"):
-            digits = command.removeprefix("#dtmf").replace(" ", "")
-            if not digits:
-                raise InputError(f"{command!r} names no key", "write e.g. `#dtmf 1`")
-            for digit in digits:
-                show(session.dtmf(digit))
-        elif command.startswith("#"):
-            raise InputError(f"unknown command {command!r}", "use `#dtmf N` or `#voicemail`, or plain text")
-        elif not command:
-            show(session.no_input())
-        else:
-            show(session.hear(command))
+        show(debtor_turn(session, command))
     sim.done = session.done
     sim.state = session.state
     sim.result = result_json(session.result)
