@@ -29,9 +29,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dialer.guards import DialTarget, Guard, Ledger
+from dialer.guards import Guard, Ledger
 from dialer.guards.counters import CHECK_AND_RESERVE_LUA, Keys, attempt_args, rule_args
 from dialer.policy import DEFAULT_RULES
+from foundation.contract import DialTarget
 
 START = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
 ACCOUNTS = 5000

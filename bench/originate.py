@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from foundation.contract import ChannelPrefix
 from foundation.settings import ari_settings
 from telephony.ari import AriClient, ChannelDestroyed
 
@@ -39,7 +40,7 @@ async def bench(seconds: float, concurrency: int, endpoint: str) -> None:
     async def loop() -> None:
         nonlocal completed, lost
         while time.monotonic() < stop_at:
-            channel_id = f"dc-bench-{uuid.uuid4().hex}"
+            channel_id = ChannelPrefix.DEBTOR.of(f"bench-{uuid.uuid4().hex}")
             with ari.channel_events(channel_id) as events:
                 t0 = time.perf_counter()
                 await ari.originate(endpoint, app=ari.app, channel_id=channel_id, timeout_s=5)

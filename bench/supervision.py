@@ -32,7 +32,7 @@ import redis
 from bot.answer import converse
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
-from dialer.campaign.runner import Target, run_campaign
+from dialer.campaign.runner import run_campaign
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard
 from dialer.guards.ledger import Ledger
@@ -45,7 +45,7 @@ from duncall.supervision.modes import Mode
 from duncall.supervision.service import SupervisionService
 from duncall.supervision.settings import SupervisionSettings
 from foundation import paths, settings
-from foundation.contract import ConversationRecord
+from foundation.contract import ConversationRecord, DialTarget
 from telephony.ari import AriClient
 from telephony.ari.errors import AriNotFound
 from telephony.live.registry import LiveCallRegistry
@@ -76,7 +76,7 @@ async def bench(rounds: int) -> dict[str, list[float]]:
     await ari.connect()
     today = dt.date.today()
 
-    async def on_answer(t: Target, call: AnsweredCall) -> ConversationRecord:
+    async def on_answer(t: DialTarget, call: AnsweredCall) -> ConversationRecord:
         return await converse(
             ari,
             call.channel_id,
@@ -88,7 +88,7 @@ async def bench(rounds: int) -> dict[str, list[float]]:
             machine=call.kind is AnswerKind.MACHINE,
         )
 
-    target = Target(
+    target = DialTarget(
         persona.account.account_id,
         persona.account.phone,
         f"Local/{tag}@duncall-supervised-debtor",

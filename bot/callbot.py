@@ -25,7 +25,7 @@ from bot.asr.base import Recognizer
 from bot.conversation import Conversation, Dialogue
 from bot.media.chan_websocket import MediaConnection
 from bot.tts.cache import PromptCache
-from foundation.contract import ConversationRecord, Turn
+from foundation.contract import ChannelPrefix, ConversationRecord, Turn
 from foundation.errors import DuncallError, ServiceUnavailable
 from foundation.log import kv
 from telephony.ari import (
@@ -90,8 +90,8 @@ async def run_bot(
     record_as: str | None = None,
     on_turn: Callable[[Turn], None] | None = None,
 ) -> ConversationRecord:
-    media_id = f"dm-{new_id()}"
-    bridge_id = f"db-{new_id()}"
+    media_id = ChannelPrefix.MEDIA.of(new_id())
+    bridge_id = ChannelPrefix.BOT_BRIDGE.of(new_id())
     media: MediaConnection | None = None
     dtmf_task: asyncio.Task[None] | None = None
     listing: Listing | None = None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from foundation.contract import CallOutcome
+from foundation.contract import CallOutcome, debtor_channel
 from foundation.log import kv
 from telephony.ari import (
     AriClient,
@@ -89,7 +89,7 @@ async def place_call(
     detect_machine: bool = True,
 ) -> AttemptResult[R]:
     attempt_id = attempt_id or new_id()
-    channel_id = f"dc-{attempt_id}"
+    channel_id = debtor_channel(attempt_id)
     result: AttemptResult[R] = AttemptResult(attempt_id, channel_id, CallOutcome.FAILED)
     state = CallState.DIALING
     result.states.append(state)

@@ -2,8 +2,9 @@
 
 The dialer, the bot and the application meet here and nowhere else: the intents
 the bot understands, how a conversation ended (``Disposition``), how a dial ended
-(``CallOutcome``), account flags, what a script may read about an account, and
-the call record with its turns.  Nothing here does I/O.
+(``CallOutcome``), account flags, what a script may read about an account, one
+dial the dialer places (``DialTarget``) and how its Asterisk channels are named
+(``ChannelPrefix``), and the call record with its turns.  Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Disposition(StrEnum):
     NO_CONTACT = "no_contact"
     ABUSIVE_ENDED = "abusive_ended"
     INCOMPLETE = "incomplete"
+    ABANDONED = "abandoned"  # a person answered and no agent took the call in time
 
 
 class CallOutcome(StrEnum):
@@ -67,6 +69,74 @@ class CallOutcome(StrEnum):
     VOICEMAIL = "voicemail"
     FAILED = "failed"  # congestion, unallocated number, network failure
     ABANDONED = "abandoned"  # answered, no agent/bot available in time
+
+
+class Voice(StrEnum):
+    """Who speaks to the person answering: it decides whether bot-call consent rules apply."""
+
+    BOT = "bot"  # artificial voice: TCPA consent rules apply
+    HUMAN = "human"
+
+
+@dataclass(frozen=True, slots=True)
+class DialTarget:
+    """One dial the dialer wants to place.
+
+    Whom (account, number), where Asterisk dials and what the bot says
+    (``endpoint``, ``language``, ``script``, ``stage``), and the facts the guard
+    decides on (time zone, flags, voice, consent, campaign) — a campaign's list
+    leaves the facts empty and the guard's gate fills them in at dial time.
+    """
+
+    account_id: str
+    number: str  # E.164
+    endpoint: str = ""  # what Asterisk dials, e.g. PJSIP/+1212…@carrier or Local/x@duncall-personas
+    language: str = "en"
+    script: str = ""
+    stage: str | None = None  # the strategy's collection stage, recorded on the attempt
+    timezone: str | None = None  # the account's IANA zone when known
+    flags: frozenset[str] = frozenset()
+    voice: Voice | None = None  # None: the consent rule is not evaluated
+    consent: bool | None = None  # recorded prior express consent for this number
+    campaign_id: str | None = None
+
+
+class ChannelPrefix(StrEnum):
+    """How the project names its Asterisk channels and bridges: ``<prefix><id>``.
+
+    Recovery finds a dead run's calls by these names and the live board maps a
+    debtor channel back to its attempt, so every leg is named through here.
+    """
+
+    DEBTOR = "dc-"  # the debtor's leg of an attempt: dc-<attempt_id>
+    AGENT = "da-"  # an agent's leg of an attempt: da-<attempt_id>
+    AGENT_BRIDGE = "ab-"  # the bridge the agent shares with the debtor: ab-<attempt_id>
+    MEDIA = "dm-"  # the bot's external-media channel
+    BOT_BRIDGE = "db-"  # the bridge joining the debtor and the bot's media
+    SESSION_BRIDGE = "sb-"  # a supervision session's bridge
+    SUPERVISOR = "sv-"  # a supervisor's leg
+    SNOOP = "sn-"  # a supervisor's snoop on a call
+
+    def of(self, ident: str) -> str:
+        """The channel or bridge id for ``ident`` (an attempt id, or a fresh id)."""
+        return f"{self.value}{ident}"
+
+    def owns(self, channel_id: str) -> bool:
+        return channel_id.startswith(self.value)
+
+    def ident(self, channel_id: str) -> str:
+        """``ident`` back from ``of(ident)``; other ids unchanged."""
+        return channel_id.removeprefix(self.value)
+
+
+def debtor_channel(attempt_id: str) -> str:
+    """The debtor's channel of an attempt (the one place the name is built)."""
+    return ChannelPrefix.DEBTOR.of(attempt_id)
+
+
+def attempt_of(channel_id: str) -> str:
+    """The attempt a debtor channel belongs to."""
+    return ChannelPrefix.DEBTOR.ident(channel_id)
 
 
 class AccountFlag(StrEnum):
@@ -128,7 +198,7 @@ class Turn:
 class ConversationRecord:
     language: str
     turns: list[Turn] = field(default_factory=list)
-    disposition: str = "incomplete"
+    disposition: Disposition = Disposition.INCOMPLETE
     flags: list[str] = field(default_factory=list)
     promise: dict[str, str] | None = None
     barge_ins: list[float] = field(default_factory=list)  # ms from debtor speech start to flush

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from dialer.agents.campaign import AgentCampaignOptions, AgentDialing, PacingPrior
 from dialer.agents.pool import AgentPool, sandbox_agents
-from dialer.agents.record import abandon_ledger, record_reserved
+from dialer.agents.record import abandon_ledger
 from dialer.campaign.recovery import reconcile
 from dialer.campaign.session import CampaignOptions, run_session
 from dialer.campaign.targets import endpoint_map
-from dialer.guards.guard import DialTarget, Guard
+from dialer.dial.record import record_reserved
+from dialer.guards.guard import Guard
 from dialer.guards.ledger import Ledger
 from dialer.pacing import PacingMode
 from dialer.policy import Voice
@@ -37,6 +38,7 @@ from dialer.strategy.config import load_strategy
 from duncall.personas import load_personas
 from duncall.personas.campaign import import_persona_accounts, persona_accounts
 from foundation import paths, settings
+from foundation.contract import DialTarget
 from foundation.errors import DuncallError
 from foundation.settings import ari_settings
 from telephony.ari import (
@@ -258,7 +260,7 @@ async def test_predictive_with_too_few_agents_plays_the_message_and_stores_the_a
 
     def redial_reasons(attempt_id: str) -> tuple[str, ...]:
         a = stored[attempt_id]
-        return guard.reserve(DialTarget(account_id=a.account_id, phone=a.number, voice=Voice.HUMAN)).reasons
+        return guard.reserve(DialTarget(account_id=a.account_id, number=a.number, voice=Voice.HUMAN)).reasons
 
     assert "abandon_lockout" in redial_reasons(abandoned[0].attempt_id)
     assert "abandon_lockout" not in redial_reasons(connected[0].attempt_id)
@@ -279,10 +281,7 @@ async def test_a_restarted_dialer_leaves_a_debtor_talking_to_an_agent_on_the_lin
             insert(Campaign), [{"campaign_id": campaign_id, "name": "x", "strategy": "", "created_at": now}]
         )
     for attempt_id in (talking, left):
-        record_reserved(
-            engine, attempt_id=attempt_id, account_id=account.account_id, number=account.number,
-            campaign_id=campaign_id, script=None, stage=None, now=now,
-        )  # fmt: skip
+        record_reserved(engine, DialTarget(account.account_id, account.number), attempt_id, campaign_id, now)
     ari = AriClient(replace(ari_settings(), app=f"test-agents-{uuid.uuid4().hex[:6]}"))
     await ari.connect()
     # What a dialer killed mid-call leaves: a debtor and an agent in their bridge, nobody watching;

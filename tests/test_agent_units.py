@@ -10,12 +10,14 @@ from sqlalchemy import insert
 
 from dialer.agents.campaign import AgentCampaignOptions, PacingPrior
 from dialer.agents.pool import AgentPool, AgentSpec, AgentState, agents_from_template, sandbox_agents
-from dialer.agents.record import abandon_ledger, record_ended, record_reserved
+from dialer.agents.record import abandon_ledger
+from dialer.call import AttemptResult
+from dialer.dial.record import record_ended, record_reserved
 from dialer.pacing import PacingMode
 from dialer.store.db import open_engine
 from dialer.store.models import Account, Campaign
 from duncall.cli import main
-from foundation.contract import CallOutcome
+from foundation.contract import CallOutcome, ConversationRecord, DialTarget, debtor_channel
 from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
@@ -115,17 +117,16 @@ def test_the_next_run_starts_from_the_abandons_already_in_the_windows(tmp_path: 
         (3, CallOutcome.VOICEMAIL),  # a machine is no live answer: in neither count
         (2, CallOutcome.ANSWERED),
     ]
+    target = DialTarget("A-1", "+12125550101", language="en")
     for i, (hours, outcome) in enumerate(calls):
         at = now - dt.timedelta(hours=hours)
         attempt = f"att-{i}"
-        record_reserved(
-            engine, attempt_id=attempt, account_id="A-1", number="+12125550101", campaign_id="camp",
-            script=None, stage=None, now=at,
-        )  # fmt: skip
-        record_ended(
-            engine, attempt_id=attempt, outcome=outcome, disposition=outcome.value, language="en", script=None,
-            amd_status="HUMAN", hangup_by="unknown", answered=True, now=at,
-        )  # fmt: skip
+        record_reserved(engine, target, attempt, "camp", at)
+        conversation = ConversationRecord(language="en")
+        ended = AttemptResult(
+            attempt, debtor_channel(attempt), outcome, amd_status="HUMAN", conversation=conversation
+        )
+        record_ended(engine, target, ended, at)
     us, uk = abandon_ledger(engine, "camp", now).windows(now.timestamp())
     assert (us.rule.name, us.answered, us.abandoned) == ("us_tsr_30d", 5, 2)
     assert (uk.rule.name, uk.answered, uk.abandoned) == ("uk_ofcom_24h", 3, 1)

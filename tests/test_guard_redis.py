@@ -19,11 +19,12 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialer.guards import CountersReset, DialTarget, Guard, Ledger
+from dialer.guards import CountersReset, Guard, Ledger
 from dialer.guards.ledger import DecisionEntry
 from dialer.policy import DEFAULT_RULES, DialRequest, PastAttempt, Rules, evaluate
 from dialer.policy.config import load_preset
 from dialer.policy.rules import CallingCalendar, Window
+from foundation.contract import DialTarget
 from foundation.errors import ComplianceDenied, ServiceUnavailable
 
 pytestmark = pytest.mark.redis
@@ -484,12 +485,7 @@ async def test_guard_gate_for_the_campaign_runner(
     guard = make_guard(client, key_prefix, tmp_path)
     gate = GuardGate(guard, lookup, campaign_id="camp-1")
 
-    @dataclasses.dataclass
-    class Target:
-        account_id: str
-        number: str
-
-    targets = [Target("a1", NY), Target("a2", PHONES[1]), Target("a3", PHONES[2])]
+    targets = [DialTarget("a1", NY), DialTarget("a2", PHONES[1]), DialTarget("a3", PHONES[2])]
     results = await asyncio.gather(*(gate.reserve(t, f"att-{t.account_id}", START) for t in targets))
     assert results == [[], ["no_consent"], ["flag:deceased", "outside_window", "no_consent"]]
     assert {e.attempt_id: e.campaign_id for e in guard.ledger.decisions()}["att-a1"] == "camp-1"

@@ -45,7 +45,7 @@ from bot.answer import converse
 from bot.media.chan_websocket import MediaConnection
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.facts import store_facts
-from dialer.campaign.runner import Target, TargetResult, run_campaign
+from dialer.campaign.runner import TargetResult, run_campaign
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard
 from dialer.guards.ledger import Ledger
@@ -60,6 +60,7 @@ from duncall.sandbox.runtime import sandbox
 from duncall.supervision.service import SupervisionService
 from duncall.supervision.settings import SupervisionSettings
 from foundation import paths
+from foundation.contract import DialTarget
 from foundation.settings import ari_settings
 from telephony.ari import AriClient, ChannelDestroyed, StasisStart, new_id
 from telephony.ari.errors import AriError, AriNotFound
@@ -221,7 +222,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
         audit=audit_sink(env.app.state.console),
         ari=replace(ari_settings(), app=f"duncall-test-{tag}"),
     )
-    target = Target(
+    target = DialTarget(
         persona.account.account_id,
         persona.account.phone,
         f"Local/{tag}@duncall-supervised-debtor",
@@ -236,7 +237,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
         ari = AriClient(replace(ari_settings(), app=f"duncall-test-{tag}"))
         await ari.connect()
 
-        async def on_answer(t: Target, answered: AnsweredCall) -> Any:
+        async def on_answer(t: DialTarget, answered: AnsweredCall) -> Any:
             return await converse(
                 ari,
                 answered.channel_id,

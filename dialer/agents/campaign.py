@@ -33,9 +33,10 @@ from sqlalchemy import Engine
 
 from dialer.agents.connect import ABANDON_MESSAGE, CONNECT_TIMEOUT_S, dial_agent, play_abandon_message, talk
 from dialer.agents.pool import AgentPool
-from dialer.agents.record import ABANDONED, abandon_ledger, record_ended, record_reserved
-from dialer.call import RING_TIMEOUT_S, AnsweredCall, AnswerKind, place_call
-from dialer.campaign.runner import Admission, DialGate, Pacer, Target, TargetResult
+from dialer.agents.record import abandon_ledger
+from dialer.call import RING_TIMEOUT_S, AnsweredCall, AnswerKind, AttemptResult
+from dialer.campaign.runner import Admission
+from dialer.dial.pipeline import DialGate, DialHooks, Pacer, TargetResult, dial_one
 from dialer.pacing import (
     DEFAULT_CONFIG,
     DEFAULT_RULES,
@@ -47,7 +48,7 @@ from dialer.pacing import (
     decide,
 )
 from dialer.pacing.stats import DIAL_WINDOW
-from foundation.contract import CallOutcome, ConversationRecord, Disposition
+from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition
 from foundation.errors import InputError
 from foundation.log import kv
 from telephony.ari import AriClient
@@ -149,7 +150,7 @@ class AgentCampaignResult:
 async def run_agent_campaign(
     ari: AriClient,
     engine: Engine,
-    targets: Sequence[Target],
+    targets: Sequence[DialTarget],
     gate: DialGate,
     pool: AgentPool,
     options: AgentCampaignOptions,
@@ -189,12 +190,12 @@ async def run_agent_campaign(
     def count_answered(*, abandoned: bool) -> None:
         ledger.record(clock().timestamp(), abandoned=abandoned)
 
-    async def on_answer(target: Target, attempt_id: str, call: AnsweredCall) -> ConversationRecord:
+    async def on_answer(target: DialTarget, attempt_id: str, call: AnsweredCall) -> ConversationRecord:
         human = call.kind is AnswerKind.HUMAN
         resolved(attempt_id, answered=human)
         record = ConversationRecord(language=target.language, script=target.script)
         if not human:
-            record.disposition = Disposition.NO_CONTACT.value
+            record.disposition = Disposition.NO_CONTACT
             record.hangup_by = "bot"
             await ari.hangup(call.channel_id)
             return record
@@ -221,7 +222,7 @@ async def run_agent_campaign(
                 attempt_id, None, True, message_started_s=started, ended_by="dialer"
             )
             log.info("abandoned: no agent ready", extra=kv(attempt_id=attempt_id, message_started_s=started))
-            record.disposition = ABANDONED
+            record.disposition = Disposition.ABANDONED
             record.hangup_by = "bot"
             return record
         assert agent is not None
@@ -236,14 +237,14 @@ async def run_agent_campaign(
         out.calls[attempt_id] = AgentCall(
             attempt_id, agent.agent_id, False, leg.bridge_id, leg.channel_id, None, connected_s, ended_by
         )
-        record.disposition = Disposition.TRANSFERRED.value
+        record.disposition = Disposition.TRANSFERRED
         record.hangup_by = "debtor" if ended_by == "debtor" else "unknown"
         # The dialer cannot tell who the agent spoke with: count it as a right-party conversation,
         # the side of the 7-day rule that never calls too soon.
         record.right_party = True
         return record
 
-    async def admitted(target: Target, attempt_id: str) -> TargetResult:
+    async def admitted(target: DialTarget, attempt_id: str) -> TargetResult:
         if admission is None:
             return await one(target, attempt_id)
         async with admission.slot() as may_dial:
@@ -252,57 +253,36 @@ async def run_agent_campaign(
                 return TargetResult(target, "", False, stopped=True)
             return await one(target, attempt_id)
 
-    async def one(target: Target, attempt_id: str) -> TargetResult:
+    def settle(attempt: AttemptResult[ConversationRecord]) -> None:
+        resolved(attempt.attempt_id, answered=False)  # no-op once answered; busy, no answer, failed
+        conv = attempt.conversation
+        if conv is not None and conv.disposition == Disposition.ABANDONED:
+            attempt.outcome = CallOutcome.ABANDONED
+
+    def denied(attempt_id: str) -> None:
+        ringing.pop(attempt_id, None)  # never dialled: not a measurement
+
+    hooks = DialHooks(denied=denied, placed=settle)
+
+    async def one(target: DialTarget, attempt_id: str) -> TargetResult:
         try:
-            if pacer is not None:
-                await pacer.wait()
-            reasons = await gate.reserve(target, attempt_id, clock())
-            if reasons:
-                ringing.pop(attempt_id, None)  # never dialled: not a measurement
-                log.info("dial denied", extra=kv(account_id=target.account_id, reasons=reasons))
-                return TargetResult(target, attempt_id, False, reasons)
-            await asyncio.to_thread(
-                record_reserved,
-                engine,
-                attempt_id=attempt_id,
-                account_id=target.account_id,
-                number=target.number,
-                campaign_id=campaign_id,
-                script=target.script,
-                stage=target.stage,
-                now=clock(),
-            )
-            attempt = await place_call(
+            return await dial_one(
                 ari,
-                target.endpoint,
+                engine,
+                target,
                 lambda call: on_answer(target, attempt_id, call),
+                gate,
                 attempt_id=attempt_id,
+                campaign_id=campaign_id,
+                clock=clock,
+                pacer=pacer,
                 ring_timeout_s=options.ring_timeout_s,
+                hooks=hooks,
             )
         finally:
-            resolved(attempt_id, answered=False)  # no-op once answered; busy, no answer, failed, denied
-        conv = attempt.conversation
-        abandoned = conv is not None and conv.disposition == ABANDONED
-        if abandoned:
-            attempt.outcome = CallOutcome.ABANDONED
-        disposition = conv.disposition if conv else Disposition.NO_CONTACT.value
-        await asyncio.to_thread(
-            record_ended,
-            engine,
-            attempt_id=attempt_id,
-            outcome=attempt.outcome,
-            disposition=disposition,
-            language=target.language,
-            script=target.script,
-            amd_status=attempt.amd_status,
-            hangup_by=conv.hangup_by if conv else "unknown",
-            answered=conv is not None,
-            now=clock(),
-        )
-        await gate.outcome(attempt_id, attempt.outcome, bool(conv and conv.right_party))
-        return TargetResult(target, attempt_id, True, [], attempt)
+            resolved(attempt_id, answered=False)  # a dial that failed midway resolves too (no-op else)
 
-    async def reported(target: Target, attempt_id: str) -> None:
+    async def reported(target: DialTarget, attempt_id: str) -> None:
         result = await admitted(target, attempt_id)
         out.results.append(result)
         changed.set()
@@ -355,7 +335,7 @@ class AgentDialing:
         self,
         ari: AriClient,
         engine: Engine,
-        targets: Sequence[Target],
+        targets: Sequence[DialTarget],
         gate: DialGate,
         *,
         campaign_id: str,

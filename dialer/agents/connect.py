@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from foundation.contract import ChannelPrefix
 from foundation.errors import DuncallError
 from foundation.log import kv
 from telephony.ari import (
@@ -68,8 +69,8 @@ async def dial_agent(
 ) -> AgentLeg | None:
     """Bridge ``debtor_channel`` with the agent's phone; None (nothing left behind) if it is not up in time."""
     started = time.monotonic()
-    agent_channel = f"da-{attempt_id}"
-    bridge_id = f"ab-{attempt_id}"
+    agent_channel = ChannelPrefix.AGENT.of(attempt_id)
+    bridge_id = ChannelPrefix.AGENT_BRIDGE.of(attempt_id)
     with ari.channel_events(agent_channel) as events:
         try:
             await ari.create_bridge(bridge_type="mixing", bridge_id=bridge_id)

@@ -11,8 +11,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from dialer.call import AnsweredCall
-from dialer.campaign.runner import DialGate, OnAnswer, Target, TargetResult
-from foundation.contract import CallOutcome, ConversationRecord, Turn
+from dialer.dial.pipeline import DialGate, OnAnswer, TargetResult
+from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Turn
 from telephony.live import events
 from telephony.live.events import LivePublisher
 
@@ -37,7 +37,7 @@ class CampaignFeed:
         return _FeedGate(self, inner)
 
     def answering(self, inner: OnAnswer) -> OnAnswer:
-        async def on_answer(target: Target, call: AnsweredCall) -> ConversationRecord:
+        async def on_answer(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
             attempt_id = self._attempts.get(target.account_id, "")
             self.publisher.publish(
                 events.answered(
@@ -48,7 +48,7 @@ class CampaignFeed:
 
         return on_answer
 
-    def turn_hook(self, target: Target) -> TurnHook:
+    def turn_hook(self, target: DialTarget) -> TurnHook:
         """For ``bot.answer.converse``: each turn of ``target``'s call, with the dialogue state."""
         attempt_id = self._attempts.get(target.account_id, "")
         seq = 0
@@ -95,7 +95,7 @@ class CampaignFeed:
 
         return on_result
 
-    def _dialing(self, target: Target, attempt_id: str) -> None:
+    def _dialing(self, target: DialTarget, attempt_id: str) -> None:
         self._attempts[target.account_id] = attempt_id
         self.publisher.publish(
             events.dialing(
@@ -117,7 +117,7 @@ class _FeedGate:
         self.feed = feed
         self.inner = inner
 
-    async def reserve(self, target: Target, attempt_id: str, at: dt.datetime) -> list[str]:
+    async def reserve(self, target: DialTarget, attempt_id: str, at: dt.datetime) -> list[str]:
         reasons = await self.inner.reserve(target, attempt_id, at)
         if not reasons:
             self.feed._dialing(target, attempt_id)

@@ -37,7 +37,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.store.models import AttemptState, CallAttempt
-from foundation.contract import CallOutcome, Disposition
+from foundation.contract import CallOutcome, ChannelPrefix, Disposition, debtor_channel
 from foundation.errors import DuncallError
 from foundation.log import kv
 from telephony.ari import AriClient
@@ -45,10 +45,6 @@ from telephony.ari.errors import AriError, AriNotFound
 from telephony.live.registry import TAKEOVER_VARIABLE
 
 log = logging.getLogger(__name__)
-
-CHANNEL_PREFIX = "dc-"
-AGENT_CHANNEL_PREFIX = "da-"  # dialer.agents.connect: the agent's leg of an attempt
-AGENT_BRIDGE_PREFIX = "ab-"  # and the bridge it shares with the debtor
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +97,14 @@ async def reconcile(
         return out
     channels = {c.id: c for c in await ari.list_channels()}
     for row in rows:
-        channel = channels.get(CHANNEL_PREFIX + row.attempt_id)
+        channel = channels.get(debtor_channel(row.attempt_id))
         hung_up = False
-        with_agent = AGENT_CHANNEL_PREFIX + row.attempt_id in channels
+        with_agent = ChannelPrefix.AGENT.of(row.attempt_id) in channels
         taken_over = channel is not None and (with_agent or await _taken_over(ari, channel.id))
         if channel is None and with_agent:
             # The debtor left while nobody watched: the agent's phone is alone in the call's bridge.
-            await _quietly(ari.hangup(AGENT_CHANNEL_PREFIX + row.attempt_id))
-            await _quietly(ari.destroy_bridge(AGENT_BRIDGE_PREFIX + row.attempt_id))
+            await _quietly(ari.hangup(ChannelPrefix.AGENT.of(row.attempt_id)))
+            await _quietly(ari.destroy_bridge(ChannelPrefix.AGENT_BRIDGE.of(row.attempt_id)))
         if channel is not None and not taken_over:
             try:
                 await ari.hangup(channel.id)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from dialer.campaign.runner import Target
 from dialer.store.models import Account, Phone
 from dialer.store.repo import strategy_inputs
 from dialer.strategy.model import ActionKind, Channel, Strategy
 from dialer.strategy.policy import next_action
+from foundation.contract import DialTarget
 from foundation.errors import InputError
 
 # account_id, number → what Asterisk dials (None: this account is not reachable this way)
@@ -50,7 +50,7 @@ def endpoint_map(endpoints: Mapping[str, str]) -> EndpointFor:
 
 @dataclass
 class Plan:
-    targets: list[Target] = field(default_factory=list)
+    targets: list[DialTarget] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # why accounts were not dialled this run
 
 
@@ -100,7 +100,7 @@ def plan_targets(
                 continue
             assert action.script is not None and action.stage is not None
             plan.targets.append(
-                Target(
+                DialTarget(
                     account_id=account_id,
                     number=phone.number,
                     endpoint=endpoint,

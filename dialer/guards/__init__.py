@@ -3,14 +3,13 @@ atomic Redis check-and-reserve shared by every dialer process, an append-only
 ledger in the durable store, and capacity limits (kept apart from compliance)."""
 
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits, Grant, Refusal
-from dialer.guards.guard import CountersReset, DialTarget, Guard, Reservation
+from dialer.guards.guard import CountersReset, Guard, Reservation
 from dialer.guards.ledger import Ledger
 
 __all__ = [
     "CapacityLimiter",
     "CapacityLimits",
     "CountersReset",
-    "DialTarget",
     "Grant",
     "Guard",
     "Ledger",

@@ -11,20 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
 
-from dialer.guards.guard import DialTarget, Guard, Reservation
+from dialer.guards.guard import Guard, Reservation
 from dialer.policy import Voice
-from foundation.contract import CallOutcome
-
-
-class GateTarget(Protocol):
-    @property
-    def account_id(self) -> str: ...
-
-    @property
-    def number(self) -> str: ...
+from foundation.contract import CallOutcome, DialTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +38,11 @@ class GuardGate:
         self.campaign_id = campaign_id
         self._reserved: dict[str, Reservation] = {}
 
-    async def reserve(self, target: GateTarget, attempt_id: str, at: dt.datetime) -> list[str]:
+    async def reserve(self, target: DialTarget, attempt_id: str, at: dt.datetime) -> list[str]:
         """Reasons the target may not be dialled now; empty when the attempt is durably reserved."""
         facts = await self.facts(target.account_id, target.number)
-        dial = DialTarget(
-            account_id=target.account_id,
-            phone=target.number,
+        dial = replace(
+            target,
             timezone=facts.timezone,
             flags=facts.flags,
             voice=self.voice,

@@ -53,8 +53,9 @@ from dialer.guards.counters import (
     to_us,
 )
 from dialer.guards.ledger import DecisionEntry, Ledger, OutcomeEntry
-from dialer.policy import DEFAULT_RULES, Decision, DialRequest, Rules, Voice, static_reasons
+from dialer.policy import DEFAULT_RULES, Decision, DialRequest, Rules, static_reasons
 from dialer.policy.zones import normalize
+from foundation.contract import DialTarget
 from foundation.errors import ComplianceDenied, ServiceUnavailable
 from foundation.log import kv
 
@@ -76,19 +77,6 @@ def utc_now() -> dt.datetime:
 
 class CountersReset(ServiceUnavailable):
     """Redis lost its counters while this dial was being reserved; retry the reservation."""
-
-
-@dataclass(frozen=True, slots=True)
-class DialTarget:
-    """What the dialer knows about one dial it wants to place."""
-
-    account_id: str
-    phone: str
-    timezone: str | None = None
-    flags: frozenset[str] = frozenset()
-    voice: Voice | None = None
-    consent: bool | None = None
-    campaign_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +157,7 @@ class Guard:
         pending = []
         for target, attempt_id in zip(targets, ids, strict=True):
             at = self.clock()
-            phone = normalize(target.phone)
+            phone = normalize(target.number)
             request = DialRequest(
                 phone=phone,
                 at=at,

@@ -19,17 +19,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from dialer.policy.reasons import FREQUENCY_ORDER, Reason, flag_reason
 from dialer.policy.rules import FrequencyRules, Rules
 from dialer.policy.zones import normalize, region_for, zones_for
-
-
-class Voice(StrEnum):
-    BOT = "bot"  # artificial voice: TCPA consent rules apply
-    HUMAN = "human"
+from foundation.contract import Voice as Voice  # the policy's consent rule reads it; re-exported
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +40,12 @@ class PastAttempt:
 
 @dataclass(frozen=True, slots=True)
 class DialRequest:
+    """The pure policy's input: one number at one instant with its facts (no account, no endpoint).
+
+    Not a ``DialTarget``: it carries the decision time ``at`` and nothing the
+    counters key on; the guard builds one from a target when it decides.
+    """
+
     phone: str
     at: dt.datetime  # timezone-aware
     timezone: str | None = None  # the account's IANA zone when known

@@ -41,6 +41,7 @@ from duncall.supervision.errors import (
 )
 from duncall.supervision.modes import TAPS, Mode, check_switch
 from duncall.supervision.settings import APP_SUFFIX, SupervisionSettings
+from foundation.contract import ChannelPrefix
 from foundation.errors import DuncallError, ServiceUnavailable
 from foundation.log import kv
 from foundation.settings import AriSettings, ari_settings
@@ -61,7 +62,6 @@ from telephony.live.registry import TAKEOVER_VARIABLE, Claim, LiveCall, LiveCall
 log = logging.getLogger(__name__)
 
 SNOOP_START_TIMEOUT_S = 5.0
-SESSION_BRIDGE_PREFIX = "sb-"
 POLL_S = 2.0  # how often a session that lost events checks on the call itself
 BOT_LEAVE_S = 3.0  # the bot stops within a frame or two of seeing the take-over; this is its margin
 _T = TypeVar("_T")
@@ -147,7 +147,7 @@ class SupervisionService:
         """
         with contextlib.suppress(DuncallError):
             for bridge in await ari.list_bridges():
-                if bridge.id.startswith(SESSION_BRIDGE_PREFIX) and not bridge.channels:
+                if ChannelPrefix.SESSION_BRIDGE.owns(bridge.id) and not bridge.channels:
                     with contextlib.suppress(DuncallError):
                         await ari.destroy_bridge(bridge.id)
 
@@ -180,7 +180,12 @@ class SupervisionService:
             raise CallNotLive(f"call {attempt_id} has ended", "pick a call from the live board") from None
         sid = new_id()
         view = SessionView(sid, attempt_id, mode, user, dial, self.clock())
-        session = _Session(view, call, supervisor_id=f"sv-{sid}", bridge_id=f"{SESSION_BRIDGE_PREFIX}{sid}")
+        session = _Session(
+            view,
+            call,
+            supervisor_id=ChannelPrefix.SUPERVISOR.of(sid),
+            bridge_id=ChannelPrefix.SESSION_BRIDGE.of(sid),
+        )
         await self._audit(user, f"supervise_{mode.value}", attempt_id, session=sid, endpoint=dial)
         try:
             # Held while connecting, so the call ending meanwhile is handled after, not during.
@@ -321,7 +326,7 @@ class SupervisionService:
 
     async def _snoop(self, ari: AriClient, s: _Session, on: str | None, spy: Any, whisper: Any) -> None:
         target = s.call.debtor_channel_id if on == "debtor" else s.call.media_channel_id
-        snoop_id = f"sn-{new_id()}"
+        snoop_id = ChannelPrefix.SNOOP.of(new_id())
         with ari.channel_events(snoop_id) as events:
             await ari.snoop(target, spy=spy, whisper=whisper, app=ari.app, snoop_id=snoop_id)
             s.snoop_id = snoop_id

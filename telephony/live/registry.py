@@ -27,6 +27,7 @@ from enum import IntEnum
 
 import redis
 
+from foundation.contract import attempt_of
 from foundation.log import kv
 from foundation.settings import redis_url
 
@@ -105,7 +106,7 @@ class LiveCall:
 
 def attempt_id_for(channel_id: str) -> str:
     """The attempt a dialled channel belongs to: the dialer names it ``dc-<attempt_id>``."""
-    return channel_id.removeprefix("dc-")
+    return attempt_of(channel_id)
 
 
 def default_prefix() -> str:
