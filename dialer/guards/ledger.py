@@ -2,9 +2,9 @@
 and every outcome that feeds a counter (conversation, connected, abandoned).
 
 It is the durable truth the Redis counters are rebuilt from.  Rows are only ever
-inserted; nothing in duncall updates or deletes them.  The tables live on the
-store's shared ``Base`` so alembic sees them; until the store's migrations carry
-them, ``Ledger.open`` creates them when missing.
+inserted; nothing in duncall updates or deletes them.  The tables are the store's
+(``dialer.store.models.guards``) so its migrations create them; a store older than
+those migrations gets them from ``Ledger.open`` when missing.
 """
 
 from __future__ import annotations
@@ -13,60 +13,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    Engine,
-    Index,
-    Integer,
-    String,
-    insert,
-    select,
-)
+from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Session
 
 from dialer.store.base import Base
 from dialer.store.db import make_engine
+from dialer.store.models.guards import LEDGER_TABLES, GuardDecisionRow, GuardOutcomeRow
 from foundation.errors import ServiceUnavailable
-
-_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
-
-
-class GuardDecisionRow(Base):
-    __tablename__ = "guard_decisions"
-    __table_args__ = (
-        Index("ix_guard_decisions_at", "at"),
-        Index("ix_guard_decisions_account_at", "account_id", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    attempt_id: Mapped[str] = mapped_column(String(36), index=True)
-    account_id: Mapped[str] = mapped_column(String(64))
-    campaign_id: Mapped[str | None] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(20))
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))  # the dial time decided for (UTC)
-    allowed: Mapped[bool] = mapped_column(Boolean)
-    reasons: Mapped[str] = mapped_column(String(400), default="")  # comma-separated reason codes
-    rules: Mapped[str] = mapped_column(String(64))  # name of the rule set that decided
-    epoch: Mapped[str | None] = mapped_column(String(36))  # the counters' epoch a reservation was made in
-
-
-class GuardOutcomeRow(Base):
-    __tablename__ = "guard_outcomes"
-
-    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    attempt_id: Mapped[str] = mapped_column(String(36), index=True)
-    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    conversation: Mapped[bool] = mapped_column(Boolean, default=False)
-    connected: Mapped[bool] = mapped_column(Boolean, default=False)
-    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Allowed but never dialled: the counters were lost while it was being reserved.
-    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-LEDGER_TABLES = [Base.metadata.tables["guard_decisions"], Base.metadata.tables["guard_outcomes"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +189,28 @@ class Ledger:
             )
             for attempt_id, account, campaign, phone, at, allowed, reasons, rules, epoch in rows
         ]
+
+
+def attempt_decisions(db: Session, attempt_id: str) -> list[DecisionEntry]:
+    """The decisions taken for one call attempt, oldest first, read in ``db``'s transaction (for QA)."""
+    if not inspect(db.get_bind()).has_table(GuardDecisionRow.__tablename__):
+        return []  # the ledger makes its tables on first use; no dial was decided here yet
+    d = GuardDecisionRow
+    rows = db.scalars(select(d).where(d.attempt_id == attempt_id).order_by(d.id))
+    return [
+        DecisionEntry(
+            attempt_id=r.attempt_id,
+            account_id=r.account_id,
+            campaign_id=r.campaign_id,
+            phone=r.phone,
+            at=_utc(r.at),
+            allowed=r.allowed,
+            reasons=tuple(x for x in r.reasons.split(",") if x),
+            rules=r.rules,
+            epoch=r.epoch,
+        )
+        for r in rows
+    ]
 
 
 def _unavailable(engine: Engine, exc: Exception) -> ServiceUnavailable:

@@ -320,25 +320,19 @@ def save_score(
 
 def _guard_decisions(db: Session, attempt_id: str, show_pii: bool) -> list[dict[str, Any]]:
     try:
-        from dialer.guards.ledger import GuardDecisionRow
+        from dialer.guards.ledger import attempt_decisions
     except ModuleNotFoundError:  # a build without the guards has no ledger to show
         return []
-    from sqlalchemy import inspect
-
-    if not inspect(db.get_bind()).has_table(GuardDecisionRow.__tablename__):
-        return []  # the ledger makes its tables on first use; no dial was decided here yet
-    d = GuardDecisionRow
-    rows = db.scalars(select(d).where(d.attempt_id == attempt_id).order_by(d.id))
     return [
         {
-            "at": _utc(r.at),
-            "allowed": r.allowed,
-            "reasons": [x for x in r.reasons.split(",") if x],
-            "rules": r.rules,
-            "phone": r.phone if show_pii else mask_phone(r.phone),
-            "campaign": r.campaign_id,
+            "at": _utc(d.at),
+            "allowed": d.allowed,
+            "reasons": list(d.reasons),
+            "rules": d.rules,
+            "phone": d.phone if show_pii else mask_phone(d.phone),
+            "campaign": d.campaign_id,
         }
-        for r in rows
+        for d in attempt_decisions(db, attempt_id)
     ]
 
 

@@ -15,22 +15,14 @@ from alembic import context
 
 from dialer.store.base import Base
 
-OPTIONAL_MODEL_MODULES = ("dialer.guards.ledger",)
-
 
 def _import_models() -> None:
     import dialer.store.models as models
 
-    # Every module under dialer/store/models, including tables other areas keep there.
+    # Every module under dialer/store/models, including the tables other areas (the console,
+    # the guards' ledger) keep there: the store never imports those areas themselves.
     for info in pkgutil.iter_modules(models.__path__, prefix=f"{models.__name__}."):
         importlib.import_module(info.name)
-    for name in OPTIONAL_MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # That area's tables may not exist yet here; a broken import inside it must still fail.
-            if exc.name not in {name, name.rpartition(".")[0]}:
-                raise
 
 
 _import_models()

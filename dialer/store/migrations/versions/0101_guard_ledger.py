@@ -1,4 +1,4 @@
-"""Guard ledger: every dial decision and outcome (models in dialer/guards/ledger.py).
+"""Guard ledger: every dial decision and outcome (models in dialer/store/models/guards.py).
 
 The ledger tables were first created by ``Ledger.on()`` itself, so a store may
 already hold them: create each only where it is missing.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from dialer.guards.ledger import LEDGER_TABLES
+from dialer.store.models.guards import LEDGER_TABLES
 
 revision: str = "0101_guard_ledger"
 down_revision: str | None = "0100_console"
