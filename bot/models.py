@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from foundation import paths
 from foundation.errors import ConfigError, InputError, ServiceUnavailable
 from foundation.log import kv
+from foundation.settings import vosk_model, vosk_models
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,9 @@ def layout_problem(path: Path) -> str | None:
 
 def vosk_model_dir(lang: str) -> Path:
     """The Vosk model directory configured for ``lang``; a clear error naming the fix when there is none."""
-    configured = os.environ.get(env_var(lang))
+    configured = vosk_model(lang)
     if configured:
-        path = Path(configured).expanduser()
+        path = configured
         problem = layout_problem(path)
         if problem:
             raise ConfigError(
@@ -130,10 +131,9 @@ def installed() -> list[InstalledModel]:
                 continue
             name = link.resolve().name.rsplit(".", 1)[0] if link.is_symlink() else link.name
             found[link.name] = InstalledModel(link.name, link, name, "pulled")
-    for key, value in os.environ.items():
-        if key.startswith("DUNCALL_VOSK_MODEL_") and value and not layout_problem(Path(value)):
-            lang = key.removeprefix("DUNCALL_VOSK_MODEL_").lower().replace("_", "-")
-            found[lang] = InstalledModel(lang, Path(value), Path(value).name, "env")
+    for lang, path in vosk_models().items():
+        if not layout_problem(path):
+            found[lang] = InstalledModel(lang, path, path.name, "env")
     return [found[k] for k in sorted(found)]
 
 

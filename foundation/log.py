@@ -8,8 +8,9 @@ Call sites pass PII (phone numbers, names, amounts, transcripts) only through
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
+
+from foundation.settings import get_settings
 
 
 class _PiiFilter(logging.Filter):
@@ -31,11 +32,12 @@ class _PiiFilter(logging.Filter):
 
 def setup(level: str | None = None) -> None:
     handler = logging.StreamHandler()
-    handler.addFilter(_PiiFilter(os.environ.get("DUNCALL_LOG_PII") == "1"))
+    settings = get_settings()
+    handler.addFilter(_PiiFilter(settings.log_pii))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s%(extra_text)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level or os.environ.get("DUNCALL_LOG_LEVEL", "WARNING"))
+    root.setLevel(level or settings.log_level)
 
 
 def kv(**fields: Any) -> dict[str, Any]:

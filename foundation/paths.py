@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from foundation.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def home() -> Path:
     """Per-user state: the Asterisk sandbox, generated credentials, the default database."""
-    base = os.environ.get("DUNCALL_HOME")
-    path = Path(base) if base else Path.home() / ".cache" / "duncall"
+    base = get_settings().home
+    path = base if base else Path.home() / ".cache" / "duncall"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

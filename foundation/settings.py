@@ -1,25 +1,207 @@
-"""Runtime settings read at the edge (environment, generated files), frozen inside."""
+"""Every ``DUNCALL_*`` environment variable, read in one place into one typed, validated object.
+
+Modules ask :func:`get_settings` instead of ``os.environ``: a mistyped value is one
+``ConfigError`` naming the variable and what is wrong, whichever module asked first.
+Secrets (passwords, URLs that may carry one) are ``SecretStr`` and print as ``**********``.
+
+The object is rebuilt whenever a ``DUNCALL_*`` variable changed (tests set them with
+``monkeypatch``; a long-running process never sees a stale value), and cached otherwise.
+
+docs/configuration.md lists every variable; it is generated from :class:`Settings`
+(``python -m foundation.settings``) and a unit test keeps the two equal.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from foundation import paths
 from foundation.errors import ConfigError, ServiceUnavailable
 
+ENV_PREFIX = "DUNCALL_"
+VOSK_MODEL_PREFIX = "DUNCALL_VOSK_MODEL_"
 ARI_CREDENTIALS_FILE = "ari.json"
 DEFAULT_ARI_APP = "duncall"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+MAX_ASR_WORKERS = 16  # more processes than this only add memory: decoding is one core each
+
+
+class Settings(BaseSettings):
+    """The process's configuration from the environment; the field ``x`` is ``DUNCALL_X``."""
+
+    # Empty counts as unset, as ``os.environ.get(...) or default`` did before.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="ignore"
+    )
+
+    home: Path | None = Field(
+        None,
+        description="Per-user state: the Asterisk sandbox, generated ARI credentials, the default "
+        "SQLite database, pulled Vosk models. Default `~/.cache/duncall`.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "WARNING", description="Level of the log on stderr."
+    )
+    log_pii: bool = Field(
+        False, description="`1` writes personal data into log records (only for a protected audit sink)."
+    )
+    ari_url: str | None = Field(
+        None,
+        description="Asterisk's ARI base URL, e.g. `http://127.0.0.1:8088`. Unset: the sandbox's "
+        "generated credentials (`$DUNCALL_HOME/ari.json`).",
+    )
+    ari_user: str | None = Field(None, description="ARI user name (required with `DUNCALL_ARI_URL`).")
+    ari_password: SecretStr | None = Field(
+        None,
+        description="ARI password (required with `DUNCALL_ARI_URL`; `duncall asterisk` takes it for the "
+        "sandbox user, 12 characters or more). Secret.",
+    )
+    ari_app: str = Field(DEFAULT_ARI_APP, description="The Stasis application name the dialer registers.")
+    redis_url: SecretStr = Field(
+        SecretStr(DEFAULT_REDIS_URL),
+        description="Redis for live state, guard counters and campaign control. Secret (may hold a password).",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the durable store (SQLite or PostgreSQL). Default "
+        "`sqlite:///$DUNCALL_HOME/duncall.db`. Secret (may hold a password).",
+    )
+    live_prefix: str = Field(
+        "duncall:live:", description="Redis key prefix of live calls, live events and campaign control."
+    )
+    scripts_dir: Path | None = Field(
+        None, description="Where dialogue scripts are read and published. Default: the shipped `scripts/`."
+    )
+    asr: str | None = Field(
+        None,
+        description="ASR engine for every language (`vosk`, `pocketsphinx`, …) or per language "
+        "(`en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk`). Default: PocketSphinx for en, Vosk otherwise.",
+    )
+    asr_workers: int | None = Field(
+        None,
+        description=f"PocketSphinx worker processes, 0 to {MAX_ASR_WORKERS} (0: decode in the bot's "
+        "process). Default: one per core.",
+    )
+    asr_streaming: bool = Field(False, description="`1` decodes the debtor's words while they speak.")
+    supervisor_endpoint: str = Field(
+        "PJSIP/supervisor-{user}",
+        description="Dial string template a supervisor is rung on; `{user}` is the console user.",
+    )
+    supervisor_endpoints: str = Field(
+        "PJSIP/supervisor-",
+        description="Comma-separated prefixes an endpoint named in a supervision request must start with.",
+    )
+    console_forbidden: Path | None = Field(
+        None,
+        description="YAML file of phrases a bot line must never say, by language. Default: the shipped list.",
+    )
+    console_secure_cookie: bool = Field(
+        False, description="`1` marks the console's session cookie Secure (behind TLS)."
+    )
+    console_qa_form: Path | None = Field(
+        None, description="YAML QA scoring form for call reviews. Default: the shipped form."
+    )
+    recordings_dir: Path | None = Field(
+        None,
+        description="Directory the console plays call recordings from. Default: fetched from Asterisk over ARI.",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("asr_workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not text.isdigit() or int(text) > MAX_ASR_WORKERS:
+            raise ValueError(f"is not a whole number from 0 to {MAX_ASR_WORKERS}")
+        return int(text)
+
+
+# A per-language variable cannot be a field; it is documented beside them and read by vosk_model().
+EXTRA_VARIABLES = (
+    (
+        f"{VOSK_MODEL_PREFIX}<LANG>",
+        "path",
+        "",
+        "Vosk model directory for a language (`DUNCALL_VOSK_MODEL_ZH`, `…_PT_BR`). Default: the pulled model.",
+    ),
+)
+
+
+@lru_cache(maxsize=4)
+def _build(_env: tuple[tuple[str, str], ...]) -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "DUNCALL_*"
+        field = Settings.model_fields.get(str(first["loc"][0])) if first["loc"] else None
+        secret = field is None or "SecretStr" in str(field.annotation)
+        shown = "" if secret else f"={os.environ.get(name)!r}"  # a secret's value is never echoed
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(
+            f"{name}{shown}: {message}", f"fix or unset {name} (see docs/configuration.md)"
+        ) from None
+
+
+def get_settings() -> Settings:
+    """The settings for the current environment (rebuilt when a ``DUNCALL_*`` variable changed)."""
+    return _build(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX))))
+
+
+def vosk_model(lang: str) -> Path | None:
+    """``DUNCALL_VOSK_MODEL_<LANG>`` for ``lang`` (``pt-br`` → ``…_PT_BR``), if set."""
+    value = os.environ.get(vosk_model_variable(lang))
+    return Path(value).expanduser() if value else None
+
+
+def vosk_model_variable(lang: str) -> str:
+    return VOSK_MODEL_PREFIX + lang.upper().replace("-", "_")
+
+
+def vosk_models() -> dict[str, Path]:
+    """Every language given a model by environment."""
+    return {
+        key.removeprefix(VOSK_MODEL_PREFIX).lower().replace("_", "-"): Path(value).expanduser()
+        for key, value in sorted(os.environ.items())
+        if key.startswith(VOSK_MODEL_PREFIX) and value
+    }
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced, fit for an error message or a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+# --- what the rest of the project asks for -------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class AriSettings:
     base_url: str  # e.g. http://127.0.0.1:8088
     username: str
-    password: str
+    password: str = field(repr=False)  # never in a repr, a log line or a traceback's locals
     app: str = DEFAULT_ARI_APP
 
 
@@ -30,18 +212,17 @@ def ari_settings() -> AriSettings:
     ``DUNCALL_ARI_APP``) wins; otherwise the credentials the sandbox generated at
     install (``~/.cache/duncall/ari.json``; never committed).
     """
-    env_url = os.environ.get("DUNCALL_ARI_URL")
-    if env_url:
-        user = os.environ.get("DUNCALL_ARI_USER", "")
-        password = os.environ.get("DUNCALL_ARI_PASSWORD", "")
-        if not user or not password:
+    from foundation import paths  # paths reads DUNCALL_HOME through this module
+
+    settings = get_settings()
+    if settings.ari_url:
+        password = settings.ari_password.get_secret_value() if settings.ari_password else ""
+        if not settings.ari_user or not password:
             raise ConfigError(
                 "DUNCALL_ARI_URL is set but DUNCALL_ARI_USER or DUNCALL_ARI_PASSWORD is empty",
                 "set both, or unset DUNCALL_ARI_URL to use the sandbox's generated credentials",
             )
-        return AriSettings(
-            env_url.rstrip("/"), user, password, os.environ.get("DUNCALL_ARI_APP", DEFAULT_ARI_APP)
-        )
+        return AriSettings(settings.ari_url.rstrip("/"), settings.ari_user, password, settings.ari_app)
     path = paths.home() / ARI_CREDENTIALS_FILE
     try:
         data = json.loads(path.read_text())
@@ -61,21 +242,60 @@ def ari_settings() -> AriSettings:
 
 
 def redis_url() -> str:
-    return os.environ.get("DUNCALL_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return get_settings().redis_url.get_secret_value()
 
 
 def redis_client() -> redis.Redis:
     """A client for the configured Redis, checked reachable (one-line error otherwise)."""
-    client = redis.Redis.from_url(redis_url())
+    url = redis_url()
+    client = redis.Redis.from_url(url)
     try:
         client.ping()
     except redis.RedisError:
         raise ServiceUnavailable(
-            f"Redis is not reachable at {redis_url()}",
+            f"Redis is not reachable at {redact_url(url)}",
             "run tools/setup.sh (it starts redis-server) or set DUNCALL_REDIS_URL",
         ) from None
     return client
 
 
 def database_url() -> str:
-    return os.environ.get("DUNCALL_DATABASE_URL", f"sqlite:///{paths.home() / 'duncall.db'}")
+    from foundation import paths
+
+    configured = get_settings().database_url
+    if configured is not None:
+        return configured.get_secret_value()
+    return f"sqlite:///{paths.home() / 'duncall.db'}"
+
+
+# --- docs/configuration.md -----------------------------------------------------------------------
+
+
+def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(annotation))
+    text = str(annotation).replace("typing.", "").replace("pathlib.", "").replace("pydantic.types.", "")
+    text = text.replace("<class '", "").replace("'>", "")
+    return text.replace("Path", "path").replace(" | None", "").replace("SecretStr", "secret")
+
+
+def markdown_table() -> str:
+    """The table of every variable, as docs/configuration.md carries it."""
+    rows = ["| Variable | Type | Default | Meaning |", "|---|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
+        shown = (
+            "" if default is None else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        )
+        rows.append(
+            f"| `{ENV_PREFIX}{name.upper()}` | {_type_name(info.annotation)} | {shown} | {info.description} |"
+        )
+    for name, kind, default, meaning in EXTRA_VARIABLES:
+        rows.append(f"| `{name}` | {kind} | {default} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

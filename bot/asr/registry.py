@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from bot.asr.base import Recognizer, Transcript
 from bot.asr.streaming import StreamingRecognizer, streaming_enabled
 from foundation.errors import ConfigError
+from foundation.settings import MAX_ASR_WORKERS, get_settings
 
 ENV_VAR = "DUNCALL_ASR"
 WORKERS_ENV_VAR = "DUNCALL_ASR_WORKERS"
-MAX_WORKERS = 16
+MAX_WORKERS = MAX_ASR_WORKERS
 DEFAULT_SPEC = "en=pocketsphinx,*=vosk"
 ANY_LANG = "*"
 PINYIN_ENGINE = "pocketsphinx-pinyin"
@@ -39,15 +40,10 @@ PINYIN_ENGINE = "pocketsphinx-pinyin"
 
 def asr_workers() -> int:
     """``DUNCALL_ASR_WORKERS``: PocketSphinx worker processes (default one per core; 0: in process)."""
-    raw = os.environ.get(WORKERS_ENV_VAR, "").strip()
-    if not raw:
+    configured = get_settings().asr_workers  # checked there: a whole number from 0 to MAX_WORKERS
+    if configured is None:
         return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
-    if not raw.isdigit() or int(raw) > MAX_WORKERS:
-        raise ConfigError(
-            f"{WORKERS_ENV_VAR}={raw!r} is not a whole number from 0 to {MAX_WORKERS}",
-            "unset it (one worker per core), or set 0 to decode in the bot's process",
-        )
-    return int(raw)
+    return configured
 
 
 def _pocketsphinx() -> Recognizer:
@@ -121,7 +117,7 @@ def parse_choice(spec: str) -> AsrChoice:
 
 
 def configured_choice() -> AsrChoice:
-    return parse_choice(os.environ.get(ENV_VAR) or DEFAULT_SPEC)
+    return parse_choice(get_settings().asr or DEFAULT_SPEC)
 
 
 def create(name: str) -> Recognizer:

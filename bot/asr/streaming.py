@@ -16,12 +16,12 @@ words are plainly finished.  It never decides barge-in.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.asr.base import Recognizer, Transcript
 from bot.audio import FRAME_BYTES
+from foundation.settings import get_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +68,4 @@ def streaming_enabled() -> bool:
     and on the sandbox calls that cost words two personas' tests rely on
     ("friday", "already paid"); whole-utterance decoding hears them.
     """
-    return os.environ.get("DUNCALL_ASR_STREAMING", "0") == "1"
+    return get_settings().asr_streaming

@@ -18,7 +18,6 @@ no console save knows (as shipped, or edited by hand).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from dialer.store.models.console import ScriptVersion
 from dialer.store.models.pins import CampaignScriptPin
 from foundation import paths
 from foundation.errors import ConfigError
+from foundation.settings import get_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,7 @@ class ScriptSource:
 
 def published_dir() -> Path:
     """Where published scripts live: ``DUNCALL_SCRIPTS_DIR`` (as for the console, which publishes there)."""
-    override = os.environ.get("DUNCALL_SCRIPTS_DIR")
-    return Path(override) if override else paths.scripts_dir()
+    return get_settings().scripts_dir or paths.scripts_dir()
 
 
 def sha256_text(text: str) -> str:

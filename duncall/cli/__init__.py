@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    log.setup(args.log_level)
     try:
+        log.setup(args.log_level)  # inside: a bad DUNCALL_* variable is a one-line error too
         code = args.func(args)
     except DuncallError as exc:
         print(f"duncall: error: {exc.one_line()}", file=sys.stderr)

@@ -48,12 +48,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    import os
     from pathlib import Path
 
     from foundation.errors import ConfigError
+    from foundation.settings import get_settings
 
-    password = os.environ.get("DUNCALL_ARI_PASSWORD", "")
+    secret = get_settings().ari_password
+    password = secret.get_secret_value() if secret else ""
     if len(password) < 12:
         raise ConfigError(
             "DUNCALL_ARI_PASSWORD is unset or shorter than 12 characters",

@@ -10,7 +10,6 @@ Pure: a form (validated once, when it is loaded) and a reviewer's answers in, a 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydantic import Field, model_validator
 
 from foundation.config import Strict, read_yaml, validate
 from foundation.errors import ConfigError
+from foundation.settings import get_settings
 
 QA_FORM_FILE = Path(__file__).resolve().parent / "qa_form.yaml"
 ANSWERS = ("yes", "no", "na")
@@ -108,8 +108,7 @@ def score(form: QaForm, answers: Mapping[str, str]) -> Scored:
 def load_form(path: Path | None = None) -> QaForm:
     """The form from ``path``, else ``DUNCALL_CONSOLE_QA_FORM``, else the shipped one; checked whole."""
     if path is None:
-        env = os.environ.get("DUNCALL_CONSOLE_QA_FORM")
-        path = Path(env) if env else QA_FORM_FILE
+        path = get_settings().console_qa_form or QA_FORM_FILE
     fix = "fix the file, or set DUNCALL_CONSOLE_QA_FORM to a valid form (see duncall/console/qa_form.yaml)"
     try:
         return validate(QaForm, read_yaml(path, "QA form"), fix)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from duncall.console.recordings import AriRecordings, CachedRecordings, Recordin
 from duncall.console.scoring import QA_FORM_FILE, QaForm, load_form
 from foundation import paths
 from foundation.config import read_yaml, validate
+from foundation.settings import get_settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -79,18 +79,14 @@ def load_forbidden_phrases(path: Path = FORBIDDEN_PHRASES_FILE) -> dict[str, tup
 
 def from_env(**overrides: object) -> ConsoleSettings:
     """Settings from ``DUNCALL_*`` variables; keyword arguments (from CLI flags) win."""
-    forbidden_file = os.environ.get("DUNCALL_CONSOLE_FORBIDDEN")
+    env = get_settings()
     values: dict[str, object] = {
-        "forbidden_phrases": load_forbidden_phrases(
-            Path(forbidden_file) if forbidden_file else FORBIDDEN_PHRASES_FILE
-        ),
-        "cookie_secure": os.environ.get("DUNCALL_CONSOLE_SECURE_COOKIE") == "1",
-        "redis_url": os.environ.get("DUNCALL_REDIS_URL"),
+        "forbidden_phrases": load_forbidden_phrases(env.console_forbidden or FORBIDDEN_PHRASES_FILE),
+        "cookie_secure": env.console_secure_cookie,
         "qa_form": load_form(),  # DUNCALL_CONSOLE_QA_FORM, else the shipped form
-        "recordings": source_from_env(os.environ.get("DUNCALL_RECORDINGS_DIR")),
+        "recordings": source_from_env(str(env.recordings_dir) if env.recordings_dir else None),
     }
-    scripts = os.environ.get("DUNCALL_SCRIPTS_DIR")
-    if scripts:
-        values["scripts_dir"] = Path(scripts)
+    if env.scripts_dir:
+        values["scripts_dir"] = env.scripts_dir
     values.update({k: v for k, v in overrides.items() if v is not None})
     return ConsoleSettings(**values)  # type: ignore[arg-type]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
 from duncall.supervision.errors import EndpointRefused
+from foundation.settings import get_settings
 
 DEFAULT_ENDPOINT = "PJSIP/supervisor-{user}"  # asterisk-config/pjsip.conf: one endpoint per supervisor
 APP_SUFFIX = "-supervision"  # the console's own Stasis app, beside the dialer's
@@ -41,8 +41,6 @@ class SupervisionSettings:
 def from_env() -> SupervisionSettings:
     """``DUNCALL_SUPERVISOR_ENDPOINT`` (template with {user}), ``DUNCALL_SUPERVISOR_ENDPOINTS``
     (comma-separated prefixes a request may name)."""
-    template = os.environ.get("DUNCALL_SUPERVISOR_ENDPOINT", DEFAULT_ENDPOINT)
-    prefixes = tuple(
-        p.strip() for p in os.environ.get("DUNCALL_SUPERVISOR_ENDPOINTS", "PJSIP/supervisor-").split(",")
-    )
-    return SupervisionSettings(template, tuple(p for p in prefixes if p))
+    settings = get_settings()
+    prefixes = tuple(p.strip() for p in settings.supervisor_endpoints.split(","))
+    return SupervisionSettings(settings.supervisor_endpoint, tuple(p for p in prefixes if p))

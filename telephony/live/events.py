@@ -18,7 +18,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,6 +29,7 @@ import redis.asyncio as aioredis
 
 from foundation.errors import ServiceUnavailable
 from foundation.log import kv
+from foundation.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class EventKind(StrEnum):
 
 def live_prefix() -> str:
     """The Redis prefix of everything live (``DUNCALL_LIVE_PREFIX``, as the live-call registry reads it)."""
-    return os.environ.get(PREFIX_ENV, DEFAULT_PREFIX)
+    return get_settings().live_prefix
 
 
 def stream_key(prefix: str) -> str:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -29,7 +28,7 @@ import redis
 
 from foundation.contract import attempt_of
 from foundation.log import kv
-from foundation.settings import redis_url
+from foundation.settings import get_settings, redis_url
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ def attempt_id_for(channel_id: str) -> str:
 
 
 def default_prefix() -> str:
-    return os.environ.get(PREFIX_ENV, DEFAULT_PREFIX)
+    return get_settings().live_prefix
 
 
 class LiveCallRegistry:
