@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 from bot.asr.base import Recognizer, Transcript
 from bot.asr.streaming import RecognitionStream, StreamingRecognizer, streaming_enabled
 from bot.audio import duration_ms
+from bot.dialogue.types import DialogueTurn
 from bot.media.echo import EchoGuard
 from bot.media.endpointer import (
     ENDPOINT_SILENCE_MS,
@@ -96,8 +97,8 @@ class Dialogue(Protocol):
     def dtmf(self, digit: str) -> Sequence[BotTurnLike]: ...
     def voicemail(self) -> Sequence[BotTurnLike]: ...
     @property
-    def turns(self) -> Sequence[Any]:
-        """The dialogue's own transcript (bot.dialogue.types.Turn)."""
+    def turns(self) -> Sequence[DialogueTurn]:
+        """The dialogue's own transcript."""
         ...
 
 
@@ -529,17 +530,19 @@ class Conversation:
         return self.record
 
 
-def last_understanding(turns: Sequence[Any]) -> tuple[str | None, float | None, dict[str, str | None]]:
-    """Intent, confidence and slots of the debtor's latest understood turn."""
+def last_understanding(
+    turns: Sequence[DialogueTurn],
+) -> tuple[str | None, float | None, dict[str, str | None]]:
+    """Intent, confidence and slots of the debtor's latest understood turn, as the call record keeps them."""
     for turn in reversed(turns):
-        u = getattr(turn, "understanding", None)
-        if getattr(turn, "speaker", None) == "debtor" and u is not None:
+        u = turn.understanding
+        if turn.speaker == "debtor" and u is not None:
             slots = {
                 "date": u.slots.date.isoformat() if u.slots.date else None,
                 "amount": str(u.slots.amount) if u.slots.amount is not None else None,
             }
             return str(u.intent), float(u.confidence), slots
-        if getattr(turn, "speaker", None) == "bot":
+        if turn.speaker == "bot":
             continue
         break
     return None, None, {}

@@ -160,11 +160,11 @@ def test_the_transcript_check_catches_a_leak() -> None:
     """The oracle above must fail on a transcript that leaks, or the property proves nothing."""
     from types import SimpleNamespace
 
-    from bot.dialogue.types import Turn
+    from bot.dialogue.types import DialogueTurn
 
-    leak = [Turn("bot", "prompt", "Hi John, about your balance of $1,250.00", "greeting")]
+    leak = [DialogueTurn("bot", "prompt", "Hi John, about your balance of $1,250.00", "greeting")]
     with pytest.raises(AssertionError, match="said before verification"):
         check_transcript(SimpleNamespace(turns=leak), "en", Decimal("1250.00"))  # type: ignore[arg-type]
-    unverified = [Turn("bot", "prompt", "Thank you.", "verified", right_party=True)]
+    unverified = [DialogueTurn("bot", "prompt", "Thank you.", "verified", right_party=True)]
     with pytest.raises(AssertionError, match="without the debtor confirming identity"):
         check_transcript(SimpleNamespace(turns=unverified), "en", Decimal("1"))  # type: ignore[arg-type]

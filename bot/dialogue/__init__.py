@@ -5,12 +5,13 @@ from bot.dialogue.engine import DialogueSession
 from bot.dialogue.loader import check_script, find_script, load_script, parse_script
 from bot.dialogue.model import Problem, Script, ScriptError
 from bot.dialogue.plans import installment_plan
-from bot.dialogue.types import BotTurn, DialogueResult, InstallmentPlan, Promise, Turn
+from bot.dialogue.types import BotTurn, DialogueResult, DialogueTurn, InstallmentPlan, Promise
 
 __all__ = [
     "BotTurn",
     "DialogueResult",
     "DialogueSession",
+    "DialogueTurn",
     "InMemoryPaymentLinkChannel",
     "InstallmentPlan",
     "PaymentLinkChannel",
@@ -19,7 +20,6 @@ __all__ = [
     "Promise",
     "Script",
     "ScriptError",
-    "Turn",
     "check_script",
     "find_script",
     "installment_plan",

@@ -25,9 +25,9 @@ from bot.dialogue.types import (
     Action,
     BotTurn,
     DialogueResult,
+    DialogueTurn,
     InstallmentPlan,
     Promise,
-    Turn,
 )
 from bot.dialogue.vocabulary import mentions_debt
 from bot.nlu.grammar import acknowledgement_only
@@ -64,7 +64,7 @@ class DialogueSession:
         self.today = today
         self.classifier = classifier
         self.payment_links: PaymentLinkChannel = payment_links or InMemoryPaymentLinkChannel()
-        self.turns: list[Turn] = []
+        self.turns: list[DialogueTurn] = []
         self._state: State = script.states[script.start]
         self.path: list[str] = []  # every state entered, in order: the call's path through the script
         self._started = False
@@ -177,7 +177,7 @@ class DialogueSession:
             text, self.script.lang, self.today, self.expected, grammar=self.grammar
         )
         self.turns.append(
-            Turn(
+            DialogueTurn(
                 "debtor",
                 "speech",
                 text,
@@ -199,7 +199,9 @@ class DialogueSession:
             raise InputError(f"{digit!r} is not a telephone key", "send one of 0-9, * or #")
         intent = self._state.dtmf.get(digit)
         understanding = Understanding(f"#{digit}", intent, 1.0, Slots()) if intent else None
-        self.turns.append(Turn("debtor", "dtmf", digit, self._state.name, understanding=understanding))
+        self.turns.append(
+            DialogueTurn("debtor", "dtmf", digit, self._state.name, understanding=understanding)
+        )
         if understanding is None:
             return self._not_understood()
         return self._on_intent(understanding)
@@ -208,7 +210,7 @@ class DialogueSession:
         if self._done:
             return []
         self._require_started()
-        self.turns.append(Turn("debtor", "no_input", "", self._state.name))
+        self.turns.append(DialogueTurn("debtor", "no_input", "", self._state.name))
         self._no_input += 1
         retry = self._state.no_input
         if self._no_input > retry.retries:
@@ -220,7 +222,7 @@ class DialogueSession:
         if self._done:
             return []
         self._started = True
-        self.turns.append(Turn("debtor", "voicemail", "", self._state.name))
+        self.turns.append(DialogueTurn("debtor", "voicemail", "", self._state.name))
         turns = [self._say(p, None) for p in self.script.voicemail]
         turns = self._finish(turns, Disposition.NO_CONTACT, HANGUP)
         return turns
@@ -392,7 +394,7 @@ class DialogueSession:
         action = state.action.value if state is not None and state.action is not None else None
         turn = BotTurn(spoken.display, prompt.interruptible, action, spoken.speech)
         self.turns.append(
-            Turn(
+            DialogueTurn(
                 "bot",
                 "prompt",
                 spoken.display,

@@ -83,8 +83,9 @@ Event = Literal["prompt", "speech", "dtmf", "no_input", "voicemail"]
 
 
 @dataclass(frozen=True, slots=True)
-class Turn:
-    """One line of the transcript: what was said or pressed, in which state, and how it was understood."""
+class DialogueTurn:
+    """One line of the dialogue's transcript: what was said or pressed, in which state, and how it
+    was understood (the stored call turn is ``foundation.contract.Turn``, built from these)."""
 
     speaker: Speaker
     event: Event
