@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from dialer.accounts.importer import import_file
 from dialer.store.db import current_revision, head_revision, make_engine, upgrade
-from dialer.store.models import AccountFlagRow, AttemptState, CallAttempt, Promise
+from dialer.store.models import AccountFlagRow, AttemptState, CallAttempt, PromiseRow
 from dialer.store.repo import record_outcome, strategy_inputs
 from dialer.store.testing import temporary_database
 from dialer.strategy.config import load_strategy
@@ -86,7 +86,7 @@ def test_promise_then_broken_promise_drives_the_next_action(engine: Engine) -> N
         )
     with Session(engine) as session:
         state, history = strategy_inputs(session, "A-1002", now)
-        promise = session.scalars(select(Promise)).one()
+        promise = session.scalars(select(PromiseRow)).one()
         assert (promise.stage, promise.currency, promise.status) == ("early", "USD", "pending")
     action = next_action(strategy, state, history, now)
     assert action.kind is ActionKind.CALL and action.stage is StageName.EARLY

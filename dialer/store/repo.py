@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, Promise
+from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, PromiseRow
 from dialer.strategy.model import AccountState, AttemptRecord, History, PromiseRecord, PromiseState, StageName
 from dialer.strategy.policy import flag_for_disposition
 from foundation.contract import AccountFlag, CallOutcome, Disposition
@@ -58,7 +58,7 @@ def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tupl
             CallAttempt.reserved_at >= since,
         )
     ).all()
-    promises = session.scalars(select(Promise).where(Promise.account_id == account_id)).all()
+    promises = session.scalars(select(PromiseRow).where(PromiseRow.account_id == account_id)).all()
     history = History(
         attempts=tuple(
             AttemptRecord(
@@ -125,7 +125,7 @@ def record_outcome(
         account = session.get(Account, attempt.account_id)
         promised_date, amount = promise
         session.add(
-            Promise(
+            PromiseRow(
                 account_id=attempt.account_id,
                 attempt_id=attempt.attempt_id,
                 stage=attempt.stage,

@@ -6,7 +6,7 @@ Importing this package registers all of them on ``dialer.store.base.Base.metadat
 from dialer.store.models.accounts import Account, AccountFlagRow, FlagSource, Phone
 from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign, CampaignStatus
-from dialer.store.models.promises import Promise, PromiseStatus
+from dialer.store.models.promises import PromiseRow, PromiseStatus
 
 __all__ = [
     "Account",
@@ -17,6 +17,6 @@ __all__ = [
     "CampaignStatus",
     "FlagSource",
     "Phone",
-    "Promise",
+    "PromiseRow",
     "PromiseStatus",
 ]

@@ -19,7 +19,7 @@ class PromiseStatus(StrEnum):
     BROKEN = "broken"
 
 
-class Promise(Base):
+class PromiseRow(Base):
     __tablename__ = "promises"
 
     promise_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
