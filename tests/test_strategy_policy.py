@@ -13,7 +13,7 @@ from dialer.strategy.model import (
     AccountState,
     ActionKind,
     AttemptRecord,
-    Channel,
+    ContactChannel,
     History,
     PromiseRecord,
     PromiseState,
@@ -51,18 +51,24 @@ def account(dpd: int, *, segment: str | None = "low", language: str = "en", **kw
 @pytest.mark.parametrize(
     ("dpd", "segment", "stage", "script", "channel"),
     [
-        (-3, "low", StageName.PRE_DUE, "pre_due_reminder_en", Channel.VOICE_BOT),
-        (0, "low", StageName.PRE_DUE, "pre_due_reminder_en", Channel.VOICE_BOT),
-        (1, "low", StageName.EARLY, "early_collection_en", Channel.VOICE_BOT),
-        (20, "low", StageName.EARLY, "early_collection_en", Channel.VOICE_BOT),
-        (20, "high", StageName.MID, "mid_collection_en", Channel.VOICE_BOT),  # high risk escalates sooner
-        (45, None, StageName.MID, "mid_collection_en", Channel.VOICE_BOT),
-        (90, "low", StageName.LATE, "late_installment_en", Channel.AGENT),
-        (400, "low", StageName.PRE_LEGAL, "late_installment_en", Channel.AGENT),
+        (-3, "low", StageName.PRE_DUE, "pre_due_reminder_en", ContactChannel.VOICE_BOT),
+        (0, "low", StageName.PRE_DUE, "pre_due_reminder_en", ContactChannel.VOICE_BOT),
+        (1, "low", StageName.EARLY, "early_collection_en", ContactChannel.VOICE_BOT),
+        (20, "low", StageName.EARLY, "early_collection_en", ContactChannel.VOICE_BOT),
+        (
+            20,
+            "high",
+            StageName.MID,
+            "mid_collection_en",
+            ContactChannel.VOICE_BOT,
+        ),  # high risk escalates sooner
+        (45, None, StageName.MID, "mid_collection_en", ContactChannel.VOICE_BOT),
+        (90, "low", StageName.LATE, "late_installment_en", ContactChannel.AGENT),
+        (400, "low", StageName.PRE_LEGAL, "late_installment_en", ContactChannel.AGENT),
     ],
 )
 def test_stage_follows_dpd_and_risk(
-    strategy: Strategy, dpd: int, segment: str | None, stage: StageName, script: str, channel: Channel
+    strategy: Strategy, dpd: int, segment: str | None, stage: StageName, script: str, channel: ContactChannel
 ) -> None:
     action = next_action(strategy, account(dpd, segment=segment), History(), NOW)
     assert (action.kind, action.stage, action.script, action.channel) == (

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dialer.store.models import Account, Phone
 from dialer.store.repo import strategy_inputs
-from dialer.strategy.model import ActionKind, Channel, Strategy
+from dialer.strategy.model import ActionKind, ContactChannel, Strategy
 from dialer.strategy.policy import next_action
 from foundation.contract import DialTarget
 from foundation.errors import InputError
@@ -80,7 +80,7 @@ def plan_targets(
             if action.kind is ActionKind.STOP:
                 plan.skipped["strategy: stop"] += 1
                 continue
-            if action.channel is Channel.AGENT and not with_agents:
+            if action.channel is ContactChannel.AGENT and not with_agents:
                 plan.skipped["strategy: needs an agent"] += 1
                 continue
             if use_schedule and action.not_before is not None and action.not_before > now:

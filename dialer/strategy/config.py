@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from dialer.strategy.model import Channel, Stage, StageName, Strategy
+from dialer.strategy.model import ContactChannel, Stage, StageName, Strategy
 from foundation.config import Strict, parse_duration, parse_yaml, read_yaml, validate
 from foundation.contract import CallOutcome
 
@@ -64,7 +64,7 @@ class StageConfig(Strict):
     dpd_min: int
     dpd_max: int | None = None
     risk_segments: list[str] | None = None
-    channel: Channel = Channel.VOICE_BOT
+    channel: ContactChannel = ContactChannel.VOICE_BOT
     scripts: dict[str, str]
     max_attempts: int = Field(ge=1, le=100)
     retry_after: RetrySpacing = RetrySpacing()

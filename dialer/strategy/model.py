@@ -28,7 +28,9 @@ class StageName(StrEnum):
 STAGE_ORDER: tuple[StageName, ...] = tuple(StageName)
 
 
-class Channel(StrEnum):
+class ContactChannel(StrEnum):
+    """Who makes the contact a strategy stage asks for (not a telephony channel)."""
+
     VOICE_BOT = "voice_bot"
     AGENT = "agent"
 
@@ -50,7 +52,7 @@ class Stage:
     dpd_min: int
     dpd_max: int | None  # None: open-ended
     risk_segments: frozenset[str] | None  # None: any segment
-    channel: Channel
+    channel: ContactChannel
     scripts: Mapping[str, str]  # language -> script id; "en" always present
     max_attempts: int
     retry_after: Mapping[CallOutcome, dt.timedelta]
@@ -118,6 +120,6 @@ class NextAction:
     reason: str
     stage: StageName | None = None
     script: str | None = None
-    channel: Channel | None = None
+    channel: ContactChannel | None = None
     not_before: dt.datetime | None = None
     details: Mapping[str, str] = field(default_factory=dict)
