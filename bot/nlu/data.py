@@ -13,9 +13,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from foundation import paths
 from foundation.contract import Intent
 from foundation.errors import ConfigError
-from foundation.paths import REPO_ROOT
 
 LANGS = ("en", "zh")
 LABELS: tuple[Intent, ...] = tuple(Intent)
@@ -38,7 +38,7 @@ class Example:
 
 
 def data_dir() -> Path:
-    return REPO_ROOT / "data" / "nlu"
+    return paths.nlu_data_dir()
 
 
 def check_lang(lang: str) -> str:

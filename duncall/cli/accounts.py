@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from foundation import paths
 from foundation.errors import InputError
 
 REJECTS_SHOWN = 20
-DEFAULT_STRATEGY = Path(__file__).resolve().parents[2] / "strategies" / "default.yaml"
+DEFAULT_STRATEGY = paths.strategies_dir() / "default.yaml"
 
 
 def register(sub: Any) -> None:
