@@ -11,15 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dialer.campaign.facts import store_facts
 from dialer.campaign.runner import TargetResult
-from dialer.guards.gate import GuardGate
-from dialer.guards.guard import Guard
-from dialer.guards.ledger import Ledger
-from dialer.policy.config import load_preset
 from dialer.store.db import make_engine
 from dialer.store.models import CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
@@ -50,17 +45,21 @@ CALLED = ENGLISH + MANDARIN + MANDARIN_KEYS
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[TargetResult]]]:
     db_url = f"sqlite:///{tmp_path_factory.mktemp('calls') / 'calls.db'}"
     client = redis.Redis.from_url(os.environ.get("DUNCALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    prefix = f"duncall-test-calls:{uuid.uuid4().hex[:12]}:"
-
-    def gate(engine: Engine) -> GuardGate:
-        return GuardGate(
-            Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=prefix), store_facts(engine)
-        )
+    run_id = uuid.uuid4().hex[:12]
+    prefix = f"duncall-test-calls:{run_id}:"
 
     before = os.environ.get("DUNCALL_ASR")
     os.environ["DUNCALL_ASR"] = ASR_SPEC
     try:
-        results = demo.main(CALLED, gate, db_url, out=io.StringIO())
+        # The demo's campaign (sandbox guard preset, each persona with its own script) on a store
+        # and guard prefix of the test's own.
+        results = demo.run(
+            CALLED,
+            db_url=db_url,
+            guard_prefix=prefix,
+            campaign_id=f"test-calls-{run_id}",
+            out=io.StringIO(),
+        )
     finally:
         if before is None:
             os.environ.pop("DUNCALL_ASR", None)

@@ -14,7 +14,7 @@ import asyncio
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from dialer.campaign.control import CampaignControl, Control, check_limits
 from dialer.campaign.facts import store_facts
 from dialer.campaign.feed import CampaignFeed
+from dialer.campaign.fixed import fixed_plan
 from dialer.campaign.lease import campaign_lease
 from dialer.campaign.pacing import CpsPacer
 from dialer.campaign.recovery import Orphan, Reconciled, reconcile
@@ -137,11 +138,14 @@ async def run_session(
     feed: CampaignFeed | None = None,
     live_prefix: str | None = None,
     agents: AgentDialing | None = None,
+    scripts: Mapping[str, str] | None = None,
 ) -> Summary:
     """One run; ``feed`` puts its calls on the live board, the control record (under
     ``live_prefix``) lets a supervisor pause, resume, stop it and change its limits.
     ``agents``: human agents take the answered calls, paced progressively or predictively
-    (``dialer.agents``) instead of the bot's fixed concurrency."""
+    (``dialer.agents``) instead of the bot's fixed concurrency.  ``scripts`` (account id →
+    script): dial exactly these accounts, each with its script, instead of the strategy's plan
+    (the sandbox personas, each written for one script)."""
     started = time.monotonic()
     cid = options.campaign_id
     await asyncio.to_thread(_mark_campaign, engine, cid, Path(strategy.source).name or strategy.name, clock())
@@ -161,16 +165,19 @@ async def run_session(
             await asyncio.to_thread(guard.record_outcome, reservation, connected=True, abandoned=abandoned)
 
         reconciled = await reconcile(ari, engine, cid, clock=clock, on_orphan=count_orphan)
-        plan = await asyncio.to_thread(
-            plan_targets,
-            engine,
-            strategy,
-            endpoint_for,
-            clock(),
-            account_ids=account_ids,
-            use_schedule=options.use_schedule,
-            with_agents=agents is not None,
-        )
+        if scripts is not None:
+            plan = await asyncio.to_thread(fixed_plan, engine, scripts, endpoint_for)
+        else:
+            plan = await asyncio.to_thread(
+                plan_targets,
+                engine,
+                strategy,
+                endpoint_for,
+                clock(),
+                account_ids=account_ids,
+                use_schedule=options.use_schedule,
+                with_agents=agents is not None,
+            )
         # Always a pacer (cps 0 grants every originate): a supervisor may set a rate mid-run.
         limiter = CapacityLimiter(
             client,

@@ -1,8 +1,10 @@
-"""Reads and writes around the strategy policy: the I/O that wraps it.
+"""Reads and writes around the strategy policy and the dialogue: the I/O that wraps them.
 
 ``strategy_inputs`` turns stored rows into the policy's ``AccountState`` and
-``History``; ``record_outcome`` writes a finished attempt and feeds it back
-(flags from dispositions, promises to pay).
+``History``; ``account_view`` turns a stored account into what a dialogue script
+may read (``AccountView``, the one place that mapping is written);
+``record_outcome`` writes a finished attempt and feeds it back (flags from
+dispositions, promises to pay).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, PromiseRow
 from dialer.strategy.model import AccountState, AttemptRecord, History, PromiseRecord, PromiseState, StageName
 from dialer.strategy.policy import flag_for_disposition
-from foundation.contract import AccountFlag, CallOutcome, Disposition
+from foundation.contract import AccountFlag, AccountView, CallOutcome, Disposition
 from foundation.errors import InputError
 
 HISTORY_DAYS = 180  # older attempts no longer change what the strategy decides
@@ -33,6 +35,30 @@ def get_account(session: Session, account_id: str) -> Account:
             f"no account {account_id!r} in the database", "check the id or import the account first"
         )
     return account
+
+
+def account_view(account: Account, today: dt.date) -> AccountView:
+    """What a dialogue script may read about ``account``, its days past due as of ``today``.
+
+    A due date wins over a stored days-past-due count: the count is only as fresh as the
+    import that wrote it, the date is true on any day.
+    """
+    days = (today - account.due_date).days if account.due_date else (account.days_past_due or 0)
+    return AccountView(
+        account_id=account.account_id,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        language=account.language,
+        balance=Decimal(account.balance),
+        currency=account.currency,
+        due_date=account.due_date,
+        days_past_due=days,
+        timezone=account.timezone,
+    )
+
+
+def read_account_view(session: Session, account_id: str, today: dt.date) -> AccountView:
+    return account_view(get_account(session, account_id), today)
 
 
 def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tuple[AccountState, History]:

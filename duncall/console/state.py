@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.nlu.types import IntentClassifier
-from dialer.store.db import open_engine, session_factory
+from dialer.store.db import session_factory
+from duncall.compose import parts
 from duncall.console.settings import ConsoleSettings
 from foundation.settings import redis_url
 from telephony.live import events
@@ -22,7 +23,7 @@ from telephony.live import events
 class Console:
     def __init__(self, settings: ConsoleSettings, engine: Engine | None = None) -> None:
         self.settings = settings
-        self.engine = engine or open_engine(settings.database_url)
+        self.engine = engine or parts.store(settings.database_url)
         self._sessions: sessionmaker[Session] = session_factory(self.engine)
         self._classifier: IntentClassifier | None = None
         self._classifier_lock = threading.Lock()
@@ -46,7 +47,7 @@ class Console:
         """The live board's Redis (events, campaign control); connects on first use, not here."""
         with self._redis_lock:
             if self._redis is None:
-                self._redis = redis.Redis.from_url(self.settings.redis_url or redis_url())
+                self._redis = parts.redis_at(self.settings.redis_url)
             return self._redis
 
     def redis_async(self) -> aioredis.Redis:

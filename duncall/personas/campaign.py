@@ -13,13 +13,18 @@ import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
 from dialer.accounts.importer import ImportSummary, import_file
+from dialer.store.models import Account
+from dialer.store.repo import account_view
 from duncall.personas import Persona
 from duncall.personas.render import CONTEXT
+from foundation.contract import AccountView
 from foundation.errors import InputError
 
 MAX_COPIES = 10_000  # four digits of the number carry the copy index
@@ -50,17 +55,42 @@ def persona_accounts(personas: Sequence[Persona], copies: int = 1) -> list[Perso
     return out
 
 
+def _account_fields(pa: PersonaAccount, today: dt.date) -> dict[str, Any]:
+    """The stored account's own fields, as the import writes them."""
+    a = pa.persona.account
+    return {
+        "account_id": pa.account_id,
+        "first_name": a.first_name,
+        "last_name": a.last_name,
+        "timezone": a.timezone,
+        "language": pa.persona.language,
+        "balance": Decimal(a.balance),
+        "currency": a.currency,
+        # A due date, not days past due: a persona may be not yet due (pre-due reminder).
+        "due_date": a.due_date(today),
+    }
+
+
+def persona_view(persona: Persona, today: dt.date) -> AccountView:
+    """What the bot reads about a persona's account, through the store's mapping, without a store
+    (scripts checked as text, benchmarks); a campaign reads the imported account instead."""
+    a = persona.account
+    fields = _account_fields(PersonaAccount(a.account_id, a.phone, persona), today)
+    return account_view(Account(**fields), today)
+
+
 def import_persona_accounts(engine: Engine, accounts: Sequence[PersonaAccount]) -> ImportSummary:
     """Write the accounts through the normal import (idempotent: a re-run updates, never duplicates)."""
+    today = dt.date.today()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "personas.jsonl"
         with path.open("w", encoding="utf-8") as f:
             for pa in accounts:
-                a = pa.persona.account
+                fields = _account_fields(pa, today)
                 row = {
-                    "account_id": pa.account_id,
-                    "first_name": a.first_name,
-                    "last_name": a.last_name,
+                    **fields,
+                    "balance": str(fields["balance"]),
+                    "due_date": fields["due_date"].isoformat(),
                     "phones": [
                         {
                             "number": pa.number,
@@ -70,12 +100,6 @@ def import_persona_accounts(engine: Engine, accounts: Sequence[PersonaAccount]) 
                             "contact_type": "debtor",
                         }
                     ],
-                    "timezone": a.timezone,
-                    "language": pa.persona.language,
-                    "balance": str(a.balance),
-                    "currency": a.currency,
-                    # A due date, not days past due: a persona may be not yet due (pre-due reminder).
-                    "due_date": a.due_date(dt.date.today()).isoformat(),
                     "product": "sandbox",
                     "risk_segment": "sandbox",
                     "flags": [],

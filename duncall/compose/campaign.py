@@ -1,0 +1,224 @@
+"""A campaign run put together: the store, Redis, the guard, Asterisk, what answers, the session.
+
+``CampaignRun`` says what to run (``duncall campaign run`` fills it from its flags,
+``duncall demo`` is one preset of it); ``run`` makes the parts, imports the sandbox
+personas when asked, and runs ``dialer.campaign.session.run_session`` — the lease,
+the recovery of a dead run, the strategy's plan (or each persona's own script),
+campaign control, every dial through the guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import getpass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from dialer.campaign.feed import CampaignFeed
+from dialer.campaign.runner import OnAnswer, TargetResult
+from dialer.campaign.session import CampaignOptions, Summary, run_session
+from dialer.campaign.targets import EndpointFor, endpoint_map, endpoint_template
+from dialer.guards.guard import DEFAULT_PREFIX
+from duncall.compose import parts
+from duncall.compose.answer import bot_answer, hang_up_at_once
+from duncall.personas import Persona, load_personas
+from duncall.personas.campaign import import_persona_accounts, persona_accounts
+from foundation import paths
+from foundation.errors import ConfigError, InputError
+from telephony.live.events import LivePublisher, live_prefix
+
+if TYPE_CHECKING:
+    from dialer.agents.campaign import AgentCampaignOptions, AgentDialing
+    from dialer.policy import Rules
+    from dialer.strategy.model import Strategy
+
+# Languages with an offline recognizer that is not the default (too inaccurate for one; README).
+OFFLINE_HINT = {
+    "zh": "to try them without a model: DUNCALL_ASR=en=pocketsphinx,zh=pocketsphinx-pinyin "
+    "(grammar-only, offline; mishears many answers on phone audio)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaCalls:
+    """Call sandbox personas (imported into the store) instead of the stored accounts."""
+
+    names: tuple[str, ...] = ()  # empty: every persona in personas/
+    copies: int = 1  # accounts per persona, each with its own number
+    # Each persona once with the script it was written for, whatever the strategy says (the demo).
+    own_scripts: bool = False
+    # Personas whose language's models do not load are left out, said up front (the demo).
+    only_ready_languages: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStaff:
+    """Human agents take the answered calls, paced progressively or predictively."""
+
+    options: AgentCampaignOptions
+    count: int
+    endpoint: str | None  # agent N's phone template; None: sandbox stand-ins
+    handle_s: float  # sandbox: seconds each stand-in talks
+    wrap_up_s: float
+
+    def dialing(self) -> AgentDialing:
+        from dialer.agents.campaign import AgentDialing
+        from dialer.agents.pool import AgentPool, agents_from_template, sandbox_agents
+
+        if self.endpoint is not None:
+            specs = agents_from_template(self.count, self.endpoint)
+        else:
+            specs = sandbox_agents(self.count, self.handle_s)
+        return AgentDialing(AgentPool(specs, now_s=time.monotonic(), wrap_up_s=self.wrap_up_s), self.options)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRun:
+    options: CampaignOptions
+    strategy: Strategy
+    rules: Rules
+    db_url: str | None = None  # None: the configured database
+    guard_prefix: str = DEFAULT_PREFIX
+    personas: PersonaCalls | None = None
+    endpoint: str | None = None  # what Asterisk dials for a stored account, e.g. PJSIP/{number}@carrier
+    answer: Literal["bot", "hangup"] = "bot"
+    script_pins: tuple[str, ...] = ()  # NAME.LANG=N
+    agents: AgentStaff | None = None
+
+
+@dataclass
+class RunResult:
+    summary: Summary
+    personas: dict[str, Persona] = field(default_factory=dict)  # account id → persona
+    agent_lines: list[str] = field(default_factory=list)
+
+    @property
+    def results(self) -> list[TargetResult]:
+        return self.summary.results
+
+    def lines(self) -> list[str]:
+        return self.summary.lines() + self.agent_lines
+
+    @property
+    def failed(self) -> bool:
+        """Nothing was dialled, and not because the guard or a supervisor said so."""
+        s = self.summary
+        stopped_only = bool(s.results) and s.stopped == len(s.results)
+        return bool(s.results) and not s.dialled and not s.denials() and not stopped_only
+
+
+def select_personas(names: tuple[str, ...]) -> list[Persona]:
+    personas = load_personas(paths.personas_dir())
+    if not names:
+        return personas
+    unknown = sorted(set(names) - {p.name for p in personas})
+    if unknown:
+        raise InputError(
+            f"unknown persona(s): {', '.join(unknown)}",
+            f"choose from {', '.join(p.name for p in personas)}",
+        )
+    return [p for p in personas if p.name in names]
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+async def run(
+    spec: CampaignRun,
+    *,
+    say: Callable[[str], None] = _quiet,
+    on_result: Callable[[TargetResult], None] | None = None,
+) -> RunResult:
+    """One run of ``spec``; ``say`` hears what is worth telling before the first dial."""
+    personas = select_personas(spec.personas.names) if spec.personas is not None else []
+    client = parts.redis_client()
+    engine = parts.store(spec.db_url)
+    guard = parts.guard(client, engine, spec.rules, spec.guard_prefix)
+    ari = parts.ari_client()
+    await ari.connect()  # fail fast, before anything is written, if Asterisk is unreachable
+    try:
+        by_account: dict[str, Persona] = {}
+        account_ids: list[str] | None = None
+        scripts: dict[str, str] | None = None
+        if spec.personas is not None:
+            accounts = persona_accounts(personas, spec.personas.copies)
+            summary = await asyncio.to_thread(import_persona_accounts, engine, accounts)
+            if summary.rejected:
+                raise ConfigError(
+                    f"persona accounts rejected by the import: {summary.one_line()}", "check personas/*.yaml"
+                )
+            say(f"accounts: {summary.one_line().split(': ', 1)[1]}")
+            by_account = {a.account_id: a.persona for a in accounts}
+            endpoint_for: EndpointFor = endpoint_map({a.account_id: a.endpoint for a in accounts})
+        elif spec.endpoint is not None:
+            endpoint_for = endpoint_template(spec.endpoint)
+        else:
+            raise InputError(
+                "no way to reach the stored accounts' phones",
+                "pass --endpoint 'PJSIP/{number}@carrier', or --personas for the sandbox",
+            )
+        bot = await asyncio.to_thread(parts.bot) if spec.answer == "bot" else None
+        if spec.personas is not None:
+            calling = by_account
+            if bot is not None and spec.personas.only_ready_languages:
+                calling = _ready(by_account, bot, say)
+            account_ids = list(calling)
+            if spec.personas.own_scripts:
+                scripts = {account_id: p.script for account_id, p in calling.items()}
+        if spec.script_pins:
+            # Stored once every other input passed its checks and Asterisk answered: a refused
+            # run leaves no pin behind.
+            from duncall.scripts_runtime import parse_pin, pin_versions
+
+            pins = dict(parse_pin(v) for v in spec.script_pins)
+            await asyncio.to_thread(
+                pin_versions,
+                engine,
+                spec.options.campaign_id,
+                pins,
+                getpass.getuser(),
+                dt.datetime.now(dt.UTC),
+            )
+        agents = spec.agents.dialing() if spec.agents is not None else None
+        async with LivePublisher(client, live_prefix()) as publisher:
+            feed = CampaignFeed(publisher, spec.options.campaign_id)
+            if bot is None:
+                on_answer: OnAnswer = hang_up_at_once(ari)
+            else:
+                on_answer = bot_answer(ari, engine, bot, feed, campaign_id=spec.options.campaign_id)
+            summary_ = await run_session(
+                ari,
+                engine,
+                client,
+                guard,
+                spec.strategy,
+                endpoint_for,
+                on_answer,
+                spec.options,
+                account_ids=account_ids,
+                prefix=spec.guard_prefix,
+                on_result=on_result,
+                feed=feed,
+                agents=agents,
+                scripts=scripts,
+            )
+    finally:
+        await ari.close()
+    return RunResult(summary_, by_account, agents.result.lines() if agents else [])
+
+
+def _ready(by_account: dict[str, Persona], bot: parts.Bot, say: Callable[[str], None]) -> dict[str, Persona]:
+    """The personas whose language's models load; the others are said, not called."""
+    ready = parts.ready_languages({p.language for p in by_account.values()}, bot.recognizer, bot.classifier)
+    for lang, why in ready.items():
+        if why is not None:
+            say(f"not calling the {lang} personas: {why}")
+            if lang in OFFLINE_HINT:
+                say(f"  ({OFFLINE_HINT[lang]})")
+    if all(why is not None for why in ready.values()):
+        raise ConfigError("no language has its speech models installed", "see the lines above")
+    return {a: p for a, p in by_account.items() if ready[p.language] is None}
