@@ -14,7 +14,7 @@ import statistics
 import sys
 
 from dialer.pacing.erlang import erlang_b_bound
-from dialer.pacing.sim import Range, SimConfig, SimMode, SimResult, simulate
+from dialer.pacing.sim import PacingSimResult, Range, SimConfig, SimMode, simulate
 from dialer.pacing.stats import ABANDON_LIMIT
 
 OCCUPANCY_GOAL = 0.85
@@ -31,7 +31,7 @@ def main() -> int:
     seeds_range = Range.parse(args.seeds, "--seeds", minimum=0)
     seeds = range(int(seeds_range.low), int(seeds_range.high) + 1)
 
-    results: dict[SimMode, list[SimResult]] = {mode: [] for mode in MODES}
+    results: dict[SimMode, list[PacingSimResult]] = {mode: [] for mode in MODES}
     print(
         f"{'seed':>4} | {'predictive occ':>14} {'abandon':>8} {'wait p95':>8} {'wall':>6} {'cpu':>6} | "
         f"{'progressive occ':>15} | {'oracle occ':>10} | {'gap to oracle':>13}"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.pacing.sim import Range, SimConfig, SimMode, SimResult, World, simulate
+from dialer.pacing.sim import PacingSimResult, Range, SimConfig, SimMode, World, simulate
 from foundation.errors import InputError
 
 SHORT = SimConfig(hours=1.0, seed=7)
 
 
-def _counts(result: SimResult) -> dict[str, object]:
+def _counts(result: PacingSimResult) -> dict[str, object]:
     fields = result.as_dict()
     del fields["wall_s"], fields["cpu_s"]
     return fields

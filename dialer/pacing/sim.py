@@ -125,7 +125,7 @@ class SimConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class SimResult:
+class PacingSimResult:
     mode: str
     seed: int
     agents: int
@@ -193,9 +193,9 @@ class _Tally:
         self.waits.append(at_s - answered_at_s)
         self.talk_s += min(at_s + handle_s, self.day_s) - min(at_s, self.day_s)
 
-    def result(self, mode: SimMode, config: SimConfig, started: tuple[float, float]) -> SimResult:
+    def result(self, mode: SimMode, config: SimConfig, started: tuple[float, float]) -> PacingSimResult:
         waits = np.asarray(self.waits, dtype=np.float64)
-        return SimResult(
+        return PacingSimResult(
             mode=mode.value,
             seed=config.seed,
             agents=config.agents,
@@ -215,18 +215,18 @@ class _Tally:
         )
 
 
-def simulate(config: SimConfig, mode: SimMode) -> SimResult:
+def simulate(config: SimConfig, mode: SimMode) -> PacingSimResult:
     if mode is SimMode.ORACLE:
         return _simulate_oracle(config)
     return _simulate_policy(config, PacingMode(mode.value))
 
 
-def simulate_modes(config: SimConfig, modes: list[SimMode]) -> Iterator[SimResult]:
+def simulate_modes(config: SimConfig, modes: list[SimMode]) -> Iterator[PacingSimResult]:
     for mode in modes:
         yield simulate(config, mode)
 
 
-def _simulate_policy(config: SimConfig, mode: PacingMode) -> SimResult:
+def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
     started = (time.perf_counter(), time.process_time())
     world = World(config)
     day_s = config.hours * 3600.0
@@ -312,7 +312,7 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> SimResult:
     return tally.result(SimMode(mode.value), config, started)
 
 
-def _simulate_oracle(config: SimConfig) -> SimResult:
+def _simulate_oracle(config: SimConfig) -> PacingSimResult:
     """Each agent's next answering call is dialled to be answered the moment the agent frees."""
     started = (time.perf_counter(), time.process_time())
     world = World(config)

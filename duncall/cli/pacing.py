@@ -8,7 +8,7 @@ from typing import Any
 
 from dialer.pacing.erlang import erlang_b_bound, erlang_c_bound
 from dialer.pacing.policy import ABANDON_GRACE_S
-from dialer.pacing.sim import Range, SimConfig, SimMode, SimResult, simulate
+from dialer.pacing.sim import PacingSimResult, Range, SimConfig, SimMode, simulate
 from dialer.pacing.stats import ABANDON_LIMIT
 from foundation.errors import InputError
 
@@ -74,7 +74,7 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_table(results: list[SimResult]) -> str:
+def format_table(results: list[PacingSimResult]) -> str:
     header = (
         f"{'mode':<12} {'occupancy':>9} {'abandon':>8} {'wait_mean':>9} {'wait_p95':>8} "
         f"{'placed':>7} {'answered':>8} {'abandoned':>9} {'wall_s':>6}"

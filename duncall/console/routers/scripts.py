@@ -109,7 +109,7 @@ class SimStep(BaseModel):
     state: str
 
 
-class SimResult(BaseModel):
+class ScriptSimResult(BaseModel):
     steps: list[SimStep]
     done: bool
     state: str
@@ -220,8 +220,8 @@ def graph(name: Name, console: ConsoleDep, _: Reader) -> Response:
     return Response(script_svg(_script_for(console, name, None)), media_type="image/svg+xml")
 
 
-@router.post("/{name}/simulate", response_model=SimResult, responses=PROBLEMS_422)
-def simulate(name: Name, body: SimulateBody, console: ConsoleDep, _: Reader) -> SimResult:
+@router.post("/{name}/simulate", response_model=ScriptSimResult, responses=PROBLEMS_422)
+def simulate(name: Name, body: SimulateBody, console: ConsoleDep, _: Reader) -> ScriptSimResult:
     """Replay a text conversation through the dialogue engine (as `duncall flow simulate`)."""
     script = _script_for(console, name, body.text)
     today = body.today or console.now().date()
@@ -231,4 +231,4 @@ def simulate(name: Name, body: SimulateBody, console: ConsoleDep, _: Reader) -> 
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top)"
         raise ApiError(422, f"account.{where}: {first['msg']}", "fix the simulated account") from None
-    return SimResult.model_validate(result, from_attributes=True)
+    return ScriptSimResult.model_validate(result, from_attributes=True)
