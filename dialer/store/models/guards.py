@@ -48,4 +48,4 @@ class GuardOutcomeRow(Base):
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-LEDGER_TABLES = [GuardDecisionRow.__table__, GuardOutcomeRow.__table__]
+LEDGER_TABLES = [Base.metadata.tables["guard_decisions"], Base.metadata.tables["guard_outcomes"]]
