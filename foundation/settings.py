@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from foundation.errors import ConfigError, ServiceUnavailable
+from foundation.errors import ConfigError
 
 ENV_PREFIX = "DUNCALL_"
 VOSK_MODEL_PREFIX = "DUNCALL_VOSK_MODEL_"
@@ -44,74 +43,79 @@ class Settings(BaseSettings):
     )
 
     home: Path | None = Field(
-        None,
+        default=None,
         description="Per-user state: the Asterisk sandbox, generated ARI credentials, the default "
         "SQLite database, pulled Vosk models. Default `~/.cache/duncall`.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        "WARNING", description="Level of the log on stderr."
+        default="WARNING", description="Level of the log on stderr."
     )
     log_pii: bool = Field(
-        False, description="`1` writes personal data into log records (only for a protected audit sink)."
+        default=False,
+        description="`1` writes personal data into log records (only for a protected audit sink).",
     )
     ari_url: str | None = Field(
-        None,
+        default=None,
         description="Asterisk's ARI base URL, e.g. `http://127.0.0.1:8088`. Unset: the sandbox's "
         "generated credentials (`$DUNCALL_HOME/ari.json`).",
     )
-    ari_user: str | None = Field(None, description="ARI user name (required with `DUNCALL_ARI_URL`).")
+    ari_user: str | None = Field(default=None, description="ARI user name (required with `DUNCALL_ARI_URL`).")
     ari_password: SecretStr | None = Field(
-        None,
+        default=None,
         description="ARI password (required with `DUNCALL_ARI_URL`; `duncall asterisk` takes it for the "
         "sandbox user, 12 characters or more). Secret.",
     )
-    ari_app: str = Field(DEFAULT_ARI_APP, description="The Stasis application name the dialer registers.")
+    ari_app: str = Field(
+        default=DEFAULT_ARI_APP, description="The Stasis application name the dialer registers."
+    )
     redis_url: SecretStr = Field(
-        SecretStr(DEFAULT_REDIS_URL),
+        default=SecretStr(DEFAULT_REDIS_URL),
         description="Redis for live state, guard counters and campaign control. Secret (may hold a password).",
     )
     database_url: SecretStr | None = Field(
-        None,
+        default=None,
         description="SQLAlchemy URL of the durable store (SQLite or PostgreSQL). Default "
         "`sqlite:///$DUNCALL_HOME/duncall.db`. Secret (may hold a password).",
     )
     live_prefix: str = Field(
-        "duncall:live:", description="Redis key prefix of live calls, live events and campaign control."
+        default="duncall:live:",
+        description="Redis key prefix of live calls, live events and campaign control.",
     )
     scripts_dir: Path | None = Field(
-        None, description="Where dialogue scripts are read and published. Default: the shipped `scripts/`."
+        default=None,
+        description="Where dialogue scripts are read and published. Default: the shipped `scripts/`.",
     )
     asr: str | None = Field(
-        None,
+        default=None,
         description="ASR engine for every language (`vosk`, `pocketsphinx`, …) or per language "
         "(`en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk`). Default: PocketSphinx for en, Vosk otherwise.",
     )
     asr_workers: int | None = Field(
-        None,
+        default=None,
         description=f"PocketSphinx worker processes, 0 to {MAX_ASR_WORKERS} (0: decode in the bot's "
         "process). Default: one per core.",
     )
-    asr_streaming: bool = Field(False, description="`1` decodes the debtor's words while they speak.")
+    asr_streaming: bool = Field(default=False, description="`1` decodes the debtor's words while they speak.")
     supervisor_endpoint: str = Field(
-        "PJSIP/supervisor-{user}",
+        default="PJSIP/supervisor-{user}",
         description="Dial string template a supervisor is rung on; `{user}` is the console user.",
     )
     supervisor_endpoints: str = Field(
-        "PJSIP/supervisor-",
+        default="PJSIP/supervisor-",
         description="Comma-separated prefixes an endpoint named in a supervision request must start with.",
     )
     console_forbidden: Path | None = Field(
-        None,
+        default=None,
         description="YAML file of phrases a bot line must never say, by language. Default: the shipped list.",
     )
     console_secure_cookie: bool = Field(
-        False, description="`1` marks the console's session cookie Secure (behind TLS)."
+        default=False, description="`1` marks the console's session cookie Secure (behind TLS)."
     )
     console_qa_form: Path | None = Field(
-        None, description="YAML QA scoring form for call reviews. Default: the shipped form."
+        default=None, description="YAML QA scoring form for call reviews. Default: the shipped form."
     )
     recordings_dir: Path | None = Field(
-        None,
+        default=None,
         description="Directory the console plays call recordings from. Default: fetched from Asterisk over ARI.",
     )
 
@@ -243,20 +247,6 @@ def ari_settings() -> AriSettings:
 
 def redis_url() -> str:
     return get_settings().redis_url.get_secret_value()
-
-
-def redis_client() -> redis.Redis:
-    """A client for the configured Redis, checked reachable (one-line error otherwise)."""
-    url = redis_url()
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.RedisError:
-        raise ServiceUnavailable(
-            f"Redis is not reachable at {redact_url(url)}",
-            "run tools/setup.sh (it starts redis-server) or set DUNCALL_REDIS_URL",
-        ) from None
-    return client
 
 
 def database_url() -> str:

@@ -37,7 +37,7 @@ from dialer.store.models import CallAttempt, Campaign
 from dialer.strategy.config import load_strategy
 from duncall.personas import load_personas
 from duncall.personas.campaign import import_persona_accounts, persona_accounts
-from foundation import paths, settings
+from foundation import paths, services
 from foundation.contract import DialTarget
 from foundation.errors import DuncallError
 from foundation.settings import ari_settings
@@ -165,7 +165,7 @@ async def run_agents(
     prior_answer_rate: float,
 ) -> Run:
     engine = open_engine(f"sqlite:///{tmp_path / 'agents.db'}")
-    client = settings.redis_client()
+    client = services.redis_client()
     guard = Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=key_prefix)
     personas = [p for p in load_personas(paths.personas_dir()) if p.name == "cooperative"]
     accounts = persona_accounts(personas, copies)
@@ -256,7 +256,7 @@ async def test_predictive_with_too_few_agents_plays_the_message_and_stores_the_a
     # a number whose call reached an agent is not (both are within min_gap, which denies them too).
     sandbox = load_preset("sandbox")
     uk_like = replace(sandbox, frequency=replace(sandbox.frequency, abandon_lockout=dt.timedelta(hours=72)))
-    guard = Guard(settings.redis_client(), run.guard.ledger, uk_like, prefix=key_prefix)
+    guard = Guard(services.redis_client(), run.guard.ledger, uk_like, prefix=key_prefix)
 
     def redial_reasons(attempt_id: str) -> tuple[str, ...]:
         a = stored[attempt_id]

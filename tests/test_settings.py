@@ -12,7 +12,8 @@ import pytest
 
 from foundation import paths
 from foundation.errors import ConfigError, ServiceUnavailable
-from foundation.settings import get_settings, markdown_table, redact_url, redis_client
+from foundation.services import redis_client
+from foundation.settings import get_settings, markdown_table, redact_url
 
 pytestmark = pytest.mark.unit
 

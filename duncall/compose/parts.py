@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from dialer.guards.guard import Guard
 from dialer.guards.ledger import Ledger
 from dialer.store.db import open_engine
-from foundation import paths, settings
+from foundation import paths, services, settings
 from foundation.errors import ConfigError
 from telephony.ari import AriClient
 
@@ -29,7 +29,7 @@ DEFAULT_STRATEGY = paths.strategies_dir() / "default.yaml"
 
 def redis_client() -> redis.Redis:
     """The configured Redis, checked reachable."""
-    return settings.redis_client()
+    return services.redis_client()
 
 
 def redis_at(url: str | None = None) -> redis.Redis:
