@@ -24,8 +24,8 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from dialer.store.models.console import ScriptVersion
 from dialer.store.models.pins import CampaignScriptPin
+from dialer.store.models.scripts import ScriptVersion
 from foundation import paths
 from foundation.errors import ConfigError
 from foundation.settings import get_settings

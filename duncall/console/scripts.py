@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.dialogue.loader import check_text
 from bot.dialogue.model import Script
-from dialer.store.models.console import ScriptVersion
+from dialer.store.models.scripts import ScriptVersion
 from duncall.console.errors import ApiError, not_found
 
 SCRIPT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,80}\.[a-z]{2}$")

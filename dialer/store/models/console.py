@@ -1,8 +1,10 @@
-"""The web console's tables: its users, their sessions, the audit log and script versions.
+"""The web console's tables: its users, their sessions and the audit log.
 
-Passwords and session tokens are never stored as given: a password as an argon2
-hash, a session token as its SHA-256 (a leaked database must not log anyone in).
-Audit rows and script versions are only ever inserted.
+They stay with the store's other tables (rather than in the application) so the
+store's one migration chain creates and autogenerates them without importing the
+console.  Passwords and session tokens are never stored as given: a password as an
+argon2 hash, a session token as its SHA-256 (a leaked database must not log anyone
+in).  Audit rows are only ever inserted.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dialer.store.base import Base
@@ -53,20 +55,3 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-class ScriptVersion(Base):
-    """One saved, valid version of a dialogue script (``early_collection.en``)."""
-
-    __tablename__ = "script_versions"
-    __table_args__ = (UniqueConstraint("script", "version", name="uq_script_versions_script_version"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    script: Mapped[str] = mapped_column(String(100), index=True)  # file stem: <name>.<lang>
-    version: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    author: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    note: Mapped[str] = mapped_column(String(500), default="")
-    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    published_by: Mapped[str | None] = mapped_column(String(64))

@@ -1,4 +1,6 @@
-"""Web console: users, sessions, audit log, script versions (models in dialer/store/models/console.py).
+"""Web console: users, sessions, audit log, script versions.
+
+Models in dialer/store/models/console.py and dialer/store/models/scripts.py.
 
 Revision ID: 0100_console
 Revises: 0002_call_records
