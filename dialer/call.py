@@ -1,10 +1,21 @@
-"""One outbound attempt as a state machine: dialing → answered → (human | machine) → ended.
+"""One outbound attempt as a state machine: dialing → (detecting) → connected → ended.
 
 The dialer owns the telephony life of the attempt (originate, answer
 detection, the outcome from the Q.850 cause); what happens on an answered
-call is handed to the bot through ``on_answer``.  Every transition is explicit;
-a channel that goes away in any state ends the attempt with the outcome its
-hangup cause implies.
+call is handed to the bot through ``on_answer``.  The transitions are data
+(``TRANSITIONS``: (state, event kind) → handler, each handler small and
+returning the next state), as the cause table in ``telephony.ari.causes`` is
+for outcomes; a channel that goes away in any state ends the attempt with the
+outcome its hangup cause implies.
+
+    dialing   --answered-->  detecting (answer detection) | connected (no detection)
+    dialing   --timeout--->  dialing (hung up, NO_ANSWER; waits for its ChannelDestroyed)
+                             | ended (that did not come either)
+    detecting --amd------->  connected (human or machine)
+    detecting --timeout--->  connected (taken for a person)
+    any       --dial------>  same (a Dial status before the answer, for the outcome)
+    any       --destroyed->  ended
+    any       --closed---->  ended
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from foundation.contract import CallOutcome, debtor_channel
 from foundation.log import kv
@@ -78,6 +89,182 @@ class AttemptResult(Generic[R]):
     states: list[str] = field(default_factory=list)
 
 
+class EventKind(StrEnum):
+    """What the state machine reacts to: the ARI events of the attempt's channel, and time."""
+
+    TIMEOUT = "timeout"  # the state's deadline passed
+    CLOSED = "closed"  # the event stream ended (the client closed)
+    ANSWERED = "answered"  # the channel entered Stasis answered ("dialed")
+    AMD = "amd"  # it re-entered Stasis with answer detection's verdict
+    STASIS = "stasis"  # it entered Stasis for another reason
+    DIAL_STATUS = "dial_status"  # a Dial event before the answer
+    DESTROYED = "destroyed"  # the channel is gone
+    OTHER = "other"  # nothing this machine acts on
+
+
+@dataclass
+class _Attempt(Generic[R]):
+    """The state machine's memory of one attempt."""
+
+    ari: AriClient
+    on_answer: Callable[[AnsweredCall], Awaitable[R]]
+    detect_machine: bool
+    result: AttemptResult[R]
+    started: float  # monotonic
+    deadline: float  # monotonic: the ring deadline while dialing
+    state: CallState = CallState.DIALING
+    answered_at: float | None = None
+    dial_status_outcome: CallOutcome | None = None
+    conversation: asyncio.Task[R] | None = None
+
+    @property
+    def channel_id(self) -> str:
+        return self.result.channel_id
+
+    def enter(self, state: CallState) -> CallState:
+        self.state = state
+        self.result.states.append(state)
+        return state
+
+    def converse(self, kind: AnswerKind, status: str) -> None:
+        self.conversation = _start(
+            self.ari, self.on_answer, self.channel_id, kind, status, self.answered_at, self.result
+        )
+
+
+Handler = Callable[["_Attempt[Any]", Any], Awaitable[CallState]]
+
+
+def _wait_dialing(a: _Attempt[Any]) -> float | None:
+    return a.deadline - time.monotonic()
+
+
+def _wait_detecting(a: _Attempt[Any]) -> float | None:
+    return AMD_TIMEOUT_S
+
+
+def _wait_connected(a: _Attempt[Any]) -> float | None:
+    return None  # the call lasts as long as the conversation; its channel's end stops it
+
+
+# How long each live state waits for its next event (None: no deadline).
+WAIT: dict[CallState, Callable[[_Attempt[Any]], float | None]] = {
+    CallState.DIALING: _wait_dialing,
+    CallState.DETECTING: _wait_detecting,
+    CallState.CONNECTED: _wait_connected,
+}
+
+
+def classify(event: Any, channel_id: str, answered: bool) -> EventKind:
+    if isinstance(event, StasisStart) and event.channel.id == channel_id:
+        first = event.args[:1]
+        if first == ("dialed",):
+            return EventKind.ANSWERED
+        if first == ("amd",):
+            return EventKind.AMD
+        return EventKind.STASIS
+    if isinstance(event, Dial) and not answered:
+        return EventKind.DIAL_STATUS
+    if isinstance(event, ChannelDestroyed) and event.channel.id == channel_id:
+        return EventKind.DESTROYED
+    return EventKind.OTHER
+
+
+async def _ring_timeout(a: _Attempt[Any], event: None) -> CallState:
+    if a.result.outcome is CallOutcome.NO_ANSWER:
+        return CallState.ENDED  # hung up, and no ChannelDestroyed came within the margin either
+    a.result.outcome = CallOutcome.NO_ANSWER
+    await _hangup(a.ari, a.channel_id)
+    a.deadline = time.monotonic() + ANSWER_TIMEOUT_MARGIN_S  # for its ChannelDestroyed
+    return a.state
+
+
+async def _amd_timeout(a: _Attempt[Any], event: None) -> CallState:
+    # AMD never reported: treat as human rather than abandon a person.
+    a.converse(AnswerKind.HUMAN, "TIMEOUT")
+    return a.enter(CallState.CONNECTED)
+
+
+async def _closed(a: _Attempt[Any], event: None) -> CallState:
+    return CallState.ENDED
+
+
+async def _answered(a: _Attempt[Any], event: StasisStart) -> CallState:
+    a.state = CallState.ANSWERED
+    a.answered_at = time.monotonic()
+    a.result.ring_ms = (a.answered_at - a.started) * 1000
+    a.result.outcome = CallOutcome.ANSWERED
+    if a.detect_machine:
+        await a.ari.continue_in_dialplan(a.channel_id, context=AMD_CONTEXT, extension="s", priority=1)
+        return a.enter(CallState.DETECTING)
+    a.converse(AnswerKind.HUMAN, "")
+    return a.enter(CallState.CONNECTED)
+
+
+async def _amd(a: _Attempt[Any], event: StasisStart) -> CallState:
+    status = event.args[1] if len(event.args) > 1 else "NOTSURE"
+    amd_cause = event.args[2] if len(event.args) > 2 else ""
+    if status == "MACHINE" and amd_cause.startswith("INITIALSILENCE"):
+        # Silence alone is no evidence of a machine, and a person taken for
+        # one counts as an abandoned call: let the bot speak first.
+        status = "NOTSURE"
+    a.result.amd_status = status
+    kind = AnswerKind.MACHINE if status == "MACHINE" else AnswerKind.HUMAN
+    if kind is AnswerKind.MACHINE:
+        a.result.outcome = CallOutcome.VOICEMAIL
+    a.converse(kind, status)
+    return a.enter(CallState.CONNECTED)
+
+
+async def _stasis(a: _Attempt[Any], event: StasisStart) -> CallState:
+    return a.enter(a.state)  # recorded, nothing changes
+
+
+async def _dial_status(a: _Attempt[Any], event: Dial) -> CallState:
+    # Local and some SIP legs end with cause 0; the Dial status still says why.
+    dial_outcome = outcome_for_dialstatus(event.dialstatus)
+    if dial_outcome is not None:
+        a.result.dialstatus = event.dialstatus
+        a.dial_status_outcome = dial_outcome
+    return a.state
+
+
+async def _destroyed(a: _Attempt[Any], event: ChannelDestroyed) -> CallState:
+    result = a.result
+    result.cause, result.cause_txt = event.cause, event.cause_txt
+    if a.answered_at is None and result.outcome is not CallOutcome.NO_ANSWER:
+        by_cause = outcome_for_cause(event.cause, answered=False)
+        known_cause = event.cause not in (0, 16)
+        result.outcome = by_cause if known_cause or a.dial_status_outcome is None else a.dial_status_outcome
+    return CallState.ENDED
+
+
+LIVE_STATES = (CallState.DIALING, CallState.DETECTING, CallState.CONNECTED)
+
+# (state, event kind) → handler; a pair not listed leaves the state as it is.
+TRANSITIONS: dict[tuple[CallState, EventKind], Handler] = {
+    (CallState.DIALING, EventKind.TIMEOUT): _ring_timeout,
+    (CallState.DETECTING, EventKind.TIMEOUT): _amd_timeout,
+    (CallState.CONNECTED, EventKind.TIMEOUT): _closed,  # it has no deadline; were one to pass, stop
+    **{(s, EventKind.CLOSED): _closed for s in LIVE_STATES},
+    **{(s, EventKind.ANSWERED): _answered for s in LIVE_STATES},
+    **{(s, EventKind.AMD): _amd for s in LIVE_STATES},
+    **{(s, EventKind.STASIS): _stasis for s in LIVE_STATES},
+    **{(s, EventKind.DIAL_STATUS): _dial_status for s in LIVE_STATES},
+    **{(s, EventKind.DESTROYED): _destroyed for s in LIVE_STATES},
+}
+
+
+async def _next_event(events: Any, wait_s: float | None) -> tuple[Any, bool]:
+    """The next event, or (None, True) when the deadline passed: not the end of the events."""
+    if wait_s is not None and wait_s <= 0:
+        return None, True
+    try:
+        return await events.get(timeout=wait_s), False
+    except TimeoutError:
+        return None, True
+
+
 async def place_call(
     ari: AriClient,
     endpoint: str,
@@ -91,11 +278,11 @@ async def place_call(
     attempt_id = attempt_id or new_id()
     channel_id = debtor_channel(attempt_id)
     result: AttemptResult[R] = AttemptResult(attempt_id, channel_id, CallOutcome.FAILED)
-    state = CallState.DIALING
-    result.states.append(state)
     started = time.monotonic()
-    answered_at: float | None = None
-    dial_status_outcome: CallOutcome | None = None
+    a = _Attempt(
+        ari, on_answer, detect_machine, result, started, started + ring_timeout_s + ANSWER_TIMEOUT_MARGIN_S
+    )
+    result.states.append(a.state)
     with ari.channel_events(channel_id) as events:
         try:
             await ari.originate(
@@ -115,113 +302,46 @@ async def place_call(
             result.outcome = CallOutcome.FAILED
             result.cause_txt = exc.what
             return result
-        conversation_task: asyncio.Task[R] | None = None
         try:
-            deadline = started + ring_timeout_s + ANSWER_TIMEOUT_MARGIN_S
             while True:
-                timeout = (deadline - time.monotonic()) if state is CallState.DIALING else None
-                if state is CallState.DETECTING:
-                    timeout = AMD_TIMEOUT_S
-                # A deadline passing is not the end of the channel's events: tell them apart.
-                timed_out = False
-                event = None
-                if timeout is not None and timeout <= 0:
-                    timed_out = True
+                event, timed_out = await _next_event(events, WAIT[a.state](a))
+                if timed_out:
+                    kind = EventKind.TIMEOUT
+                elif event is None:
+                    kind = EventKind.CLOSED
                 else:
-                    try:
-                        event = await events.get(timeout=timeout)
-                    except TimeoutError:
-                        timed_out = True
-                if timed_out and state is CallState.DIALING:
-                    if result.outcome is CallOutcome.NO_ANSWER:
-                        break  # hung up, and no ChannelDestroyed came within the margin either
-                    result.outcome = CallOutcome.NO_ANSWER
-                    await _hangup(ari, channel_id)
-                    deadline = time.monotonic() + ANSWER_TIMEOUT_MARGIN_S  # for its ChannelDestroyed
-                    continue
-                if timed_out and state is CallState.DETECTING:
-                    # AMD never reported: treat as human rather than abandon a person.
-                    state = CallState.CONNECTED
-                    conversation_task = _start(
-                        ari, on_answer, channel_id, AnswerKind.HUMAN, "TIMEOUT", answered_at, result
-                    )
-                    result.states.append(state)
-                    continue
-                if event is None:
-                    break  # the stream ended (the client closed)
-                if isinstance(event, StasisStart) and event.channel.id == channel_id:
-                    if event.args[:1] == ("dialed",):
-                        state = CallState.ANSWERED
-                        answered_at = time.monotonic()
-                        result.ring_ms = (answered_at - started) * 1000
-                        result.outcome = CallOutcome.ANSWERED
-                        if detect_machine:
-                            state = CallState.DETECTING
-                            await ari.continue_in_dialplan(
-                                channel_id, context=AMD_CONTEXT, extension="s", priority=1
-                            )
-                        else:
-                            state = CallState.CONNECTED
-                            conversation_task = _start(
-                                ari, on_answer, channel_id, AnswerKind.HUMAN, "", answered_at, result
-                            )
-                    elif event.args[:1] == ("amd",):
-                        status = event.args[1] if len(event.args) > 1 else "NOTSURE"
-                        amd_cause = event.args[2] if len(event.args) > 2 else ""
-                        if status == "MACHINE" and amd_cause.startswith("INITIALSILENCE"):
-                            # Silence alone is no evidence of a machine, and a person taken for
-                            # one counts as an abandoned call: let the bot speak first.
-                            status = "NOTSURE"
-                        result.amd_status = status
-                        kind = AnswerKind.MACHINE if status == "MACHINE" else AnswerKind.HUMAN
-                        if kind is AnswerKind.MACHINE:
-                            result.outcome = CallOutcome.VOICEMAIL
-                        state = CallState.CONNECTED
-                        conversation_task = _start(
-                            ari, on_answer, channel_id, kind, status, answered_at, result
-                        )
-                    result.states.append(state)
-                elif isinstance(event, Dial) and answered_at is None:
-                    # Local and some SIP legs end with cause 0; the Dial status still says why.
-                    dial_outcome = outcome_for_dialstatus(event.dialstatus)
-                    if dial_outcome is not None:
-                        result.dialstatus = event.dialstatus
-                        dial_status_outcome = dial_outcome
-                elif isinstance(event, ChannelDestroyed) and event.channel.id == channel_id:
-                    result.cause, result.cause_txt = event.cause, event.cause_txt
-                    if answered_at is None and result.outcome is not CallOutcome.NO_ANSWER:
-                        by_cause = outcome_for_cause(event.cause, answered=False)
-                        known_cause = event.cause not in (0, 16)
-                        result.outcome = (
-                            by_cause if known_cause or dial_status_outcome is None else dial_status_outcome
-                        )
+                    kind = classify(event, channel_id, answered=a.answered_at is not None)
+                handler = TRANSITIONS.get((a.state, kind))
+                if handler is not None and await handler(a, event) is CallState.ENDED:
                     break
         finally:
-            state = CallState.ENDED
-            result.states.append(state)
-            if conversation_task is not None:
-                if not conversation_task.done():
-                    # The far end is gone: give the bot a moment to notice and finish its record.
-                    await asyncio.wait({conversation_task}, timeout=BOT_FINISH_TIMEOUT_S)
-                if conversation_task.done() and not conversation_task.cancelled():
-                    if conversation_task.exception() is None:
-                        result.conversation = conversation_task.result()
-                    else:
-                        log.error(
-                            "conversation failed",
-                            exc_info=conversation_task.exception(),
-                            extra=kv(attempt_id=attempt_id),
-                        )
-                else:
-                    log.warning("bot did not finish in time; cancelling it", extra=kv(attempt_id=attempt_id))
-                    conversation_task.cancel()
-                    # Let its clean-up (media socket, bridge) run while the ARI client is still open.
-                    await asyncio.wait({conversation_task}, timeout=BOT_FINISH_TIMEOUT_S)
+            a.enter(CallState.ENDED)
+            if a.conversation is not None:
+                await _finish(a.conversation, attempt_id, result)
             await _hangup(ari, channel_id)
-    if answered_at is not None:
-        result.duration_s = time.monotonic() - answered_at
+    if a.answered_at is not None:
+        result.duration_s = time.monotonic() - a.answered_at
     log.info("attempt ended", extra=kv(attempt_id=attempt_id, outcome=result.outcome, cause=result.cause))
     return result
+
+
+async def _finish(conversation: asyncio.Task[R], attempt_id: str, result: AttemptResult[R]) -> None:
+    """Wait for whoever answered to finish its record; cancel it if it does not in time."""
+    if not conversation.done():
+        # The far end is gone: give the bot a moment to notice and finish its record.
+        await asyncio.wait({conversation}, timeout=BOT_FINISH_TIMEOUT_S)
+    if conversation.done() and not conversation.cancelled():
+        if conversation.exception() is None:
+            result.conversation = conversation.result()
+        else:
+            log.error(
+                "conversation failed", exc_info=conversation.exception(), extra=kv(attempt_id=attempt_id)
+            )
+    else:
+        log.warning("bot did not finish in time; cancelling it", extra=kv(attempt_id=attempt_id))
+        conversation.cancel()
+        # Let its clean-up (media socket, bridge) run while the ARI client is still open.
+        await asyncio.wait({conversation}, timeout=BOT_FINISH_TIMEOUT_S)
 
 
 def _start(
