@@ -1,7 +1,8 @@
 """One answered call's conversation: listen, endpoint, recognize, decide, speak.
 
-The loop owns three named tasks in one task group — the media listener, the
-turn loop, and a control reader (DTMF, hangup) — and ends them all together.
+``run`` starts the media listener as a named task beside the turn loop (which
+waits on the next utterance and the next control event — DTMF, hangup — at
+once), and cancels and awaits the listener when the turns end, however they end.
 Timing goals (turn latency, barge-in) are measured here and kept on the
 record; they are reported by the benchmarks, never asserted by timed tests.
 
