@@ -6,6 +6,7 @@ Importing this package registers all of them on ``dialer.store.base.Base.metadat
 from dialer.store.models.accounts import Account, AccountFlagRow, FlagSource, Phone
 from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign, CampaignStatus
+from dialer.store.models.payments import PaymentRow, PaymentSource
 from dialer.store.models.promises import PromiseRow, PromiseStatus
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "Campaign",
     "CampaignStatus",
     "FlagSource",
+    "PaymentRow",
+    "PaymentSource",
     "Phone",
     "PromiseRow",
     "PromiseStatus",

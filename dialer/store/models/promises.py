@@ -15,8 +15,9 @@ from dialer.store.models.accounts import MONEY
 
 class PromiseStatus(StrEnum):
     PENDING = "pending"
-    KEPT = "kept"
-    BROKEN = "broken"
+    KEPT = "kept"  # paid in full by the end of the promised day + grace days, in the debtor's zone
+    PARTIALLY_KEPT = "partially_kept"  # paid something, not all, by then
+    BROKEN = "broken"  # paid nothing by then
 
 
 class PromiseRow(Base):
@@ -32,3 +33,5 @@ class PromiseRow(Base):
     status: Mapped[str] = mapped_column(String(16), default=PromiseStatus.PENDING.value)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sum of the payments matched to it (dialer.payments), whenever they were paid.
+    paid_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0), server_default="0")
