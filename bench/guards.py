@@ -8,6 +8,8 @@ Rows:
   script 2 procs    two processes, one by one each, sharing the counters (sum of both)
   guard 1-by-1      Guard.reserve: policy + EVALSHA + SQLite ledger commit + epoch check
   guard batched     Guard.reserve_many of --batch targets (one round trip, one ledger transaction)
+  gate 1-by-1       GuardGate.reserve as a campaign dials: the account's facts read from the store
+                    (flags, consent, number suppression) in a worker thread, then Guard.reserve
 
 Targets from the issue: ≥ 8,000/s one process, ≥ 40,000/s batched, p99 ≤ 2 ms.  Keys live
 under a throw-away prefix and are deleted at the end.
@@ -16,6 +18,7 @@ under a throw-away prefix and are deleted at the end.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import multiprocessing as mp
 import statistics
@@ -29,8 +32,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dialer.campaign.facts import store_facts
 from dialer.guards import Guard, Ledger
 from dialer.guards.counters import CHECK_AND_RESERVE_LUA, Keys, attempt_args, rule_args
+from dialer.guards.gate import GuardGate
 from dialer.policy import DEFAULT_RULES
 from foundation.contract import DialTarget
 
@@ -139,6 +144,74 @@ def guard_rows(url: str, prefix: str, seconds: float, batch: int) -> list[Row]:
     return [one, many]
 
 
+def gate_row(url: str, prefix: str, seconds: float) -> Row:
+    """What one campaign dial pays: the facts read from the store, then the guard."""
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    from dialer.store.db import open_engine
+    from dialer.store.models import Account, Phone
+
+    r = redis.Redis.from_url(url)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = open_engine(f"sqlite:///{Path(tmp) / 'bench-store.db'}")
+        with engine.begin() as conn:
+            conn.execute(
+                insert(Account),
+                [
+                    dict(
+                        account_id=f"acct-{i}",
+                        first_name="A",
+                        last_name="B",
+                        timezone=None,
+                        language="en",
+                        balance=Decimal("100.00"),
+                        currency="USD",
+                        payment_history=[],
+                    )
+                    for i in range(ACCOUNTS)
+                ],
+            )
+            conn.execute(
+                insert(Phone),
+                [
+                    dict(
+                        account_id=f"acct-{i}",
+                        number=PHONE.format(i),
+                        position=0,
+                        phone_type="mobile",
+                        ai_voice_consent=True,
+                        consent_date=dt.date(2026, 1, 1),
+                        contact_type="debtor",
+                    )
+                    for i in range(ACCOUNTS)
+                ],
+            )
+        guard = Guard(r, Ledger.on(engine), DEFAULT_RULES, prefix=prefix, clock=Walk())
+        guard.rebuild()
+        gate = GuardGate(guard, store_facts(engine))
+        targets = [DialTarget(f"acct-{i}", PHONE.format(i)) for i in range(ACCOUNTS)]
+
+        async def run() -> list[float]:
+            lat: list[float] = []
+            deadline = time.perf_counter() + seconds
+            i = 0
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                await gate.reserve(targets[i % ACCOUNTS], uuid.uuid4().hex, START)
+                lat.append(time.perf_counter() - t0)
+                i += 1
+            return lat
+
+        t_start = time.perf_counter()
+        lat = asyncio.run(run())
+        row = ("gate 1-by-1 (SQLite facts+ledger)", len(lat), time.perf_counter() - t_start, lat)
+        engine.dispose()
+    r.close()
+    return row
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -169,6 +242,7 @@ def main() -> None:
         both = [x for p in parts for x in p[1]]
         rows.append(("script 2 procs", sum(p[0] for p in parts), opts.seconds, both))
         rows.extend(guard_rows(opts.redis, prefix + "d:", opts.seconds, opts.batch))
+        rows.append(gate_row(opts.redis, prefix + "e:", opts.seconds))
     finally:
         r = redis.Redis.from_url(opts.redis)
         for key in r.scan_iter(f"{prefix}*", count=1000):
