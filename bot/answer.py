@@ -9,8 +9,17 @@ from bot.callbot import BotEngines, run_bot
 from bot.dialogue.engine import DialogueSession
 from bot.dialogue.loader import find_script, load_script
 from bot.dialogue.model import Script
+from bot.dialogue.types import InstallmentPlan
 from bot.nlu.types import IntentClassifier
-from foundation.contract import AccountView, ConversationRecord, Disposition, Turn
+from foundation.contract import (
+    AccountView,
+    ConversationRecord,
+    Disposition,
+    InstallmentPlanRecord,
+    InstalmentRecord,
+    Intent,
+    Turn,
+)
 from telephony.ari import AriClient
 
 
@@ -54,4 +63,21 @@ async def converse(
     record.path = list(session.path)
     if result.promise is not None:
         record.promise = {"date": result.promise.date.isoformat(), "amount": str(result.promise.amount)}
+    if result.plan is not None:
+        record.plan = plan_record(result.plan)
+    record.callback_at = result.callback_at
+    record.hardship = any(
+        t.understanding is not None and t.understanding.intent is Intent.HARDSHIP for t in session.turns
+    )
     return record
+
+
+def plan_record(plan: InstallmentPlan) -> InstallmentPlanRecord:
+    """The accepted plan as the dialer stores it: one row per instalment, the remainder on the last."""
+    amounts = [plan.amount] * (plan.count - 1) + [plan.last_amount]
+    return InstallmentPlanRecord(
+        total=plan.total,
+        instalments=tuple(
+            InstalmentRecord(due, amount) for due, amount in zip(plan.dates, amounts, strict=True)
+        ),
+    )

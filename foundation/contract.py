@@ -99,6 +99,7 @@ class DialTarget:
     voice: Voice | None = None  # None: the consent rule is not evaluated
     consent: bool | None = None  # recorded prior express consent for this number
     campaign_id: str | None = None
+    phone_status: str | None = None  # the number's status on this account (None: active)
 
 
 class ChannelPrefix(StrEnum):
@@ -194,6 +195,22 @@ class Turn:
     stages_ms: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class InstalmentRecord:
+    """One payment of an accepted plan: due on a date in the debtor's own time zone."""
+
+    due: dt.date
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentPlanRecord:
+    """An installment plan the debtor accepted on the call, with its whole schedule."""
+
+    total: Decimal
+    instalments: tuple[InstalmentRecord, ...]
+
+
 @dataclass
 class ConversationRecord:
     language: str
@@ -212,3 +229,6 @@ class ConversationRecord:
     script_sha256: str | None = None
     path: list[str] = field(default_factory=list)  # dialogue states entered, in order
     taken_over_by: str | None = None  # the supervisor who took the call over from the bot
+    plan: InstallmentPlanRecord | None = None  # an installment plan the debtor accepted
+    callback_at: dt.date | None = None  # the day the debtor asked to be called back (their zone)
+    hardship: bool = False  # the debtor said they cannot pay as agreed (the strategy offers a plan)

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from dialer.accounts import importer
 from dialer.accounts.importer import Reject, import_file
+from dialer.accounts.state import record_outcome
 from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, Phone
-from dialer.store.repo import record_outcome
 from dialer.store.testing import temporary_database
 from foundation.contract import CallOutcome, Disposition
 

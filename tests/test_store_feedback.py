@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dialer.accounts.importer import import_file
+from dialer.accounts.state import record_outcome
 from dialer.store.db import current_revision, head_revision, make_engine, upgrade
 from dialer.store.models import AccountFlagRow, AttemptState, CallAttempt, PromiseRow
-from dialer.store.repo import record_outcome, strategy_inputs
+from dialer.store.repo import strategy_inputs
 from dialer.store.testing import temporary_database
 from dialer.strategy.config import load_strategy
 from dialer.strategy.model import ActionKind, StageName

@@ -1,7 +1,8 @@
 """What one attempt writes to the store: the ``dialing`` row before the originate, the end after.
 
-One writer for bot and agent calls alike: the ended row and its recording come
-from the call's ``ConversationRecord`` (an agent call's has no turns).  The
+One writer for bot and agent calls alike: the ended row, the account state the
+call produced (``dialer.accounts.state``) and its recording come from the call's
+``ConversationRecord`` (an agent call's has no turns).  The
 writes block, so the pipeline makes them through ``reserved`` / ``ended``,
 which run them in a worker thread: the event loop carries the calls' audio.
 """
@@ -14,6 +15,7 @@ import datetime as dt
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from dialer.accounts.state import CallResult, write_call_result
 from dialer.call import AttemptResult
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
@@ -50,15 +52,14 @@ def disposition_of(attempt: AttemptResult[ConversationRecord]) -> Disposition:
 def record_ended(
     engine: Engine, target: DialTarget, attempt: AttemptResult[ConversationRecord], now: dt.datetime
 ) -> None:
-    """End the attempt row with its outcome; an answered call adds its recording and transcript."""
+    """End the attempt row with its outcome and the account state the call produced (flags, a
+    blocked number, a promise, a plan, a callback day); an answered call adds its recording and
+    transcript.  One transaction: the attempt never ends without what the debtor said."""
     conv = attempt.conversation
     with Session(engine) as s, s.begin():
         row = s.get(CallAttempt, attempt.attempt_id)
         assert row is not None, "an attempt is recorded before it is dialled"
-        row.state = AttemptState.ENDED.value
-        row.ended_at = now
-        row.outcome = attempt.outcome.value
-        row.disposition = str(disposition_of(attempt))
+        write_call_result(s, row, CallResult.of(attempt.outcome, disposition_of(attempt), conv), now)
         if conv is None:
             return
         s.add(

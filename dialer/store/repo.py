@@ -2,9 +2,8 @@
 
 ``strategy_inputs`` turns stored rows into the policy's ``AccountState`` and
 ``History``; ``account_view`` turns a stored account into what a dialogue script
-may read (``AccountView``, the one place that mapping is written);
-``record_outcome`` writes a finished attempt and feeds it back (flags from
-dispositions, promises to pay).
+may read (``AccountView``, the one place that mapping is written).  What a
+finished attempt writes back (flags, promises, plans) is ``dialer.accounts.state``.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from dialer.store.models import Account, AccountFlagRow, AttemptState, CallAttempt, FlagSource, PromiseRow
+from dialer.store.models import Account, AttemptState, CallAttempt, PromiseRow
 from dialer.strategy.model import AccountState, AttemptRecord, History, PromiseRecord, PromiseState, StageName
-from dialer.strategy.policy import flag_for_disposition
 from foundation.contract import AccountFlag, AccountView, CallOutcome, Disposition
 from foundation.errors import InputError
 
@@ -109,58 +107,6 @@ def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tupl
         ),
     )
     return state, history
-
-
-def record_outcome(
-    session: Session,
-    attempt: CallAttempt,
-    *,
-    outcome: CallOutcome,
-    ended_at: dt.datetime,
-    disposition: Disposition | None = None,
-    promise: tuple[dt.date, Decimal] | None = None,
-    hardship: bool = False,
-) -> None:
-    """End ``attempt`` and feed its result back; the caller commits."""
-    attempt.state = AttemptState.ENDED.value
-    attempt.outcome = outcome.value
-    attempt.ended_at = ended_at
-    attempt.disposition = disposition.value if disposition else None
-    attempt.hardship = hardship
-    flag = flag_for_disposition(disposition)
-    if flag is not None:
-        existing = session.get(AccountFlagRow, (attempt.account_id, flag.value))
-        if existing is None:
-            session.add(
-                AccountFlagRow(
-                    account_id=attempt.account_id,
-                    flag=flag.value,
-                    source=FlagSource.CALL.value,
-                    set_at=ended_at,
-                    attempt_id=attempt.attempt_id,
-                )
-            )
-        elif existing.source == FlagSource.IMPORT.value:
-            # A call confirmed it: keep it past the next re-import, which replaces only import flags.
-            existing.source, existing.set_at, existing.attempt_id = (
-                FlagSource.CALL.value,
-                ended_at,
-                attempt.attempt_id,
-            )
-    if promise is not None:
-        account = session.get(Account, attempt.account_id)
-        promised_date, amount = promise
-        session.add(
-            PromiseRow(
-                account_id=attempt.account_id,
-                attempt_id=attempt.attempt_id,
-                stage=attempt.stage,
-                promised_date=promised_date,
-                amount=amount,
-                currency=account.currency if account else "USD",
-                created_at=ended_at,
-            )
-        )
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

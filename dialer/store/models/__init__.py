@@ -3,11 +3,24 @@
 Importing this package registers all of them on ``dialer.store.base.Base.metadata``.
 """
 
-from dialer.store.models.accounts import Account, AccountFlagRow, FlagSource, Phone
+from dialer.store.models.accounts import (
+    Account,
+    AccountFlagRow,
+    FlagSource,
+    Phone,
+    PhoneStatus,
+    PhoneStatusRow,
+)
 from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign, CampaignStatus
 from dialer.store.models.payments import PaymentRow, PaymentSource
-from dialer.store.models.promises import PromiseRow, PromiseStatus
+from dialer.store.models.promises import (
+    InstallmentPlanRow,
+    InstalmentRow,
+    PlanStatus,
+    PromiseRow,
+    PromiseStatus,
+)
 
 __all__ = [
     "Account",
@@ -17,9 +30,14 @@ __all__ = [
     "Campaign",
     "CampaignStatus",
     "FlagSource",
+    "InstallmentPlanRow",
+    "InstalmentRow",
     "PaymentRow",
     "PaymentSource",
     "Phone",
+    "PhoneStatus",
+    "PhoneStatusRow",
+    "PlanStatus",
     "PromiseRow",
     "PromiseStatus",
 ]

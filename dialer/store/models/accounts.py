@@ -78,3 +78,35 @@ class AccountFlagRow(Base):
     # import itself would make re-importing the same file change the database.
     set_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attempt_id: Mapped[str | None] = mapped_column(String(36))
+    set_by: Mapped[str | None] = mapped_column(String(64))  # an operator's name, or "call"
+    reason: Mapped[str | None] = mapped_column(String(400))  # why, in the words of whoever set it
+
+
+class PhoneStatus(StrEnum):
+    """Whether a number may be dialled about an account; every status but ``active`` blocks it."""
+
+    ACTIVE = "active"
+    WRONG_NUMBER = "wrong_number"  # the person answering does not know the debtor
+    DISCONNECTED = "disconnected"
+    REASSIGNED = "reassigned"  # the number now belongs to someone else
+    BLOCKED = "blocked"  # an operator stopped calls to it (e.g. the debtor asked, for this number)
+
+
+class PhoneStatusRow(Base):
+    """A number's status on one account, with who set it, when and why.
+
+    Its own table, not a column of ``phones``: a re-import replaces an account's phone
+    rows, and must not make a number the debtor's neighbour answered callable again.
+    """
+
+    __tablename__ = "phone_statuses"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164, as in phones
+    status: Mapped[str] = mapped_column(String(16))  # PhoneStatus
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    set_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(400))
+    attempt_id: Mapped[str | None] = mapped_column(String(36))  # the call that set it, if one did

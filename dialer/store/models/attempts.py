@@ -36,3 +36,4 @@ class CallAttempt(Base):
     disposition: Mapped[str | None] = mapped_column(String(32))  # foundation.contract.Disposition
     hardship: Mapped[bool] = mapped_column(default=False)  # debtor said they cannot pay as agreed
     callback_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    right_party: Mapped[bool | None] = mapped_column()  # a right-party conversation took place
