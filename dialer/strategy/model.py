@@ -41,8 +41,11 @@ class ActionKind(StrEnum):
 
 
 class PromiseState(StrEnum):
+    """A promise to pay as ``dialer.strategy.promises`` judges it (the store's ``PromiseStatus``)."""
+
     PENDING = "pending"
     KEPT = "kept"
+    PARTIALLY_KEPT = "partially_kept"
     BROKEN = "broken"
 
 

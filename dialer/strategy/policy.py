@@ -7,11 +7,15 @@ The order of the checks is the order of precedence:
    flag has not been written yet — stops;
 2. a paid-off balance stops;
 3. "already paid" holds calls while the payment posts;
-4. a pending promise to pay holds calls until the promised date plus grace days;
-   a promise past that date and grace without being kept counts as broken;
+4. a pending promise to pay holds calls until the promised date plus grace days,
+   and so does a kept one (paid early: the debtor did what was agreed, no call before
+   that date); a promise past that date and grace without being kept counts as broken
+   (``dialer.strategy.promises`` judges them, in the debtor's zone);
 5. the stage follows days past due and the risk segment, and each broken promise
-   lifts it to at least the stage after the one the promise was made in;
-6. hardship said on the last conversation routes to the installment script;
+   lifts it to at least the stage after the one the promise was made in; a partially
+   kept promise does not escalate (the debtor paid what they could);
+6. hardship said on the last conversation, or a partially kept latest promise (paying
+   some but not all suggests instalments), routes to the installment script;
 7. attempt limits per stage and per day, then retry spacing by the last outcome,
    push ``not_before`` later.
 """
@@ -28,16 +32,19 @@ from dialer.strategy.model import (
     AttemptRecord,
     History,
     NextAction,
-    PromiseRecord,
     PromiseState,
     Stage,
     StageName,
     Strategy,
 )
+from dialer.strategy.promises import promise_deadline
 from foundation.contract import AccountFlag, CallOutcome, Disposition
 
 STOP_FLAGS: frozenset[AccountFlag] = frozenset(AccountFlag)
 DAY = dt.timedelta(days=1)
+# Promises that hold calls until their date and grace days are over (calls resume at local
+# midnight after the last grace day; the calling-window guard does the rest).
+HOLDING_PROMISES = frozenset({PromiseState.PENDING, PromiseState.KEPT, PromiseState.PARTIALLY_KEPT})
 
 # What a conversation's ending says about the account, for the store to record as a flag.
 DISPOSITION_FLAGS: dict[Disposition, AccountFlag] = {
@@ -111,24 +118,28 @@ def next_action(strategy: Strategy, account: AccountState, history: History, now
 
     floor_level = -1
     for promise in history.promises:
-        resume = _promise_resume(promise, strategy, zone)
-        if promise.status is PromiseState.PENDING and now < resume:
+        resume = promise_deadline(promise.promised_date, strategy.promise_grace_days, zone)
+        if promise.status in HOLDING_PROMISES and now < resume:
+            kept = " kept" if promise.status is PromiseState.KEPT else ""
             holds.append(
                 (
                     resume,
-                    f"promise to pay on {promise.promised_date} (+{strategy.promise_grace_days} grace days)",
+                    f"promise to pay on {promise.promised_date}{kept} "
+                    f"(+{strategy.promise_grace_days} grace days)",
                 )
             )
         elif promise.status is PromiseState.BROKEN or promise.status is PromiseState.PENDING:
             made_in = promise.stage.level if promise.stage is not None else 0
             floor_level = max(floor_level, made_in + 1)
+    latest_promise = max(history.promises, key=lambda p: p.made_at) if history.promises else None
+    partial = latest_promise is not None and latest_promise.status is PromiseState.PARTIALLY_KEPT
 
     dpd = current_dpd(account, today)
     stage = _choose_stage(strategy, account, dpd, floor_level)
     if stage is None:
         return NextAction(ActionKind.STOP, f"no stage covers {dpd} days past due", details={"dpd": str(dpd)})
     escalated = floor_level > (_dpd_level(strategy, account, dpd))
-    script, script_reason = _script(strategy, stage, account.language, last_answered)
+    script, script_reason = _script(strategy, stage, account.language, last_answered, partial)
 
     candidates: list[tuple[dt.datetime, str]] = [(now, "ready")]
     candidates += holds
@@ -177,12 +188,6 @@ def next_action(strategy: Strategy, account: AccountState, history: History, now
     )
 
 
-def _promise_resume(promise: PromiseRecord, strategy: Strategy, zone: dt.tzinfo) -> dt.datetime:
-    day = promise.promised_date + dt.timedelta(days=strategy.promise_grace_days + 1)
-    # Calls resume at local midnight after the last grace day; the calling window guard does the rest.
-    return dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-
-
 def _dpd_level(strategy: Strategy, account: AccountState, dpd: int | None) -> int:
     if dpd is None:
         return -1
@@ -205,10 +210,12 @@ def _choose_stage(
 
 
 def _script(
-    strategy: Strategy, stage: Stage, language: str, last_answered: AttemptRecord | None
+    strategy: Strategy, stage: Stage, language: str, last_answered: AttemptRecord | None, partial: bool
 ) -> tuple[str, str]:
     if last_answered is not None and last_answered.hardship:
         scripts, why = strategy.hardship_scripts, "hardship on the last call: installment offer"
+    elif partial:
+        scripts, why = strategy.hardship_scripts, "last promise partially kept: installment offer"
     else:
         scripts, why = stage.scripts, ""
     if language in scripts:

@@ -16,7 +16,19 @@ from collections.abc import Sequence
 from foundation import log
 from foundation.errors import DuncallError
 
-AREAS = ("asterisk", "demo", "guard", "accounts", "pacing", "nlu", "flow", "models", "serve", "campaign")
+AREAS = (
+    "asterisk",
+    "demo",
+    "guard",
+    "accounts",
+    "pacing",
+    "nlu",
+    "flow",
+    "models",
+    "serve",
+    "campaign",
+    "payments",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
