@@ -28,6 +28,7 @@ AREAS = (
     "serve",
     "campaign",
     "payments",
+    "dnc",
 )
 
 
