@@ -118,6 +118,11 @@ class Settings(BaseSettings):
         default=None,
         description="Directory the console plays call recordings from. Default: fetched from Asterisk over ARI.",
     )
+    payments_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret the payment provider signs `POST /api/payments/webhook` with "
+        "(HMAC-SHA256); unset, the webhook answers 503. 32 random bytes or more. Secret.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
