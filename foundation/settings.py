@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     payments_webhook_secret: SecretStr | None = Field(
         default=None,
         description="Shared secret the payment provider signs `POST /api/payments/webhook` with "
-        "(HMAC-SHA256); unset, the webhook answers 503. 32 random bytes or more. Secret.",
+        "(HMAC-SHA256); unset, the webhook answers 503. Use 32 random bytes or more. Secret.",
     )
 
     @field_validator("log_level", mode="before")
