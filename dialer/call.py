@@ -14,8 +14,15 @@ outcome its hangup cause implies.
     detecting --amd------->  connected (human or machine)
     detecting --timeout--->  connected (taken for a person)
     any       --dial------>  same (a Dial status before the answer, for the outcome)
+    connected --timeout--->  ended (the call outlived ``MAX_CALL_S``: hung up)
+    any       --reconnected> same | ended (its channel is not in Asterisk's list any more)
     any       --destroyed->  ended
     any       --closed---->  ended
+
+No state waits without a deadline, and nothing that fails inside one attempt
+(the originate, the events, the answerer) escapes ``place_call``: the attempt
+ends with what is known of it, its channel hung up, and the other calls of
+the campaign are not disturbed.  Only cancellation propagates.
 """
 
 from __future__ import annotations
@@ -24,17 +31,22 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+import httpx
+
 from foundation.contract import CallOutcome, debtor_channel
+from foundation.errors import DuncallError
 from foundation.log import kv
 from telephony.ari import (
     AriClient,
     ChannelDestroyed,
     Dial,
+    Reconnected,
     StasisStart,
     new_id,
     outcome_for_cause,
@@ -49,6 +61,12 @@ AMD_CONTEXT = "duncall-amd"  # dialplan that runs AMD() and re-enters Stasis wit
 AMD_TIMEOUT_S = 10.0
 ANSWER_TIMEOUT_MARGIN_S = 5.0
 BOT_FINISH_TIMEOUT_S = 15.0  # the bot tears down media and writes its record
+# A connected call longer than this is stuck (a lost ChannelDestroyed), not a conversation:
+# it is hung up, so no call waits without a deadline.
+MAX_CALL_S = 3600.0
+# After an originate whose answer never came, how long a channel it may still have made is
+# watched for (and hung up again if it shows up).
+ORIGINATE_SETTLE_S = 2.0
 
 R = TypeVar("R")
 
@@ -99,6 +117,7 @@ class EventKind(StrEnum):
     STASIS = "stasis"  # it entered Stasis for another reason
     DIAL_STATUS = "dial_status"  # a Dial event before the answer
     DESTROYED = "destroyed"  # the channel is gone
+    RECONNECTED = "reconnected"  # the events WebSocket came back: events may have been missed
     OTHER = "other"  # nothing this machine acts on
 
 
@@ -112,6 +131,8 @@ class _Attempt(Generic[R]):
     result: AttemptResult[R]
     started: float  # monotonic
     deadline: float  # monotonic: the ring deadline while dialing
+    max_call_s: float = MAX_CALL_S
+    placed_at: float = 0.0  # monotonic: when the originate returned
     state: CallState = CallState.DIALING
     answered_at: float | None = None
     dial_status_outcome: CallOutcome | None = None
@@ -144,7 +165,8 @@ def _wait_detecting(a: _Attempt[Any]) -> float | None:
 
 
 def _wait_connected(a: _Attempt[Any]) -> float | None:
-    return None  # the call lasts as long as the conversation; its channel's end stops it
+    # The call lasts as long as the conversation (its channel's end stops it), up to a maximum.
+    return (a.answered_at or a.started) + a.max_call_s - time.monotonic()
 
 
 # How long each live state waits for its next event (None: no deadline).
@@ -167,6 +189,8 @@ def classify(event: Any, channel_id: str, answered: bool) -> EventKind:
         return EventKind.DIAL_STATUS
     if isinstance(event, ChannelDestroyed) and event.channel.id == channel_id:
         return EventKind.DESTROYED
+    if isinstance(event, Reconnected):
+        return EventKind.RECONNECTED
     return EventKind.OTHER
 
 
@@ -189,13 +213,38 @@ async def _closed(a: _Attempt[Any], event: None) -> CallState:
     return CallState.ENDED
 
 
+async def _too_long(a: _Attempt[Any], event: None) -> CallState:
+    log.warning("call reached its maximum duration; hanging up", extra=kv(attempt_id=a.result.attempt_id))
+    return CallState.ENDED  # place_call hangs the channel up on the way out
+
+
+async def _reconnected(a: _Attempt[Any], event: Reconnected) -> CallState:
+    """Events were missed while the WebSocket was down: is the channel still there?"""
+    alive = await channel_census(a.ari, a.channel_id, a.placed_at)
+    if alive is not False:
+        return a.state  # still up, or Asterisk could not say: the state's deadline still holds
+    log.warning("channel gone after an ARI reconnect", extra=kv(attempt_id=a.result.attempt_id))
+    if a.answered_at is None and a.result.outcome is not CallOutcome.NO_ANSWER:
+        a.result.outcome = a.dial_status_outcome or CallOutcome.FAILED  # what happened is unknown
+    return CallState.ENDED
+
+
 async def _answered(a: _Attempt[Any], event: StasisStart) -> CallState:
     a.state = CallState.ANSWERED
     a.answered_at = time.monotonic()
     a.result.ring_ms = (a.answered_at - a.started) * 1000
     a.result.outcome = CallOutcome.ANSWERED
     if a.detect_machine:
-        await a.ari.continue_in_dialplan(a.channel_id, context=AMD_CONTEXT, extension="s", priority=1)
+        try:
+            await a.ari.continue_in_dialplan(a.channel_id, context=AMD_CONTEXT, extension="s", priority=1)
+        except DuncallError as exc:
+            # Mostly the person hung up right after answering (the channel left Stasis): its
+            # ChannelDestroyed ends the attempt.  Otherwise detection's deadline takes the
+            # line for a person, as when AMD never reports.
+            log.info(
+                "answer detection not started",
+                extra=kv(attempt_id=a.result.attempt_id, error=type(exc).__name__),
+            )
         return a.enter(CallState.DETECTING)
     a.converse(AnswerKind.HUMAN, "")
     return a.enter(CallState.CONNECTED)
@@ -245,7 +294,8 @@ LIVE_STATES = (CallState.DIALING, CallState.DETECTING, CallState.CONNECTED)
 TRANSITIONS: dict[tuple[CallState, EventKind], Handler] = {
     (CallState.DIALING, EventKind.TIMEOUT): _ring_timeout,
     (CallState.DETECTING, EventKind.TIMEOUT): _amd_timeout,
-    (CallState.CONNECTED, EventKind.TIMEOUT): _closed,  # it has no deadline; were one to pass, stop
+    (CallState.CONNECTED, EventKind.TIMEOUT): _too_long,
+    **{(s, EventKind.RECONNECTED): _reconnected for s in LIVE_STATES},
     **{(s, EventKind.CLOSED): _closed for s in LIVE_STATES},
     **{(s, EventKind.ANSWERED): _answered for s in LIVE_STATES},
     **{(s, EventKind.AMD): _amd for s in LIVE_STATES},
@@ -274,13 +324,21 @@ async def place_call(
     ring_timeout_s: int = RING_TIMEOUT_S,
     caller_id: str | None = None,
     detect_machine: bool = True,
+    max_call_s: float = MAX_CALL_S,
 ) -> AttemptResult[R]:
+    """Dial ``endpoint`` and follow the call to its end; never raises but for cancellation."""
     attempt_id = attempt_id or new_id()
     channel_id = debtor_channel(attempt_id)
     result: AttemptResult[R] = AttemptResult(attempt_id, channel_id, CallOutcome.FAILED)
     started = time.monotonic()
     a = _Attempt(
-        ari, on_answer, detect_machine, result, started, started + ring_timeout_s + ANSWER_TIMEOUT_MARGIN_S
+        ari,
+        on_answer,
+        detect_machine,
+        result,
+        started,
+        started + ring_timeout_s + ANSWER_TIMEOUT_MARGIN_S,
+        max_call_s,
     )
     result.states.append(a.state)
     with ari.channel_events(channel_id) as events:
@@ -296,12 +354,23 @@ async def place_call(
                 variables={"DUNCALL_APP": ari.app},
             )
         except AriError as exc:
-            log.warning(
-                "originate refused", extra=kv(attempt_id=attempt_id, status=getattr(exc, "status", None))
-            )
-            result.outcome = CallOutcome.FAILED
+            status = getattr(exc, "status", None)
+            log.warning("originate refused", extra=kv(attempt_id=attempt_id, status=status))
             result.cause_txt = exc.what
+            if exc.retryable:
+                await _sweep(ari, channel_id, events)  # a 5xx does not prove no channel was made
             return result
+        except (DuncallError, httpx.HTTPError, OSError, TimeoutError) as exc:
+            # No answer to the originate (a timeout, a dropped connection): Asterisk may have
+            # made the channel and be ringing the debtor.  Hang it up; the attempt failed.
+            log.warning(
+                "originate unanswered; hanging up what it may have made",
+                extra=kv(attempt_id=attempt_id, error=type(exc).__name__),
+            )
+            result.cause_txt = exc.what if isinstance(exc, DuncallError) else type(exc).__name__
+            await _sweep(ari, channel_id, events)
+            return result
+        a.placed_at = time.monotonic()
         try:
             while True:
                 event, timed_out = await _next_event(events, WAIT[a.state](a))
@@ -314,6 +383,15 @@ async def place_call(
                 handler = TRANSITIONS.get((a.state, kind))
                 if handler is not None and await handler(a, event) is CallState.ENDED:
                     break
+        except Exception as exc:
+            # The events were lost or a step failed: this call ends with what is known of it
+            # (answered stays answered); the channel is hung up below.  Other calls go on.
+            # The exception's text may carry the debtor's number: its type is logged, not its text.
+            log.error(
+                "attempt failed; ending it",
+                extra=kv(attempt_id=attempt_id, state=a.state, error=type(exc).__name__),
+            )
+            result.cause_txt = result.cause_txt or type(exc).__name__
         finally:
             a.enter(CallState.ENDED)
             if a.conversation is not None:
@@ -323,6 +401,61 @@ async def place_call(
         result.duration_s = time.monotonic() - a.answered_at
     log.info("attempt ended", extra=kv(attempt_id=attempt_id, outcome=result.outcome, cause=result.cause))
     return result
+
+
+async def _sweep(ari: AriClient, channel_id: str, events: Any) -> None:
+    """Hang up a channel an unanswered originate may have made, including one that shows up late."""
+    await _hangup(ari, channel_id)
+    deadline = time.monotonic() + ORIGINATE_SETTLE_S
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            event = await events.get(timeout=left)
+        except TimeoutError:
+            return
+        except DuncallError:
+            return  # the events are gone too: the hangup above is all that can be done
+        if event is None or (isinstance(event, ChannelDestroyed) and event.channel.id == channel_id):
+            return
+        if channel_id in _channel_ids(event):
+            await _hangup(ari, channel_id)
+
+
+def _channel_ids(event: Any) -> set[str]:
+    channel = getattr(event, "channel", None)
+    return {channel.id} if channel is not None else set()
+
+
+@dataclass
+class _Census:
+    generation: int
+    asked_at: float  # monotonic
+    listing: asyncio.Task[frozenset[str]]
+
+
+# One channel list per client and reconnect, shared by the calls that ask after it.
+_CENSUS: weakref.WeakKeyDictionary[Any, _Census] = weakref.WeakKeyDictionary()
+
+
+async def channel_census(ari: AriClient, channel_id: str, placed_at: float = 0.0) -> bool | None:
+    """Whether ``channel_id`` is in Asterisk's channel list (None: the list could not be read).
+
+    After a reconnect every live call asks; one ``list_channels`` answers them all, unless it
+    was asked for before the call's originate returned (its channel may postdate the list).
+    """
+    generation = getattr(ari, "reconnects", 0)
+    census = _CENSUS.get(ari)
+    if census is None or census.generation != generation or census.asked_at < placed_at:
+        census = _Census(generation, time.monotonic(), asyncio.ensure_future(_channel_list(ari)))
+        _CENSUS[ari] = census
+    try:
+        listed = await asyncio.shield(census.listing)
+    except DuncallError:
+        return None
+    return channel_id in listed
+
+
+async def _channel_list(ari: AriClient) -> frozenset[str]:
+    return frozenset(c.id for c in await ari.list_channels())
 
 
 async def _finish(conversation: asyncio.Task[R], attempt_id: str, result: AttemptResult[R]) -> None:
@@ -368,5 +501,7 @@ async def _owned(ari: AriClient, channel_id: str, aw: Awaitable[R]) -> R:
 
 
 async def _hangup(ari: AriClient, channel_id: str) -> None:
-    with contextlib.suppress(AriError):
+    # Gone already (404), or Asterisk unreachable: nothing more can be done from here, and a
+    # failed hangup must not stop the attempt's end from being recorded.
+    with contextlib.suppress(DuncallError):
         await ari.hangup(channel_id)

@@ -11,11 +11,18 @@ import redis
 from foundation.errors import ServiceUnavailable
 from foundation.settings import redact_url, redis_url
 
+# Redis answers in well under a millisecond; a call that takes seconds means it is gone, and
+# a dialer blocked on it would hold its worker thread (and the decision) for ever.
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_SOCKET_TIMEOUT_S = 5.0  # per command; the guard's Lua script is the longest, far under this
+
 
 def redis_client() -> redis.Redis:
     """A client for the configured Redis, checked reachable (one-line error otherwise)."""
     url = redis_url()
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_SOCKET_TIMEOUT_S
+    )
     try:
         client.ping()
     except redis.RedisError:

@@ -15,11 +15,16 @@ the 2 s the regulators allow, is hung up, stored ``abandoned``, counted in the
 campaign's 30-day (US TSR) and 24-hour (UK Ofcom) windows and reported to the
 guard, whose UK preset then locks the number for 72 hours. Machines are hung
 up (agents do not leave voicemail here) and count as not answered for pacing.
+
+A call that fails ends alone (``dialer.dial.pipeline``); while Redis or the
+database is away the loop places nothing (``outage``) and a target whose dial
+was held goes back to the front of the queue, to be decided again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -35,8 +40,9 @@ from dialer.agents.connect import ABANDON_MESSAGE, CONNECT_TIMEOUT_S, dial_agent
 from dialer.agents.pool import AgentPool
 from dialer.agents.record import abandon_ledger
 from dialer.call import RING_TIMEOUT_S, AnsweredCall, AnswerKind, AttemptResult
+from dialer.campaign.outage import Outage
 from dialer.campaign.runner import Admission
-from dialer.dial.pipeline import DialGate, DialHooks, Pacer, TargetResult, dial_one
+from dialer.dial.pipeline import DialGate, DialHooks, DialNotPlaced, Pacer, TargetResult, dial_one
 from dialer.pacing import (
     DEFAULT_CONFIG,
     DEFAULT_RULES,
@@ -160,12 +166,14 @@ async def run_agent_campaign(
     pacer: Pacer | None = None,
     on_result: Callable[[TargetResult], None] | None = None,
     admission: Admission | None = None,
+    outage: Outage | None = None,
     keep_ticks: int = 10_000,
 ) -> AgentCampaignResult:
     """Dial every target once at most (if the guard allows), paced by ``options.mode``.
 
     ``admission`` (campaign control) holds dials while the campaign is paused and drops
-    the rest when it is stopped; the pacing policy decides how many go.
+    the rest when it is stopped; the pacing policy decides how many go.  ``outage`` holds
+    the dials while Redis or the database is away (default: retry after a wait).
     """
     out = AgentCampaignResult()
     tracker = DialStatsTracker()
@@ -202,14 +210,20 @@ async def run_agent_campaign(
         agent = pool.claim(attempt_id, time.monotonic())
         leg = None
         if agent is not None:
-            leg = await dial_agent(
-                ari,
-                call.channel_id,
-                agent.agent_id,
-                agent.endpoint,
-                attempt_id=attempt_id,
-                timeout_s=options.connect_timeout_s,
-            )
+            try:
+                leg = await dial_agent(
+                    ari,
+                    call.channel_id,
+                    agent.agent_id,
+                    agent.endpoint,
+                    attempt_id=attempt_id,
+                    timeout_s=options.connect_timeout_s,
+                )
+            except Exception as exc:
+                # The agent's leg failed (Asterisk, a bridge): the person still hears the message
+                # rather than silence, and the agent is not left claimed by a call that is not theirs.
+                log.warning("agent leg failed", extra=kv(attempt_id=attempt_id, error=type(exc).__name__))
+                leg = None
             if leg is None:
                 pool.unreachable(agent.agent_id, time.monotonic())
         if leg is None:
@@ -244,14 +258,24 @@ async def run_agent_campaign(
         record.right_party = True
         return record
 
-    async def admitted(target: DialTarget, attempt_id: str) -> TargetResult:
-        if admission is None:
-            return await one(target, attempt_id)
-        async with admission.slot() as may_dial:
-            if not may_dial:
-                ringing.pop(attempt_id, None)
-                return TargetResult(target, "", False, stopped=True)
-            return await one(target, attempt_id)
+    held = outage if outage is not None else Outage()
+
+    async def admitted(target: DialTarget, attempt_id: str) -> TargetResult | None:
+        """The target's result; None when its dial was held (it is queued again)."""
+        try:
+            if admission is None:
+                return await one(target, attempt_id)
+            async with admission.slot() as may_dial:
+                if not may_dial:
+                    ringing.pop(attempt_id, None)
+                    return TargetResult(target, "", False, stopped=True)
+                return await one(target, attempt_id)
+        except DialNotPlaced as exc:
+            held.report(exc.cause)
+            if exc.result is not None:
+                return exc.result  # allowed, counted, never placed: this target is done
+            queue.appendleft(target)  # decided again, under a new attempt id, once the services are back
+            return None
 
     def settle(attempt: AttemptResult[ConversationRecord]) -> None:
         resolved(attempt.attempt_id, answered=False)  # no-op once answered; busy, no answer, failed
@@ -279,19 +303,42 @@ async def run_agent_campaign(
                 ring_timeout_s=options.ring_timeout_s,
                 hooks=hooks,
             )
+        except DialNotPlaced as exc:
+            if exc.result is None:
+                ringing.pop(attempt_id, None)  # never dialled: not a measurement
+            raise
         finally:
             resolved(attempt_id, answered=False)  # a dial that failed midway resolves too (no-op else)
 
+    in_flight = 0
+
     async def reported(target: DialTarget, attempt_id: str) -> None:
-        result = await admitted(target, attempt_id)
+        nonlocal in_flight
+        try:
+            result = await admitted(target, attempt_id)
+        finally:
+            in_flight -= 1
+            changed.set()
+        if result is None:
+            return
         out.results.append(result)
-        changed.set()
         if on_result is not None:
-            on_result(result)
+            try:
+                on_result(result)
+            except Exception:
+                # Progress is a view: its failure must not end the campaign.
+                log.exception("progress report failed", extra=kv(attempt_id=result.attempt_id))
 
     queue = deque(targets)
     async with asyncio.TaskGroup() as tg:
-        while queue:
+        # Until every target is dialled: a held dial puts its target back while calls are up.
+        while queue or in_flight:
+            if not queue or held.held:
+                changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(options.tick_s):
+                        await changed.wait()
+                continue
             now = time.monotonic()
             for handle_s in pool.advance(now):
                 tracker.record_handle(handle_s)
@@ -312,6 +359,7 @@ async def run_agent_campaign(
                 target = queue.popleft()
                 attempt_id = str(uuid.uuid4())
                 ringing[attempt_id] = now
+                in_flight += 1
                 tg.create_task(reported(target, attempt_id), name=f"agent-target:{target.account_id}")
             changed.clear()
             # Decide again at the next tick, or at once when an agent frees or a call resolves.
@@ -343,6 +391,7 @@ class AgentDialing:
         pacer: Pacer | None,
         on_result: Callable[[TargetResult], None] | None,
         admission: Admission | None,
+        outage: Outage | None = None,
     ) -> list[TargetResult]:
         self.result = await run_agent_campaign(
             ari,
@@ -356,5 +405,6 @@ class AgentDialing:
             pacer=pacer,
             on_result=on_result,
             admission=admission,
+            outage=outage,
         )
         return self.result.results

@@ -12,6 +12,12 @@ it every ``CONTROL_POLL_S`` and acts between dials:
 - limits: a new concurrency admits (or holds back) the next dials at once; a new
   cps paces the next originate.
 
+The dialer holds new dials by itself too, without touching the supervisor's
+``state``: while Redis or the database is away (``dialer.campaign.outage``) the
+record's ``held`` field says why (the board shows the campaign paused with that
+reason), and it is cleared when the service is back; the hold lifts on its own.
+A lost lease (``dialer.campaign.lease``) stops the run at once (``halt``).
+
 Changes are compare-and-set in one Lua script, so two supervisors cannot, say,
 resume a campaign the other just stopped.  Polling rather than pub/sub: a missed
 message would leave a dialer dialling after "pause", a poll cannot miss.
@@ -33,6 +39,7 @@ import redis
 
 from foundation.errors import DuncallError, InputError, ServiceUnavailable
 from foundation.log import kv
+from telephony.live import events
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +92,7 @@ class Control:
     updated_at: str  # ISO 8601 UTC
     by: str  # a console user, or "dialer"
     dialer_running: bool = False  # a dialer process holds the campaign right now
+    held: str = ""  # why the dialer itself holds new dials (a service away); empty: not held
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +141,7 @@ def _decode(campaign: str, raw: dict[Any, Any], running: bool) -> Control | None
             d["updated_at"],
             d["by"],
             running,
+            d.get("held", ""),
         )
     except (KeyError, ValueError):
         return None
@@ -232,6 +241,7 @@ def start_run(
         "cps": str(cps),
         "by": "dialer",
         "updated_at": at.isoformat(),
+        "held": "",
     }
     try:
         pipe = client.pipeline(transaction=True)
@@ -282,6 +292,8 @@ class CampaignControl:
         self.poll_s = poll_s
         self.on_change = on_change
         self.clock = clock
+        self.held = ""  # why the dialer holds new dials itself (a service away); "" when not
+        self.halted = False  # the lease is lost: the record is no longer this run's to write
         self.live = 0  # dials admitted and not yet over
         self.peak = 0  # the most live at once (reported by tests and the summary)
         self._cond = asyncio.Condition()
@@ -302,6 +314,8 @@ class CampaignControl:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        if self.halted:
+            return  # another dialer may own the campaign now: its record is not ours to finish
         await asyncio.to_thread(end_run, self.client, self.prefix, self.campaign, self.clock())
 
     @property
@@ -315,7 +329,7 @@ class CampaignControl:
             await self._cond.wait_for(
                 lambda: (
                     self.state is RunState.STOPPED
-                    or (self.state is RunState.RUNNING and self.live < self.concurrency)
+                    or (self.state is RunState.RUNNING and not self.held and self.live < self.concurrency)
                 )
             )
             admitted = self.state is not RunState.STOPPED
@@ -330,6 +344,45 @@ class CampaignControl:
                     self.live -= 1
                     self._cond.notify_all()
 
+    async def hold(self, reason: str) -> None:
+        """Hold new dials (a service the guard needs is away); calls in progress go on."""
+        async with self._cond:
+            self.held = reason or "a service is unavailable"
+        log.warning("campaign held", extra=kv(campaign=self.campaign))
+        await self._show_held()
+
+    async def unhold(self) -> None:
+        """The service is back: admit dials again (unless a supervisor paused or stopped the run)."""
+        async with self._cond:
+            self.held = ""
+            self._cond.notify_all()
+        log.info("campaign hold lifted", extra=kv(campaign=self.campaign))
+        await self._show_held()
+
+    async def halt(self, reason: str) -> None:
+        """Stop admitting dials at once, for good (the lease is lost); calls in progress finish."""
+        async with self._cond:
+            self.state = RunState.STOPPED
+            self.held = reason
+            self.halted = True
+            self._cond.notify_all()
+        log.error("campaign halted", extra=kv(campaign=self.campaign, reason=reason))
+
+    async def _show_held(self) -> None:
+        """Best effort: the record and the live board show the hold (Redis may be what is away)."""
+        held = self.held
+        try:
+            await asyncio.to_thread(self._write_held, held)
+        except (redis.RedisError, ServiceUnavailable):
+            return  # the next poll writes it once Redis answers
+
+    def _write_held(self, held: str) -> None:
+        at = self.clock()
+        self.client.hset(control_key(self.prefix, self.campaign), "held", held)
+        control = read_control(self.client, self.prefix, self.campaign)
+        if control is not None:
+            events.append(self.client, self.prefix, [events.control(self.campaign, at, control.public())])
+
     async def _beat(self) -> None:
         with contextlib.suppress(redis.RedisError):
             await asyncio.to_thread(
@@ -337,8 +390,10 @@ class CampaignControl:
             )
 
     async def _follow(self) -> None:
-        while True:
+        while not self.halted:
             await asyncio.sleep(self.poll_s)
+            if self.halted:
+                return
             await self._beat()
             try:
                 control = await asyncio.to_thread(read_control, self.client, self.prefix, self.campaign)
@@ -347,6 +402,8 @@ class CampaignControl:
                 log.warning("campaign control unreadable", extra=kv(campaign=self.campaign))
                 continue
             if control is not None:
+                if control.held != self.held and self.state is not RunState.STOPPED:
+                    await self._show_held()  # written while Redis was away, or by an older run
                 await self.apply(control)
 
     async def apply(self, control: Control) -> None:

@@ -21,6 +21,13 @@ the ledger, so the frequency caps count it as a dial — it was dialled.  A row
 still ``reserved`` was never originated (the row is written ``dialing`` before
 the originate), and is ended the same way, counted: the strict side.
 
+A dialer killed between the guard's allowing decision (the ledger) and the
+attempt row — or whose attempt row could not be written (the database went
+away) — leaves a decision with no attempt at all.  Nothing was dialled (the
+row precedes the originate), but the account's history must show the try the
+guards count: such a decision gets an ended ``failed`` attempt row, never
+dialled (no ``dialed_at``).
+
 Only one dialer may run a campaign at a time (``dialer.campaign.lease``);
 reconciling another live dialer's calls would hang them up.
 """
@@ -33,10 +40,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from dialer.store.models import AttemptState, CallAttempt
+from dialer.store.models.guards import GuardDecisionRow, GuardOutcomeRow
 from foundation.contract import CallOutcome, ChannelPrefix, Disposition, debtor_channel
 from foundation.errors import DuncallError
 from foundation.log import kv
@@ -92,6 +100,7 @@ async def reconcile(
 ) -> Reconciled:
     """End every unfinished attempt of ``campaign_id`` against Asterisk's live channels."""
     rows = await asyncio.to_thread(_unfinished, engine, campaign_id)
+    rows += await asyncio.to_thread(_unrecorded, engine, campaign_id)
     out = Reconciled()
     if not rows:
         return out
@@ -128,7 +137,7 @@ async def reconcile(
             else (CallOutcome.ABANDONED if up else CallOutcome.FAILED),
             taken_over=taken_over,
         )
-        await asyncio.to_thread(_end, engine, orphan, clock())
+        await asyncio.to_thread(_end, engine, orphan, clock(), None if row.recorded else campaign_id)
         if on_orphan is not None:
             await on_orphan(orphan)
         out.orphans.append(orphan)
@@ -145,6 +154,45 @@ class _Row:
     account_id: str
     number: str
     reserved_at: dt.datetime
+    recorded: bool = True  # False: an allowed decision with no attempt row
+
+
+async def settle_unrecorded(
+    engine: Engine, campaign_id: str, *, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+) -> int:
+    """Write the ended ``failed`` attempt of every allowed decision that has none (never dialled).
+
+    For a run's own decisions whose row could not be written while the database was away;
+    the caller must hold the campaign's lease.  Returns how many it wrote.
+    """
+    rows = await asyncio.to_thread(_unrecorded, engine, campaign_id)
+    now = clock()
+    for row in rows:
+        orphan = Orphan(
+            row.attempt_id, row.account_id, row.number, row.reserved_at, False, False, CallOutcome.FAILED
+        )
+        await asyncio.to_thread(_end, engine, orphan, now, campaign_id)
+        log.warning("allowed decision without an attempt settled", extra=kv(attempt_id=row.attempt_id))
+    return len(rows)
+
+
+def _unrecorded(engine: Engine, campaign_id: str) -> list[_Row]:
+    """Allowed, not withdrawn decisions of the campaign that have no attempt row."""
+    if not inspect(engine).has_table(GuardDecisionRow.__tablename__):
+        return []  # the ledger makes its tables on first use: nothing was decided here yet
+    d, o = GuardDecisionRow, GuardOutcomeRow
+    with Session(engine) as s:
+        rows = s.execute(
+            select(d.attempt_id, d.account_id, d.phone, d.at)
+            .where(
+                d.campaign_id == campaign_id,
+                d.allowed.is_(True),
+                d.attempt_id.not_in(select(CallAttempt.attempt_id)),
+                d.attempt_id.not_in(select(o.attempt_id).where(o.withdrawn.is_(True))),
+            )
+            .order_by(d.at)
+        ).all()
+        return [_Row(a, acc, phone, _aware(at), recorded=False) for a, acc, phone, at in rows]
 
 
 def _unfinished(engine: Engine, campaign_id: str) -> list[_Row]:
@@ -160,9 +208,21 @@ def _unfinished(engine: Engine, campaign_id: str) -> list[_Row]:
         return [_Row(r.attempt_id, r.account_id, r.number, _aware(r.reserved_at)) for r in rows]
 
 
-def _end(engine: Engine, orphan: Orphan, now: dt.datetime) -> None:
+def _end(engine: Engine, orphan: Orphan, now: dt.datetime, new_in: str | None = None) -> None:
+    """End the orphan's attempt row; ``new_in`` (its campaign): write it, it never had one."""
     with Session(engine) as s, s.begin():
         row = s.get(CallAttempt, orphan.attempt_id)
+        if row is None and new_in is not None:
+            row = CallAttempt(
+                attempt_id=orphan.attempt_id,
+                account_id=orphan.account_id,
+                campaign_id=new_in,
+                number=orphan.number,
+                state=AttemptState.RESERVED.value,
+                reserved_at=orphan.reserved_at,
+                dialed_at=None,  # never dialled
+            )
+            s.add(row)
         if row is None or row.state == AttemptState.ENDED.value:
             return
         row.state = AttemptState.ENDED.value

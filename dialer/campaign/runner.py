@@ -6,6 +6,10 @@ to the bot.  At most ``concurrency`` calls are live at once (the bot's
 capacity, K).  Whether a target may be dialled at all is the guard's
 decision, taken immediately before the originate (``DialGate``); the order of
 the durable writes that makes a crash safe is the pipeline's.
+
+A call that fails ends alone (the pipeline handles it); a service the dials
+need going away holds the campaign (``outage``) and the held targets are tried
+again, each under a new decision, once it is back.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from dialer.call import RING_TIMEOUT_S
+from dialer.campaign.outage import Outage
 from dialer.dial.pipeline import DialGate as DialGate
+from dialer.dial.pipeline import DialNotPlaced, dial_one
 from dialer.dial.pipeline import OnAnswer as OnAnswer
 from dialer.dial.pipeline import Pacer as Pacer
 from dialer.dial.pipeline import TargetResult as TargetResult
-from dialer.dial.pipeline import dial_one
 from foundation.contract import DialTarget
 from foundation.errors import InputError
+from foundation.log import kv
 from telephony.ari import AriClient
 
 log = logging.getLogger(__name__)
@@ -67,36 +73,51 @@ async def run_campaign(
     ring_timeout_s: int = RING_TIMEOUT_S,
     on_result: Callable[[TargetResult], None] | None = None,
     admission: Admission | None = None,
+    outage: Outage | None = None,
 ) -> list[TargetResult]:
     """Dial every target once (if the guard allows), at most ``concurrency`` at a time.
 
     Targets are started in order; ``on_result`` sees each result as it ends (progress).
     ``admission`` (campaign control) replaces the fixed ``concurrency``: pause, stop, new limits.
+    ``outage`` holds the dials while Redis or the database is away (default: retry after a wait).
     """
     if concurrency < 1:
         raise InputError(f"concurrency {concurrency} must be at least 1", "pass --concurrency 1 or more")
     slots = admission if admission is not None else FixedSlots(concurrency)
+    held = outage if outage is not None else Outage()
 
     async def one(target: DialTarget) -> TargetResult:
-        async with slots.slot() as may_dial:
-            if not may_dial:
-                return TargetResult(target, "", False, stopped=True)
-            return await dial_one(
-                ari,
-                engine,
-                target,
-                lambda call: on_answer(target, call),
-                gate,
-                campaign_id=campaign_id,
-                clock=clock,
-                pacer=pacer,
-                ring_timeout_s=ring_timeout_s,
-            )
+        while True:
+            await held.wait()
+            async with slots.slot() as may_dial:
+                if not may_dial:
+                    return TargetResult(target, "", False, stopped=True)
+                try:
+                    return await dial_one(
+                        ari,
+                        engine,
+                        target,
+                        lambda call: on_answer(target, call),
+                        gate,
+                        campaign_id=campaign_id,
+                        clock=clock,
+                        pacer=pacer,
+                        ring_timeout_s=ring_timeout_s,
+                    )
+                except DialNotPlaced as exc:
+                    held.report(exc.cause)
+                    if exc.result is not None:
+                        return exc.result  # allowed, counted, never placed: this target is done
+            # Nothing was decided: the slot is freed, and the target waits for the services.
 
     async def reported(target: DialTarget) -> TargetResult:
         result = await one(target)
         if on_result is not None:
-            on_result(result)
+            try:
+                on_result(result)
+            except Exception:
+                # Progress is a view: its failure must not end the campaign.
+                log.exception("progress report failed", extra=kv(attempt_id=result.attempt_id))
         return result
 
     async with asyncio.TaskGroup() as tg:

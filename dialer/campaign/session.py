@@ -6,12 +6,18 @@ killed) is idempotent in the sense the rules care about: unfinished attempts
 are settled first, accounts the strategy says to wait for are skipped, and the
 guard denies redials its frequency rules forbid (``min_gap`` and the caps count
 every allowed decision in the ledger, including the dead run's).
+
+While Redis or the database is away the run is held (``dialer.campaign.outage``:
+shown on the campaign's control record, lifted by itself once a probe of both
+passes); a lost lease stops its dialling at once, and the calls already up end
+and are recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -20,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dialer.campaign.control import CampaignControl, Control, check_limits
@@ -28,19 +35,21 @@ from dialer.campaign.facts import store_facts
 from dialer.campaign.feed import CampaignFeed
 from dialer.campaign.fixed import fixed_plan
 from dialer.campaign.lease import campaign_lease
+from dialer.campaign.outage import Outage, Probe
 from dialer.campaign.pacing import CpsPacer
-from dialer.campaign.recovery import Orphan, Reconciled, reconcile
+from dialer.campaign.recovery import Orphan, Reconciled, reconcile, settle_unrecorded
 from dialer.campaign.runner import DialGate, OnAnswer, TargetResult, run_campaign
 from dialer.campaign.targets import EndpointFor, Plan, plan_targets
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
-from dialer.guards.guard import Guard, Reservation
+from dialer.guards.guard import Guard, Reservation, redis_unavailable
 from dialer.policy import Decision, Voice
 from dialer.policy.zones import normalize
 from dialer.store.models import Campaign, CampaignStatus
 from dialer.strategy.model import Strategy
 from foundation.contract import CallOutcome
-from foundation.errors import InputError
+from foundation.errors import InputError, ServiceUnavailable
+from foundation.log import kv
 from telephony.ari import AriClient
 from telephony.live.events import live_prefix as default_live_prefix
 
@@ -48,6 +57,9 @@ if TYPE_CHECKING:
     from dialer.agents.campaign import AgentDialing
 
 CAMPAIGN_ID_MAX = 64
+LEASE_LOST = "the campaign's lease was lost: another dialer may run it"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,11 @@ class Summary:
         return [r for r in self.results if r.allowed]
 
     @property
+    def errors(self) -> int:
+        """Targets whose dial failed on our side (logged by attempt id)."""
+        return sum(bool(r.error) for r in self.results)
+
+    @property
     def stopped(self) -> int:
         """Targets left undialled because a supervisor stopped the campaign."""
         return sum(r.stopped for r in self.results)
@@ -101,24 +118,51 @@ class Summary:
         return Counter(r.attempt.outcome.value for r in self.results if r.attempt is not None)
 
     def denials(self) -> Counter[str]:
-        return Counter(
-            reason for r in self.results if not r.allowed and not r.stopped for reason in r.deny_reasons
-        )
+        return Counter(reason for r in self.results if _denied(r) for reason in r.deny_reasons)
 
     def lines(self) -> list[str]:
         def counts(c: Counter[str]) -> str:
             return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"
 
-        denied = sum(not r.allowed and not r.stopped for r in self.results)
+        denied = sum(_denied(r) for r in self.results)
         lines = [
             f"campaign {self.campaign_id}: {self.reconciled.one_line()}",
             f"targets {len(self.plan.targets)}; not planned: {counts(self.plan.skipped)}",
             f"dialled {len(self.dialled)}: {counts(self.outcomes())}",
             f"denied by the guard {denied}: {counts(self.denials())}",
         ]
+        if self.errors:
+            lines.append(f"failed on the dialer's side: {self.errors} (see the log by attempt id)")
         if self.stopped:
             lines.append(f"stopped from the console: {self.stopped} targets not dialled")
         return [*lines, f"{len(self.results)} targets in {self.wall_s:.1f} s"]
+
+
+def _denied(r: TargetResult) -> bool:
+    return not r.allowed and not r.stopped and not r.error
+
+
+def services_probe(client: redis.Redis, engine: Engine) -> Probe:
+    """Passes once Redis and the database both answer (what every dial needs)."""
+
+    def check() -> None:
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise redis_unavailable(client, exc) from None
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(
+                f"the database is unavailable ({type(exc).__name__})",
+                "check the database (--db / DUNCALL_DATABASE_URL)",
+            ) from None
+
+    async def probe() -> None:
+        await asyncio.to_thread(check)
+
+    return probe
 
 
 async def run_session(
@@ -149,7 +193,19 @@ async def run_session(
     started = time.monotonic()
     cid = options.campaign_id
     await asyncio.to_thread(_mark_campaign, engine, cid, Path(strategy.source).name or strategy.name, clock())
-    async with campaign_lease(client, f"{prefix}campaign:{cid}:lease"):
+    control = CampaignControl(
+        client,
+        default_live_prefix() if live_prefix is None else live_prefix,
+        cid,
+        concurrency=options.concurrency,
+        cps=options.calls_per_second,
+        clock=clock,
+    )
+
+    async def lease_lost() -> None:
+        await control.halt(LEASE_LOST)
+
+    async with campaign_lease(client, f"{prefix}campaign:{cid}:lease", on_lost=lease_lost):
 
         async def count_orphan(orphan: Orphan) -> None:
             if not orphan.channel_up:
@@ -186,8 +242,13 @@ async def run_session(
         )
         pacer = CpsPacer(limiter, cid)
 
-        def new_limits(control: Control) -> None:
-            limiter.limits = CapacityLimits(max_concurrent=0, calls_per_second=control.cps)
+        def new_limits(changed: Control) -> None:
+            limiter.limits = CapacityLimits(max_concurrent=0, calls_per_second=changed.cps)
+
+        control.on_change = new_limits
+
+        async def show_hold(reason: str) -> None:
+            await (control.hold(reason) if reason else control.unhold())
 
         voice = Voice.BOT if agents is None else Voice.HUMAN  # the bot-voice consent rule is the bot's
         gate: DialGate = GuardGate(guard, store_facts(engine), voice=voice, campaign_id=cid)
@@ -195,16 +256,7 @@ async def run_session(
             gate = feed.gate(gate)
             on_answer = feed.answering(on_answer)
             on_result = feed.results(on_result)
-        control = CampaignControl(
-            client,
-            default_live_prefix() if live_prefix is None else live_prefix,
-            cid,
-            concurrency=options.concurrency,
-            cps=options.calls_per_second,
-            on_change=new_limits,
-            clock=clock,
-        )
-        async with control:
+        async with control, Outage(services_probe(client, engine), notify=show_hold) as outage:
             if agents is not None:
                 results = await agents.run(
                     ari,
@@ -216,6 +268,7 @@ async def run_session(
                     pacer=pacer,
                     on_result=on_result,
                     admission=control,
+                    outage=outage,
                 )
             else:
                 results = await run_campaign(
@@ -231,7 +284,15 @@ async def run_session(
                     ring_timeout_s=options.ring_timeout_s,
                     on_result=on_result,
                     admission=control,
+                    outage=outage,
                 )
+        try:
+            # Decisions of this run whose attempt row the database refused while it was away
+            # (only while the lease is ours: another dialer's decisions are its own to settle).
+            if not control.halted:
+                await settle_unrecorded(engine, cid, clock=clock)
+        except SQLAlchemyError as exc:
+            log.warning("unrecorded decisions left for the next start", extra=kv(error=type(exc).__name__))
     await asyncio.to_thread(_mark_campaign, engine, cid, None, clock(), CampaignStatus.FINISHED)
     return Summary(cid, reconciled, plan, results, time.monotonic() - started)
 

@@ -11,6 +11,16 @@ channel ``dc-<attempt_id>`` ``dialer.campaign.recovery.reconcile`` finds or
 misses on the next start.  Attempt ids are new uuids per reservation, so no
 reservation is ever dialled twice.
 
+One failing call never stops the others: whatever fails after the guard allowed
+the dial is handled here, per call.  The attempt is stored with what is known
+of it (``failed`` when the originate's fate is unknown; ``answered`` stays
+answered) and reported to the guard on the cautious side — an answered call
+whose conversation left no record counts as a right-party conversation, the
+side of the frequency rules that never calls too soon.  A service the guard
+needs (Redis, the database) failing *before* the originate raises
+``DialNotPlaced``: nothing was dialled, and the campaign pauses until the
+service is back (``dialer.campaign.outage``).  Cancellation always propagates.
+
 A campaign mode keeps its own bookkeeping through ``DialHooks`` (the agent
 campaign's ringing calls and its abandoned outcome); what it answers a call
 with is its ``on_answer``.
@@ -18,22 +28,31 @@ with is its ``on_answer``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from dialer.call import RING_TIMEOUT_S, AnsweredCall, AttemptResult, place_call
 from dialer.dial import record
-from foundation.contract import CallOutcome, ConversationRecord, DialTarget
+from foundation.contract import CallOutcome, ConversationRecord, DialTarget, debtor_channel
+from foundation.errors import ServiceUnavailable
 from foundation.log import kv
 from telephony.ari import AriClient
 
 log = logging.getLogger(__name__)
+
+# The end of a call is retried this long while the database is away (the campaign is paused
+# meanwhile); past it the row stays ``dialing`` and the next start's recovery settles it.
+END_WRITE_PATIENCE_S = 300.0
+END_WRITE_RETRY_S = (0.5, 10.0)  # first and longest wait between tries
 
 
 @dataclass
@@ -44,6 +63,29 @@ class TargetResult:
     deny_reasons: list[str] = field(default_factory=list)
     attempt: AttemptResult[ConversationRecord] | None = None
     stopped: bool = False  # not dialled: the campaign was stopped first
+    error: str = ""  # the dial failed on our side (the error's type); see the log by attempt id
+
+
+class DialNotPlaced(ServiceUnavailable):
+    """A service the dial needs (Redis, the database) failed before the originate: nothing was dialled.
+
+    ``result`` is None when no allowing decision was taken: the target may be dialled later,
+    under a new decision.  Otherwise the allowed decision stands (counted by the guards) and
+    ``result`` is the target's end: its attempt is ``failed``, never placed.
+    """
+
+    def __init__(self, cause: ServiceUnavailable, result: TargetResult | None) -> None:
+        super().__init__(cause.what, cause.fix)
+        self.cause = cause
+        self.result = result
+
+
+def _unavailable(exc: Exception) -> ServiceUnavailable:
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    return ServiceUnavailable(
+        f"the database failed ({type(exc).__name__})", "check the database (--db / DUNCALL_DATABASE_URL)"
+    )
 
 
 class DialGate(Protocol):
@@ -99,25 +141,121 @@ async def dial_one(
     ring_timeout_s: int = RING_TIMEOUT_S,
     hooks: DialHooks = NO_HOOKS,
 ) -> TargetResult:
-    """Dial ``target`` once if the guard allows it now; store the attempt and report its outcome."""
-    if pacer is not None:
-        # Paced before the guard: the decision stays as close to the originate as it can.
-        await pacer.wait()
+    """Dial ``target`` once if the guard allows it now; store the attempt and report its outcome.
+
+    Raises only ``DialNotPlaced`` (nothing dialled: a service is away) and cancellation.
+    """
     attempt_id = attempt_id or str(uuid.uuid4())
-    # The guard is asked here, immediately before the originate, never earlier.
-    reasons = await gate.reserve(target, attempt_id, clock())
+    try:
+        if pacer is not None:
+            # Paced before the guard: the decision stays as close to the originate as it can.
+            await pacer.wait()
+        # The guard is asked here, immediately before the originate, never earlier.
+        reasons = await gate.reserve(target, attempt_id, clock())
+    except (ServiceUnavailable, SQLAlchemyError) as exc:
+        # No allowing decision was recorded, so nothing may be dialled: held, not lost.
+        log.warning(
+            "dial held: a service is unavailable", extra=kv(attempt_id=attempt_id, error=type(exc).__name__)
+        )
+        raise DialNotPlaced(_unavailable(exc), None) from None
+    except Exception as exc:
+        log.exception("dial not decided", extra=kv(attempt_id=attempt_id))
+        return TargetResult(target, attempt_id, False, error=type(exc).__name__)
     if reasons:
         log.info("dial denied", extra=kv(account_id=target.account_id, reasons=reasons))
         if hooks.denied is not None:
             hooks.denied(attempt_id)
         return TargetResult(target, attempt_id, False, reasons)
-    await record.reserved(engine, target, attempt_id, campaign_id, clock())
-    attempt = await place_call(
-        ari, target.endpoint, on_answer, attempt_id=attempt_id, ring_timeout_s=ring_timeout_s
-    )
+    try:
+        await record.reserved(engine, target, attempt_id, campaign_id, clock())
+    except Exception as exc:
+        # Allowed, counted, and never dialled: recovery writes its ``failed`` attempt row.
+        not_placed: AttemptResult[ConversationRecord] = AttemptResult(
+            attempt_id, debtor_channel(attempt_id), CallOutcome.FAILED, cause_txt="not placed"
+        )
+        result = TargetResult(target, attempt_id, True, [], not_placed, error=type(exc).__name__)
+        if isinstance(exc, ServiceUnavailable | SQLAlchemyError):
+            log.warning(
+                "dial not placed: its attempt row could not be written", extra=kv(attempt_id=attempt_id)
+            )
+            raise DialNotPlaced(_unavailable(exc), result) from None
+        log.exception("dial not placed", extra=kv(attempt_id=attempt_id))
+        return result
+    attempt = await _place(ari, target, on_answer, attempt_id, ring_timeout_s)
     if hooks.placed is not None:
-        hooks.placed(attempt)
-    await record.ended(engine, target, attempt, clock())
-    conv = attempt.conversation
-    await gate.outcome(attempt_id, attempt.outcome, bool(conv and conv.right_party))
+        try:
+            hooks.placed(attempt)
+        except Exception:
+            log.exception("campaign bookkeeping failed for an attempt", extra=kv(attempt_id=attempt_id))
+    await _write_end(engine, target, attempt, clock)
+    await _report(gate, attempt)
     return TargetResult(target, attempt_id, True, [], attempt)
+
+
+async def _place(
+    ari: AriClient, target: DialTarget, on_answer: AnswerCall, attempt_id: str, ring_timeout_s: int
+) -> AttemptResult[ConversationRecord]:
+    try:
+        return await place_call(
+            ari, target.endpoint, on_answer, attempt_id=attempt_id, ring_timeout_s=ring_timeout_s
+        )
+    except Exception as exc:
+        # place_call ends its own failures; this is the last line: the call's fate is unknown.
+        log.exception("call failed", extra=kv(attempt_id=attempt_id))
+        channel = debtor_channel(attempt_id)
+        try:
+            await ari.hangup(channel)
+        except Exception:
+            log.warning("could not hang up a failed call", extra=kv(attempt_id=attempt_id))
+        return AttemptResult(attempt_id, channel, CallOutcome.FAILED, cause_txt=type(exc).__name__)
+
+
+async def _write_end(
+    engine: Engine,
+    target: DialTarget,
+    attempt: AttemptResult[ConversationRecord],
+    clock: Callable[[], dt.datetime],
+) -> None:
+    """The ended row, retried while the database is away; on giving up, recovery settles it."""
+    give_up = time.monotonic() + END_WRITE_PATIENCE_S
+    wait_s, longest_s = END_WRITE_RETRY_S
+    while True:
+        try:
+            await record.ended(engine, target, attempt, clock())
+            return
+        except (ServiceUnavailable, SQLAlchemyError) as exc:
+            if time.monotonic() + wait_s > give_up:
+                log.error(
+                    "attempt end not written; the next start settles it",
+                    extra=kv(attempt_id=attempt.attempt_id, error=type(exc).__name__),
+                )
+                return
+            log.warning("attempt end not written yet; retrying", extra=kv(attempt_id=attempt.attempt_id))
+            await asyncio.sleep(wait_s)
+            wait_s = min(wait_s * 2, longest_s)
+        except Exception:
+            log.exception("attempt end not written", extra=kv(attempt_id=attempt.attempt_id))
+            return
+
+
+def right_party_of(attempt: AttemptResult[ConversationRecord]) -> bool:
+    """Whether the guard counts the attempt as a right-party conversation.
+
+    The conversation's own verdict; a person answered but nothing says who (the answerer
+    failed, or the call ended before its record): counted, the side that never calls too soon.
+    """
+    if attempt.conversation is not None:
+        return attempt.conversation.right_party
+    return attempt.outcome is CallOutcome.ANSWERED
+
+
+async def _report(gate: DialGate, attempt: AttemptResult[ConversationRecord]) -> None:
+    try:
+        await gate.outcome(attempt.attempt_id, attempt.outcome, right_party_of(attempt))
+    except Exception as exc:
+        # The guard writes Redis before its ledger: a partial failure stays on the strict side
+        # until a rebuild; a total one is logged for `duncall guard rebuild`.
+        log.error(
+            "attempt outcome not recorded by the guard",
+            extra=kv(attempt_id=attempt.attempt_id, error=type(exc).__name__),
+        )

@@ -22,6 +22,10 @@ from foundation.errors import ConfigError, ServiceUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL unreachable or stuck must fail a dial's write, not block it for ever: the campaign
+# is then held until the database answers again (dialer.campaign.outage).
+PG_CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout, whole seconds
+PG_STATEMENT_TIMEOUT_MS = 60_000  # per statement; schema upgrades lift it (they may be long)
 
 _upgraded: set[str] = set()
 _upgrade_lock = threading.Lock()
@@ -47,8 +51,11 @@ def make_engine(url: str | None = None, *, schema: str | None = None) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
     elif parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+        options = [f"-cstatement_timeout={PG_STATEMENT_TIMEOUT_MS}"]
         if schema:
-            connect_args["options"] = f"-csearch_path={schema}"
+            options.append(f"-csearch_path={schema}")
+        connect_args["options"] = " ".join(options)
     else:
         raise ConfigError(
             f"database backend {parsed.get_backend_name()!r} is not supported",
@@ -84,6 +91,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except OperationalError as exc:

@@ -34,7 +34,11 @@ def redis_client() -> redis.Redis:
 
 def redis_at(url: str | None = None) -> redis.Redis:
     """A client for ``url`` (None: the configured Redis) that connects on first use, not here."""
-    return redis.Redis.from_url(url or settings.redis_url())
+    return redis.Redis.from_url(
+        url or settings.redis_url(),
+        socket_connect_timeout=services.REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=services.REDIS_SOCKET_TIMEOUT_S,
+    )
 
 
 def store(db_url: str | None = None) -> Engine:
