@@ -59,6 +59,8 @@ class ConsoleSettings:
     classifier_factory: Callable[[], IntentClassifier] = _default_classifier
     qa_form: QaForm = field(default_factory=lambda: load_form(QA_FORM_FILE))
     recordings: RecordingSource = field(default_factory=lambda: CachedRecordings(AriRecordings()))
+    # The payment webhook's HMAC secret (DUNCALL_PAYMENTS_WEBHOOK_SECRET); None: the webhook answers 503.
+    payments_webhook_secret: str | None = field(default=None, repr=False)
 
 
 Phrases = list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]]
@@ -85,6 +87,9 @@ def from_env(**overrides: object) -> ConsoleSettings:
         "cookie_secure": env.console_secure_cookie,
         "qa_form": load_form(),  # DUNCALL_CONSOLE_QA_FORM, else the shipped form
         "recordings": source_from_env(str(env.recordings_dir) if env.recordings_dir else None),
+        "payments_webhook_secret": (
+            env.payments_webhook_secret.get_secret_value() if env.payments_webhook_secret else None
+        ),
     }
     if env.scripts_dir:
         values["scripts_dir"] = env.scripts_dir
