@@ -43,6 +43,7 @@ from dialer.campaign.targets import EndpointFor, Plan, plan_targets
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard, Reservation, redis_unavailable
+from dialer.payments.evaluate import evaluate_promises
 from dialer.policy import Decision, Voice
 from dialer.policy.zones import normalize
 from dialer.store.models import Campaign, CampaignStatus
@@ -221,6 +222,10 @@ async def run_session(
             await asyncio.to_thread(guard.record_outcome, reservation, connected=True, abandoned=abandoned)
 
         reconciled = await reconcile(ari, engine, cid, clock=clock, on_orphan=count_orphan)
+        # Promises judged before planning: a broken one escalates, a kept one holds, in this run's plan.
+        await asyncio.to_thread(
+            evaluate_promises, engine, grace_days=strategy.promise_grace_days, now=clock()
+        )
         if scripts is not None:
             plan = await asyncio.to_thread(fixed_plan, engine, scripts, endpoint_for)
         else:
