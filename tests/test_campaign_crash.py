@@ -71,8 +71,12 @@ async def test_sigkill_mid_campaign_then_restart(tmp_path: Path, key_prefix: str
                 first.kill()
         assert first.returncode == -signal.SIGKILL
         before = read_store(db_url)
-        orphans = {a.attempt_id for a in before.attempts if a.state != AttemptState.ENDED.value}
-        assert orphans, "the kill left no unfinished attempt to reconcile"
+        unfinished = {a.attempt_id for a in before.attempts if a.state != AttemptState.ENDED.value}
+        # A kill between the guard's allowing decision and the attempt row leaves a decision with
+        # no attempt: never dialled, but counted; the restart writes its ended ``failed`` row.
+        unrecorded = before.allowed_ids - {a.attempt_id for a in before.attempts}
+        orphans = unfinished | unrecorded
+        assert unfinished, "the kill left no unfinished attempt to reconcile"
         # Calls of the dead dialer are still up in Asterisk until the restart settles them.
         assert await our_live_channels(witness.ari, orphans)
 
@@ -92,6 +96,8 @@ async def test_sigkill_mid_campaign_then_restart(tmp_path: Path, key_prefix: str
     by_id = {a.attempt_id: a for a in after.attempts}
     for attempt_id in orphans:
         assert by_id[attempt_id].outcome in ("failed", "abandoned")
+    for attempt_id in unrecorded:
+        assert by_id[attempt_id].outcome == "failed" and by_id[attempt_id].dialed_at is None
     # Every account dialled exactly once over both runs: the ones the first run reached were
     # denied by the guard on restart (min_gap), the others were called.
     accounts = {f"A-10{n}-{i:04d}" for n in (10, 11, 12, 13) for i in range(COPIES)}

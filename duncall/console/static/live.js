@@ -200,7 +200,7 @@ function renderCampaigns(board, force = false) {
     }
     return el("tr", { "data-campaign": name },
       el("td", {}, name),
-      el("td", { class: "run-state" }, c ? c.state + (c.dialer_running ? "" : " (no dialer)") : "—"),
+      el("td", { class: "run-state" }, c ? (c.held && c.state === "running" ? "paused: " + c.held : c.state) + (c.dialer_running ? "" : " (no dialer)") : "—"),
       el("td", { class: "dialed" }, t.dialed), el("td", { class: "live" }, t.live),
       el("td", { class: "connected" }, t.connected), el("td", { class: "promises" }, t.promises),
       el("td", { class: "abandon-rate" }, pct(t.abandon_rate)), controlCell);
