@@ -100,6 +100,7 @@ class DialTarget:
     consent: bool | None = None  # recorded prior express consent for this number
     campaign_id: str | None = None
     phone_status: str | None = None  # the number's status on this account (None: active)
+    suppressed: bool = False  # on a do-not-call list, or reported disconnected/reassigned since consent
 
 
 class ChannelPrefix(StrEnum):
