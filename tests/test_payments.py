@@ -417,3 +417,59 @@ def test_webhook_row_errors_are_422_with_the_reason(hook: tuple[TestClient, Engi
     body = BODY.replace(b"-08:00", b"")
     status, answer = deliver(client, body, signature(SECRET, body, int(clock.now.timestamp())))
     assert status == 422 and "has no UTC offset" in str(answer["error"]) and payments_stored(engine) == 0
+
+
+# --- a campaign run judges promises before it plans ----------------------------------------------
+
+
+@pytest.mark.asterisk
+@pytest.mark.redis
+async def test_campaign_run_judges_promises_before_planning(
+    tmp_path: Path, key_prefix: str, strategy: Strategy
+) -> None:
+    import uuid
+    from dataclasses import replace
+
+    from dialer.campaign.session import CampaignOptions, run_session
+    from dialer.guards.guard import Guard
+    from dialer.guards.ledger import Ledger
+    from dialer.policy.config import load_preset
+    from foundation import services
+    from foundation.settings import ari_settings
+    from telephony.ari import AriClient
+
+    engine_ = temporary_database("sqlite", tmp_path)
+    with engine_ as engine:
+        seed(engine)
+        client = services.redis_client()
+        guard = Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=key_prefix)
+        ari = AriClient(replace(ari_settings(), app=f"test-payments-{uuid.uuid4().hex[:6]}"))
+        await ari.connect()
+
+        async def no_bot(*_: object) -> object:
+            raise AssertionError("no account is reachable: nothing is dialled")
+
+        try:
+            summary = await run_session(
+                ari,
+                engine,
+                client,
+                guard,
+                strategy,
+                lambda _account, _number: None,  # unreachable: the run plans and dials nothing
+                no_bot,  # type: ignore[arg-type]
+                CampaignOptions(campaign_id=f"pay-{uuid.uuid4().hex[:8]}", calls_per_second=0),
+                account_ids=["A-LA", "A-UTC"],
+                prefix=key_prefix,
+                live_prefix=key_prefix,
+                clock=lambda: dt.datetime(2026, 12, 20, 15, tzinfo=dt.UTC),
+            )
+        finally:
+            await ari.close()
+        assert summary.results == [] and summary.plan.skipped["no endpoint"] == 2
+        # Nothing was paid by 2026-12-12 (+2 grace days): the run marked every promise broken.
+        assert {k: v[0] for k, v in statuses(engine).items()} == {
+            "A-LA": "broken",
+            "A-UTC": "broken",
+            "A-MARS": "broken",
+        }
