@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.guards.gate import AccountFacts, FactsLookup
-from dialer.store.models import Account, AccountFlagRow, Phone
+from dialer.store.models import Account, AccountFlagRow, Phone, PhoneStatusRow
 
 
 def store_facts(engine: Engine) -> FactsLookup:
@@ -26,10 +26,12 @@ def store_facts(engine: Engine) -> FactsLookup:
                 s.scalars(select(AccountFlagRow.flag).where(AccountFlagRow.account_id == account_id))
             )
             phone = s.get(Phone, (account_id, number))
+            status = s.get(PhoneStatusRow, (account_id, number))
             return AccountFacts(
                 timezone=account.timezone,
                 flags=flags,
                 consent=bool(phone and phone.ai_voice_consent and phone.contact_type == "debtor"),
+                phone_status=status.status if status is not None else None,
             )
 
     async def lookup(account_id: str, number: str) -> AccountFacts:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from dialer.store.models import Account, Phone
+from dialer.store.models import Account, Phone, PhoneStatus, PhoneStatusRow
 from dialer.store.repo import strategy_inputs
 from dialer.strategy.model import ActionKind, ContactChannel, Strategy
 from dialer.strategy.policy import next_action
@@ -86,14 +86,25 @@ def plan_targets(
             if use_schedule and action.not_before is not None and action.not_before > now:
                 plan.skipped["strategy: not yet due"] += 1
                 continue
-            phone = s.scalars(
+            phones = s.scalars(
                 select(Phone)
                 .where(Phone.account_id == account_id, Phone.contact_type == "debtor")
                 .order_by(Phone.position)
-            ).first()
-            if phone is None:
+            ).all()
+            if not phones:
                 plan.skipped["no debtor phone"] += 1
                 continue
+            blocked = set(
+                s.scalars(
+                    select(PhoneStatusRow.number).where(
+                        PhoneStatusRow.account_id == account_id,
+                        PhoneStatusRow.status != PhoneStatus.ACTIVE.value,
+                    )
+                )
+            )
+            # The first number still callable; with none, the first anyway, so the guard's denial
+            # (phone_blocked) is in the ledger for whoever asks why the account was not called.
+            phone = next((p for p in phones if p.number not in blocked), phones[0])
             endpoint = endpoint_for(account_id, phone.number)
             if endpoint is None:
                 plan.skipped["no endpoint"] += 1

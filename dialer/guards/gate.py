@@ -23,6 +23,7 @@ class AccountFacts:
     timezone: str | None = None
     flags: frozenset[str] = frozenset()
     consent: bool | None = None  # recorded prior express consent for bot calls to this number
+    phone_status: str | None = None  # the number's status on the account (None: active)
 
 
 FactsLookup = Callable[[str, str], Awaitable[AccountFacts]]  # (account_id, number) -> facts
@@ -48,6 +49,7 @@ class GuardGate:
             voice=self.voice,
             consent=facts.consent,
             campaign_id=self.campaign_id,
+            phone_status=facts.phone_status,
         )
         # The guard's Redis and SQL calls block; keep them off the event loop.
         reservation = await asyncio.to_thread(self.guard.reserve, dial, attempt_id)

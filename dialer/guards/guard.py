@@ -165,6 +165,7 @@ class Guard:
                 flags=target.flags,
                 voice=target.voice,
                 consent=target.consent,
+                phone_status=target.phone_status,
             )
             pending.append(_Pending(target, attempt_id, phone, at, static_reasons(request, self.rules)))
         self._run_script(pending)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from dialer.policy.reasons import FREQUENCY_ORDER, Reason, flag_reason
+from dialer.policy.reasons import FREQUENCY_ORDER, PHONE_ACTIVE, Reason, flag_reason
 from dialer.policy.rules import FrequencyRules, Rules
 from dialer.policy.zones import normalize, region_for, zones_for
 from foundation.contract import Voice as Voice  # the policy's consent rule reads it; re-exported
@@ -52,6 +52,7 @@ class DialRequest:
     flags: frozenset[str] = frozenset()
     voice: Voice | None = None  # None: the consent rule is not evaluated
     consent: bool | None = None  # recorded prior express consent for this number
+    phone_status: str | None = None  # the number's status on the account; None or "active": callable
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
@@ -83,8 +84,10 @@ def calendar_reasons(at: dt.datetime, zones: Sequence[ZoneInfo], rules: Rules) -
 
 
 def static_reasons(request: DialRequest, rules: Rules) -> list[str]:
-    """Reasons that need no history: flags, time zone, holiday, window, consent."""
+    """Reasons that need no history: flags, the number's status, time zone, holiday, window, consent."""
     reasons: list[str] = [flag_reason(f) for f in sorted(request.flags & rules.deny_flags)]
+    if request.phone_status not in (None, PHONE_ACTIVE):
+        reasons.append(Reason.PHONE_BLOCKED)
     zones = zones_for(request.phone, request.timezone)
     if not zones:
         reasons.append(Reason.TIMEZONE_UNKNOWN)

@@ -16,9 +16,11 @@ class Reason(StrEnum):
     MIN_GAP = "min_gap"  # too soon after the account's last attempt
     CONNECTED_DAILY_CAP = "connected_daily_cap"  # CN preset: connected calls per local calendar day
     ABANDON_LOCKOUT = "abandon_lockout"  # UK preset: an abandoned call to this number too recently
+    PHONE_BLOCKED = "phone_blocked"  # the number is wrong/disconnected/reassigned/blocked for the account
 
 
 FLAG_PREFIX = "flag:"
+PHONE_ACTIVE = "active"  # the one phone status that lets a number be dialled
 
 # Counter reasons in the order the Redis script reports them; every layer uses this order.
 FREQUENCY_ORDER: tuple[Reason, ...] = (

@@ -1,7 +1,10 @@
 """`duncall accounts`, `duncall db` and `duncall strategy` subcommands.
 
 accounts import FILE   stream a CSV / JSON Lines file into the store (rejects listed, summary at the end)
-accounts show ID       one account with its phones and flags
+accounts show ID       one account: phones and their status, flags (who, when, why), promises,
+                       plans, the timeline of attempts with the guard's reasons (--json: the same)
+accounts flag set|clear ID FLAG --reason TEXT --by USER    an operator's flag, audited
+accounts phone set ID NUMBER STATUS --reason TEXT --by USER a number's status, audited
 db upgrade             run the schema migrations (the app also upgrades on first use)
 strategy check FILE    validate a strategy YAML and show its dpd coverage
 strategy next ID       the next collection action for one stored account
@@ -47,8 +50,28 @@ def register(sub: Any) -> None:
     imp.set_defaults(func=_import)
     show = acc_sub.add_parser("show", help="show one account")
     show.add_argument("account_id")
+    show.add_argument("--json", action="store_true", help="print the account page as JSON")
     show.add_argument("--db", default=None, help=db_help)
     show.set_defaults(func=_show)
+
+    flag = acc_sub.add_parser("flag", help="set or clear an account flag (audited; a reason is required)")
+    flag_sub = flag.add_subparsers(dest="flag_command", metavar="ACTION", required=True)
+    for action, what in (("set", "set a flag"), ("clear", "clear a flag")):
+        f = flag_sub.add_parser(action, help=what)
+        f.add_argument("account_id")
+        f.add_argument("flag", help="dispute, cease_contact, attorney, bankruptcy, deceased or do_not_call")
+        _operator_args(f, db_help)
+        f.set_defaults(func=_flag_set if action == "set" else _flag_clear)
+    phone = acc_sub.add_parser("phone", help="a number's status on an account (audited)")
+    phone_sub = phone.add_subparsers(dest="phone_command", metavar="ACTION", required=True)
+    ps = phone_sub.add_parser(
+        "set", help="set a number's status: active, wrong_number, disconnected, reassigned or blocked"
+    )
+    ps.add_argument("account_id")
+    ps.add_argument("number", help="the number in E.164, as the account lists it")
+    ps.add_argument("status")
+    _operator_args(ps, db_help)
+    ps.set_defaults(func=_phone_set)
 
     db = sub.add_parser("db", help="durable store maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -126,11 +149,80 @@ def _import(args: argparse.Namespace) -> int:
     return 1 if summary.rejected else 0
 
 
+def _operator_args(p: argparse.ArgumentParser, db_help: str) -> None:
+    p.add_argument("--reason", required=True, help="why (kept with the change and in the audit log)")
+    p.add_argument("--by", default=None, help="who makes the change (default: the login user)")
+    p.add_argument("--db", default=None, help=db_help)
+
+
+def _operator(args: argparse.Namespace) -> str:
+    import getpass
+
+    return str(args.by) if args.by is not None else getpass.getuser()
+
+
+def _flag_set(args: argparse.Namespace) -> int:
+    return _flag(args, clear=False)
+
+
+def _flag_clear(args: argparse.Namespace) -> int:
+    return _flag(args, clear=True)
+
+
+def _flag(args: argparse.Namespace, *, clear: bool) -> int:
+    from dialer.accounts import state
+    from dialer.store.db import open_engine, session_factory
+    from duncall.console import audit
+
+    flag = state.parse_flag(args.flag)
+    by, now = _operator(args), dt.datetime.now(dt.UTC)
+    with session_factory(open_engine(args.db))() as session, session.begin():
+        if clear:
+            state.clear_flag(session, args.account_id, flag, by, args.reason)
+        else:
+            state.set_flag(session, args.account_id, flag, by, args.reason, now)
+        # The audit row commits with the change, or neither does.
+        action = "account_flag_clear" if clear else "account_flag_set"
+        audit.record(session, now, by, action, args.account_id, flag=flag.value, reason=args.reason.strip())
+    print(f"{args.account_id}: flag {flag.value} {'cleared' if clear else 'set'} by {by}")
+    return 0
+
+
+def _phone_set(args: argparse.Namespace) -> int:
+    from dialer.accounts import state
+    from dialer.store.db import open_engine, session_factory
+    from duncall.console import audit
+
+    status = state.parse_phone_status(args.status)
+    by, now = _operator(args), dt.datetime.now(dt.UTC)
+    with session_factory(open_engine(args.db))() as session, session.begin():
+        state.set_phone_status(session, args.account_id, args.number, status, by, args.reason, now)
+        audit.record(
+            session,
+            now,
+            by,
+            "account_phone_status",
+            args.account_id,
+            number=args.number,
+            status=status.value,
+            reason=args.reason.strip(),
+        )
+    print(f"{args.account_id}: {args.number} is {status.value} (set by {by})")
+    return 0
+
+
 def _show(args: argparse.Namespace) -> int:
+    from dialer.accounts.page import account_page
     from dialer.store.db import open_engine, session_factory
     from dialer.store.repo import get_account
 
     with session_factory(open_engine(args.db))() as session:
+        if args.json:
+            import json
+
+            print(json.dumps(account_page(session, args.account_id).as_json(), ensure_ascii=False, indent=2))
+            return 0
+        page = account_page(session, args.account_id)
         a = get_account(session, args.account_id)
         print(f"account     {a.account_id}")
         print(f"name        {a.first_name} {a.last_name}".rstrip())
@@ -139,14 +231,43 @@ def _show(args: argparse.Namespace) -> int:
         dpd = a.days_past_due if a.days_past_due is not None else "-"
         print(f"due date    {a.due_date or '-'}    days past due (imported) {dpd}")
         print(f"product     {a.product or '-'}    risk segment {a.risk_segment or '-'}")
-        flags = ", ".join(f"{f.flag} ({f.source})" for f in a.flags) or "none"
-        print(f"flags       {flags}")
+        print("creditor    -")
+        if not page.flags:
+            print("flags       none")
+        for f in page.flags:
+            print(f"flag        {f.name} ({f.source}){_who_when_why(f.by, f.set_at, f.reason)}")
+        status = {line.number: line for line in page.phones}
         for p in a.phones:
             consent = f"AI-voice consent {p.consent_date}" if p.ai_voice_consent else "no AI-voice consent"
-            print(f"phone       {p.number}  {p.phone_type}  {p.contact_type}  {consent}")
+            line = status[p.number]
+            print(
+                f"phone       {p.number}  {p.phone_type}  {p.contact_type}  {consent}  {line.status}"
+                f"{_who_when_why(line.by, line.set_at, line.reason)}"
+            )
+        for pr in page.promises:
+            print(f"promise     {pr.amount} {pr.currency} due {pr.due}  {pr.status}  ({pr.channel or '-'})")
+        for plan in page.plans:
+            print(f"plan        {plan.total} {plan.currency} in {len(plan.instalments)}  {plan.status}")
+            for i in plan.instalments:
+                print(f"  #{i.seq:<3}      {i.due}  {i.amount}  {i.status}")
         for pay in a.payment_history:
-            print(f"payment     {pay['date']}  {pay['amount']}")
+            print(f"payment     {pay['date']}  {pay['amount']}  (imported history)")
+        for e in page.timeline:
+            said = f"  {e.disposition}" if e.disposition else ""
+            why = f"  guard: {','.join(e.reasons)}" if e.reasons else ""
+            back = f"  call back {e.callback_at:%Y-%m-%d %H:%M}Z" if e.callback_at else ""
+            print(f"{e.at:%Y-%m-%d %H:%M}Z  {e.channel}  {e.kind:<12} {e.outcome or '-'}{said}{why}{back}")
     return 0
+
+
+def _who_when_why(by: str | None, at: dt.datetime | None, reason: str | None) -> str:
+    parts = [
+        f"by {by}" if by else "",
+        f"at {at:%Y-%m-%d %H:%M}Z" if at else "",
+        f"— {reason}" if reason else "",
+    ]
+    text = " ".join(p for p in parts if p)
+    return f"  {text}" if text else ""
 
 
 def _upgrade(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     LIVE_READ = "live_read"
     LIVE_SUPERVISE = "live_supervise"  # listen, whisper, barge into and take over live calls
     CAMPAIGN_CONTROL = "campaign_control"  # pause, resume, stop a campaign; change its pacing limits
+    ACCOUNTS_EDIT = "accounts_edit"  # set or clear an account's flags and its numbers' statuses
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -40,6 +41,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LIVE_READ,
             Permission.LIVE_SUPERVISE,
             Permission.CAMPAIGN_CONTROL,
+            Permission.ACCOUNTS_EDIT,
         }
     ),
     Role.DESIGNER: frozenset({Permission.SCRIPTS_READ, Permission.SCRIPTS_WRITE, Permission.SCRIPTS_PUBLISH}),
