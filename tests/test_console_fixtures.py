@@ -36,6 +36,7 @@ from duncall.console.settings import ConsoleSettings, load_forbidden_phrases
 from foundation import paths
 
 PASSWORD = "correct horse battery"
+WEBHOOK_SECRET = "test-payments-webhook-secret"
 T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 
 
@@ -116,6 +117,8 @@ def make_env(
         classifier_factory=KeywordClassifier,
         live_prefix=live_prefix,
         recordings=recordings or DirectoryRecordings(recordings_dir),
+        # The payment webhook's credential is this secret's signature, not a log-in (test_payments.py).
+        payments_webhook_secret=WEBHOOK_SECRET,
     )
     with Session(engine) as db, db.begin():
         for role in Role:
