@@ -24,6 +24,7 @@ class AccountFacts:
     flags: frozenset[str] = frozenset()
     consent: bool | None = None  # recorded prior express consent for bot calls to this number
     phone_status: str | None = None  # the number's status on the account (None: active)
+    suppressed: bool = False  # a suppression list entry applies to the number (dialer.suppression)
 
 
 FactsLookup = Callable[[str, str], Awaitable[AccountFacts]]  # (account_id, number) -> facts
@@ -50,6 +51,7 @@ class GuardGate:
             consent=facts.consent,
             campaign_id=self.campaign_id,
             phone_status=facts.phone_status,
+            suppressed=facts.suppressed,
         )
         # The guard's Redis and SQL calls block; keep them off the event loop.
         reservation = await asyncio.to_thread(self.guard.reserve, dial, attempt_id)

@@ -166,6 +166,7 @@ class Guard:
                 voice=target.voice,
                 consent=target.consent,
                 phone_status=target.phone_status,
+                suppressed=target.suppressed,
             )
             pending.append(_Pending(target, attempt_id, phone, at, static_reasons(request, self.rules)))
         self._run_script(pending)

@@ -2,8 +2,9 @@
 
 Two halves, because the I/O layer evaluates them in different places:
 
-* ``static_reasons`` — flags, time zone, holiday, calling window, consent: facts
-  of the request alone, evaluated in Python before the counters are touched;
+* ``static_reasons`` — flags, the number's status and suppression, time zone, holiday,
+  calling window, consent: facts of the request alone, evaluated in Python before
+  the counters are touched;
 * ``frequency_reasons`` — the counter rules over the account's and the number's
   history, which ``dialer.guards`` evaluates atomically inside Redis and which
   this module evaluates over an explicit history (for ``duncall guard explain``
@@ -53,6 +54,7 @@ class DialRequest:
     voice: Voice | None = None  # None: the consent rule is not evaluated
     consent: bool | None = None  # recorded prior express consent for this number
     phone_status: str | None = None  # the number's status on the account; None or "active": callable
+    suppressed: bool = False  # an active suppression list entry applies to this number (see .suppression)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
@@ -88,6 +90,8 @@ def static_reasons(request: DialRequest, rules: Rules) -> list[str]:
     reasons: list[str] = [flag_reason(f) for f in sorted(request.flags & rules.deny_flags)]
     if request.phone_status not in (None, PHONE_ACTIVE):
         reasons.append(Reason.PHONE_BLOCKED)
+    if request.suppressed:
+        reasons.append(Reason.DNC)
     zones = zones_for(request.phone, request.timezone)
     if not zones:
         reasons.append(Reason.TIMEZONE_UNKNOWN)

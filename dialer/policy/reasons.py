@@ -17,6 +17,7 @@ class Reason(StrEnum):
     CONNECTED_DAILY_CAP = "connected_daily_cap"  # CN preset: connected calls per local calendar day
     ABANDON_LOCKOUT = "abandon_lockout"  # UK preset: an abandoned call to this number too recently
     PHONE_BLOCKED = "phone_blocked"  # the number is wrong/disconnected/reassigned/blocked for the account
+    DNC = "dnc"  # on a suppression list, or reported disconnected/reassigned since consent
 
 
 FLAG_PREFIX = "flag:"

@@ -74,6 +74,7 @@ class RequestLine(_Strict):
     attempts: list[AttemptLine] = []
     voice: Literal["bot", "human"] | None = None
     consent: bool | None = None
+    suppressed: bool = False  # the number is on a suppression list (``duncall dnc check`` says why)
 
     @field_validator("at")
     @classmethod
@@ -109,6 +110,7 @@ class RequestLine(_Strict):
             flags=frozenset(self.flags),
             voice=Voice(self.voice) if self.voice else None,
             consent=self.consent,
+            suppressed=self.suppressed,
         )
         attempts = [
             PastAttempt(_instant(a.at), a.phone, a.conversation, a.connected, a.abandoned)
@@ -209,7 +211,7 @@ def register(sub: Any) -> None:
         description=(
             'One request per line: {"phone": "+12125550123", "timezone": null, "at": "2026-03-08T13:30:00Z", '
             '"flags": [], "attempts": [{"at": "…Z", "phone": "+1…", "conversation": false}], '
-            '"voice": "bot", "consent": true}.  Prints {"allowed": …, "reasons": […]} per line; a malformed '
+            '"voice": "bot", "consent": true, "suppressed": false}.  Prints {"allowed": …, "reasons": […]} per line; a malformed '
             'line prints {"line": N, "error": "…"} instead and the command exits 2 after the last line.'
         ),
     )
