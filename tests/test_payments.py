@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from dialer.payments.evaluate import evaluate_promises
 from dialer.payments.importer import import_payments
-from dialer.store.models import Account, PaymentRow, Phone, PromiseRow
+from dialer.store.models import Account, InstallmentPlanRow, InstalmentRow, PaymentRow, Phone, PromiseRow
 from dialer.store.models.console import AuditEntry
 from dialer.store.repo import strategy_inputs
 from dialer.store.testing import temporary_database
@@ -283,7 +283,10 @@ def test_cli_import_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     assert main(["payments", "import", str(path), "--db", db]) == 1
     out, err = capsys.readouterr()
-    assert "2 rows read, 1 payments stored (1 matched to a promise)" in out and "1 rejected" in out
+    assert (
+        "2 rows read, 1 payments stored (1 matched to a promise, 0 to an instalment)" in out
+        and "1 rejected" in out
+    )
     assert f"rejected {path}:3: payment P-2: amount 'abc' is not a number" in err
     assert main(["promises", "evaluate", "--at", "2026-12-13T09:00:00+00:00", "--db", db]) == 0
     out, err = capsys.readouterr()
@@ -297,6 +300,38 @@ def test_cli_import_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["promises", "evaluate", "--at", "2026-12-13T09:00:00", "--db", db]) == 2
     assert "has no UTC offset" in capsys.readouterr().err
     assert main(["payments", "import", str(tmp_path / "p.txt"), "--db", db]) == 2
+
+
+def test_with_no_open_promise_a_payment_pays_the_oldest_open_instalment(
+    engine: Engine, tmp_path: Path
+) -> None:
+    with Session(engine) as db, db.begin():
+        db.execute(delete(PromiseRow).where(PromiseRow.account_id == "A-UTC"))
+        plan = InstallmentPlanRow(
+            account_id="A-UTC",
+            channel="call",
+            total=Decimal("200.00"),
+            currency="USD",
+            created_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+        )
+        db.add(plan)
+        db.flush()
+        for seq, due in ((2, dt.date(2027, 1, 10)), (1, dt.date(2026, 12, 10))):
+            db.add(InstalmentRow(plan_id=plan.plan_id, seq=seq, due_date=due, amount=Decimal("100.00")))
+    path = write(
+        tmp_path / "p.csv",
+        "payment_id,account_id,amount,currency,paid_at\n"
+        "I-1,A-UTC,60.00,USD,2026-12-09T10:00:00Z\n"
+        "I-2,A-UTC,40.00,USD,2026-12-10T10:00:00Z\n"
+        "I-3,A-UTC,50.00,USD,2027-01-02T10:00:00Z\n",
+    )
+    summary = import_payments(engine, path)
+    assert (summary.stored, summary.matched, summary.to_instalments) == (3, 0, 3)
+    with Session(engine) as db:
+        by_payment = dict(db.execute(select(PaymentRow.payment_id, PaymentRow.instalment_id)).all())
+        first, second = db.scalars(select(InstalmentRow.instalment_id).order_by(InstalmentRow.seq)).all()
+    # The first instalment (by due date) takes payments until it is paid in full, then the next.
+    assert by_payment == {"I-1": first, "I-2": first, "I-3": second}
 
 
 # --- the webhook ---------------------------------------------------------------------------------

@@ -49,13 +49,15 @@ class PaymentImportSummary:
     stored: int = 0
     duplicates: int = 0
     matched: int = 0  # stored payments matched to a promise
+    to_instalments: int = 0  # stored payments matched to a plan's instalment
     rejected: int = 0
     rejects: list[PaymentReject] = field(default_factory=list)
 
     def one_line(self) -> str:
         return (
             f"{self.file}: {self.rows} rows read, {self.stored} payments stored "
-            f"({self.matched} matched to a promise), {self.duplicates} already stored, "
+            f"({self.matched} matched to a promise, {self.to_instalments} to an instalment), "
+            f"{self.duplicates} already stored, "
             f"{self.rejected} rejected"
         )
 
@@ -89,6 +91,7 @@ def import_payments(
         else:
             summary.stored += 1
             summary.matched += result.promise_id is not None
+            summary.to_instalments += result.instalment_id is not None
     log.info(
         "payment import finished",
         extra=kv(file=str(path), rows=summary.rows, stored=summary.stored, rejected=summary.rejected),

@@ -12,8 +12,10 @@ after the other, never interleaved.
 refused, since one of the two must be wrong and the stored one may already have
 been matched.
 
-Instalments: no instalment table exists in this store yet, so payments are matched to
-promises only (``instalment_id`` stays empty).
+A payment pays into the account's oldest pending promise not yet paid in full; with
+none, into the oldest pending instalment (by due date) of an active installment plan
+not yet paid in full (what an instalment has received is the sum of the payments
+matched to it); with neither, it only lowers the balance.
 """
 
 from __future__ import annotations
@@ -22,11 +24,20 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dialer.payments.records import PaymentError, PaymentRecord
-from dialer.store.models import Account, PaymentRow, PaymentSource, PromiseRow, PromiseStatus
+from dialer.store.models import (
+    Account,
+    InstallmentPlanRow,
+    InstalmentRow,
+    PaymentRow,
+    PaymentSource,
+    PlanStatus,
+    PromiseRow,
+    PromiseStatus,
+)
 
 
 class Stored(StrEnum):
@@ -38,6 +49,7 @@ class Stored(StrEnum):
 class StoreResult:
     outcome: Stored
     promise_id: int | None = None
+    instalment_id: int | None = None
 
 
 def store_payment(
@@ -58,7 +70,7 @@ def store_payment(
     existing = session.get(PaymentRow, record.payment_id)
     if existing is not None:
         if _as_record(existing).same_as(record):
-            return StoreResult(Stored.DUPLICATE, existing.promise_id)
+            return StoreResult(Stored.DUPLICATE, existing.promise_id, existing.instalment_id)
         raise PaymentError(
             f"payment_id {record.payment_id!r} is already stored with a different "
             f"{_differences(_as_record(existing), record)}",
@@ -81,6 +93,7 @@ def store_payment(
         .order_by(PromiseRow.created_at, PromiseRow.promise_id)
         .limit(1)
     )
+    instalment_id = _open_instalment(session, record.account_id) if promise is None else None
     session.add(
         PaymentRow(
             payment_id=record.payment_id,
@@ -91,14 +104,35 @@ def store_payment(
             received_at=received_at,
             source=source.value,
             promise_id=promise.promise_id if promise is not None else None,
-            instalment_id=None,
+            instalment_id=instalment_id,
         )
     )
     account.balance = account.balance - record.amount
     if promise is not None:
         promise.paid_amount = promise.paid_amount + record.amount
     session.flush()
-    return StoreResult(Stored.NEW, promise.promise_id if promise is not None else None)
+    return StoreResult(Stored.NEW, promise.promise_id if promise is not None else None, instalment_id)
+
+
+def _open_instalment(session: Session, account_id: str) -> int | None:
+    """The oldest pending instalment of the account's active plans that is not yet paid in full."""
+    paid = (
+        select(func.coalesce(func.sum(PaymentRow.amount), 0))
+        .where(PaymentRow.instalment_id == InstalmentRow.instalment_id)
+        .scalar_subquery()
+    )
+    return session.scalar(
+        select(InstalmentRow.instalment_id)
+        .join(InstallmentPlanRow, InstallmentPlanRow.plan_id == InstalmentRow.plan_id)
+        .where(
+            InstallmentPlanRow.account_id == account_id,
+            InstallmentPlanRow.status == PlanStatus.ACTIVE.value,
+            InstalmentRow.status == PromiseStatus.PENDING.value,
+            paid < InstalmentRow.amount,
+        )
+        .order_by(InstalmentRow.due_date, InstalmentRow.seq, InstalmentRow.instalment_id)
+        .limit(1)
+    )
 
 
 def _as_record(row: PaymentRow) -> PaymentRecord:

@@ -37,6 +37,7 @@ class WebhookAnswer(BaseModel):
     payment_id: str
     outcome: str  # stored | duplicate
     promise_id: int | None
+    instalment_id: int | None
 
 
 @router.post(
@@ -73,7 +74,10 @@ async def webhook(request: Request, console: ConsoleDep) -> WebhookAnswer:
         status = 409 if "already stored" in exc.what else 422
         raise ApiError(status, exc.what, exc.fix) from None
     return WebhookAnswer(
-        payment_id=record.payment_id, outcome=result.outcome.value, promise_id=result.promise_id
+        payment_id=record.payment_id,
+        outcome=result.outcome.value,
+        promise_id=result.promise_id,
+        instalment_id=result.instalment_id,
     )
 
 
@@ -91,5 +95,6 @@ def _store(console: Console, record: PaymentRecord) -> StoreResult:
             amount=str(record.amount),
             currency=record.currency,
             promise_id=result.promise_id,
+            instalment_id=result.instalment_id,
         )
     return result
