@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -105,8 +106,24 @@ def make_gate(client: redis.Redis, engine: Engine, prefix: str, clock: Clock) ->
     return GuardGate(guard, store_facts(engine), voice=Voice.BOT)
 
 
-def suppress(engine: Engine, number: str, **kw: object) -> None:
-    lists.add(engine, number, reason="test", by="t", now=START, **kw)  # type: ignore[arg-type]
+def suppress(
+    engine: Engine,
+    number: str,
+    *,
+    list_name: str = "internal",
+    kind: SuppressionKind = SuppressionKind.DNC,
+    reported_on: dt.date | None = None,
+) -> None:
+    lists.add(
+        engine,
+        number,
+        reason="test",
+        by="t",
+        now=START,
+        list_name=list_name,
+        kind=kind,
+        reported_on=reported_on,
+    )
 
 
 async def test_a_suppressed_number_is_denied_and_the_accounts_other_number_is_not(
@@ -186,7 +203,7 @@ def test_no_dial_is_ever_allowed_to_a_number_suppressed_at_that_moment(
             elif op[0] == "clock":
                 clock.now += dt.timedelta(seconds=int(op[1]))  # type: ignore[call-overload]
             else:
-                account_id, number = op[1]  # type: ignore[misc]
+                account_id, number = cast(tuple[str, str], op[1])
                 suppressed_now = any(
                     n == number and (day is None or day >= CONSENT) for (n, _), day in active.items()
                 )

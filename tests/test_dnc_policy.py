@@ -26,7 +26,7 @@ def test_a_suppressed_number_is_denied_with_dnc() -> None:
     assert evaluate(DialRequest(NY, AT), [], DEFAULT_RULES).allowed
     decision = evaluate(DialRequest(NY, AT, suppressed=True), [], DEFAULT_RULES)
     assert (decision.allowed, decision.reasons) == (False, ("dnc",))
-    assert Reason.DNC == "dnc"
+    assert Reason.DNC.value == "dnc"
 
 
 def test_dnc_is_listed_with_every_other_reason_in_order() -> None:
