@@ -87,6 +87,9 @@ class CampaignRun:
     answer: Literal["bot", "hangup"] = "bot"
     script_pins: tuple[str, ...] = ()  # NAME.LANG=N
     agents: AgentStaff | None = None
+    # What the run and its guard take for "now"; None: the wall clock.  Not a CLI option: only
+    # tests move it (a later run, past the frequency caps), never an operator.
+    clock: Callable[[], dt.datetime] | None = None
 
 
 @dataclass
@@ -123,6 +126,10 @@ def select_personas(names: tuple[str, ...]) -> list[Persona]:
     return [p for p in personas if p.name in names]
 
 
+def _wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def _quiet(_line: str) -> None:
     pass
 
@@ -138,6 +145,8 @@ async def run(
     client = parts.redis_client()
     engine = parts.store(spec.db_url)
     guard = parts.guard(client, engine, spec.rules, spec.guard_prefix)
+    if spec.clock is not None:
+        guard.clock = spec.clock
     ari = parts.ari_client()
     await ari.connect()  # fail fast, before anything is written, if Asterisk is unreachable
     try:
@@ -205,6 +214,7 @@ async def run(
                 feed=feed,
                 agents=agents,
                 scripts=scripts,
+                clock=spec.clock or _wall_clock,
             )
     finally:
         await ari.close()
