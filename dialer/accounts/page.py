@@ -202,19 +202,19 @@ def account_page(session: Session, account_id: str) -> AccountPage:
 
 def _timeline(session: Session, account_id: str) -> list[TimelineEntry]:
     """Every attempt (with its guard decision) and every dial the guard denied, oldest first."""
-    decisions: dict[str, GuardDecisionRow] = {}
+    decisions: dict[str, GuardDecisionRow | None] = {}
     if inspect(session.get_bind()).has_table(GuardDecisionRow.__tablename__):
-        for d in session.scalars(
+        for row in session.scalars(
             select(GuardDecisionRow)
             .where(GuardDecisionRow.account_id == account_id)
             .order_by(GuardDecisionRow.id)
         ):
-            decisions[d.attempt_id] = d
+            decisions[row.attempt_id] = row
     entries = []
     for a in session.scalars(
         select(CallAttempt).where(CallAttempt.account_id == account_id).order_by(CallAttempt.reserved_at)
     ):
-        d = decisions.pop(a.attempt_id, None)
+        decision = decisions.pop(a.attempt_id, None)  # what stays are denials: no attempt row
         entries.append(
             TimelineEntry(
                 at=_utc(a.reserved_at),
@@ -222,14 +222,14 @@ def _timeline(session: Session, account_id: str) -> list[TimelineEntry]:
                 kind="conversation" if a.right_party else "attempt",
                 outcome=a.outcome or a.state,  # an attempt still up reads as its state
                 disposition=a.disposition,
-                reasons=_reasons(d),
+                reasons=_reasons(decision),
                 attempt_id=a.attempt_id,
                 number=a.number,
                 callback_at=_utc(a.callback_at) if a.callback_at else None,
             )
         )
     for d in decisions.values():
-        if not d.allowed:
+        if d is not None and not d.allowed:
             entries.append(
                 TimelineEntry(
                     at=_utc(d.at),
