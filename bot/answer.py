@@ -9,6 +9,7 @@ from bot.callbot import BotEngines, run_bot
 from bot.dialogue.engine import DialogueSession
 from bot.dialogue.loader import find_script, load_script
 from bot.dialogue.model import Script
+from bot.dialogue.ports import NO_PORTS, ActionPorts
 from bot.dialogue.types import InstallmentPlan
 from bot.nlu.types import IntentClassifier
 from foundation.contract import (
@@ -35,15 +36,18 @@ async def converse(
     machine: bool,
     on_turn: Callable[[Turn, str], None] | None = None,
     loaded: Script | None = None,
+    ports: ActionPorts = NO_PORTS,
 ) -> ConversationRecord:
     """Run ``script_name`` (in the account's language) on the call; the record carries the result.
 
     ``on_turn`` sees each turn as it is recorded with the dialogue state it left (the live board).
     ``loaded``: the script already read for this call (a campaign's pinned or published version);
     otherwise the file in ``scripts/`` is read now. Either way the call keeps it to the end.
+    ``ports``: what this call can do besides talking (send a link, transfer); by default
+    nothing, so the script says its true alternative instead of announcing either.
     """
     script = loaded or load_script(find_script(script_name, account.language))
-    session = DialogueSession(script, account, today, classifier)
+    session = DialogueSession(script, account, today, classifier, ports=ports)
     record = await run_bot(
         ari,
         channel_id,
@@ -66,6 +70,7 @@ async def converse(
     if result.plan is not None:
         record.plan = plan_record(result.plan)
     record.callback_at = result.callback_at
+    record.actions = list(result.actions)
     record.hardship = any(
         t.understanding is not None and t.understanding.intent is Intent.HARDSHIP for t in session.turns
     )

@@ -95,6 +95,7 @@ def result_json(result: DialogueResult) -> dict[str, Any]:
         "callback_at": result.callback_at.isoformat() if result.callback_at else None,
         "transfer_queue": result.transfer_queue,
         "right_party": result.right_party,
+        "actions": list(result.actions),
     }
 
 

@@ -233,3 +233,6 @@ class ConversationRecord:
     plan: InstallmentPlanRecord | None = None  # an installment plan the debtor accepted
     callback_at: dt.date | None = None  # the day the debtor asked to be called back (their zone)
     hardship: bool = False  # the debtor said they cannot pay as agreed (the strategy offers a plan)
+    # What the bot did that it told the debtor it did ("send_payment_link", "transfer",
+    # "schedule_callback", "suppress_number"), in order; an action not available is not here.
+    actions: list[str] = field(default_factory=list)

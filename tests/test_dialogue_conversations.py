@@ -14,9 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from fakes.action_ports import FakeActionPorts
 from fakes.classifier import KeywordClassifier
 
-from bot.dialogue import DialogueSession, InMemoryPaymentLinkChannel, load_script
+from bot.dialogue import DialogueSession, load_script
 from bot.dialogue.types import Action
 from duncall.cli import main
 from duncall.cli.flow import simulate
@@ -135,17 +136,24 @@ class Run:
     session: DialogueSession
     output: list[str]
     result_json: dict[str, object]
-    links: InMemoryPaymentLinkChannel
+    ports: FakeActionPorts
 
     @property
     def bot_lines(self) -> list[str]:
         return [line.removeprefix("bot: ") for line in self.output if line.startswith("bot: ")]
 
 
-def run(script_name: str, lang: str, lines: list[str], acct: AccountView | None = None) -> Run:
+def run(
+    script_name: str,
+    lang: str,
+    lines: list[str],
+    acct: AccountView | None = None,
+    ports: FakeActionPorts | None = None,
+) -> Run:
+    """The conversation with links and transfers available unless ``ports`` says otherwise."""
     script = load_script(paths.scripts_dir() / f"{script_name}.{lang}.yaml")
-    links = InMemoryPaymentLinkChannel()
-    session = DialogueSession(script, acct or account(lang), TODAY, KeywordClassifier(), payment_links=links)
+    links = ports if ports is not None else FakeActionPorts()
+    session = DialogueSession(script, acct or account(lang), TODAY, KeywordClassifier(), ports=links)
     out = io.StringIO()
     simulate(session, io.StringIO("".join(line + "\n" for line in lines)), out)
     printed = out.getvalue().splitlines()
@@ -173,7 +181,7 @@ def test_promise_is_read_back_and_recorded(script_name: str, lang: str) -> None:
     read_back = "$200.00 on Friday, March 5th" if lang == "en" else "3月5日（星期五）还款200.00元"
     assert any(read_back in line for line in r.bot_lines), r.bot_lines
     # The debtor pressed 1 for the link: one SMS link for the promised amount.
-    assert [(x.amount, x.channel) for x in r.links.sent] == [(Decimal("200.00"), "sms")]
+    assert [(x.amount, x.channel) for x in r.ports.sent] == [(Decimal("200.00"), "sms")]
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -181,7 +189,7 @@ def test_yes_to_pay_today_promises_the_full_balance_today(lang: str) -> None:
     r = run("early_collection", lang, [CASES["dispute"].lines[lang][0], "#dtmf 1", "#dtmf 1", "#dtmf 2"])
     assert r.result_json["disposition"] == "promise_to_pay"
     assert r.result_json["promise"] == {"date": TODAY.isoformat(), "amount": "1250.00"}
-    assert r.links.sent == []
+    assert r.ports.sent == []
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -311,7 +319,7 @@ def test_disclosure_follows_verification_and_cannot_be_interrupted(script_name: 
 
 def test_low_confidence_and_unknown_input_reprompt_then_give_up() -> None:
     script = load_script(paths.scripts_dir() / "early_collection.en.yaml")
-    session = DialogueSession(script, account("en"), TODAY, KeywordClassifier())
+    session = DialogueSession(script, account("en"), TODAY, KeywordClassifier(), ports=FakeActionPorts())
     question = session.start()[-1].text
     turns = session.hear("yes", asr_confidence=0.2)  # heard, but too unsure to act on
     assert [t.text for t in turns] == ["Sorry, I didn't quite get that.", question]
@@ -324,7 +332,7 @@ def test_low_confidence_and_unknown_input_reprompt_then_give_up() -> None:
 
 def test_repeat_says_the_question_again_and_every_turn_is_recorded() -> None:
     script = load_script(paths.scripts_dir() / "early_collection.en.yaml")
-    session = DialogueSession(script, account("en"), TODAY, KeywordClassifier())
+    session = DialogueSession(script, account("en"), TODAY, KeywordClassifier(), ports=FakeActionPorts())
     question = session.start()[-1].text
     assert [t.text for t in session.hear("can you repeat that")] == [question]
     session.hear("yes")

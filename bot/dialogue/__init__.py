@@ -5,10 +5,14 @@ from bot.dialogue.engine import DialogueSession
 from bot.dialogue.loader import check_script, find_script, load_script, parse_script
 from bot.dialogue.model import Problem, Script, ScriptError
 from bot.dialogue.plans import installment_plan
+from bot.dialogue.ports import NO_PORTS, ActionPorts, ConfiguredPorts
 from bot.dialogue.types import BotTurn, DialogueResult, DialogueTurn, InstallmentPlan, Promise
 
 __all__ = [
+    "NO_PORTS",
+    "ActionPorts",
     "BotTurn",
+    "ConfiguredPorts",
     "DialogueResult",
     "DialogueSession",
     "DialogueTurn",

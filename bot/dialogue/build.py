@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.dialogue.model import Prompt, Retry, Script, State
+from bot.dialogue.model import Otherwise, Prompt, Retry, Script, State
 from bot.dialogue.types import Action
 from bot.dialogue.yamlsource import YamlSource
 from bot.speech.template import Template
@@ -44,6 +44,14 @@ def _retry(
     return Retry(int(raw.get("retries", default.retries)), prompts, str(raw.get("goto", default.goto)))
 
 
+def _otherwise(
+    raw: Mapping[str, Any] | None, path: tuple[str | int, ...], source: YamlSource
+) -> Otherwise | None:
+    if raw is None:
+        return None
+    return Otherwise(_prompts(raw.get("say"), (*path, "say"), source), str(raw["goto"]), source.line(path))
+
+
 def build_script(path: Path, source: YamlSource) -> Script:
     """The script ``source`` describes; it must already have passed the schema."""
     data = source.data
@@ -78,6 +86,7 @@ def build_script(path: Path, source: YamlSource) -> Script:
             if_incomplete=raw.get("if_incomplete"),
             channel=str(raw.get("channel", "sms")),
             queue=raw.get("queue"),
+            otherwise=_otherwise(raw.get("otherwise"), (*sp, "otherwise"), source),
         )
     return Script(
         name=data["script"],

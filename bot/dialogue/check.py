@@ -4,7 +4,9 @@ Links between states must name real states, per-action keys must be where they a
 read, and the compliance rules hold before any call is made (docs/compliance.md): nothing
 about the debt before right-party verification, the mini-Miranda disclosure
 (non-interruptible) before the balance, and a voicemail that says only a name, a
-request to call back and a number.
+request to call back and a number.  A prompt that announces an action (a link sent, a
+transfer, a callback, the number not called again) must be in a state bound to that
+action, and an action the call may not have (a transfer, a link) says what to do instead.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from collections import deque
 from collections.abc import Callable
 
 from bot.dialogue.model import Problem, Script, State
-from bot.dialogue.types import Action
+from bot.dialogue.types import MAY_BE_UNAVAILABLE, Action
 from bot.dialogue.vocabulary import (
     DISCLOSURE_WORDS,
     VOICEMAIL_PLACEHOLDERS,
+    announced_actions,
     mentions_debt,
     state_mentions_debt,
 )
@@ -76,6 +79,8 @@ def _check_links(source: YamlSource, script: Script, add: Add) -> None:
             target_ok((*sp, "next"), state.next)
         if state.if_incomplete:
             target_ok((*sp, "if_incomplete"), state.if_incomplete)
+        if state.otherwise:
+            target_ok((*sp, "otherwise", "goto"), state.otherwise.goto)
         if state.listens:
             for kind, retry in (("no_input", state.no_input), ("no_match", state.no_match)):
                 if kind in source.data["states"][name]:
@@ -108,7 +113,43 @@ def _check_state(script: Script, name: str, state: State, add: Add) -> None:
                 (*sp, "say", i) if len(state.prompts) > 1 else (*sp, "say"),
                 f"unknown placeholder {{{unknown}}}; known: {', '.join(sorted(PLACEHOLDERS))}",
             )
+    if state.otherwise is not None:
+        for prompt in state.otherwise.prompts:
+            for unknown in prompt.template.unknown_placeholders():
+                add(
+                    (*sp, "otherwise", "say"),
+                    f"unknown placeholder {{{unknown}}}; known: {', '.join(sorted(PLACEHOLDERS))}",
+                )
     _check_action(script, name, state, add)
+    _check_announcements(script, name, state, add)
+
+
+def _check_announcements(script: Script, name: str, state: State, add: Add) -> None:
+    """What a state says it does, it does; what may be unavailable has a true alternative."""
+    sp: Where = ("states", name)
+    for i, prompt in enumerate(state.prompts):
+        for action, phrase in announced_actions(prompt.template.text, script.lang).items():
+            if state.action is not action:
+                add(
+                    (*sp, "say", i) if len(state.prompts) > 1 else (*sp, "say"),
+                    f"state {name!r} says {phrase!r} but does not do it; bind it with "
+                    f"`action: {action}` or say something true",
+                )
+    if state.action in MAY_BE_UNAVAILABLE and state.otherwise is None:
+        add(
+            sp,
+            f"state {name!r} does {state.action}, which a call may not have; add "
+            "`otherwise: {say: ..., goto: ...}` with what to say and do instead",
+        )
+    if state.otherwise is not None and state.action not in MAY_BE_UNAVAILABLE:
+        add(
+            (*sp, "otherwise"),
+            "`otherwise` is only read by actions a call may not have: "
+            + ", ".join(sorted(a.value for a in MAY_BE_UNAVAILABLE)),
+        )
+    if state.action is Action.SUPPRESS_NUMBER and state.end is not Disposition.WRONG_NUMBER:
+        # The dialer blocks the number on a wrong_number ending and on nothing else.
+        add(sp, f"state {name!r} suppresses the number; it must `end: wrong_number`")
 
 
 def _check_action(script: Script, name: str, state: State, add: Add) -> None:
@@ -158,6 +199,8 @@ def _edges(script: Script, state: State) -> list[tuple[str, str]]:
         out.append(("next", state.next))
     if state.if_incomplete:
         out.append(("if_incomplete", state.if_incomplete))
+    if state.otherwise:
+        out.append(("otherwise", state.otherwise.goto))
     if state.listens:
         out.append(("no_input", state.no_input.goto))
         out.append(("no_match", state.no_match.goto))

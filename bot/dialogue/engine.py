@@ -8,7 +8,9 @@ feeds it lines of text.  Every turn and every understanding is kept in
 
 The compliance rules the script checker enforces statically are enforced here
 again at run time: a prompt that reveals the debt before right-party
-verification raises ``ComplianceDenied`` instead of being said.
+verification raises ``ComplianceDenied`` instead of being said.  An action the
+application cannot carry out on this call (``ActionPorts``) is not announced: the
+state's ``otherwise`` line is said and its ``otherwise`` state entered instead.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 
-from bot.dialogue.channels import InMemoryPaymentLinkChannel, PaymentLinkChannel, PaymentLinkRequest
-from bot.dialogue.model import Prompt, Script, State
+from bot.dialogue.channels import PaymentLinkRequest
+from bot.dialogue.model import Otherwise, Prompt, Script, State
 from bot.dialogue.plans import installment_plan
+from bot.dialogue.ports import NO_PORTS, ActionPorts
 from bot.dialogue.types import (
+    ANNOUNCED,
     HANGUP,
     Action,
     BotTurn,
@@ -51,7 +55,7 @@ class DialogueSession:
         today: dt.date,
         classifier: IntentClassifier,
         *,
-        payment_links: PaymentLinkChannel | None = None,
+        ports: ActionPorts = NO_PORTS,
     ) -> None:
         if account.language != script.lang:
             raise ConfigError(
@@ -63,7 +67,7 @@ class DialogueSession:
         self.account = account
         self.today = today
         self.classifier = classifier
-        self.payment_links: PaymentLinkChannel = payment_links or InMemoryPaymentLinkChannel()
+        self.ports = ports
         self.turns: list[DialogueTurn] = []
         self._state: State = script.states[script.start]
         self.path: list[str] = []  # every state entered, in order: the call's path through the script
@@ -84,6 +88,7 @@ class DialogueSession:
         self._plan: InstallmentPlan | None = None
         self._callback_at: dt.date | None = None
         self._transfer_queue: str | None = None
+        self._actions: list[str] = []
 
     # --- what the call loop reads ----------------------------------------------------
 
@@ -123,6 +128,7 @@ class DialogueSession:
             callback_at=self._callback_at,
             transfer_queue=self._transfer_queue,
             right_party=self._right_party,
+            actions=tuple(self._actions),
         )
 
     def likely_speech(self) -> list[str]:
@@ -276,6 +282,11 @@ class DialogueSession:
             self.path.append(name)
             self._no_input = self._no_match = 0
             redirect = self._act(state)
+            if isinstance(redirect, Otherwise):
+                # Not available on this call: say the true line instead, as no action.
+                turns.extend(self._say(p, state, acted=False) for p in redirect.prompts)
+                name = redirect.goto
+                continue
             if redirect is not None:
                 name = redirect
                 continue
@@ -300,8 +311,11 @@ class DialogueSession:
             turns[-1] = BotTurn(last.text, last.interruptible, action, last.speech)
         return turns
 
-    def _act(self, state: State) -> str | None:
-        """Run a state's action on entry; return another state to go to instead, if any."""
+    def _act(self, state: State) -> str | Otherwise | None:
+        """Run a state's action on entry; return another state to go to instead, if any.
+
+        An action the ports say is unavailable returns the state's ``otherwise``.
+        """
         self._flags.update(state.flags)
         action = state.action
         if action is None:
@@ -332,17 +346,32 @@ class DialogueSession:
             self._plan = self._offered_plan
         elif action is Action.SEND_PAYMENT_LINK:
             amount = self._link_amount()
-            self.payment_links.send(
-                PaymentLinkRequest(self.account.account_id, amount, self.account.currency, state.channel)
+            request = PaymentLinkRequest(
+                self.account.account_id, amount, self.account.currency, state.channel
             )
+            if not self.ports.send_payment_link(request):
+                return self._unavailable(state)
         elif action is Action.SCHEDULE_CALLBACK:
             asked = self._last.date
             self._callback_at = (
                 asked if asked is not None and asked >= self.today else self.today + dt.timedelta(1)
             )
         elif action is Action.TRANSFER:
+            if state.queue is None or not self.ports.can_transfer(state.queue):
+                return self._unavailable(state)
             self._transfer_queue = state.queue
+        if action in ANNOUNCED:
+            self._actions.append(action.value)
         return None
+
+    def _unavailable(self, state: State) -> Otherwise:
+        if state.otherwise is None:
+            raise ConfigError(
+                f"{self.script.path}: state {state.name!r} does {state.action}, which this call cannot, "
+                "and has no `otherwise`",
+                "add `otherwise: {say: ..., goto: ...}`; `duncall flow check` finds these",
+            )
+        return state.otherwise
 
     def _link_amount(self) -> Decimal:
         if self._plan is not None:
@@ -376,7 +405,7 @@ class DialogueSession:
 
     # --- speaking ---------------------------------------------------------------------
 
-    def _say(self, prompt: Prompt, state: State | None) -> BotTurn:
+    def _say(self, prompt: Prompt, state: State | None, *, acted: bool = True) -> BotTurn:
         reveals = mentions_debt(prompt.template.text, self.script.lang) or (
             state is not None and state.action is Action.DISCLOSE
         )
@@ -391,7 +420,7 @@ class DialogueSession:
             raise ConfigError(
                 f"{self.script.path}:{prompt.line}: {exc}", "fix the script's placeholders"
             ) from None
-        action = state.action.value if state is not None and state.action is not None else None
+        action = state.action.value if acted and state is not None and state.action is not None else None
         turn = BotTurn(spoken.display, prompt.interruptible, action, spoken.speech)
         self.turns.append(
             DialogueTurn(

@@ -31,6 +31,15 @@ class Retry:
 
 
 @dataclass(frozen=True, slots=True)
+class Otherwise:
+    """What a state says and where it goes when its action is not available on this call."""
+
+    prompts: tuple[Prompt, ...]
+    goto: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     name: str
     line: int
@@ -51,6 +60,7 @@ class State:
     if_incomplete: str | None = None
     channel: str = "sms"
     queue: str | None = None
+    otherwise: Otherwise | None = None
 
     @property
     def listens(self) -> bool:

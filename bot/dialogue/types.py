@@ -25,6 +25,16 @@ class Action(StrEnum):
     SEND_PAYMENT_LINK = "send_payment_link"
     SCHEDULE_CALLBACK = "schedule_callback"
     TRANSFER = "transfer"
+    # The number is recorded as not the debtor's: the call ends ``wrong_number``, which the
+    # dialer stores as a blocked phone, so "we won't call this number again" is kept.
+    SUPPRESS_NUMBER = "suppress_number"
+
+
+# Actions the application may not be able to carry out on a given call (no message channel,
+# no transfer target): a state bound to one names an ``otherwise`` to take instead.
+MAY_BE_UNAVAILABLE = frozenset({Action.SEND_PAYMENT_LINK, Action.TRANSFER})
+# Actions a prompt announces to the debtor; the conversation record lists those carried out.
+ANNOUNCED = frozenset({*MAY_BE_UNAVAILABLE, Action.SCHEDULE_CALLBACK, Action.SUPPRESS_NUMBER})
 
 
 # Turn actions the call loop must carry out after playing the turn, besides the script actions.
@@ -76,6 +86,8 @@ class DialogueResult:
     callback_at: dt.date | None = None
     transfer_queue: str | None = None
     right_party: bool = False
+    # The bound actions carried out, in order (an action not available is not among them).
+    actions: tuple[str, ...] = ()
 
 
 Speaker = Literal["bot", "debtor"]

@@ -1,12 +1,15 @@
-"""What counts as talking about the debt, per language (docs/compliance.md).
+"""What counts as talking about the debt, and as promising an action, per language.
 
 A prompt that reveals the debt may only be said after right-party verification and
-the disclosure; a voicemail may never reveal it.  The check refuses scripts that
-break this and the console flags such wording as it is typed.
+the disclosure; a voicemail may never reveal it (docs/compliance.md).  A prompt that
+announces an action ("I have sent you a link", "please hold while I transfer you") must
+be bound to that action, so the bot only says it when it is done.  The check refuses
+scripts that break either rule and the console flags such wording as it is typed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from bot.dialogue.model import State
@@ -79,4 +82,70 @@ def mentions_debt(text: str, lang: str) -> bool:
 
 
 def state_mentions_debt(state: State, lang: str) -> bool:
-    return state.action in DEBT_ACTIONS or any(mentions_debt(p.template.text, lang) for p in state.prompts)
+    otherwise = state.otherwise.prompts if state.otherwise is not None else ()
+    return state.action in DEBT_ACTIONS or any(
+        mentions_debt(p.template.text, lang) for p in (*state.prompts, *otherwise)
+    )
+
+
+# Wording that tells the debtor an action is being taken: a prompt saying one of these
+# must be in a state bound to that action (``action:``), or the bot says what it does not do.
+ANNOUNCEMENTS: Mapping[str, Mapping[Action, tuple[str, ...]]] = {
+    "en": {
+        Action.SEND_PAYMENT_LINK: (
+            "sent you a link",
+            "sent the link",
+            "sent you the link",
+            "texted you a link",
+            "link is on its way",
+        ),
+        Action.TRANSFER: (
+            "transfer you to",
+            "transferring you",
+            "hold while",
+            "connect you to",
+            "put you through",
+        ),
+        Action.SUPPRESS_NUMBER: (
+            "don't call this number",
+            "won't call this number",
+            "not call this number",
+            "stop calling this number",
+            "remove this number",
+        ),
+        Action.SCHEDULE_CALLBACK: ("call you back", "call you again on"),
+    },
+    "zh": {
+        Action.SEND_PAYMENT_LINK: ("已发送", "已经发送", "已经发给", "发到您的手机"),
+        Action.TRANSFER: ("转接", "转人工"),
+        Action.SUPPRESS_NUMBER: ("不再拨打", "不会再打这个号码"),
+        Action.SCHEDULE_CALLBACK: ("给您回电", "回电给您", "再给您打电话"),
+    },
+}
+# A clause saying the action cannot be done is the honest alternative, not an announcement.
+INABILITY: Mapping[str, tuple[str, ...]] = {
+    "en": ("can't", "cannot", "can not", "unable", "not able"),
+    "zh": ("无法", "不能", "没办法"),
+}
+# Said just before the wording, these turn it into its opposite ("我们不会再给您打电话").
+NEGATED_BY: Mapping[str, tuple[str, ...]] = {
+    "en": ("not", "never", "n't"),
+    "zh": ("不会", "不", "没有", "别"),
+}
+_CLAUSE = re.compile(r"[.!?;,。！？；，]")
+
+
+def announced_actions(text: str, lang: str) -> dict[Action, str]:
+    """The actions ``text`` tells the debtor are being taken, each with the wording that says so."""
+    found: dict[Action, str] = {}
+    for clause in _CLAUSE.split(text.lower().replace("’", "'")):
+        if any(word in clause for word in INABILITY.get(lang, ())):
+            continue
+        for action, phrases in ANNOUNCEMENTS.get(lang, {}).items():
+            for phrase in phrases:
+                at = clause.find(phrase)
+                if at < 0 or action in found:
+                    continue
+                if not clause[:at].rstrip().endswith(NEGATED_BY.get(lang, ())):
+                    found[action] = phrase
+    return found

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.answer import converse
+from bot.dialogue.ports import ActionPorts, ConfiguredPorts
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.feed import CampaignFeed
 from dialer.campaign.runner import OnAnswer
@@ -35,6 +36,7 @@ def bot_answer(
     """
     today = dt.date.today()
     versions = CallScripts(engine, campaign_id)
+    ports = call_ports()
 
     def view(account_id: str) -> AccountView:
         with Session(engine) as s:
@@ -57,11 +59,22 @@ def bot_answer(
             machine=call.kind is AnswerKind.MACHINE,
             on_turn=feed.turn_hook(target) if feed is not None else None,
             loaded=run.script,
+            ports=ports,
         )
         record.script, record.script_version, record.script_sha256 = run.stem, run.version, run.sha256
         return record
 
     return on_answer
+
+
+def call_ports() -> ActionPorts:
+    """What a campaign call can do besides talking.
+
+    No message channel (SMS, e-mail) and no transfer target exist yet, so neither a link
+    nor a transfer is available: the scripts say how to pay by phone instead, and offer a
+    callback instead of a transfer.  Configuring either is where it will be plugged in.
+    """
+    return ConfiguredPorts(links=None, transfer_queues=())
 
 
 def hang_up_at_once(ari: AriClient) -> OnAnswer:
