@@ -39,8 +39,9 @@ class AccountFile(BaseModel):
     due_date: dt.date | None = None
     days_past_due: int = Field(default=0, ge=0)
     timezone: str | None = None
-    creditor: str = "Acme Lending"
-    callback_number: str = "+18005550100"
+    # Required: a simulated call names a creditor and leaves its number as a real one does.
+    creditor: str = Field(min_length=1)
+    callback_number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
     extra: dict[str, str] = Field(default_factory=dict)
 
     def view(self) -> AccountView:

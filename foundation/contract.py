@@ -10,7 +10,7 @@ dial the dialer places (``DialTarget``) and how its Asterisk channels are named
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -101,6 +101,7 @@ class DialTarget:
     campaign_id: str | None = None
     phone_status: str | None = None  # the number's status on this account (None: active)
     suppressed: bool = False  # on a do-not-call list, or reported disconnected/reassigned since consent
+    caller_id: str | None = None  # E.164 presented to the debtor: the creditor's; None: the trunk's
 
 
 class ChannelPrefix(StrEnum):
@@ -163,8 +164,11 @@ class AccountView:
     due_date: dt.date | None
     days_past_due: int
     timezone: str | None = None
-    creditor: str = "Acme Lending"
-    callback_number: str = "+18005550100"
+    # Always the account's own creditor, never a default: the debtor hears whom the debt is
+    # owed to, and a voicemail leaves the number that creditor answers (E.164).
+    _: KW_ONLY
+    creditor: str
+    callback_number: str
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -262,6 +262,8 @@ def test_the_dialogue_offers_its_likely_prompts_with_the_accounts_values() -> No
         currency="USD",
         due_date=dt.date(2027, 3, 20),
         days_past_due=0,
+        creditor="Acme Lending",
+        callback_number="+18005550100",
     )
     session = DialogueSession(
         load_script(find_script("early_collection", "en")), account, TODAY, KeywordClassifier()
@@ -345,6 +347,8 @@ def test_the_conversation_decodes_while_the_debtor_speaks(
         currency="USD",
         due_date=dt.date(2027, 3, 20),
         days_past_due=0,
+        creditor="Acme Lending",
+        callback_number="+18005550100",
     )
     session = DialogueSession(
         load_script(find_script("early_collection", "en")), account, TODAY, KeywordClassifier()

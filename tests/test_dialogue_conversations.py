@@ -44,6 +44,8 @@ def account(lang: str, **over: object) -> AccountView:
             "currency": "USD",
             "due_date": dt.date(2027, 3, 20),
             "days_past_due": 0,
+            "creditor": "Acme Lending",
+            "callback_number": "+18005550100",
         }
         if lang == "en"
         else {
@@ -371,6 +373,8 @@ def test_flow_simulate_command(
                 "balance": "80.50",
                 "due_date": "2027-02-20",
                 "days_past_due": 11,
+                "creditor": "Acme Lending",
+                "callback_number": "+18005550100",
             }
         )
     )
@@ -393,15 +397,18 @@ def test_flow_simulate_command(
     }
 
 
+CREDITOR = "creditor: Acme Lending\ncallback_number: '+18005550100'\n"
+
+
 def test_flow_simulate_bad_input_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     acct = tmp_path / "acct.yaml"
-    acct.write_text("account_id: A\nfirst_name: A\nlast_name: B\nlanguage: fr\nbalance: 10\n")
+    acct.write_text(f"account_id: A\nfirst_name: A\nlast_name: B\nlanguage: fr\nbalance: 10\n{CREDITOR}")
     assert main(["flow", "simulate", "early_collection", "--account", str(acct)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "language" in err and "Traceback" not in err
-    acct.write_text("account_id: A\nfirst_name: A\nlast_name: B\nlanguage: en\nbalance: 10\n")
+    acct.write_text(f"account_id: A\nfirst_name: A\nlast_name: B\nlanguage: en\nbalance: 10\n{CREDITOR}")
     assert main(["flow", "simulate", "no_such_script", "--account", str(acct)]) == 2
     assert "no script 'no_such_script' in language 'en'" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO("#press 1\n"))

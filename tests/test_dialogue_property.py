@@ -60,7 +60,18 @@ def event(lang: str) -> st.SearchStrategy[tuple[str, str, float]]:
 
 def account(lang: str, balance: Decimal) -> AccountView:
     if lang == "en":
-        return AccountView("A-1", "John", "Smith", "en", balance, "USD", dt.date(2027, 3, 20), 40)
+        return AccountView(
+            "A-1",
+            "John",
+            "Smith",
+            "en",
+            balance,
+            "USD",
+            dt.date(2027, 3, 20),
+            40,
+            creditor="Acme Lending",
+            callback_number="+18005550100",
+        )
     return AccountView(
         "A-2",
         "伟",

@@ -36,6 +36,8 @@ def _account(lang: str) -> AccountView:
             currency="USD",
             due_date=dt.date(2027, 3, 20),
             days_past_due=10,
+            creditor="Acme Lending",
+            callback_number="+18005550100",
         )
     return AccountView(
         account_id="A-2",

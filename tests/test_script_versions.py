@@ -38,6 +38,8 @@ ACCOUNT = AccountView(
     currency="USD",
     due_date=dt.date(2026, 3, 1),
     days_past_due=1,
+    creditor="Acme Lending",
+    callback_number="+18005550100",
 )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dialer.accounts.records import AccountRecord
 from dialer.accounts.sources import ProgressFn, Row, open_rows
-from dialer.store.models import Account, AccountFlagRow, FlagSource, Phone
+from dialer.store.models import Account, AccountFlagRow, Creditor, FlagSource, Phone
 from foundation.errors import ConfigError
 from foundation.log import kv
 
@@ -93,6 +93,7 @@ def import_file(
     if workers is None:
         workers = default_workers(path)
     summary = ImportSummary(file=str(path))
+    creditors = known_creditors(engine)  # a few hundred ids at most: read once, checked per row
     seen_ids: set[str] = set()  # one str per account: ~100 MB at 1,000,000 rows, the price of exactness
 
     def reject(row: Row, reason: str) -> None:
@@ -108,6 +109,14 @@ def import_file(
             summary.rows += 1
             if row.record is None:
                 reject(row, row.reason or "rejected")
+                continue
+            creditor = row.record.creditor_id
+            if creditor is not None and creditor not in creditors:
+                reject(
+                    row,
+                    f"creditor {creditor!r} is not known: add it first "
+                    f"(`duncall creditors add {creditor} --name … --callback-number …`)",
+                )
                 continue
             if row.record.account_id in seen_ids:
                 # The same account twice in one file is ambiguous; neither row silently wins.
@@ -136,6 +145,11 @@ def import_file(
         ),
     )
     return summary
+
+
+def known_creditors(engine: Engine) -> frozenset[str]:
+    with engine.connect() as conn:
+        return frozenset(conn.scalars(select(Creditor.creditor_id)))
 
 
 def default_workers(path: Path) -> int:
@@ -221,6 +235,7 @@ def _account_params(r: AccountRecord) -> dict[str, Any]:
         "product": r.product,
         "risk_segment": r.risk_segment,
         "payment_history": [{"date": p.date.isoformat(), "amount": str(p.amount)} for p in r.payment_history],
+        "creditor_id": r.creditor_id,
     }
 
 

@@ -94,7 +94,7 @@ class TimelineEntry:
 @dataclass(frozen=True, slots=True)
 class AccountPage:
     account: dict[str, Any]
-    creditor: str | None
+    creditor: str | None  # the creditor's id (None: imported before creditors existed)
     phones: list[PhoneLine]
     flags: list[FlagLine]
     promises: list[PromiseLine]
@@ -190,7 +190,7 @@ def account_page(session: Session, account_id: str) -> AccountPage:
             "product": a.product,
             "risk_segment": a.risk_segment,
         },
-        creditor=None,  # no creditor is stored yet
+        creditor=a.creditor_id,
         phones=phones,
         flags=flags,
         promises=promises,

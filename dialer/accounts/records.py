@@ -64,6 +64,7 @@ class AccountRecord:
     risk_segment: str | None
     flags: frozenset[str]
     payment_history: tuple[Payment, ...]
+    creditor_id: str | None = None  # must name a stored creditor; the importer checks that
 
 
 def account_id(value: Any) -> str:
@@ -73,6 +74,17 @@ def account_id(value: Any) -> str:
     if len(text) > MAX_ID_LEN or not _ID_RE.match(text):
         raise RowError(
             f"account_id {text[:80]!r} must be 1–{MAX_ID_LEN} letters, digits or . _ : / - (no spaces)"
+        )
+    return text
+
+
+def creditor_id(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    if len(text) > MAX_ID_LEN or not _ID_RE.match(text):
+        raise RowError(
+            f"creditor {text[:80]!r} must be a creditor id: 1–{MAX_ID_LEN} letters, digits or . _ : / -"
         )
     return text
 
@@ -252,6 +264,7 @@ def build(
     risk_segment: Any,
     flag_values: list[str],
     payments: list[Payment],
+    creditor: Any = None,
 ) -> AccountRecord:
     """Check the cross-field rules and freeze one account."""
     first = name_part("first_name", first_name)
@@ -277,4 +290,5 @@ def build(
         risk_segment=optional_text("risk_segment", risk_segment, 50),
         flags=flags(flag_values),
         payment_history=tuple(sorted(payments, key=lambda p: p.date)),
+        creditor_id=creditor_id(creditor),
     )

@@ -38,6 +38,7 @@ CSV_COLUMNS = (
     "risk_segment",
     "flags",
     "payment_history",
+    "creditor",
 )
 CSV_REQUIRED = ("account_id", "phones", "balance", "currency")
 JSON_KEYS = frozenset(CSV_COLUMNS)
@@ -230,6 +231,7 @@ def _csv_row(line: int, row: dict[str, str], default_region: str | None) -> Row:
             risk_segment=row.get("risk_segment"),
             flag_values=_split(row.get("flags", "")),
             payments=[_csv_payment(item) for item in _split(row.get("payment_history", ""))],
+            creditor=row.get("creditor"),
         )
     except RowError as exc:
         return Row(line, None, raw_id, str(exc))
@@ -311,6 +313,7 @@ def _json_row(line: int, text: str, default_region: str | None) -> Row:
             risk_segment=_text(obj, "risk_segment"),
             flag_values=[_item_text("flags", flag) for flag in _list(obj, "flags")],
             payments=[_json_payment(item) for item in _list(obj, "payment_history")],
+            creditor=_text(obj, "creditor"),
         )
     except RowError as exc:
         return Row(line, None, shown_id, str(exc))

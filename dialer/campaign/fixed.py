@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from dialer.campaign.targets import EndpointFor, Plan
 from dialer.store.models import Account, Phone
+from dialer.store.repo import creditor_problem
 from foundation.contract import DialTarget
 
 
@@ -32,6 +33,10 @@ def fixed_plan(engine: Engine, scripts: Mapping[str, str], endpoint_for: Endpoin
             if account is None or phone is None:
                 plan.skipped["no debtor phone"] += 1
                 continue
+            problem = creditor_problem(account)
+            if problem is not None:
+                plan.skipped[problem] += 1
+                continue
             endpoint = endpoint_for(account_id, phone.number)
             if endpoint is None:
                 plan.skipped["no endpoint"] += 1
@@ -44,6 +49,7 @@ def fixed_plan(engine: Engine, scripts: Mapping[str, str], endpoint_for: Endpoin
                     language=account.language,
                     # Named as the strategy names scripts (early_collection_en): one answer path reads both.
                     script=f"{script}_{account.language}",
+                    caller_id=account.creditor.caller_id if account.creditor else None,
                 )
             )
     return plan

@@ -239,6 +239,9 @@ async def run_session(
                 use_schedule=options.use_schedule,
                 with_agents=agents is not None,
             )
+        for reason, count in sorted(plan.skipped.items()):
+            if "creditor" in reason:  # the operator's to fix; said before anything is dialled
+                log.warning("accounts not dialled", extra=kv(reason=reason, accounts=count))
         # Always a pacer (cps 0 grants every originate): a supervisor may set a rate mid-run.
         limiter = CapacityLimiter(
             client,

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.store.models import Account, Phone, PhoneStatus, PhoneStatusRow
-from dialer.store.repo import strategy_inputs
+from dialer.store.repo import creditor_problem, strategy_inputs
 from dialer.strategy.model import ActionKind, ContactChannel, Strategy
 from dialer.strategy.policy import next_action
 from foundation.contract import DialTarget
@@ -51,7 +51,9 @@ def endpoint_map(endpoints: Mapping[str, str]) -> EndpointFor:
 @dataclass
 class Plan:
     targets: list[DialTarget] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)  # why accounts were not dialled this run
+    # Why accounts were not dialled this run: one line each (a creditor without a callback number
+    # names the creditor and the fix), counted.
+    skipped: Counter[str] = field(default_factory=Counter)
 
 
 def plan_targets(
@@ -109,6 +111,13 @@ def plan_targets(
             if endpoint is None:
                 plan.skipped["no endpoint"] += 1
                 continue
+            # After the checks above, so an account no run could reach is still counted as such.
+            account = s.get(Account, account_id)
+            assert account is not None  # strategy_inputs read it in this session
+            problem = creditor_problem(account)
+            if problem is not None:
+                plan.skipped[problem] += 1
+                continue
             assert action.script is not None and action.stage is not None
             plan.targets.append(
                 DialTarget(
@@ -118,6 +127,7 @@ def plan_targets(
                     language=state.language,
                     script=action.script,
                     stage=action.stage.value,
+                    caller_id=account.creditor.caller_id if account.creditor else None,
                 )
             )
     return plan

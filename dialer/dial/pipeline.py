@@ -196,8 +196,14 @@ async def _place(
     ari: AriClient, target: DialTarget, on_answer: AnswerCall, attempt_id: str, ring_timeout_s: int
 ) -> AttemptResult[ConversationRecord]:
     try:
+        # The creditor's caller ID: the debtor sees the number of whom the call is about.
         return await place_call(
-            ari, target.endpoint, on_answer, attempt_id=attempt_id, ring_timeout_s=ring_timeout_s
+            ari,
+            target.endpoint,
+            on_answer,
+            attempt_id=attempt_id,
+            ring_timeout_s=ring_timeout_s,
+            caller_id=target.caller_id,
         )
     except Exception as exc:
         # place_call ends its own failures; this is the last line: the call's fate is unknown.

@@ -35,12 +35,37 @@ def get_account(session: Session, account_id: str) -> Account:
     return account
 
 
+def creditor_problem(account: Account) -> str | None:
+    """Why ``account`` cannot be called about (None: it can): the one-line reason a plan counts.
+
+    Every call names the creditor, and a voicemail must leave the creditor's number: an
+    account whose creditor has none is not dialled at all, since whether a machine answers
+    is known only once the call is up.
+    """
+    if account.creditor is None:
+        return "no creditor (re-import the account with its creditor column)"
+    if not account.creditor.callback_number:
+        return (
+            f"creditor {account.creditor.creditor_id} has no callback number, so no voicemail "
+            f"(add one: duncall creditors add {account.creditor.creditor_id} --replace …)"
+        )
+    return None
+
+
 def account_view(account: Account, today: dt.date) -> AccountView:
     """What a dialogue script may read about ``account``, its days past due as of ``today``.
 
     A due date wins over a stored days-past-due count: the count is only as fresh as the
-    import that wrote it, the date is true on any day.
+    import that wrote it, the date is true on any day.  The creditor's name (in the
+    account's language) and callback number come from the account's creditor.
     """
+    problem = creditor_problem(account)
+    if problem is not None:
+        raise InputError(
+            f"account {account.account_id}: {problem}", "the account cannot be called until then"
+        )
+    creditor = account.creditor
+    assert creditor is not None and creditor.callback_number is not None
     days = (today - account.due_date).days if account.due_date else (account.days_past_due or 0)
     return AccountView(
         account_id=account.account_id,
@@ -52,6 +77,8 @@ def account_view(account: Account, today: dt.date) -> AccountView:
         due_date=account.due_date,
         days_past_due=days,
         timezone=account.timezone,
+        creditor=creditor.name_in(account.language),
+        callback_number=creditor.callback_number,
     )
 
 

@@ -21,6 +21,7 @@ AREAS = (
     "demo",
     "guard",
     "accounts",
+    "creditors",
     "pacing",
     "nlu",
     "flow",

@@ -231,7 +231,13 @@ def _show(args: argparse.Namespace) -> int:
         dpd = a.days_past_due if a.days_past_due is not None else "-"
         print(f"due date    {a.due_date or '-'}    days past due (imported) {dpd}")
         print(f"product     {a.product or '-'}    risk segment {a.risk_segment or '-'}")
-        print("creditor    -")
+        c = a.creditor
+        if c is None:
+            print("creditor    - (not dialled until a re-import names one)")
+        else:
+            print(
+                f"creditor    {c.creditor_id} ({c.name})    callback {c.callback_number or '- (not dialled)'}"
+            )
         if not page.flags:
             print("flags       none")
         for f in page.flags:

@@ -30,6 +30,8 @@ SAMPLE_ACCOUNTS: dict[str, dict[str, Any]] = {
         "balance": "420.50",
         "due_date": "2026-01-15",
         "days_past_due": 21,
+        "creditor": "Acme Lending",
+        "callback_number": "+18005550100",
     },
     "zh": {
         "account_id": "SIM-2",
@@ -40,6 +42,8 @@ SAMPLE_ACCOUNTS: dict[str, dict[str, Any]] = {
         "currency": "CNY",
         "due_date": "2026-01-15",
         "days_past_due": 21,
+        "creditor": "Acme Lending",
+        "callback_number": "+18005550100",
     },
 }
 

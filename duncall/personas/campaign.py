@@ -20,7 +20,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from dialer.accounts.importer import ImportSummary, import_file
-from dialer.store.models import Account
+from dialer.creditors.records import CreditorRecord
+from dialer.creditors.store import add_creditors
+from dialer.store.models import Account, Creditor
 from dialer.store.repo import account_view
 from duncall.personas import Persona
 from duncall.personas.render import CONTEXT
@@ -28,6 +30,15 @@ from foundation.contract import AccountView
 from foundation.errors import InputError
 
 MAX_COPIES = 10_000  # four digits of the number carry the copy index
+# The personas' own creditor.  Its name and number are what the personas' recorded expectations
+# (and the ASR checks on the bot's audio) were written with: renaming it changes what they hear.
+SANDBOX_CREDITOR = CreditorRecord(
+    creditor_id="sandbox-creditor",
+    name="Acme Lending",
+    callback_number="+18005550100",
+    caller_id="+18005550100",
+    timezone="America/New_York",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,7 @@ def _account_fields(pa: PersonaAccount, today: dt.date) -> dict[str, Any]:
         "currency": a.currency,
         # A due date, not days past due: a persona may be not yet due (pre-due reminder).
         "due_date": a.due_date(today),
+        "creditor_id": SANDBOX_CREDITOR.creditor_id,
     }
 
 
@@ -76,19 +88,30 @@ def persona_view(persona: Persona, today: dt.date) -> AccountView:
     (scripts checked as text, benchmarks); a campaign reads the imported account instead."""
     a = persona.account
     fields = _account_fields(PersonaAccount(a.account_id, a.phone, persona), today)
-    return account_view(Account(**fields), today)
+    creditor = Creditor(
+        creditor_id=SANDBOX_CREDITOR.creditor_id,
+        name=SANDBOX_CREDITOR.name,
+        names=dict(SANDBOX_CREDITOR.names),
+        callback_number=SANDBOX_CREDITOR.callback_number,
+        caller_id=SANDBOX_CREDITOR.caller_id,
+    )
+    return account_view(Account(**fields, creditor=creditor), today)
 
 
 def import_persona_accounts(engine: Engine, accounts: Sequence[PersonaAccount]) -> ImportSummary:
-    """Write the accounts through the normal import (idempotent: a re-run updates, never duplicates)."""
+    """Write the accounts through the normal import (idempotent: a re-run updates, never duplicates),
+    their sandbox creditor first."""
+    add_creditors(engine, [SANDBOX_CREDITOR], replace=True)
     today = dt.date.today()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "personas.jsonl"
         with path.open("w", encoding="utf-8") as f:
             for pa in accounts:
                 fields = _account_fields(pa, today)
+                creditor = fields.pop("creditor_id")
                 row = {
                     **fields,
+                    "creditor": creditor,
                     "balance": str(fields["balance"]),
                     "due_date": fields["due_date"].isoformat(),
                     "phones": [

@@ -13,6 +13,7 @@ from dialer.store.models.accounts import (
 )
 from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign, CampaignStatus
+from dialer.store.models.creditors import Creditor
 from dialer.store.models.payments import PaymentRow, PaymentSource
 from dialer.store.models.promises import (
     InstallmentPlanRow,
@@ -29,6 +30,7 @@ __all__ = [
     "CallAttempt",
     "Campaign",
     "CampaignStatus",
+    "Creditor",
     "FlagSource",
     "InstallmentPlanRow",
     "InstalmentRow",

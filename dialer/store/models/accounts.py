@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dialer.store.base import Base
+from dialer.store.models.creditors import Creditor
 
 MONEY = Numeric(14, 2)
 
@@ -39,6 +40,9 @@ class Account(Base):
     risk_segment: Mapped[str | None] = mapped_column(String(50))
     # [{"date": "YYYY-MM-DD", "amount": "12.34"}, ...] — read whole, never queried by element.
     payment_history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # None only for accounts imported before creditors existed: such an account is not dialled.
+    creditor_id: Mapped[str | None] = mapped_column(ForeignKey("creditors.creditor_id"), index=True)
+    creditor: Mapped[Creditor | None] = relationship(lazy="joined")
 
     phones: Mapped[list[Phone]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="Phone.position"
