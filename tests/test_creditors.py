@@ -401,3 +401,34 @@ def test_personas_get_their_own_sandbox_creditor(sqlite_engine: Engine) -> None:
     # The words the personas' expectations and the ASR checks were written with.
     assert (view.creditor, view.callback_number) == (stored.creditor, stored.callback_number)
     assert (view.creditor, view.callback_number) == ("Acme Lending", "+18005550100")
+
+
+@pytest.mark.unit
+def test_a_voicemail_without_the_callback_number_fails_the_script_check(tmp_path: Path) -> None:
+    from bot.dialogue.loader import check_script
+
+    shipped = paths.scripts_dir() / "early_collection.en.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    assert "Please call me back at {callback_number}." in text
+    copy = tmp_path / shipped.name
+    copy.write_text(
+        text.replace("Please call me back at {callback_number}.", "Please call me back."), encoding="utf-8"
+    )
+    _, problems = check_script(copy)
+    assert "a voicemail must give the number to call back: {callback_number}" in [p.message for p in problems]
+    copy.write_text(text, encoding="utf-8")
+    assert check_script(copy)[1] == []
+
+
+@pytest.mark.unit
+def test_the_example_creditors_file_reads_cleanly() -> None:
+    from dialer.creditors.store import read_file
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "creditors.yaml"
+    acme, north = read_file(example)
+    assert (acme.creditor_id, acme.names, acme.callback_number) == (
+        "acme-lending",
+        {"zh": "安信贷"},
+        "+18005550100",
+    )
+    assert north.caller_id is None and north.timezone == "America/Chicago"
