@@ -432,3 +432,33 @@ def test_the_example_creditors_file_reads_cleanly() -> None:
         "+18005550100",
     )
     assert north.caller_id is None and north.timezone == "America/Chicago"
+
+
+@pytest.mark.unit
+def test_a_creditors_preferred_script_for_the_stage_is_dialled(sqlite_engine: Engine, tmp_path: Path) -> None:
+    prefers = CreditorRecord(
+        creditor_id="prefers",
+        name="North Bank",
+        callback_number="+12125550100",
+        scripts={"early": "late_installment", "mid": "mid_collection"},
+    )
+    missing = CreditorRecord(
+        creditor_id="missing", name="South Bank", callback_number="+12125550101", scripts={"early": "no_such"}
+    )
+    add_creditors(sqlite_engine, [ACME, prefers, missing])
+    import_rows(
+        sqlite_engine,
+        tmp_path,
+        [
+            row("A-1", "acme"),
+            row("A-2", "prefers", phone="+12125550124"),
+            row("A-3", "missing", phone="+12125550125"),
+        ],
+    )
+    strategy = load_strategy(paths.strategies_dir() / "default.yaml")
+    plan = plan_targets(sqlite_engine, strategy, endpoint_template("PJSIP/{number}@carrier"), NOW)
+    assert [(t.account_id, t.stage, t.script) for t in plan.targets] == [
+        ("A-1", "early", "early_collection_en"),
+        ("A-2", "early", "late_installment_en"),
+        ("A-3", "early", "early_collection_en"),  # no such script file: the strategy's stands
+    ]

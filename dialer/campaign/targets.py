@@ -11,14 +11,16 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from dialer.store.models import Account, Phone, PhoneStatus, PhoneStatusRow
+from dialer.store.models import Account, Creditor, Phone, PhoneStatus, PhoneStatusRow
 from dialer.store.repo import creditor_problem, strategy_inputs
 from dialer.strategy.model import ActionKind, ContactChannel, Strategy
 from dialer.strategy.policy import next_action
+from foundation import paths
 from foundation.contract import DialTarget
 from foundation.errors import InputError
 
@@ -65,12 +67,15 @@ def plan_targets(
     account_ids: list[str] | None = None,
     use_schedule: bool = True,
     with_agents: bool = False,
+    scripts_dir: Path | None = None,
 ) -> Plan:
     """Targets for this run, in account order; ``use_schedule=False`` ignores ``not_before``
     (retry spacing), leaving the timing of redials to the guard's frequency rules alone.
     ``with_agents``: human agents take the calls, so accounts the strategy routes to an agent
-    are dialled too."""
+    are dialled too.  A creditor's preferred script for the stage replaces the strategy's where
+    ``scripts_dir`` (default: the shipped scripts) has it in the account's language."""
     plan = Plan()
+    scripts_dir = scripts_dir or paths.scripts_dir()
     with Session(engine) as s:
         query = select(Account.account_id).order_by(Account.account_id)
         if account_ids is not None:
@@ -125,9 +130,34 @@ def plan_targets(
                     number=phone.number,
                     endpoint=endpoint,
                     language=state.language,
-                    script=action.script,
+                    script=_script(
+                        account.creditor,
+                        action.stage.value,
+                        state.language,
+                        action.script,
+                        strategy,
+                        scripts_dir,
+                    ),
                     stage=action.stage.value,
                     caller_id=account.creditor.caller_id if account.creditor else None,
                 )
             )
     return plan
+
+
+def _script(
+    creditor: Creditor | None, stage: str, language: str, chosen: str, strategy: Strategy, scripts_dir: Path
+) -> str:
+    """The creditor's preferred script for ``stage``, else the strategy's ``chosen`` one.
+
+    A hardship route (the installment offer) stays: it answers what the debtor said, not the
+    stage.  A preferred script with no file in the account's language is passed over rather
+    than dialled: the call would fail once answered.
+    """
+    preferred = creditor.scripts.get(stage) if creditor is not None and creditor.scripts else None
+    if not preferred or chosen in strategy.hardship_scripts.values():
+        return chosen
+    if not (scripts_dir / f"{preferred}.{language}.yaml").is_file():
+        return chosen
+    # Named as the strategy names scripts (early_collection_en): the answer path reads both.
+    return f"{preferred}_{language}"
