@@ -462,3 +462,21 @@ def test_a_creditors_preferred_script_for_the_stage_is_dialled(sqlite_engine: En
         ("A-2", "early", "late_installment_en"),
         ("A-3", "early", "early_collection_en"),  # no such script file: the strategy's stands
     ]
+
+
+@pytest.mark.unit
+def test_accounts_show_names_the_creditor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dialer.store.db import open_engine
+
+    db = f"sqlite:///{tmp_path / 'show.db'}"
+    engine = open_engine(db)
+    add_creditors(engine, [ACME, SILENT])
+    import_rows(engine, tmp_path, [row("A-1", "acme"), row("A-2", "silent", phone="+12125550124")])
+    assert main(["accounts", "show", "A-1", "--db", db]) == 0
+    assert "creditor    acme (Acme Lending)    callback +18005550100" in capsys.readouterr().out.splitlines()
+    assert main(["accounts", "show", "A-2", "--db", db]) == 0
+    assert (
+        "creditor    silent (Quiet Bank)    callback - (not dialled)" in capsys.readouterr().out.splitlines()
+    )
+    assert main(["accounts", "show", "A-2", "--json", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out)["creditor"] == "silent"
