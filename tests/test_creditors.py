@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -480,3 +481,21 @@ def test_accounts_show_names_the_creditor(tmp_path: Path, capsys: pytest.Capture
     )
     assert main(["accounts", "show", "A-2", "--json", "--db", db]) == 0
     assert json.loads(capsys.readouterr().out)["creditor"] == "silent"
+
+
+@pytest.mark.unit
+def test_replace_overwrites_every_field_and_a_duplicate_in_one_batch_stores_nothing(
+    sqlite_engine: Engine,
+) -> None:
+    add_creditors(sqlite_engine, [ACME])
+    moved = CreditorRecord(creditor_id="acme", name="Acme Lending", callback_number="+12125550100")
+    with pytest.raises(InputError, match="already exists"):
+        add_creditors(sqlite_engine, [moved])
+    add_creditors(sqlite_engine, [moved], replace=True)
+    assert get_creditor(sqlite_engine, "acme") == moved
+    with pytest.raises(InputError, match="creditor north is given twice"):
+        add_creditors(
+            sqlite_engine,
+            [SILENT, replace(SILENT, creditor_id="north"), replace(SILENT, creditor_id="north")],
+        )
+    assert [c.creditor_id for c in list_creditors(sqlite_engine)] == ["acme"]

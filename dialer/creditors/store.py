@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dialer.creditors.records import FIELDS, CreditorRecord, creditor
@@ -28,24 +30,45 @@ def add_creditors(engine: Engine, items: Iterable[CreditorRecord], *, replace: b
         if item.creditor_id in seen:
             raise InputError(f"creditor {item.creditor_id} is given twice", "keep one entry per creditor id")
         seen.add(item.creditor_id)
-    with Session(engine) as s, s.begin():
-        for item in batch:
-            row = s.get(Creditor, item.creditor_id)
-            if row is not None and not replace:
-                raise InputError(
-                    f"creditor {item.creditor_id} already exists", "pass --replace to overwrite it"
-                )
-            if row is None:
-                row = Creditor(creditor_id=item.creditor_id)
-                s.add(row)
-            row.name = item.name
-            row.names = dict(item.names)
-            row.callback_number = item.callback_number
-            row.caller_id = item.caller_id
-            row.timezone = item.timezone
-            row.scripts = dict(item.scripts)
-            row.rules_preset = item.rules_preset
+    params = [
+        {
+            "creditor_id": item.creditor_id,
+            "name": item.name,
+            "names": dict(item.names),
+            "callback_number": item.callback_number,
+            "caller_id": item.caller_id,
+            "timezone": item.timezone,
+            "scripts": dict(item.scripts),
+            "rules_preset": item.rules_preset,
+        }
+        for item in batch
+    ]
+    if not params:
+        return 0
+    try:
+        _write(engine, params, seen, replace)
+    except IntegrityError:
+        # Only a creditor added by someone else between the check and the insert gets here.
+        raise InputError(
+            "a creditor in this batch was just added elsewhere", "run it again with --replace"
+        ) from None
     return len(batch)
+
+
+def _write(engine: Engine, params: list[dict[str, Any]], ids: set[str], replace: bool) -> None:
+    with engine.begin() as conn:
+        if not replace:
+            taken = sorted(conn.scalars(select(Creditor.creditor_id).where(Creditor.creditor_id.in_(ids))))
+            if taken:
+                raise InputError(f"creditor {taken[0]} already exists", "pass --replace to overwrite it")
+        insert = postgresql.insert(Creditor) if conn.dialect.name == "postgresql" else sqlite.insert(Creditor)
+        if replace:
+            # One statement per creditor, atomic: two imports of the same creditor at once both land.
+            columns = [name for name in params[0] if name != "creditor_id"]
+            insert = insert.on_conflict_do_update(
+                index_elements=[Creditor.creditor_id], set_={name: insert.excluded[name] for name in columns}
+            )
+        conn.execute(insert, params)
 
 
 def list_creditors(engine: Engine) -> list[CreditorRecord]:
