@@ -40,6 +40,7 @@ from bot.media.endpointer import Endpointer, SpeechStarted
 from bot.tts.cache import PromptCache
 from bot.tts.espeak import EspeakSynthesizer, to_slin16
 from foundation.contract import AccountView
+from tests.fakes.action_ports import FakeActionPorts
 from tests.fakes.classifier import KeywordClassifier
 
 pytestmark = pytest.mark.audio
@@ -350,8 +351,13 @@ def test_the_conversation_decodes_while_the_debtor_speaks(
         creditor="Acme Lending",
         callback_number="+18005550100",
     )
+    # A call with a message channel: the fourth reply answers the payment-link offer.
     session = DialogueSession(
-        load_script(find_script("early_collection", "en")), account, TODAY, KeywordClassifier()
+        load_script(find_script("early_collection", "en")),
+        account,
+        TODAY,
+        KeywordClassifier(),
+        ports=FakeActionPorts(),
     )
     sphinx = CountingSphinx(max_decoders=2)
     line = ScriptedLine(

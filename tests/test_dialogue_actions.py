@@ -172,7 +172,7 @@ def test_otherwise_only_where_an_action_may_be_unavailable(tmp_path: Path) -> No
         "    action: schedule_callback\n", "    action: schedule_callback\n    otherwise: {goto: bye}\n"
     )
     assert any(
-        p.startswith("`otherwise` is only read by actions a call may not have")
+        p.startswith("`otherwise` is only read by `offers:` and by actions a call may not have")
         for p in problems_of(tmp_path, text)
     )
 
@@ -275,3 +275,57 @@ def test_asks_human_on_a_shipped_script_gets_the_true_line_and_a_callback() -> N
     assert session.result.disposition is Disposition.CALLBACK
     assert session.result.callback_at == TODAY + dt.timedelta(days=1)
     assert not any("hold while" in t.text.lower() for t in session.turns)
+
+
+def test_an_offer_of_a_link_must_be_bound_to_its_availability(tmp_path: Path) -> None:
+    offering = TINY.replace(
+        "Would you like a link? Press 1 for yes.", "Would you like us to text you a link?"
+    )
+    assert problems_of(tmp_path, offering) == [
+        "state 'offer' offers send_payment_link ('text you a'), which a call may not have; add "
+        "`offers: send_payment_link` and an `otherwise:` for when it cannot"
+    ]
+    bound = offering.replace(
+        "  offer:\n    say:", "  offer:\n    offers: send_payment_link\n    otherwise: {goto: bye}\n    say:"
+    )
+    assert problems_of(tmp_path, bound) == []
+    assert "state 'offer' offers send_payment_link, which a call may not have; add " in "".join(
+        problems_of(tmp_path, bound.replace("    otherwise: {goto: bye}\n", "", 1))
+    )
+
+
+def promise_call(ports: FakeActionPorts) -> DialogueSession:
+    """Early collection: verified, promises 200 on Friday, confirms it."""
+    script = load_script(paths.scripts_dir() / "early_collection.en.yaml")
+    session = DialogueSession(script, account(), TODAY, KeywordClassifier(), ports=ports)
+    session.start()
+    session.hear("yes")
+    session.hear("I can pay 200 dollars on Friday")
+    session.hear("yes")
+    return session
+
+
+def test_no_channel_no_link_is_offered() -> None:
+    session = promise_call(nothing_available())
+    said = [t.text for t in session.turns if t.speaker == "bot"]
+    assert not any("link" in line for line in said), said
+    assert session.done and session.result.disposition is Disposition.PROMISE_TO_PAY
+    assert said[-1] == "Thank you for your time, Susan. Goodbye."
+
+
+def test_with_a_channel_the_link_is_offered_and_sent() -> None:
+    ports = FakeActionPorts()
+    session = promise_call(ports)
+    assert session.state == "offer_link" and not session.done
+    assert next(t.text for t in session.hear("yes")) == "I have sent the link to your phone."
+    assert [(r.amount, r.channel) for r in ports.sent] == [(Decimal("200.00"), "sms")]
+    assert session.result.actions == ("send_payment_link",)
+
+
+def test_asked_how_to_pay_with_no_channel_only_the_phone_is_named() -> None:
+    script = load_script(paths.scripts_dir() / "early_collection.en.yaml")
+    session = DialogueSession(script, account(), TODAY, KeywordClassifier())
+    session.start()
+    session.hear("yes")
+    said = [t.text for t in session.hear("how can I pay")]
+    assert said[0].startswith("You can pay by calling us at ") and "link" not in said[0]

@@ -87,6 +87,7 @@ def build_script(path: Path, source: YamlSource) -> Script:
             channel=str(raw.get("channel", "sms")),
             queue=raw.get("queue"),
             otherwise=_otherwise(raw.get("otherwise"), (*sp, "otherwise"), source),
+            offers=Action(raw["offers"]) if "offers" in raw else None,
         )
     return Script(
         name=data["script"],

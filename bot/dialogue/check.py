@@ -21,6 +21,7 @@ from bot.dialogue.vocabulary import (
     VOICEMAIL_PLACEHOLDERS,
     announced_actions,
     mentions_debt,
+    offered_actions,
     state_mentions_debt,
 )
 from bot.dialogue.yamlsource import YamlSource
@@ -135,16 +136,34 @@ def _check_announcements(script: Script, name: str, state: State, add: Add) -> N
                     f"state {name!r} says {phrase!r} but does not do it; bind it with "
                     f"`action: {action}` or say something true",
                 )
+    for i, prompt in enumerate(state.prompts):
+        for action, phrase in offered_actions(prompt.template.text, script.lang).items():
+            if action not in (state.offers, state.action):
+                add(
+                    (*sp, "say", i) if len(state.prompts) > 1 else (*sp, "say"),
+                    f"state {name!r} offers {action} ({phrase!r}), which a call may not have; add "
+                    f"`offers: {action}` and an `otherwise:` for when it cannot",
+                )
+    if state.offers is not None and state.action is not None:
+        add((*sp, "offers"), f"state {name!r} does {state.action}; it cannot also offer {state.offers}")
+    if state.offers is not None and state.otherwise is None:
+        add(
+            sp,
+            f"state {name!r} offers {state.offers}, which a call may not have; add "
+            "`otherwise: {say: ..., goto: ...}` with what to say and do instead",
+        )
+    if state.offers is Action.TRANSFER and not state.queue:
+        add(sp, f"state {name!r} offers a transfer but names no `queue`")
     if state.action in MAY_BE_UNAVAILABLE and state.otherwise is None:
         add(
             sp,
             f"state {name!r} does {state.action}, which a call may not have; add "
             "`otherwise: {say: ..., goto: ...}` with what to say and do instead",
         )
-    if state.otherwise is not None and state.action not in MAY_BE_UNAVAILABLE:
+    if state.otherwise is not None and state.action not in MAY_BE_UNAVAILABLE and state.offers is None:
         add(
             (*sp, "otherwise"),
-            "`otherwise` is only read by actions a call may not have: "
+            "`otherwise` is only read by `offers:` and by actions a call may not have: "
             + ", ".join(sorted(a.value for a in MAY_BE_UNAVAILABLE)),
         )
     if state.action is Action.SUPPRESS_NUMBER and state.end is not Disposition.WRONG_NUMBER:

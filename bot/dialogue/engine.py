@@ -290,6 +290,12 @@ class DialogueSession:
             if redirect is not None:
                 name = redirect
                 continue
+            if state.offers is not None and not self._available(state.offers, state):
+                # Offering what the call cannot do would be a promise not kept: skip the offer.
+                otherwise = self._unavailable(state)
+                turns.extend(self._say(p, state, acted=False) for p in otherwise.prompts)
+                name = otherwise.goto
+                continue
             turns.extend(self._say(p, state) for p in state.prompts)
             if state.end is not None:
                 return self._finish(
@@ -364,10 +370,18 @@ class DialogueSession:
             self._actions.append(action.value)
         return None
 
+    def _available(self, action: Action, state: State) -> bool:
+        if action is Action.SEND_PAYMENT_LINK:
+            return self.ports.can_send_payment_link(state.channel)
+        if action is Action.TRANSFER:
+            return state.queue is not None and self.ports.can_transfer(state.queue)
+        return True
+
     def _unavailable(self, state: State) -> Otherwise:
         if state.otherwise is None:
             raise ConfigError(
-                f"{self.script.path}: state {state.name!r} does {state.action}, which this call cannot, "
+                f"{self.script.path}: state {state.name!r} needs {state.action or state.offers}, which "
+                "this call cannot do, "
                 "and has no `otherwise`",
                 "add `otherwise: {say: ..., goto: ...}`; `duncall flow check` finds these",
             )

@@ -61,6 +61,9 @@ class State:
     channel: str = "sms"
     queue: str | None = None
     otherwise: Otherwise | None = None
+    # An action this state offers ("would you like a link?"): when the call cannot do it the
+    # state is not said at all, and its ``otherwise`` is taken instead.
+    offers: Action | None = None
 
     @property
     def listens(self) -> bool:

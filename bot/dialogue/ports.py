@@ -20,6 +20,10 @@ class ActionPorts(Protocol):
         """Whether the call can be handed to a person in ``queue`` now."""
         ...
 
+    def can_send_payment_link(self, channel: str) -> bool:
+        """Whether a link can be sent by ``channel`` ("sms" …): asked before one is offered."""
+        ...
+
     def send_payment_link(self, request: PaymentLinkRequest) -> bool:
         """Queue the link; ``False`` when there is no way to send it (then nothing is sent)."""
         ...
@@ -40,6 +44,9 @@ class ConfiguredPorts:
 
     def can_transfer(self, queue: str) -> bool:
         return queue in self._queues
+
+    def can_send_payment_link(self, channel: str) -> bool:
+        return self._links is not None
 
     def send_payment_link(self, request: PaymentLinkRequest) -> bool:
         if self._links is None:

@@ -122,6 +122,23 @@ ANNOUNCEMENTS: Mapping[str, Mapping[Action, tuple[str, ...]]] = {
         Action.SCHEDULE_CALLBACK: ("给您回电", "回电给您", "再给您打电话"),
     },
 }
+# Wording that offers an action the call may not have: the state must offer it (``offers:``)
+# or do it, so the offer is only made when the action is available.
+OFFERS: Mapping[str, Mapping[Action, tuple[str, ...]]] = {
+    "en": {
+        Action.SEND_PAYMENT_LINK: (
+            "text you a",
+            "link we text you",
+            "a text with a secure link",
+            "send you a link",
+        ),
+        Action.TRANSFER: ("speak with a person", "talk to a person", "speak to someone"),
+    },
+    "zh": {
+        Action.SEND_PAYMENT_LINK: ("短信给您发", "短信发送", "用短信发"),
+        Action.TRANSFER: ("转人工吗", "转接人工客服吗"),
+    },
+}
 # A clause saying the action cannot be done is the honest alternative, not an announcement.
 INABILITY: Mapping[str, tuple[str, ...]] = {
     "en": ("can't", "cannot", "can not", "unable", "not able"),
@@ -137,11 +154,22 @@ _CLAUSE = re.compile(r"[.!?;,。！？；，]")
 
 def announced_actions(text: str, lang: str) -> dict[Action, str]:
     """The actions ``text`` tells the debtor are being taken, each with the wording that says so."""
+    return _found(text, lang, ANNOUNCEMENTS)
+
+
+def offered_actions(text: str, lang: str) -> dict[Action, str]:
+    """The actions ``text`` offers the debtor, each with the wording that offers it."""
+    return _found(text, lang, OFFERS)
+
+
+def _found(
+    text: str, lang: str, wording: Mapping[str, Mapping[Action, tuple[str, ...]]]
+) -> dict[Action, str]:
     found: dict[Action, str] = {}
     for clause in _CLAUSE.split(text.lower().replace("’", "'")):
         if any(word in clause for word in INABILITY.get(lang, ())):
             continue
-        for action, phrases in ANNOUNCEMENTS.get(lang, {}).items():
+        for action, phrases in wording.get(lang, {}).items():
             for phrase in phrases:
                 at = clause.find(phrase)
                 if at < 0 or action in found:

@@ -23,6 +23,9 @@ class FakeActionPorts:
         self.transfers_asked.append(queue)
         return queue in self.transfer_queues
 
+    def can_send_payment_link(self, channel: str) -> bool:
+        return self.links
+
     def send_payment_link(self, request: PaymentLinkRequest) -> bool:
         if not self.links:
             return False
