@@ -329,3 +329,10 @@ def test_asked_how_to_pay_with_no_channel_only_the_phone_is_named() -> None:
     session.hear("yes")
     said = [t.text for t in session.hear("how can I pay")]
     assert said[0].startswith("You can pay by calling us at ") and "link" not in said[0]
+
+
+def test_the_alternative_lines_are_among_the_prompts_to_prerender() -> None:
+    script = load_script(paths.scripts_dir() / "early_collection.en.yaml")
+    session = DialogueSession(script, account(), TODAY, KeywordClassifier())
+    session.start()
+    assert any("can't send a link right now" in s for s in session.likely_speech())

@@ -150,10 +150,21 @@ class DialogueSession:
                     st = states[name]
                     answers = [*st.on.values(), *self.script.handlers(st).values()]
                     step += [*answers, st.no_input.goto, st.no_match.goto]
+                    if st.otherwise is not None:  # the line said when an action is not available
+                        step.append(st.otherwise.goto)
                     name = st.next or ""
             frontier = [n for n in dict.fromkeys(step) if n in states and n not in order]
         ordered = [states[n] for n in order]
-        prompts = [p for s in ordered for p in (*s.prompts, *s.no_input.prompts, *s.no_match.prompts)]
+        prompts = [
+            p
+            for s in ordered
+            for p in (
+                *s.prompts,
+                *(s.otherwise.prompts if s.otherwise is not None else ()),
+                *s.no_input.prompts,
+                *s.no_match.prompts,
+            )
+        ]
         values = self._values()
         out: list[str] = []
         for prompt in (*prompts, *self.script.voicemail):
