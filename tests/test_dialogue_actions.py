@@ -4,6 +4,7 @@ happens when the call can do it, or the script's true alternative is said instea
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -336,3 +337,16 @@ def test_the_alternative_lines_are_among_the_prompts_to_prerender() -> None:
     session = DialogueSession(script, account(), TODAY, KeywordClassifier())
     session.start()
     assert any("can't send a link right now" in s for s in session.likely_speech())
+
+
+def test_mandarin_asks_for_a_person_with_no_target_hears_the_true_line_and_gets_a_callback() -> None:
+    script = load_script(paths.scripts_dir() / "early_collection.zh.yaml")
+    acct = replace(account(), language="zh", currency="CNY")
+    session = DialogueSession(script, acct, TODAY, KeywordClassifier())
+    session.start()
+    session.hear("是我")
+    said = [t.text for t in session.hear("我要转人工")]
+    assert len(said) == 1 and said[0].startswith("抱歉，现在无法为您转接人工客服。我们会在")
+    assert "请稍等" not in said[0]
+    assert session.result.disposition is Disposition.CALLBACK
+    assert session.result.callback_at == TODAY + dt.timedelta(days=1)
