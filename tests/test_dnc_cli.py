@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +21,17 @@ from dialer.store.testing import temporary_database
 from dialer.suppression import importer
 from dialer.suppression.importer import RowError, import_file
 from dialer.suppression.lists import status
+from duncall import cli
 from foundation.errors import InputError
-
-DUNCALL = str(Path(sys.executable).with_name("duncall"))  # the installed console script
 
 
 def dnc(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DUNCALL, "dnc", *args, "--db", f"sqlite:///{db}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """Runs the command line in this process (the console script's own entry point), as fast as a call."""
+    argv = ["dnc", *args, "--db", f"sqlite:///{db}"]
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(argv)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 @contextmanager
