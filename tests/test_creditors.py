@@ -499,3 +499,58 @@ def test_replace_overwrites_every_field_and_a_duplicate_in_one_batch_stores_noth
             [SILENT, replace(SILENT, creditor_id="north"), replace(SILENT, creditor_id="north")],
         )
     assert [c.creditor_id for c in list_creditors(sqlite_engine)] == ["acme"]
+
+
+@pytest.mark.asterisk
+@pytest.mark.redis
+async def test_a_campaign_run_says_before_dialling_why_an_account_is_not_called(
+    sqlite_engine: Engine, tmp_path: Path, key_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import uuid
+
+    from dialer.campaign.session import CampaignOptions, run_session
+    from dialer.guards.guard import Guard
+    from dialer.guards.ledger import Ledger
+    from dialer.policy.config import load_preset
+    from foundation import services
+    from foundation.settings import ari_settings
+    from telephony.ari import AriClient
+
+    add_creditors(sqlite_engine, [SILENT])
+    import_rows(sqlite_engine, tmp_path, [row("A-1", "silent"), row("A-2", "", phone="+12125550124")])
+    client = services.redis_client()
+    guard = Guard(client, Ledger.on(sqlite_engine), load_preset("sandbox"), prefix=key_prefix)
+    ari = AriClient(replace(ari_settings(), app=f"test-creditors-{uuid.uuid4().hex[:6]}"))
+    await ari.connect()
+
+    async def no_bot(*_: object) -> object:
+        raise AssertionError("no account may be dialled")
+
+    caplog.set_level(logging.WARNING, logger="dialer.campaign.session")
+    try:
+        summary = await run_session(
+            ari,
+            sqlite_engine,
+            client,
+            guard,
+            load_strategy(paths.strategies_dir() / "default.yaml"),
+            lambda _account, number: f"Local/{number.lstrip('+')}@nowhere",
+            no_bot,  # type: ignore[arg-type]
+            CampaignOptions(campaign_id=f"cred-{uuid.uuid4().hex[:8]}", calls_per_second=0),
+            prefix=key_prefix,
+            live_prefix=key_prefix,
+            clock=lambda: NOW,
+        )
+    finally:
+        await ari.close()
+    assert summary.results == [] and summary.plan.targets == []
+    reason = "creditor silent has no callback number, so no voicemail (add one: duncall creditors add silent --replace …)"
+    said = [r for r in caplog.records if r.getMessage() == "accounts not dialled"]
+    assert [(r.__dict__["fields"]["reason"], r.__dict__["fields"]["accounts"]) for r in said] == [
+        (reason, 1),
+        ("no creditor (re-import the account with its creditor column)", 1),
+    ]
+    assert any(reason in line for line in summary.lines())
+    with Session(sqlite_engine) as s:
+        assert s.scalars(select(CallAttempt)).all() == []
