@@ -518,6 +518,7 @@ def test_console_flag_and_phone_changes_need_a_supervisor_and_are_audited(tmp_pa
             ("supervisor", "account_flag_set"),
             ("supervisor", "account_phone_status"),
             ("supervisor", "account_flag_clear"),
+            ("supervisor", "account_open"),  # reading names and numbers is audited too
         ]
     finally:
         env.close()

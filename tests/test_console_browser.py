@@ -181,7 +181,7 @@ def test_qa_reviews_a_flagged_call_with_masked_debtor(server: tuple[str, Console
     assert "C. M." in row.inner_text() and "+1********88" in row.inner_text()
     assert "export.csv?flag=forbidden_phrase" in p.get_attribute("#export", "href")  # type: ignore[attr-defined]
     shot(p, "qa-search")
-    row.locator("a").click()
+    row.locator("a[href^='/calls/']").click()
     p.wait_for_selector("#transcript tbody tr")  # type: ignore[attr-defined]
     kinds = p.locator("#flags li").evaluate_all("els => els.map(e => e.dataset.kind)")  # type: ignore[attr-defined]
     assert set(kinds) == {"debt_before_verification", "forbidden_phrase", "missing_disclosure"}

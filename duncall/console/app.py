@@ -163,4 +163,6 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
         app.add_api_route(f"/{name}", page(name), methods=["GET"], include_in_schema=False)
     app.add_api_route("/scripts/{name}", page("editor"), methods=["GET"], include_in_schema=False)
     app.add_api_route("/calls/{attempt_id}", page("call"), methods=["GET"], include_in_schema=False)
+    app.add_api_route("/accounts", page("account"), methods=["GET"], include_in_schema=False)
+    app.add_api_route("/accounts/{account_id}", page("account"), methods=["GET"], include_in_schema=False)
     return app

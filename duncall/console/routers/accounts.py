@@ -1,8 +1,10 @@
 """An account's page and the operator changes to it (supervisors and admins).
 
-Reading the page shows names and numbers (``pii_read``); setting or clearing a flag
-and setting a number's status need ``accounts_edit`` and a reason, and each change
-commits with its audit row or not at all.
+Reading the page needs ``calls_read``; names and numbers come unmasked only with
+``pii_read`` (masked here, on the server, so no response carries them to a role that may
+not see them), and an unmasked read is audited. Setting or clearing a flag and setting a
+number's status need ``accounts_edit`` and a reason, and each change commits with its
+audit row or not at all.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from dialer.accounts.page import account_page
 from duncall.console import audit
 from duncall.console.auth import Principal
 from duncall.console.deps import get_console, require
-from duncall.console.roles import Permission
+from duncall.console.masking import initials, mask_phone, mask_text
+from duncall.console.roles import Permission, can
 from duncall.console.state import Console
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 ConsoleDep = Annotated[Console, Depends(get_console)]
-Reader = Annotated[Principal, Depends(require(Permission.PII_READ))]
+Reader = Annotated[Principal, Depends(require(Permission.CALLS_READ))]
 Editor = Annotated[Principal, Depends(require(Permission.ACCOUNTS_EDIT))]
 AccountId = Annotated[str, Path(max_length=64)]
 
@@ -37,10 +40,39 @@ class PhoneChange(Change):
     status: str = Field(max_length=16)
 
 
+def _for(who: Principal, page: dict[str, Any]) -> dict[str, Any]:
+    """The page as ``who`` may see it: without ``pii_read`` names become initials, numbers masked."""
+    if can(who.role, Permission.PII_READ):
+        return {**page, "masked": False}
+    account = dict(page["account"])
+    first, last = account.get("first_name") or "", account.get("last_name") or ""
+    names = [f"{first} {last}", first, last]
+    account["first_name"], account["last_name"] = initials(first), initials(last)
+
+    def said(reason: str | None) -> str | None:
+        # Reasons are free text an operator typed; "Jordan asked by letter" must not name Jordan.
+        return mask_text(reason, names) if reason else reason
+
+    phones = [{**p, "number": mask_phone(p["number"]), "reason": said(p["reason"])} for p in page["phones"]]
+    flags = [{**f, "reason": said(f["reason"])} for f in page["flags"]]
+    timeline = [{**e, "number": mask_phone(e["number"]) if e["number"] else ""} for e in page["timeline"]]
+    return {
+        **page,
+        "account": account,
+        "phones": phones,
+        "flags": flags,
+        "timeline": timeline,
+        "masked": True,
+    }
+
+
 @router.get("/{account_id}")
-def show(account_id: AccountId, console: ConsoleDep, _: Reader) -> dict[str, Any]:
+def show(account_id: AccountId, console: ConsoleDep, who: Reader) -> dict[str, Any]:
     with console.transaction() as db:
-        return account_page(db, account_id).as_json()
+        page = _for(who, account_page(db, account_id).as_json())
+        if not page["masked"]:
+            audit.record(db, console.now(), who.name, "account_open", account_id)
+        return page
 
 
 @router.put("/{account_id}/flags/{flag}")
@@ -55,7 +87,7 @@ def set_flag(
     with console.transaction() as db:
         state.set_flag(db, account_id, name, who.name, body.reason, now)
         audit.record(db, now, who.name, "account_flag_set", account_id, flag=name.value, reason=body.reason)
-        return account_page(db, account_id).as_json()
+        return _for(who, account_page(db, account_id).as_json())
 
 
 @router.delete("/{account_id}/flags/{flag}")
@@ -70,7 +102,7 @@ def clear_flag(
     with console.transaction() as db:
         state.clear_flag(db, account_id, name, who.name, body.reason)
         audit.record(db, now, who.name, "account_flag_clear", account_id, flag=name.value, reason=body.reason)
-        return account_page(db, account_id).as_json()
+        return _for(who, account_page(db, account_id).as_json())
 
 
 @router.put("/{account_id}/phones/{number}")
@@ -94,4 +126,4 @@ def set_phone(
             status=status.value,
             reason=body.reason,
         )
-        return account_page(db, account_id).as_json()
+        return _for(who, account_page(db, account_id).as_json())
