@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -79,10 +80,10 @@ def seed_account(engine: Engine) -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> ConsoleEnv:
+def env(tmp_path: Path) -> Iterator[ConsoleEnv]:
     e = make_env(tmp_path)
     seed_account(e.engine)
-    yield e  # type: ignore[misc]
+    yield e
     e.close()
 
 
