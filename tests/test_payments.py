@@ -297,6 +297,14 @@ def test_cli_import_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ("A-MARS", "broken"),
     }
     assert "no time zone, its promises were judged in UTC" in err
+    # The account page lists the payment, and the promise it paid.
+    assert main(["accounts", "show", "A-LA", "--json", "--db", db]) == 0
+    page = json.loads(capsys.readouterr().out)
+    assert [(p["payment_id"], p["amount"], p["source"]) for p in page["payments"]] == [
+        ("P-1", "100.00", "file")
+    ]
+    assert page["payments"][0]["promise_id"] is not None
+    assert [p["status"] for p in page["promises"]] == ["kept"]
     assert main(["promises", "evaluate", "--at", "2026-12-13T09:00:00", "--db", db]) == 2
     assert "has no UTC offset" in capsys.readouterr().err
     assert main(["payments", "import", str(tmp_path / "p.txt"), "--db", db]) == 2

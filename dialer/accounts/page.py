@@ -24,6 +24,7 @@ from dialer.store.models import (
     PromiseRow,
 )
 from dialer.store.models.guards import GuardDecisionRow
+from dialer.store.models.payments import PaymentRow
 from dialer.store.repo import get_account
 
 CHANNEL_CALL = "call"
@@ -195,7 +196,20 @@ def account_page(session: Session, account_id: str) -> AccountPage:
         flags=flags,
         promises=promises,
         plans=plans,
-        payments=[],  # no payments are stored yet
+        payments=[
+            {
+                "payment_id": pay.payment_id,
+                "amount": pay.amount,
+                "currency": pay.currency,
+                "paid_at": _utc(pay.paid_at),
+                "source": pay.source,
+                "promise_id": pay.promise_id,
+                "instalment_id": pay.instalment_id,
+            }
+            for pay in session.scalars(
+                select(PaymentRow).where(PaymentRow.account_id == account_id).order_by(PaymentRow.paid_at)
+            )
+        ],
         timeline=_timeline(session, account_id),
     )
 
