@@ -118,7 +118,7 @@ ANNOUNCEMENTS: Mapping[str, Mapping[Action, tuple[str, ...]]] = {
     "zh": {
         Action.SEND_PAYMENT_LINK: ("已发送", "已经发送", "已经发给", "发到您的手机"),
         Action.TRANSFER: ("转接", "转人工"),
-        Action.SUPPRESS_NUMBER: ("不再拨打", "不会再打这个号码"),
+        Action.SUPPRESS_NUMBER: ("不再拨打", "不再为这位客户拨打", "不会再打这个号码"),
         Action.SCHEDULE_CALLBACK: ("给您回电", "回电给您", "再给您打电话"),
     },
 }
