@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from dialer.accounts.importer import import_file
 from dialer.accounts.state import record_outcome
+from dialer.creditors.store import add_creditors, read_file
 from dialer.store.db import current_revision, head_revision, make_engine, upgrade
 from dialer.store.models import AccountFlagRow, AttemptState, CallAttempt, PromiseRow
 from dialer.store.repo import strategy_inputs
@@ -37,7 +38,9 @@ NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
     with temporary_database(request.param, tmp_path, url) as eng:
-        import_file(eng, ROOT / "examples" / "accounts.csv")
+        add_creditors(eng, read_file(ROOT / "examples" / "creditors.yaml"))
+        report = import_file(eng, ROOT / "examples" / "accounts.csv")
+        assert report.rejected == 0
         yield eng
 
 
@@ -123,6 +126,9 @@ def test_cli_import_show_next_and_upgrade(tmp_path: Path, capsys: pytest.Capture
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     assert main(["db", "upgrade", "--db", db]) == 0
     assert f"at revision {head_revision()}" in capsys.readouterr().out
+    # As the README has a new user do it: the creditors first, then their accounts.
+    assert main(["creditors", "import", str(ROOT / "examples" / "creditors.yaml"), "--db", db]) == 0
+    capsys.readouterr()
     assert (
         main(["accounts", "import", "--db", db, "--no-progress", str(ROOT / "examples" / "accounts.csv")])
         == 0
