@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from duncall.cli.times import aware_time
 from foundation import paths
 from foundation.errors import InputError
 
@@ -335,7 +336,7 @@ def _next(args: argparse.Namespace) -> int:
     from dialer.strategy.policy import next_action
 
     strategy = load_strategy(args.strategy)
-    now = _parse_now(args.now)
+    now = aware_time(args.now, "--now")
     with session_factory(open_engine(args.db))() as session:
         state, history = strategy_inputs(session, args.account_id, now)
     action = next_action(strategy, state, history, now)
@@ -347,17 +348,3 @@ def _next(args: argparse.Namespace) -> int:
         print(f"not before  {action.not_before.isoformat(timespec='minutes')}")
     print(f"reason      {action.reason}")
     return 0
-
-
-def _parse_now(text: str | None) -> dt.datetime:
-    if text is None:
-        return dt.datetime.now(dt.UTC)
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"--now {text!r} is not an ISO date-time", "use e.g. 2026-11-25T10:00:00+00:00"
-        ) from None
-    if value.tzinfo is None:
-        raise InputError(f"--now {text!r} has no UTC offset", "add one, e.g. +00:00") from None
-    return value

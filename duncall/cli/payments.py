@@ -7,12 +7,12 @@ promises evaluate        judge every pending promise: kept, partially kept or br
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from duncall.cli.times import aware_time
 from foundation import paths
 from foundation.errors import InputError
 
@@ -67,7 +67,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from dialer.store.db import open_engine
     from dialer.strategy.config import load_strategy
 
-    now = _when(args.at)
+    now = aware_time(args.at, "--at")
     strategy = load_strategy(args.strategy)
     result = evaluate_promises(open_engine(args.db), grace_days=strategy.promise_grace_days, now=now)
     for change in result.changes:
@@ -75,17 +75,3 @@ def _evaluate(args: argparse.Namespace) -> int:
     for note in result.notes():
         print(note, file=sys.stderr)
     return 0
-
-
-def _when(text: str | None) -> dt.datetime:
-    if text is None:
-        return dt.datetime.now(dt.UTC)
-    try:
-        at = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"--at {text!r} is not an ISO 8601 time", "e.g. --at 2026-12-07T09:00:00+00:00"
-        ) from None
-    if at.tzinfo is None:
-        raise InputError(f"--at {text!r} has no UTC offset", "add one, e.g. 2026-12-07T09:00:00-08:00")
-    return at
