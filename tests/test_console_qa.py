@@ -157,7 +157,8 @@ def test_csv_export_is_masked_for_qa_and_audited(env: ConsoleEnv) -> None:
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["attempt_id"] for r in rows] == [BAD, GOOD]
     bad = rows[0]
-    assert bad["number"] == "+1********88" and bad["debtor"] == "C. M."
+    # A leading + is escaped like any formula start (foundation/spreadsheet.py).
+    assert bad["number"] == "'+1********88" and bad["debtor"] == "C. M."
     assert bad["flags"] == "debt_before_verification;forbidden_phrase;missing_disclosure"
     assert bad["disposition"] == "refused" and float(bad["duration_s"]) > 0
     for raw in NUMBERS.values():

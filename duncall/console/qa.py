@@ -25,6 +25,7 @@ from duncall.console.errors import ApiError, not_found
 from duncall.console.flags import QaFlag, ReviewTurn, review
 from duncall.console.masking import initials, mask_phone, mask_text
 from duncall.console.scoring import MAX_COMMENT_CHARS, AnswersInvalid, QaForm, score
+from foundation.spreadsheet import safe_cell
 
 MAX_RESULTS = 500
 
@@ -359,15 +360,8 @@ CSV_COLUMNS = (
 
 
 def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    text = str(value)
-    # A cell starting with = + - @ runs as a formula in spreadsheets; debtors' data must not.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
+    # Debtors' names, transcripts and comments must never run as a spreadsheet formula.
+    return safe_cell(value)
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
