@@ -30,6 +30,8 @@ AREAS = (
     "campaign",
     "payments",
     "dnc",
+    "kpi",
+    "audit",
 )
 
 

@@ -1,0 +1,390 @@
+"""The KPI facts counted in SQL (SQLAlchemy core), the same on SQLite and PostgreSQL.
+
+Local cuts (day, week, hour, weekday) are in the debtor's own time zone
+(``accounts.timezone``, UTC when unknown): PostgreSQL converts with ``timezone(zone, ts)``;
+SQLite, which has no zone database, with ``duncall_local``, a function registered on each
+connection this module opens.  A period is the debtor's local days ``first``..``last``: the
+rows are first narrowed on the stored UTC time (a day wider each side, so the index on it
+serves) and then kept by their local day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.sql import ColumnElement, Select
+
+from dialer.analytics.metrics import TIME_DIMENSIONS, Counts
+from dialer.store.models import Account, AttemptState, CallAttempt, PaymentRow, PromiseRow, PromiseStatus
+from dialer.store.models.transcripts import CallRecording
+from foundation.contract import CallOutcome, Disposition
+
+ZONE_MARGIN = dt.timedelta(days=1)  # no zone is more than 14 h from UTC; a day covers every one
+ABANDON_WINDOWS = (("abandon_30d", dt.timedelta(days=30)), ("abandon_24h", dt.timedelta(hours=24)))
+MONEY_CENTS = Decimal("0.01")
+LOCAL_PARTS = frozenset({"day", "week", "hour", "weekday"})
+
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KpiQuery:
+    """What to count: the debtor's local days ``first``..``last`` (inclusive), cut by ``by``."""
+
+    first: dt.date
+    last: dt.date
+    by: tuple[str, ...] = ()
+    campaign: str | None = None
+    creditor: str | None = None
+    stage: str | None = None
+    script: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """Abandonment over the rolling windows ending at ``at`` (the end of the last day, UTC)."""
+
+    at: dt.datetime
+    answered: dict[str, int] = field(default_factory=dict)
+    abandoned: dict[str, int] = field(default_factory=dict)
+
+    def rate(self, name: str) -> float | None:
+        answered = self.answered.get(name, 0)
+        return self.abandoned.get(name, 0) / answered if answered else None
+
+
+@dataclass(frozen=True, slots=True)
+class KpiCounts:
+    rows: dict[Key, Counts]
+    total: Counts
+    windows: dict[Key, Windows]  # by the cut's non-time columns (the key's positions in ``window_by``)
+    window_by: tuple[str, ...]
+
+
+# -- the debtor's local time ---------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _sqlite_local(stamp: str | None, zone: str | None, part: str) -> Any:
+    """SQLite's ``duncall_local(ts, zone, part)``: stored UTC text → the debtor's local day/week/hour."""
+    if stamp is None:
+        return None
+    at = dt.datetime.fromisoformat(stamp)
+    at = (at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at).astimezone(_zone(zone or "UTC"))
+    if part == "day":
+        return at.date().isoformat()
+    if part == "week":
+        return (at.date() - dt.timedelta(days=at.weekday())).isoformat()
+    if part == "hour":
+        return at.hour
+    if part == "weekday":
+        return at.isoweekday()
+    raise ValueError(part)
+
+
+def local_part(dialect: str, stamp: Any, zone: Any, part: str) -> ColumnElement[Any]:
+    """The debtor's local ``part`` (day/week as 'YYYY-MM-DD', hour 0-23, weekday 1=Mon..7) of ``stamp``."""
+    if part not in LOCAL_PARTS:
+        raise ValueError(part)
+    # Constants are literals, not bound parameters: PostgreSQL matches a GROUP BY expression to
+    # its SELECT column only when both are written alike, and $1 is not $5.
+    zone = func.coalesce(zone, literal_column("'UTC'"))
+    if dialect == "sqlite":
+        return func.duncall_local(stamp, zone, literal_column(f"'{part}'"))
+    local = func.timezone(zone, stamp)
+    day_format: ColumnElement[str] = literal_column("'YYYY-MM-DD'")
+    if part == "day":
+        return func.to_char(local, day_format)
+    if part == "week":
+        return func.to_char(func.date_trunc(literal_column("'week'"), local), day_format)
+    if part == "hour":
+        return cast(func.extract("hour", local), Integer)
+    return cast(func.extract("isodow", local), Integer)
+
+
+def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    if dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return func.extract("epoch", end - start)
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection on which the local-time functions exist (SQLite needs them registered)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            raw = conn.connection.driver_connection
+            raw.create_function("duncall_local", 3, _sqlite_local, deterministic=True)  # type: ignore[union-attr]
+        yield conn
+
+
+# -- the queries ---------------------------------------------------------------------------------
+
+
+def _utc_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    lo = dt.datetime.combine(first, dt.time(), dt.UTC) - ZONE_MARGIN
+    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC) + ZONE_MARGIN
+    return lo, hi
+
+
+def _period(dialect: str, q: KpiQuery, stamp: Any, zone: Any) -> list[ColumnElement[bool]]:
+    lo, hi = _utc_bounds(q.first, q.last)
+    day = local_part(dialect, stamp, zone, "day")
+    return [stamp >= lo, stamp < hi, day >= q.first.isoformat(), day <= q.last.isoformat()]
+
+
+def _dims(dialect: str, by: Sequence[str], stamp: Any, zone: Any, attempt: Any, record: Any) -> list[Any]:
+    cols: list[Any] = []
+    for d in by:
+        if d in TIME_DIMENSIONS:
+            cols.append(local_part(dialect, stamp, zone, d).label(d))
+        elif d == "creditor":
+            cols.append(Account.creditor_id.label(d))
+        elif d == "campaign":
+            cols.append(attempt.campaign_id.label(d))
+        elif d == "stage":
+            cols.append(attempt.stage.label(d))
+        elif d == "script":
+            cols.append(attempt.script.label(d))
+        elif d == "script_version":
+            cols.append(record.script_version.label(d))
+        else:
+            raise ValueError(d)
+    return cols
+
+
+def _filters(q: KpiQuery, attempt: Any) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if q.creditor is not None:
+        out.append(Account.creditor_id == q.creditor)
+    if q.campaign is not None:
+        out.append(attempt.campaign_id == q.campaign)
+    if q.stage is not None:
+        out.append(attempt.stage == q.stage)
+    if q.script is not None:
+        out.append(attempt.script == q.script)
+    return out
+
+
+def _dialled(attempt: Any) -> list[ColumnElement[bool]]:
+    """An attempt that reached the network and ended (one in flight has no outcome yet)."""
+    return [attempt.dialed_at.is_not(None), attempt.state == AttemptState.ENDED.value]
+
+
+def _grouped(stmt: Select[Any], dims: list[Any]) -> Select[Any]:
+    return stmt.group_by(*dims) if dims else stmt
+
+
+def attempts_select(dialect: str, q: KpiQuery, by: Sequence[str], *, period: bool = True) -> Select[Any]:
+    """Dialled, answered, right-party, abandoned attempts and handle seconds, per cut."""
+    a = CallAttempt.__table__.c
+    zone = Account.timezone
+    # coalesce: a NULL disposition must make "not abandoned" true, not NULL.
+    is_abandoned = or_(
+        func.coalesce(a.outcome, "") == CallOutcome.ABANDONED.value,
+        func.coalesce(a.disposition, "") == Disposition.ABANDONED.value,
+    )
+    is_answered = or_(a.outcome == CallOutcome.ANSWERED.value, is_abandoned)
+    handled = and_(a.outcome == CallOutcome.ANSWERED.value, ~is_abandoned, a.ended_at.is_not(None))
+    dims = _dims(dialect, by, a.dialed_at, zone, a, CallRecording.__table__.c)
+    joined = CallAttempt.__table__.join(Account.__table__, Account.account_id == a.account_id)
+    if "script_version" in by:
+        joined = joined.outerjoin(CallRecording.__table__, CallRecording.attempt_id == a.attempt_id)
+    stmt = select(
+        *dims,
+        func.count().label("dialled"),
+        func.coalesce(func.sum(case((is_answered, 1), else_=0)), 0).label("answered"),
+        func.coalesce(func.sum(case((and_(is_answered, a.right_party.is_(True)), 1), else_=0)), 0).label(
+            "right_party"
+        ),
+        func.coalesce(func.sum(case((is_abandoned, 1), else_=0)), 0).label("abandoned"),
+        func.coalesce(func.sum(case((handled, 1), else_=0)), 0).label("handled"),
+        func.coalesce(
+            func.sum(case((handled, seconds_between(dialect, a.dialed_at, a.ended_at)), else_=0.0)), 0.0
+        ).label("handle_s"),
+    ).select_from(joined)
+    stmt = stmt.where(*_dialled(a), *_filters(q, a))
+    if period:
+        stmt = stmt.where(*_period(dialect, q, a.dialed_at, zone))
+    return _grouped(stmt, dims)
+
+
+def promises_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]:
+    """Promises taken on the period's attempts (cut by that attempt), judged and kept."""
+    a = CallAttempt.__table__.c
+    p = PromiseRow.__table__.c
+    zone = Account.timezone
+    dims = _dims(dialect, by, a.dialed_at, zone, a, CallRecording.__table__.c)
+    joined = PromiseRow.__table__.join(CallAttempt.__table__, a.attempt_id == p.attempt_id).join(
+        Account.__table__, Account.account_id == a.account_id
+    )
+    if "script_version" in by:
+        joined = joined.outerjoin(CallRecording.__table__, CallRecording.attempt_id == a.attempt_id)
+    stmt = (
+        select(
+            *dims,
+            func.count().label("promises"),
+            func.coalesce(func.sum(case((p.status != PromiseStatus.PENDING.value, 1), else_=0)), 0).label(
+                "promises_resolved"
+            ),
+            func.coalesce(func.sum(case((p.status == PromiseStatus.KEPT.value, 1), else_=0)), 0).label(
+                "promises_kept"
+            ),
+        )
+        .select_from(joined)
+        .where(*_dialled(a), *_filters(q, a), *_period(dialect, q, a.dialed_at, zone))
+    )
+    return _grouped(stmt, dims)
+
+
+def payments_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]:
+    """Amount collected by the debtor's local day of payment, cut through its promise's attempt."""
+    a = CallAttempt.__table__.c
+    pay = PaymentRow.__table__.c
+    zone = Account.timezone
+    dims = _dims(dialect, by, pay.paid_at, zone, a, CallRecording.__table__.c)
+    joined = (
+        PaymentRow.__table__.join(Account.__table__, Account.account_id == pay.account_id)
+        .outerjoin(PromiseRow.__table__, PromiseRow.promise_id == pay.promise_id)
+        .outerjoin(CallAttempt.__table__, a.attempt_id == PromiseRow.attempt_id)
+    )
+    if "script_version" in by:
+        joined = joined.outerjoin(CallRecording.__table__, CallRecording.attempt_id == a.attempt_id)
+    stmt = (
+        select(*dims, func.coalesce(func.sum(pay.amount), 0).label("collected"))
+        .select_from(joined)
+        .where(*_filters(q, a), *_period(dialect, q, pay.paid_at, zone))
+    )
+    return _grouped(stmt, dims)
+
+
+def placed_select(q: KpiQuery, by_creditor: bool) -> Select[Any]:
+    """Balance placed: balance now plus every payment recorded, per creditor or in all."""
+    pay = PaymentRow.__table__.c
+    paid = select(pay.account_id, func.sum(pay.amount).label("paid")).group_by(pay.account_id).subquery()
+    acc = Account.__table__.c
+    dims = [acc.creditor_id.label("creditor")] if by_creditor else []
+    stmt = select(*dims, func.coalesce(func.sum(acc.balance + func.coalesce(paid.c.paid, 0)), 0)).select_from(
+        Account.__table__.outerjoin(paid, paid.c.account_id == acc.account_id)
+    )
+    if q.creditor is not None:
+        stmt = stmt.where(acc.creditor_id == q.creditor)
+    a = CallAttempt.__table__.c
+    worked = [
+        c
+        for c in (
+            ("campaign", a.campaign_id, q.campaign),
+            ("stage", a.stage, q.stage),
+            ("script", a.script, q.script),
+        )
+        if c[2] is not None
+    ]
+    if worked:
+        stmt = stmt.where(
+            exists(
+                select(literal(1))
+                .select_from(CallAttempt.__table__)
+                .where(a.account_id == acc.account_id, *[col == value for _, col, value in worked])
+            )
+        )
+    return _grouped(stmt, dims)
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(MONEY_CENTS)
+
+
+def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
+    """Every count of ``q``, per cut, with the total and the abandonment windows."""
+    by = q.by
+    rows: dict[Key, dict[str, Any]] = {}
+    total: dict[str, Any] = {}
+    window_by = tuple(d for d in by if d not in TIME_DIMENSIONS)
+    windows: dict[Key, Windows] = {}
+    at = dt.datetime.combine(q.last + dt.timedelta(days=1), dt.time(), dt.UTC)
+    with connect(engine) as conn:
+        dialect = conn.dialect.name
+        for cuts, target in ((by, rows), ((), None)):
+            for stmt in (
+                attempts_select(dialect, q, cuts),
+                promises_select(dialect, q, cuts),
+                payments_select(dialect, q, cuts),
+            ):
+                for row in conn.execute(stmt).mappings():
+                    values = dict(row)
+                    key = tuple(values.pop(d) for d in cuts)
+                    bucket = total if target is None else target.setdefault(key, {})
+                    bucket.update(values)
+        placed = {
+            tuple(r[:-1]): _money(r[-1]) for r in conn.execute(placed_select(q, "creditor" in by)).all()
+        }
+        for name, span in ABANDON_WINDOWS:
+            window_q = KpiQuery(q.first, q.last, window_by, q.campaign, q.creditor, q.stage, q.script)
+            stmt = attempts_select(dialect, window_q, window_by, period=False).where(
+                CallAttempt.dialed_at >= at - span, CallAttempt.dialed_at < at
+            )
+            for row in conn.execute(stmt).mappings():
+                key = tuple(row[d] for d in window_by)
+                w = windows.setdefault(key, Windows(at))
+                w.answered[name] = int(row["answered"])
+                w.abandoned[name] = int(row["abandoned"])
+    creditor_at = by.index("creditor") if "creditor" in by else None
+    scope_placed = sum(placed.values(), Decimal(0))
+    out: dict[Key, Counts] = {}
+    for key, values in rows.items():
+        counts = _counts(values)
+        share = placed.get((key[creditor_at],), Decimal(0)) if creditor_at is not None else scope_placed
+        out[key] = counts.with_placed(share)
+    return KpiCounts(
+        rows=dict(sorted(out.items(), key=lambda kv: tuple(_sortable(v) for v in kv[0]))),
+        total=_counts(total).with_placed(scope_placed),
+        windows=windows,
+        window_by=window_by,
+    )
+
+
+def _counts(values: dict[str, Any]) -> Counts:
+    return Counts(
+        dialled=int(values.get("dialled") or 0),
+        answered=int(values.get("answered") or 0),
+        right_party=int(values.get("right_party") or 0),
+        abandoned=int(values.get("abandoned") or 0),
+        promises=int(values.get("promises") or 0),
+        promises_resolved=int(values.get("promises_resolved") or 0),
+        promises_kept=int(values.get("promises_kept") or 0),
+        handled=int(values.get("handled") or 0),
+        handle_s=round(float(values.get("handle_s") or 0.0), 3),
+        collected=_money(values.get("collected")),
+    )
+
+
+def _sortable(value: Any) -> tuple[int, Any]:
+    return (1, "") if value is None else (0, value)

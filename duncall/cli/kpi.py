@@ -1,0 +1,121 @@
+"""`duncall kpi`: collection KPIs over a period, cut as asked.
+
+kpi --from 2026-03-01 --to 2026-03-31 --by campaign,day [--json | --csv]
+
+Periods are the debtor's local days; hour and weekday cuts are the debtor's local time too.
+Each metric's numerator and denominator: ``dialer.analytics.metrics`` (and ``--json``'s
+``definitions``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from foundation.errors import InputError
+
+DB_HELP = "database URL (default: DUNCALL_DATABASE_URL, else sqlite under DUNCALL_HOME)"
+
+
+def register(sub: Any) -> None:
+    from dialer.analytics.metrics import DIMENSIONS
+
+    kpi = sub.add_parser(
+        "kpi",
+        help="collection KPIs (contact, RPC, PTP, kept, collected, recovery, abandonment, handle time)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kpi.add_argument("--from", dest="first", required=True, help="first local day, YYYY-MM-DD")
+    kpi.add_argument("--to", dest="last", required=True, help="last local day (inclusive), YYYY-MM-DD")
+    kpi.add_argument("--by", default="", help=f"comma-separated cuts: {', '.join(DIMENSIONS)}")
+    kpi.add_argument("--campaign", default=None, help="only this campaign's attempts")
+    kpi.add_argument("--creditor", default=None, help="only this creditor's accounts")
+    kpi.add_argument("--stage", default=None, help="only attempts in this stage")
+    kpi.add_argument(
+        "--script", default=None, help="only attempts with this script, e.g. early_collection.en"
+    )
+    out = kpi.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON document with rows, total and definitions")
+    out.add_argument("--csv", action="store_true", help="CSV, one line per cut")
+    kpi.add_argument("--db", default=None, help=DB_HELP)
+    kpi.set_defaults(func=_kpi)
+
+
+def _day(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date", f"e.g. {option} 2026-03-01") from None
+
+
+def _kpi(args: argparse.Namespace) -> int:
+    from dialer.analytics.metrics import parse_dimensions
+    from dialer.analytics.queries import KpiQuery
+    from dialer.analytics.report import kpi_report
+    from dialer.store.db import open_engine
+
+    try:
+        by = parse_dimensions(args.by)
+    except ValueError as exc:
+        raise InputError(f"--by: {exc}", "e.g. --by campaign,day") from None
+    query = KpiQuery(
+        _day(args.first, "--from"),
+        _day(args.last, "--to"),
+        by,
+        campaign=args.campaign,
+        creditor=args.creditor,
+        stage=args.stage,
+        script=args.script,
+    )
+    report = kpi_report(open_engine(args.db), query)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    elif args.csv:
+        sys.stdout.write(report.csv())
+    else:
+        _print_table(report.rows(), report.total(), by)
+    return 0
+
+
+def _fmt(name: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if name.endswith("_rate") or name.startswith("abandon_"):
+        return f"{100 * value:.1f}%"
+    if name == "average_handle_s":
+        return f"{value:.0f}s"
+    return str(value)
+
+
+TABLE = (
+    "dialled",
+    "answered",
+    "right_party",
+    "promises",
+    "collected",
+    "contact_rate",
+    "rpc_rate",
+    "ptp_rate",
+    "ptp_kept_rate",
+    "recovery_rate",
+    "abandon_rate",
+    "abandon_30d",
+    "abandon_24h",
+    "average_handle_s",
+)
+
+
+def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: tuple[str, ...]) -> None:
+    columns = [*by, *TABLE]
+    cells = [
+        [str(r[d]) if r[d] is not None else "-" for d in by] + [_fmt(c, r[c]) for c in TABLE] for r in rows
+    ]
+    cells.append(["all"] * len(by) + [_fmt(c, total[c]) for c in TABLE])
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
