@@ -249,6 +249,7 @@ def test_evaluate_judges_each_promise_in_its_debtors_zone_and_the_strategy_follo
     assert changes["A-LA"]["to"] == "kept" and changes["A-LA"]["paid"] == "100.00"
     assert changes["A-MARS"]["to"] == "partially_kept" and changes["A-MARS"]["paid"] == "30.00"
     assert changes["A-UTC"] == {
+        "kind": "promise",
         "promise_id": changes["A-UTC"]["promise_id"],
         "account_id": "A-UTC",
         "from": "pending",
@@ -516,3 +517,86 @@ async def test_campaign_run_judges_promises_before_planning(
             "A-UTC": "broken",
             "A-MARS": "broken",
         }
+
+
+def _plan(engine: Engine, account_id: str, dues: list[dt.date], amount: str = "100.00") -> list[int]:
+    with Session(engine) as db, db.begin():
+        db.execute(delete(PromiseRow).where(PromiseRow.account_id == account_id))
+        plan = InstallmentPlanRow(
+            account_id=account_id,
+            stage="early",
+            channel="call",
+            total=Decimal(amount) * len(dues),
+            currency="USD",
+            created_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+        )
+        db.add(plan)
+        db.flush()
+        rows = [
+            InstalmentRow(plan_id=plan.plan_id, seq=seq, due_date=due, amount=Decimal(amount))
+            for seq, due in enumerate(dues, start=1)
+        ]
+        db.add_all(rows)
+        db.flush()
+        return [r.instalment_id for r in rows]
+
+
+def _plan_state(engine: Engine, account_id: str) -> tuple[str, list[str]]:
+    with Session(engine) as db:
+        plan = db.scalars(select(InstallmentPlanRow).where(InstallmentPlanRow.account_id == account_id)).one()
+        return plan.status, list(
+            db.scalars(
+                select(InstalmentRow.status)
+                .where(InstalmentRow.plan_id == plan.plan_id)
+                .order_by(InstalmentRow.seq)
+            )
+        )
+
+
+def test_a_missed_instalment_breaks_the_plan_and_the_strategy_escalates(
+    engine: Engine, tmp_path: Path, strategy: Strategy
+) -> None:
+    _plan(engine, "A-LA", [dt.date(2026, 12, 10), dt.date(2027, 1, 10)])
+    # First instalment paid at 23:30 on its due day in Los Angeles (07:30 the next day in UTC).
+    path = write(
+        tmp_path / "p.csv",
+        "payment_id,account_id,amount,currency,paid_at\nJ-1,A-LA,100.00,USD,2026-12-10T23:30:00-08:00\n",
+    )
+    assert import_payments(engine, path).to_instalments == 1
+    result = evaluate_promises(engine, grace_days=2, now=dt.datetime(2026, 12, 13, 9, tzinfo=dt.UTC))
+    ours = [(c.kind, c.after.value, c.plan_status) for c in result.changes if c.account_id == "A-LA"]
+    assert ours == [("instalment", "kept", "active")]
+    # While the plan runs and its next instalment is not yet due, the account is not called.
+    on_track = dt.datetime(2026, 12, 20, 18, tzinfo=dt.UTC)
+    with Session(engine) as db:
+        action = next_action(strategy, *strategy_inputs(db, "A-LA", on_track), on_track)
+    # Not before the end of the next instalment's grace, midnight of 2027-01-13 in Los Angeles.
+    assert action.not_before is not None and action.not_before >= dt.datetime(2027, 1, 13, 8, tzinfo=dt.UTC)
+    # Nothing paid for the second one by its due date and grace: broken, and so is the plan.
+    late = dt.datetime(2027, 1, 14, 9, tzinfo=dt.UTC)
+    change = [c for c in evaluate_promises(engine, grace_days=2, now=late).changes if c.account_id == "A-LA"]
+    assert [(c.as_json()["to"], c.as_json()["plan_status"]) for c in change] == [("broken", "broken")]
+    assert _plan_state(engine, "A-LA") == ("broken", ["kept", "broken"])
+    later = dt.datetime(2027, 1, 14, 18, tzinfo=dt.UTC)
+    with Session(engine) as db:
+        action = next_action(strategy, *strategy_inputs(db, "A-LA", later), later)
+    assert action.kind is ActionKind.CALL and action.stage is not None
+    assert action.stage.level > StageName.EARLY.level  # escalated past the stage the plan was made in
+
+
+def test_a_plan_is_completed_when_every_instalment_is_kept_and_a_partial_one_keeps_it_open(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _plan(engine, "A-UTC", [dt.date(2026, 12, 10), dt.date(2026, 12, 20)])
+    _plan(engine, "A-MARS", [dt.date(2026, 12, 10)])
+    path = write(
+        tmp_path / "p.csv",
+        "payment_id,account_id,amount,currency,paid_at\n"
+        "K-1,A-UTC,100.00,USD,2026-12-09T10:00:00Z\n"
+        "K-2,A-UTC,100.00,USD,2026-12-19T10:00:00Z\n"
+        "K-3,A-MARS,40.00,USD,2026-12-09T10:00:00Z\n",
+    )
+    assert import_payments(engine, path).to_instalments == 3
+    evaluate_promises(engine, grace_days=2, now=dt.datetime(2026, 12, 23, 9, tzinfo=dt.UTC))
+    assert _plan_state(engine, "A-UTC") == ("completed", ["kept", "kept"])
+    assert _plan_state(engine, "A-MARS") == ("active", ["partially_kept"])

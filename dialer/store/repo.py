@@ -14,7 +14,15 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from dialer.store.models import Account, AttemptState, CallAttempt, PromiseRow
+from dialer.store.models import (
+    Account,
+    AttemptState,
+    CallAttempt,
+    InstallmentPlanRow,
+    InstalmentRow,
+    PlanStatus,
+    PromiseRow,
+)
 from dialer.strategy.model import AccountState, AttemptRecord, History, PromiseRecord, PromiseState, StageName
 from foundation.contract import AccountFlag, AccountView, CallOutcome, Disposition
 from foundation.errors import InputError
@@ -110,6 +118,16 @@ def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tupl
         )
     ).all()
     promises = session.scalars(select(PromiseRow).where(PromiseRow.account_id == account_id)).all()
+    # An accepted plan's instalments are promises too: a pending one holds calls until its
+    # due date and grace, a broken one escalates.  A completed plan's instalments are kept.
+    instalments = session.execute(
+        select(InstalmentRow, InstallmentPlanRow.created_at, InstallmentPlanRow.stage)
+        .join(InstallmentPlanRow, InstallmentPlanRow.plan_id == InstalmentRow.plan_id)
+        .where(
+            InstallmentPlanRow.account_id == account_id,
+            InstallmentPlanRow.status != PlanStatus.COMPLETED.value,
+        )
+    ).all()
     history = History(
         attempts=tuple(
             AttemptRecord(
@@ -131,6 +149,16 @@ def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tupl
                 stage=_stage(p.stage),
             )
             for p in promises
+        )
+        + tuple(
+            PromiseRecord(
+                made_at=_aware(created_at),
+                promised_date=i.due_date,
+                amount=Decimal(i.amount),
+                status=PromiseState(i.status),
+                stage=_stage(stage),
+            )
+            for i, created_at, stage in instalments
         ),
     )
     return state, history
