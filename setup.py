@@ -33,6 +33,8 @@ setup(
         # Alembic reads its environment and revisions as files, not as a package.
         "dialer": [
             "rules/*.yaml",
+            "messaging/forbidden_phrases.yaml",
+            "messaging/templates/*/*/*",
             "store/alembic.ini",
             "store/migrations/*.mako",
             "store/migrations/*.py",

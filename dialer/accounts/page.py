@@ -24,6 +24,7 @@ from dialer.store.models import (
     PromiseRow,
 )
 from dialer.store.models.guards import GuardDecisionRow
+from dialer.store.models.messages import MessageEventRow, MessageRow
 from dialer.store.models.payments import PaymentRow
 from dialer.store.repo import get_account
 
@@ -83,8 +84,10 @@ class PlanLine:
 class TimelineEntry:
     at: dt.datetime
     channel: str
-    kind: str  # attempt | conversation | denied
-    outcome: str | None  # CallOutcome; None for a dial the guard denied
+    # attempt | conversation | denied (calls and messages); message; and a message's later events:
+    # delivered | failed | reply | opt_out | opt_out_confirmed
+    kind: str
+    outcome: str | None  # CallOutcome, a message's status, a reply's words; None for a denial
     disposition: str | None = None
     reasons: list[str] = field(default_factory=list)  # the guard decision's reasons
     attempt_id: str = ""
@@ -215,7 +218,8 @@ def account_page(session: Session, account_id: str) -> AccountPage:
 
 
 def _timeline(session: Session, account_id: str) -> list[TimelineEntry]:
-    """Every attempt (with its guard decision) and every dial the guard denied, oldest first."""
+    """Every attempt (with its guard decision), every message and what came back, and every call or
+    message the guard denied, oldest first."""
     decisions: dict[str, GuardDecisionRow | None] = {}
     if inspect(session.get_bind()).has_table(GuardDecisionRow.__tablename__):
         for row in session.scalars(
@@ -242,12 +246,14 @@ def _timeline(session: Session, account_id: str) -> list[TimelineEntry]:
                 callback_at=_utc(a.callback_at) if a.callback_at else None,
             )
         )
+    if inspect(session.get_bind()).has_table(MessageRow.__tablename__):
+        entries += _messages(session, account_id)
     for d in decisions.values():
         if d is not None and not d.allowed:
             entries.append(
                 TimelineEntry(
                     at=_utc(d.at),
-                    channel=CHANNEL_CALL,
+                    channel=d.channel,
                     kind="denied",
                     outcome=None,
                     reasons=_reasons(d),
@@ -256,6 +262,36 @@ def _timeline(session: Session, account_id: str) -> list[TimelineEntry]:
                 )
             )
     return sorted(entries, key=lambda e: e.at)
+
+
+def _messages(session: Session, account_id: str) -> list[TimelineEntry]:
+    entries = [
+        TimelineEntry(
+            at=_utc(m.created_at),
+            channel=m.channel,
+            kind="message",
+            outcome=m.status,
+            disposition=m.stage,
+            attempt_id=m.message_id,
+            number=m.address,
+        )
+        for m in session.scalars(select(MessageRow).where(MessageRow.account_id == account_id))
+    ]
+    for e in session.scalars(
+        select(MessageEventRow)
+        .where(MessageEventRow.account_id == account_id, MessageEventRow.kind != "sent")
+        .order_by(MessageEventRow.id)
+    ):
+        entries.append(
+            TimelineEntry(
+                at=_utc(e.at),
+                channel=e.channel,
+                kind=e.kind,
+                outcome=e.detail,
+                attempt_id=e.message_id or "",
+            )
+        )
+    return entries
 
 
 def _reasons(d: GuardDecisionRow | None) -> list[str]:

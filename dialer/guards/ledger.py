@@ -34,6 +34,7 @@ class DecisionEntry:
     reasons: tuple[str, ...]
     rules: str
     epoch: str | None
+    channel: str = "call"  # sms and email decisions share the ledger; only calls are dial attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class Ledger:
                 "reasons": ",".join(e.reasons),
                 "rules": e.rules,
                 "epoch": e.epoch,
+                "channel": e.channel,
             }
             for e in entries
         ]
@@ -133,7 +135,7 @@ class Ledger:
         """Allowed, not withdrawn attempts at or after ``since`` with their outcomes merged, oldest first."""
         d, o = GuardDecisionRow, GuardOutcomeRow
         since_utc = since.astimezone(dt.UTC)
-        allowed_since = (d.allowed.is_(True), d.at >= since_utc)
+        allowed_since = (d.allowed.is_(True), d.at >= since_utc, d.channel == "call")
         query = select(d.attempt_id, d.account_id, d.phone, d.at).where(*allowed_since)
         if account_id is not None:
             query = query.where(d.account_id == account_id)
@@ -166,7 +168,16 @@ class Ledger:
         """Every decision, oldest first (for audits and tests)."""
         d = GuardDecisionRow
         query = select(
-            d.attempt_id, d.account_id, d.campaign_id, d.phone, d.at, d.allowed, d.reasons, d.rules, d.epoch
+            d.attempt_id,
+            d.account_id,
+            d.campaign_id,
+            d.phone,
+            d.at,
+            d.allowed,
+            d.reasons,
+            d.rules,
+            d.epoch,
+            d.channel,
         ).order_by(d.id)
         if account_id is not None:
             query = query.where(d.account_id == account_id)
@@ -186,8 +197,9 @@ class Ledger:
                 reasons=tuple(r for r in reasons.split(",") if r),
                 rules=rules,
                 epoch=epoch,
+                channel=channel,
             )
-            for attempt_id, account, campaign, phone, at, allowed, reasons, rules, epoch in rows
+            for attempt_id, account, campaign, phone, at, allowed, reasons, rules, epoch, channel in rows
         ]
 
 
@@ -208,6 +220,7 @@ def attempt_decisions(db: Session, attempt_id: str) -> list[DecisionEntry]:
             reasons=tuple(x for x in r.reasons.split(",") if x),
             rules=r.rules,
             epoch=r.epoch,
+            channel=r.channel,
         )
         for r in rows
     ]

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 from dialer.policy.rules import (
     DEFAULT_DENY_FLAGS,
     CallingCalendar,
+    ChannelCaps,
     ConsentRules,
     FrequencyRules,
     Rules,
@@ -146,12 +147,31 @@ class ConsentConfig(Strict):
         return value
 
 
+class ChannelCapsConfig(Strict):
+    per_day: int = Field(default=0, ge=0, le=1000, description="messages per local calendar day; 0: no cap")
+    per_week: int = Field(default=0, ge=0, le=1000, description="messages in any rolling 168 h; 0: no cap")
+
+
+MESSAGE_CHANNELS = ("sms", "email")
+
+
 class RulesConfig(Strict):
     name: str = Field(default="custom", min_length=1)
     calendar: CalendarConfig = CalendarConfig()
     frequency: FrequencyConfig = FrequencyConfig()
     deny_flags: list[str] = sorted(DEFAULT_DENY_FLAGS)
     consent: ConsentConfig = ConsentConfig()
+    channels: dict[str, ChannelCapsConfig] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: dict[str, ChannelCapsConfig]) -> dict[str, ChannelCapsConfig]:
+        unknown = sorted(set(value) - set(MESSAGE_CHANNELS))
+        if unknown:
+            raise ValueError(
+                f"unknown channel {', '.join(unknown)} (channels: {', '.join(MESSAGE_CHANNELS)})"
+            )
+        return value
 
     @field_validator("deny_flags")
     @classmethod
@@ -169,6 +189,10 @@ class RulesConfig(Strict):
             frequency=self.frequency.freeze(),
             deny_flags=frozenset(self.deny_flags),
             consent=ConsentRules(frozenset(self.consent.bot_regions)),
+            channels=tuple(
+                (name, ChannelCaps(caps.per_day, caps.per_week))
+                for name, caps in sorted(self.channels.items())
+            ),
         )
 
 

@@ -116,6 +116,17 @@ class ConsentRules:
     bot_regions: frozenset[str] = frozenset({"US"})
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelCaps:
+    """How many messages of one channel (sms, email) an account may get; 0 turns a cap off.
+
+    ``per_day`` counts the debtor's local calendar day, ``per_week`` any rolling 168 h.
+    """
+
+    per_day: int = 0
+    per_week: int = 0
+
+
 DEFAULT_DENY_FLAGS: frozenset[str] = frozenset(flag.value for flag in AccountFlag)
 
 
@@ -126,6 +137,10 @@ class Rules:
     frequency: FrequencyRules = field(default_factory=FrequencyRules)
     deny_flags: frozenset[str] = DEFAULT_DENY_FLAGS
     consent: ConsentRules = field(default_factory=ConsentRules)
+    channels: tuple[tuple[str, ChannelCaps], ...] = ()  # (channel, caps); a channel not listed: no cap
+
+    def caps_for(self, channel: str) -> ChannelCaps:
+        return next((caps for name, caps in self.channels if name == channel), ChannelCaps())
 
 
 DEFAULT_RULES = Rules()

@@ -14,6 +14,7 @@ from dialer.store.models.accounts import (
 from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign, CampaignStatus
 from dialer.store.models.creditors import Creditor
+from dialer.store.models.messages import MessageAddressRow, MessageEventRow, MessageRow, OptOutRow
 from dialer.store.models.payments import PaymentRow, PaymentSource
 from dialer.store.models.promises import (
     InstallmentPlanRow,
@@ -34,6 +35,10 @@ __all__ = [
     "FlagSource",
     "InstallmentPlanRow",
     "InstalmentRow",
+    "MessageAddressRow",
+    "MessageEventRow",
+    "MessageRow",
+    "OptOutRow",
     "PaymentRow",
     "PaymentSource",
     "Phone",

@@ -33,6 +33,8 @@ class GuardDecisionRow(Base):
     reasons: Mapped[str] = mapped_column(String(400), default="")  # comma-separated reason codes
     rules: Mapped[str] = mapped_column(String(64))  # name of the rule set that decided
     epoch: Mapped[str | None] = mapped_column(String(36))  # the counters' epoch a reservation was made in
+    # call, sms or email: a message is decided by the same guard; only calls feed the dial counters.
+    channel: Mapped[str] = mapped_column(String(8), default="call", server_default="call")
 
 
 class GuardOutcomeRow(Base):

@@ -1,0 +1,460 @@
+"""One path for every outbound message: facts → guard → template → adapter → status.
+
+``Messenger.send`` is to messages what ``dialer.dial.pipeline.dial_one`` is to calls: the
+only way a message leaves.  Receipts (``apply_receipts``) and replies (``handle_reply``)
+come back through this module too, so the account's history has one writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from dialer.messaging.guard import Candidate, MessageDecision, MessageGuard, utc_now
+from dialer.messaging.model import (
+    STATUS_RANK,
+    Channel,
+    MessageStatus,
+    Outgoing,
+    Receipt,
+    Rendered,
+    SendResult,
+)
+from dialer.messaging.templates import TemplateSet
+from dialer.store.models import Account, PhoneStatus, PhoneStatusRow
+from dialer.store.models.messages import MessageAddressRow, MessageEventRow, MessageRow, OptOutRow
+from dialer.suppression.lists import suppressed_for
+from foundation.log import kv
+
+log = logging.getLogger(__name__)
+
+SMS_PHONE_TYPES = ("mobile",)
+WORK = "work"
+
+# Replies that stop a channel (CTIA's keywords; 退订 / TD / T, the Chinese carriers' convention).
+STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "退订", "td", "t", "取消"})
+
+OPT_OUT_LINES = {
+    (Channel.SMS, "en"): "Reply STOP to opt out.",
+    (Channel.SMS, "zh"): "回复退订拒收",
+    (Channel.EMAIL, "en"): "To stop e-mails from us, reply UNSUBSCRIBE or use the unsubscribe link{link}.",
+    (Channel.EMAIL, "zh"): "如不希望再收到我们的邮件，请回复“退订”或使用退订链接{link}。",
+}
+CONFIRM_LINES = {
+    "en": "{creditor}: you will receive no more {what} from us.",
+    "zh": "{creditor}：您已退订，我们将不再向您发送{what}。",
+}
+WHAT = {("en", Channel.SMS): "text messages", ("en", Channel.EMAIL): "e-mails", ("zh", Channel.SMS): "短信"}
+WHAT[("zh", Channel.EMAIL)] = "邮件"
+
+
+class Adapter(Protocol):
+    channel: Channel
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[SendResult]: ...
+
+
+def is_stop(text: str) -> bool:
+    """A reply that asks to stop the channel: the whole reply is a stop word (case and spaces ignored)."""
+    words = re.sub(r"[\s.!。！,，]+", " ", text).strip().lower()
+    return words in STOP_WORDS or any(w in text for w in ("退订", "取消订阅"))
+
+
+def opt_out_line(channel: Channel, language: str, unsubscribe_url: str | None) -> str:
+    line = OPT_OUT_LINES.get((channel, language)) or OPT_OUT_LINES[(channel, "en")]
+    return line.format(link=f": {unsubscribe_url}" if unsubscribe_url else "")
+
+
+def money(amount: Decimal, currency: str, language: str) -> str:
+    if language == "zh" and currency == "CNY":
+        return f"{amount:,.2f}元"
+    return f"{currency} {amount:,.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An account ready to be written to on one channel."""
+
+    candidate: Candidate
+    language: str
+    creditor_id: str | None
+    context: dict[str, Any]
+
+
+@dataclass
+class RunSummary:
+    decided: int = 0
+    sent: int = 0
+    failed: int = 0
+    queued: int = 0  # allowed but not handed over (the gateway was away): the next run retries nothing
+    denied: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "decided": self.decided,
+            "sent": self.sent,
+            "failed": self.failed,
+            "queued": self.queued,
+            "denied": dict(self.denied),
+        }
+
+
+def load_targets(session: Session, account_ids: Sequence[str], channel: Channel) -> list[Target]:
+    """Each account's facts for ``channel``: its address (the first usable one), zone, flags, template context."""
+    accounts = session.scalars(
+        select(Account)
+        .where(Account.account_id.in_(account_ids))
+        .options(selectinload(Account.phones), selectinload(Account.flags))
+    ).all()
+    by_id = {a.account_id: a for a in accounts}
+    blocked = {
+        (r.account_id, r.number)
+        for r in session.scalars(select(PhoneStatusRow).where(PhoneStatusRow.account_id.in_(account_ids)))
+        if r.status != PhoneStatus.ACTIVE.value
+    }
+    addresses: dict[str, list[MessageAddressRow]] = {}
+    for row in session.scalars(
+        select(MessageAddressRow)
+        .where(MessageAddressRow.account_id.in_(account_ids), MessageAddressRow.channel == channel.value)
+        .order_by(MessageAddressRow.position)
+    ):
+        addresses.setdefault(row.account_id, []).append(row)
+    out = []
+    for account_id in account_ids:
+        a = by_id.get(account_id)
+        if a is None:
+            continue
+        debtor_phones = [p for p in a.phones if p.contact_type == "debtor"]
+        zone_phone = debtor_phones[0].number if debtor_phones else None
+        address: str | None = None
+        work = False
+        if channel is Channel.SMS:
+            for p in debtor_phones:
+                if p.phone_type in SMS_PHONE_TYPES and (account_id, p.number) not in blocked:
+                    if not suppressed_for(session, p.number, p.consent_date):
+                        address = p.number
+                        break
+            address = address or next((r.address for r in addresses.get(account_id, [])), None)
+        else:
+            rows = addresses.get(account_id, [])
+            personal = [r for r in rows if r.kind != WORK]
+            if personal:
+                address = personal[0].address
+            elif rows:
+                address, work = rows[0].address, True
+        creditor = a.creditor
+        context = {
+            "first_name": a.first_name,
+            "last_name": a.last_name,
+            "creditor": creditor.name_in(a.language) if creditor else "",
+            "callback_number": (creditor.callback_number or "") if creditor else "",
+            "balance": money(a.balance, a.currency, a.language),
+            "currency": a.currency,
+            "due_date": a.due_date.isoformat() if a.due_date else "",
+            "days_past_due": a.days_past_due,
+            "account_tail": a.account_id[-4:],
+        }
+        out.append(
+            Target(
+                Candidate(
+                    message_id=str(uuid.uuid4()),
+                    account_id=account_id,
+                    channel=channel,
+                    address=address,
+                    timezone=a.timezone,
+                    zone_phone=zone_phone,
+                    flags=frozenset(f.flag for f in a.flags),
+                    work_address=work,
+                ),
+                a.language,
+                a.creditor_id,
+                context,
+            )
+        )
+    return out
+
+
+def render(target: Target, templates: TemplateSet, stage: str, unsubscribe: str | None) -> Rendered:
+    c = target.candidate
+    template = templates.get(target.creditor_id, target.language, stage, c.channel)
+    context = dict(target.context)
+    context["opt_out"] = opt_out_line(c.channel, target.language, unsubscribe)
+    context["unsubscribe_url"] = unsubscribe or ""
+    return template.render(context)
+
+
+UnsubscribeUrl = Callable[[str, Channel], str | None]  # (message_id, channel) -> link, or None
+
+
+class Messenger:
+    """Sends one stage's message on one channel to many accounts, through the guard."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        guard: MessageGuard,
+        templates: TemplateSet,
+        adapters: Mapping[Channel, Adapter],
+        *,
+        unsubscribe_url: UnsubscribeUrl | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
+        batch: int = 200,
+    ) -> None:
+        self.engine = engine
+        self.guard = guard
+        self.templates = templates
+        self.adapters = adapters
+        self.unsubscribe_url = unsubscribe_url
+        self.clock = clock
+        self.batch = batch
+
+    async def send(
+        self, account_ids: Sequence[str], channel: Channel, stage: str, *, campaign_id: str | None = None
+    ) -> RunSummary:
+        adapter = self.adapters.get(channel)
+        if adapter is None:
+            from foundation.errors import ConfigError
+
+            raise ConfigError(
+                f"no {channel} channel is configured", "see docs/messaging.md for its DUNCALL_* settings"
+            )
+        summary = RunSummary()
+        for start in range(0, len(account_ids), self.batch):
+            chunk = account_ids[start : start + self.batch]
+            await self._send_batch(chunk, channel, stage, campaign_id, adapter, summary)
+        return summary
+
+    async def _send_batch(
+        self,
+        account_ids: Sequence[str],
+        channel: Channel,
+        stage: str,
+        campaign_id: str | None,
+        adapter: Adapter,
+        summary: RunSummary,
+    ) -> None:
+        targets, decisions = await asyncio.to_thread(self.decide, account_ids, channel, stage, campaign_id)
+        summary.decided += len(decisions)
+        by_id = {t.candidate.message_id: t for t in targets}
+        outgoing = []
+        for d in decisions:
+            if not d.allowed:
+                summary.denied.update(d.reasons)
+                continue
+            target = by_id[d.candidate.message_id]
+            link = self.unsubscribe_url(d.candidate.message_id, channel) if self.unsubscribe_url else None
+            rendered = render(target, self.templates, stage, link)
+            outgoing.append(
+                Outgoing(
+                    d.candidate.message_id,
+                    d.candidate.account_id,
+                    channel,
+                    d.candidate.address or "",
+                    rendered,
+                    link,
+                )
+            )
+        results = await adapter.send(outgoing) if outgoing else []
+        await asyncio.to_thread(self.record_results, outgoing, results)
+        for r in results:
+            if r.status is MessageStatus.SENT:
+                summary.sent += 1
+            elif r.status is MessageStatus.FAILED:
+                summary.failed += 1
+            else:
+                summary.queued += 1
+
+    def decide(
+        self, account_ids: Sequence[str], channel: Channel, stage: str, campaign_id: str | None
+    ) -> tuple[list[Target], list[MessageDecision]]:
+        with Session(self.engine) as session:
+            targets = load_targets(session, account_ids, channel)
+        decisions = self.guard.decide([t.candidate for t in targets], stage=stage, campaign_id=campaign_id)
+        return targets, decisions
+
+    def record_results(self, outgoing: Sequence[Outgoing], results: Sequence[SendResult]) -> None:
+        if not results:
+            return
+        now = self.clock()
+        subjects = {m.message_id: m.rendered.subject for m in outgoing}
+        accounts = {m.message_id: m.account_id for m in outgoing}
+        channel = outgoing[0].channel.value
+        with self.engine.begin() as conn:
+            for r in results:
+                conn.execute(
+                    update(MessageRow)
+                    .where(MessageRow.message_id == r.message_id)
+                    .values(
+                        status=r.status.value,
+                        status_at=now,
+                        provider_id=(r.provider_id or None) and r.provider_id[:100],
+                        subject=(subjects.get(r.message_id) or None),
+                        error=(r.error or None) and r.error[:400],
+                    )
+                )
+            events = [
+                {
+                    "message_id": r.message_id,
+                    "account_id": accounts[r.message_id],
+                    "channel": channel,
+                    "at": now,
+                    "kind": r.status.value,
+                    "detail": r.error,
+                }
+                for r in results
+                if r.status is not MessageStatus.QUEUED or r.error
+            ]
+            if events:
+                conn.execute(insert(MessageEventRow), events)
+        log.info("messages handed over", extra=kv(channel=channel, count=len(results)))
+
+
+def apply_receipts(engine: Engine, receipts: Sequence[Receipt]) -> int:
+    """Record delivery receipts; a message's status only moves forward. Returns how many matched."""
+    matched = 0
+    with engine.begin() as conn:
+        for r in receipts:
+            row = conn.execute(
+                select(MessageRow.account_id, MessageRow.channel, MessageRow.status).where(
+                    MessageRow.message_id == r.message_id
+                )
+            ).first()
+            if row is None:
+                continue
+            matched += 1
+            account_id, channel, status = row
+            conn.execute(
+                insert(MessageEventRow).values(
+                    message_id=r.message_id,
+                    account_id=account_id,
+                    channel=channel,
+                    at=r.at,
+                    kind=r.status.value,
+                    detail=r.detail or None,
+                )
+            )
+            if STATUS_RANK[r.status] > STATUS_RANK[MessageStatus(status)]:
+                conn.execute(
+                    update(MessageRow)
+                    .where(MessageRow.message_id == r.message_id)
+                    .values(status=r.status.value, status_at=r.at)
+                )
+    return matched
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyResult:
+    accounts: tuple[str, ...]  # the accounts the sender's address belongs to
+    stop: bool
+    confirmations: tuple[Outgoing, ...]  # one per account newly opted out: send these once
+
+
+def accounts_for(session: Session, channel: Channel, address: str) -> list[Account]:
+    from dialer.store.models import Phone
+
+    if channel is Channel.SMS:
+        ids = set(session.scalars(select(Phone.account_id).where(Phone.number == address)))
+    else:
+        ids = set()
+    ids |= set(
+        session.scalars(
+            select(MessageAddressRow.account_id).where(
+                MessageAddressRow.channel == channel.value, MessageAddressRow.address == address
+            )
+        )
+    )
+    if not ids:
+        return []
+    return list(session.scalars(select(Account).where(Account.account_id.in_(sorted(ids)))))
+
+
+def handle_reply(engine: Engine, channel: Channel, sender: str, text: str, at: dt.datetime) -> ReplyResult:
+    """Record an inbound reply on every account of ``sender``; a stop word opts the channel out.
+
+    The opt-out is written before this returns, so the next send is already refused; a
+    confirmation is produced once per account and channel (a second STOP gets none).
+    """
+    stop = is_stop(text)
+    confirmations: list[Outgoing] = []
+    with Session(engine) as session, session.begin():
+        accounts = accounts_for(session, channel, sender)
+        for a in accounts:
+            session.add(
+                MessageEventRow(
+                    message_id=None,
+                    account_id=a.account_id,
+                    channel=channel.value,
+                    at=at,
+                    kind="reply",
+                    detail=text,
+                )
+            )
+            if not stop:
+                continue
+            existing = session.get(OptOutRow, (a.account_id, channel.value))
+            if existing is None:
+                existing = OptOutRow(
+                    account_id=a.account_id, channel=channel.value, at=at, source="reply", detail=text[:400]
+                )
+                session.add(existing)
+                session.add(
+                    MessageEventRow(
+                        message_id=None,
+                        account_id=a.account_id,
+                        channel=channel.value,
+                        at=at,
+                        kind="opt_out",
+                        detail=text[:400],
+                    )
+                )
+            if existing.confirmed_at is None:
+                existing.confirmed_at = at
+                language = "zh" if a.language == "zh" else "en"
+                creditor = a.creditor.name_in(a.language) if a.creditor else ""
+                line = CONFIRM_LINES[language].format(creditor=creditor, what=WHAT[(language, channel)])
+                message_id = str(uuid.uuid4())
+                confirmations.append(
+                    Outgoing(
+                        message_id,
+                        a.account_id,
+                        channel,
+                        sender,
+                        Rendered(
+                            channel, line, subject=line if channel is Channel.EMAIL else None, html=line
+                        ),
+                    )
+                )
+                session.add(
+                    MessageRow(
+                        message_id=message_id,
+                        account_id=a.account_id,
+                        channel=channel.value,
+                        address=sender,
+                        stage="opt_out_confirmation",
+                        created_at=at,
+                        status=MessageStatus.QUEUED.value,
+                        status_at=at,
+                    )
+                )
+                session.add(
+                    MessageEventRow(
+                        message_id=message_id,
+                        account_id=a.account_id,
+                        channel=channel.value,
+                        at=at,
+                        kind="opt_out_confirmed",
+                        detail=None,
+                    )
+                )
+    return ReplyResult(tuple(a.account_id for a in accounts), stop, tuple(confirmations))
