@@ -105,6 +105,9 @@ class AttemptResult(Generic[R]):
     duration_s: float | None = None
     conversation: R | None = None
     states: list[str] = field(default_factory=list)
+    # False only when Asterisk refused the originate (a 4xx): no channel was made, nothing reached
+    # the network.  An unanswered or failed originate may have rung the debtor: placed stays True.
+    placed: bool = True
 
 
 class EventKind(StrEnum):
@@ -359,6 +362,8 @@ async def place_call(
             result.cause_txt = exc.what
             if exc.retryable:
                 await _sweep(ari, channel_id, events)  # a 5xx does not prove no channel was made
+            else:
+                result.placed = False  # Asterisk refused the request itself: no channel exists
             return result
         except (DuncallError, httpx.HTTPError, OSError, TimeoutError) as exc:
             # No answer to the originate (a timeout, a dropped connection): Asterisk may have

@@ -57,7 +57,7 @@ async def test_sigkill_mid_campaign_then_restart(tmp_path: Path, key_prefix: str
                 up = await our_live_channels(witness.ari, dialing) if dialing else []
                 # Wait for a no_answer call: it stays up long after the kill.
                 if (
-                    any(i.startswith("A-1012") for i in await asyncio.to_thread(_dialing_accounts, db_url))
+                    any(i.startswith("P-1012") for i in await asyncio.to_thread(_dialing_accounts, db_url))
                     and up
                 ):
                     break

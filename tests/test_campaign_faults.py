@@ -159,6 +159,9 @@ class Gate:
     async def outcome(self, attempt_id: str, outcome: CallOutcome, right_party: bool) -> None:
         self.outcomes[attempt_id] = (outcome, right_party)
 
+    async def withdraw(self, attempt_id: str) -> None:
+        return None
+
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:

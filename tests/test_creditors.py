@@ -281,6 +281,9 @@ class _Allow:
     async def outcome(self, attempt_id: str, outcome: CallOutcome, right_party: bool) -> None:
         return None
 
+    async def withdraw(self, attempt_id: str) -> None:
+        return None
+
 
 @pytest.mark.unit
 async def test_the_originate_presents_the_creditors_caller_id(

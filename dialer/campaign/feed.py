@@ -125,3 +125,6 @@ class _FeedGate:
 
     async def outcome(self, attempt_id: str, outcome: CallOutcome, right_party: bool) -> None:
         await self.inner.outcome(attempt_id, outcome, right_party)
+
+    async def withdraw(self, attempt_id: str) -> None:
+        await self.inner.withdraw(attempt_id)

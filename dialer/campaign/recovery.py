@@ -201,7 +201,7 @@ def _unfinished(engine: Engine, campaign_id: str) -> list[_Row]:
             select(CallAttempt)
             .where(
                 CallAttempt.campaign_id == campaign_id,
-                CallAttempt.state != AttemptState.ENDED.value,
+                CallAttempt.state.not_in([AttemptState.ENDED.value, AttemptState.NOT_PLACED.value]),
             )
             .order_by(CallAttempt.reserved_at)
         ).all()

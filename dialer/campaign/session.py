@@ -103,7 +103,12 @@ class Summary:
 
     @property
     def dialled(self) -> list[TargetResult]:
-        return [r for r in self.results if r.allowed]
+        return [r for r in self.results if r.allowed and not r.not_placed]
+
+    @property
+    def not_placed(self) -> int:
+        """Allowed dials Asterisk refused before making a channel: no attempt was counted."""
+        return sum(r.not_placed for r in self.results)
 
     @property
     def errors(self) -> int:
@@ -116,7 +121,9 @@ class Summary:
         return sum(r.stopped for r in self.results)
 
     def outcomes(self) -> Counter[str]:
-        return Counter(r.attempt.outcome.value for r in self.results if r.attempt is not None)
+        return Counter(
+            r.attempt.outcome.value for r in self.results if r.attempt is not None and not r.not_placed
+        )
 
     def denials(self) -> Counter[str]:
         return Counter(reason for r in self.results if _denied(r) for reason in r.deny_reasons)
@@ -132,6 +139,11 @@ class Summary:
             f"dialled {len(self.dialled)}: {counts(self.outcomes())}",
             f"denied by the guard {denied}: {counts(self.denials())}",
         ]
+        if self.not_placed:
+            lines.append(
+                f"not placed: {self.not_placed} (Asterisk refused the originate; no attempt counted — "
+                "check --endpoint)"
+            )
         if self.errors:
             lines.append(f"failed on the dialer's side: {self.errors} (see the log by attempt id)")
         if self.stopped:

@@ -8,6 +8,7 @@ it says to call now become targets; the guard still decides each dial at dial ti
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,15 +29,60 @@ from foundation.errors import InputError
 EndpointFor = Callable[[str, str], str | None]
 
 
-def endpoint_template(template: str) -> EndpointFor:
-    """``PJSIP/{number}@carrier`` → an endpoint per number (``{number}`` is E.164 without the +)."""
-    if "{number}" not in template:
-        raise InputError(
-            f"endpoint template {template!r} has no {{number}}", "e.g. --endpoint 'PJSIP/{number}@carrier'"
-        )
+# TECH/RESOURCE[@TRUNK]: the technology a channel driver's name; the resource carries the number;
+# the trunk (PJSIP's endpoint, a Local channel's context) is the template's own literal word.  No
+# ``&`` (Dial's "ring these devices too"), no ``,`` or second ``@``: a template cannot send a call
+# anywhere but the one route it names.
+ENDPOINT_TEMPLATE = re.compile(
+    r"^(?P<tech>[A-Za-z][A-Za-z0-9_]{0,31})/(?P<resource>[A-Za-z0-9_.+{}-]{1,80})"
+    r"(?:@(?P<trunk>[A-Za-z0-9_.-]{1,80}))?$"
+)
 
-    def endpoint(_account_id: str, number: str) -> str:
-        return template.replace("{number}", number.lstrip("+"))
+
+@dataclass(frozen=True, slots=True)
+class EndpointShape:
+    """A checked endpoint template: its technology and the trunk it routes through (if any)."""
+
+    template: str
+    tech: str
+    trunk: str | None
+
+
+def parse_endpoint_template(template: str) -> EndpointShape:
+    """``PJSIP/{number}@carrier`` checked for its shape; ``InputError`` says what is wrong."""
+    example = "e.g. --endpoint 'PJSIP/{number}@carrier'"
+    if "{number}" not in template:
+        raise InputError(f"endpoint template {template!r} has no {{number}}", example)
+    m = ENDPOINT_TEMPLATE.match(template)
+    if m is None:
+        if "/" not in template.split("{number}", 1)[0]:
+            raise InputError(
+                f"endpoint template {template!r} names no channel technology before the number",
+                f"start it with the technology Asterisk dials through, {example}",
+            )
+        raise InputError(
+            f"endpoint template {template!r} is not TECH/RESOURCE[@TRUNK] (letters, digits, _ . + - only; "
+            "one @ at most, after the number)",
+            example,
+        )
+    rest = m["resource"].replace("{number}", "", 1)
+    if "{" in rest or "}" in rest:
+        raise InputError(f"endpoint template {template!r} must hold {{number}} exactly once", example)
+    return EndpointShape(template, m["tech"], m["trunk"])
+
+
+def endpoint_template(template: str) -> EndpointFor:
+    """``PJSIP/{number}@carrier`` → an endpoint per number (``{number}`` is E.164 without the +).
+
+    The number is digits only (an E.164 number is), so nothing dialled can carry a route of its
+    own into the dial string."""
+    parse_endpoint_template(template)
+
+    def endpoint(_account_id: str, number: str) -> str | None:
+        digits = number.lstrip("+")
+        if not digits.isdigit():
+            return None  # not a number this template may dial; the account is skipped
+        return template.replace("{number}", digits)
 
     return endpoint
 

@@ -64,6 +64,9 @@ class TargetResult:
     attempt: AttemptResult[ConversationRecord] | None = None
     stopped: bool = False  # not dialled: the campaign was stopped first
     error: str = ""  # the dial failed on our side (the error's type); see the log by attempt id
+    # Allowed, but Asterisk refused the originate: nothing reached the network, the guard's
+    # reservation was withdrawn and the attempt row says ``not_placed`` (no cap, no retry spacing).
+    not_placed: bool = False
 
 
 class DialNotPlaced(ServiceUnavailable):
@@ -97,6 +100,10 @@ class DialGate(Protocol):
 
     async def outcome(self, attempt_id: str, outcome: CallOutcome, right_party: bool) -> None:
         """What happened on an allowed attempt, for the frequency rules."""
+        ...
+
+    async def withdraw(self, attempt_id: str) -> None:
+        """An allowed attempt never reached the network: the decision stays, the caps forget it."""
         ...
 
 
@@ -182,6 +189,8 @@ async def dial_one(
         log.exception("dial not placed", extra=kv(attempt_id=attempt_id))
         return result
     attempt = await _place(ari, target, on_answer, attempt_id, ring_timeout_s)
+    if not attempt.placed:
+        return await _not_placed(engine, gate, target, attempt, clock)
     if hooks.placed is not None:
         try:
             hooks.placed(attempt)
@@ -190,6 +199,37 @@ async def dial_one(
     await _write_end(engine, target, attempt, clock)
     await _report(gate, attempt)
     return TargetResult(target, attempt_id, True, [], attempt)
+
+
+async def _not_placed(
+    engine: Engine,
+    gate: DialGate,
+    target: DialTarget,
+    attempt: AttemptResult[ConversationRecord],
+    clock: Callable[[], dt.datetime],
+) -> TargetResult:
+    """Asterisk refused the originate: the row says so and the guard withdraws the reservation.
+
+    The row first: if withdrawing fails, the ledger keeps counting the attempt (the strict side).
+    """
+    log.warning("dial not placed: Asterisk refused the originate", extra=kv(attempt_id=attempt.attempt_id))
+    try:
+        await record.not_placed(engine, attempt, clock())
+    except Exception as exc:
+        # Left ``dialing``: the next start's recovery finds no channel and ends it as failed.
+        log.error(
+            "not-placed attempt not written",
+            extra=kv(attempt_id=attempt.attempt_id, error=type(exc).__name__),
+        )
+        return TargetResult(target, attempt.attempt_id, True, [], attempt, error=type(exc).__name__)
+    try:
+        await gate.withdraw(attempt.attempt_id)
+    except Exception as exc:
+        log.error(
+            "reservation of a not-placed attempt not withdrawn; it still counts",
+            extra=kv(attempt_id=attempt.attempt_id, error=type(exc).__name__),
+        )
+    return TargetResult(target, attempt.attempt_id, True, [], attempt, not_placed=True)
 
 
 async def _place(

@@ -101,6 +101,18 @@ def record_ended(
             )
 
 
+def record_not_placed(engine: Engine, attempt: AttemptResult[ConversationRecord], now: dt.datetime) -> None:
+    """End the attempt row as ``not_placed``: Asterisk refused the originate, nobody was rung.
+    The account's state is not touched (no outcome, no disposition, no retry spacing)."""
+    with Session(engine) as s, s.begin():
+        row = s.get(CallAttempt, attempt.attempt_id)
+        assert row is not None, "an attempt is recorded before it is dialled"
+        row.state = AttemptState.NOT_PLACED.value
+        row.outcome = None
+        row.dialed_at = None
+        row.ended_at = now
+
+
 async def reserved(
     engine: Engine, target: DialTarget, attempt_id: str, campaign_id: str | None, now: dt.datetime
 ) -> None:
@@ -113,3 +125,8 @@ async def ended(
 ) -> None:
     """``record_ended`` off the event loop."""
     await asyncio.to_thread(record_ended, engine, target, attempt, now)
+
+
+async def not_placed(engine: Engine, attempt: AttemptResult[ConversationRecord], now: dt.datetime) -> None:
+    """``record_not_placed`` off the event loop."""
+    await asyncio.to_thread(record_not_placed, engine, attempt, now)

@@ -59,6 +59,13 @@ class GuardGate:
             self._reserved[attempt_id] = reservation
         return list(reservation.reasons)
 
+    async def withdraw(self, attempt_id: str) -> None:
+        """The allowed attempt never reached the network (Asterisk refused the originate)."""
+        reservation = self._reserved.pop(attempt_id, None)
+        if reservation is None:
+            return
+        await asyncio.to_thread(self.guard.withdraw, reservation)
+
     async def outcome(self, attempt_id: str, outcome: CallOutcome, right_party: bool) -> None:
         """Feed an allowed attempt's result back: conversations, connections and abandons count."""
         reservation = self._reserved.pop(attempt_id, None)

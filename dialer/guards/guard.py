@@ -285,6 +285,25 @@ class Guard:
 
     # -- outcomes -------------------------------------------------------------------------
 
+    def withdraw(self, reservation: Reservation) -> None:
+        """A reserved attempt that never reached the network (Asterisk refused the originate).
+
+        The ledger keeps the allowing decision and marks it withdrawn, then the counters give the
+        slot back: a ledger write that fails leaves it counted (the strict side), and a rebuild
+        skips withdrawn attempts, so the counters and the ledger agree either way.
+        """
+        if not reservation.allowed:
+            return
+        pending = _Pending(
+            DialTarget(account_id=reservation.account_id, number=reservation.phone, endpoint=""),
+            reservation.attempt_id,
+            reservation.phone,
+            reservation.at,
+            [],
+        )
+        self.ledger.append_outcome(OutcomeEntry(reservation.attempt_id, self.clock(), withdrawn=True))
+        self._release_all([pending])
+
     def record_outcome(
         self,
         reservation: Reservation,

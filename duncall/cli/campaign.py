@@ -149,6 +149,16 @@ def _run(args: argparse.Namespace) -> int:
             "no way to reach the stored accounts' phones",
             "pass --endpoint 'PJSIP/{number}@carrier', or --personas for the sandbox",
         )
+    if args.personas is not None and args.endpoint is not None:
+        # The personas ring the sandbox's own extensions; an endpoint would be silently ignored.
+        raise InputError(
+            "--personas and --endpoint do not go together: personas are dialled in the sandbox",
+            "drop --endpoint for a sandbox run, or drop --personas to dial the stored accounts",
+        )
+    if args.endpoint is not None:
+        from dialer.campaign.targets import parse_endpoint_template
+
+        parse_endpoint_template(args.endpoint)  # its shape, before anything connects
     if args.answer == "hangup" and args.personas is None:
         # Hanging up on a person who answered is an abandoned call: only simulated debtors get it.
         raise InputError(

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from dialer.campaign.endpoints import check_endpoint
 from dialer.campaign.feed import CampaignFeed
 from dialer.campaign.runner import OnAnswer, TargetResult
 from dialer.campaign.session import CampaignOptions, Summary, run_session
-from dialer.campaign.targets import EndpointFor, endpoint_map, endpoint_template
+from dialer.campaign.targets import EndpointFor, endpoint_map, endpoint_template, parse_endpoint_template
 from dialer.guards.guard import DEFAULT_PREFIX
 from duncall.compose import parts
 from duncall.compose.answer import bot_answer, hang_up_at_once
@@ -141,6 +142,11 @@ async def run(
     on_result: Callable[[TargetResult], None] | None = None,
 ) -> RunResult:
     """One run of ``spec``; ``say`` hears what is worth telling before the first dial."""
+    if spec.personas is not None and spec.endpoint is not None:
+        raise InputError(
+            "--personas and --endpoint do not go together: personas are dialled in the sandbox",
+            "drop --endpoint for a sandbox run, or drop --personas to dial the stored accounts",
+        )
     personas = select_personas(spec.personas.names) if spec.personas is not None else []
     client = parts.redis_client()
     engine = parts.store(spec.db_url)
@@ -150,6 +156,9 @@ async def run(
     ari = parts.ari_client()
     await ari.connect()  # fail fast, before anything is written, if Asterisk is unreachable
     try:
+        if spec.endpoint is not None:
+            # Before the first reservation: a technology or trunk Asterisk lacks costs no attempt.
+            await check_endpoint(ari, parse_endpoint_template(spec.endpoint))
         by_account: dict[str, Persona] = {}
         account_ids: list[str] | None = None
         scripts: dict[str, str] | None = None

@@ -17,7 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
 
 from dialer.accounts.importer import ImportSummary, import_file
 from dialer.creditors.records import CreditorRecord
@@ -98,9 +99,33 @@ def persona_view(persona: Persona, today: dt.date) -> AccountView:
     return account_view(Account(**fields, creditor=creditor), today)
 
 
+def foreign_accounts(engine: Engine, account_ids: Sequence[str]) -> list[str]:
+    """Those of ``account_ids`` already stored for another creditor than the sandbox's: an
+    operator's accounts, which a persona run must never write over."""
+    found: list[str] = []
+    with Session(engine) as s:
+        for start in range(0, len(account_ids), 500):
+            chunk = list(account_ids[start : start + 500])
+            query = select(Account.account_id).where(
+                Account.account_id.in_(chunk),
+                or_(Account.creditor_id.is_(None), Account.creditor_id != SANDBOX_CREDITOR.creditor_id),
+            )
+            found += s.scalars(query)
+    return sorted(found)
+
+
 def import_persona_accounts(engine: Engine, accounts: Sequence[PersonaAccount]) -> ImportSummary:
     """Write the accounts through the normal import (idempotent: a re-run updates, never duplicates),
-    their sandbox creditor first."""
+    their sandbox creditor first.  Refused, with nothing written, when a stored account of another
+    creditor has a persona's id."""
+    taken = foreign_accounts(engine, [a.account_id for a in accounts])
+    if taken:
+        shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+        raise InputError(
+            f"persona account id(s) {shown} already belong to stored accounts of another creditor",
+            "persona ids start with P- and are the sandbox's alone: rename the stored accounts or "
+            "use another database (--db)",
+        )
     add_creditors(engine, [SANDBOX_CREDITOR], replace=True)
     today = dt.date.today()
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,8 +36,13 @@ class Reply(Strict):
         return self
 
 
+# Persona accounts live in their own namespace: ``P-…`` ids (and the sandbox creditor), so a
+# persona run never writes over an account an operator imported (``A-1001`` and the like).
+PERSONA_ID_PATTERN = r"^P-[A-Za-z0-9][A-Za-z0-9-]{0,60}$"
+
+
 class AccountData(Strict):
-    account_id: str
+    account_id: str = Field(pattern=PERSONA_ID_PATTERN)
     first_name: str
     last_name: str
     phone: str

@@ -18,7 +18,7 @@ import httpx
 
 from foundation.errors import AuthError, InputError
 from foundation.settings import AriSettings
-from telephony.ari.errors import CREDENTIALS_FIX, error_for_status, unreachable
+from telephony.ari.errors import CREDENTIALS_FIX, AriNotFound, error_for_status, unreachable
 from telephony.ari.models import (
     AsteriskInfo,
     Bridge,
@@ -181,6 +181,23 @@ class AriRest:
 
     async def asterisk_info(self) -> AsteriskInfo:
         return AsteriskInfo.from_json(await self._json("GET", "/asterisk/info"))
+
+    async def loaded_modules(self) -> set[str]:
+        """The names of the modules Asterisk runs (``chan_pjsip.so``…)."""
+        items = await self._json("GET", "/asterisk/modules")
+        return {
+            str(m.get("name"))
+            for m in items
+            if isinstance(m, dict) and str(m.get("status", "Running")).lower() == "running"
+        }
+
+    async def endpoint_exists(self, tech: str, resource: str) -> bool:
+        """Whether Asterisk knows the endpoint ``TECH/RESOURCE`` (a PJSIP trunk, say)."""
+        try:
+            await self._request("GET", f"/endpoints/{_seg(tech)}/{_seg(resource)}")
+        except AriNotFound:
+            return False
+        return True
 
     async def subscribe_source(self, event_source: str, app: str | None = None) -> None:
         """Subscribe the app to ``channel:ID``, ``bridge:ID``, ``endpoint:TECH/RES``, ``deviceState:NAME``."""

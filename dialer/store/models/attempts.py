@@ -15,6 +15,9 @@ class AttemptState(StrEnum):
     RESERVED = "reserved"  # the guards granted a slot; nothing dialled yet
     DIALING = "dialing"
     ENDED = "ended"
+    # Allowed by the guard but refused by Asterisk before any channel existed (a bad endpoint):
+    # nothing reached the network, so it is no attempt for the caps or the retry spacing.
+    NOT_PLACED = "not_placed"
 
 
 class CallAttempt(Base):
