@@ -104,10 +104,10 @@ def shot(page: object, name: str) -> None:
 @pytest.mark.parametrize(
     ("role", "landing", "links"),
     [
-        ("qa", "/calls", ["Calls", "Scripts"]),
+        ("qa", "/calls", ["Calls", "Scripts", "KPIs"]),
         ("designer", "/scripts", ["Scripts"]),
-        ("supervisor", "/live", ["Calls", "Scripts", "Live", "Admin"]),
-        ("admin", "/calls", ["Calls", "Scripts", "Live", "Admin"]),
+        ("supervisor", "/live", ["Calls", "Scripts", "Live", "KPIs", "Admin"]),
+        ("admin", "/calls", ["Calls", "Scripts", "Live", "KPIs", "Admin"]),
     ],
 )
 def test_each_role_logs_in_to_its_own_pages(

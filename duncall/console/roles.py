@@ -26,6 +26,7 @@ class Permission(StrEnum):
     LIVE_SUPERVISE = "live_supervise"  # listen, whisper, barge into and take over live calls
     CAMPAIGN_CONTROL = "campaign_control"  # pause, resume, stop a campaign; change its pacing limits
     ACCOUNTS_EDIT = "accounts_edit"  # set or clear an account's flags and its numbers' statuses
+    KPI_READ = "kpi_read"  # the KPI dashboard and its numbers (amounts only with pii_read)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -42,12 +43,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LIVE_SUPERVISE,
             Permission.CAMPAIGN_CONTROL,
             Permission.ACCOUNTS_EDIT,
+            Permission.KPI_READ,
         }
     ),
     Role.DESIGNER: frozenset({Permission.SCRIPTS_READ, Permission.SCRIPTS_WRITE, Permission.SCRIPTS_PUBLISH}),
     # QA judges what the bot said, not who was called: no phone numbers or names.
     Role.QA: frozenset(
-        {Permission.SCRIPTS_READ, Permission.CALLS_READ, Permission.CALLS_EXPORT, Permission.CALLS_SCORE}
+        {
+            Permission.SCRIPTS_READ,
+            Permission.CALLS_READ,
+            Permission.CALLS_EXPORT,
+            Permission.CALLS_SCORE,
+            Permission.KPI_READ,
+        }
     ),
 }
 

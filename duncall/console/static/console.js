@@ -5,6 +5,7 @@ const NAV = [
   ["/calls", "Calls", "calls_read"],
   ["/scripts", "Scripts", "scripts_read"],
   ["/live", "Live", "live_read"],
+  ["/dashboard", "KPIs", "kpi_read"],
   ["/admin", "Admin", "audit_read"],
 ];
 

@@ -1,0 +1,132 @@
+"""The KPI dashboard: headline numbers and four charts, drawn on the server from one set of queries.
+
+The numbers are ``dialer.analytics``'s, the same as ``duncall kpi`` prints for the same period
+and filters.  Money (amount collected, balance placed, recovery) is shown only to roles that may
+read amounts; the others see the rates and counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from html import escape
+from typing import Any
+
+from sqlalchemy import Engine
+
+from dialer.analytics.metrics import WEEKDAYS
+from dialer.analytics.queries import KpiQuery
+from dialer.analytics.report import kpi_report
+from duncall.console import charts
+
+MASKED = "masked"
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    query: KpiQuery
+    total: dict[str, Any]
+    days: list[dict[str, Any]]
+    heat: list[dict[str, Any]]
+    scripts: list[dict[str, Any]]
+    money: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"total": self.total, "days": self.days, "heat": self.heat, "scripts": self.scripts}
+
+
+def build(engine: Engine, query: KpiQuery, *, money: bool) -> Dashboard:
+    """The four cuts the dashboard draws: the whole period, per day, per local hour × weekday, per script."""
+    whole = kpi_report(engine, replace(query, by=()))
+    days = kpi_report(engine, replace(query, by=("day",)))
+    heat = kpi_report(engine, replace(query, by=("weekday", "hour")))
+    scripts = kpi_report(engine, replace(query, by=("script", "script_version")))
+    return Dashboard(
+        query,
+        whole.total(money=money),
+        days.rows(money=money),
+        heat.rows(money=money),
+        [r for r in scripts.rows(money=money) if r["dialled"]],
+        money,
+    )
+
+
+def _pct(v: Any) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def _tile(label: str, value: str, name: str) -> str:
+    return f'<div class="tile" data-kpi="{name}"><span>{escape(label)}</span><strong>{escape(value)}</strong></div>'
+
+
+def _all_days(first: dt.date, last: dt.date) -> list[str]:
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def render(d: Dashboard) -> str:
+    """The dashboard as an HTML fragment: tiles, then the charts, each an inline ``<svg>``."""
+    t = d.total
+    handle = "–" if t["average_handle_s"] is None else f"{t['average_handle_s']:.0f} s"
+    tiles = [
+        _tile("Dialled", str(t["dialled"]), "dialled"),
+        _tile("Contact rate", _pct(t["contact_rate"]), "contact_rate"),
+        _tile("RPC rate", _pct(t["rpc_rate"]), "rpc_rate"),
+        _tile("PTP rate", _pct(t["ptp_rate"]), "ptp_rate"),
+        _tile("PTP kept", _pct(t["ptp_kept_rate"]), "ptp_kept_rate"),
+        _tile("Collected", MASKED if not d.money else str(t["collected"]), "collected"),
+        _tile("Recovery", MASKED if not d.money else _pct(t["recovery_rate"]), "recovery_rate"),
+        _tile("Abandoned (30 days)", _pct(t["abandon_30d"]), "abandon_30d"),
+        _tile("Abandoned (24 h)", _pct(t["abandon_24h"]), "abandon_24h"),
+        _tile("Average handle", handle, "average_handle_s"),
+    ]
+    by_day = {r["day"]: r for r in d.days}
+    labels = _all_days(d.query.first, d.query.last)
+    trend = charts.trend(
+        "Daily rates (debtor's local day)",
+        labels,
+        {
+            "contact": [by_day.get(day, {}).get("contact_rate") for day in labels],
+            "right party": [by_day.get(day, {}).get("rpc_rate") for day in labels],
+            "promise": [by_day.get(day, {}).get("ptp_rate") for day in labels],
+        },
+    )
+    funnel = charts.funnel(
+        "Funnel",
+        [
+            ("dialled", t["dialled"]),
+            ("answered", t["answered"]),
+            ("right party", t["right_party"]),
+            ("promised", t["promises"]),
+            ("kept", t["promises_kept"]),
+        ],
+    )
+    cells = {
+        (r["weekday"] - 1, r["hour"]): (r["contact_rate"], r["dialled"])
+        for r in d.heat
+        if r["weekday"] is not None and r["dialled"]
+    }
+    heat = charts.heatmap(
+        "Contact rate by the debtor's local hour and weekday",
+        WEEKDAYS,
+        [f"{h:02d}" for h in range(24)],
+        cells,
+    )
+    names = [
+        f"{r['script'] or 'no script'}" + ("" if r["script_version"] is None else f" v{r['script_version']}")
+        for r in d.scripts
+    ]
+    per_script = charts.bars(
+        "Per script",
+        names,
+        {
+            "contact": [r["contact_rate"] for r in d.scripts],
+            "right party": [r["rpc_rate"] for r in d.scripts],
+            "promise": [r["ptp_rate"] for r in d.scripts],
+            "kept": [r["ptp_kept_rate"] for r in d.scripts],
+        },
+    )
+    return (
+        f'<div class="tiles">{"".join(tiles)}</div>'
+        f'<div class="charts"><figure>{trend}</figure><figure>{funnel}</figure>'
+        f"<figure>{heat}</figure><figure>{per_script}</figure></div>"
+    )

@@ -1,0 +1,74 @@
+"""Collection KPIs: the numbers as JSON (as ``duncall kpi --json``) and the dashboard's charts.
+
+Filters are query parameters, so a dashboard's URL is the view: ``/dashboard?from=…&to=…&campaign=…``.
+Amounts are left out for roles without the right to read them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from dialer.analytics.metrics import parse_dimensions
+from dialer.analytics.queries import KpiQuery
+from dialer.analytics.report import MAX_DAYS, kpi_report
+from duncall.console import dashboard
+from duncall.console.auth import Principal
+from duncall.console.deps import get_console, require
+from duncall.console.errors import ApiError
+from duncall.console.roles import Permission, can
+from duncall.console.state import Console
+
+router = APIRouter(prefix="/api/kpi", tags=["kpi"])
+ConsoleDep = Annotated[Console, Depends(get_console)]
+Reader = Annotated[Principal, Depends(require(Permission.KPI_READ))]
+DEFAULT_DAYS = 30
+
+
+def _query(
+    console: ConsoleDep,
+    first: Annotated[
+        dt.date | None, Query(alias="from", description="first local day (default: 30 days ago)")
+    ] = None,
+    last: Annotated[
+        dt.date | None, Query(alias="to", description="last local day, inclusive (default: today)")
+    ] = None,
+    by: Annotated[str, Query(max_length=200, description="comma-separated cuts, e.g. campaign,day")] = "",
+    campaign: Annotated[str | None, Query(max_length=64)] = None,
+    creditor: Annotated[str | None, Query(max_length=64)] = None,
+    stage: Annotated[str | None, Query(max_length=16)] = None,
+    script: Annotated[str | None, Query(max_length=100)] = None,
+) -> KpiQuery:
+    last = last or console.now().date()
+    first = first or last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if last < first:
+        raise ApiError(400, f"to {last} is before from {first}", "swap them")
+    if (last - first).days > MAX_DAYS:
+        raise ApiError(400, f"the period {first}..{last} is over {MAX_DAYS} days", "ask for less at a time")
+    try:
+        cuts = parse_dimensions(by)
+    except ValueError as exc:
+        raise ApiError(400, f"by: {exc}", "e.g. by=campaign,day") from None
+    return KpiQuery(first, last, cuts, campaign or None, creditor or None, stage or None, script or None)
+
+
+QueryDep = Annotated[KpiQuery, Depends(_query)]
+
+
+@router.get("")
+async def kpis(query: QueryDep, console: ConsoleDep, user: Reader) -> dict[str, Any]:
+    """Every KPI per cut, with the total and each metric's definition (numerator / denominator)."""
+    report = await run_in_threadpool(kpi_report, console.engine, query)
+    return report.as_json(money=can(user.role, Permission.PII_READ))
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard_fragment(query: QueryDep, console: ConsoleDep, user: Reader) -> HTMLResponse:
+    """The dashboard's tiles and charts as server-drawn SVG, for the page at /dashboard."""
+    money = can(user.role, Permission.PII_READ)
+    board = await run_in_threadpool(dashboard.build, console.engine, query, money=money)
+    return HTMLResponse(dashboard.render(board), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,59 @@
+"""The KPI dashboard in a real headless Chromium: filters in the URL, charts drawn, amounts masked
+for QA. Screenshots land in tests/artifacts/ (docs/kpi.md shows them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from test_console_browser import browser, login, page, serve, shot
+from test_console_fixtures import ConsoleEnv, make_env
+from test_kpi import seed
+
+pytestmark = pytest.mark.browser
+__all__ = ["browser", "page"]  # the shared fixtures, used by name
+WEEK = "from=2026-01-05&to=2026-01-11"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ConsoleEnv]]:
+    env = make_env(tmp_path_factory.mktemp("kpi-browser"))
+    seed(env.engine)
+    with serve(env.app, "kpi-server") as base:
+        yield base, env
+    env.close()
+
+
+def test_a_supervisor_reads_the_week_and_narrows_it_to_a_creditor(
+    server: tuple[str, ConsoleEnv], page: object
+) -> None:
+    base, _ = server
+    p = page
+    login(p, base, "supervisor", "/dashboard")
+    p.goto(f"{base}/dashboard?{WEEK}")  # type: ignore[attr-defined]
+    p.wait_for_selector("body[data-ready='1']")  # type: ignore[attr-defined]
+    assert p.input_value("#filters input[name=from]") == "2026-01-05"  # type: ignore[attr-defined]
+    assert p.locator("svg[data-chart]").count() == 4  # type: ignore[attr-defined]
+    assert p.inner_text(".tile[data-kpi=contact_rate] strong") == "66.7%"  # type: ignore[attr-defined]
+    assert p.inner_text(".tile[data-kpi=collected] strong") == "550.00"  # type: ignore[attr-defined]
+    box = p.locator("svg[data-chart=funnel]").bounding_box()  # type: ignore[attr-defined]
+    assert box["width"] > 300 and box["height"] > 100  # drawn, not an empty element
+    shot(p, "kpi-dashboard")
+
+    p.fill("#filters input[name=creditor]", "CR-B")  # type: ignore[attr-defined]
+    p.click("#filters button[type=submit]")  # type: ignore[attr-defined]
+    p.wait_for_url("**creditor=CR-B**")  # type: ignore[attr-defined]
+    p.wait_for_selector("body[data-ready='1']")  # type: ignore[attr-defined]
+    assert p.inner_text(".tile[data-kpi=dialled] strong") == "1"  # type: ignore[attr-defined]
+    assert p.inner_text(".tile[data-kpi=recovery_rate] strong") == "25.0%"  # type: ignore[attr-defined]
+
+
+def test_qa_sees_rates_but_no_amounts(server: tuple[str, ConsoleEnv], page: object) -> None:
+    base, _ = server
+    p = page
+    login(p, base, "qa", "/dashboard")
+    p.goto(f"{base}/dashboard?{WEEK}")  # type: ignore[attr-defined]
+    p.wait_for_selector("body[data-ready='1']")  # type: ignore[attr-defined]
+    assert p.inner_text(".tile[data-kpi=collected] strong") == "masked"  # type: ignore[attr-defined]
+    assert "550" not in p.inner_text("main")  # type: ignore[attr-defined]
+    assert p.inner_text(".tile[data-kpi=rpc_rate] strong") == "50.0%"  # type: ignore[attr-defined]
