@@ -228,12 +228,19 @@ def test_campaign_control_by_role_audited_and_checked(env: ConsoleEnv) -> None:
     assert supervisor.get("/api/live").json()["campaigns"] == listed
     audit = admin.get("/api/audit", params={"limit": 50}).json()
     trail = [(a["user"], a["action"], a["target"]) for a in audit if a["action"].startswith("campaign_")]
+    # Each request is audited before Redis changes; a refused one says so in a row of its own.
     assert trail == [
+        ("supervisor", "campaign_pause_refused", "never-run"),
+        ("supervisor", "campaign_pause", "never-run"),
+        ("supervisor", "campaign_resume_refused", "spring"),
+        ("supervisor", "campaign_resume", "spring"),
         ("admin", "campaign_stop", "spring"),
         ("admin", "campaign_resume", "spring"),
         ("supervisor", "campaign_limits", "spring"),
+        ("supervisor", "campaign_pause_refused", "spring"),
         ("supervisor", "campaign_pause", "spring"),
-    ]  # refused changes leave no audit row
+        ("supervisor", "campaign_pause", "spring"),
+    ]
     kinds = [e.kind for _, e in _stream(env)]
     assert kinds.count(EventKind.CONTROL) == 4  # open boards heard of each change at once
 

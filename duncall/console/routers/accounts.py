@@ -2,7 +2,7 @@
 
 Reading the page needs ``calls_read``; names and numbers come unmasked only with
 ``pii_read`` (masked here, on the server, so no response carries them to a role that may
-not see them), and an unmasked read is audited. Setting or clearing a flag and setting a
+not see them), and every read is audited. Setting or clearing a flag and setting a
 number's status need ``accounts_edit`` and a reason, and each change commits with its
 audit row or not at all.
 """
@@ -70,8 +70,8 @@ def _for(who: Principal, page: dict[str, Any]) -> dict[str, Any]:
 def show(account_id: AccountId, console: ConsoleDep, who: Reader) -> dict[str, Any]:
     with console.transaction() as db:
         page = _for(who, account_page(db, account_id).as_json())
-        if not page["masked"]:
-            audit.record(db, console.now(), who.name, "account_open", account_id)
+        # Masked or not, an account page is a read of one debtor's data: audited either way.
+        audit.record(db, console.now(), who.name, "account_open", account_id, pii=not page["masked"])
         return page
 
 

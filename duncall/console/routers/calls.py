@@ -69,9 +69,21 @@ def _rules(console: Console) -> qa.FlagRules:
 
 @router.get("")
 def search(query: QueryDep, console: ConsoleDep, user: Reader) -> list[dict[str, Any]]:
-    """Calls newest first, each with its automatic QA flags."""
+    """Calls newest first, each with its automatic QA flags. Audited (a list of debtors is a read of their data)."""
+    show_pii = can(user.role, Permission.PII_READ)
     with console.transaction() as db:
-        return qa.search(db, query, _rules(console), can(user.role, Permission.PII_READ))
+        rows = qa.search(db, query, _rules(console), show_pii)
+        audit.record(
+            db,
+            console.now(),
+            user.name,
+            "calls_list",
+            "",
+            rows=len(rows),
+            pii=show_pii,
+            query={k: str(v) for k, v in vars_of(query).items() if v is not None},
+        )
+        return rows
 
 
 @router.get("/export.csv", responses={200: {"content": {"text/csv": {}}}})
@@ -141,14 +153,11 @@ class ScoreIn(BaseModel):
 
 @router.get("/{attempt_id}", responses={404: {"description": "no such call"}})
 def open_call(attempt_id: AttemptId, console: ConsoleDep, user: Reader) -> dict[str, Any]:
-    """One call: transcript with timings, path, guard decisions, QA flags and scores.
-
-    Opening one with PII is audited."""
+    """One call: transcript with timings, path, guard decisions, QA flags and scores. Audited."""
     show_pii = can(user.role, Permission.PII_READ)
     with console.transaction() as db:
         detail = qa.call_detail(db, attempt_id, _rules(console), show_pii)
-        if show_pii:
-            audit.record(db, console.now(), user.name, "call_open", attempt_id)
+        audit.record(db, console.now(), user.name, "call_open", attempt_id, pii=show_pii)
     return detail
 
 
@@ -199,12 +208,17 @@ def score_call(attempt_id: AttemptId, body: ScoreIn, console: ConsoleDep, user: 
 async def recording(attempt_id: AttemptId, request: Request, console: ConsoleDep, user: Reader) -> Response:
     """The call's recording (both parties, WAV), with byte ranges so the player can seek.
 
-    Playing it from the start is audited (the voice is the debtor's, whatever the role)."""
+    Every request is audited before a byte is served, whatever range it asks for (the voice
+    is the debtor's, whatever the role): a download in pieces is as visible as a play."""
     range_header = request.headers.get("range")
 
     def lookup() -> str:
         with console.transaction() as db:
-            return qa.recording_name(db, attempt_id)
+            name = qa.recording_name(db, attempt_id)
+            audit.record(
+                db, console.now(), user.name, "recording_play", attempt_id, range=(range_header or "")[:100]
+            )
+            return name
 
     name = await run_in_threadpool(lookup)
     try:
@@ -226,13 +240,6 @@ async def recording(attempt_id: AttemptId, request: Request, console: ConsoleDep
             content=f'{{"error": "range {range_header} is past the end ({size} bytes)", "fix": "ask within the file"}}',
             media_type="application/json",
         )
-    if wanted is None or wanted.start == 0:
-
-        def played() -> None:
-            with console.transaction() as db:
-                audit.record(db, console.now(), user.name, "recording_play", attempt_id)
-
-        await run_in_threadpool(played)
     if wanted is None:
         return Response(data, media_type="audio/wav", headers=headers)
     return Response(

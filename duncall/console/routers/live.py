@@ -86,7 +86,14 @@ async def board(console: ConsoleDep, user: Watcher) -> dict[str, Any]:
         pass  # the store's calls only, without live transcripts
     finally:
         await client.aclose()
-    snap, _ = await run_in_threadpool(_snapshot, console, can(user.role, Permission.PII_READ), view)
+    show_pii = can(user.role, Permission.PII_READ)
+
+    def watched() -> None:
+        with console.transaction() as db:
+            audit.record(db, console.now(), user.name, "live_board", pii=show_pii)
+
+    await run_in_threadpool(watched)
+    snap, _ = await run_in_threadpool(_snapshot, console, show_pii, view)
     snap["live"] = view is not None
     return snap
 
@@ -200,13 +207,20 @@ def campaigns(console: ConsoleDep, user: Watcher) -> list[dict[str, Any]]:
     return [c.public() for c in campaign_control.list_controls(console.redis(), console.live_prefix)]
 
 
-def _act(console: Console, user: Principal, campaign: str, action: str, change: Any) -> dict[str, Any]:
+def _act(
+    console: Console, user: Principal, campaign: str, action: str, asked: dict[str, Any], change: Any
+) -> dict[str, Any]:
+    # The audit row commits before Redis is touched: no change is ever made that the audit
+    # does not hold (a database that cannot write refuses the change). A refusal adds a row.
+    with console.transaction() as db:
+        audit.record(db, console.now(), user.name, f"campaign_{action}", campaign, **asked)
     try:
-        with console.transaction() as db:
-            # The audit row commits only if the change was made (it rolls back on any refusal).
-            result: Control = change()
-            audit.record(db, console.now(), user.name, f"campaign_{action}", campaign, **_detail(result))
+        result: Control = change()
     except ControlRefused as exc:
+        with console.transaction() as db:
+            audit.record(
+                db, console.now(), user.name, f"campaign_{action}_refused", campaign, why=exc.what[:200]
+            )
         raise ApiError(404 if exc.missing else 409, exc.what, exc.fix) from None
     with contextlib.suppress(ServiceUnavailable):
         # The dialer acts on the record itself; the event only tells open boards at once.
@@ -216,10 +230,6 @@ def _act(console: Console, user: Principal, campaign: str, action: str, change: 
     return result.public()
 
 
-def _detail(control: Control) -> dict[str, Any]:
-    return {"state": control.state.value, "concurrency": control.concurrency, "cps": control.cps}
-
-
 def _state_action(action: str, state: RunState) -> Any:
     def endpoint(campaign: CampaignId, console: ConsoleDep, user: Controller) -> dict[str, Any]:
         return _act(
@@ -227,6 +237,7 @@ def _state_action(action: str, state: RunState) -> Any:
             user,
             campaign,
             action,
+            {"state": state.value},
             lambda: campaign_control.set_state(
                 console.redis(), console.live_prefix, campaign, state, user.name, console.now()
             ),
@@ -260,6 +271,7 @@ def campaign_limits(
         user,
         campaign,
         "limits",
+        {"concurrency": limits.concurrency, "cps": limits.cps},
         lambda: campaign_control.set_limits(
             console.redis(),
             console.live_prefix,
