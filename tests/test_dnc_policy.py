@@ -83,6 +83,7 @@ def test_guard_explain_shows_dnc() -> None:
         check=False,
     )
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert out[:2] == [{"allowed": False, "reasons": ["dnc"]}, {"allowed": True, "reasons": []}]
+    decided = [{k: o[k] for k in ("allowed", "reasons")} for o in out[:2]]
+    assert decided == [{"allowed": False, "reasons": ["dnc"]}, {"allowed": True, "reasons": []}]
     assert out[2]["line"] == 3 and "suppressed" in out[2]["error"]
     assert result.returncode == 2

@@ -48,10 +48,11 @@ def test_explains_each_line_in_order() -> None:
     )
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
+    unsaid = {"not_evaluated": ["consent: no voice field (bot or human) in the request"]}
     assert out == [
-        {"allowed": True, "reasons": []},
-        {"allowed": False, "reasons": ["outside_window"]},
-        {"allowed": False, "reasons": ["after_conversation", "min_gap"]},
+        {"allowed": True, "reasons": [], **unsaid},
+        {"allowed": False, "reasons": ["outside_window"], **unsaid},
+        {"allowed": False, "reasons": ["after_conversation", "min_gap"], **unsaid},
         {"allowed": False, "reasons": ["flag:do_not_call", "no_consent"]},
         {"allowed": True, "reasons": []},
     ]
@@ -62,7 +63,7 @@ def test_malformed_lines_are_reported_and_the_rest_still_explained() -> None:
         req(),
         "{not json",
         req(at="2026-03-08T13:30:00"),  # no offset
-        "",  # blank: skipped
+        "",  # blank: a line saying so, so output line N still answers input line N
         req(phone="2125550123"),  # not E.164
         req(flags=["do-not-call"]),
         req(timezone="America/NewYork"),
@@ -72,9 +73,10 @@ def test_malformed_lines_are_reported_and_the_rest_still_explained() -> None:
     )
     assert result.returncode == 2
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(out) == 9
-    assert out[0] == {"allowed": True, "reasons": []}
-    assert out[-1] == {"allowed": True, "reasons": []}
+    assert len(out) == 10
+    assert out[3] == {"line": 4, "empty": True}
+    assert out[0]["allowed"] is True and out[0]["reasons"] == []
+    assert out[-1]["allowed"] is True and out[-1]["reasons"] == []
     errors = {o["line"]: o["error"] for o in out if "error" in o}
     assert sorted(errors) == [2, 3, 5, 6, 7, 8, 9]
     assert errors[2].startswith("line 2: not valid JSON")
@@ -105,3 +107,18 @@ def test_bad_rules_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "frequency.min_gap" in result.stderr
+
+
+def test_consent_counts_only_from_its_date_and_for_its_scope() -> None:
+    at = "2026-03-10T15:00:00Z"  # 11:00 in New York, 10 March
+    result = explain(
+        req(at=at, voice="bot", consent=True, consent_date="2026-03-11"),  # tomorrow: not yet
+        req(at=at, voice="bot", consent=True, consent_date="2026-03-10"),  # today: in force
+        req(at=at, voice="bot", consent=True, consent_date="2026-03-01", consent_scope="sms"),
+        req(at=at, voice="bot", consent=True, consent_date="2026-03-01", consent_scope="voice+sms"),
+        req(at=at, voice="bot", consent=True, consent_scope="fax"),
+    )
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("reasons") for o in out[:4]] == [["no_consent"], [], ["no_consent"], []]
+    assert "consent scope 'fax'" in out[4]["error"]
+    assert all("not_evaluated" not in o for o in out)

@@ -175,6 +175,7 @@ def _write_batch(engine: Engine, batch: list[AccountRecord], summary: ImportSumm
                 "phone_type": p.phone_type,
                 "ai_voice_consent": p.ai_voice_consent,
                 "consent_date": p.consent_date,
+                "consent_scope": "+".join(p.consent_scope),
                 "contact_type": p.contact_type,
             }
             for r in batch

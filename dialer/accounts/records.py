@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from dialer.policy.consent import parse_scope
 from foundation.contract import AccountFlag
 
 LANGUAGES = frozenset({"en", "zh"})
@@ -40,6 +41,7 @@ class PhoneRecord:
     ai_voice_consent: bool
     consent_date: dt.date | None
     contact_type: str
+    consent_scope: tuple[str, ...] = ("voice",)  # dialer.policy.consent.CONSENT_SCOPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ def phone_record(
     consent_date: Any,
     contact_type: str,
     default_region: str | None,
+    consent_scope: Any = None,
 ) -> PhoneRecord:
     e164 = phone(number, default_region)
     kind = (phone_type or "").strip().lower() or "other"
@@ -136,7 +139,11 @@ def phone_record(
     contact = (contact_type or "").strip().lower() or "debtor"
     if contact not in CONTACT_TYPES:
         raise RowError(f"phone {e164}: contact type {contact_type!r} must be debtor or emergency_contact")
-    return PhoneRecord(e164, kind, has_consent, when if has_consent else None, contact)
+    try:
+        scope = parse_scope(consent_scope)
+    except ValueError as exc:
+        raise RowError(f"phone {e164}: {exc}") from None
+    return PhoneRecord(e164, kind, has_consent, when if has_consent else None, contact, scope)
 
 
 def unique_phones(phones: list[PhoneRecord]) -> tuple[PhoneRecord, ...]:

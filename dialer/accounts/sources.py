@@ -42,7 +42,9 @@ CSV_COLUMNS = (
 )
 CSV_REQUIRED = ("account_id", "phones", "balance", "currency")
 JSON_KEYS = frozenset(CSV_COLUMNS)
-JSON_PHONE_KEYS = frozenset({"number", "type", "ai_voice_consent", "consent_date", "contact_type"})
+JSON_PHONE_KEYS = frozenset(
+    {"number", "type", "ai_voice_consent", "consent_date", "contact_type", "consent_scope"}
+)
 LIST_SEP = ";"
 PHONE_FIELD_SEP = ":"
 PAYMENT_SEP = "="
@@ -244,11 +246,11 @@ def _split(value: str | None) -> list[str]:
 
 def _csv_phone(item: str, default_region: str | None) -> PhoneRecord:
     parts = item.split(PHONE_FIELD_SEP)
-    if len(parts) > 5:
-        raise RowError(f"phone entry {item!r} has more than 5 ':'-separated fields")
-    number, phone_type, consent, consent_date, contact_type = ([*parts, "", "", "", "", ""])[:5]
+    if len(parts) > 6:
+        raise RowError(f"phone entry {item!r} has more than 6 ':'-separated fields")
+    number, phone_type, consent, consent_date, contact_type, scope = ([*parts, "", "", "", "", "", ""])[:6]
     return records.phone_record(
-        number, phone_type, consent or "no", consent_date, contact_type, default_region
+        number, phone_type, consent or "no", consent_date, contact_type, default_region, scope
     )
 
 
@@ -379,6 +381,7 @@ def _json_phone(item: Any, default_region: str | None) -> PhoneRecord:
         item.get("consent_date"),
         _item_text("contact_type", item.get("contact_type", "")),
         default_region,
+        item.get("consent_scope"),
     )
 
 

@@ -37,6 +37,10 @@ def store_facts(engine: Engine) -> FactsLookup:
                 timezone=account.timezone,
                 flags=flags,
                 consent=bool(phone and phone.ai_voice_consent and phone.contact_type == "debtor"),
+                consent_date=phone.consent_date if phone else None,
+                consent_scope=tuple(phone.consent_scope.split("+"))
+                if phone and phone.consent_scope
+                else ("voice",),
                 phone_status=status.status if status is not None else None,
                 suppressed=suppressed,
             )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from dialer.guards.guard import Guard, Reservation
 from dialer.policy import Voice
+from dialer.policy.consent import consent_in_force, local_today
 from foundation.contract import CallOutcome, DialTarget
 
 
@@ -23,6 +24,8 @@ class AccountFacts:
     timezone: str | None = None
     flags: frozenset[str] = frozenset()
     consent: bool | None = None  # recorded prior express consent for bot calls to this number
+    consent_date: dt.date | None = None  # the consent counts from this day on (not before)
+    consent_scope: tuple[str, ...] = ("voice",)  # what it covers (dialer.policy.consent)
     phone_status: str | None = None  # the number's status on the account (None: active)
     suppressed: bool = False  # a suppression list entry applies to the number (dialer.suppression)
 
@@ -43,12 +46,15 @@ class GuardGate:
     async def reserve(self, target: DialTarget, attempt_id: str, at: dt.datetime) -> list[str]:
         """Reasons the target may not be dialled now; empty when the attempt is durably reserved."""
         facts = await self.facts(target.account_id, target.number)
+        # Consent is a dated fact: one dated after the dial's local day does not count yet.
+        today = local_today(self.guard.clock(), target.number, facts.timezone)
+        consent = consent_in_force(facts.consent, facts.consent_date, today, facts.consent_scope)
         dial = replace(
             target,
             timezone=facts.timezone,
             flags=facts.flags,
             voice=self.voice,
-            consent=facts.consent,
+            consent=consent,
             campaign_id=self.campaign_id,
             phone_status=facts.phone_status,
             suppressed=facts.suppressed,

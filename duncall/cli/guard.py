@@ -4,7 +4,9 @@
 prints one JSON line per request, in order: ``{"allowed": …, "reasons": […]}``.
 A malformed line prints ``{"line": N, "error": "line N: …"}`` in its place, the
 same message goes to stderr, the remaining lines are still explained, and the
-exit code is 2 at the end.  Blank lines are skipped and print nothing.
+exit code is 2 at the end.  A blank line prints ``{"line": N, "empty": true}``, so
+output line N always answers input line N.  A rule the request lacks the facts for is named
+in ``"not_evaluated"`` (no ``voice``: the consent rule), never skipped silently.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dialer.policy import DEFAULT_RULES, DialRequest, PastAttempt, Rules, Voice, evaluate
 from dialer.policy.config import load_preset, load_rules, preset_names
+from dialer.policy.consent import consent_in_force, local_today, parse_scope
 from dialer.policy.zones import parse_number, zone
+from duncall.cli.tty import stdin_hint
 from foundation.contract import AccountFlag
 from foundation.errors import InputError
 
@@ -74,6 +78,8 @@ class RequestLine(_Strict):
     attempts: list[AttemptLine] = []
     voice: Literal["bot", "human"] | None = None
     consent: bool | None = None
+    consent_date: str | None = None  # YYYY-MM-DD: consent counts from this local day on
+    consent_scope: str | list[str] | None = None  # voice, sms, or both ("voice+sms")
     suppressed: bool = False  # the number is on a suppression list (``duncall dnc check`` says why)
 
     @field_validator("at")
@@ -102,14 +108,34 @@ class RequestLine(_Strict):
             raise ValueError(f"unknown flag {', '.join(map(repr, unknown))} (use {', '.join(_FLAGS)})")
         return value
 
+    @field_validator("consent_date")
+    @classmethod
+    def _date(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        return value
+
+    @field_validator("consent_scope")
+    @classmethod
+    def _scope(cls, value: str | list[str] | None) -> str | list[str] | None:
+        parse_scope(value)
+        return value
+
     def to_policy(self) -> tuple[DialRequest, list[PastAttempt]]:
+        at = _instant(self.at)
+        today = local_today(at, self.phone, self.timezone)
+        since = dt.date.fromisoformat(self.consent_date) if self.consent_date else None
+        consent = consent_in_force(self.consent, since, today, parse_scope(self.consent_scope))
         request = DialRequest(
             phone=self.phone,
-            at=_instant(self.at),
+            at=at,
             timezone=self.timezone,
             flags=frozenset(self.flags),
             voice=Voice(self.voice) if self.voice else None,
-            consent=self.consent,
+            consent=consent,
             suppressed=self.suppressed,
         )
         attempts = [
@@ -143,14 +169,22 @@ def explain_line(text: str, rules: Rules) -> dict[str, Any]:
         raise ValueError(f"{where}: {msg}" if where else msg) from None
     request, attempts = line.to_policy()
     decision = evaluate(request, attempts, rules)
-    return {"allowed": decision.allowed, "reasons": list(decision.reasons)}
+    out: dict[str, Any] = {"allowed": decision.allowed, "reasons": list(decision.reasons)}
+    if request.voice is None:
+        out["not_evaluated"] = ["consent: no voice field (bot or human) in the request"]
+    return out
 
 
 def _explain(args: argparse.Namespace) -> int:
     rules = _rules(args)
     malformed = 0
+    stdin_hint(
+        "one JSON request per line, e.g. "
+        '{"phone": "+12125550123", "at": "2026-12-01T15:00:00Z", "voice": "bot", "consent": true}'
+    )
     for number, text in enumerate(sys.stdin, start=1):
         if not text.strip():
+            print(json.dumps({"line": number, "empty": True}))
             continue
         try:
             out = explain_line(text, rules)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import sys
+import unicodedata
 from typing import Any
 
-from foundation.errors import InputError
+from duncall.cli.tty import stdin_hint
 
 LANG_CHOICES = ("en", "zh")
+MAX_UTTERANCE_CHARS = 1000
 
 
 def register(sub: Any) -> None:
@@ -71,12 +74,27 @@ def _classify(args: argparse.Namespace) -> int:
     classifier = NluClassifier(langs=(args.lang,))
     classifier.preload()
     today = args.today or dt.date.today()
-    for number, line in enumerate(sys.stdin, start=1):
-        text = line.rstrip("\n")
-        if not text.strip():
+    stdin_hint("one utterance per line")
+    # Bytes that are not UTF-8 become U+FFFD, so a binary line is a line like any other (and is
+    # refused as "not text" below) instead of ending the run with a decode error.
+    lines = (
+        io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        if hasattr(sys.stdin, "buffer")
+        else sys.stdin
+    )
+    bad = 0
+    for number, line in enumerate(lines, start=1):
+        # One output line per input line, always: line N of the output answers line N of the input.
+        text = line.rstrip("\r\n")
+        problem = _not_an_utterance(text)
+        if problem == "empty":
+            print(json.dumps({"line": number, "empty": True}), flush=True)
             continue
-        if len(text) > 1000:
-            raise InputError(f"line {number} is {len(text)} characters long", "give one utterance per line")
+        if problem:
+            bad += 1
+            print(f"duncall: error: line {number}: {problem}", file=sys.stderr)
+            print(json.dumps({"line": number, "error": f"line {number}: {problem}"}), flush=True)
+            continue
         result = classifier.understand(text, args.lang, today, grammar=args.grammar)
         out = {
             "text": result.text,
@@ -88,7 +106,23 @@ def _classify(args: argparse.Namespace) -> int:
             },
         }
         print(json.dumps(out, ensure_ascii=False), flush=True)
+    if bad:
+        print(f"duncall: error: {bad} line(s) not classified; see their output lines", file=sys.stderr)
+        return 2
     return 0
+
+
+def _not_an_utterance(text: str) -> str:
+    """Why ``text`` is no utterance ("" when it is one): empty, too long, or not text at all."""
+    if not text.strip():
+        return "empty"
+    if len(text) > MAX_UTTERANCE_CHARS:
+        return f"{len(text)} characters long (one utterance per line, at most {MAX_UTTERANCE_CHARS})"
+    if "\ufffd" in text or any(unicodedata.category(c) == "Cc" and c != "\t" for c in text):
+        return "not text (undecodable bytes or control characters)"
+    if not any(c.isalpha() or c.isdigit() for c in text):
+        return "no words in it"
+    return ""
 
 
 def _number(value: Any) -> int | float | None:

@@ -62,7 +62,9 @@ class Phone(Base):
     position: Mapped[int] = mapped_column(Integer)  # order in the file: dial preference
     phone_type: Mapped[str] = mapped_column(String(16))  # mobile | home | work | other
     ai_voice_consent: Mapped[bool] = mapped_column(Boolean)
-    consent_date: Mapped[dt.date | None] = mapped_column(Date)
+    consent_date: Mapped[dt.date | None] = mapped_column(Date)  # consent counts from this day on
+    # What the consent covers, "+"-joined (dialer.policy.consent: voice, sms); bot calls need voice.
+    consent_scope: Mapped[str] = mapped_column(String(32), default="voice", server_default="voice")
     contact_type: Mapped[str] = mapped_column(String(32))  # debtor | emergency_contact
 
     account: Mapped[Account] = relationship(back_populates="phones")

@@ -1,4 +1,9 @@
-"""Reserved: consent_and_placement (filled in by its change; an empty step until then).
+"""Consent with a scope (phones.consent_scope); attempts that were never placed.
+
+A number's consent now says what it covers (``voice``: the bot's calls; ``sms``: text
+messages), ``+``-joined; existing consent was recorded for the bot's calls, so it becomes
+``voice``.  Attempts Asterisk refused before any channel existed end in state
+``not_placed`` (a value of the existing ``call_attempts.state`` column, no schema change).
 
 Revision ID: 0115_consent_and_placement
 Revises: 0114_data_protection
@@ -9,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0115_consent_and_placement"
 down_revision: str | None = "0114_data_protection"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +24,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # A plain ADD COLUMN with a constant default: in place on SQLite and PostgreSQL alike.
+    op.add_column(
+        "phones",
+        sa.Column("consent_scope", sa.String(length=32), nullable=False, server_default="voice"),
+    )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("phones") as batch:
+        batch.drop_column("consent_scope")
