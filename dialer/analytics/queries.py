@@ -93,12 +93,27 @@ def _zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _hour_offset(zone: str, hour: str) -> dt.timedelta | None:
+    """The zone's UTC offset through the UTC hour ``YYYY-MM-DD HH``; None if it changes within it."""
+    start = dt.datetime.fromisoformat(hour + ":00:00").replace(tzinfo=dt.UTC)
+    tz = _zone(zone)
+    first = start.astimezone(tz).utcoffset()
+    last = (start + dt.timedelta(minutes=59, seconds=59)).astimezone(tz).utcoffset()
+    return first if first == last else None
+
+
 def _sqlite_local(stamp: str | None, zone: str | None, part: str) -> Any:
     """SQLite's ``duncall_local(ts, zone, part)``: stored UTC text → the debtor's local day/week/hour."""
     if stamp is None:
         return None
-    at = dt.datetime.fromisoformat(stamp)
-    at = (at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at).astimezone(_zone(zone or "UTC"))
+    # Offsets are cached per zone and UTC hour: one zone lookup per hour of data, not per row.
+    offset = _hour_offset(zone or "UTC", stamp[:13])
+    if offset is not None:
+        at = dt.datetime.fromisoformat(stamp[:19]) + offset
+    else:  # the hour of a clock change: convert this stamp exactly
+        utc = dt.datetime.fromisoformat(stamp[:19]).replace(tzinfo=dt.UTC)
+        at = utc.astimezone(_zone(zone or "UTC")).replace(tzinfo=None)
     if part == "day":
         return at.date().isoformat()
     if part == "week":
@@ -158,7 +173,7 @@ def _utc_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime
 def _period(dialect: str, q: KpiQuery, stamp: Any, zone: Any) -> list[ColumnElement[bool]]:
     lo, hi = _utc_bounds(q.first, q.last)
     day = local_part(dialect, stamp, zone, "day")
-    return [stamp >= lo, stamp < hi, day >= q.first.isoformat(), day <= q.last.isoformat()]
+    return [stamp >= lo, stamp < hi, day.between(q.first.isoformat(), q.last.isoformat())]
 
 
 def _dims(dialect: str, by: Sequence[str], stamp: Any, zone: Any, attempt: Any, record: Any) -> list[Any]:
@@ -332,7 +347,8 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
     at = dt.datetime.combine(q.last + dt.timedelta(days=1), dt.time(), dt.UTC)
     with connect(engine) as conn:
         dialect = conn.dialect.name
-        for cuts, target in ((by, rows), ((), None)):
+        # Without cuts the one row is the total: it is not counted twice.
+        for cuts, target in ((by, rows), ((), None)) if by else (((), rows),):
             for stmt in (
                 attempts_select(dialect, q, cuts),
                 promises_select(dialect, q, cuts),
@@ -346,16 +362,16 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
         placed = {
             tuple(r[:-1]): _money(r[-1]) for r in conn.execute(placed_select(q, "creditor" in by)).all()
         }
-        for name, span in ABANDON_WINDOWS:
-            window_q = KpiQuery(q.first, q.last, window_by, q.campaign, q.creditor, q.stage, q.script)
-            stmt = attempts_select(dialect, window_q, window_by, period=False).where(
-                CallAttempt.dialed_at >= at - span, CallAttempt.dialed_at < at
-            )
-            for row in conn.execute(stmt).mappings():
-                key = tuple(row[d] for d in window_by)
-                w = windows.setdefault(key, Windows(at))
-                w.answered[name] = int(row["answered"])
-                w.abandoned[name] = int(row["abandoned"])
+        # The total's windows under the key (), the cut's (if it has non-time columns) under theirs.
+        for cuts in {window_by, ()}:
+            for name, span in ABANDON_WINDOWS:
+                stmt = attempts_select(dialect, q, cuts, period=False).where(
+                    CallAttempt.dialed_at >= at - span, CallAttempt.dialed_at < at
+                )
+                for row in conn.execute(stmt).mappings():
+                    w = windows.setdefault(tuple(row[d] for d in cuts), Windows(at))
+                    w.answered[name] = int(row["answered"])
+                    w.abandoned[name] = int(row["abandoned"])
     creditor_at = by.index("creditor") if "creditor" in by else None
     scope_placed = sum(placed.values(), Decimal(0))
     out: dict[Key, Counts] = {}
@@ -363,6 +379,8 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
         counts = _counts(values)
         share = placed.get((key[creditor_at],), Decimal(0)) if creditor_at is not None else scope_placed
         out[key] = counts.with_placed(share)
+    if not by:
+        total = rows.get((), {})
     return KpiCounts(
         rows=dict(sorted(out.items(), key=lambda kv: tuple(_sortable(v) for v in kv[0]))),
         total=_counts(total).with_placed(scope_placed),

@@ -45,7 +45,7 @@ class KpiReport:
     def total(self, *, money: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {d: None for d in self.query.by}
         out.update(self.row((None,) * len(self.query.by), self.counts.total, money=money))
-        windows = self.counts.windows.get(()) if not self.counts.window_by else None
+        windows = self.counts.windows.get(())
         for name in WINDOW_NAMES:
             out[name] = windows.rate(name) if windows is not None else None
         return out

@@ -1,4 +1,4 @@
-"""`duncall kpi`: collection KPIs over a period, cut as asked.
+"""`duncall kpi`: collection KPIs over a period, cut as asked; `duncall simulate`: a demo portfolio.
 
 kpi --from 2026-03-01 --to 2026-03-31 --by campaign,day [--json | --csv]
 
@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from foundation.errors import InputError
@@ -43,6 +44,21 @@ def register(sub: Any) -> None:
     out.add_argument("--csv", action="store_true", help="CSV, one line per cut")
     kpi.add_argument("--db", default=None, help=DB_HELP)
     kpi.set_defaults(func=_kpi)
+
+    sim = sub.add_parser(
+        "simulate",
+        help="write a simulated portfolio (accounts, calls, promises, payments) into the store for demos",
+        description="A year of SIM- accounts with a known behaviour model (dialer.analytics.portfolio).",
+    )
+    sim.add_argument("--accounts", type=int, default=2_000, help="accounts placed (default 2000)")
+    sim.add_argument("--start", default="2026-01-01", help="first placement day, YYYY-MM-DD")
+    sim.add_argument("--days", type=int, default=365, help="days placements and calls run over (default 365)")
+    sim.add_argument("--seed", type=int, default=1, help="the same seed makes the same portfolio")
+    sim.add_argument(
+        "--truth", type=Path, default=None, help="write each account's true propensity here (CSV)"
+    )
+    sim.add_argument("--db", default=None, help=DB_HELP)
+    sim.set_defaults(func=_simulate)
 
 
 def _day(text: str, option: str) -> dt.date:
@@ -78,6 +94,33 @@ def _kpi(args: argparse.Namespace) -> int:
         sys.stdout.write(report.csv())
     else:
         _print_table(report.rows(), report.total(), by)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from sqlalchemy import exists, select
+
+    from dialer.analytics.load import load_portfolio, truth_csv
+    from dialer.analytics.portfolio import simulate
+    from dialer.store.db import open_engine
+    from dialer.store.models import Account
+
+    if not 1 <= args.accounts <= 1_000_000:
+        raise InputError(f"--accounts {args.accounts} is out of range", "give 1 to 1000000")
+    if not 1 <= args.days <= 3 * 366:
+        raise InputError(f"--days {args.days} is out of range", "give 1 to 1098")
+    engine = open_engine(args.db)
+    with engine.connect() as conn:
+        if conn.execute(select(exists().where(Account.account_id.like("SIM-%")))).scalar():
+            raise InputError(
+                "the store already holds a simulated portfolio (SIM- accounts)",
+                "simulate into a fresh database (--db sqlite:///sim.db)",
+            )
+    portfolio = simulate(args.accounts, start=_day(args.start, "--start"), days=args.days, seed=args.seed)
+    counts = load_portfolio(engine, portfolio, now=dt.datetime.now(dt.UTC))
+    if args.truth is not None:
+        truth_csv(portfolio, args.truth)
+    print(" ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 
 

@@ -31,7 +31,7 @@ def trend(
     """Rates (0..1) over time, one line per series; a gap where a day has nothing to divide."""
     height, left, right, top, bottom = 240, 44, 120, 24, 36
     plot_w, plot_h = width - left - right, height - top - bottom
-    values = [v for s in series.values() for v in s if v is not None]
+    values: list[float] = [v for s in series.values() for v in s if v is not None]
     top_value = max([0.1, *values])
     top_value = min(1.0, (int(top_value * 10) + 1) / 10)
     n = max(1, len(labels) - 1)
@@ -57,18 +57,18 @@ def trend(
             )
     for colour, (name, points) in zip(PALETTE, series.items(), strict=False):
         runs: list[list[str]] = [[]]
-        for i, v in enumerate(points):
-            if v is None:
+        for i, point in enumerate(points):
+            if point is None:
                 runs.append([])
             else:
-                runs[-1].append(f"{x(i):.1f},{y(v):.1f}")
+                runs[-1].append(f"{x(i):.1f},{y(point):.1f}")
         for run in runs:
             if len(run) > 1:
                 body.append(
                     f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(run)}"/>'
                 )
-            for point in run:
-                cx, cy = point.split(",")
+            for xy in run:
+                cx, cy = xy.split(",")
                 body.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
         legend_y = top + 14 * list(series).index(name)
         body.append(f'<rect x="{width - right + 12}" y="{legend_y}" width="10" height="10" fill="{colour}"/>')
