@@ -7,7 +7,11 @@ answers and stays on the line until the dialer hangs up.
   nothing is dialled without a decision, the run holds, resumes when Redis is back, and
   every target ends up dialled exactly once;
 - the ARI event WebSocket drops mid-call while the calls' channels end: after the
-  reconnect the calls are reconciled against Asterisk's channel list, not left waiting.
+  reconnect the calls are reconciled against Asterisk's channel list, not left waiting;
+- Asterisk itself goes away mid-call and comes back: killed (SIGKILL, no event sent) and
+  started again, the client reconnects and ends the calls whose channels are gone; or
+  restarted from its CLI (``core restart now``, which hangs up every channel first). Either
+  way every call ends, is recorded as answered, and the sandbox answers again afterwards.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -38,6 +44,7 @@ from dialer.store.db import open_engine
 from duncall.compose import parts
 from duncall.personas import load_personas
 from duncall.personas.campaign import import_persona_accounts, persona_accounts
+from duncall.sandbox import runtime as sandbox_runtime
 from foundation import paths, services
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget
 from foundation.settings import ari_settings
@@ -292,3 +299,76 @@ async def test_calls_whose_channels_end_while_the_websocket_is_down_are_reconcil
     assert all(r.attempt is not None and r.attempt.outcome is CallOutcome.ANSWERED for r in summary.results)
     store = read_store(box.db_url)
     assert {a.state for a in store.attempts} == {"ended"} and len(store.attempts) == 2
+
+
+def _kill_and_start_asterisk() -> None:
+    """Asterisk dies (SIGKILL: no hangup, no event) and its supervisor starts it again."""
+    box = sandbox_runtime.sandbox()
+    pid = int(box.pidfile.read_text())
+    os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while sandbox_runtime.ari_ready(0.5):
+        assert time.monotonic() < deadline, "Asterisk still answered after SIGKILL"
+        time.sleep(0.1)
+    time.sleep(2.0)  # down for a while: the client's reconnects fail meanwhile
+    sandbox_runtime.start(box)
+
+
+def _restart_asterisk() -> None:
+    """Asterisk restarts itself (``core restart now``): it hangs up every channel first."""
+    sandbox_runtime.cli(sandbox_runtime.sandbox(), "core restart now")
+
+
+@pytest.mark.parametrize("how", ["crash", "restart"])
+async def test_an_asterisk_restart_mid_call_ends_and_records_the_calls(
+    how: str,
+    tmp_path: Path,
+    key_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(call_mod, "BOT_FINISH_TIMEOUT_S", 1.0)
+    box = _sandbox(tmp_path, copies=2)
+    client = services.redis_client()
+    started = Started(2)
+
+    async def stuck(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
+        # Waiting for media that will never come: only the call's end stops it.
+        started.add(call.channel_id)
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def restart() -> float:
+        await started.enough.wait()
+        await asyncio.to_thread(_kill_and_start_asterisk if how == "crash" else _restart_asterisk)
+        return time.monotonic()
+
+    try:
+        async with _ari() as ari:
+            restarter = asyncio.create_task(restart())
+            summary = await _run(ari, box, client, key_prefix, stuck, concurrency=2)
+            restarted_at = await restarter
+            ended_after_s = max(0.0, time.monotonic() - restarted_at)
+            reconnects = ari.reconnects
+    finally:
+        # Whatever happened, the next test finds Asterisk answering on ARI again.
+        deadline = time.monotonic() + 60
+        while not sandbox_runtime.ari_ready(1.0):
+            if how == "crash" and not sandbox_runtime.is_running():
+                sandbox_runtime.start(sandbox_runtime.sandbox())
+            assert time.monotonic() < deadline, "the sandbox Asterisk did not come back after its restart"
+            await asyncio.sleep(0.5)
+    if how == "crash":
+        # No ChannelDestroyed was ever sent: the calls ended because, once reconnected,
+        # the client found their channels missing from the restarted Asterisk.
+        assert reconnects >= 1, "the client never reconnected to the restarted Asterisk"
+        gone = [r for r in caplog.records if r.getMessage() == "channel gone after an ARI reconnect"]
+        assert len(gone) == 2
+    assert ended_after_s < 30, "the calls waited instead of ending with Asterisk's restart"
+    assert len(summary.results) == 2 and all(r.allowed for r in summary.results)
+    # Answered before the restart: recorded as answered, on the cautious side for the guard.
+    assert all(r.attempt is not None and r.attempt.outcome is CallOutcome.ANSWERED for r in summary.results)
+    store = read_store(box.db_url)
+    assert {a.state for a in store.attempts} == {"ended"} and len(store.attempts) == 2
+    assert {a.attempt_id for a in store.attempts} <= store.allowed_ids
