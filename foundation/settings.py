@@ -124,6 +124,46 @@ class Settings(BaseSettings):
         "(HMAC-SHA256); unset, the webhook answers 503. Use 32 random bytes or more. Secret.",
     )
 
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server (relay or provider) for e-mail messages; unset: no e-mail channel."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587: submission with STARTTLS).")
+    smtp_starttls: bool = Field(
+        default=True, description="`1` upgrades the SMTP connection with STARTTLS before AUTH; `0`: plain."
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP AUTH user name; unset: no AUTH.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password. Secret.")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="PEM file of the CA the SMTP server's certificate is checked against."
+    )
+    smtp_from: str = Field(
+        default="collections@localhost", description="The From address of e-mail messages (and the unsubscribe mailto)."
+    )
+    smtp_from_name: str | None = Field(default=None, description="The From display name of e-mail messages.")
+    kannel_url: str | None = Field(
+        default=None,
+        description="Kannel's sendsms URL for SMS, e.g. `http://127.0.0.1:13013/cgi-bin/sendsms`; unset: no SMS channel.",
+    )
+    kannel_user: str = Field(default="duncall", description="Kannel sendsms-user name.")
+    kannel_password: SecretStr | None = Field(default=None, description="Kannel sendsms-user password. Secret.")
+    sms_sender: str | None = Field(
+        default=None, description="SMS sender (short code or number); unset: Kannel's global-sender."
+    )
+    messages_callback_url: str | None = Field(
+        default=None,
+        description="Base URL at which Kannel reaches the console for delivery reports and replies, "
+        "e.g. `http://127.0.0.1:8080` (also the base of e-mail unsubscribe links).",
+    )
+    messages_callback_token: SecretStr | None = Field(
+        default=None,
+        description="Shared token in Kannel's dlr-url and get-url (`/api/messages/…?token=`); unset: "
+        "those routes answer 503. Secret.",
+    )
+    templates_dir: Path | None = Field(
+        default=None,
+        description="Message templates (`<creditor>/<language>/<stage>.<channel>`). Default: the shipped ones.",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level(cls, value: Any) -> Any:

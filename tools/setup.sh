@@ -13,7 +13,8 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (apt packages and the Asterisk chroot need it)"
 
 # --- Debian packages ---------------------------------------------------------
-APT_PKGS=(debootstrap espeak-ng libespeak-ng1 sox redis-server redis-tools make docker-compose chromium)
+APT_PKGS=(debootstrap espeak-ng libespeak-ng1 sox redis-server redis-tools make docker-compose chromium
+  kannel)  # kannel: the SMS gateway (bearerbox + smsbox) the SMS channel speaks to, and its tests run
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

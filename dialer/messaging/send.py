@@ -292,9 +292,12 @@ class Messenger:
         channel = outgoing[0].channel.value
         with self.engine.begin() as conn:
             for r in results:
+                # Only from queued: a delivery report may have come back before this write.
                 conn.execute(
                     update(MessageRow)
-                    .where(MessageRow.message_id == r.message_id)
+                    .where(
+                        MessageRow.message_id == r.message_id, MessageRow.status == MessageStatus.QUEUED.value
+                    )
                     .values(
                         status=r.status.value,
                         status_at=now,
@@ -333,7 +336,7 @@ def apply_receipts(engine: Engine, receipts: Sequence[Receipt]) -> int:
             if row is None:
                 continue
             matched += 1
-            account_id, channel, status = row
+            account_id, channel, _ = row
             conn.execute(
                 insert(MessageEventRow).values(
                     message_id=r.message_id,
@@ -344,12 +347,13 @@ def apply_receipts(engine: Engine, receipts: Sequence[Receipt]) -> int:
                     detail=r.detail or None,
                 )
             )
-            if STATUS_RANK[r.status] > STATUS_RANK[MessageStatus(status)]:
-                conn.execute(
-                    update(MessageRow)
-                    .where(MessageRow.message_id == r.message_id)
-                    .values(status=r.status.value, status_at=r.at)
-                )
+            # Conditional in the UPDATE itself: two reports handled at once must not both read "queued".
+            lower = [s.value for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[r.status]]
+            conn.execute(
+                update(MessageRow)
+                .where(MessageRow.message_id == r.message_id, MessageRow.status.in_(lower))
+                .values(status=r.status.value, status_at=r.at)
+            )
     return matched
 
 
@@ -389,6 +393,7 @@ def handle_reply(engine: Engine, channel: Channel, sender: str, text: str, at: d
     confirmations: list[Outgoing] = []
     with Session(engine) as session, session.begin():
         accounts = accounts_for(session, channel, sender)
+        account_ids = tuple(a.account_id for a in accounts)
         for a in accounts:
             session.add(
                 MessageEventRow(
@@ -457,4 +462,4 @@ def handle_reply(engine: Engine, channel: Channel, sender: str, text: str, at: d
                         detail=None,
                     )
                 )
-    return ReplyResult(tuple(a.account_id for a in accounts), stop, tuple(confirmations))
+    return ReplyResult(account_ids, stop, tuple(confirmations))

@@ -16,7 +16,7 @@ from email.utils import formataddr, make_msgid
 
 import aiosmtplib
 
-from dialer.messaging.model import MessageStatus, Outgoing, SendResult
+from dialer.messaging.model import Channel, MessageStatus, Outgoing, SendResult
 from foundation.errors import ConfigError
 
 SMTP_TIMEOUT_S = 30.0
@@ -64,6 +64,8 @@ def build_email(message: Outgoing, config: SmtpConfig, from_name: str | None = N
 
 class SmtpSender:
     """Sends a batch of e-mails over one SMTP connection (STARTTLS and AUTH as configured)."""
+
+    channel = Channel.EMAIL
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config

@@ -32,6 +32,7 @@ AREAS = (
     "dnc",
     "kpi",
     "audit",
+    "messages",
 )
 
 

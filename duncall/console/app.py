@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duncall.console.errors import ApiError
-from duncall.console.routers import accounts, admin, auth, calls, kpi, live, payments, scripts, supervision
+from duncall.console.routers import accounts, admin, auth, calls, kpi, live, messages, payments, scripts, supervision
 from duncall.console.settings import ConsoleSettings
 from duncall.console.state import Console
 from foundation.errors import AuthError, ConfigError, DuncallError, InputError, ServiceUnavailable
@@ -137,7 +137,7 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for module in (auth, scripts, calls, admin, live, accounts, payments, kpi):
+    for module in (auth, scripts, calls, admin, live, accounts, payments, kpi, messages):
         app.include_router(module.router)
     app.include_router(supervision.router)
     app.state.supervision = None  # made on first use (routers/supervision.py)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, RootModel, StringConstraints
 
@@ -61,6 +61,10 @@ class ConsoleSettings:
     recordings: RecordingSource = field(default_factory=lambda: CachedRecordings(AriRecordings()))
     # The payment webhook's HMAC secret (DUNCALL_PAYMENTS_WEBHOOK_SECRET); None: the webhook answers 503.
     payments_webhook_secret: str | None = field(default=None, repr=False)
+    # Kannel's dlr-url and get-url carry this token (DUNCALL_MESSAGES_CALLBACK_TOKEN); None: they answer 503.
+    messages_callback_token: str | None = field(default=None, repr=False)
+    # Sends the one confirmation of an opt-out reply (an SMS adapter); None: recorded, not sent.
+    sms_adapter: Any = None
 
 
 Phrases = list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]]
@@ -90,8 +94,19 @@ def from_env(**overrides: object) -> ConsoleSettings:
         "payments_webhook_secret": (
             env.payments_webhook_secret.get_secret_value() if env.payments_webhook_secret else None
         ),
+        "messages_callback_token": (
+            env.messages_callback_token.get_secret_value() if env.messages_callback_token else None
+        ),
+        "sms_adapter": _sms_adapter(),
     }
     if env.scripts_dir:
         values["scripts_dir"] = env.scripts_dir
     values.update({k: v for k, v in overrides.items() if v is not None})
     return ConsoleSettings(**values)  # type: ignore[arg-type]
+
+
+def _sms_adapter() -> Any:
+    from dialer.messaging.model import Channel
+    from duncall.compose.messaging import adapters
+
+    return adapters().get(Channel.SMS)

@@ -1,0 +1,65 @@
+"""The message channels the settings configure: SMTP for e-mail, Kannel for SMS, and the guard."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from dialer.messaging.guard import MessageGuard
+from dialer.messaging.kannel import KannelConfig, KannelSender
+from dialer.messaging.model import Channel
+from dialer.messaging.send import Adapter, Messenger
+from dialer.messaging.smtp import SmtpConfig, SmtpSender
+from dialer.messaging.templates import TEMPLATES_DIR, TemplateSet
+from dialer.policy import Rules
+from foundation.settings import Settings, get_settings
+
+
+def smtp_config(env: Settings) -> SmtpConfig | None:
+    if not env.smtp_host:
+        return None
+    return SmtpConfig(
+        host=env.smtp_host,
+        port=env.smtp_port,
+        starttls=env.smtp_starttls,
+        username=env.smtp_user,
+        password=env.smtp_password.get_secret_value() if env.smtp_password else None,
+        ca_file=str(env.smtp_ca_file) if env.smtp_ca_file else None,
+        sender=env.smtp_from,
+        sender_name=env.smtp_from_name,
+    )
+
+
+def kannel_config(env: Settings) -> KannelConfig | None:
+    if not env.kannel_url:
+        return None
+    return KannelConfig(
+        sendsms_url=env.kannel_url,
+        username=env.kannel_user,
+        password=env.kannel_password.get_secret_value() if env.kannel_password else "",
+        callback_base=env.messages_callback_url or "http://127.0.0.1:8080",
+        callback_token=env.messages_callback_token.get_secret_value() if env.messages_callback_token else "",
+        sender=env.sms_sender,
+    )
+
+
+def adapters(env: Settings | None = None) -> dict[Channel, Adapter]:
+    """Every channel the environment configures (none: an empty mapping)."""
+    env = env or get_settings()
+    out: dict[Channel, Adapter] = {}
+    smtp = smtp_config(env)
+    if smtp is not None:
+        out[Channel.EMAIL] = SmtpSender(smtp)
+    kannel = kannel_config(env)
+    if kannel is not None:
+        out[Channel.SMS] = KannelSender(kannel)
+    return out
+
+
+def messenger(engine: Engine, rules: Rules, env: Settings | None = None) -> Messenger:
+    env = env or get_settings()
+    return Messenger(
+        engine,
+        MessageGuard(engine, rules),
+        TemplateSet(env.templates_dir or TEMPLATES_DIR),
+        adapters(env),
+    )

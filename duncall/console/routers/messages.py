@@ -1,0 +1,71 @@
+"""Kannel's callbacks: delivery reports (``dlr-url``) and replies (``get-url``), machine to machine.
+
+Not behind the console log-in: Kannel cannot sign a request, so both URLs carry the shared
+``DUNCALL_MESSAGES_CALLBACK_TOKEN``, compared in constant time.  Both answer quickly with
+an empty body (Kannel's sms-service sends no reply SMS of its own); a stop word's
+confirmation goes out once, through the SMS channel, after the opt-out is stored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from dialer.messaging.kannel import receipt_from_query, sender_from_query
+from dialer.messaging.model import Channel, MessageStatus
+from dialer.messaging.send import apply_receipts, handle_reply
+from duncall.console.deps import get_console
+from duncall.console.errors import ApiError
+from duncall.console.state import Console
+from foundation.log import kv
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/messages", tags=["messages"])
+ConsoleDep = Annotated[Console, Depends(get_console)]
+
+
+def _check_token(console: Console, request: Request) -> dict[str, str]:
+    token = console.settings.messages_callback_token
+    if not token:
+        raise ApiError(
+            503,
+            "message callbacks have no token configured",
+            "set DUNCALL_MESSAGES_CALLBACK_TOKEN for the console and put it in Kannel's dlr-url and get-url",
+        )
+    query = dict(request.query_params)
+    if not hmac.compare_digest(query.get("token", "").encode(), token.encode()):
+        log.warning("message callback refused: bad token")
+        raise ApiError(403, "wrong callback token", "use the token in DUNCALL_MESSAGES_CALLBACK_TOKEN")
+    return query
+
+
+@router.get("/dlr", description="Kannel's delivery report for one message (type=%d, mid=<message id>).")
+async def delivery_report(request: Request, console: ConsoleDep) -> Response:
+    query = _check_token(console, request)
+    receipt = receipt_from_query(query, console.now())
+    if receipt is None:
+        raise ApiError(400, "not a delivery report", "Kannel's dlr-url must carry mid= and type=%d")
+    await run_in_threadpool(apply_receipts, console.engine, [receipt])
+    return Response(status_code=204)
+
+
+@router.get("/inbound", description="A reply SMS from Kannel's get-url (from=%p, text=%a).")
+async def inbound(request: Request, console: ConsoleDep) -> Response:
+    query = _check_token(console, request)
+    sender = sender_from_query(query)
+    if sender is None:
+        raise ApiError(400, "the reply has no sender number", "Kannel's get-url must carry from=%p")
+    result = await run_in_threadpool(
+        handle_reply, console.engine, Channel.SMS, sender, query.get("text", ""), console.now()
+    )
+    adapter = console.settings.sms_adapter
+    if result.confirmations and adapter is not None:
+        sent = await adapter.send(list(result.confirmations))
+        failed = [r for r in sent if r.status is not MessageStatus.SENT]
+        if failed:
+            log.warning("opt-out confirmation not sent", extra=kv(count=len(failed), error=failed[0].error))
+    return Response(status_code=204)
