@@ -1,11 +1,24 @@
-# The duncall services' image (see docker-compose.yml).
+# The duncall services' image: migrate, dialer (with the bot inside it) and console
+# (see docker-compose.yml and docs/deployment.md).
 FROM python:3.11-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends espeak-ng libespeak-ng1 sox \
  && rm -rf /var/lib/apt/lists/*
+# A user of its own: nothing in the services needs root, and a process that is broken into
+# should not own the image's code or the system.
+RUN groupadd --system --gid 10001 duncall \
+ && useradd --system --uid 10001 --gid duncall --home-dir /var/lib/duncall --create-home \
+      --shell /usr/sbin/nologin duncall \
+ && install -d -o duncall -g duncall /var/lib/duncall/metrics
 WORKDIR /opt/duncall
 COPY . .
 # The CPU build of torch; an unpinned torch pulls a multi-GB CUDA build.
 RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
  && pip install --no-cache-dir .
+# State (the prompt cache, pulled models, the metrics of every process) lives under
+# DUNCALL_HOME, the one tree the service user may write; the code stays root's, read-only to it.
+ENV DUNCALL_HOME=/var/lib/duncall \
+    PYTHONUNBUFFERED=1
+USER duncall:duncall
 ENTRYPOINT []
+CMD ["duncall", "--help"]

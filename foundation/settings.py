@@ -118,6 +118,17 @@ class Settings(BaseSettings):
         default=None,
         description="Directory the console plays call recordings from. Default: fetched from Asterisk over ARI.",
     )
+    secrets_dir: Path | None = Field(
+        default=None,
+        description="Directory of secret files, each named like its variable in lower case "
+        "(`duncall_database_url`), e.g. `/run/secrets` under Docker Compose; a variable set in the "
+        "environment wins over its file.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus sends to the console's `/metrics`; unset, `/metrics` "
+        "answers loopback clients only. Secret.",
+    )
     payments_webhook_secret: SecretStr | None = Field(
         default=None,
         description="Shared secret the payment provider signs `POST /api/payments/webhook` with "
@@ -193,8 +204,15 @@ EXTRA_VARIABLES = (
 
 @lru_cache(maxsize=4)
 def _build(_env: tuple[tuple[str, str], ...]) -> Settings:
+    # DUNCALL_SECRETS_DIR is read before the others: it says where the others may live.
+    secrets = os.environ.get(ENV_PREFIX + "SECRETS_DIR") or None
+    if secrets is not None and not Path(secrets).is_dir():
+        raise ConfigError(
+            f"DUNCALL_SECRETS_DIR={secrets!r} is not a directory",
+            "point it at the folder of secret files (e.g. /run/secrets) or unset it",
+        )
     try:
-        return Settings()
+        return Settings(_secrets_dir=secrets)  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "DUNCALL_*"
