@@ -191,9 +191,20 @@ def test_supervisor_endpoints() -> None:
     settings = SupervisionSettings()
     assert settings.endpoint_for("alice", None) == "PJSIP/supervisor-alice"
     assert settings.endpoint_for("alice", "PJSIP/supervisor-desk2") == "PJSIP/supervisor-desk2"
-    for bad in ("PJSIP/+12125550100@carrier", "Local/x@duncall-personas", "PJSIP/supervisor-a,b", "x"):
+    for bad in (
+        "PJSIP/+12125550100@carrier",
+        "Local/x@duncall-personas",
+        "PJSIP/supervisor-a,b",
+        "x",
+        "PJSIP/supervisor-x@trunk",  # a supervisor prefix, and still out through a carrier
+        "PJSIP/supervisor-a&PJSIP/+12125550100@carrier",
+    ):
         with pytest.raises(EndpointRefused):
             settings.endpoint_for("alice", bad)
+    with pytest.raises(EndpointRefused, match="cannot name a phone endpoint"):
+        settings.endpoint_for("x@trunk", None)  # a user name cannot add a route to the template
+    local = SupervisionSettings(endpoint_template="Local/{user}@duncall-supervisor")
+    assert local.endpoint_for("alice", None) == "Local/alice@duncall-supervisor"
 
 
 def test_registry_lists_claims_once_and_expires(registry: LiveCallRegistry) -> None:

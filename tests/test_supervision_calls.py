@@ -217,7 +217,11 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
     )
     env = make_env(tmp)
     env.app.state.supervision = SupervisionService(
-        SupervisionSettings(allowed_prefixes=("Local/",), answer_timeout_s=10),
+        SupervisionSettings(
+            allowed_prefixes=("Local/",),
+            answer_timeout_s=10,
+            allowed_routes=("duncall-supervisor", "duncall-test"),
+        ),
         registry,
         audit=audit_sink(env.app.state.console),
         ari=replace(ari_settings(), app=f"duncall-test-{tag}"),

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, Engine, Insert, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dialer.accounts import records
 from dialer.accounts.records import AccountRecord
 from dialer.accounts.sources import ProgressFn, Row, open_rows
 from dialer.store.models import Account, AccountFlagRow, Creditor, FlagSource, Phone
@@ -93,7 +94,7 @@ def import_file(
     if workers is None:
         workers = default_workers(path)
     summary = ImportSummary(file=str(path))
-    creditors = known_creditors(engine)  # a few hundred ids at most: read once, checked per row
+    creditors = creditor_homes(engine)  # a few hundred at most: read once, checked per row
     seen_ids: set[str] = set()  # one str per account: ~100 MB at 1,000,000 rows, the price of exactness
 
     def reject(row: Row, reason: str) -> None:
@@ -118,6 +119,19 @@ def import_file(
                     f"(`duncall creditors add {creditor} --name … --callback-number …`)",
                 )
                 continue
+            if creditor is not None:
+                home, abroad_ok = creditors[creditor]
+                problem = next(
+                    (
+                        m
+                        for p in row.record.phones
+                        if (m := records.abroad_problem(p.number, home, abroad_ok))
+                    ),
+                    None,
+                )
+                if problem is not None:
+                    reject(row, problem)
+                    continue
             if row.record.account_id in seen_ids:
                 # The same account twice in one file is ambiguous; neither row silently wins.
                 reject(row, "account_id appears earlier in this file; the earlier row was kept")
@@ -147,9 +161,20 @@ def import_file(
     return summary
 
 
-def known_creditors(engine: Engine) -> frozenset[str]:
+def creditor_homes(engine: Engine) -> dict[str, tuple[frozenset[str], bool]]:
+    """Creditor id → (the countries of its callback number and caller ID, whether it allows
+    debtors' numbers abroad)."""
+    query = select(
+        Creditor.creditor_id, Creditor.callback_number, Creditor.caller_id, Creditor.allow_international
+    )
     with engine.connect() as conn:
-        return frozenset(conn.scalars(select(Creditor.creditor_id)))
+        return {
+            ident: (
+                frozenset(r for n in (callback, caller) if n and (r := records.region_of(n))),
+                bool(allowed),
+            )
+            for ident, callback, caller, allowed in conn.execute(query)
+        }
 
 
 def default_workers(path: Path) -> int:

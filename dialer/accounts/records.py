@@ -21,6 +21,11 @@ from dialer.policy.consent import parse_scope
 from foundation.contract import AccountFlag
 
 LANGUAGES = frozenset({"en", "zh"})
+# Number types a collection call never goes to: the caller pays the number's operator.
+COSTLY_TYPES = {
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium-rate",
+    phonenumbers.PhoneNumberType.SHARED_COST: "shared-cost",
+}
 PHONE_TYPES = frozenset({"mobile", "home", "work", "other"})
 CONTACT_TYPES = frozenset({"debtor", "emergency_contact"})
 FLAG_NAMES = frozenset(flag.value for flag in AccountFlag)
@@ -110,7 +115,36 @@ def phone(raw: str, default_region: str | None) -> str:
         raise RowError(f"phone {text!r} is not a phone number{hint}") from None
     if not phonenumbers.is_valid_number(parsed):
         raise RowError(f"phone {text!r} is not a valid number for its country")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    costly = COSTLY_TYPES.get(phonenumbers.number_type(parsed))
+    if costly is not None:
+        raise RowError(
+            f"phone {e164} is a {costly} number (the caller pays its operator: a toll-fraud route)"
+        )
+    return e164
+
+
+def region_of(e164: str) -> str | None:
+    """The number's country (ISO 3166 alpha-2, by phonenumbers' metadata), None if it has none."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or None
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def abroad_problem(e164: str, home: frozenset[str], allow_international: bool) -> str | None:
+    """Why ``e164`` may not be imported for a creditor at ``home`` (None: it may).  A number of
+    another country needs the creditor's ``allow_international``; an unknown home checks nothing
+    (such a creditor has no callback number, and its accounts are not dialled)."""
+    if allow_international or not home:
+        return None
+    region = region_of(e164)
+    if region in home:
+        return None
+    return (
+        f"phone {e164} is international ({region or 'no country'}; the creditor calls from "
+        f"{'/'.join(sorted(home))}): set allow_international: true on the creditor to import it"
+    )
 
 
 def phone_record(

@@ -15,7 +15,17 @@ from dialer.strategy.model import StageName
 from foundation.errors import InputError
 
 FIELDS = frozenset(
-    {"creditor_id", "name", "names", "callback_number", "caller_id", "timezone", "scripts", "rules_preset"}
+    {
+        "creditor_id",
+        "name",
+        "names",
+        "callback_number",
+        "caller_id",
+        "timezone",
+        "scripts",
+        "rules_preset",
+        "allow_international",
+    }
 )
 STAGES = frozenset(stage.value for stage in StageName)
 
@@ -30,6 +40,9 @@ class CreditorRecord:
     timezone: str | None = None
     scripts: dict[str, str] = field(default_factory=dict)  # stage → script
     rules_preset: str | None = None
+    # Debtors' numbers outside the creditor's own country (its callback number's) are imported
+    # only when this is set: an international call is a cost, and a classic toll-fraud route.
+    allow_international: bool = False
 
 
 def creditor(data: Mapping[str, Any]) -> CreditorRecord:
@@ -58,6 +71,7 @@ def creditor(data: Mapping[str, Any]) -> CreditorRecord:
         timezone=_zone(where, data.get("timezone")),
         scripts=_scripts(where, data.get("scripts")),
         rules_preset=_text(where, "rules_preset", data.get("rules_preset"), 64),
+        allow_international=_flag(where, "allow_international", data.get("allow_international")),
     )
 
 
@@ -127,3 +141,11 @@ def _mapping(where: str, key: str, value: Any) -> dict[str, str]:
     ):
         raise InputError(f"{where}: {key} must map names to non-empty text", f"e.g. {key}: {{key: value}}")
     return {k: v.strip() for k, v in value.items()}
+
+
+def _flag(where: str, name: str, value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    raise InputError(f"{where}: {name} {value!r} must be true or false", f"write {name}: true")

@@ -40,6 +40,7 @@ def add_creditors(engine: Engine, items: Iterable[CreditorRecord], *, replace: b
             "timezone": item.timezone,
             "scripts": dict(item.scripts),
             "rules_preset": item.rules_preset,
+            "allow_international": item.allow_international,
         }
         for item in batch
     ]
@@ -149,4 +150,5 @@ def _record(row: Creditor) -> CreditorRecord:
         timezone=row.timezone,
         scripts=dict(row.scripts or {}),
         rules_preset=row.rules_preset,
+        allow_international=bool(row.allow_international),
     )

@@ -31,6 +31,12 @@ def register(sub: Any) -> None:
     add.add_argument("--timezone", default=None, help="IANA zone of the creditor's office")
     add.add_argument("--scripts", default=None, help="preferred script per stage: early=…;mid=…")
     add.add_argument("--rules-preset", default=None, help="name of the rules preset for its accounts")
+    add.add_argument(
+        "--allow-international",
+        action="store_true",
+        default=None,
+        help="import its debtors' numbers outside the callback number's country (off: rejected)",
+    )
     add.add_argument("--replace", action="store_true", help="overwrite a creditor of the same id")
     add.add_argument("--db", default=None, help=DB_HELP)
     add.set_defaults(func=_add)
@@ -59,6 +65,7 @@ def _add(args: argparse.Namespace) -> int:
         for key in ("creditor_id", "name", "names", "callback_number", "caller_id", "timezone", "scripts")
     }
     fields["rules_preset"] = args.rules_preset
+    fields["allow_international"] = args.allow_international
     record = creditor({k: v for k, v in fields.items() if v is not None})
     add_creditors(open_engine(args.db), [record], replace=args.replace)
     print(f"creditor {record.creditor_id} stored")

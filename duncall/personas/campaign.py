@@ -39,6 +39,7 @@ SANDBOX_CREDITOR = CreditorRecord(
     callback_number="+18005550100",
     caller_id="+18005550100",
     timezone="America/New_York",
+    allow_international=True,  # the Mandarin personas have +86 numbers
 )
 
 

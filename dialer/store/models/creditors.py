@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dialer.store.base import Base
@@ -23,6 +23,8 @@ class Creditor(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))  # the creditor's office, for callbacks
     scripts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # stage → script, preferred
     rules_preset: Mapped[str | None] = mapped_column(String(64))
+    # Numbers outside the country of the callback number may be imported for its accounts.
+    allow_international: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def name_in(self, language: str) -> str:
         return self.names.get(language) or self.name

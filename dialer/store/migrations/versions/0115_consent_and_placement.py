@@ -1,4 +1,5 @@
-"""Consent with a scope (phones.consent_scope); attempts that were never placed.
+"""Consent with a scope (phones.consent_scope); attempts that were never placed; creditors that
+may have debtors abroad (creditors.allow_international).
 
 A number's consent now says what it covers (``voice``: the bot's calls; ``sms``: text
 messages), ``+``-joined; existing consent was recorded for the bot's calls, so it becomes
@@ -29,8 +30,14 @@ def upgrade() -> None:
         "phones",
         sa.Column("consent_scope", sa.String(length=32), nullable=False, server_default="voice"),
     )
+    op.add_column(
+        "creditors",
+        sa.Column("allow_international", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("phones") as batch:
-        batch.drop_column("consent_scope")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch rebuild of ``creditors`` would trip the accounts'
+    # foreign key to it.
+    op.drop_column("creditors", "allow_international")
+    op.drop_column("phones", "consent_scope")
