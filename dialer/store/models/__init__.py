@@ -13,6 +13,7 @@ from dialer.store.models.accounts import (
 )
 from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign, CampaignStatus
+from dialer.store.models.collectors import CaseAssignment, Collector, Team
 from dialer.store.models.creditors import Creditor
 from dialer.store.models.messages import MessageAddressRow, MessageEventRow, MessageRow, OptOutRow
 from dialer.store.models.payments import PaymentRow, PaymentSource
@@ -31,6 +32,8 @@ __all__ = [
     "CallAttempt",
     "Campaign",
     "CampaignStatus",
+    "CaseAssignment",
+    "Collector",
     "Creditor",
     "FlagSource",
     "InstallmentPlanRow",
@@ -47,4 +50,5 @@ __all__ = [
     "PlanStatus",
     "PromiseRow",
     "PromiseStatus",
+    "Team",
 ]
