@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dialer.analytics.metrics import Counts, compute, parse_dimensions
-from dialer.analytics.queries import KpiQuery
+from dialer.analytics.queries import KpiQuery, refresh_facts
 from dialer.analytics.report import kpi_report
 from dialer.store.models import Account, CallAttempt, Campaign, Creditor, PaymentRow, PromiseRow
 from dialer.store.models.transcripts import CallRecording
@@ -88,7 +88,7 @@ def seed(engine: Engine) -> None:
                 )
             )  # fmt: skip
         # Never dialled (reserved, then nothing) and in flight: neither is counted.
-        start = at("2026-01-07 12:00")
+        start = at("2026-01-11 20:00")
         db.add(
             CallAttempt(attempt_id="r1", account_id="A-UTC", number="+1", state="reserved", reserved_at=start)
         )
@@ -274,3 +274,25 @@ def test_bad_input_is_one_line(
     assert main(line) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err
+
+
+def test_a_call_ended_after_a_report_is_counted_in_the_next(engine: Engine) -> None:
+    assert report(engine)["total"]["dialled"] == 6
+    with Session(engine) as db, db.begin():
+        call = db.get(CallAttempt, "r2")  # in flight at the first report
+        assert call is not None
+        call.state, call.outcome, call.ended_at = "ended", "answered", at("2026-01-11 20:01")
+    total = report(engine)["total"]
+    assert (total["dialled"], total["answered"]) == (7, 5)
+    # One ended long before the newest counted call (a repaired record) waits for a full recount.
+    with Session(engine) as db, db.begin():
+        db.add(
+            CallAttempt(
+                attempt_id="late", account_id="A-UTC", number="+1", state="ended", reserved_at=at("2026-01-05 09:00"),
+                dialed_at=at("2026-01-05 09:00"), ended_at=at("2026-01-05 09:01"), outcome="no_answer",
+            )
+        )  # fmt: skip
+    assert report(engine)["total"]["dialled"] == 7
+    with engine.begin() as conn:
+        refresh_facts(conn, full=True)
+    assert report(engine)["total"]["dialled"] == 8

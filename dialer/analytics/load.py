@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, select, text
 
 from dialer.analytics.portfolio import CREDITORS, Portfolio
+from dialer.analytics.queries import connect_functions, refresh_facts
 from dialer.store.models import Account, CallAttempt, Campaign, Creditor, PaymentRow, PromiseRow
 from dialer.store.models.transcripts import CallRecording
 
@@ -91,6 +92,9 @@ def load_portfolio(engine: Engine, portfolio: Portfolio, *, now: dt.datetime) ->
         for table, rows in tables:
             for chunk in _chunks(rows):
                 conn.execute(table.insert(), list(chunk))
+        # Its calls end a year ago and on: older than what the store may have counted already.
+        with connect_functions(conn):
+            refresh_facts(conn, full=True)
         if conn.dialect.name == "postgresql" and promises:
             # Explicit ids leave the serial behind: the next promise a call takes must not collide.
             conn.execute(

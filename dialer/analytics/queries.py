@@ -14,13 +14,14 @@ import datetime as dt
 import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     Connection,
+    Date,
     Engine,
     Integer,
     and_,
@@ -33,10 +34,13 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement, Select
 
 from dialer.analytics.metrics import TIME_DIMENSIONS, Counts
 from dialer.store.models import Account, AttemptState, CallAttempt, PaymentRow, PromiseRow, PromiseStatus
+from dialer.store.models.analytics import AttemptFact
 from dialer.store.models.transcripts import CallRecording
 from foundation.contract import CallOutcome, Disposition
 
@@ -152,13 +156,90 @@ def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
 
 
 @contextmanager
+def connect_functions(conn: Connection) -> Iterator[Connection]:
+    """``conn`` with the local-time functions (SQLite needs them registered on each connection)."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        raw.create_function("duncall_local", 3, _sqlite_local, deterministic=True)  # type: ignore[union-attr]
+    yield conn
+
+
+@contextmanager
 def connect(engine: Engine) -> Iterator[Connection]:
-    """A connection on which the local-time functions exist (SQLite needs them registered)."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            raw = conn.connection.driver_connection
-            raw.create_function("duncall_local", 3, _sqlite_local, deterministic=True)  # type: ignore[union-attr]
+    """A connection on which the local-time functions exist."""
+    with engine.connect() as conn, connect_functions(conn):
         yield conn
+
+
+# -- the attempt facts ---------------------------------------------------------------------------
+
+FACT_SLACK = dt.timedelta(days=1)  # attempts recorded late (a recovered run) within this are still found
+
+
+def refresh_facts(conn: Connection, *, full: bool = False) -> None:
+    """Add a fact row for every attempt ended since the last refresh (and a day before, for late writes).
+
+    One statement, so it is cheap when nothing is new; the first refresh of a large store pays
+    for all its attempts once.  An attempt written with an end time more than ``FACT_SLACK``
+    before the newest counted one (a repaired record, an old file loaded) is found only by a
+    ``full`` refresh (``duncall kpi --recount``), which looks at every attempt.  Run inside the
+    caller's transaction.
+    """
+    dialect = conn.dialect.name
+    a = CallAttempt.__table__.c
+    f = AttemptFact.__table__.c
+    zone = Account.timezone
+    # coalesce: a NULL disposition must make "not abandoned" true, not NULL.
+    is_abandoned = or_(
+        func.coalesce(a.outcome, "") == CallOutcome.ABANDONED.value,
+        func.coalesce(a.disposition, "") == Disposition.ABANDONED.value,
+    )
+    is_answered = or_(a.outcome == CallOutcome.ANSWERED.value, is_abandoned)
+    handled = and_(a.outcome == CallOutcome.ANSWERED.value, ~is_abandoned)
+    day = local_part(dialect, a.dialed_at, zone, "day")
+    source = (
+        select(
+            a.attempt_id,
+            a.account_id,
+            Account.creditor_id,
+            a.campaign_id,
+            a.stage,
+            a.script,
+            CallRecording.script_version,
+            a.dialed_at,
+            a.ended_at,
+            cast(day, Date) if dialect != "sqlite" else day,
+            local_part(dialect, a.dialed_at, zone, "hour"),
+            local_part(dialect, a.dialed_at, zone, "weekday"),
+            case((is_answered, 1), else_=0),
+            case((and_(is_answered, a.right_party.is_(True)), 1), else_=0),
+            case((is_abandoned, 1), else_=0),
+            case((handled, 1), else_=0),
+            case((handled, seconds_between(dialect, a.dialed_at, a.ended_at)), else_=0.0),
+        )
+        .select_from(
+            CallAttempt.__table__.join(Account.__table__, Account.account_id == a.account_id).outerjoin(
+                CallRecording.__table__, CallRecording.attempt_id == a.attempt_id
+            )
+        )
+        .where(a.state == AttemptState.ENDED.value, a.dialed_at.is_not(None), a.ended_at.is_not(None))
+    )
+    newest = None if full else conn.execute(select(func.max(f.ended_at))).scalar()
+    if newest is not None:
+        if isinstance(newest, str):  # SQLite hands back what a raw max() found: the stored text
+            newest = dt.datetime.fromisoformat(newest)
+        source = source.where(a.ended_at >= newest - FACT_SLACK)
+    columns = [
+        "attempt_id", "account_id", "creditor_id", "campaign_id", "stage", "script", "script_version",
+        "dialed_at", "ended_at", "local_day", "local_hour", "local_weekday",
+        "answered", "right_party", "abandoned", "handled", "handle_s",
+    ]  # fmt: skip
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = pg_insert(AttemptFact).from_select(columns, source).on_conflict_do_nothing()
+    else:
+        stmt = sqlite_insert(AttemptFact).from_select(columns, source).on_conflict_do_nothing()
+    conn.execute(stmt)
 
 
 # -- the queries ---------------------------------------------------------------------------------
@@ -176,42 +257,38 @@ def _period(dialect: str, q: KpiQuery, stamp: Any, zone: Any) -> list[ColumnElem
     return [stamp >= lo, stamp < hi, day.between(q.first.isoformat(), q.last.isoformat())]
 
 
-def _dims(dialect: str, by: Sequence[str], stamp: Any, zone: Any, attempt: Any, record: Any) -> list[Any]:
-    cols: list[Any] = []
-    for d in by:
-        if d in TIME_DIMENSIONS:
-            cols.append(local_part(dialect, stamp, zone, d).label(d))
-        elif d == "creditor":
-            cols.append(Account.creditor_id.label(d))
-        elif d == "campaign":
-            cols.append(attempt.campaign_id.label(d))
-        elif d == "stage":
-            cols.append(attempt.stage.label(d))
-        elif d == "script":
-            cols.append(attempt.script.label(d))
-        elif d == "script_version":
-            cols.append(record.script_version.label(d))
-        else:
-            raise ValueError(d)
-    return cols
+def _fact_week(dialect: str) -> ColumnElement[Any]:
+    f = AttemptFact.__table__.c
+    if dialect == "sqlite":
+        # Back 6 days, then on to the next Monday (or stay on one): the Monday of the ISO week.
+        return func.date(f.local_day, literal_column("'-6 days'"), literal_column("'weekday 1'"))
+    return f.local_day - (f.local_weekday - literal_column("1"))
 
 
-def _filters(q: KpiQuery, attempt: Any) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
-    if q.creditor is not None:
-        out.append(Account.creditor_id == q.creditor)
-    if q.campaign is not None:
-        out.append(attempt.campaign_id == q.campaign)
-    if q.stage is not None:
-        out.append(attempt.stage == q.stage)
-    if q.script is not None:
-        out.append(attempt.script == q.script)
-    return out
+def _fact_dims(dialect: str, by: Sequence[str]) -> list[Any]:
+    f = AttemptFact.__table__.c
+    columns = {
+        "day": f.local_day,
+        "hour": f.local_hour,
+        "weekday": f.local_weekday,
+        "creditor": f.creditor_id,
+        "campaign": f.campaign_id,
+        "stage": f.stage,
+        "script": f.script,
+        "script_version": f.script_version,
+    }
+    return [(_fact_week(dialect) if d == "week" else columns[d]).label(d) for d in by]
 
 
-def _dialled(attempt: Any) -> list[ColumnElement[bool]]:
-    """An attempt that reached the network and ended (one in flight has no outcome yet)."""
-    return [attempt.dialed_at.is_not(None), attempt.state == AttemptState.ENDED.value]
+def _fact_filters(q: KpiQuery) -> list[ColumnElement[bool]]:
+    f = AttemptFact.__table__.c
+    wanted = (
+        (f.creditor_id, q.creditor),
+        (f.campaign_id, q.campaign),
+        (f.stage, q.stage),
+        (f.script, q.script),
+    )
+    return [col == value for col, value in wanted if value is not None]
 
 
 def _grouped(stmt: Select[Any], dims: list[Any]) -> Select[Any]:
@@ -220,49 +297,27 @@ def _grouped(stmt: Select[Any], dims: list[Any]) -> Select[Any]:
 
 def attempts_select(dialect: str, q: KpiQuery, by: Sequence[str], *, period: bool = True) -> Select[Any]:
     """Dialled, answered, right-party, abandoned attempts and handle seconds, per cut."""
-    a = CallAttempt.__table__.c
-    zone = Account.timezone
-    # coalesce: a NULL disposition must make "not abandoned" true, not NULL.
-    is_abandoned = or_(
-        func.coalesce(a.outcome, "") == CallOutcome.ABANDONED.value,
-        func.coalesce(a.disposition, "") == Disposition.ABANDONED.value,
-    )
-    is_answered = or_(a.outcome == CallOutcome.ANSWERED.value, is_abandoned)
-    handled = and_(a.outcome == CallOutcome.ANSWERED.value, ~is_abandoned, a.ended_at.is_not(None))
-    dims = _dims(dialect, by, a.dialed_at, zone, a, CallRecording.__table__.c)
-    joined = CallAttempt.__table__.join(Account.__table__, Account.account_id == a.account_id)
-    if "script_version" in by:
-        joined = joined.outerjoin(CallRecording.__table__, CallRecording.attempt_id == a.attempt_id)
+    f = AttemptFact.__table__.c
+    dims = _fact_dims(dialect, by)
     stmt = select(
         *dims,
         func.count().label("dialled"),
-        func.coalesce(func.sum(case((is_answered, 1), else_=0)), 0).label("answered"),
-        func.coalesce(func.sum(case((and_(is_answered, a.right_party.is_(True)), 1), else_=0)), 0).label(
-            "right_party"
-        ),
-        func.coalesce(func.sum(case((is_abandoned, 1), else_=0)), 0).label("abandoned"),
-        func.coalesce(func.sum(case((handled, 1), else_=0)), 0).label("handled"),
-        func.coalesce(
-            func.sum(case((handled, seconds_between(dialect, a.dialed_at, a.ended_at)), else_=0.0)), 0.0
-        ).label("handle_s"),
-    ).select_from(joined)
-    stmt = stmt.where(*_dialled(a), *_filters(q, a))
+        func.coalesce(func.sum(f.answered), 0).label("answered"),
+        func.coalesce(func.sum(f.right_party), 0).label("right_party"),
+        func.coalesce(func.sum(f.abandoned), 0).label("abandoned"),
+        func.coalesce(func.sum(f.handled), 0).label("handled"),
+        func.coalesce(func.sum(f.handle_s), 0.0).label("handle_s"),
+    ).where(*_fact_filters(q))
     if period:
-        stmt = stmt.where(*_period(dialect, q, a.dialed_at, zone))
+        stmt = stmt.where(f.local_day.between(q.first, q.last))
     return _grouped(stmt, dims)
 
 
 def promises_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]:
     """Promises taken on the period's attempts (cut by that attempt), judged and kept."""
-    a = CallAttempt.__table__.c
+    f = AttemptFact.__table__.c
     p = PromiseRow.__table__.c
-    zone = Account.timezone
-    dims = _dims(dialect, by, a.dialed_at, zone, a, CallRecording.__table__.c)
-    joined = PromiseRow.__table__.join(CallAttempt.__table__, a.attempt_id == p.attempt_id).join(
-        Account.__table__, Account.account_id == a.account_id
-    )
-    if "script_version" in by:
-        joined = joined.outerjoin(CallRecording.__table__, CallRecording.attempt_id == a.attempt_id)
+    dims = _fact_dims(dialect, by)
     stmt = (
         select(
             *dims,
@@ -274,29 +329,40 @@ def promises_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]
                 "promises_kept"
             ),
         )
-        .select_from(joined)
-        .where(*_dialled(a), *_filters(q, a), *_period(dialect, q, a.dialed_at, zone))
+        .select_from(PromiseRow.__table__.join(AttemptFact.__table__, f.attempt_id == p.attempt_id))
+        .where(*_fact_filters(q), f.local_day.between(q.first, q.last))
     )
     return _grouped(stmt, dims)
 
 
 def payments_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]:
-    """Amount collected by the debtor's local day of payment, cut through its promise's attempt."""
-    a = CallAttempt.__table__.c
+    """Amount collected by the debtor's local day of payment, cut through its promise's attempt.
+
+    Payments are few beside attempts: their local time is converted in the query.
+    """
+    f = AttemptFact.__table__.c
     pay = PaymentRow.__table__.c
     zone = Account.timezone
-    dims = _dims(dialect, by, pay.paid_at, zone, a, CallRecording.__table__.c)
+    dims: list[Any] = []
+    for d in by:
+        if d in TIME_DIMENSIONS:
+            dims.append(local_part(dialect, pay.paid_at, zone, d).label(d))
+        elif d == "creditor":
+            dims.append(Account.creditor_id.label(d))
+        else:
+            dims.extend(_fact_dims(dialect, (d,)))
     joined = (
         PaymentRow.__table__.join(Account.__table__, Account.account_id == pay.account_id)
         .outerjoin(PromiseRow.__table__, PromiseRow.promise_id == pay.promise_id)
-        .outerjoin(CallAttempt.__table__, a.attempt_id == PromiseRow.attempt_id)
+        .outerjoin(AttemptFact.__table__, f.attempt_id == PromiseRow.attempt_id)
     )
-    if "script_version" in by:
-        joined = joined.outerjoin(CallRecording.__table__, CallRecording.attempt_id == a.attempt_id)
+    filters = _fact_filters(replace(q, creditor=None))
+    if q.creditor is not None:
+        filters.append(Account.creditor_id == q.creditor)
     stmt = (
         select(*dims, func.coalesce(func.sum(pay.amount), 0).label("collected"))
         .select_from(joined)
-        .where(*_filters(q, a), *_period(dialect, q, pay.paid_at, zone))
+        .where(*filters, *_period(dialect, q, pay.paid_at, zone))
     )
     return _grouped(stmt, dims)
 
@@ -314,20 +380,16 @@ def placed_select(q: KpiQuery, by_creditor: bool) -> Select[Any]:
         stmt = stmt.where(acc.creditor_id == q.creditor)
     a = CallAttempt.__table__.c
     worked = [
-        c
-        for c in (
-            ("campaign", a.campaign_id, q.campaign),
-            ("stage", a.stage, q.stage),
-            ("script", a.script, q.script),
-        )
-        if c[2] is not None
+        (col, value)
+        for col, value in ((a.campaign_id, q.campaign), (a.stage, q.stage), (a.script, q.script))
+        if value is not None
     ]
     if worked:
         stmt = stmt.where(
             exists(
                 select(literal(1))
                 .select_from(CallAttempt.__table__)
-                .where(a.account_id == acc.account_id, *[col == value for _, col, value in worked])
+                .where(a.account_id == acc.account_id, *[col == value for col, value in worked])
             )
         )
     return _grouped(stmt, dims)
@@ -347,6 +409,8 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
     at = dt.datetime.combine(q.last + dt.timedelta(days=1), dt.time(), dt.UTC)
     with connect(engine) as conn:
         dialect = conn.dialect.name
+        with conn.begin():
+            refresh_facts(conn)
         # Without cuts the one row is the total: it is not counted twice.
         for cuts, target in ((by, rows), ((), None)) if by else (((), rows),):
             for stmt in (
@@ -356,7 +420,7 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
             ):
                 for row in conn.execute(stmt).mappings():
                     values = dict(row)
-                    key = tuple(values.pop(d) for d in cuts)
+                    key = tuple(_plain_key(values.pop(d)) for d in cuts)
                     bucket = total if target is None else target.setdefault(key, {})
                     bucket.update(values)
         placed = {
@@ -366,7 +430,7 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
         for cuts in {window_by, ()}:
             for name, span in ABANDON_WINDOWS:
                 stmt = attempts_select(dialect, q, cuts, period=False).where(
-                    CallAttempt.dialed_at >= at - span, CallAttempt.dialed_at < at
+                    AttemptFact.dialed_at >= at - span, AttemptFact.dialed_at < at
                 )
                 for row in conn.execute(stmt).mappings():
                     w = windows.setdefault(tuple(row[d] for d in cuts), Windows(at))
@@ -402,6 +466,11 @@ def _counts(values: dict[str, Any]) -> Counts:
         handle_s=round(float(values.get("handle_s") or 0.0), 3),
         collected=_money(values.get("collected")),
     )
+
+
+def _plain_key(value: Any) -> Any:
+    """Days and weeks as 'YYYY-MM-DD' whichever database counted them."""
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _sortable(value: Any) -> tuple[int, Any]:

@@ -42,6 +42,11 @@ def register(sub: Any) -> None:
     out = kpi.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON document with rows, total and definitions")
     out.add_argument("--csv", action="store_true", help="CSV, one line per cut")
+    kpi.add_argument(
+        "--recount",
+        action="store_true",
+        help="look at every stored call again, not only those ended since the last count (after a repair)",
+    )
     kpi.add_argument("--db", default=None, help=DB_HELP)
     kpi.set_defaults(func=_kpi)
 
@@ -87,7 +92,13 @@ def _kpi(args: argparse.Namespace) -> int:
         stage=args.stage,
         script=args.script,
     )
-    report = kpi_report(open_engine(args.db), query)
+    engine = open_engine(args.db)
+    if args.recount:
+        from dialer.analytics.queries import connect, refresh_facts
+
+        with connect(engine) as conn, conn.begin():
+            refresh_facts(conn, full=True)
+    report = kpi_report(engine, query)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     elif args.csv:

@@ -1,0 +1,44 @@
+"""What the KPI queries read: one narrow row per ended attempt, with the debtor's local time.
+
+Local day, hour and weekday cost a time-zone conversion per row; done once when the attempt is
+counted (``dialer.analytics.facts.refresh``), not in every query over a year of calls.  A row
+is derived from ``call_attempts``, ``accounts`` and ``call_records`` and can be rebuilt from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dialer.store.base import Base
+
+
+class AttemptFact(Base):
+    __tablename__ = "attempt_facts"
+    __table_args__ = (
+        Index("ix_attempt_facts_local_day", "local_day"),
+        Index("ix_attempt_facts_dialed_at", "dialed_at"),
+        Index("ix_attempt_facts_ended_at", "ended_at"),
+    )
+
+    attempt_id: Mapped[str] = mapped_column(
+        ForeignKey("call_attempts.attempt_id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(String(64))
+    creditor_id: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(16))
+    script: Mapped[str | None] = mapped_column(String(100))
+    script_version: Mapped[int | None] = mapped_column(Integer)
+    dialed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    local_day: Mapped[dt.date] = mapped_column(Date)  # in the debtor's zone (accounts.timezone, else UTC)
+    local_hour: Mapped[int] = mapped_column(SmallInteger)
+    local_weekday: Mapped[int] = mapped_column(SmallInteger)  # ISO: 1 Monday … 7 Sunday
+    answered: Mapped[int] = mapped_column(SmallInteger)  # 0/1: a person picked up (abandoned included)
+    right_party: Mapped[int] = mapped_column(SmallInteger)
+    abandoned: Mapped[int] = mapped_column(SmallInteger)
+    handled: Mapped[int] = mapped_column(SmallInteger)  # answered, not abandoned, with an end time
+    handle_s: Mapped[float] = mapped_column(Float)  # dial to end, for handled calls; else 0
