@@ -39,6 +39,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
+from foundation import metrics
 from foundation.contract import CallOutcome, debtor_channel
 from foundation.errors import DuncallError
 from foundation.log import kv
@@ -376,6 +377,7 @@ async def place_call(
             await _sweep(ari, channel_id, events)
             return result
         a.placed_at = time.monotonic()
+        live = metrics.CallStates(a.state)  # the duncall_calls gauge follows this call's state
         try:
             while True:
                 event, timed_out = await _next_event(events, WAIT[a.state](a))
@@ -388,6 +390,7 @@ async def place_call(
                 handler = TRANSITIONS.get((a.state, kind))
                 if handler is not None and await handler(a, event) is CallState.ENDED:
                     break
+                live.move(a.state)
         except Exception as exc:
             # The events were lost or a step failed: this call ends with what is known of it
             # (answered stays answered); the channel is hung up below.  Other calls go on.
@@ -398,6 +401,7 @@ async def place_call(
             )
             result.cause_txt = result.cause_txt or type(exc).__name__
         finally:
+            live.end()
             a.enter(CallState.ENDED)
             if a.conversation is not None:
                 await _finish(a.conversation, attempt_id, result)

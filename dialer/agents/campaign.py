@@ -54,6 +54,7 @@ from dialer.pacing import (
     decide,
 )
 from dialer.pacing.stats import DIAL_WINDOW
+from foundation import metrics
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition
 from foundation.errors import InputError
 from foundation.log import kv
@@ -350,6 +351,9 @@ async def run_agent_campaign(
                 stats=tracker.snapshot(),
                 windows=ledger.windows(clock().timestamp()),
                 line_limit=options.line_limit,
+            )
+            metrics.abandon_windows(
+                campaign_id, ((w.rule.name, w.answered, w.abandoned) for w in state.windows)
             )
             decision = decide(state, options.pacing)
             calls = min(decision.calls, len(queue))

@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dialer.call import RING_TIMEOUT_S, AnsweredCall, AttemptResult, place_call
 from dialer.dial import record
+from foundation import metrics
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget, debtor_channel
 from foundation.errors import ServiceUnavailable
 from foundation.log import kv
@@ -161,6 +162,7 @@ async def dial_one(
         reasons = await gate.reserve(target, attempt_id, clock())
     except (ServiceUnavailable, SQLAlchemyError) as exc:
         # No allowing decision was recorded, so nothing may be dialled: held, not lost.
+        metrics.guard_held()
         log.warning(
             "dial held: a service is unavailable", extra=kv(attempt_id=attempt_id, error=type(exc).__name__)
         )
@@ -168,6 +170,7 @@ async def dial_one(
     except Exception as exc:
         log.exception("dial not decided", extra=kv(attempt_id=attempt_id))
         return TargetResult(target, attempt_id, False, error=type(exc).__name__)
+    metrics.guard_decided(reasons)
     if reasons:
         log.info("dial denied", extra=kv(account_id=target.account_id, reasons=reasons))
         if hooks.denied is not None:
@@ -181,6 +184,7 @@ async def dial_one(
             attempt_id, debtor_channel(attempt_id), CallOutcome.FAILED, cause_txt="not placed"
         )
         result = TargetResult(target, attempt_id, True, [], not_placed, error=type(exc).__name__)
+        metrics.dial_ended(CallOutcome.FAILED, placed=False)
         if isinstance(exc, ServiceUnavailable | SQLAlchemyError):
             log.warning(
                 "dial not placed: its attempt row could not be written", extra=kv(attempt_id=attempt_id)
@@ -198,6 +202,9 @@ async def dial_one(
             log.exception("campaign bookkeeping failed for an attempt", extra=kv(attempt_id=attempt_id))
     await _write_end(engine, target, attempt, clock)
     await _report(gate, attempt)
+    metrics.dial_ended(attempt.outcome)
+    if attempt.conversation is not None:
+        metrics.conversation_ended(attempt.conversation)
     return TargetResult(target, attempt_id, True, [], attempt)
 
 
@@ -213,6 +220,7 @@ async def _not_placed(
     The row first: if withdrawing fails, the ledger keeps counting the attempt (the strict side).
     """
     log.warning("dial not placed: Asterisk refused the originate", extra=kv(attempt_id=attempt.attempt_id))
+    metrics.dial_ended(attempt.outcome, placed=False)
     try:
         await record.not_placed(engine, attempt, clock())
     except Exception as exc:

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duncall.console.errors import ApiError
+from duncall.console.metrics import router as metrics_router
 from duncall.console.routers import accounts, admin, auth, calls, kpi, live, messages, payments, scripts, supervision
 from duncall.console.settings import ConsoleSettings
 from duncall.console.state import Console
@@ -140,6 +141,7 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
     for module in (auth, scripts, calls, admin, live, accounts, payments, kpi, messages):
         app.include_router(module.router)
     app.include_router(supervision.router)
+    app.include_router(metrics_router)  # GET /metrics: token or loopback only (its docstring)
     app.state.supervision = None  # made on first use (routers/supervision.py)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
