@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -215,3 +218,26 @@ def test_live_calls_and_the_event_queue_are_read_from_redis_at_each_scrape(
     assert _value(samples, "duncall_live_calls", handled_by="supervisor") == 1
     assert _value(samples, "duncall_queue_depth", queue="live_events") == 7
     assert _value(samples, "duncall_redis_memory_bytes", kind="used") > 0
+
+
+def test_the_console_serves_what_another_process_recorded(
+    offline: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As under Docker Compose: the dialer's process records, the console's process serves.
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    dialer = (
+        "from foundation import metrics\n"
+        "for _ in range(3): metrics.dial_ended('no_answer')\n"
+        "metrics.guard_decided(['calling_window'])\n"
+    )
+    for _ in range(2):  # two dialer processes, one after the other: their counts add up
+        subprocess.run(
+            [sys.executable, "-c", dialer],
+            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)},
+            check=True,
+        )
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    samples = _samples(_console(tmp_path, client=LOOPBACK).get("/metrics").text)
+    assert _value(samples, "duncall_dials_total", outcome="no_answer") == 6
+    assert _value(samples, "duncall_guard_decisions_total", decision="deny", reason="calling_window") == 2

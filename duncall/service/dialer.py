@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -54,6 +55,18 @@ def run_forever(campaign_args: Sequence[str], every_s: float, stop: threading.Ev
     return 0
 
 
+def _forget_live_gauges_of_this_pid() -> None:
+    """A container restarted keeps its pid: the last process's live gauges must not carry over.
+
+    In multiprocess mode a gauge's value sits in a file named by pid and is read back by a new
+    process with the same pid; a dialer that died with calls up would leave them counted for ever.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # untyped upstream
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m duncall.service.dialer")
     parser.add_argument(
@@ -68,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--every {args.every:g} is too short; use {MIN_EVERY_S:g} s or more")
     if not rest:
         parser.error("no campaign: pass -- --campaign NAME --endpoint 'PJSIP/{number}@carrier'")
+    _forget_live_gauges_of_this_pid()
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
