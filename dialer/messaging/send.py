@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from dialer.messaging.guard import Candidate, MessageDecision, MessageGuard, utc_now
 from dialer.messaging.model import (
@@ -32,9 +32,10 @@ from dialer.messaging.model import (
     SendResult,
 )
 from dialer.messaging.templates import TemplateSet
-from dialer.store.models import Account, PhoneStatus, PhoneStatusRow
+from dialer.policy.suppression import report_applies
+from dialer.store.models import Account, AccountFlagRow, Creditor, Phone, PhoneStatus, PhoneStatusRow
 from dialer.store.models.messages import MessageAddressRow, MessageEventRow, MessageRow, OptOutRow
-from dialer.suppression.lists import suppressed_for
+from dialer.store.models.suppression import Suppression
 from foundation.log import kv
 
 log = logging.getLogger(__name__)
@@ -111,59 +112,107 @@ class RunSummary:
 
 
 def load_targets(session: Session, account_ids: Sequence[str], channel: Channel) -> list[Target]:
-    """Each account's facts for ``channel``: its address (the first usable one), zone, flags, template context."""
-    accounts = session.scalars(
-        select(Account)
-        .where(Account.account_id.in_(account_ids))
-        .options(selectinload(Account.phones), selectinload(Account.flags))
-    ).all()
-    by_id = {a.account_id: a for a in accounts}
-    blocked = {
-        (r.account_id, r.number)
-        for r in session.scalars(select(PhoneStatusRow).where(PhoneStatusRow.account_id.in_(account_ids)))
-        if r.status != PhoneStatus.ACTIVE.value
+    """Each account's facts for ``channel``: its address (the first usable one), zone, flags, template context.
+
+    Core selects, a handful per batch: the ORM's per-object work would be most of a message's cost.
+    """
+    conn = session.connection()
+    a, c, p = Account, Creditor, Phone
+    accounts = {
+        row.account_id: row
+        for row in conn.execute(
+            select(
+                a.account_id,
+                a.first_name,
+                a.last_name,
+                a.timezone,
+                a.language,
+                a.balance,
+                a.currency,
+                a.due_date,
+                a.days_past_due,
+                a.creditor_id,
+                c.name.label("creditor_name"),
+                c.names.label("creditor_names"),
+                c.callback_number,
+            )
+            .outerjoin(c, c.creditor_id == a.creditor_id)
+            .where(a.account_id.in_(account_ids))
+        )
     }
-    addresses: dict[str, list[MessageAddressRow]] = {}
-    for row in session.scalars(
-        select(MessageAddressRow)
+    phones: dict[str, list[Any]] = {}
+    for row in conn.execute(
+        select(p.account_id, p.number, p.phone_type, p.consent_date)
+        .where(p.account_id.in_(account_ids), p.contact_type == "debtor")
+        .order_by(p.account_id, p.position)
+    ):
+        phones.setdefault(row.account_id, []).append(row)
+    flags: dict[str, set[str]] = {}
+    for account_id, flag in conn.execute(
+        select(AccountFlagRow.account_id, AccountFlagRow.flag).where(
+            AccountFlagRow.account_id.in_(account_ids)
+        )
+    ):
+        flags.setdefault(account_id, set()).add(flag)
+    blocked = set(
+        conn.execute(
+            select(PhoneStatusRow.account_id, PhoneStatusRow.number).where(
+                PhoneStatusRow.account_id.in_(account_ids), PhoneStatusRow.status != PhoneStatus.ACTIVE.value
+            )
+        ).tuples()
+    )
+    suppressions: dict[str, list[tuple[str, dt.date | None]]] = {}
+    if channel is Channel.SMS:
+        numbers = sorted({row.number for rows in phones.values() for row in rows})
+        for number, kind, reported_on in conn.execute(
+            select(Suppression.number, Suppression.kind, Suppression.reported_on).where(
+                Suppression.number.in_(numbers), Suppression.cleared_at.is_(None)
+            )
+        ):
+            suppressions.setdefault(number, []).append((kind, reported_on))
+    addresses: dict[str, list[tuple[str, str]]] = {}
+    for account_id, address, kind in conn.execute(
+        select(MessageAddressRow.account_id, MessageAddressRow.address, MessageAddressRow.kind)
         .where(MessageAddressRow.account_id.in_(account_ids), MessageAddressRow.channel == channel.value)
         .order_by(MessageAddressRow.position)
     ):
-        addresses.setdefault(row.account_id, []).append(row)
+        addresses.setdefault(account_id, []).append((address, kind))
     out = []
     for account_id in account_ids:
-        a = by_id.get(account_id)
-        if a is None:
+        row = accounts.get(account_id)
+        if row is None:
             continue
-        debtor_phones = [p for p in a.phones if p.contact_type == "debtor"]
+        debtor_phones = phones.get(account_id, [])
         zone_phone = debtor_phones[0].number if debtor_phones else None
         address: str | None = None
         work = False
         if channel is Channel.SMS:
-            for p in debtor_phones:
-                if p.phone_type in SMS_PHONE_TYPES and (account_id, p.number) not in blocked:
-                    if not suppressed_for(session, p.number, p.consent_date):
-                        address = p.number
-                        break
-            address = address or next((r.address for r in addresses.get(account_id, [])), None)
+            for ph in debtor_phones:
+                if ph.phone_type not in SMS_PHONE_TYPES or (account_id, ph.number) in blocked:
+                    continue
+                entries = suppressions.get(ph.number, [])
+                if not any(report_applies(kind, on, ph.consent_date) for kind, on in entries):
+                    address = ph.number
+                    break
+            address = address or next((addr for addr, _ in addresses.get(account_id, [])), None)
         else:
             rows = addresses.get(account_id, [])
-            personal = [r for r in rows if r.kind != WORK]
+            personal = [addr for addr, kind in rows if kind != WORK]
             if personal:
-                address = personal[0].address
+                address = personal[0]
             elif rows:
-                address, work = rows[0].address, True
-        creditor = a.creditor
+                address, work = rows[0][0], True
+        names = row.creditor_names or {}
         context = {
-            "first_name": a.first_name,
-            "last_name": a.last_name,
-            "creditor": creditor.name_in(a.language) if creditor else "",
-            "callback_number": (creditor.callback_number or "") if creditor else "",
-            "balance": money(a.balance, a.currency, a.language),
-            "currency": a.currency,
-            "due_date": a.due_date.isoformat() if a.due_date else "",
-            "days_past_due": a.days_past_due,
-            "account_tail": a.account_id[-4:],
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+            "creditor": names.get(row.language) or row.creditor_name or "",
+            "callback_number": row.callback_number or "",
+            "balance": money(Decimal(row.balance), row.currency, row.language),
+            "currency": row.currency,
+            "due_date": row.due_date.isoformat() if row.due_date else "",
+            "days_past_due": row.days_past_due,
+            "account_tail": account_id[-4:],
         }
         out.append(
             Target(
@@ -172,13 +221,13 @@ def load_targets(session: Session, account_ids: Sequence[str], channel: Channel)
                     account_id=account_id,
                     channel=channel,
                     address=address,
-                    timezone=a.timezone,
+                    timezone=row.timezone,
                     zone_phone=zone_phone,
-                    flags=frozenset(f.flag for f in a.flags),
+                    flags=frozenset(flags.get(account_id, ())),
                     work_address=work,
                 ),
-                a.language,
-                a.creditor_id,
+                row.language,
+                row.creditor_id,
                 context,
             )
         )
@@ -291,21 +340,31 @@ class Messenger:
         accounts = {m.message_id: m.account_id for m in outgoing}
         channel = outgoing[0].channel.value
         with self.engine.begin() as conn:
-            for r in results:
-                # Only from queued: a delivery report may have come back before this write.
-                conn.execute(
-                    update(MessageRow)
-                    .where(
-                        MessageRow.message_id == r.message_id, MessageRow.status == MessageStatus.QUEUED.value
-                    )
-                    .values(
-                        status=r.status.value,
-                        status_at=now,
-                        provider_id=(r.provider_id or None) and r.provider_id[:100],
-                        subject=(subjects.get(r.message_id) or None),
-                        error=(r.error or None) and r.error[:400],
-                    )
+            # One executemany; only from queued: a delivery report may have come back before this write.
+            conn.execute(
+                update(MessageRow)
+                .where(
+                    MessageRow.message_id == bindparam("mid"), MessageRow.status == MessageStatus.QUEUED.value
                 )
+                .values(
+                    status=bindparam("new_status"),
+                    status_at=bindparam("at"),
+                    provider_id=bindparam("pid"),
+                    subject=bindparam("subj"),
+                    error=bindparam("err"),
+                ),
+                [
+                    {
+                        "mid": r.message_id,
+                        "new_status": r.status.value,
+                        "at": now,
+                        "pid": (r.provider_id or None) and r.provider_id[:100],
+                        "subj": subjects.get(r.message_id) or None,
+                        "err": (r.error or None) and r.error[:400],
+                    }
+                    for r in results
+                ],
+            )
             events = [
                 {
                     "message_id": r.message_id,
@@ -365,8 +424,6 @@ class ReplyResult:
 
 
 def accounts_for(session: Session, channel: Channel, address: str) -> list[Account]:
-    from dialer.store.models import Phone
-
     if channel is Channel.SMS:
         ids = set(session.scalars(select(Phone.account_id).where(Phone.number == address)))
     else:
