@@ -93,6 +93,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start(cmd: list[str]) -> subprocess.Popen[bytes]:
+    """A Kannel daemon in its own process (Popen only starts it)."""
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def wait_port(port: int) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -112,7 +117,7 @@ def seed(url: str, n: int) -> list[str]:
             )
         )
         db.flush()
-        for i, account_id in enumerate(ids):
+        for account_id in ids:
             db.add(
                 Account(
                     account_id=account_id,
