@@ -197,16 +197,12 @@ async def main() -> None:
         ports = {k: free_port() for k in ("admin", "smsbox", "fake", "sendsms")}
         conf = Path(tmp) / "kannel.conf"
         conf.write_text(KANNEL_CONF.format(**ports, logs=tmp), encoding="utf-8")
-        procs = [
-            subprocess.Popen(["bearerbox", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ]
+        procs = [start(["bearerbox", str(conf)])]
         wait_port(ports["fake"])
         reader, writer = await asyncio.open_connection("127.0.0.1", ports["fake"])
         seen = [0]
         drainer = asyncio.create_task(drain(reader, seen))
-        procs.append(
-            subprocess.Popen(["smsbox", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        )
+        procs.append(start(["smsbox", str(conf)]))
         wait_port(ports["sendsms"])
         kannel = KannelSender(
             KannelConfig(
