@@ -44,11 +44,16 @@ class AccountFile(BaseModel):
     callback_number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
     extra: dict[str, str] = Field(default_factory=dict)
 
-    def view(self) -> AccountView:
-        return AccountView(**self.model_dump())
+    def view(self, today: dt.date | None = None) -> AccountView:
+        """The view; days past due without a due date are read as of ``today`` (default: the
+        real today), as the account import does, so a script naming the due date has one."""
+        fields = self.model_dump()
+        if fields["due_date"] is None:
+            fields["due_date"] = (today or dt.date.today()) - dt.timedelta(days=self.days_past_due)
+        return AccountView(**fields)
 
 
-def load_account(path: Path) -> AccountView:
+def load_account(path: Path, today: dt.date | None = None) -> AccountView:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -60,7 +65,7 @@ def load_account(path: Path) -> AccountView:
     except (ValueError, yaml.YAMLError) as exc:
         raise InputError(f"account file {path} is not valid JSON/YAML: {exc}", "fix its syntax") from None
     try:
-        return AccountFile.model_validate(data).view()
+        return AccountFile.model_validate(data).view(today)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top)"

@@ -262,6 +262,7 @@ def _account_params(r: AccountRecord) -> dict[str, Any]:
         "risk_segment": r.risk_segment,
         "payment_history": [{"date": p.date.isoformat(), "amount": str(p.amount)} for p in r.payment_history],
         "creditor_id": r.creditor_id,
+        "due_date_derived": r.due_date_derived,
     }
 
 

@@ -72,6 +72,8 @@ class AccountRecord:
     flags: frozenset[str]
     payment_history: tuple[Payment, ...]
     creditor_id: str | None = None  # must name a stored creditor; the importer checks that
+    # The file gave days past due and no due date: ``due_date`` is the import day minus them.
+    due_date_derived: bool = False
 
 
 def account_id(value: Any) -> str:
@@ -306,8 +308,13 @@ def build(
     flag_values: list[str],
     payments: list[Payment],
     creditor: Any = None,
+    as_of: dt.date | None = None,
 ) -> AccountRecord:
-    """Check the cross-field rules and freeze one account."""
+    """Check the cross-field rules and freeze one account.
+
+    Days past due without a due date are read as of ``as_of`` (the import's day, default
+    today): the due date is that day minus them, so the account ages from there like any other
+    and a script that names the due date has one to say."""
     first = name_part("first_name", first_name)
     last = name_part("last_name", last_name)
     if not first and not last:
@@ -316,6 +323,9 @@ def build(
     dpd = days_past_due(days_past_due_value)
     if due is None and dpd is None:
         raise RowError("give due_date or days_past_due: the strategy needs one to choose a stage")
+    derived = due is None
+    if due is None and dpd is not None:
+        due = (as_of or dt.date.today()) - dt.timedelta(days=dpd)
     return AccountRecord(
         account_id=account_id(account_id_value),
         first_name=first,
@@ -332,4 +342,5 @@ def build(
         flags=flags(flag_values),
         payment_history=tuple(sorted(payments, key=lambda p: p.date)),
         creditor_id=creditor_id(creditor),
+        due_date_derived=derived,
     )

@@ -331,6 +331,7 @@ def _missing_scripts(strategy: Any) -> list[tuple[str, str, Path]]:
 
 def _next(args: argparse.Namespace) -> int:
     from dialer.store.db import open_engine, session_factory
+    from dialer.store.models import Account
     from dialer.store.repo import strategy_inputs
     from dialer.strategy.config import load_strategy
     from dialer.strategy.policy import next_action
@@ -340,6 +341,13 @@ def _next(args: argparse.Namespace) -> int:
     with session_factory(open_engine(args.db))() as session:
         state, history = strategy_inputs(session, args.account_id, now)
     action = next_action(strategy, state, history, now)
+    with session_factory(open_engine(args.db))() as session:
+        account = session.get(Account, args.account_id)
+    if account is not None and account.due_date is not None:
+        how = (
+            f" (derived: {account.days_past_due} days past due on import)" if account.due_date_derived else ""
+        )
+        print(f"due date    {account.due_date.isoformat()}{how}")
     print(f"action      {action.kind.value}")
     if action.stage is not None:
         print(f"stage       {action.stage.value}")

@@ -54,11 +54,11 @@ def simulate(session: DialogueSession, lines: TextIO, out: TextIO, *, speech: bo
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    account = load_account(Path(args.account))
     try:
         today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
     except ValueError:
         raise InputError(f"--today {args.today!r} is not a date", "write it as YYYY-MM-DD") from None
+    account = load_account(Path(args.account), today)
     script = load_script(find_script(args.script, account.language))
     session = DialogueSession(script, account, today, load_classifier())
     simulate(session, sys.stdin, sys.stdout, speech=args.speech)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dialer.store.base import Base
@@ -36,6 +36,8 @@ class Account(Base):
     currency: Mapped[str] = mapped_column(String(3))
     due_date: Mapped[dt.date | None] = mapped_column(Date)
     days_past_due: Mapped[int | None] = mapped_column(Integer)
+    # The file gave only days past due: ``due_date`` is the import day minus them.
+    due_date_derived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     product: Mapped[str | None] = mapped_column(String(100))
     risk_segment: Mapped[str | None] = mapped_column(String(50))
     # [{"date": "YYYY-MM-DD", "amount": "12.34"}, ...] — read whole, never queried by element.
