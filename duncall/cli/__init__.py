@@ -31,8 +31,10 @@ AREAS = (
     "payments",
     "dnc",
     "kpi",
+    "model",
     "audit",
     "messages",
+    "assign",
 )
 
 
