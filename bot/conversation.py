@@ -40,6 +40,7 @@ from bot.media.endpointer import (
     SpeechEnded,
     SpeechStarted,
 )
+from bot.nlu.grammar import fill
 from bot.tts.cache import PromptCache
 from foundation.contract import ConversationRecord, Turn
 from foundation.errors import ConfigError
@@ -389,8 +390,10 @@ class Conversation:
         if not name:
             return ()
         # The state's expected answers, plus what a debtor may say in any state
-        # (stop calling, a person please, I already paid…).
-        return tuple(dict.fromkeys(self.grammar_phrases(self.lang, name) + self._open_phrases()))
+        # (stop calling, a person please, I already paid…), with the account's words
+        # ("yes this is {first_name}") filled in for this call.
+        both = tuple(dict.fromkeys(self.grammar_phrases(self.lang, name) + self._open_phrases()))
+        return fill(both, getattr(self.dialogue, "grammar_values", {}))
 
     async def _recognize(self, utt: Utterance) -> Transcript:
         if utt.heard is not None:

@@ -36,6 +36,8 @@ class Intent(StrEnum):
     ATTORNEY = "attorney"
     BANKRUPTCY = "bankruptcy"
     REPEAT = "repeat"
+    # "Who is this?", "how did you get my number?": the bot says who it is and for whom.
+    ASK_IDENTITY = "ask_identity"
     OUT_OF_SCOPE = "out_of_scope"
 
 

@@ -109,7 +109,26 @@ class Settings(BaseSettings):
         description="YAML file of phrases a bot line must never say, by language. Default: the shipped list.",
     )
     console_secure_cookie: bool = Field(
-        default=False, description="`1` marks the console's session cookie Secure (behind TLS)."
+        default=False,
+        description="`1` marks the console's session cookie Secure even on loopback (it always is over "
+        "HTTPS or beyond loopback).",
+    )
+    console_tls_proxy: bool = Field(
+        default=False,
+        description="`1`: a TLS-terminating proxy is in front of the console, so it may listen beyond "
+        "loopback over plain HTTP (otherwise it refuses every request there). The proxy must send "
+        "`X-Forwarded-Proto` and `X-Forwarded-For`, and the console then sends HSTS.",
+    )
+    console_origins: str = Field(
+        default="",
+        description="Comma-separated extra origins (`https://console.example.com`) the console accepts "
+        "for state changes and WebSockets besides the host a request names. Needed only where a "
+        "proxy rewrites `Host`.",
+    )
+    console_qa_transcript_only: bool = Field(
+        default=True,
+        description="`1` (default): QA reviewers read transcripts (names masked) and cannot play "
+        "recordings, in which the bot says the debtor's full name; `0` lets them play recordings.",
     )
     console_qa_form: Path | None = Field(
         default=None, description="YAML QA scoring form for call reviews. Default: the shipped form."
@@ -136,9 +155,12 @@ class Settings(BaseSettings):
     )
 
     smtp_host: str | None = Field(
-        default=None, description="SMTP server (relay or provider) for e-mail messages; unset: no e-mail channel."
+        default=None,
+        description="SMTP server (relay or provider) for e-mail messages; unset: no e-mail channel.",
     )
-    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587: submission with STARTTLS).")
+    smtp_port: int = Field(
+        default=587, ge=1, le=65535, description="SMTP port (587: submission with STARTTLS)."
+    )
     smtp_starttls: bool = Field(
         default=True, description="`1` upgrades the SMTP connection with STARTTLS before AUTH; `0`: plain."
     )
@@ -148,7 +170,8 @@ class Settings(BaseSettings):
         default=None, description="PEM file of the CA the SMTP server's certificate is checked against."
     )
     smtp_from: str = Field(
-        default="collections@localhost", description="The From address of e-mail messages (and the unsubscribe mailto)."
+        default="collections@localhost",
+        description="The From address of e-mail messages (and the unsubscribe mailto).",
     )
     smtp_from_name: str | None = Field(default=None, description="The From display name of e-mail messages.")
     kannel_url: str | None = Field(
@@ -156,7 +179,9 @@ class Settings(BaseSettings):
         description="Kannel's sendsms URL for SMS, e.g. `http://127.0.0.1:13013/cgi-bin/sendsms`; unset: no SMS channel.",
     )
     kannel_user: str = Field(default="duncall", description="Kannel sendsms-user name.")
-    kannel_password: SecretStr | None = Field(default=None, description="Kannel sendsms-user password. Secret.")
+    kannel_password: SecretStr | None = Field(
+        default=None, description="Kannel sendsms-user password. Secret."
+    )
     sms_sender: str | None = Field(
         default=None, description="SMS sender (short code or number); unset: Kannel's global-sender."
     )
@@ -169,6 +194,18 @@ class Settings(BaseSettings):
         default=None,
         description="Shared token in Kannel's dlr-url and get-url (`/api/messages/…?token=`); unset: "
         "those routes answer 503. Secret.",
+    )
+    payment_link_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key that signs payment links (`/pay/<token>`); unset: no links are sent and "
+        "the pages answer 503. Use 32 random bytes or more. Secret.",
+    )
+    payment_link_url: str | None = Field(
+        default=None,
+        description="Base URL at which debtors reach the console's payment pages, e.g. `https://pay.agency.example`.",
+    )
+    payment_link_ttl_hours: int = Field(
+        default=72, ge=1, le=24 * 90, description="How long a payment link works after it is sent."
     )
     templates_dir: Path | None = Field(
         default=None,
@@ -309,7 +346,18 @@ def ari_settings() -> AriSettings:
 
 
 def redis_url() -> str:
-    return get_settings().redis_url.get_secret_value()
+    """The configured Redis URL, checked for its form (a one-line error that never shows it: it
+    may hold a password)."""
+    from redis.connection import parse_url
+
+    url = get_settings().redis_url.get_secret_value()
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        raise ConfigError(
+            f"DUNCALL_REDIS_URL is not a Redis URL ({exc})", "write it like redis://127.0.0.1:6379/0"
+        ) from None
+    return url
 
 
 def database_url() -> str:

@@ -185,7 +185,7 @@ def test_schema_errors_point_at_the_offending_key(tmp_path: Path) -> None:
         "deny, wrong_number, third_party, promise_to_pay, already_paid, dispute, hardship, "
         "request_installment, "
         "callback_later, request_human, ask_amount, ask_payment_method, stop_calling, refuse_to_pay, "
-        "abusive, attorney, bankruptcy, repeat, out_of_scope"
+        "abusive, attorney, bankruptcy, repeat, ask_identity, out_of_scope"
     ]
     text = VALID.replace("end: refused", "end: refused_to_pay")
     assert problems_of(tmp_path, text)[0].startswith(

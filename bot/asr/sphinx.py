@@ -23,11 +23,23 @@ language model on a second decoder was tried: PocketSphinx holds the GIL while
 it decodes, so that stalled every call's audio by ~40% of the speech time.)
 Decoders are warmed (``warm``) before the first dial: a decoder's first audio
 with a grammar costs ~1 s, and making one ~0.6 s, both with the GIL held.
+
+Confidence (``confidence``): a phrase grammar always returns *some* phrase, so being
+one of the listed phrases says little ("hello" comes back as "no", "yes this is john
+speaking" as "yes it is").  Two things measured on the decode itself do: how much of
+the utterance's speech the recognized words cover (a fragment or a short phrase
+forced onto a long reply leaves most of it to silence and filler models), and the
+words' acoustic score per frame (PocketSphinx scores each frame against the best
+senone, so a word that fits the audio costs little per frame and a forced one a lot).
+Both cost nothing beyond the decode.  A result that is not one whole phrase of the
+state's list is capped below every verification and flag threshold; the reliability
+table is in bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import queue
 import re
 import threading
@@ -49,6 +61,15 @@ MAX_DECODERS = 24
 LM_FALLBACK_BUDGET_S = 0.2  # language-model decode after the endpoint, at most
 LM_CHUNK_BYTES = SAMPLE_RATE_HZ * 2 // 10  # 100 ms of audio between budget checks
 CUT_SHORT_CONFIDENCE = 0.3  # words of a fallback cut short: kept for QA, below any script's floor
+# Confidence from the decode (see the module's notes and ``confidence``).
+FRAME_RATE_HZ = 100  # PocketSphinx's frames: 10 ms
+SPEECH_BELOW_PEAK_DB = 35.0  # a frame within this of the utterance's loudest is speech
+SPEECH_FLOOR_DB = 30.0  # …and never quieter than this (line noise)
+COVERAGE_NONE, COVERAGE_FULL = 0.3, 0.9  # share of speech frames inside recognized words
+PENALTY_GOOD, PENALTY_BAD = 3.0, 7.0  # -ln(acoustic score) per word frame, vs the best senone
+WHOLE_PHRASE_CONF = (0.35, 0.95)  # a whole phrase of the state's list: confidence from worst to best
+FRAGMENT_CONF = (0.2, 0.65)  # a piece of a phrase: never enough to verify or to set a flag
+LM_CONF = (0.45, 0.7)  # the language model's words (no list to be a phrase of)
 # An endpointed utterance carries ~0.3 s of pre-roll and ~0.5 s of trailing silence.
 PREROLL_AND_TAIL_S = 0.8
 _WORD_RE = re.compile(r"[a-z']+")
@@ -227,6 +248,7 @@ class SphinxRecognizer:
         started = time.perf_counter()
         dec = slot.decoder
         complete = True
+        evidence = decode_evidence(dec, pcm) if text else 0.0
         if phrase_set and _grammar_missed(text, pcm):
             # The answer was off the state's list: a phrase grammar then returns
             # nothing or a short fragment of the closest phrase.  The language
@@ -238,9 +260,17 @@ class SphinxRecognizer:
                 free, complete = self._lm_within(slot, pcm, budget_s)
             if len(free.split()) > len(text.split()):
                 text, phrase_set = free, frozenset()
-        # PocketSphinx's posteriors are not calibrated; what tells us more is
-        # whether the words form one of the phrases the state expects.
-        conf = 0.0 if not text else (0.9 if text in phrase_set else 0.6 if complete else CUT_SHORT_CONFIDENCE)
+                evidence = decode_evidence(dec, pcm)
+        if not text:
+            conf = 0.0
+        elif not complete:
+            conf = CUT_SHORT_CONFIDENCE
+        elif not phrase_set:
+            conf = _scale(evidence, LM_CONF)
+        elif text in phrase_set:
+            conf = _scale(evidence, WHOLE_PHRASE_CONF)
+        else:
+            conf = _scale(evidence, FRAGMENT_CONF)
         return Transcript(
             text=text,
             confidence=max(0.0, min(1.0, conf)),
@@ -337,6 +367,51 @@ class SphinxStream:
             self._owner._release(slot)
 
 
+def decode_evidence(dec: Decoder, pcm: bytes) -> float:
+    """0..1: how well the decoder's last hypothesis fits ``pcm`` (its words' share of the
+    speech, and their acoustic score per frame), half each."""
+    covered = 0.0
+    penalty = 0.0
+    word_frames = 0
+    segments = [s for s in (dec.seg() or ()) if not s.word.startswith(("<", "["))]
+    if not segments:
+        return 0.0
+    speech = speech_frames(pcm)
+    in_words = np.zeros(len(speech), dtype=bool)
+    for seg in segments:
+        in_words[seg.start_frame : seg.end_frame + 1] = True
+        frames = seg.end_frame - seg.start_frame + 1
+        # The binding gives the score as a probability; a long word can underflow to 0.
+        penalty += -math.log(seg.ascore) if seg.ascore > 0 else PENALTY_BAD * frames
+        word_frames += frames
+    if speech.any():
+        covered = float((speech & in_words).sum() / speech.sum())
+    per_frame = penalty / max(1, word_frames)
+    coverage = _unit((covered - COVERAGE_NONE) / (COVERAGE_FULL - COVERAGE_NONE))
+    fit = _unit((PENALTY_BAD - per_frame) / (PENALTY_BAD - PENALTY_GOOD))
+    return 0.5 * coverage + 0.5 * fit
+
+
+def speech_frames(pcm: bytes) -> np.ndarray:
+    """Per 10 ms frame: whether it holds speech (energy near the utterance's peak)."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16).astype(np.float32)
+    size = SAMPLE_RATE_HZ // FRAME_RATE_HZ
+    n = len(samples) // size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    energy_db = 10 * np.log10((samples[: n * size].reshape(n, size) ** 2).mean(axis=1) + 1.0)
+    return np.asarray(energy_db > max(float(energy_db.max()) - SPEECH_BELOW_PEAK_DB, SPEECH_FLOOR_DB))
+
+
+def _unit(x: float) -> float:
+    return max(0.0, min(1.0, x))
+
+
+def _scale(evidence: float, bounds: tuple[float, float]) -> float:
+    low, high = bounds
+    return round(low + (high - low) * _unit(evidence), 3)
+
+
 def check_lang(lang: str) -> None:
     """PocketSphinx's bundled model is English only."""
     if lang != "en":
@@ -367,7 +442,10 @@ def _search_name(clean: tuple[str, ...]) -> str:
 
 
 def normalize(phrase: str, dec: Decoder) -> str:
-    """Lowercase dictionary words only; a phrase with an unknown word is left out."""
+    """Lowercase dictionary words only; a phrase with an unknown word (or an account word
+    not filled in, ``{first_name}``) is left out."""
+    if "{" in phrase:
+        return ""
     words = _WORD_RE.findall(phrase.lower())
     if not words or any(dec.lookup_word(w) is None for w in words):
         return ""
@@ -375,8 +453,61 @@ def normalize(phrase: str, dec: Decoder) -> str:
 
 
 def jsgf(name: str, phrases: tuple[str, ...]) -> str:
-    alternatives = " | ".join(sorted(set(phrases)))
-    return f"#JSGF V1.0;\ngrammar {name};\npublic <utt> = {alternatives};\n"
+    """The phrases as one JSGF grammar whose rules share common beginnings and endings.
+
+    A grammar with slots lists ~1,500 phrases ("i can pay {amount} {day}"); as flat
+    alternatives the decoder searched them all side by side (minutes per utterance on
+    a loaded machine).  As the minimal word automaton it is a few hundred arcs: one rule
+    per state, each alternative a word and the rule of the state it leads to.
+    """
+    rules = _minimal_automaton(sorted({tuple(p.split()) for p in phrases if p.split()}))
+    lines = [f"#JSGF V1.0;\ngrammar {name};"]
+    for i, (arcs, final) in enumerate(rules):
+        alts = [f"{word} <q{target}>" if rules[target][0] else word for word, target in arcs]
+        if i > 0 and not arcs:
+            continue  # an ending: referred to as the bare word
+        if final and arcs:
+            body = f"[{' | '.join(alts)}]" if len(alts) > 1 else f"[{alts[0]}]"
+        else:
+            body = " | ".join(alts) if alts else "<NULL>"
+        head = "public <utt>" if i == 0 else f"<q{i}>"
+        lines.append(f"{head} = {body};")
+    return "\n".join(lines) + "\n"
+
+
+def _minimal_automaton(phrases: list[tuple[str, ...]]) -> list[tuple[list[tuple[str, int]], bool]]:
+    """The minimal acyclic automaton of ``phrases`` (as word sequences): per state, its arcs
+    (word, next state) and whether a phrase may end there; state 0 is the start."""
+    trie: list[tuple[dict[str, int], bool]] = [({}, False)]
+    for words in phrases:
+        node = 0
+        for word in words:
+            arcs = trie[node][0]
+            if word not in arcs:
+                arcs[word] = len(trie)
+                trie.append(({}, False))
+            node = arcs[word]
+        trie[node] = (trie[node][0], True)
+    # Merge states with the same future, leaves first (a state's signature is its finality
+    # and its arcs to already-merged states).
+    canon: dict[tuple[bool, tuple[tuple[str, int], ...]], int] = {}
+    merged: dict[int, int] = {}
+    out: list[tuple[list[tuple[str, int]], bool]] = []
+
+    def visit(node: int) -> int:
+        arcs, final = trie[node]
+        sig = (final, tuple(sorted((w, visit(t)) for w, t in arcs.items())))
+        if sig not in canon:
+            canon[sig] = len(out)
+            out.append((list(sig[1]), final))
+        merged[node] = canon[sig]
+        return canon[sig]
+
+    start = visit(0)
+    # Renumber so the start is rule 0.
+    order = [start] + [i for i in range(len(out)) if i != start]
+    index = {old: new for new, old in enumerate(order)}
+    return [([(w, index[t]) for w, t in out[old][0]], out[old][1]) for old in order]
 
 
 def _grammar_missed(text: str, pcm: bytes) -> bool:

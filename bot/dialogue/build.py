@@ -88,6 +88,7 @@ def build_script(path: Path, source: YamlSource) -> Script:
             queue=raw.get("queue"),
             otherwise=_otherwise(raw.get("otherwise"), (*sp, "otherwise"), source),
             offers=Action(raw["offers"]) if "offers" in raw else None,
+            confirm=_prompts(raw.get("confirm"), (*sp, "confirm"), source),
         )
     return Script(
         name=data["script"],
@@ -101,4 +102,6 @@ def build_script(path: Path, source: YamlSource) -> Script:
         min_confidence=float(data.get("min_confidence", 0.5)),
         max_promise_days=int(data.get("max_promise_days", 30)),
         description=str(data.get("description", "")),
+        verify_confidence=float(data.get("verify_confidence", 0.75)),
+        flag_confidence=float(data.get("flag_confidence", 0.85)),
     )

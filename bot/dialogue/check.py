@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from bot.dialogue.model import Problem, Script, State
+from bot.dialogue.model import ENDS_COLLECTION, Problem, Script, State
 from bot.dialogue.types import MAY_BE_UNAVAILABLE, Action
 from bot.dialogue.vocabulary import (
     DISCLOSURE_WORDS,
@@ -123,6 +123,35 @@ def _check_state(script: Script, name: str, state: State, add: Add) -> None:
                 )
     _check_action(script, name, state, add)
     _check_announcements(script, name, state, add)
+    _check_confirm(script, name, state, add)
+
+
+def _check_confirm(script: Script, name: str, state: State, add: Add) -> None:
+    """A flag ending collection is confirmed before it is set from an uncertain recognition."""
+    sp: Where = ("states", name)
+    ending = sorted(f.value for f in state.flags & ENDS_COLLECTION)
+    spoken_to = name in script.global_on.values() or any(
+        name in s.on.values() for s in script.states.values()
+    )
+    if ending and spoken_to and not state.confirm:
+        add(
+            sp,
+            f"state {name!r} sets {', '.join(ending)}, which ends collection; add `confirm:` with the "
+            'question asked when the answer was not heard for sure ("Did you say you have an attorney?")',
+        )
+    if state.confirm and not ending:
+        add((*sp, "confirm"), "`confirm` is only asked before a state that sets a flag ending collection")
+    for prompt in state.confirm:
+        for unknown in prompt.template.unknown_placeholders():
+            add(
+                (*sp, "confirm"),
+                f"unknown placeholder {{{unknown}}}; known: {', '.join(sorted(PLACEHOLDERS))}",
+            )
+        for phrase in announced_actions(prompt.template.text, script.lang).values():
+            add(
+                (*sp, "confirm"),
+                f"state {name!r} asks {phrase!r} before anything is done; a confirmation only asks",
+            )
 
 
 def _check_announcements(script: Script, name: str, state: State, add: Add) -> None:

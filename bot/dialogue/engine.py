@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from bot.dialogue.channels import PaymentLinkRequest
-from bot.dialogue.model import Otherwise, Prompt, Script, State
+from bot.dialogue.model import ENDS_COLLECTION, Otherwise, Prompt, Script, State
 from bot.dialogue.plans import installment_plan
 from bot.dialogue.ports import NO_PORTS, ActionPorts
 from bot.dialogue.types import (
@@ -43,6 +43,7 @@ from foundation.errors import ComplianceDenied, ConfigError, InputError
 
 MAX_AUTOMATIC_STEPS = 50  # `next` chains longer than this mean a script loop the checker missed
 DTMF_KEYS = frozenset("0123456789*#")
+CONFIRM_GRAMMAR = "confirm"  # grammars/<lang>/confirm.yaml: the yes/no of a confirmation
 
 
 class DialogueSession:
@@ -80,6 +81,10 @@ class DialogueSession:
         self._no_input = 0
         self._no_match = 0
         self._last = Slots()
+        self._asr_confidence = 1.0  # the recognizer's confidence in the answer being acted on
+        # A state with a flag ending collection, waiting for the debtor's yes to "did you say…?"
+        self._confirming: str | None = None
+        self._confirming_intent: Intent | None = None
         # A promise being put together across turns ("200" … "on Friday"), then confirmed.
         self._pending_date: dt.date | None = None
         self._pending_amount: Decimal | None = None
@@ -108,11 +113,20 @@ class DialogueSession:
     def expected(self) -> tuple[Intent, ...]:
         if self._done:
             return ()
+        if self._confirming is not None:
+            return (Intent.AFFIRM, Intent.DENY, Intent.REPEAT)
         return tuple(self.script.handlers(self._state))
 
     @property
     def grammar(self) -> str | None:
-        return None if self._done else self._state.grammar
+        if self._done:
+            return None
+        return CONFIRM_GRAMMAR if self._confirming is not None else self._state.grammar
+
+    @property
+    def grammar_values(self) -> Mapping[str, str]:
+        """Account words a grammar's phrases may name ("yes this is {first_name}"), lowercase."""
+        return {"first_name": self.account.first_name.lower(), "last_name": self.account.last_name.lower()}
 
     @property
     def result(self) -> DialogueResult:
@@ -203,8 +217,12 @@ class DialogueSession:
                 asr_confidence=asr_confidence,
             )
         )
+        self._asr_confidence = asr_confidence
         floor = self.script.min_confidence
-        if asr_confidence < floor or understanding.confidence < floor:
+        understood = asr_confidence >= floor and understanding.confidence >= floor
+        if self._confirming is not None:
+            return self._on_confirmation(understanding, understood)
+        if not understood:
             return self._not_understood()
         return self._on_intent(understanding)
 
@@ -214,6 +232,8 @@ class DialogueSession:
         self._require_started()
         if digit not in DTMF_KEYS:
             raise InputError(f"{digit!r} is not a telephone key", "send one of 0-9, * or #")
+        self._confirming = None  # a key is an answer to the state's own question
+        self._asr_confidence = 1.0
         intent = self._state.dtmf.get(digit)
         understanding = Understanding(f"#{digit}", intent, 1.0, Slots()) if intent else None
         self.turns.append(
@@ -228,6 +248,7 @@ class DialogueSession:
             return []
         self._require_started()
         self.turns.append(DialogueTurn("debtor", "no_input", "", self._state.name))
+        self._confirming = None
         self._no_input += 1
         retry = self._state.no_input
         if self._no_input > retry.retries:
@@ -258,18 +279,61 @@ class DialogueSession:
             return self._not_understood()
         if self._weak_verification(target, understanding):
             # Telling a third party about the debt cannot be undone: ask again rather than
-            # take a bare "okay" for "yes, this is me".
+            # take a bare "okay", a fragment or a guess for "yes, this is me".
             return self._not_understood()
+        if self._uncertain_flag(target, understanding):
+            # Said back before it is set: a flag that ends collection is not set on a mishearing.
+            self._confirming, self._confirming_intent = target, understanding.intent
+            return self._ask_confirmation(target)
         self._last = understanding.slots
         return self._enter(target)
 
+    def _on_confirmation(self, understanding: Understanding, understood: bool) -> list[BotTurn]:
+        """The answer to "did you say …?": a yes (or the same words again) enters the state."""
+        target, said = self._confirming, self._confirming_intent
+        assert target is not None
+        self._confirming = self._confirming_intent = None
+        if understood and understanding.intent in (Intent.AFFIRM, said):
+            self._last = understanding.slots
+            return self._enter(target)
+        if understanding.intent is Intent.REPEAT:
+            self._confirming, self._confirming_intent = target, said
+            return self._ask_confirmation(target)
+        if understood and understanding.intent is Intent.DENY:
+            return self._reprompt(())  # misheard: the state's question again
+        return self._not_understood()
+
+    def _ask_confirmation(self, target: str) -> list[BotTurn]:
+        return [self._say(p, self._state, acted=False) for p in self.script.states[target].confirm]
+
+    def _chain(self, target: str) -> list[State]:
+        """``target`` and the states its ``next`` leads to without listening."""
+        out: list[State] = []
+        name: str | None = target
+        while name is not None and name in self.script.states and len(out) < MAX_AUTOMATIC_STEPS:
+            state = self.script.states[name]
+            out.append(state)
+            name = state.next
+        return out
+
     def _weak_verification(self, target: str, understanding: Understanding) -> bool:
-        if self.script.states[target].action is not Action.VERIFY_RIGHT_PARTY:
+        if not any(s.action is Action.VERIFY_RIGHT_PARTY for s in self._chain(target)):
             return False
+        if understanding.text.startswith("#"):  # DTMF: the key is explicit
+            return False
+        needed = self.script.verify_confidence
+        if self._asr_confidence < needed or understanding.confidence < needed:
+            return True
         grammar = self._state.grammar
-        if grammar is None or understanding.text.startswith("#"):  # DTMF: the key is explicit
+        return grammar is not None and acknowledgement_only(understanding.text, self.script.lang, grammar)
+
+    def _uncertain_flag(self, target: str, understanding: Understanding) -> bool:
+        if understanding.text.startswith("#") or self._asr_confidence >= self.script.flag_confidence:
             return False
-        return acknowledgement_only(understanding.text, self.script.lang, grammar)
+        chain = self._chain(target)
+        ends = any(s.flags & ENDS_COLLECTION for s in chain)
+        # A script without the question keeps its old behaviour; `duncall flow check` asks for one.
+        return ends and bool(chain[0].confirm)
 
     def _not_understood(self) -> list[BotTurn]:
         self._no_match += 1

@@ -15,6 +15,13 @@ from bot.speech.template import Template
 from foundation.contract import AccountFlag, Disposition, Intent
 from foundation.errors import ConfigError
 
+# Flags after which the account is not collected from by phone any more: set from a
+# misheard phrase, they end collection on an account for nothing, so a state setting one
+# confirms an uncertain recognition first (its ``confirm`` question).
+ENDS_COLLECTION = frozenset(
+    {AccountFlag.ATTORNEY, AccountFlag.BANKRUPTCY, AccountFlag.DISPUTE, AccountFlag.CEASE_CONTACT}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
@@ -64,6 +71,10 @@ class State:
     # An action this state offers ("would you like a link?"): when the call cannot do it the
     # state is not said at all, and its ``otherwise`` is taken instead.
     offers: Action | None = None
+    # Asked before entering this state when the answer leading here was heard without
+    # confidence ("Did you say you have an attorney?"): a flag that ends collection is
+    # never set from a misheard phrase.
+    confirm: tuple[Prompt, ...] = ()
 
     @property
     def listens(self) -> bool:
@@ -85,6 +96,11 @@ class Script:
     min_confidence: float = 0.5
     max_promise_days: int = 30
     description: str = ""
+    # A yes that verifies the right party needs this ASR and intent confidence (a fragment
+    # or a guess is asked again); a flag ending collection heard below ``flag_confidence``
+    # is confirmed first.
+    verify_confidence: float = 0.75
+    flag_confidence: float = 0.85
 
     def handlers(self, state: State) -> Mapping[Intent, str]:
         """Intents ``state`` answers, its own first, then the script-wide ones."""

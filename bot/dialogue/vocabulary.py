@@ -84,7 +84,7 @@ def mentions_debt(text: str, lang: str) -> bool:
 def state_mentions_debt(state: State, lang: str) -> bool:
     otherwise = state.otherwise.prompts if state.otherwise is not None else ()
     return state.action in DEBT_ACTIONS or any(
-        mentions_debt(p.template.text, lang) for p in (*state.prompts, *otherwise)
+        mentions_debt(p.template.text, lang) for p in (*state.prompts, *otherwise, *state.confirm)
     )
 
 

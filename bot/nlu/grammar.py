@@ -7,7 +7,16 @@ A grammar lists the short answers a dialogue state expects, by intent::
     intents: {affirm: ["yes", "that's right"], deny: ["no"], ...}
 
 The recognizer turns the same lists into JSGF, so English phrases are plain
-lowercase dictionary words (no digits).  The matcher scores an utterance against
+lowercase dictionary words (no digits).
+
+Two kinds of placeholder make one line many phrases:
+
+* ``slots:`` the file names (``slots: {amount: ["two hundred dollars", …], day: ["on
+  friday", …]}``), expanded when the file is loaded, so "i can pay {amount} {day}" is
+  every amount with every day — a promise's amount and date come back from one answer
+  as the debtor said them, and the slot parser reads both;
+* the account's words (``{first_name}``, ``{last_name}``): kept as written and filled in
+  per call (``fill``), so "yes this is {first_name}" is a whole phrase for John's call.  The matcher scores an utterance against
 every phrase with rapidfuzz's ``ratio`` (edit distance, 0–100), which forgives the
 recognizer's small slips ("wrong numb", "yeah its me") but not a long sentence
 that merely contains a phrase — long answers are the classifier's job.
@@ -15,11 +24,13 @@ that merely contains a phrase — long answers are the classifier's job.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from rapidfuzz import fuzz, process
 
 from bot.nlu.data import check_lang, normalize
@@ -52,12 +63,40 @@ def grammar_path(lang: str, name: str, root: Path | None = None) -> Path:
     return (root or paths.grammars_dir()) / lang / f"{name}.yaml"
 
 
+ACCOUNT_WORDS = ("first_name", "last_name")  # filled per call; see ``fill``
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+MAX_EXPANDED = 2000  # phrases one line may become: a grammar is decoded, not enumerated
+
+
 class GrammarFile(Strict):
     """The file as written; :func:`load_grammar` checks the intents and phrases against the language."""
 
     name: str
     lang: str
     intents: dict[str, list[str]]
+    slots: dict[str, list[str]] = Field(default_factory=dict)
+
+
+def expand(phrase: str, slots: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every phrase ``phrase`` stands for with its ``{slot}``s filled (account words kept)."""
+    out = [phrase]
+    for name in dict.fromkeys(_PLACEHOLDER.findall(phrase)):
+        if name in ACCOUNT_WORDS:
+            continue
+        out = [p.replace("{" + name + "}", value) for p in out for value in slots[name]]
+    return [" ".join(p.split()) for p in out]
+
+
+def fill(phrases: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
+    """``phrases`` with the account's words filled in; a phrase naming one not given is left out."""
+    out: list[str] = []
+    for phrase in phrases:
+        names = _PLACEHOLDER.findall(phrase)
+        if all(values.get(n) for n in names):
+            for n in names:
+                phrase = phrase.replace("{" + n + "}", values[n])
+            out.append(phrase)
+    return tuple(dict.fromkeys(out))
 
 
 @lru_cache(maxsize=64)
@@ -74,6 +113,9 @@ def load_grammar(lang: str, name: str, root: Path | None = None) -> Grammar:
     grammar = validate(GrammarFile, doc, fix)
     if grammar.lang != lang or grammar.name != name:
         raise doc.error((), "name/lang do not match the file's place", f"set name: {name} and lang: {lang}")
+    for slot, values in grammar.slots.items():
+        if not values or any(not v.strip() or "{" in v for v in values):
+            raise doc.error(("slots", slot), f"slot {slot} must list plain phrases", "fix the list")
     intents: dict[Intent, tuple[str, ...]] = {}
     for label, items in grammar.intents.items():
         try:
@@ -82,18 +124,39 @@ def load_grammar(lang: str, name: str, root: Path | None = None) -> Grammar:
             raise doc.error(
                 ("intents", label), f"unknown intent {label!r}", "use a foundation.contract.Intent value"
             ) from None
+        expanded: list[str] = []
         for i, phrase in enumerate(items):
             if not phrase.strip():
                 raise doc.error(
                     ("intents", label, i), f"intent {label} must list non-empty phrases", "fix the list"
                 )
-            if lang == "en" and (phrase != phrase.lower() or any(ch.isdigit() for ch in phrase)):
+            unknown = [
+                n for n in _PLACEHOLDER.findall(phrase) if n not in grammar.slots and n not in ACCOUNT_WORDS
+            ]
+            if unknown:
                 raise doc.error(
                     ("intents", label, i),
-                    f"{phrase!r} is not plain lowercase words",
-                    "write numbers as words (fifteenth, not 15th) and use lowercase",
+                    f"{phrase!r} names {{{unknown[0]}}}, which is neither a slot of this file nor an "
+                    "account word",
+                    f"add it under slots: or use one of {', '.join('{' + w + '}' for w in ACCOUNT_WORDS)}",
                 )
-        intents[intent] = tuple(items)
+            some = expand(phrase, grammar.slots)
+            if len(some) > MAX_EXPANDED:
+                raise doc.error(
+                    ("intents", label, i),
+                    f"{phrase!r} stands for {len(some)} phrases (at most {MAX_EXPANDED})",
+                    "use fewer slots in one line or shorter slot lists",
+                )
+            for one in some:
+                plain = _PLACEHOLDER.sub("", one)
+                if lang == "en" and (plain != plain.lower() or any(ch.isdigit() for ch in plain)):
+                    raise doc.error(
+                        ("intents", label, i),
+                        f"{one!r} is not plain lowercase words",
+                        "write numbers as words (fifteenth, not 15th) and use lowercase",
+                    )
+            expanded += some
+        intents[intent] = tuple(dict.fromkeys(expanded))
     return Grammar(name, lang, intents)
 
 
@@ -110,7 +173,8 @@ class GrammarMatcher:
         seen: dict[tuple[str, Intent], None] = {}
         for grammar in grammars:
             for phrase, intent in grammar.phrases():
-                seen.setdefault((_plain(phrase, self.lang), intent), None)
+                if "{" not in phrase:  # account words are the recognizer's, filled per call
+                    seen.setdefault((_plain(phrase, self.lang), intent), None)
         self._phrases = list(seen)
 
     @classmethod

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from dialer.messaging.guard import Candidate, MessageDecision, MessageGuard, utc_now
+from dialer.messaging.links import LinkIssuer
 from dialer.messaging.model import (
     STATUS_RANK,
     Channel,
@@ -141,12 +142,12 @@ def load_targets(session: Session, account_ids: Sequence[str], channel: Channel)
         )
     }
     phones: dict[str, list[Any]] = {}
-    for row in conn.execute(
+    for phone_row in conn.execute(
         select(p.account_id, p.number, p.phone_type, p.consent_date)
         .where(p.account_id.in_(account_ids), p.contact_type == "debtor")
         .order_by(p.account_id, p.position)
     ):
-        phones.setdefault(row.account_id, []).append(row)
+        phones.setdefault(phone_row.account_id, []).append(phone_row)
     flags: dict[str, set[str]] = {}
     for account_id, flag in conn.execute(
         select(AccountFlagRow.account_id, AccountFlagRow.flag).where(
@@ -163,7 +164,7 @@ def load_targets(session: Session, account_ids: Sequence[str], channel: Channel)
     )
     suppressions: dict[str, list[tuple[str, dt.date | None]]] = {}
     if channel is Channel.SMS:
-        numbers = sorted({row.number for rows in phones.values() for row in rows})
+        numbers = sorted({ph.number for listed in phones.values() for ph in listed})
         for number, kind, reported_on in conn.execute(
             select(Suppression.number, Suppression.kind, Suppression.reported_on).where(
                 Suppression.number.in_(numbers), Suppression.cleared_at.is_(None)
@@ -171,12 +172,12 @@ def load_targets(session: Session, account_ids: Sequence[str], channel: Channel)
         ):
             suppressions.setdefault(number, []).append((kind, reported_on))
     addresses: dict[str, list[tuple[str, str]]] = {}
-    for account_id, address, kind in conn.execute(
+    for owner, stored, kind in conn.execute(
         select(MessageAddressRow.account_id, MessageAddressRow.address, MessageAddressRow.kind)
         .where(MessageAddressRow.account_id.in_(account_ids), MessageAddressRow.channel == channel.value)
         .order_by(MessageAddressRow.position)
     ):
-        addresses.setdefault(account_id, []).append((address, kind))
+        addresses.setdefault(owner, []).append((stored, kind))
     out = []
     for account_id in account_ids:
         row = accounts.get(account_id)
@@ -240,6 +241,7 @@ def render(target: Target, templates: TemplateSet, stage: str, unsubscribe: str 
     context = dict(target.context)
     context["opt_out"] = opt_out_line(c.channel, target.language, unsubscribe)
     context["unsubscribe_url"] = unsubscribe or ""
+    context.setdefault("payment_link", "")  # none when payment links are not configured
     return template.render(context)
 
 
@@ -257,9 +259,11 @@ class Messenger:
         adapters: Mapping[Channel, Adapter],
         *,
         unsubscribe_url: UnsubscribeUrl | None = None,
+        links: LinkIssuer | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
         batch: int = 200,
     ) -> None:
+        self.links = links
         self.engine = engine
         self.guard = guard
         self.templates = templates
@@ -330,6 +334,15 @@ class Messenger:
         with Session(self.engine) as session:
             targets = load_targets(session, account_ids, channel)
         decisions = self.guard.decide([t.candidate for t in targets], stage=stage, campaign_id=campaign_id)
+        if self.links is not None:
+            allowed = {d.candidate.message_id for d in decisions if d.allowed}
+            now = self.clock()
+            with Session(self.engine) as session, session.begin():
+                for t in targets:
+                    if t.candidate.message_id in allowed:
+                        t.context["payment_link"] = self.links.issue(
+                            session, t.candidate.account_id, now, t.candidate.message_id
+                        )
         return targets, decisions
 
     def record_results(self, outgoing: Sequence[Outgoing], results: Sequence[SendResult]) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Engine
 
 from dialer.messaging.guard import MessageGuard
 from dialer.messaging.kannel import KannelConfig, KannelSender
+from dialer.messaging.links import LinkIssuer
 from dialer.messaging.model import Channel
 from dialer.messaging.send import Adapter, Messenger
 from dialer.messaging.smtp import SmtpConfig, SmtpSender
@@ -55,6 +58,16 @@ def adapters(env: Settings | None = None) -> dict[Channel, Adapter]:
     return out
 
 
+def link_issuer(env: Settings) -> LinkIssuer | None:
+    if env.payment_link_secret is None or not env.payment_link_url:
+        return None
+    return LinkIssuer(
+        env.payment_link_secret.get_secret_value(),
+        env.payment_link_url,
+        dt.timedelta(hours=env.payment_link_ttl_hours),
+    )
+
+
 def messenger(engine: Engine, rules: Rules, env: Settings | None = None) -> Messenger:
     env = env or get_settings()
     return Messenger(
@@ -62,4 +75,5 @@ def messenger(engine: Engine, rules: Rules, env: Settings | None = None) -> Mess
         MessageGuard(engine, rules),
         TemplateSet(env.templates_dir or TEMPLATES_DIR),
         adapters(env),
+        links=link_issuer(env),
     )

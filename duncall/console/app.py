@@ -10,19 +10,35 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from duncall.console.auth import Principal
+from duncall.console.deps import current_principal
 from duncall.console.errors import ApiError
+from duncall.console.hardening import Hardening, page_csp
 from duncall.console.metrics import router as metrics_router
-from duncall.console.routers import accounts, admin, auth, calls, kpi, live, messages, payments, scripts, supervision
+from duncall.console.routers import (
+    accounts,
+    admin,
+    auth,
+    calls,
+    kpi,
+    live,
+    messages,
+    paylinks,
+    payments,
+    scripts,
+    supervision,
+)
 from duncall.console.settings import ConsoleSettings
 from duncall.console.state import Console
 from foundation.errors import AuthError, ConfigError, DuncallError, InputError, ServiceUnavailable
@@ -131,19 +147,39 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
         title="duncall console",
         version="0.1.0",
         description="Supervisors, script designers and QA reviewers. Log in with POST /api/auth/login "
-        "(cookie) or POST /api/auth/token (bearer).",
+        "(cookie) or POST /api/auth/token (bearer). A cookie session's POST, PUT and DELETE carry "
+        "`X-Duncall-Request: 1`. This document and /docs need a log-in.",
+        docs_url=None,
+        openapi_url=None,
+        redoc_url=None,
     )
     app.state.console = Console(settings, engine)
     app.add_exception_handler(DuncallError, _duncall_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for module in (auth, scripts, calls, admin, live, accounts, payments, kpi, messages):
+    for module in (auth, scripts, calls, admin, live, accounts, payments, kpi, messages, paylinks):
         app.include_router(module.router)
     app.include_router(supervision.router)
     app.include_router(metrics_router)  # GET /metrics: token or loopback only (its docstring)
     app.state.supervision = None  # made on first use (routers/supervision.py)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: a refused origin or plain HTTP in the open is answered before anything else runs.
+    app.add_middleware(Hardening, settings=settings, csp=page_csp(sorted(STATIC_DIR.glob("*.html"))))
+
+    # The API's map helps an attacker as much as a user: only for someone logged in.
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document(_: Annotated[Principal, Depends(current_principal)]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> Response:
+        try:
+            current_principal(request)
+        except ApiError:
+            return RedirectResponse("/login?next=/docs", status_code=303)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="duncall console API")
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

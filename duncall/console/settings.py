@@ -23,6 +23,8 @@ SESSION_TTL_S = 8 * 3600  # one working shift
 TOKEN_TTL_S = 30 * 24 * 3600
 LOGIN_MAX_FAILURES = 5  # refused passwords per user name within LOGIN_WINDOW_S before a pause
 LOGIN_WINDOW_S = 15 * 60
+# argon2 verifications at once (64 MiB each): a flood of log-ins waits instead of exhausting memory.
+LOGIN_MAX_CONCURRENT_HASHES = 4
 MAX_BODY_BYTES = 512 * 1024  # the largest script is ~10 KiB; anything near this is a mistake
 FORBIDDEN_PHRASES_FILE = Path(__file__).resolve().parent / "forbidden_phrases.yaml"
 FORBIDDEN_MATCH_SCORE = 90.0  # rapidfuzz partial_ratio at or above which a bot phrase is flagged
@@ -46,7 +48,14 @@ class ConsoleSettings:
     token_ttl_s: int = TOKEN_TTL_S
     login_max_failures: int = LOGIN_MAX_FAILURES
     login_window_s: int = LOGIN_WINDOW_S
-    cookie_secure: bool = False  # set behind TLS; plain http on loopback cannot carry a Secure cookie
+    cookie_secure: bool = False  # Secure even on loopback; it always is over HTTPS or beyond loopback
+    # A TLS proxy is in front (DUNCALL_CONSOLE_TLS_PROXY): plain HTTP beyond loopback is then allowed.
+    tls_proxy: bool = False
+    # Origins accepted for state changes and WebSockets besides the request's own Host.
+    extra_origins: tuple[str, ...] = ()
+    # QA reads transcripts (names masked) but never plays a recording, where the bot says the name.
+    qa_transcript_only: bool = True
+    login_max_concurrent_hashes: int = LOGIN_MAX_CONCURRENT_HASHES
     max_body_bytes: int = MAX_BODY_BYTES
     forbidden_phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     forbidden_match_score: float = FORBIDDEN_MATCH_SCORE
@@ -65,6 +74,10 @@ class ConsoleSettings:
     messages_callback_token: str | None = field(default=None, repr=False)
     # Sends the one confirmation of an opt-out reply (an SMS adapter); None: recorded, not sent.
     sms_adapter: Any = None
+    # Signs payment links (DUNCALL_PAYMENT_LINK_SECRET); None: /pay/… answers 503.
+    payment_link_secret: str | None = field(default=None, repr=False)
+    # Takes payments made through a link (dialer.payments.provider); None: the record-only sandbox provider.
+    payment_provider: Any = None
 
 
 Phrases = list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]]
@@ -83,9 +96,19 @@ def load_forbidden_phrases(path: Path = FORBIDDEN_PHRASES_FILE) -> dict[str, tup
     return {lang: tuple(items) for lang, items in phrases.root.items()}
 
 
+def _protection_from_env() -> dict[str, object]:
+    env = get_settings()
+    return {
+        "tls_proxy": env.console_tls_proxy,
+        "extra_origins": tuple(o.strip().rstrip("/") for o in env.console_origins.split(",") if o.strip()),
+        "qa_transcript_only": env.console_qa_transcript_only,
+    }
+
+
 def from_env(**overrides: object) -> ConsoleSettings:
     """Settings from ``DUNCALL_*`` variables; keyword arguments (from CLI flags) win."""
     env = get_settings()
+    overrides = {**_protection_from_env(), **overrides}
     values: dict[str, object] = {
         "forbidden_phrases": load_forbidden_phrases(env.console_forbidden or FORBIDDEN_PHRASES_FILE),
         "cookie_secure": env.console_secure_cookie,
@@ -98,6 +121,9 @@ def from_env(**overrides: object) -> ConsoleSettings:
             env.messages_callback_token.get_secret_value() if env.messages_callback_token else None
         ),
         "sms_adapter": _sms_adapter(),
+        "payment_link_secret": (
+            env.payment_link_secret.get_secret_value() if env.payment_link_secret else None
+        ),
     }
     if env.scripts_dir:
         values["scripts_dir"] = env.scripts_dir

@@ -15,7 +15,13 @@ from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign, CampaignStatus
 from dialer.store.models.collectors import CaseAssignment, Collector, Team
 from dialer.store.models.creditors import Creditor
-from dialer.store.models.messages import MessageAddressRow, MessageEventRow, MessageRow, OptOutRow
+from dialer.store.models.messages import (
+    MessageAddressRow,
+    MessageEventRow,
+    MessageRow,
+    OptOutRow,
+    PaymentLinkRow,
+)
 from dialer.store.models.payments import PaymentRow, PaymentSource
 from dialer.store.models.promises import (
     InstallmentPlanRow,
@@ -42,6 +48,7 @@ __all__ = [
     "MessageEventRow",
     "MessageRow",
     "OptOutRow",
+    "PaymentLinkRow",
     "PaymentRow",
     "PaymentSource",
     "Phone",

@@ -83,7 +83,18 @@ class OptOutRow(Base):
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-MESSAGE_TABLES = [
-    Base.metadata.tables[name]
-    for name in ("messages", "message_events", "message_addresses", "message_opt_outs")
-]
+class PaymentLinkRow(Base):
+    """A signed payment link sent to a debtor: one live link per account (a new one revokes the last)."""
+
+    __tablename__ = "payment_links"
+
+    link_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(36))  # the message that carried it
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # paid through it
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )  # a newer link replaced it
+    payment_id: Mapped[str | None] = mapped_column(String(100))

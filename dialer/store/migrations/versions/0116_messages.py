@@ -1,5 +1,6 @@
 """Messages: SMS and e-mail sent or refused per account, their events (receipts, replies, opt-outs),
-the addresses they go to, the opt-outs per channel; and the channel of every guard decision.
+the addresses they go to, the opt-outs per channel, the payment links sent; and the channel of
+every guard decision.
 
 Models in dialer/store/models/messages.py; ``guard_decisions.channel`` in models/guards.py
 (existing rows are calls).
@@ -90,6 +91,21 @@ def upgrade() -> None:
         _account_fk("message_opt_outs"),
         sa.PrimaryKeyConstraint("account_id", "channel", name=op.f("pk_message_opt_outs")),
     )
+    op.create_table(
+        "payment_links",
+        sa.Column("link_id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=64), nullable=False),
+        sa.Column("message_id", sa.String(length=36), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("payment_id", sa.String(length=100), nullable=True),
+        _account_fk("payment_links"),
+        sa.PrimaryKeyConstraint("link_id", name=op.f("pk_payment_links")),
+    )
+    with op.batch_alter_table("payment_links", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_payment_links_account_id"), ["account_id"], unique=False)
     # 0101 creates the ledger from the current model, so a fresh store has the column already.
     columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("guard_decisions")}
     if "channel" not in columns:
@@ -102,6 +118,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("guard_decisions", schema=None) as batch_op:
         batch_op.drop_column("channel")
+    with op.batch_alter_table("payment_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payment_links_account_id"))
+    op.drop_table("payment_links")
     op.drop_table("message_opt_outs")
     op.drop_table("message_addresses")
     with op.batch_alter_table("message_events", schema=None) as batch_op:
