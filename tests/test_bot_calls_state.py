@@ -123,7 +123,9 @@ def test_the_first_run_leaves_each_result_on_its_account(
             "call",
         )
     ]
-    # "Friday": a date after the call, in the debtor's week.
+    # "i can pay two hundred dollars on friday": the amount said (not the balance), and
+    # Friday, a date after the call, in the debtor's week.
+    assert Decimal(conv.promise["amount"]) == Decimal("200")
     assert dt.date.fromisoformat(conv.promise["date"]).weekday() == 4
 
     hardship = after_first["hardship"]
