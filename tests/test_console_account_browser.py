@@ -73,7 +73,7 @@ def test_a_supervisor_opens_an_account_from_the_calls_list_and_sets_a_flag(
     p.fill("#phone-form input[name=reason]", "a neighbour answered")  # type: ignore[attr-defined]
     p.click("#phone-form button[type=submit]")  # type: ignore[attr-defined]
     p.wait_for_function(  # type: ignore[attr-defined]
-        "document.querySelector('#phones tbody tr').cells[1].innerText.trim() === 'wrong_number'"
+        "() => document.querySelector('#phones tbody tr').cells[1].innerText.trim() === 'wrong_number'"
     )
     first = {r[0]: r for r in _cells(p, "#phones")}[NUMBERS[ACCOUNT]]
     assert (first[6], first[7]) == ("supervisor", "a neighbour answered")

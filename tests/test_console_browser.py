@@ -163,7 +163,7 @@ def test_designer_sees_a_validation_error_at_its_line_then_fixes_and_saves(
     assert p.locator("#notes .note").count() == 0  # type: ignore[attr-defined]
     p.fill("#sim-input", "yes speaking")  # type: ignore[attr-defined]
     p.click("#sim-form button[type=submit]")  # type: ignore[attr-defined]
-    p.wait_for_function("document.querySelectorAll('#sim-steps li.debtor').length === 1")  # type: ignore[attr-defined]
+    p.wait_for_function("() => document.querySelectorAll('#sim-steps li.debtor').length === 1")  # type: ignore[attr-defined]
     sim = p.inner_text("#sim-steps")  # type: ignore[attr-defined]
     assert "from Acme" in sim and "attempt to collect a debt" in sim
     shot(p, "editor-saved")
@@ -176,7 +176,7 @@ def test_qa_reviews_a_flagged_call_with_masked_debtor(server: tuple[str, Console
     login(p, base, "qa")
     p.select_option("select[name=flag]", "forbidden_phrase")  # type: ignore[attr-defined]
     p.click("#search button[type=submit]")  # type: ignore[attr-defined]
-    p.wait_for_function("document.querySelectorAll('#calls tbody tr').length === 1")  # type: ignore[attr-defined]
+    p.wait_for_function("() => document.querySelectorAll('#calls tbody tr').length === 1")  # type: ignore[attr-defined]
     row = p.locator(f"#calls tr[data-call='{BAD}']")  # type: ignore[attr-defined]
     assert "C. M." in row.inner_text() and "+1********88" in row.inner_text()
     assert "export.csv?flag=forbidden_phrase" in p.get_attribute("#export", "href")  # type: ignore[attr-defined]

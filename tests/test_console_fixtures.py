@@ -69,7 +69,8 @@ class ConsoleEnv:
     live_prefix: str = ""  # this env's own Redis prefix for live events and campaign control
 
     def client(self) -> TestClient:
-        client = TestClient(self.app)
+        # As the console's own pages do: a cookie session's state changes carry this header.
+        client = TestClient(self.app, headers={"X-Duncall-Request": "1"})
         self.clients.append(client)
         return client
 
@@ -94,6 +95,7 @@ def make_env(
     recordings: RecordingSource | None = None,
     live_prefix: str | None = None,
     clock: Clock | None = None,
+    qa_transcript_only: bool = True,
 ) -> ConsoleEnv:
     """``recordings``: where call recordings come from; by default an archive directory of WAVs."""
     recordings_dir = tmp_path / "recordings"
@@ -119,6 +121,7 @@ def make_env(
         recordings=recordings or DirectoryRecordings(recordings_dir),
         # The payment webhook's credential is this secret's signature, not a log-in (test_payments.py).
         payments_webhook_secret=WEBHOOK_SECRET,
+        qa_transcript_only=qa_transcript_only,
     )
     with Session(engine) as db, db.begin():
         for role in Role:

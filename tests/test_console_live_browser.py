@@ -135,7 +135,7 @@ def test_supervisor_watches_lines_arrive_and_controls_a_campaign(
             ],
         )
         # Each line shows up on its own, as it is spoken, not at the next board refresh.
-        page.wait_for_function(f'document.querySelectorAll("{lines}").length === {seq + 1}')
+        page.wait_for_function(f'() => document.querySelectorAll("{lines}").length === {seq + 1}')
         assert page.locator(lines).nth(seq).inner_text().startswith("Bot" if speaker == "bot" else "Debtor")
         assert text in page.locator(lines).nth(seq).inner_text()
     assert page.text_content(f"{row} td.dialogue-state") == "disclosure"
@@ -160,8 +160,8 @@ def test_supervisor_watches_lines_arrive_and_controls_a_campaign(
             )
         ],
     )
-    page.wait_for_function("live.connects === 2")
-    page.wait_for_function(f'document.querySelectorAll("{lines}").length === 4')
+    page.wait_for_function("() => live.connects === 2")
+    page.wait_for_function(f'() => document.querySelectorAll("{lines}").length === 4')
     assert "okay go on" in page.locator(lines).nth(3).inner_text()
 
     # Barge into a call the bot has not listed for supervision: the error is shown, nothing breaks.

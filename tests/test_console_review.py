@@ -183,7 +183,9 @@ def test_role_matrix_for_review(
     client = env.login(role)
     assert client.get("/api/calls/qa-form").status_code == read
     assert client.get(f"/api/calls/{GOOD}/scores").status_code == read
-    assert client.get(f"/api/calls/{GOOD}/recording").status_code == read
+    # QA reviews transcripts only (DUNCALL_CONSOLE_QA_TRANSCRIPT_ONLY, on by default).
+    plays = 403 if role is Role.QA else read
+    assert client.get(f"/api/calls/{GOOD}/recording").status_code == plays
     assert (
         client.put(f"/api/calls/{GOOD}/scores/mine", json={"answers": all_yes()}).status_code == score_status
     )
@@ -251,9 +253,19 @@ def test_search_by_script_and_version_and_the_call_shows_its_path(env: ConsoleEn
 # --- the recording --------------------------------------------------------------------------
 
 
+def test_qa_reads_transcripts_but_plays_no_recording_by_default(env: ConsoleEnv) -> None:
+    write_wav(env.recordings_dir / "call-0001.wav", 1.0)
+    qa = env.login(Role.QA)
+    for headers in ({}, {"Range": "bytes=1-"}):
+        refused = qa.get(f"/api/calls/{GOOD}/recording", headers=headers)
+        assert refused.status_code == 403 and "transcript-only" in refused.json()["error"]
+        assert "audio" not in refused.headers["content-type"]
+    assert qa.get(f"/api/calls/{GOOD}").json()["transcript"]  # the masked transcript is there
+
+
 def test_the_recording_is_served_whole_and_in_ranges_so_the_player_can_seek(env: ConsoleEnv) -> None:
     data = write_wav(env.recordings_dir / "call-0001.wav", 1.0)
-    qa = env.login(Role.QA)
+    qa = env.login(Role.SUPERVISOR)
     whole = qa.get(f"/api/calls/{GOOD}/recording")
     assert whole.status_code == 200 and whole.content == data
     assert whole.headers["content-type"] == "audio/wav" and whole.headers["accept-ranges"] == "bytes"
@@ -278,7 +290,7 @@ def test_the_recording_is_served_whole_and_in_ranges_so_the_player_can_seek(env:
 
 
 def test_a_missing_recording_is_a_clear_404(env: ConsoleEnv) -> None:
-    qa = env.login(Role.QA)
+    qa = env.login(Role.SUPERVISOR)
     gone = qa.get(f"/api/calls/{GOOD}/recording")
     assert gone.status_code == 404 and "recording of call" in gone.json()["error"] and gone.json()["fix"]
     unanswered = qa.get("/api/calls/00000000-0000-4000-8000-000000000004/recording")
@@ -292,7 +304,7 @@ def test_asterisk_down_is_a_503_that_says_so(tmp_path: Path) -> None:
         env = make_env(tmp_path, recordings=down)
         try:
             seed_calls(env.engine)
-            response = env.login(Role.QA).get(f"/api/calls/{GOOD}/recording")
+            response = env.login(Role.SUPERVISOR).get(f"/api/calls/{GOOD}/recording")
         finally:
             env.close()
     assert response.status_code == 503

@@ -31,7 +31,11 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ConsoleEnv]]:
-    env = make_env(tmp_path_factory.mktemp("console-review"))
+    env = make_env(
+        tmp_path_factory.mktemp("console-review"),
+        # The deployment that lets QA play recordings (DUNCALL_CONSOLE_QA_TRANSCRIPT_ONLY=0).
+        qa_transcript_only=False,
+    )
     seed_calls(env.engine)
     # The fixture call's turns span ~25 s; its recording is a tone of that length.
     write_wav(env.recordings_dir / "call-0001.wav", 26.0)
@@ -82,12 +86,12 @@ def test_qa_plays_a_call_follows_the_turns_and_scores_it(
 
     # Click turn 1 (the debtor's "yes"): the player seeks there and plays; turn 1 lights up.
     p.click("#transcript tbody tr[data-seq='1']")  # type: ignore[attr-defined]
-    p.wait_for_function("document.querySelector('#transcript tr.playing')?.dataset.seq === '1'")  # type: ignore[attr-defined]
+    p.wait_for_function("() => document.querySelector('#transcript tr.playing')?.dataset.seq === '1'")  # type: ignore[attr-defined]
     position = p.evaluate("document.getElementById('player').currentTime")  # type: ignore[attr-defined]
     assert turns[1]["started_s"] <= position < turns[2]["started_s"]
     # As the audio plays on, the highlight moves to the bot's next turn by itself.
     p.wait_for_function(  # type: ignore[attr-defined]
-        "document.querySelector('#transcript tr.playing')?.dataset.seq === '2'", timeout=15_000
+        "() => document.querySelector('#transcript tr.playing')?.dataset.seq === '2'", timeout=15_000
     )
     assert not p.evaluate("document.getElementById('player').paused")  # type: ignore[attr-defined]
     assert p.locator("#transcript tr.playing").count() == 1  # type: ignore[attr-defined]

@@ -120,6 +120,7 @@ def real_call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCall]:
         forbidden_phrases=load_forbidden_phrases(),
         classifier_factory=KeywordClassifier,
         recordings=CachedRecordings(AriRecordings()),
+        qa_transcript_only=False,  # this deployment lets QA play recordings
     )
     app = create_app(settings, engine)
     designer, qa = _login(TestClient(app), "designer"), _login(TestClient(app), "qa")
@@ -268,11 +269,11 @@ def test_chromium_plays_the_real_recording_on_the_call_page(real_call: RealCall)
         p.fill("input[name=password]", PASSWORD)
         p.click("button[type=submit]")
         p.wait_for_selector("#transcript tbody tr")
-        p.wait_for_function("document.getElementById('player')?.readyState >= 1")
+        p.wait_for_function("() => document.getElementById('player')?.readyState >= 1")
         duration = p.evaluate("document.getElementById('player').duration")
         assert duration > 5
         p.click("#transcript tbody tr[data-seq='0']")
-        p.wait_for_function("document.getElementById('player').currentTime > 1.0", timeout=15_000)
+        p.wait_for_function("() => document.getElementById('player').currentTime > 1.0", timeout=15_000)
         assert p.locator("#transcript tr.playing").count() == 1
         shot(p, "qa-real-call")
         browser.close()

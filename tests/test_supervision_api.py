@@ -160,7 +160,7 @@ def test_bad_requests_are_refused_before_anything_is_dialled(
 
 
 def test_openapi_documents_the_supervision_contract(env: ConsoleEnv) -> None:
-    paths = env.client().get("/openapi.json").json()["paths"]
+    paths = env.login(Role.SUPERVISOR).get("/openapi.json").json()["paths"]  # behind log-in
     assert set(paths["/api/live/calls/{attempt_id}/supervise"]) == {"post"}
     assert set(paths["/api/live/supervision/{session_id}"]) == {"post", "delete"}
     assert "201" in paths["/api/live/calls/{attempt_id}/supervise"]["post"]["responses"]

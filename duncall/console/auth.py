@@ -11,20 +11,20 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dialer.store.models.console import AuditEntry, ConsoleSession, ConsoleUser
+from dialer.store.models.console import ConsoleSession, ConsoleUser
 from duncall.console.roles import Role
-from foundation.errors import AuthError, InputError
+from foundation.errors import AuthError, InputError, ServiceUnavailable
 
-LOGIN_FAILED = "login_failed"  # audit action of a refused log-in; the throttle counts these
-LOGIN_SUCCEEDED = ("login", "token_issued")
+LOGIN_FAILED = "login_failed"  # audit action of a refused log-in (the throttle: duncall/console/throttle.py)
 USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD_CHARS = 10
 _hasher = PasswordHasher()
@@ -97,55 +97,60 @@ def set_password(db: Session, user: ConsoleUser, password: str) -> None:
     db.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
 
 
+HASH_WAIT_S = 20.0  # a log-in waits this long for an argon2 slot before it is told to retry
+
+
+def stored_hash(db: Session, name: str) -> tuple[int | None, str, bool]:
+    """``(user id, hash, disabled)`` of ``name``; an unknown name gets the dummy hash."""
+    row = db.execute(
+        select(ConsoleUser.id, ConsoleUser.password_hash, ConsoleUser.disabled).where(
+            ConsoleUser.name == name
+        )
+    ).first()
+    if row is None:
+        return None, _DUMMY_HASH, False
+    return row[0], row[1], bool(row[2])
+
+
+def verify_password(password_hash: str, password: str, slots: threading.BoundedSemaphore) -> bool:
+    """argon2 check of ``password``, at most ``slots`` at once across the console's threads."""
+    if not slots.acquire(timeout=HASH_WAIT_S):
+        raise ServiceUnavailable(
+            "the console is busy checking other log-ins", "try again in a few seconds", retryable=True
+        )
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    finally:
+        slots.release()
+
+
+def refused() -> AuthError:
+    return AuthError("wrong user name or password", "check both; an admin can reset a password")
+
+
 def authenticate(db: Session, name: str, password: str) -> ConsoleUser:
     """The user whose password this is; the same ``AuthError`` for a wrong name or password."""
     user = db.scalar(select(ConsoleUser).where(ConsoleUser.name == name))
-    refused = AuthError("wrong user name or password", "check both; an admin can reset a password")
     if user is None:
         try:
             _hasher.verify(_DUMMY_HASH, password)
         except VerificationError:
             pass
-        raise refused
+        raise refused()
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise refused from None
+        raise refused() from None
     if user.disabled:
         raise AuthError(f"user {name!r} is disabled", "ask an admin to enable the account")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
     return user
 
 
-def login_wait_s(db: Session, name: str, now: dt.datetime, max_failures: int, window_s: int) -> int:
-    """Seconds before ``name`` may try a password again; 0 when it may now.
-
-    ``max_failures`` refused log-ins within ``window_s`` (and since the name's last good
-    one) close the door until the oldest of them leaves the window. Counted from the
-    audit log, so every console process sees the same count and a restart forgets nothing;
-    unknown names are counted too, so a lock tells nobody whether a name exists.
-    """
-    since = now - dt.timedelta(seconds=window_s)
-    last_good = db.scalar(
-        select(func.max(AuditEntry.at)).where(
-            AuditEntry.user_name == name, AuditEntry.action.in_(LOGIN_SUCCEEDED), AuditEntry.at > since
-        )
-    )
-    if last_good is not None:
-        since = max(since, _utc(last_good))
-    failures = list(
-        db.scalars(
-            select(AuditEntry.at)
-            .where(AuditEntry.user_name == name, AuditEntry.action == LOGIN_FAILED, AuditEntry.at > since)
-            .order_by(AuditEntry.at.desc())
-            .limit(max_failures)
-        )
-    )
-    if len(failures) < max_failures:
-        return 0
-    reopens = _utc(failures[-1]) + dt.timedelta(seconds=window_s)
-    return max(1, int((reopens - now).total_seconds() + 0.999))
+def rehash_if_needed(user: ConsoleUser, password: str) -> None:
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
 
 
 def open_session(

@@ -29,6 +29,8 @@ class Console:
         self._classifier_lock = threading.Lock()
         self._redis: redis.Redis | None = None
         self._redis_lock = threading.Lock()
+        # argon2 costs 64 MiB a check: at most this many at once, the rest wait their turn.
+        self.hash_slots = threading.BoundedSemaphore(settings.login_max_concurrent_hashes)
 
     def now(self) -> dt.datetime:
         return self.settings.clock()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from dialer.store.models.console import ConsoleUser
-from duncall.console import audit
+from duncall.console import audit, throttle
 from duncall.console.auth import Principal, add_user, parse_role, set_password
 from duncall.console.deps import get_console, require
 from duncall.console.errors import ApiError, not_found
@@ -93,6 +93,22 @@ def change_user(
             changes["password"] = "changed"
         audit.record(db, now, admin.name, "user_change", name, **changes)
         return User.model_validate(user, from_attributes=True)
+
+
+@router.delete("/users/{name}/login-delay")
+def clear_login_delay(
+    name: Annotated[str, Path(max_length=64)], console: ConsoleDep, admin: Admin
+) -> dict[str, int]:
+    """Let a user name try its password again at once, from every address. Audited.
+
+    Never for one's own name: an attacker who got an admin's session must not be able to
+    lift the delay on the guesses at that admin's password."""
+    if name == admin.name:
+        raise ApiError(403, "an admin cannot lift the log-in delay on their own name", "ask another admin")
+    with console.transaction() as db:
+        cleared = throttle.clear_name(db, name)
+        audit.record(db, console.now(), admin.name, "login_delay_clear", name, cleared=cleared)
+    return {"cleared": cleared}
 
 
 @router.get("/audit", response_model=list[AuditRow])

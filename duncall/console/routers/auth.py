@@ -9,17 +9,20 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dialer.store.models.console import ConsoleUser
-from duncall.console import audit
+from duncall.console import audit, throttle
 from duncall.console.auth import (
     LOGIN_FAILED,
     Principal,
-    authenticate,
     close_session,
-    login_wait_s,
     open_session,
+    refused,
+    rehash_if_needed,
+    stored_hash,
+    verify_password,
 )
 from duncall.console.deps import SESSION_COOKIE, current_principal, get_console, request_token
 from duncall.console.errors import ApiError
+from duncall.console.hardening import exposed, over_tls
 from duncall.console.roles import ROLE_PERMISSIONS, Role
 from duncall.console.state import Console
 from foundation.errors import AuthError
@@ -54,34 +57,47 @@ class Token(BaseModel):
 
 _REFUSED: dict[int | str, dict[str, Any]] = {
     401: {"description": "wrong name or password"},
-    429: {"description": "too many refused passwords for this name; Retry-After says when to try again"},
+    429: {"description": "too many refused passwords; Retry-After says when to try again"},
+    503: {"description": "too many log-ins at once; try again in a few seconds"},
 }
 
 
-def _verified_user_id(console: Console, body: Credentials, via: str) -> int:
-    """The id of the user these credentials belong to; refusals are audited and throttled.
+def client_address(request: Request) -> str:
+    # uvicorn puts the proxy's X-Forwarded-For here when the proxy is one it trusts.
+    return request.client.host if request.client else "unknown"
 
-    The refusal is written in a transaction of its own, so it counts even though the
-    request fails; a name under its pause is refused before its password is looked at.
+
+def _verified_user_id(console: Console, body: Credentials, via: str, address: str) -> int:
+    """The id of the user these credentials belong to; attempts are throttled, refusals audited.
+
+    The attempt is charged to its name, address and pair before the password is looked at,
+    in a transaction of its own (throttle.py), so parallel guesses cannot all pass a check
+    made before any of them failed. argon2 runs outside any transaction, a few at a time.
     """
     settings = console.settings
+    limits = throttle.Limits(settings.login_max_failures, settings.login_window_s)
     now = console.now()
     with console.transaction() as db:
-        wait_s = login_wait_s(db, body.name, now, settings.login_max_failures, settings.login_window_s)
-        if wait_s:
-            raise ApiError(
-                429,
-                f"too many refused passwords for this user name; try again in {wait_s} s",
-                "wait that long; refused attempts are in the audit log (login_failed) for an admin to see",
-                retry_after_s=wait_s,
-            )
-        try:
-            return authenticate(db, body.name, body.password).id
-        except AuthError as exc:
-            refused = exc
+        wait_s = throttle.admit(db, body.name, address, now, limits)
+    if wait_s:
+        raise ApiError(
+            429,
+            f"too many refused passwords for this user name or address; try again in {wait_s} s",
+            "wait that long (each further refusal doubles it); an admin can let a name try again at once",
+            retry_after_s=wait_s,
+        )
     with console.transaction() as db:
-        audit.record(db, now, body.name, LOGIN_FAILED, via=via)
-    raise refused
+        user_id, password_hash, disabled = stored_hash(db, body.name)
+    good = verify_password(password_hash, body.password, console.hash_slots)
+    if good and user_id is not None and not disabled:
+        with console.transaction() as db:
+            throttle.succeeded(db, body.name, address, console.now(), limits)
+        return user_id
+    with console.transaction() as db:
+        audit.record(db, now, body.name, LOGIN_FAILED, via=via, addr=address[:64])
+    if good and disabled:
+        raise AuthError(f"user {body.name!r} is disabled", "ask an admin to enable the account")
+    raise refused()
 
 
 def _me(principal: Principal, expires_at: dt.datetime | None = None) -> Me:
@@ -90,19 +106,25 @@ def _me(principal: Principal, expires_at: dt.datetime | None = None) -> Me:
 
 
 @router.post("/login", response_model=Me, responses=_REFUSED)
-def login(body: Credentials, response: Response, console: Annotated[Console, Depends(get_console)]) -> Me:
+def login(
+    body: Credentials, request: Request, response: Response, console: Annotated[Console, Depends(get_console)]
+) -> Me:
     """Open a browser session: sets an HttpOnly, SameSite=Strict cookie.
 
-    After `login_max_failures` refused passwords for a name within `login_window_s`, the
-    name is refused with 429 and `Retry-After` until the oldest refusal leaves the window.
+    Attempts are counted per name, per client address and per pair; past the free ones a
+    key is refused with 429 and `Retry-After` for a delay that doubles with each attempt
+    (never a hard lock; a name's count from elsewhere never holds back an address it has
+    logged in from before).
     """
     settings = console.settings
-    user_id = _verified_user_id(console, body, "cookie")
+    address = client_address(request)
+    user_id = _verified_user_id(console, body, "cookie", address)
     now = console.now()
     with console.transaction() as db:
         user = db.get_one(ConsoleUser, user_id)
+        rehash_if_needed(user, body.password)
         token, expires = open_session(db, user, "cookie", now, settings.session_ttl_s)
-        audit.record(db, now, user.name, "login")
+        audit.record(db, now, user.name, "login", addr=address[:64])
         principal = Principal(user.id, user.name, Role(user.role))
     response.set_cookie(
         SESSION_COOKIE,
@@ -110,16 +132,17 @@ def login(body: Credentials, response: Response, console: Annotated[Console, Dep
         max_age=settings.session_ttl_s,
         httponly=True,
         samesite="strict",
-        secure=settings.cookie_secure,
+        # Beyond loopback or over HTTPS the cookie never travels in clear text.
+        secure=settings.cookie_secure or over_tls(request.scope) or exposed(request.scope),
         path="/",
     )
     return _me(principal, expires)
 
 
 @router.post("/token", response_model=Token, responses=_REFUSED)
-def token(body: TokenRequest, console: Annotated[Console, Depends(get_console)]) -> Token:
+def token(body: TokenRequest, request: Request, console: Annotated[Console, Depends(get_console)]) -> Token:
     """An API bearer token for scripts and tools (`Authorization: Bearer …`); throttled like log-in."""
-    user_id = _verified_user_id(console, body, "bearer")
+    user_id = _verified_user_id(console, body, "bearer", client_address(request))
     now = console.now()
     ttl = min(body.ttl_s or console.settings.token_ttl_s, console.settings.token_ttl_s)
     with console.transaction() as db:

@@ -199,6 +199,7 @@ def score_call(attempt_id: AttemptId, body: ScoreIn, console: ConsoleDep, user: 
     response_class=Response,
     responses={
         200: {"content": {"audio/wav": {}}, "description": "the whole recording"},
+        403: {"description": "the role may not play recordings (DUNCALL_CONSOLE_QA_TRANSCRIPT_ONLY)"},
         206: {"content": {"audio/wav": {}}, "description": "the byte range asked for"},
         404: {"description": "no such call, or it has no recording"},
         416: {"description": "the range is past the end"},
@@ -211,6 +212,14 @@ async def recording(attempt_id: AttemptId, request: Request, console: ConsoleDep
     Every request is audited before a byte is served, whatever range it asks for (the voice
     is the debtor's, whatever the role): a download in pieces is as visible as a play."""
     range_header = request.headers.get("range")
+    if console.settings.qa_transcript_only and not can(user.role, Permission.PII_READ):
+        # The bot says the debtor's full name in the recording; a masked transcript is what QA reads.
+        raise ApiError(
+            403,
+            "recordings are not played to roles without pii_read (transcript-only review)",
+            "review the transcript, where names are masked; an operator may set "
+            "DUNCALL_CONSOLE_QA_TRANSCRIPT_ONLY=0",
+        )
 
     def lookup() -> str:
         with console.transaction() as db:

@@ -18,7 +18,10 @@ class ApiError extends Error {
 }
 
 async function api(path, options = {}) {
-  const init = { credentials: "same-origin", headers: {}, ...options };
+  const init = { credentials: "same-origin", ...options };
+  // Every state change from a logged-in page carries this header; another origin's page cannot
+  // add it (hardening.py), so it cannot make the browser act with this session.
+  init.headers = { ...(options.headers || {}), "X-Duncall-Request": "1" };
   if (options.json !== undefined) {
     init.method = init.method || "POST";
     init.headers["Content-Type"] = "application/json";
