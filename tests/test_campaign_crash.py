@@ -100,7 +100,7 @@ async def test_sigkill_mid_campaign_then_restart(tmp_path: Path, key_prefix: str
         assert by_id[attempt_id].outcome == "failed" and by_id[attempt_id].dialed_at is None
     # Every account dialled exactly once over both runs: the ones the first run reached were
     # denied by the guard on restart (min_gap), the others were called.
-    accounts = {f"A-10{n}-{i:04d}" for n in (10, 11, 12, 13) for i in range(COPIES)}
+    accounts = {f"P-10{n}-{i:04d}" for n in (10, 11, 12, 13) for i in range(COPIES)}
     assert dict(after.allowed) == dict.fromkeys(accounts, 1)
     assert after.denied["min_gap"] >= len(before.allowed)
     assert {a.account_id for a in after.attempts} == accounts
