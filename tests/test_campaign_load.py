@@ -36,7 +36,7 @@ async def test_two_hundred_persona_calls_through_the_guards(tmp_path: Path, key_
         after = read_store(db_url)
         live = await our_live_channels(witness.ari, {a.attempt_id for a in after.attempts})
 
-    accounts = {f"A-10{n}-{i:04d}" for n in (10, 11, 12, 13) for i in range(COPIES)}
+    accounts = {f"P-10{n}-{i:04d}" for n in (10, 11, 12, 13) for i in range(COPIES)}
     assert len(after_first.attempts) == len(accounts)
     assert {a.account_id for a in after_first.attempts} == accounts
     outcomes = {a.outcome for a in after.attempts}
