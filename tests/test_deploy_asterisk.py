@@ -19,11 +19,12 @@ import pytest
 
 from duncall.sandbox import runtime
 
-pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
+pytestmark = pytest.mark.asterisk
 
 SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "check-production-asterisk.sh"
 
 
+@pytest.mark.slow
 def test_production_asterisk_config_loads_and_enforces_the_allow_list() -> None:
     if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("nsenter")):
         pytest.skip("needs root, unshare and nsenter (a private mount namespace for the second Asterisk)")
@@ -32,3 +33,16 @@ def test_production_asterisk_config_loads_and_enforces_the_allow_list() -> None:
     done = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("\nok ") + done.stdout.startswith("ok ") == 7, done.stdout
+
+
+@pytest.mark.redis
+def test_the_dialer_health_probe_passes_with_every_service_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    from duncall.service.health import main
+
+    if not runtime.status()["ari"]:
+        pytest.skip("the Asterisk sandbox is not running (duncall asterisk up)")
+    monkeypatch.setenv("DUNCALL_REDIS_URL", redis_url)
+    monkeypatch.setenv("DUNCALL_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    assert main(["dialer"]) == 0
