@@ -93,6 +93,18 @@ class MessageGuard:
             ) from None
         return decisions
 
+    def preview(self, candidates: Sequence[Candidate]) -> list[MessageDecision]:
+        """What ``decide`` would say now, without recording anything (a call deciding what to offer)."""
+        try:
+            with self.engine.connect() as conn:
+                return self._decide(conn, candidates)
+        except SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            raise ServiceUnavailable(
+                f"the message guard could not read the store ({str(orig).strip().splitlines()[0]})",
+                "check the database (--db / DUNCALL_DATABASE_URL)",
+            ) from None
+
     def _decide(self, conn: Connection, candidates: Sequence[Candidate]) -> list[MessageDecision]:
         now = self.clock()
         accounts = sorted({c.account_id for c in candidates})

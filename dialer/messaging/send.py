@@ -155,13 +155,14 @@ def load_targets(session: Session, account_ids: Sequence[str], channel: Channel)
         )
     ):
         flags.setdefault(account_id, set()).add(flag)
-    blocked = set(
-        conn.execute(
+    blocked = {
+        (owner, number)
+        for owner, number in conn.execute(
             select(PhoneStatusRow.account_id, PhoneStatusRow.number).where(
                 PhoneStatusRow.account_id.in_(account_ids), PhoneStatusRow.status != PhoneStatus.ACTIVE.value
             )
-        ).tuples()
-    )
+        )
+    }
     suppressions: dict[str, list[tuple[str, dt.date | None]]] = {}
     if channel is Channel.SMS:
         numbers = sorted({ph.number for listed in phones.values() for ph in listed})
@@ -327,6 +328,18 @@ class Messenger:
                 summary.failed += 1
             else:
                 summary.queued += 1
+
+    def would_send(self, account_id: str, channel: Channel, stage: str) -> bool:
+        """Whether a ``stage`` message on ``channel`` to the account would be allowed now (nothing written)."""
+        with Session(self.engine) as session:
+            targets = load_targets(session, [account_id], channel)
+            if not targets:
+                return False
+            target = targets[0]
+            if self.templates.find(target.creditor_id, target.language, stage, channel) is None:
+                return False
+        [decision] = self.guard.preview([target.candidate])
+        return decision.allowed
 
     def decide(
         self, account_ids: Sequence[str], channel: Channel, stage: str, campaign_id: str | None

@@ -9,14 +9,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.answer import converse
-from bot.dialogue.ports import ActionPorts, ConfiguredPorts
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.feed import CampaignFeed
 from dialer.campaign.runner import OnAnswer
+from dialer.messaging.send import Messenger
 from dialer.store.repo import read_account_view
-from duncall.compose.parts import Bot
+from duncall.compose.messaging import call_ports, link_issuer, messenger
+from duncall.compose.parts import Bot, guard_rules
 from duncall.scripts_runtime import CallScripts
 from foundation.contract import AccountView, ConversationRecord, DialTarget
+from foundation.settings import get_settings
 from telephony.ari import AriClient
 from telephony.ari.errors import AriError
 
@@ -36,7 +38,7 @@ def bot_answer(
     """
     today = dt.date.today()
     versions = CallScripts(engine, campaign_id)
-    ports = call_ports()
+    links = link_messenger(engine)
 
     def view(account_id: str) -> AccountView:
         with Session(engine) as s:
@@ -47,6 +49,7 @@ def bot_answer(
         # early_collection.en.yaml.
         name = target.script.removesuffix(f"_{target.language}")
         account = await asyncio.to_thread(view, target.account_id)
+        ports = await call_ports(links, target.account_id)
         run = await asyncio.to_thread(versions.for_call, name, account.language)
         record = await converse(
             ari,
@@ -67,14 +70,17 @@ def bot_answer(
     return on_answer
 
 
-def call_ports() -> ActionPorts:
-    """What a campaign call can do besides talking.
+def link_messenger(engine: Engine) -> Messenger | None:
+    """The SMS channel a call's "I'll text you a link" uses, when Kannel and payment links are
+    configured (``DUNCALL_KANNEL_URL``, ``DUNCALL_PAYMENT_LINK_SECRET`` and ``…_URL``).
 
-    No message channel (SMS, e-mail) and no transfer target exist yet, so neither a link
-    nor a transfer is available: the scripts say how to pay by phone instead, and offer a
-    callback instead of a transfer.  Configuring either is where it will be plugged in.
+    Without it no link is offered: the scripts say how to pay by phone instead.  No transfer
+    target exists yet, so the scripts offer a callback instead of a transfer.
     """
-    return ConfiguredPorts(links=None, transfer_queues=())
+    env = get_settings()
+    if not env.kannel_url or link_issuer(env) is None:
+        return None
+    return messenger(engine, guard_rules("default"), env)
 
 
 def hang_up_at_once(ari: AriClient) -> OnAnswer:

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 
 from sqlalchemy import Engine
 
+from bot.dialogue.channels import PaymentLinkRequest
+from bot.dialogue.ports import ActionPorts, ConfiguredPorts
 from dialer.messaging.guard import MessageGuard
 from dialer.messaging.kannel import KannelConfig, KannelSender
 from dialer.messaging.links import LinkIssuer
 from dialer.messaging.model import Channel
-from dialer.messaging.send import Adapter, Messenger
+from dialer.messaging.send import Adapter, Messenger, RunSummary
 from dialer.messaging.smtp import SmtpConfig, SmtpSender
 from dialer.messaging.templates import TEMPLATES_DIR, TemplateSet
 from dialer.policy import Rules
+from foundation.log import kv
 from foundation.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 def smtp_config(env: Settings) -> SmtpConfig | None:
@@ -77,3 +84,46 @@ def messenger(engine: Engine, rules: Rules, env: Settings | None = None) -> Mess
         adapters(env),
         links=link_issuer(env),
     )
+
+
+LINK_STAGE = "payment_link"  # the template stage of the SMS a call's "I'll text you a link" sends
+
+
+class SmsPaymentLinks:
+    """The bot's payment-link channel: the link goes as an SMS through the message guard.
+
+    ``send`` is called by the pure dialogue engine, so it only starts the send on the call's
+    event loop; the task is kept here, and its failure is logged, not lost.
+    """
+
+    def __init__(self, messenger: Messenger) -> None:
+        self.messenger = messenger
+        self.tasks: set[asyncio.Task[RunSummary]] = set()
+
+    def send(self, request: PaymentLinkRequest) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self.messenger.send([request.account_id], Channel.SMS, LINK_STAGE), name="payment-link-sms"
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[RunSummary]) -> None:
+        self.tasks.discard(task)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("payment link SMS failed", exc_info=task.exception())
+        elif task.result().sent != 1:
+            log.warning("payment link SMS not sent", extra=kv(**task.result().as_json()))
+
+
+async def call_ports(messenger: Messenger | None, account_id: str) -> ActionPorts:
+    """What this call can do: offer a link only when an SMS to the account would be allowed now.
+
+    Decided before the call talks (a dry run of the guard, nothing written), because the
+    engine asks synchronously and must not wait on the store; the send itself is guarded again.
+    """
+    if messenger is None or Channel.SMS not in messenger.adapters or messenger.links is None:
+        return ConfiguredPorts(links=None)
+    allowed = await asyncio.to_thread(messenger.would_send, account_id, Channel.SMS, LINK_STAGE)
+    return ConfiguredPorts(links=SmsPaymentLinks(messenger) if allowed else None)
