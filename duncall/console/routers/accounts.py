@@ -55,7 +55,15 @@ def _for(who: Principal, page: dict[str, Any]) -> dict[str, Any]:
 
     phones = [{**p, "number": mask_phone(p["number"]), "reason": said(p["reason"])} for p in page["phones"]]
     flags = [{**f, "reason": said(f["reason"])} for f in page["flags"]]
-    timeline = [{**e, "number": mask_phone(e["number"]) if e["number"] else ""} for e in page["timeline"]]
+    timeline = [
+        {
+            **e,
+            "number": _mask_address(e["number"]) if e["number"] else "",
+            # A reply's words are the debtor's own: they may name people, places, amounts.
+            "outcome": "(reply)" if e["kind"] == "reply" else e["outcome"],
+        }
+        for e in page["timeline"]
+    ]
     return {
         **page,
         "account": account,
@@ -64,6 +72,14 @@ def _for(who: Principal, page: dict[str, Any]) -> dict[str, Any]:
         "timeline": timeline,
         "masked": True,
     }
+
+
+def _mask_address(address: str) -> str:
+    """A number as ``mask_phone``; an e-mail address as ``a***@home.test`` (the domain says little)."""
+    if "@" not in address:
+        return mask_phone(address)
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 @router.get("/{account_id}")

@@ -36,7 +36,7 @@ function render(p) {
     : el("p", { class: "muted" }, "No payments recorded."));
   rows("#timeline", p.timeline, (e) => [fmtTime(e.at), e.channel, e.kind, e.number, e.outcome || "", e.disposition || "",
     e.reasons.map((r) => el("span", { class: "flag" }, r)),
-    e.kind === "denied" ? "" : [el("a", { href: "/calls/" + encodeURIComponent(e.attempt_id) }, "transcript"), " · ",
+    e.kind === "denied" || e.channel !== "call" ? "" : [el("a", { href: "/calls/" + encodeURIComponent(e.attempt_id) }, "transcript"), " · ",
       el("a", { href: "/calls/" + encodeURIComponent(e.attempt_id) + "#recording" }, "recording")]]);
   const numbers = $("#phone-form select[name=number]");  // absent for roles that may not edit
   if (numbers) numbers.replaceChildren(...p.phones.map((ph) => el("option", {}, ph.number)));
