@@ -31,6 +31,7 @@ VOSK_MODEL_PREFIX = "DUNCALL_VOSK_MODEL_"
 ARI_CREDENTIALS_FILE = "ari.json"
 DEFAULT_ARI_APP = "duncall"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 MAX_ASR_WORKERS = 16  # more processes than this only add memory: decoding is one core each
 
 
@@ -347,16 +348,21 @@ def ari_settings() -> AriSettings:
 
 def redis_url() -> str:
     """The configured Redis URL, checked for its form (a one-line error that never shows it: it
-    may hold a password)."""
-    from redis.connection import parse_url
-
+    may hold a password).  Parsed here without redis-py: the settings stay free of I/O libraries."""
     url = get_settings().redis_url.get_secret_value()
-    try:
-        parse_url(url)
-    except ValueError as exc:
+    parts = urlsplit(url)
+    problem = None
+    if parts.scheme not in REDIS_SCHEMES:
+        problem = f"it must start with {', '.join(s + '://' for s in REDIS_SCHEMES)}"
+    else:
+        try:
+            parts.port  # noqa: B018 - reading it checks it
+        except ValueError:
+            problem = "its port is not a number"
+    if problem is not None:
         raise ConfigError(
-            f"DUNCALL_REDIS_URL is not a Redis URL ({exc})", "write it like redis://127.0.0.1:6379/0"
-        ) from None
+            f"DUNCALL_REDIS_URL is not a Redis URL ({problem})", "write it like redis://127.0.0.1:6379/0"
+        )
     return url
 
 

@@ -19,6 +19,7 @@ import phonenumbers
 
 from dialer.policy.consent import parse_scope
 from foundation.contract import AccountFlag
+from foundation.currencies import is_currency
 
 LANGUAGES = frozenset({"en", "zh"})
 # Number types a collection call never goes to: the caller pays the number's operator.
@@ -243,6 +244,8 @@ def currency(value: Any) -> str:
     text = str(value).strip().upper() if value is not None else ""
     if not _CURRENCY_RE.match(text):
         raise RowError(f"currency {value!r} must be a 3-letter ISO 4217 code (e.g. USD, CNY)")
+    if not is_currency(text):
+        raise RowError(f"currency {value!r} is not an ISO 4217 code (e.g. USD, CNY; RMB is CNY)")
     return text
 
 

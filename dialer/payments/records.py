@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from foundation.currencies import is_currency
 from foundation.errors import InputError
 
 FIELDS = ("payment_id", "account_id", "amount", "currency", "paid_at")
@@ -97,7 +98,10 @@ def _amount(value: object) -> Decimal:
 def _currency(value: object) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
         raise PaymentError(f"currency {value!r} is not a 3-letter ISO 4217 code", "use e.g. USD or CNY")
-    return value.strip().upper()
+    code = value.strip().upper()
+    if not is_currency(code):
+        raise PaymentError(f"currency {value!r} is not an ISO 4217 code", "use e.g. USD or CNY (RMB is CNY)")
+    return code
 
 
 def _paid_at(value: object) -> dt.datetime:

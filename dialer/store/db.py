@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from foundation import settings
@@ -48,7 +48,13 @@ def make_engine(url: str | None = None, *, schema: str | None = None) -> Engine:
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot make the directory of the SQLite file {parsed.database} ({exc.strerror})",
+                    "give a --db / DUNCALL_DATABASE_URL path in a writable directory",
+                ) from None
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
     elif parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
@@ -96,10 +102,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except OperationalError as exc:
+        if engine.dialect.name == "sqlite" and "unable to open" in str(exc.orig):
+            raise ConfigError(
+                f"cannot open the SQLite database {engine.url.database} "
+                f"({str(exc.orig).strip().splitlines()[0]})",
+                "check the path and its permissions (--db / DUNCALL_DATABASE_URL)",
+            ) from None
         raise ServiceUnavailable(
             f"cannot reach the database at {engine.url.render_as_string(hide_password=True)} "
             f"({str(exc.orig).strip().splitlines()[0]})",
             "start PostgreSQL or check --db / DUNCALL_DATABASE_URL",
+        ) from None
+    except DatabaseError as exc:
+        # SQLite's "file is not a database": some other file was named as the store.
+        raise ConfigError(
+            f"{engine.url.database or engine.url.render_as_string(hide_password=True)} is not a duncall "
+            f"database ({str(exc.orig).strip().splitlines()[0]})",
+            "point --db / DUNCALL_DATABASE_URL at a SQLite file duncall made, or at a new path",
         ) from None
 
 

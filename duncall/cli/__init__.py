@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from foundation import log
 from foundation.errors import DuncallError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Beside each error's own exit_code (foundation.errors: 1 failure, 2 bad input or
+# configuration, 3 service unavailable, 4 credentials refused); docs/cli.md has the table.
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: an unexpected exception, i.e. a bug
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader left
 
 AREAS = (
     "asterisk",
@@ -40,7 +49,13 @@ AREAS = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="duncall", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default), ERROR")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        type=str.upper,  # `debug` and `DEBUG` alike
+        choices=LOG_LEVELS,
+        help="DEBUG, INFO, WARNING (default), ERROR (any case)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for area in AREAS:
         module = importlib.import_module(f"duncall.cli.{area}")
@@ -49,17 +64,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit codes are the table in docs/cli.md."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         log.setup(args.log_level)  # inside: a bad DUNCALL_* variable is a one-line error too
         code = args.func(args)
+        sys.stdout.flush()  # a reader gone away shows here, inside the handler below
     except DuncallError as exc:
         print(f"duncall: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("duncall: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader (`| head`, a pager) went away: stop quietly, as a pipeline expects.  Later
+        # writes, and the interpreter's flush at exit, go to /dev/null instead of raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        # Not an expected failure: a bug.  One line for the user; the traceback at --log-level DEBUG.
+        logging.getLogger("duncall").debug("unexpected failure", exc_info=True)
+        print(
+            f"duncall: internal error: {type(exc).__name__} (a bug; run again with --log-level debug "
+            "for the traceback, and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return int(code or 0)
 
 

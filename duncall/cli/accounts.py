@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -102,8 +103,11 @@ def _import(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
         raise InputError(f"{path}: no such file", "give the path of a .csv or .jsonl account file")
-    engine = open_engine(args.db)
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes)", "export the accounts again: a file needs its rows")
     rejects_path: Path = args.rejects or path.with_name(path.name + ".rejects.csv")
+    _check_writable(rejects_path, "--rejects")
+    engine = open_engine(args.db)
     handle: TextIO | None = None
     writer: RejectsFile | None = None
     shown = 0
@@ -147,7 +151,20 @@ def _import(args: argparse.Namespace) -> int:
     if summary.rejected:
         print(f"rejects written to {rejects_path}", file=sys.stderr)
     print(summary.one_line())
+    if summary.rows == 0:
+        raise InputError(f"{path} has no account rows", "check that it is the export you meant")
     return 1 if summary.rejected else 0
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Before anything is imported: a rejects file that cannot be written is said up front."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(
+            f"{option} {path}: the directory {parent} does not exist", "create it or choose another"
+        )
+    if path.is_dir() or not os.access(path if path.exists() else parent, os.W_OK):
+        raise InputError(f"{option} {path}: cannot write there", "choose a file in a writable directory")
 
 
 def _operator_args(p: argparse.ArgumentParser, db_help: str) -> None:

@@ -41,10 +41,12 @@ def _cmd_users_add(args: argparse.Namespace) -> int:
     from duncall.console.auth import add_user, check_new_user, parse_role
     from duncall.console.settings import ConsoleSettings
     from duncall.console.state import Console
+    from duncall.passwords import check_password
 
     role = parse_role(args.role)
     password = _read_password(args)
     check_new_user(args.name, password)
+    check_password(password, [args.name, "duncall"])
     console = Console(ConsoleSettings(database_url=args.db))
     now = console.now()
     with console.transaction() as db:
@@ -80,6 +82,22 @@ def _check_host(host: str) -> None:
         print(LOOPBACK_NOTE.format(host=host), file=sys.stderr)
 
 
+def _say_where(host: str, port: int, settings: Any) -> None:
+    """At start: where the console is, and how to make the first admin when there is none."""
+    from dialer.store.models.console import ConsoleUser
+    from duncall.console.state import Console
+
+    shown = f"[{host}]" if ":" in host else host
+    print(f"duncall console: http://{shown}:{port}/ (Ctrl-C stops it)", flush=True)
+    with Console(settings).transaction() as db:
+        anyone = db.scalars(select(ConsoleUser.name).limit(1)).first()
+    if anyone is None:
+        print(
+            "no console users yet: add the first admin with `duncall users add NAME --role admin`",
+            flush=True,
+        )
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -89,7 +107,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port} is not a TCP port", "use 1–65535")
     _check_host(args.host)
-    app = create_app(from_env(database_url=args.db))
+    settings = from_env(database_url=args.db)
+    app = create_app(settings)
+    _say_where(args.host, args.port, settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.uvicorn_log_level)
     return 0
 
