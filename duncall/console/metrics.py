@@ -11,8 +11,8 @@ What it holds:
 - what every duncall process recorded (``foundation.metrics``): the dialer's calls by state,
   dials, guard decisions, abandonment windows, reply latency and its stages, barge-ins, dropped
   audio. With ``PROMETHEUS_MULTIPROC_DIR`` set, summed over the processes that share the folder;
-- read at each scrape, from the services themselves: bot calls live now (the live-call registry),
-  the live event stream's length, Redis's memory against its limit (at the limit, ``noeviction``
+- read at each scrape, from the services themselves, a few constant-time reads each (no key
+  scan: the guard's counters make Redis's keyspace large): the live event stream's length, Redis's memory against its limit (at the limit, ``noeviction``
   refuses writes and campaigns hold), campaigns by status, and Asterisk's channels. A service
   that does not answer gives ``duncall_up{service=…} 0`` instead of failing the scrape.
 """
@@ -40,7 +40,6 @@ from duncall.console.errors import ApiError
 from duncall.console.state import Console
 from foundation.settings import get_settings
 from telephony.live.events import stream_key
-from telephony.live.registry import LiveCallRegistry
 
 SCRAPE_SERVICE_TIMEOUT_S = 2.0  # a service slower than this counts as down for this scrape
 FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
@@ -102,11 +101,11 @@ def _gauge(
 
 
 def _redis_facts(console: Console) -> dict[str, Any]:
+    # No SCAN here: the guard's counters make the keyspace large, and a scrape every 15 s must
+    # stay a few constant-time commands (live calls by state come from the dialer's own gauge).
     client = console.redis()
-    live = LiveCallRegistry(client, console.live_prefix).calls()
     memory = client.info("memory")
     return {
-        "live": live,
         "stream": int(client.xlen(stream_key(console.live_prefix))),
         "used": float(memory.get("used_memory", 0)),
         "max": float(memory.get("maxmemory", 0)),
@@ -152,15 +151,7 @@ async def snapshot(console: Console) -> list[GaugeMetricFamily]:
         _gauge("duncall_up", "Whether the service answered this scrape (1) or not (0).", ["service"], up)
     ]
     if not isinstance(redis_facts, Exception):
-        live = redis_facts["live"]
-        taken = sum(1 for c in live if c.taken_over_by)
         families += [
-            _gauge(
-                "duncall_live_calls",
-                "Bridged calls listed live now: talking with the bot, or taken over by a supervisor.",
-                ["handled_by"],
-                {("bot",): float(len(live) - taken), ("supervisor",): float(taken)},
-            ),
             _gauge(
                 "duncall_queue_depth",
                 "Entries waiting in a queue: the live event stream (trimmed at about 20,000).",
