@@ -400,3 +400,12 @@ def test_the_dashboard_graphs_only_series_duncall_exports() -> None:
     prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
     job = prometheus["scrape_configs"][0]
     assert job["authorization"]["credentials_file"] == "/run/secrets/duncall_metrics_token"
+
+
+def test_the_console_publishes_scripts_where_the_dialer_reads_them() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    folder = re.search(r"DUNCALL_SCRIPTS_DIR=(\S+)", dockerfile)
+    assert folder, "the image sets no DUNCALL_SCRIPTS_DIR"
+    for name in ("dialer", "console"):
+        mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in _services()[name]["volumes"]}
+        assert mounts.get(folder.group(1)) == "scripts", f"{name} does not mount the shared scripts volume"
