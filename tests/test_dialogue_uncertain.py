@@ -43,6 +43,9 @@ ACCOUNT = AccountView(
 )
 
 
+WHO = ("who is this", "how did you get my number", "你是谁")
+
+
 class SlotsAsSaid(KeywordClassifier):
     """The keyword rules' intents with the product's slot parser (amounts in words)."""
 
@@ -55,6 +58,8 @@ class SlotsAsSaid(KeywordClassifier):
         grammar: str | None = None,
     ) -> Understanding:
         u = super().understand(text, lang, today, expected, grammar)
+        if text in WHO:
+            u = Understanding(text, Intent.ASK_IDENTITY, 0.9, u.slots)
         return Understanding(u.text, u.intent, u.confidence, extract(text, lang, today))
 
 
@@ -173,3 +178,28 @@ def test_the_grammar_automaton_accepts_exactly_the_phrases() -> None:
     assert not accepts(("i", "can", "pay", "two", "hundred", "dollars", "on"))
     assert len(rules) < len(listed) / 5  # shared beginnings and endings: a small search
     assert jsgf("g", ("yes", "yes that is right")).count("public <utt>") == 1
+
+
+@pytest.mark.parametrize(
+    "script", ["pre_due_reminder", "early_collection", "mid_collection", "late_installment"]
+)
+def test_who_is_this_is_answered_and_the_call_goes_on(script: str) -> None:
+    session = _session(script)
+    turns = session.hear("who is this", SURE)
+    said = " ".join(t.text for t in turns)
+    assert "my name is sam" in said.lower() and "John Smith" in said
+    assert "Acme" not in said and not any(w in said.lower() for w in DEBT_WORDS), said
+    assert session.state == "greeting" and not session.done
+    assert turns[-1].text == next(t for t in session.turns if t.speaker == "bot").text  # asked again
+    session.hear("yes this is john speaking", SURE)
+    assert session.right_party
+    turns = session.hear("how did you get my number", SURE)
+    assert "on behalf of Acme Lending" in " ".join(t.text for t in turns)
+    assert not session.done
+
+
+def test_a_denied_verification_detail_is_not_a_wrong_number() -> None:
+    """A "no" is a no: it never blocks the number (only a wrong_number ending does)."""
+    session = _session()
+    session.hear("no", SURE)
+    assert session.state != "wrong_number" and not session.done

@@ -104,4 +104,10 @@ def build_script(path: Path, source: YamlSource) -> Script:
         description=str(data.get("description", "")),
         verify_confidence=float(data.get("verify_confidence", 0.75)),
         flag_confidence=float(data.get("flag_confidence", 0.85)),
+        identity_unverified=_prompts(
+            data.get("identity", {}).get("unverified"), ("identity", "unverified"), source
+        ),
+        identity_verified=_prompts(
+            data.get("identity", {}).get("verified"), ("identity", "verified"), source
+        ),
     )

@@ -44,6 +44,7 @@ def semantic_problems(where: str, source: YamlSource, script: Script, file_name:
     for name, state in script.states.items():
         _check_state(script, name, state, add)
     _check_voicemail(script, add)
+    _check_identity(script, add)
     if any(p.message.startswith("unknown target") for p in problems):
         return problems  # the graph checks below would only repeat the broken links
     _check_graph(script, add)
@@ -223,6 +224,25 @@ def _check_action(script: Script, name: str, state: State, add: Add) -> None:
         missing = [w for w in DISCLOSURE_WORDS[script.lang] if w not in text]
         if missing:
             add((*sp, "say"), f"the disclosure must say {' and '.join(repr(w) for w in missing)}")
+
+
+def _check_identity(script: Script, add: Add) -> None:
+    for i, prompt in enumerate(script.identity_unverified):
+        if mentions_debt(prompt.template.text, script.lang):
+            add(
+                ("identity", "unverified", i)
+                if len(script.identity_unverified) > 1
+                else ("identity", "unverified"),
+                "the answer to 'who is this?' before verification must not reveal the debt "
+                "(no {creditor}, {balance} or debt wording); name the creditor under identity.verified",
+            )
+    for prompts, key in ((script.identity_unverified, "unverified"), (script.identity_verified, "verified")):
+        for prompt in prompts:
+            for unknown in prompt.template.unknown_placeholders():
+                add(
+                    ("identity", key),
+                    f"unknown placeholder {{{unknown}}}; known: {', '.join(sorted(PLACEHOLDERS))}",
+                )
 
 
 def _check_voicemail(script: Script, add: Add) -> None:

@@ -115,7 +115,11 @@ class DialogueSession:
             return ()
         if self._confirming is not None:
             return (Intent.AFFIRM, Intent.DENY, Intent.REPEAT)
-        return tuple(self.script.handlers(self._state))
+        handled = tuple(self.script.handlers(self._state))
+        answers_who = self.script.identity_verified or self.script.identity_unverified
+        if handled and answers_who and Intent.ASK_IDENTITY not in handled:
+            return (*handled, Intent.ASK_IDENTITY)  # answered in every listening state
+        return handled
 
     @property
     def grammar(self) -> str | None:
@@ -275,6 +279,11 @@ class DialogueSession:
         if understanding.intent is Intent.REPEAT:
             return self._reprompt(())
         target = self.script.handlers(self._state).get(understanding.intent)
+        if target is None and understanding.intent is Intent.ASK_IDENTITY:
+            # Who is calling, and for whom once it is the debtor; then the question again.
+            said = self.script.identity_verified if self._right_party else self.script.identity_unverified
+            if said:
+                return self._reprompt(said)
         if target is None:
             return self._not_understood()
         if self._weak_verification(target, understanding):

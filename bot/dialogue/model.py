@@ -101,6 +101,10 @@ class Script:
     # is confirmed first.
     verify_confidence: float = 0.75
     flag_confidence: float = 0.85
+    # "Who is this?": the bot's answer before and after right-party verification (the
+    # creditor's name says there is a debt, so only the second may name it).
+    identity_unverified: tuple[Prompt, ...] = ()
+    identity_verified: tuple[Prompt, ...] = ()
 
     def handlers(self, state: State) -> Mapping[Intent, str]:
         """Intents ``state`` answers, its own first, then the script-wide ones."""
