@@ -7,9 +7,9 @@ Every password is random (32 bytes, URL-safe), every key new; nothing is a defau
 already exists is kept, so running it again only adds what is missing (a secret you replaced by
 hand, such as the SIP certificate or pjsip_local, stays yours). Needs only Python and openssl.
 
-The folder is made 0700 (only you read it on the host); the files inside are 0444 because a
-compose file secret is a bind mount that keeps the host's mode, and the services read them as
-their own non-root users. PostgreSQL's key is copied with mode 0600 for its user at start.
+The folder is made 0700 (only you read it on the host); the files inside are 0444 (pjsip_local,
+which you edit, 0644) because a compose file secret is a bind mount that keeps the host's mode,
+and the services read them as their own non-root users. PostgreSQL's key is copied with mode 0600 for its user at start.
 """
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ def generate(out: Path, sip_name: str = "duncall-sip") -> list[str]:
     for name, text in texts.items():
         if name in existing:
             continue
-        _write(out / name, text if text.endswith("\n") else text + "\n")
+        # pjsip_local is the one you edit (mode 0644); the folder's 0700 still keeps others out.
+        mode = 0o644 if name == "pjsip_local" else 0o444
+        _write(out / name, text if text.endswith("\n") else text + "\n", mode)
         written.append(name)
     for stem, cn in (("postgres_tls", POSTGRES_HOST), ("sip_tls", sip_name)):
         key, cert = out / f"{stem}_key", out / f"{stem}_cert"
@@ -127,12 +129,12 @@ def generate(out: Path, sip_name: str = "duncall-sip") -> list[str]:
     return written
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, mode: int) -> None:
     # Created private, then opened to the services' users: never readable by others mid-write.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    path.chmod(0o444)
+    path.chmod(mode)
 
 
 def main(argv: list[str] | None = None) -> int:
