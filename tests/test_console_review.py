@@ -247,7 +247,9 @@ def test_search_by_script_and_version_and_the_call_shows_its_path(env: ConsoleEn
     call = qa.get(f"/api/calls/{GOOD}").json()
     assert (call["script"], call["script_version"]) == ("early_collection.en", 2)
     assert call["path"] == ["greeting", "disclosure", "balance", "promise", "goodbye"]
-    assert call["recording_url"] == f"/api/calls/{GOOD}/recording"
+    assert call["recording_url"] is None  # QA reviews the transcript only (by default)
+    supervised = env.login(Role.SUPERVISOR).get(f"/api/calls/{GOOD}").json()
+    assert supervised["recording_url"] == f"/api/calls/{GOOD}/recording"
 
 
 # --- the recording --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,7 +127,8 @@ def _summary(
         "attempt_id": attempt.attempt_id,
         "at": _utc(attempt.reserved_at),
         "campaign": attempt.campaign_id,
-        "account_id": attempt.account_id,
+        # Without pii_read (QA) the call is judged, not the debtor: no account id to look them up by.
+        "account_id": attempt.account_id if show_pii else None,
         "number": attempt.number if show_pii else mask_phone(attempt.number),
         "debtor": f"{first} {last}" if show_pii else initials(first, last),
         "outcome": attempt.outcome,
@@ -187,7 +189,19 @@ def search(db: Session, q: CallQuery, rules: FlagRules, show_pii: bool) -> list[
     return out
 
 
-def call_detail(db: Session, attempt_id: str, rules: FlagRules, show_pii: bool) -> dict[str, Any]:
+_DIGITS = re.compile(r"\d")
+
+
+def _qa_text(speaker: str, text: str, names: list[str]) -> str:
+    """A turn as QA reads it: names masked; what the debtor said or keyed carries no digits
+    (dates of birth, account or card numbers given to verify), so no digit of theirs shows."""
+    masked = mask_text(text, names)
+    return _DIGITS.sub("#", masked) if speaker != "bot" else masked
+
+
+def call_detail(
+    db: Session, attempt_id: str, rules: FlagRules, show_pii: bool, transcript_only: bool = True
+) -> dict[str, Any]:
     row = db.execute(
         select(CallAttempt, CallRecording, Account.first_name, Account.last_name)
         .join(Account, Account.account_id == CallAttempt.account_id)
@@ -206,7 +220,7 @@ def call_detail(db: Session, attempt_id: str, rules: FlagRules, show_pii: bool) 
         {
             "seq": t.seq,
             "speaker": t.speaker,
-            "text": t.text if show_pii else mask_text(t.text, names),
+            "text": t.text if show_pii else _qa_text(t.speaker, t.text, names),
             "started_s": t.started_s,
             "ended_s": t.ended_s,
             "asr_confidence": t.asr_confidence,
@@ -214,7 +228,7 @@ def call_detail(db: Session, attempt_id: str, rules: FlagRules, show_pii: bool) 
             "intent_confidence": t.intent_confidence,
             "latency_ms": t.latency_ms,
             "interrupted": t.interrupted,
-            "dtmf": t.dtmf,
+            "dtmf": t.dtmf if show_pii else None,  # keypad digits verify identity: never to QA
         }
         for t in turns
     ]
@@ -223,8 +237,9 @@ def call_detail(db: Session, attempt_id: str, rules: FlagRules, show_pii: bool) 
         {
             "amd_status": record.amd_status,
             "hangup_by": record.hangup_by,
-            "account_flags": record.flags,
-            "promise": record.promise,
+            # Bankruptcy, deceased and the promised amount are the debtor's, not the call's quality.
+            "account_flags": record.flags if show_pii else None,
+            "promise": record.promise if show_pii else None,
             "barge_ins_ms": record.barge_ins_ms,
             "recording": record.audio_path,
             "script_sha256": record.script_sha256,
@@ -233,7 +248,9 @@ def call_detail(db: Session, attempt_id: str, rules: FlagRules, show_pii: bool) 
         else None
     )
     summary["recording_url"] = (
-        f"/api/calls/{attempt_id}/recording" if record is not None and record.audio_path else None
+        f"/api/calls/{attempt_id}/recording"
+        if record is not None and record.audio_path and (show_pii or not transcript_only)
+        else None
     )
     summary["path"] = list(record.path or []) if record else []
     summary["guard_decisions"] = _guard_decisions(db, attempt_id, show_pii)
@@ -328,7 +345,8 @@ def _guard_decisions(db: Session, attempt_id: str, show_pii: bool) -> list[dict[
         {
             "at": _utc(d.at),
             "allowed": d.allowed,
-            "reasons": list(d.reasons),
+            # A denial's reasons name the account's flags (bankruptcy, deceased): not for QA.
+            "reasons": list(d.reasons) if show_pii else [],
             "rules": d.rules,
             "phone": d.phone if show_pii else mask_phone(d.phone),
             "campaign": d.campaign_id,

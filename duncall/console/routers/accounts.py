@@ -1,8 +1,7 @@
 """An account's page and the operator changes to it (supervisors and admins).
 
-Reading the page needs ``calls_read``; names and numbers come unmasked only with
-``pii_read`` (masked here, on the server, so no response carries them to a role that may
-not see them), and every read is audited. Setting or clearing a flag and setting a
+Reading the page needs ``pii_read`` (QA judges calls, not debtors, and does not read it);
+the masking below stays for any role granted the page without it; every read is audited. Setting or clearing a flag and setting a
 number's status need ``accounts_edit`` and a reason, and each change commits with its
 audit row or not at all.
 """
@@ -25,7 +24,9 @@ from duncall.console.state import Console
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"])
 ConsoleDep = Annotated[Console, Depends(get_console)]
-Reader = Annotated[Principal, Depends(require(Permission.CALLS_READ))]
+# An account page is about the debtor (flags, promises, amounts), not a call's quality: QA,
+# which has no pii_read, does not read it.
+Reader = Annotated[Principal, Depends(require(Permission.PII_READ))]
 Editor = Annotated[Principal, Depends(require(Permission.ACCOUNTS_EDIT))]
 AccountId = Annotated[str, Path(max_length=64)]
 

@@ -156,7 +156,9 @@ def open_call(attempt_id: AttemptId, console: ConsoleDep, user: Reader) -> dict[
     """One call: transcript with timings, path, guard decisions, QA flags and scores. Audited."""
     show_pii = can(user.role, Permission.PII_READ)
     with console.transaction() as db:
-        detail = qa.call_detail(db, attempt_id, _rules(console), show_pii)
+        detail = qa.call_detail(
+            db, attempt_id, _rules(console), show_pii, console.settings.qa_transcript_only
+        )
         audit.record(db, console.now(), user.name, "call_open", attempt_id, pii=show_pii)
     return detail
 
