@@ -3,7 +3,8 @@
 messages check [DIR]          check every template (file:line per problem; exit 2 if any)
 messages send                 one stage's message on one channel to many accounts, each decided by the
                               guard (window, opt-out, caps); a JSON summary
-messages address ACCOUNT      add an e-mail address (--work: a work address, never written to)
+messages address ACCOUNT      add an e-mail address (--work: a work address, never written to) or --post
+messages letter ACCOUNT       a US validation notice (Reg F §1006.34) as a PDF in the vendor's folder
 messages opt-out ACCOUNT      stop a channel for an account (an operator's record of the debtor's request)
 """
 
@@ -47,12 +48,26 @@ def register(sub: Any) -> None:
     send.add_argument("--db", default=None, help=DB_HELP)
     send.set_defaults(func=_send)
 
-    address = msg_sub.add_parser("address", help="add an e-mail address to an account")
+    address = msg_sub.add_parser("address", help="add an e-mail or a mailing address to an account")
     address.add_argument("account")
-    address.add_argument("--email", required=True)
+    where = address.add_mutually_exclusive_group(required=True)
+    where.add_argument("--email", default=None)
+    where.add_argument("--post", default=None, help="mailing address, lines separated by '\\n' or ';'")
     address.add_argument("--work", action="store_true", help="a work address: the guard never e-mails it")
     address.add_argument("--db", default=None, help=DB_HELP)
     address.set_defaults(func=_address)
+
+    letter = msg_sub.add_parser("letter", help="a US validation notice (Reg F) as a PDF in --out")
+    letter.add_argument("account")
+    letter.add_argument("--collector-name", required=True)
+    letter.add_argument("--collector-address", required=True, help="lines separated by ';'")
+    letter.add_argument("--out", type=Path, required=True, help="the print vendor's upload folder")
+    letter.add_argument(
+        "--itemization-date", type=dt.date.fromisoformat, default=None, help="default: due date"
+    )
+    letter.add_argument("--sent-on", type=dt.date.fromisoformat, default=None, help="default: today")
+    letter.add_argument("--db", default=None, help=DB_HELP)
+    letter.set_defaults(func=_letter)
 
     opt = msg_sub.add_parser("opt-out", help="stop a channel for an account")
     opt.add_argument("account")
@@ -117,21 +132,45 @@ def _address(args: argparse.Namespace) -> int:
     from dialer.store.models import MessageAddressRow
     from dialer.store.repo import get_account
 
-    email = args.email.strip()
-    if email.count("@") != 1 or " " in email or len(email) > 254:
-        raise InputError(f"{email!r} is not an e-mail address", "give it as name@domain")
+    if args.post is not None:
+        lines = [line.strip() for line in args.post.replace("\\n", ";").split(";") if line.strip()]
+        if not lines or len("\n".join(lines)) > 254:
+            raise InputError("the mailing address is empty or longer than 254 characters", "give its lines")
+        channel, address, kind = "letter", "\n".join(lines), "personal"
+    else:
+        address = args.email.strip()
+        if address.count("@") != 1 or " " in address or len(address) > 254:
+            raise InputError(f"{address!r} is not an e-mail address", "give it as name@domain")
+        channel, kind = "email", "work" if args.work else "personal"
     with Session(open_engine(args.db)) as db, db.begin():
         get_account(db, args.account)
         db.merge(
             MessageAddressRow(
-                account_id=args.account,
-                channel="email",
-                address=email,
-                kind="work" if args.work else "personal",
-                position=0,
+                account_id=args.account, channel=channel, address=address, kind=kind, position=0
             )
         )
-    print(f"{args.account}: e-mail address added ({'work' if args.work else 'personal'})")
+    print(f"{args.account}: {'mailing' if channel == 'letter' else 'e-mail'} address added ({kind})")
+    return 0
+
+
+def _letter(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import Session
+
+    from dialer.messaging.letters import store_letter, validation_fields
+    from dialer.store.db import open_engine
+
+    now = dt.datetime.now(dt.UTC)
+    with Session(open_engine(args.db)) as db, db.begin():
+        notice = validation_fields(
+            db,
+            args.account,
+            collector_name=args.collector_name,
+            collector_address="\n".join(p.strip() for p in args.collector_address.split(";") if p.strip()),
+            sent_on=args.sent_on or now.date(),
+            itemization_date=args.itemization_date,
+        )
+        path = store_letter(db, notice, args.account, args.out, now)
+    print(f"{path} (validation period ends {notice.validation_end})")
     return 0
 
 
