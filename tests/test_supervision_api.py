@@ -17,7 +17,7 @@ import redis
 from fastapi.testclient import TestClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from test_console_fixtures import ConsoleEnv, make_env
+from test_console_fixtures import PASSWORD, ConsoleEnv, make_env
 
 from duncall.console.roles import Role
 from duncall.console.routers.supervision import audit_sink
@@ -241,3 +241,56 @@ def test_service_reports_unreachable_asterisk_as_retryable() -> None:
     with pytest.raises(ServiceUnavailable) as err:
         asyncio.run(service._client())
     assert err.value.retryable
+
+
+# --- who may change a session ----------------------------------------------------------------
+
+
+class _OneSession:
+    """The supervision service's face to the router, holding one session of the supervisor's
+    (a real one needs a live call through Asterisk: test_supervision_calls.py)."""
+
+    def __init__(self, owner: str) -> None:
+        from duncall.supervision.service import SessionView
+
+        self.view = SessionView(
+            "s-1", ATTEMPT, Mode.LISTEN, owner, "PJSIP/supervisor-x", dt.datetime.now(dt.UTC)
+        )
+        self.done: list[tuple[str, str]] = []
+
+    def sessions(self) -> list[object]:
+        return [self.view]
+
+    async def switch(self, session_id: str, user: str, mode: Mode) -> object:
+        self.done.append(("switch", user))
+        return self.view
+
+    async def end(self, session_id: str, user: str) -> None:
+        self.done.append(("end", user))
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.unit
+def test_only_the_sessions_supervisor_or_an_admin_may_switch_or_end_it(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    try:
+        service = _OneSession("supervisor")
+        env.app.state.supervision = service
+        admin = env.login(Role.ADMIN)
+        created = admin.post(
+            "/api/users", json={"name": "colleague", "role": "supervisor", "password": PASSWORD}
+        )
+        assert created.status_code == 201
+        colleague = env.login("colleague")
+        taken = colleague.post("/api/live/supervision/s-1", json={"mode": "takeover"})
+        assert taken.status_code == 403 and "belongs to supervisor" in taken.json()["error"]
+        assert colleague.delete("/api/live/supervision/s-1").status_code == 403
+        assert service.done == []  # nothing was switched or ended
+        owner = env.login(Role.SUPERVISOR)
+        assert owner.post("/api/live/supervision/s-1", json={"mode": "whisper"}).status_code == 200
+        assert admin.delete("/api/live/supervision/s-1").status_code == 204
+        assert service.done == [("switch", "supervisor"), ("end", "admin")]  # each under their own name
+    finally:
+        env.close()

@@ -19,7 +19,7 @@ from duncall.console import audit
 from duncall.console.auth import Principal
 from duncall.console.deps import get_console, require
 from duncall.console.errors import ApiError
-from duncall.console.roles import Permission
+from duncall.console.roles import Permission, Role
 from duncall.console.state import Console
 from duncall.supervision import settings as supervision_settings
 from duncall.supervision.errors import SupervisionError
@@ -36,6 +36,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such live call or supervision session (or it has ended)"},
     409: {"description": "the call was taken over, or the switch is not possible"},
     503: {"description": "Asterisk or Redis is unreachable, or the supervisor's phone did not answer"},
+}
+
+OWNED_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    403: {"description": "the session is another supervisor's (only they or an admin may change it)"},
 }
 
 
@@ -124,18 +129,34 @@ async def supervise(attempt_id: ID, body: Supervise, service: Service, user: Sup
         raise _api_error(exc) from None
 
 
-@router.post("/supervision/{session_id}", responses=ERRORS)
+def _owned(service: SupervisionService, session_id: str, user: Principal) -> None:
+    """Only the supervisor who started a session, or an admin, may switch or end it: otherwise a
+    colleague could take over a call that the audit then records under the starter's session."""
+    view = next((v for v in service.sessions() if v.session_id == session_id), None)
+    if view is not None and view.user != user.name and user.role is not Role.ADMIN:
+        raise ApiError(
+            403,
+            f"supervision session {session_id} belongs to {view.user}",
+            "only they or an admin may switch or end it; start a session of your own",
+        )
+
+
+@router.post("/supervision/{session_id}", responses=OWNED_ERRORS)
 async def switch(session_id: ID, body: Switch, service: Service, user: Supervisor) -> SessionOut:
-    """Switch an active session to another mode (a take-over is final)."""
+    """Switch an active session to another mode (a take-over is final). The session's own
+    supervisor or an admin only."""
+    _owned(service, session_id, user)
     try:
         return _out(await service.switch(session_id, user.name, body.mode))
     except (SupervisionError, ConfigError) as exc:
         raise _api_error(exc) from None
 
 
-@router.delete("/supervision/{session_id}", status_code=204, responses=ERRORS)
+@router.delete("/supervision/{session_id}", status_code=204, responses=OWNED_ERRORS)
 async def end(session_id: ID, service: Service, user: Supervisor) -> Response:
-    """End the session; on a taken-over call this ends the call."""
+    """End the session; on a taken-over call this ends the call. The session's own supervisor
+    or an admin only."""
+    _owned(service, session_id, user)
     try:
         await service.end(session_id, user.name)
     except SupervisionError as exc:
