@@ -32,8 +32,6 @@ from duncall.console.app import create_app
 from duncall.console.settings import ConsoleSettings
 from foundation.contract import ConversationRecord, DialTarget, Disposition, Turn
 
-pytestmark = pytest.mark.unit
-
 TOKEN = "a-metrics-token-for-the-test-0123456789"
 LOOPBACK = ("127.0.0.1", 50123)
 
@@ -129,6 +127,7 @@ async def _campaign(engine: Engine) -> None:
     )
 
 
+@pytest.mark.unit
 async def test_a_scrape_after_a_campaign_shows_what_it_did(
     offline: None, store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -170,6 +169,7 @@ async def test_a_scrape_after_a_campaign_shows_what_it_did(
     assert not re.search(r"\+1212555", response.text), "a phone number in the metrics"
 
 
+@pytest.mark.unit
 def test_the_token_is_required_when_set(
     offline: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -181,6 +181,7 @@ def test_the_token_is_required_when_set(
     assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
+@pytest.mark.unit
 def test_without_a_token_only_this_machine_reads_it(offline: None, tmp_path: Path) -> None:
     assert _console(tmp_path, client=LOOPBACK).get("/metrics").status_code == 200
     assert _console(tmp_path, client=("192.0.2.7", 50000)).get("/metrics").status_code == 403
@@ -211,6 +212,7 @@ def test_the_event_queue_and_redis_memory_are_read_at_each_scrape(
     assert _value(samples, "duncall_redis_memory_bytes", kind="used") > 0
 
 
+@pytest.mark.unit
 def test_the_console_serves_what_another_process_recorded(
     offline: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
