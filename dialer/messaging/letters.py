@@ -132,19 +132,25 @@ def _date(day: dt.date) -> str:
     return day.strftime("%B %-d, %Y")
 
 
+def _para(pdf: FPDF, width: float, height: float, text: str) -> None:
+    # Back at the left margin of the next line: fpdf2's default leaves x at the cell's right.
+    pdf.multi_cell(width, height, text, new_x="LMARGIN", new_y="NEXT")
+
+
 def render_validation_notice(notice: ValidationNotice) -> bytes:
     pdf = FPDF(format="Letter")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     pdf.set_font("Helvetica", size=10)
-    pdf.multi_cell(0, 5, f"{notice.collector_name}\n{notice.collector_address}")
+    _para(pdf, 0, 5, f"{notice.collector_name}\n{notice.collector_address}")
     pdf.ln(4)
-    pdf.multi_cell(0, 5, f"To: {notice.consumer_name}\n{notice.consumer_address}")
+    _para(pdf, 0, 5, f"To: {notice.consumer_name}\n{notice.consumer_address}")
     pdf.ln(2)
     pdf.cell(0, 5, f"Date: {_date(notice.sent_on)}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("Helvetica", style="B", size=11)
-    pdf.multi_cell(
+    _para(
+        pdf,
         0,
         6,
         f"{notice.collector_name} is a debt collector. We are trying to collect a debt that you owe to {notice.creditor}. We will use any information you give us to help collect the debt.",
@@ -153,8 +159,11 @@ def render_validation_notice(notice: ValidationNotice) -> bytes:
     pdf.set_font("Helvetica", style="B", size=10)
     pdf.cell(0, 6, "Our information shows:", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
-    pdf.multi_cell(
-        0, 5, f"You had an account from {notice.creditor} with account number ending {notice.account_number}."
+    _para(
+        pdf,
+        0,
+        5,
+        f"You had an account from {notice.creditor} with account number ending {notice.account_number}.",
     )
     rows = [
         (f"As of {_date(notice.itemization_date)}, you owed:", _money(notice.amount_on_itemization)),
@@ -175,7 +184,8 @@ def render_validation_notice(notice: ValidationNotice) -> bytes:
     pdf.cell(0, 6, "How can you dispute the debt?", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
     end = _date(notice.validation_end)
-    pdf.multi_cell(
+    _para(
+        pdf,
         0,
         5,
         f"Call or write to us by {end}, to dispute all or part of the debt. If you do not, we will "
@@ -188,7 +198,8 @@ def render_validation_notice(notice: ValidationNotice) -> bytes:
     pdf.set_font("Helvetica", style="B", size=10)
     pdf.cell(0, 6, "What else can you do?", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
-    pdf.multi_cell(
+    _para(
+        pdf,
         0,
         5,
         f"Write to ask for the name and address of the original creditor, if different from the current "
@@ -199,7 +210,8 @@ def render_validation_notice(notice: ValidationNotice) -> bytes:
     pdf.set_font("Helvetica", style="B", size=10)
     pdf.cell(0, 6, "How do you want to respond?", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
-    pdf.multi_cell(
+    _para(
+        pdf,
         0,
         5,
         "Check all that apply:\n"
