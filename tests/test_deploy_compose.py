@@ -400,6 +400,17 @@ def test_the_dashboard_graphs_only_series_duncall_exports() -> None:
     prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
     job = prometheus["scrape_configs"][0]
     assert job["authorization"]["credentials_file"] == "/run/secrets/duncall_metrics_token"
+    alerts = yaml.safe_load((REPO / "deploy" / "prometheus" / "alerts.yml").read_text())
+    alerted = {
+        re.sub(r"_(bucket|count|sum|total)$", "", name)
+        for rule in alerts["groups"][0]["rules"]
+        for name in re.findall(r"\bduncall_[a-z_]+", rule["expr"])
+    }
+    assert alerted and alerted <= exported, f"alerted on but never exported: {sorted(alerted - exported)}"
+    mounted = " ".join(_services()["prometheus"]["volumes"])
+    assert all(
+        f"/etc/prometheus/{Path(f).name}" in mounted for f in ("prometheus.yml", *prometheus["rule_files"])
+    )
 
 
 def test_the_console_publishes_scripts_where_the_dialer_reads_them() -> None:
