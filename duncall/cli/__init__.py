@@ -44,6 +44,7 @@ AREAS = (
     "audit",
     "messages",
     "assign",
+    "privacy",
 )
 
 
