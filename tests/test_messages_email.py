@@ -183,9 +183,15 @@ async def smtp_server(certificate: tuple[Path, Path]) -> AsyncIterator[tuple[Inb
     await server.wait_closed()
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    with temporary_database("sqlite", tmp_path) as eng:
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", marks=pytest.mark.unit),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    with temporary_database(request.param, tmp_path, url) as eng:
         seed(eng)
         yield eng
 
@@ -256,7 +262,6 @@ def messenger(engine: Engine, config: SmtpConfig, at: dt.datetime) -> Messenger:
 ACCOUNTS = ["E-HOME", "E-WORK", "E-STOP", "E-NONE"]
 
 
-@pytest.mark.unit
 async def test_reminder_email_reaches_only_the_allowed_debtor_with_both_parts_and_unsubscribe(
     engine: Engine, smtp_server: tuple[Inbox, SmtpConfig]
 ) -> None:
@@ -296,7 +301,6 @@ async def test_reminder_email_reaches_only_the_allowed_debtor_with_both_parts_an
     assert [(e.channel, e.kind, e.reasons) for e in denied] == [("email", "denied", ["opted_out"])]
 
 
-@pytest.mark.unit
 async def test_no_email_outside_the_debtors_window_and_one_a_day(
     engine: Engine, smtp_server: tuple[Inbox, SmtpConfig]
 ) -> None:
@@ -311,7 +315,6 @@ async def test_no_email_outside_the_debtors_window_and_one_a_day(
     assert len(inbox.mails) == 1
 
 
-@pytest.mark.unit
 async def test_a_refused_recipient_fails_that_message_and_a_wrong_password_sends_nothing(
     engine: Engine, smtp_server: tuple[Inbox, SmtpConfig]
 ) -> None:
