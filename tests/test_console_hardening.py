@@ -124,3 +124,29 @@ def test_plain_http_beyond_loopback_is_refused_unless_a_tls_proxy_is_in_front(en
         assert login.headers["strict-transport-security"].startswith("max-age=")
         client.close()
     bare.close()
+
+
+def test_the_policy_allows_every_inline_block_the_pages_use_and_nothing_else(env: ConsoleEnv) -> None:
+    import base64
+    import hashlib
+    import re
+
+    from duncall.console.app import STATIC_DIR
+    from duncall.console.graph import GRAPH_STYLE
+
+    def allowed(text: str) -> str:
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+    csp = env.client().get("/login").headers["content-security-policy"]
+    blocks = [
+        b
+        for page in STATIC_DIR.glob("*.html")
+        for _, b in re.findall(r"<(script|style)>(.*?)</\1>", page.read_text(), re.S)
+    ]
+    assert blocks  # the pages do have inline scripts
+    for block in [*blocks, GRAPH_STYLE]:  # the script graph inserts its own <style>
+        assert allowed(block) in csp
+    assert allowed("alert(1)") not in csp
+    designer = env.login(Role.DESIGNER)
+    graph = designer.get("/api/scripts/early_collection.en/graph")
+    assert graph.status_code == 200 and f"<style>{GRAPH_STYLE}</style>" in graph.text

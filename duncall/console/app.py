@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from duncall.console.auth import Principal
 from duncall.console.deps import current_principal
 from duncall.console.errors import ApiError
+from duncall.console.graph import GRAPH_STYLE
 from duncall.console.hardening import Hardening, page_csp
 from duncall.console.metrics import router as metrics_router
 from duncall.console.routers import (
@@ -165,7 +166,9 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
     app.state.supervision = None  # made on first use (routers/supervision.py)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Outermost: a refused origin or plain HTTP in the open is answered before anything else runs.
-    app.add_middleware(Hardening, settings=settings, csp=page_csp(sorted(STATIC_DIR.glob("*.html"))))
+    app.add_middleware(
+        Hardening, settings=settings, csp=page_csp(sorted(STATIC_DIR.glob("*.html")), (GRAPH_STYLE,))
+    )
 
     # The API's map helps an attacker as much as a user: only for someone logged in.
     @app.get("/openapi.json", include_in_schema=False)

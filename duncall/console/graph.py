@@ -31,6 +31,17 @@ class Edge:
     kind: str  # on | next | retry
 
 
+# The graph's own style; the console's Content-Security-Policy allows it by its hash (app.py).
+GRAPH_STYLE = (
+    ".script-graph{font:11px sans-serif}.script-graph rect{stroke:#333;fill:#fff}"
+    ".script-graph .start rect{fill:#dbeafe}.script-graph .end rect{fill:#fee2e2}"
+    ".script-graph .listen rect{fill:#ecfccb}.script-graph path.edge{fill:none;stroke:#555}"
+    ".script-graph path.next{stroke-width:2}.script-graph path.retry{stroke-dasharray:4 3;stroke:#999}"
+    ".script-graph text.label{fill:#444;font-size:9px}"
+    ".script-graph text.sub{fill:#666;font-size:9px}"
+)
+
+
 def _retry_defaults(script: Script) -> tuple[str | None, str | None]:
     """The most common no_input / no_match exits: the script's defaults, shown once in the legend."""
     listening = [s for s in script.states.values() if s.listens]
@@ -121,12 +132,7 @@ def script_svg(script: Script) -> str:
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="states of {escape(script.name)}">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
-        "<style>.script-graph{font:11px sans-serif}.script-graph rect{stroke:#333;fill:#fff}"
-        ".script-graph .start rect{fill:#dbeafe}.script-graph .end rect{fill:#fee2e2}"
-        ".script-graph .listen rect{fill:#ecfccb}.script-graph path.edge{fill:none;stroke:#555}"
-        ".script-graph path.next{stroke-width:2}.script-graph path.retry{stroke-dasharray:4 3;stroke:#999}"
-        ".script-graph text.label{fill:#444;font-size:9px}"
-        ".script-graph text.sub{fill:#666;font-size:9px}</style>",
+        f"<style>{GRAPH_STYLE}</style>",
     ]
     for e in all_edges:
         if e.source not in pos or e.target not in pos:

@@ -48,10 +48,11 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def page_csp(pages: Iterable[Path]) -> str:
-    """The policy of every console page: only our own files, plus the pages' inline blocks by hash."""
+def page_csp(pages: Iterable[Path], extra_styles: Iterable[str] = ()) -> str:
+    """The policy of every console page: only our own files, plus the pages' inline blocks (and
+    ``extra_styles``, style blocks a page inserts, such as the script graph's) by hash."""
     scripts: set[str] = set()
-    styles: set[str] = set()
+    styles: set[str] = {_sha256(style) for style in extra_styles}
     for page in pages:
         for kind, body in _INLINE.findall(page.read_text(encoding="utf-8")):
             (scripts if kind == "script" else styles).add(_sha256(body))
