@@ -32,7 +32,7 @@ def test_production_asterisk_config_loads_and_enforces_the_allow_list() -> None:
         pytest.skip("the Asterisk sandbox is not built (duncall asterisk up)")
     done = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("\nok ") + done.stdout.startswith("ok ") == 7, done.stdout
+    assert done.stdout.count("\nok ") + done.stdout.startswith("ok ") == 8, done.stdout
 
 
 @pytest.mark.redis

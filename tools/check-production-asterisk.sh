@@ -2,7 +2,8 @@
 # Load the production Asterisk configuration (asterisk-config/ + deploy/asterisk-image/etc/, as
 # deploy/asterisk-image/Dockerfile lays it out, with freshly generated secrets and the example
 # pjsip_local) in the sandbox's Debian chroot, and check what a container would do with it:
-# every module loads, the TLS and UDP transports and the carrier trunk exist, ARI has its user,
+# every module loads, the TLS and UDP transports and the carrier trunk exist, TLS answers with the
+# generated certificate, ARI has its user,
 # and SIP from an address outside the allow-list is refused (403) while an allowed one gets past it.
 #
 # Isolated from the running sandbox: a private mount namespace gives this Asterisk its own
@@ -82,6 +83,8 @@ check "chan_pjsip, res_pjsip_acl, res_srtp running" \
 check "TLS and UDP transports" "cli 'pjsip show transports' > '$T/tr'; grep -q 'transport-tls *tls' '$T/tr' && grep -q 'transport-udp *udp' '$T/tr' || { cat '$T/tr'; false; }"
 check "carrier trunk: TLS, SRTP, G.711, RFC 4733, PAI" \
     "cli 'pjsip show endpoint carrier' > '$T/ep' && grep -q 'media_encryption *: sdes' '$T/ep' && grep -q 'transport *: transport-tls' '$T/ep' && grep -q 'allow *: (ulaw|alaw)' '$T/ep' && grep -q 'dtmf_mode *: rfc4733' '$T/ep' && grep -q 'send_pai *: true' '$T/ep'"
+check "TLS on the SIP port with the generated certificate" \
+    "echo | timeout 10 openssl s_client -connect 127.0.0.1:15061 -CAfile '$T/secrets/sip_tls_cert' -verify_hostname duncall-sip -verify_return_error 2>/dev/null | grep -q 'Verify return code: 0 (ok)'"
 check "ARI user from the secret" "cli 'ari show users' | grep -q ' duncall'"
 sip() {
     python3 - "$1" <<'PY'
