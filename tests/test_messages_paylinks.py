@@ -231,3 +231,47 @@ def test_chromium_pays_the_promised_amount_from_a_delivered_email_and_the_promis
             pw.stop()
     finally:
         controller.stop()
+
+
+@pytest.mark.unit
+def test_the_one_click_unsubscribe_of_a_delivered_email_stops_email_for_that_debtor(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from duncall.compose.messaging import unsubscribe_url
+    from foundation.settings import get_settings
+
+    monkeypatch.setenv("DUNCALL_PAYMENT_LINK_SECRET", SECRET)
+    monkeypatch.setenv("DUNCALL_PAYMENT_LINK_URL", "https://pay.agency.test")
+    inbox = Inbox()
+    smtp_port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        messenger = Messenger(
+            engine,
+            MessageGuard(engine, load_preset("sandbox")),
+            TemplateSet(),
+            {Channel.EMAIL: SmtpSender(SmtpConfig(host="127.0.0.1", port=smtp_port, starttls=False))},
+            unsubscribe_url=unsubscribe_url(get_settings()),
+        )
+        assert asyncio.run(messenger.send(["P-1"], Channel.EMAIL, "reminder")).sent == 1
+        [mail] = inbox.mails
+        [link] = re.findall(r"<(https://pay\.agency\.test/u/[^>]+)>", mail["List-Unsubscribe"])
+        text = mail.get_body(preferencelist=("plain",))
+        assert text is not None and link in text.get_content()  # the opt-out line carries it too
+        path = link.removeprefix("https://pay.agency.test")
+        with TestClient(create_app(ConsoleSettings(payment_link_secret=SECRET), engine)) as client:
+            assert client.get(path[:-1] + "x").status_code == 410  # a changed token
+            page = client.get(path)
+            assert page.status_code == 200 and "id=unsubscribe" in page.text  # GET stops nothing
+            done = client.post(path, content="List-Unsubscribe=One-Click")
+            assert done.status_code == 200 and "no more e-mails" in done.text
+        again = asyncio.run(messenger.send(["P-1"], Channel.EMAIL, "reminder"))
+        assert "opted_out" in again.denied and len(inbox.mails) == 1
+        with Session(engine) as db:
+            steps = [(e.channel, e.kind) for e in account_page(db, "P-1").timeline]
+        assert ("email", "opt_out") in steps
+    finally:
+        controller.stop()

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dialer.store.models import Account, InstallmentPlanRow, InstalmentRow, PromiseRow
-from dialer.store.models.messages import MessageEventRow, PaymentLinkRow
+from dialer.store.models.messages import MessageEventRow, MessageRow, OptOutRow, PaymentLinkRow
 from foundation.errors import InputError
 
 DEFAULT_TTL = dt.timedelta(hours=72)
@@ -51,6 +51,51 @@ def read_token(secret: str, token: str, now: dt.datetime) -> str:
     if now.timestamp() >= int(expires):
         raise LinkRefused("this payment link has expired", "ask for a new link, or call us")
     return link_id
+
+
+def unsubscribe_token(secret: str, message_id: str) -> str:
+    """``<message id>.<HMAC>``: no expiry, as an unsubscribe link must work whenever it is clicked."""
+    return f"{message_id}.{_sign(secret, 'unsubscribe:' + message_id)}"
+
+
+def read_unsubscribe_token(secret: str, token: str) -> str:
+    message_id, _, signature = token.partition(".")
+    if not message_id or not hmac.compare_digest(_sign(secret, "unsubscribe:" + message_id), signature):
+        raise LinkRefused(
+            "this unsubscribe link is not valid", "use the link exactly as it was sent, or reply UNSUBSCRIBE"
+        )
+    return message_id
+
+
+def opt_out_by_link(session: Session, message_id: str, now: dt.datetime) -> tuple[str, str, bool] | None:
+    """Stop the channel of ``message_id`` for its account; (account, channel, newly) or None if unknown."""
+    message = session.get(MessageRow, message_id)
+    if message is None:
+        return None
+    existing = session.get(OptOutRow, (message.account_id, message.channel))
+    if existing is not None:
+        return message.account_id, message.channel, False
+    session.add(
+        OptOutRow(
+            account_id=message.account_id,
+            channel=message.channel,
+            at=now,
+            source="link",
+            detail="unsubscribe link",
+            confirmed_at=now,  # the page that answers the click is the confirmation
+        )
+    )
+    session.add(
+        MessageEventRow(
+            message_id=message_id,
+            account_id=message.account_id,
+            channel=message.channel,
+            at=now,
+            kind="opt_out",
+            detail="unsubscribe link",
+        )
+    )
+    return message.account_id, message.channel, True
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -12,9 +12,9 @@ from bot.dialogue.channels import PaymentLinkRequest
 from bot.dialogue.ports import ActionPorts, ConfiguredPorts
 from dialer.messaging.guard import MessageGuard
 from dialer.messaging.kannel import KannelConfig, KannelSender
-from dialer.messaging.links import LinkIssuer
+from dialer.messaging.links import LinkIssuer, unsubscribe_token
 from dialer.messaging.model import Channel
-from dialer.messaging.send import Adapter, Messenger, RunSummary
+from dialer.messaging.send import Adapter, Messenger, RunSummary, UnsubscribeUrl
 from dialer.messaging.smtp import SmtpConfig, SmtpSender
 from dialer.messaging.templates import TEMPLATES_DIR, TemplateSet
 from dialer.policy import Rules
@@ -75,6 +75,14 @@ def link_issuer(env: Settings) -> LinkIssuer | None:
     )
 
 
+def unsubscribe_url(env: Settings) -> UnsubscribeUrl | None:
+    """The e-mails' one-click unsubscribe link, served by the console with the payment pages."""
+    if env.payment_link_secret is None or not env.payment_link_url:
+        return None
+    secret, base = env.payment_link_secret.get_secret_value(), env.payment_link_url.rstrip("/")
+    return lambda message_id, channel: f"{base}/u/{unsubscribe_token(secret, message_id)}"
+
+
 def messenger(engine: Engine, rules: Rules, env: Settings | None = None) -> Messenger:
     env = env or get_settings()
     return Messenger(
@@ -82,6 +90,7 @@ def messenger(engine: Engine, rules: Rules, env: Settings | None = None) -> Mess
         MessageGuard(engine, rules),
         TemplateSet(env.templates_dir or TEMPLATES_DIR),
         adapters(env),
+        unsubscribe_url=unsubscribe_url(env),
         links=link_issuer(env),
     )
 

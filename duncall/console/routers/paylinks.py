@@ -20,7 +20,15 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
-from dialer.messaging.links import LinkPage, LinkRefused, link_page, read_token, record_visit
+from dialer.messaging.links import (
+    LinkPage,
+    LinkRefused,
+    link_page,
+    opt_out_by_link,
+    read_token,
+    read_unsubscribe_token,
+    record_visit,
+)
 from dialer.payments.ledger import store_payment
 from dialer.payments.provider import RecordOnlyProvider
 from dialer.payments.records import PaymentError, PaymentRecord
@@ -169,3 +177,45 @@ async def pay(token: str, request: Request) -> HTMLResponse:
         f"<h1 id=paid>Thank you</h1><p>We received {_money(amount, page.currency)} for "
         f"{html.escape(page.creditor)}. Reference <span id=reference>{html.escape(record.payment_id)}</span>.</p>",
     )
+
+
+@router.get("/u/{token}")
+async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
+    """The unsubscribe link of an e-mail: a button, so a mail scanner's GET stops nothing."""
+    console = get_console(request)
+    secret = console.settings.payment_link_secret
+    if not secret:
+        return _no_secret()
+    try:
+        read_unsubscribe_token(secret, token)
+    except LinkRefused as exc:
+        return _refused(exc)
+    return _page(
+        "Unsubscribe",
+        f'<h1>Stop these e-mails?</h1><form method=post action="/u/{html.escape(token)}">'
+        "<button type=submit id=unsubscribe>Unsubscribe</button></form>",
+    )
+
+
+def _unsubscribe(console: Console, message_id: str, now: dt.datetime) -> tuple[str, str, bool] | None:
+    with console.transaction() as db:
+        return opt_out_by_link(db, message_id, now)
+
+
+@router.post("/u/{token}")
+async def unsubscribe(token: str, request: Request) -> HTMLResponse:
+    """The button's POST, and a mail client's one-click POST (RFC 8058): the channel stops at once."""
+    console = get_console(request)
+    secret = console.settings.payment_link_secret
+    if not secret:
+        return _no_secret()
+    try:
+        message_id = read_unsubscribe_token(secret, token)
+    except LinkRefused as exc:
+        return _refused(exc)
+    done = await run_in_threadpool(_unsubscribe, console, message_id, console.now())
+    if done is None:
+        return _page(
+            "Unsubscribe", "<h1 id=refused>We do not know this message</h1><p>Reply UNSUBSCRIBE.</p>", 404
+        )
+    return _page("Unsubscribed", "<h1 id=unsubscribed>You will receive no more e-mails from us.</h1>")
