@@ -164,8 +164,9 @@ def simulate(
                     disposition = "third_party"
                     version = int(rng.choice(script_versions))
                     if rpc:
-                        # Payers promise readily; others sometimes promise and break it.
-                        p_promise = 0.75 if acc.will_pay else 0.15
+                        # Promising follows the propensity, not the draw: the first week tells a model
+                        # no more than the true propensity does, which keeps that one the ceiling.
+                        p_promise = 0.1 + 0.7 * acc.propensity
                         if not promised_open and rng.random() < p_promise * (1.05 if version == 2 else 1.0):
                             promise_id += 1
                             promised = (

@@ -403,7 +403,6 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
     """Every count of ``q``, per cut, with the total and the abandonment windows."""
     by = q.by
     rows: dict[Key, dict[str, Any]] = {}
-    total: dict[str, Any] = {}
     window_by = tuple(d for d in by if d not in TIME_DIMENSIONS)
     windows: dict[Key, Windows] = {}
     at = dt.datetime.combine(q.last + dt.timedelta(days=1), dt.time(), dt.UTC)
@@ -411,18 +410,17 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
         dialect = conn.dialect.name
         with conn.begin():
             refresh_facts(conn)
-        # Without cuts the one row is the total: it is not counted twice.
-        for cuts, target in ((by, rows), ((), None)) if by else (((), rows),):
-            for stmt in (
-                attempts_select(dialect, q, cuts),
-                promises_select(dialect, q, cuts),
-                payments_select(dialect, q, cuts),
-            ):
-                for row in conn.execute(stmt).mappings():
-                    values = dict(row)
-                    key = tuple(_plain_key(values.pop(d)) for d in cuts)
-                    bucket = total if target is None else target.setdefault(key, {})
-                    bucket.update(values)
+        # Each fact falls in exactly one row of the cut (missing values make a row of their own),
+        # so the total is the rows' sum: no second pass over the facts.
+        for stmt in (
+            attempts_select(dialect, q, by),
+            promises_select(dialect, q, by),
+            payments_select(dialect, q, by),
+        ):
+            for row in conn.execute(stmt).mappings():
+                values = dict(row)
+                key = tuple(_plain_key(values.pop(d)) for d in by)
+                rows.setdefault(key, {}).update(values)
         placed = {
             tuple(r[:-1]): _money(r[-1]) for r in conn.execute(placed_select(q, "creditor" in by)).all()
         }
@@ -439,15 +437,15 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
     creditor_at = by.index("creditor") if "creditor" in by else None
     scope_placed = sum(placed.values(), Decimal(0))
     out: dict[Key, Counts] = {}
+    total = Counts()
     for key, values in rows.items():
         counts = _counts(values)
+        total = total + counts
         share = placed.get((key[creditor_at],), Decimal(0)) if creditor_at is not None else scope_placed
         out[key] = counts.with_placed(share)
-    if not by:
-        total = rows.get((), {})
     return KpiCounts(
         rows=dict(sorted(out.items(), key=lambda kv: tuple(_sortable(v) for v in kv[0]))),
-        total=_counts(total).with_placed(scope_placed),
+        total=total.with_placed(scope_placed),
         windows=windows,
         window_by=window_by,
     )
