@@ -17,7 +17,6 @@ from test_console_fixtures import PASSWORD, ConsoleEnv, make_env
 from duncall.console import auth
 from duncall.console.app import create_app
 
-pytestmark = pytest.mark.unit
 WRONG = "guess-guess-guess"
 
 
@@ -34,6 +33,7 @@ def _from(env: ConsoleEnv, address: str) -> TestClient:
     return client
 
 
+@pytest.mark.unit
 def test_twenty_parallel_wrong_passwords_never_get_past_the_limit(env: ConsoleEnv) -> None:
     limit = env.app.state.console.settings.login_max_failures
     clients = [_from(env, "192.0.2.10") for _ in range(20)]
@@ -50,6 +50,7 @@ def test_twenty_parallel_wrong_passwords_never_get_past_the_limit(env: ConsoleEn
     assert statuses.count(429) == 20 - limit, statuses
 
 
+@pytest.mark.unit
 def test_an_attackers_failures_do_not_lock_the_admin_out(env: ConsoleEnv) -> None:
     # A smaller allowance, so the attack that exhausts the name's own count stays short.
     settings = dataclasses.replace(env.app.state.console.settings, login_max_failures=2)
@@ -87,6 +88,7 @@ def test_an_attackers_failures_do_not_lock_the_admin_out(env: ConsoleEnv) -> Non
     assert stranger.post("/api/auth/login", json={"name": "admin", "password": PASSWORD}).status_code == 200
 
 
+@pytest.mark.unit
 def test_argon2_runs_a_bounded_number_of_times_at_once(
     env: ConsoleEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,3 +127,39 @@ def test_argon2_runs_a_bounded_number_of_times_at_once(
         statuses = list(pool.map(login, range(16)))
     assert statuses == [200] * 16
     assert 1 < peak <= slots, peak
+
+
+@pytest.mark.postgres
+def test_parallel_wrong_passwords_on_postgres_never_get_past_the_limit(
+    env: ConsoleEnv, tmp_path: Path, postgres_url: str
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from dialer.store.models.console import ConsoleUser
+    from dialer.store.testing import temporary_database
+
+    settings = env.app.state.console.settings
+    with temporary_database("postgres", tmp_path, postgres_url) as engine:
+        with Session(engine) as db, db.begin():
+            db.add(
+                ConsoleUser(
+                    name="admin",
+                    role="admin",
+                    password_hash=auth.hash_password(PASSWORD),
+                    created_at=env.clock(),
+                )
+            )
+        app = create_app(settings, engine)
+        clients = [TestClient(app, client=("192.0.2.10", 40000)) for _ in range(20)]
+        start = threading.Barrier(20)
+
+        def guess(client: TestClient) -> int:
+            start.wait()
+            return client.post("/api/auth/login", json={"name": "admin", "password": WRONG}).status_code
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(guess, clients))
+        for client in clients:
+            client.close()
+    assert statuses.count(401) == settings.login_max_failures, statuses
+    assert statuses.count(429) == 20 - settings.login_max_failures, statuses
