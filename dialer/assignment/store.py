@@ -10,13 +10,14 @@ and reason, naming every account moved), so the log and the assignment never dis
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, String, Table, delete, func, insert, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from dialer.assignment.jurisdiction import jurisdiction
@@ -39,6 +40,8 @@ from foundation.errors import InputError
 AuditWriter = Callable[[Session, str, str, dict[str, Any]], None]
 CHUNK = 5_000  # ids per IN list: far below SQLite's bound-parameter limit
 AUDIT_IDS_PER_ROW = 1_000  # an audit row names at most this many accounts
+_NO_FLAGS: frozenset[str] = frozenset()
+_TABLE = cast(Table, CaseAssignment.__table__)
 
 
 def collector_specs(db: Session, now: dt.datetime) -> list[CollectorSpec]:
@@ -66,26 +69,38 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def case_facts(
-    db: Session, rules: Rules, today: dt.date, account_ids: Sequence[str] | None = None
+    db: Session,
+    rules: Rules,
+    today: dt.date,
+    account_ids: Sequence[str] | None = None,
+    *,
+    where_from: bool = True,
 ) -> list[CaseFacts]:
-    """Every account's facts today (or only ``account_ids``')."""
+    """Every account's facts today (or only ``account_ids``').
+
+    ``where_from`` False skips the debtor's jurisdiction (a number per account to read and
+    place): a run needs it only when a collector names licences or the rules require one.
+    Rows are read through the connection (core), not the ORM: a 100,000-row read costs
+    a third as much.
+    """
 
     def only(column: Any) -> Any:
-        return column.in_(account_ids) if account_ids is not None else True
+        return column.in_(account_ids) if account_ids is not None else true()
 
+    conn = db.connection()
     flags: dict[str, set[str]] = defaultdict(set)
-    for account_id, flag in db.execute(
+    for account_id, flag in conn.execute(
         select(AccountFlagRow.account_id, AccountFlagRow.flag).where(only(AccountFlagRow.account_id))
     ):
         flags[account_id].add(flag)
     broken: dict[str, int] = defaultdict(int)
-    for account_id, count in db.execute(
+    for account_id, count in conn.execute(
         select(PromiseRow.account_id, func.count())
         .where(PromiseRow.status == PromiseStatus.BROKEN.value, only(PromiseRow.account_id))
         .group_by(PromiseRow.account_id)
     ):
         broken[account_id] += count
-    for account_id, count in db.execute(
+    for account_id, count in conn.execute(
         select(InstallmentPlanRow.account_id, func.count())
         .join(InstalmentRow, InstalmentRow.plan_id == InstallmentPlanRow.plan_id)
         .where(InstalmentRow.status == PromiseStatus.BROKEN.value, only(InstallmentPlanRow.account_id))
@@ -93,59 +108,75 @@ def case_facts(
     ):
         broken[account_id] += count
     first_phone: dict[str, str] = {}
-    # Phones in dial order: the first debtor number says where the debtor is.
-    for account_id, number in db.execute(
-        select(Phone.account_id, Phone.number)
-        .where(Phone.contact_type == "debtor", only(Phone.account_id))
-        .order_by(Phone.account_id, Phone.position.desc())
-    ):
-        first_phone[account_id] = number  # the last written per account is its lowest position
+    if where_from:
+        # Phones in dial order: the first debtor number says where the debtor is.
+        for account_id, number in conn.execute(
+            select(Phone.account_id, Phone.number)
+            .where(Phone.contact_type == "debtor", only(Phone.account_id))
+            .order_by(Phone.account_id, Phone.position.desc())
+        ):
+            first_phone[account_id] = number  # the last written per account is its lowest position
+    buckets: dict[int | None, str | None] = {}
     out: list[CaseFacts] = []
-    rows = db.execute(
+    rows = conn.execute(
         select(
             Account.account_id,
             Account.language,
             Account.balance,
-            Account.due_date,
+            type_coerce(Account.due_date, String),  # parsed once per distinct day below
             Account.days_past_due,
             Account.creditor_id,
         )
         .where(only(Account.account_id))
         .order_by(Account.account_id)
     )
-    for account_id, language, balance, due_date, dpd_imported, creditor in rows:
-        dpd = (today - due_date).days if due_date is not None else dpd_imported
+    days: dict[Any, int] = {}
+    for account_id, language, balance, due_date, dpd_imported, creditor in rows.all():
+        if due_date is None:
+            dpd = dpd_imported
+        else:
+            if due_date not in days:
+                day = due_date if isinstance(due_date, dt.date) else dt.date.fromisoformat(due_date)
+                days[due_date] = (today - day).days
+            dpd = days[due_date]
+        if dpd not in buckets:
+            buckets[dpd] = rules.bucket_for(dpd)
         out.append(
             CaseFacts(
-                account_id=account_id,
-                language=language,
-                bucket=rules.bucket_for(dpd),
-                creditor=creditor,
-                balance=Decimal(balance),
-                jurisdiction=jurisdiction(first_phone.get(account_id)),
-                broken_promises=broken.get(account_id, 0),
-                flags=frozenset(flags.get(account_id, ())),
+                account_id,
+                language,
+                buckets[dpd],
+                creditor,
+                balance if isinstance(balance, Decimal) else Decimal(balance),
+                jurisdiction(first_phone.get(account_id)) if where_from else None,
+                broken.get(account_id, 0),
+                frozenset(flags[account_id]) if account_id in flags else _NO_FLAGS,
             )
         )
     return out
 
 
 def holdings(db: Session) -> dict[str, Holding]:
-    return {
-        row.account_id: Holding(
-            row.collector_id, row.bucket, row.broken_promises, frozenset(row.flags or ()), row.manual
+    # Flags as their JSON text, decoded once per distinct list (most are "[]").
+    decoded: dict[str, frozenset[str]] = {}
+    out: dict[str, Holding] = {}
+    rows = db.connection().execute(
+        select(
+            CaseAssignment.account_id,
+            CaseAssignment.collector_id,
+            CaseAssignment.bucket,
+            CaseAssignment.broken_promises,
+            type_coerce(CaseAssignment.flags, String),
+            CaseAssignment.manual,
         )
-        for row in db.execute(
-            select(
-                CaseAssignment.account_id,
-                CaseAssignment.collector_id,
-                CaseAssignment.bucket,
-                CaseAssignment.broken_promises,
-                CaseAssignment.flags,
-                CaseAssignment.manual,
-            )
-        )
-    }
+    )
+    for account_id, collector_id, bucket, broken, flags_text, manual in rows.all():
+        if not isinstance(flags_text, str):  # a driver that decodes JSON itself
+            flags_text = json.dumps(sorted(flags_text or ()))
+        if flags_text not in decoded:
+            decoded[flags_text] = frozenset(json.loads(flags_text) or ())
+        out[account_id] = Holding(collector_id, bucket, broken, decoded[flags_text], bool(manual))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +186,14 @@ class RunResult:
     accounts: int
 
 
+def needs_jurisdiction(rules: Rules, collectors: Sequence[CollectorSpec]) -> bool:
+    return rules.require_licence or any(c.licences for c in collectors)
+
+
 def compute(db: Session, rules: Rules, now: dt.datetime) -> RunResult:
     """What ``assign run`` would change now (nothing written)."""
     collectors = collector_specs(db, now)
-    cases = case_facts(db, rules, now.date())
+    cases = case_facts(db, rules, now.date(), where_from=needs_jurisdiction(rules, collectors))
     return RunResult(plan(rules, collectors, cases, holdings(db)), collectors, len(cases))
 
 
@@ -179,26 +214,8 @@ def apply(
     moved = [m.account_id for m in moves]
     for start in range(0, len(moved), CHUNK):
         chunk = moved[start : start + CHUNK]
-        db.execute(delete(CaseAssignment).where(CaseAssignment.account_id.in_(chunk)))
-    rows = []
-    for m in moves:
-        if m.to_collector is None:
-            continue
-        f = by_id[m.account_id]
-        rows.append(
-            {
-                "account_id": m.account_id,
-                "collector_id": m.to_collector,
-                "assigned_at": now,
-                "reason": m.reason[:40],
-                "manual": manual,
-                "bucket": f.bucket,
-                "broken_promises": f.broken_promises,
-                "flags": sorted(f.flags),
-            }
-        )
-    for start in range(0, len(rows), CHUNK):
-        db.execute(insert(CaseAssignment), rows[start : start + CHUNK])
+        db.connection().execute(delete(_TABLE).where(_TABLE.c.account_id.in_(chunk)))
+    _insert(db.connection(), [m for m in moves if m.to_collector is not None], by_id, now, manual)
     groups: dict[tuple[str | None, str | None, str], list[Move]] = defaultdict(list)
     for m in moves:
         groups[(m.from_collector, m.to_collector, m.reason)].append(m)
@@ -217,6 +234,63 @@ def apply(
                     "why": sorted({m.why for m in part})[:20],
                 },
             )
+
+
+def _insert(
+    conn: Connection, moves: Sequence[Move], facts: dict[str, CaseFacts], now: dt.datetime, manual: bool
+) -> None:
+    """Insert the moved accounts' rows through the driver's executemany.
+
+    A first run writes one row per account (100,000); SQLAlchemy's per-row parameter
+    processing cost more than the database.  The typed values (time, flag, the JSON list)
+    are converted once (by the column's own bind processor, or as JSON text), so the stored
+    form is what the ORM would write, on SQLite and PostgreSQL alike.
+    """
+    dialect = conn.dialect
+    compiled = insert(_TABLE).compile(dialect=dialect)
+    columns = (
+        "account_id",
+        "collector_id",
+        "assigned_at",
+        "reason",
+        "manual",
+        "bucket",
+        "broken_promises",
+        "flags",
+    )
+
+    def processed(column: str, value: Any) -> Any:
+        processor = _TABLE.c[column].type.bind_processor(dialect)
+        return processor(value) if processor is not None else value
+
+    at, is_manual = processed("assigned_at", now), processed("manual", manual)
+    flag_lists: dict[frozenset[str], Any] = {}
+    params: list[dict[str, Any]] = []
+    for m in moves:
+        f = facts[m.account_id]
+        if f.flags not in flag_lists:
+            # JSON text, as SQLAlchemy's own serializer writes it (psycopg would send a list as an array).
+            flag_lists[f.flags] = json.dumps(sorted(f.flags))
+        params.append(
+            {
+                "account_id": m.account_id,
+                "collector_id": m.to_collector,
+                "assigned_at": at,
+                "reason": m.reason[:40],
+                "manual": is_manual,
+                "bucket": f.bucket,
+                "broken_promises": f.broken_promises,
+                "flags": flag_lists[f.flags],
+            }
+        )
+    assert set(compiled.params) == set(columns), "case_assignments changed: update _insert"
+    order = compiled.positiontup
+    for start in range(0, len(params), CHUNK):
+        chunk = params[start : start + CHUNK]
+        if order is not None:  # qmark (SQLite): positional tuples in the statement's order
+            conn.exec_driver_sql(str(compiled), [tuple(p[name] for name in order) for p in chunk])
+        else:  # pyformat (psycopg): the names as they are
+            conn.exec_driver_sql(str(compiled), chunk)
 
 
 def reassign(

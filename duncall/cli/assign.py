@@ -250,7 +250,7 @@ def _run(args: argparse.Namespace) -> int:
     from dialer.assignment.config import load_rules
     from dialer.assignment.policy import plan as make_plan
     from dialer.assignment.policy import spread
-    from dialer.assignment.store import apply, case_facts, collector_specs, holdings
+    from dialer.assignment.store import apply, case_facts, collector_specs, holdings, needs_jurisdiction
 
     rules = load_rules(args.rules)
     now = dt.datetime.now(dt.UTC)
@@ -262,7 +262,7 @@ def _run(args: argparse.Namespace) -> int:
             raise InputError(
                 "no collectors in the database", "add them first: duncall collectors import FILE"
             )
-        cases = case_facts(session, rules, now.date())
+        cases = case_facts(session, rules, now.date(), where_from=needs_jurisdiction(rules, collectors))
         result = make_plan(rules, collectors, cases, holdings(session))
         if not args.dry_run:
             apply(session, result.moves, cases, now, by, _audit_writer(by, now))
