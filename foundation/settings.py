@@ -32,6 +32,7 @@ ARI_CREDENTIALS_FILE = "ari.json"
 DEFAULT_ARI_APP = "duncall"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+RETENTION_DEFAULT_DAYS = 3 * 365 + 1  # Reg F §1006.100: three years after the last activity
 MAX_ASR_WORKERS = 16  # more processes than this only add memory: decoding is one core each
 
 
@@ -211,6 +212,26 @@ class Settings(BaseSettings):
     templates_dir: Path | None = Field(
         default=None,
         description="Message templates (`<creditor>/<language>/<stage>.<channel>`). Default: the shipped ones.",
+    )
+    # Retention, per kind of record, counted from the account's last collection activity (its
+    # latest call attempt): Reg F §1006.100 keeps records 3 years after it.  `duncall purge`.
+    retention_recordings_days: int = Field(
+        default=RETENTION_DEFAULT_DAYS,
+        ge=1,
+        description="Days call recordings (rows and audio files) are kept.",
+    )
+    retention_transcripts_days: int = Field(
+        default=RETENTION_DEFAULT_DAYS, ge=1, description="Days transcript turns are kept."
+    )
+    retention_attempts_days: int = Field(
+        default=RETENTION_DEFAULT_DAYS,
+        ge=1,
+        description="Days call attempts are kept (with them go their recordings, transcripts and QA scores).",
+    )
+    retention_ledger_days: int = Field(
+        default=RETENTION_DEFAULT_DAYS,
+        ge=8,  # the caps look back 7 days: a shorter ledger would let the counters forget attempts
+        description="Days the guard ledger's decisions and outcomes are kept (at least 8: the caps need a week).",
     )
 
     @field_validator("log_level", mode="before")

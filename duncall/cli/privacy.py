@@ -1,4 +1,5 @@
 """`duncall erase ACCOUNT`: one debtor's personal data removed everywhere it lives (GDPR/PIPL requests).
+`duncall purge`: what has been kept past its retention period goes (run it daily, e.g. from cron).
 
 What is kept and why is in ``dialer/privacy/erase.py`` and docs/compliance.md.  The audit log
 gets one row: who erased which account id, when, and how much went.
@@ -37,6 +38,46 @@ def register(sub: Any) -> None:
         help="Redis key prefix to search (repeatable; default: duncall: and the live prefix)",
     )
     erase.set_defaults(func=_erase)
+
+    purge = sub.add_parser(
+        "purge",
+        help="delete what has been kept past its retention period (DUNCALL_RETENTION_*_DAYS) and say what",
+    )
+    purge.add_argument(
+        "--at", default=None, help="the purge's 'now', ISO 8601 with its offset (default: now)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="say what would be deleted; delete nothing")
+    purge.add_argument(
+        "--db", default=None, help="database URL (default: DUNCALL_DATABASE_URL or the home file)"
+    )
+    purge.set_defaults(func=_purge)
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import Session
+
+    from dialer.privacy.retention import Retention, delete_files, purge
+    from dialer.store.db import open_engine
+    from duncall.cli.times import aware_time
+    from foundation.settings import get_settings
+
+    at = aware_time(args.at, "--at")
+    s = get_settings()
+    retention = Retention(
+        s.retention_recordings_days,
+        s.retention_transcripts_days,
+        s.retention_attempts_days,
+        s.retention_ledger_days,
+    )
+    engine = open_engine(args.db)
+    with Session(engine) as db:
+        with db.begin():
+            report = purge(db, retention, at, dry_run=args.dry_run)
+        if not args.dry_run:
+            report.counts["recording_files"] = delete_files(db)
+    for line in report.lines():
+        print(line)
+    return 0
 
 
 def _erase(args: argparse.Namespace) -> int:
