@@ -187,6 +187,11 @@ class LiveDecode:
         return await _off_loop(_ASR_THREADS, stream.finish)
 
 
+def _log_failure(done: Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("grammar not prepared ahead", extra=kv(error=repr(done.exception())))
+
+
 def _finish_abandoned(opening: Future[RecognitionStream]) -> None:
     if not opening.cancelled() and opening.exception() is None:
         _ASR_THREADS.submit(opening.result().finish)
@@ -417,6 +422,12 @@ class Conversation:
     async def _turns(self) -> None:
         opening = self.dialogue.start()
         self._listening()
+        prepare = getattr(self.recognizer, "prepare", None)
+        if callable(prepare) and self._grammar:
+            # The first answer's grammar names the account ("yes this is john"): compiled
+            # while the greeting plays, so the answer is not what pays for it.
+            ready = _ASR_THREADS.submit(prepare, self.lang, self._phrases(self._grammar))
+            ready.add_done_callback(_log_failure)
         await self._speak(opening, None)
         while not self.dialogue.done:
             got = await self._next_input()

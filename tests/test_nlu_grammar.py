@@ -39,7 +39,7 @@ def test_identity_grammar_covers_the_right_party_check() -> None:
         ("wrong numb", Intent.WRONG_NUMBER),
         ("yeah its me", Intent.AFFIRM),
         ("hes not here", Intent.THIRD_PARTY),
-        ("whos calling", Intent.REPEAT),
+        ("whos calling", Intent.ASK_IDENTITY),
         ("No.", Intent.DENY),
     ],
 )

@@ -162,6 +162,12 @@ class RoutingRecognizer:
         if callable(start):
             start()
 
+    def prepare(self, lang: str, phrases: tuple[str, ...]) -> None:
+        """Let the language's engine get a call's grammar ready ahead of the answer, if it can."""
+        ready = getattr(self.engine_for(lang), "prepare", None)
+        if callable(ready):
+            ready(lang, phrases)
+
     def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
         return self.engine_for(lang).recognize(pcm, lang, phrases)
 

@@ -70,6 +70,11 @@ PENALTY_GOOD, PENALTY_BAD = 3.0, 7.0  # -ln(acoustic score) per word frame, vs t
 WHOLE_PHRASE_CONF = (0.35, 0.95)  # a whole phrase of the state's list: confidence from worst to best
 FRAGMENT_CONF = (0.2, 0.65)  # a piece of a phrase: never enough to verify or to set a flag
 LM_CONF = (0.45, 0.7)  # the language model's words (no list to be a phrase of)
+# A call's own grammar ("yes this is john") is compiled on the decoder that decodes it;
+# past this many grammars a decoder forgets the oldest that is not one of the warmed ones,
+# and only this many are primed on every new decoder.
+MAX_SEARCHES_PER_DECODER = 48
+MAX_KNOWN_GRAMMARS = 16
 # An endpointed utterance carries ~0.3 s of pre-roll and ~0.5 s of trailing silence.
 PREROLL_AND_TAIL_S = 0.8
 _WORD_RE = re.compile(r"[a-z']+")
@@ -80,7 +85,7 @@ _WARMUP_AUDIO = np.random.default_rng(0).normal(0, 300, SAMPLE_RATE_HZ // 2).ast
 @dataclass
 class _Slot:
     decoder: Decoder
-    searches: set[str]
+    searches: dict[str, None]  # compiled grammars, oldest first
     lm_search: str
 
 
@@ -105,7 +110,7 @@ class SphinxRecognizer:
 
     def _new_slot(self) -> _Slot:
         dec = Decoder(samprate=SAMPLE_RATE_HZ, loglevel="FATAL")
-        slot = _Slot(dec, set(), dec.current_search())
+        slot = _Slot(dec, {}, dec.current_search())
         with self._lock:
             known = list(self._known.items())
         for name, text in known:
@@ -120,9 +125,37 @@ class SphinxRecognizer:
         dec = slot.decoder
         if name not in slot.searches:
             dec.add_jsgf_string(name, text)
-            slot.searches.add(name)
+            slot.searches[name] = None
         dec.activate_search(name)
         _warm_up(dec)
+
+    def prepare(self, lang: str, phrases: tuple[str, ...]) -> None:
+        """Compile and run once, on the decoder the next utterance most likely gets, a grammar
+        this call will listen with (its phrases name the account: "yes this is john"), while
+        the bot is still speaking — not after the debtor's answer."""
+        check_lang(lang)
+        slot = self._acquire()
+        try:
+            clean = tuple(p for p in (normalize(x, slot.decoder) for x in phrases) if p)
+            if clean:
+                name = _search_name(clean)
+                if name not in slot.searches:
+                    self._forget_old(slot)
+                    self._prime(slot, name, jsgf(name, clean))
+                slot.decoder.activate_search(slot.lm_search)
+        finally:
+            self._release(slot)
+
+    def _forget_old(self, slot: _Slot) -> None:
+        if len(slot.searches) < MAX_SEARCHES_PER_DECODER:
+            return
+        with self._lock:
+            keep = set(self._known)
+        for name in list(slot.searches):
+            if name not in keep:
+                slot.decoder.remove_search(name)
+                del slot.searches[name]
+                return
 
     def _learn(self, name: str, text: str) -> None:
         """A grammar seen for the first time: each decoder made from now on gets it ready.
@@ -132,7 +165,8 @@ class SphinxRecognizer:
         prepares them before the first dial.)
         """
         with self._lock:
-            self._known.setdefault(name, text)
+            if len(self._known) < MAX_KNOWN_GRAMMARS:
+                self._known.setdefault(name, text)
 
     def _acquire(self) -> _Slot:
         with self._lock:
@@ -295,9 +329,10 @@ class SphinxRecognizer:
             return frozenset()
         name = _search_name(clean)
         if name not in slot.searches:
+            self._forget_old(slot)
             text = jsgf(name, clean)
             dec.add_jsgf_string(name, text)
-            slot.searches.add(name)
+            slot.searches[name] = None
             self._learn(name, text)
         dec.activate_search(name)
         return frozenset(clean)
