@@ -2,6 +2,7 @@
 dashboard's queries takes on it (goal: under 1 s each).
 
     .venv/bin/python bench/kpi.py                       # 45,000 accounts ≈ 1,000,000 attempts
+    .venv/bin/python bench/kpi.py --accounts 4500 --copies 10   # the same size, simulated once, copied
     .venv/bin/python bench/kpi.py --accounts 5000       # a quick look
     .venv/bin/python bench/kpi.py --keep                # leave the schema for the next run (it is reused)
 
@@ -17,7 +18,7 @@ import datetime as dt
 import statistics
 import time
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 
 from dialer.analytics.load import load_portfolio
 from dialer.analytics.portfolio import simulate
@@ -37,14 +38,61 @@ CUTS = (
 )
 
 
+# What to rename in each table's copy: the key columns get a suffix, promise ids an offset.
+COPIED = (
+    ("accounts", ("account_id",), ()),
+    ("call_attempts", ("attempt_id", "account_id"), ()),
+    ("call_records", ("attempt_id",), ()),
+    ("promises", ("account_id", "attempt_id"), ("promise_id",)),
+    ("payments", ("payment_id", "account_id"), ("promise_id",)),
+    ("attempt_facts", ("attempt_id", "account_id"), ()),
+)
+
+
+def copy_portfolio(engine: Engine, suffix: str, k: int) -> None:
+    """One more copy of the SIM- portfolio with ids ending in ``suffix`` (and promise ids moved up)."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        offset = conn.execute(
+            text("SELECT max(promise_id) FROM promises WHERE account_id NOT LIKE '%-c%'")
+        ).scalar_one()
+        for table, suffixed, shifted in COPIED:
+            names = [c["name"] for c in inspector.get_columns(table)]
+            exprs = [
+                f"{n} || '{suffix}'" if n in suffixed else f"{n} + {k * offset}" if n in shifted else n
+                for n in names
+            ]
+            key = "account_id" if "account_id" in names else "attempt_id"
+            where = f"{key} LIKE 'SIM-%' AND {key} NOT LIKE '%-c%'"
+            conn.execute(
+                text(
+                    f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(exprs)} FROM {table} WHERE {where}"
+                )
+            )
+        conn.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('promises', 'promise_id'), (SELECT max(promise_id) FROM promises))"
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=45_000)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="load the simulated portfolio this many times under new ids (copied inside PostgreSQL: "
+        "a loaded 2-core machine simulates 45,000 accounts in Python too slowly)",
+    )
     args = parser.parse_args()
-    schema = f"kpi_bench_{args.accounts}"
+    schema = f"kpi_bench_{args.accounts}x{args.copies}"
     admin = create_engine(args.postgres)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
@@ -58,6 +106,8 @@ def main() -> None:
             portfolio = simulate(args.accounts, start=start, days=365, seed=1)
             t1 = time.perf_counter()
             counts = load_portfolio(engine, portfolio, now=dt.datetime.now(dt.UTC))
+            for k in range(1, args.copies):
+                copy_portfolio(engine, f"-c{k}", k)
             t2 = time.perf_counter()
             with engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))

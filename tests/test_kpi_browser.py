@@ -3,12 +3,16 @@ for QA. Screenshots land in tests/artifacts/ (docs/kpi.md shows them)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 from test_console_browser import browser, login, page, serve, shot
 from test_console_fixtures import ConsoleEnv, make_env
 from test_kpi import seed
+
+from dialer.analytics.load import load_portfolio
+from dialer.analytics.portfolio import simulate
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "page"]  # the shared fixtures, used by name
@@ -57,3 +61,27 @@ def test_qa_sees_rates_but_no_amounts(server: tuple[str, ConsoleEnv], page: obje
     assert p.inner_text(".tile[data-kpi=collected] strong") == "masked"  # type: ignore[attr-defined]
     assert "550" not in p.inner_text("main")  # type: ignore[attr-defined]
     assert p.inner_text(".tile[data-kpi=rpc_rate] strong") == "50.0%"  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = make_env(tmp_path_factory.mktemp("kpi-browser-sim"))
+    portfolio = simulate(250, start=dt.date(2026, 3, 1), days=60, seed=5)
+    load_portfolio(env.engine, portfolio, now=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    with serve(env.app, "kpi-sim-server") as base:
+        yield base
+    env.close()
+
+
+def test_a_simulated_portfolio_reads_at_a_glance(simulated: str, page: object) -> None:
+    p = page
+    login(p, simulated, "supervisor", "/dashboard")
+    p.goto(f"{simulated}/dashboard?from=2026-03-01&to=2026-04-29")  # type: ignore[attr-defined]
+    p.wait_for_selector("body[data-ready='1']")  # type: ignore[attr-defined]
+    # Calls go out 08:00-20:59 in each debtor's zone: only those heat-map columns hold calls.
+    hours = p.locator("svg[data-chart=heatmap] rect[data-rate]:not([data-rate=''])").evaluate_all(  # type: ignore[attr-defined]
+        "cells => cells.map(c => Number(c.dataset.cell.split(',')[1]))"
+    )
+    assert hours and set(hours) <= set(range(8, 21))
+    assert int(p.inner_text(".tile[data-kpi=dialled] strong")) > 1000  # type: ignore[attr-defined]
+    shot(p, "kpi-dashboard-simulated")

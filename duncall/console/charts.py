@@ -51,7 +51,7 @@ def trend(
         body.append(f'<text x="{left - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{100 * v:.0f}%</text>')
     step = max(1, len(labels) // 8)
     for i, label in enumerate(labels):
-        if i % step == 0 or i == len(labels) - 1:
+        if i % step == 0 or (i == len(labels) - 1 and i % step > step // 2):
             body.append(
                 f'<text x="{x(i):.1f}" y="{height - 18}" text-anchor="middle">{escape(label[5:])}</text>'
             )

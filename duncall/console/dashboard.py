@@ -46,9 +46,18 @@ def build(engine: Engine, query: KpiQuery, *, money: bool) -> Dashboard:
         whole.total(money=money),
         days.rows(money=money),
         heat.rows(money=money),
-        [r for r in scripts.rows(money=money) if r["dialled"]],
+        _script_rows(scripts.rows(money=money)),
         money,
     )
+
+
+def _script_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Scripts with answered calls; a script's version is known only once answered (its call record),
+    so its unversioned row (calls nobody took) is left out when versioned rows exist."""
+    versioned = {r["script"] for r in rows if r["script_version"] is not None}
+    return [
+        r for r in rows if r["answered"] and (r["script_version"] is not None or r["script"] not in versioned)
+    ]
 
 
 def _pct(v: Any) -> str:
@@ -116,10 +125,9 @@ def render(d: Dashboard) -> str:
         for r in d.scripts
     ]
     per_script = charts.bars(
-        "Per script",
+        "Per script and version (of answered calls)",
         names,
         {
-            "contact": [r["contact_rate"] for r in d.scripts],
             "right party": [r["rpc_rate"] for r in d.scripts],
             "promise": [r["ptp_rate"] for r in d.scripts],
             "kept": [r["ptp_kept_rate"] for r in d.scripts],
