@@ -277,3 +277,38 @@ def spread(rules: Rules, collectors: Sequence[CollectorSpec], loads: Mapping[str
         return max(abs(loads.get(c.collector_id, 0) - total * c.capacity / room) for c in pool)
     values = [loads.get(c.collector_id, 0) for c in pool]
     return float(max(values) - min(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Urgency:
+    """What the worklist's priority reads about one account."""
+
+    account_id: str
+    callback_due: bool  # the debtor asked to be called back and that time has come
+    broken_promises: int
+    balance: Decimal
+    risk: str | None
+    dpd: int | None
+
+
+def worklist_order(rules: Rules, items: Iterable[Urgency]) -> list[Urgency]:
+    """``items`` most urgent first, by the rules' ``worklist.priority`` (then by account id)."""
+    risk_rank = {name: i for i, name in enumerate(rules.risk_order)}
+
+    def key(u: Urgency) -> tuple[object, ...]:
+        parts: list[object] = []
+        for what in rules.priority:
+            if what == "callback_due":
+                parts.append(not u.callback_due)
+            elif what == "broken_promise":
+                parts.append(-u.broken_promises)
+            elif what == "balance":
+                parts.append(-u.balance)
+            elif what == "risk":
+                parts.append(risk_rank.get(u.risk or "", len(risk_rank)))
+            elif what == "dpd":
+                parts.append(-(u.dpd if u.dpd is not None else -(10**6)))
+        parts.append(u.account_id)
+        return tuple(parts)
+
+    return sorted(items, key=key)

@@ -382,4 +382,77 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _worklist(args: argparse.Namespace) -> int:
-    raise InputError("the worklist is not available yet", "use duncall assign show COLLECTOR")
+    from dialer.assignment.config import load_rules
+    from dialer.assignment.worklist import build
+    from dialer.policy.config import load_preset
+    from dialer.policy.config import load_rules as load_guard_rules
+    from dialer.store.db import open_engine
+    from dialer.strategy.config import load_strategy
+    from duncall.cli.times import aware_time
+
+    rules = load_rules(args.rules)
+    strategy = load_strategy(args.strategy)
+    name = args.guard_rules or "default"
+    guard_rules = load_guard_rules(name) if name.endswith((".yaml", ".yml")) else load_preset(name)
+    now = aware_time(args.now, "--now")
+    items = build(open_engine(args.db), args.collector_id, rules, strategy, guard_rules, now)
+    if args.json:
+        print(json.dumps([_item_json(i) for i in items], indent=2))
+        return 0
+    if not items:
+        print(f"{args.collector_id} holds no accounts (duncall assign run places them)")
+        return 0
+    for item in items:
+        marks = ", ".join(
+            m
+            for m in (
+                "callback due" if item.callback_due else "",
+                f"{item.broken_promises} broken promise(s)" if item.broken_promises else "",
+            )
+            if m
+        )
+        print(
+            f"{item.rank:>3}. {item.account_id}  {item.balance} {item.currency}  dpd {item.dpd}  "
+            f"risk {item.risk or '-'}{'  [' + marks + ']' if marks else ''}"
+        )
+        when = item.strategy_not_before
+        later = f" (not before {when:%Y-%m-%d %H:%M} UTC)" if when is not None and when > now else ""
+        print(f"     strategy: {item.strategy}{later}")
+        for n in item.numbers:
+            if n.callable_now:
+                state = "callable now"
+            elif n.next_at is not None:
+                state = f"callable from {n.next_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC ({', '.join(n.reasons)})"
+            else:
+                state = f"not within a week ({', '.join(n.reasons)})"
+            near = f"; near: {'; '.join(n.caps_near)}" if n.caps_near else ""
+            print(f"     {n.phone_type:<6} {n.number}: {state}{near}")
+    return 0
+
+
+def _item_json(item: Any) -> dict[str, Any]:
+    return {
+        "rank": item.rank,
+        "account_id": item.account_id,
+        "balance": str(item.balance),
+        "currency": item.currency,
+        "dpd": item.dpd,
+        "risk": item.risk,
+        "bucket": item.bucket,
+        "callback_due": item.callback_due,
+        "broken_promises": item.broken_promises,
+        "strategy": item.strategy,
+        "strategy_not_before": item.strategy_not_before.isoformat() if item.strategy_not_before else None,
+        "callable_now": item.callable_now,
+        "numbers": [
+            {
+                "number": n.number,
+                "type": n.phone_type,
+                "callable_now": n.callable_now,
+                "reasons": list(n.reasons),
+                "next_at": n.next_at.isoformat() if n.next_at else None,
+                "caps_near": list(n.caps_near),
+            }
+            for n in item.numbers
+        ],
+    }
