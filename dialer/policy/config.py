@@ -161,7 +161,13 @@ class RulesConfig(Strict):
     frequency: FrequencyConfig = FrequencyConfig()
     deny_flags: list[str] = sorted(DEFAULT_DENY_FLAGS)
     consent: ConsentConfig = ConsentConfig()
-    channels: dict[str, ChannelCapsConfig] = Field(default_factory=dict)
+    # Left out: the built-in caps (dialer.policy.rules.Rules); `channels: {}` turns them all off.
+    channels: dict[str, ChannelCapsConfig] = Field(
+        default_factory=lambda: {
+            name: ChannelCapsConfig(per_day=caps.per_day, per_week=caps.per_week)
+            for name, caps in Rules().channels
+        }
+    )
 
     @field_validator("channels")
     @classmethod

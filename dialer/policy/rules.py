@@ -137,7 +137,11 @@ class Rules:
     frequency: FrequencyRules = field(default_factory=FrequencyRules)
     deny_flags: frozenset[str] = DEFAULT_DENY_FLAGS
     consent: ConsentRules = field(default_factory=ConsentRules)
-    channels: tuple[tuple[str, ChannelCaps], ...] = ()  # (channel, caps); a channel not listed: no cap
+    # (channel, caps); a channel not listed: no cap.  House policy, as in dialer/rules/default.yaml.
+    channels: tuple[tuple[str, ChannelCaps], ...] = (
+        ("email", ChannelCaps(per_day=1, per_week=5)),
+        ("sms", ChannelCaps(per_day=1, per_week=3)),
+    )
 
     def caps_for(self, channel: str) -> ChannelCaps:
         return next((caps for name, caps in self.channels if name == channel), ChannelCaps())
