@@ -23,6 +23,8 @@ from duncall.console.settings import ConsoleSettings
 from duncall.scripts_runtime import CallScripts, pin_versions
 
 pytestmark = pytest.mark.postgres
+# As the console's own pages send it with a cookie session's changes (duncall/console/hardening.py).
+PAGE_HEADERS = {"X-Duncall-Request": "1"}
 
 
 def test_scores_versions_and_pins_on_postgres(tmp_path: Path, postgres_url: str) -> None:
@@ -38,7 +40,7 @@ def test_scores_versions_and_pins_on_postgres(tmp_path: Path, postgres_url: str)
             db.add(ConsoleUser(name="quinn", role="qa", password_hash=_password_hash(), created_at=now))
             db.add(ConsoleUser(name="dana", role="designer", password_hash=_password_hash(), created_at=now))
         app = create_app(ConsoleSettings(scripts_dir=scripts, classifier_factory=KeywordClassifier), engine)
-        with TestClient(app) as qa, TestClient(app) as designer:
+        with TestClient(app, headers=PAGE_HEADERS) as qa, TestClient(app, headers=PAGE_HEADERS) as designer:
             assert qa.post("/api/auth/login", json={"name": "quinn", "password": PASSWORD}).status_code == 200
             assert (
                 designer.post("/api/auth/login", json={"name": "dana", "password": PASSWORD}).status_code

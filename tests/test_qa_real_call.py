@@ -46,6 +46,8 @@ from foundation.settings import ari_settings
 from telephony.ari.rest import AriRest
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.audio, pytest.mark.slow]
+# As the console's own pages send it with a cookie session's changes (duncall/console/hardening.py).
+PAGE_HEADERS = {"X-Duncall-Request": "1"}
 
 STEM = "early_collection.en"
 # The wrong-number persona: the shortest conversation whose last prompt comes well after it starts.
@@ -123,7 +125,8 @@ def real_call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCall]:
         qa_transcript_only=False,  # this deployment lets QA play recordings
     )
     app = create_app(settings, engine)
-    designer, qa = _login(TestClient(app), "designer"), _login(TestClient(app), "qa")
+    designer = _login(TestClient(app, headers=PAGE_HEADERS), "designer")
+    qa = _login(TestClient(app, headers=PAGE_HEADERS), "qa")
 
     def save_and_publish(text: str) -> int:
         saved = designer.put(f"/api/scripts/{STEM}", json={"text": text})
