@@ -261,7 +261,8 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     ("argv", "says"),
     [
         (["--by", "colour"], "--by: unknown cut 'colour'"),
-        (["--to", "2026-01-01"], "--to 2026-01-01 is before --from 2026-01-05"),
+        (["--to", "2026-01-01"], "the last day 2026-01-01 is before the first 2026-01-05"),
+        (["--from", "0001-01-01"], "0001-01-01 is outside 1970-2999"),
         (["--from", "5 Jan"], "--from '5 Jan' is not a date"),
     ],
 )

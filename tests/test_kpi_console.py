@@ -53,3 +53,8 @@ def test_the_dashboard_draws_the_funnel_heat_map_trend_and_scripts(env: ConsoleE
     qa = env.login("qa").get(f"/api/kpi/dashboard?{WEEK}").text
     assert "550.00" not in qa and qa.count(">masked<") == 2
     assert "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_a_date_at_the_calendars_end_is_refused_not_a_server_error(env: ConsoleEnv) -> None:
+    response = env.login("supervisor").get("/api/kpi?from=9999-12-31&to=9999-12-31")
+    assert response.status_code == 400 and "outside 1970-2999" in response.json()["error"]

@@ -18,6 +18,7 @@ from foundation.errors import InputError
 COUNT_FIELDS = tuple(asdict(Counts()).keys())
 WINDOW_NAMES = tuple(name for name, _ in ABANDON_WINDOWS)
 MAX_DAYS = 3 * 366  # a wider period is a mistake more often than a wish
+FIRST_YEAR, LAST_YEAR = 1970, 2999  # far enough from the calendar's ends for a period's margins
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +95,11 @@ def _cell(value: Any) -> Any:
 
 
 def check_period(first: dt.date, last: dt.date) -> None:
+    for day in (first, last):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise InputError(f"{day} is outside {FIRST_YEAR}-{LAST_YEAR}", "give a day of the store's calls")
     if last < first:
-        raise InputError(f"--to {last} is before --from {first}", "swap them")
+        raise InputError(f"the last day {last} is before the first {first}", "swap --from and --to")
     if (last - first).days > MAX_DAYS:
         raise InputError(
             f"the period {first}..{last} is over {MAX_DAYS} days", "ask for three years or less at a time"

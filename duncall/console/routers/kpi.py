@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dialer.analytics.metrics import parse_dimensions
 from dialer.analytics.queries import KpiQuery
-from dialer.analytics.report import MAX_DAYS, kpi_report
+from dialer.analytics.report import FIRST_YEAR, check_period, kpi_report
 from duncall.console import dashboard
 from duncall.console.auth import Principal
 from duncall.console.deps import get_console, require
@@ -44,11 +44,9 @@ def _query(
     script: Annotated[str | None, Query(max_length=100)] = None,
 ) -> KpiQuery:
     last = last or console.now().date()
-    first = first or last - dt.timedelta(days=DEFAULT_DAYS - 1)
-    if last < first:
-        raise ApiError(400, f"to {last} is before from {first}", "swap them")
-    if (last - first).days > MAX_DAYS:
-        raise ApiError(400, f"the period {first}..{last} is over {MAX_DAYS} days", "ask for less at a time")
+    if first is None:
+        first = last - dt.timedelta(days=DEFAULT_DAYS - 1) if last.year > FIRST_YEAR else last
+    check_period(first, last)  # an InputError: 400, with what is wrong and the fix
     try:
         cuts = parse_dimensions(by)
     except ValueError as exc:
