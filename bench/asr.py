@@ -27,9 +27,20 @@ Engines:
   (bench/asr_zh.py says how; `--zh-split dev` is the set the phone tables were
   tuned on, `test` the one reported).
 
+Telephone channel (``--telephone``): the en replies spoken by each of ``TELEPHONE_VOICES``,
+decoded with their state's grammar (plus the account's name, as a call fills it; the reply
+text itself is *not* added, so an off-grammar reply scores what a call would get) three
+ways: the 16 kHz clip; the clip through a G.711 line (band-limited to 300-3400 Hz, 8 kHz
+μ-law round trip with sox, line noise at ``LINE_NOISE_DBFS``, ``PACKET_LOSS`` of 20 ms
+packets lost, seeded) and back to 16 kHz as the bot hears it; and the same line audio
+decoded by the narrow-band recognizer (8 kHz, filters to 3.5 kHz).  It prints WER and
+exact per voice and channel, and the reliability table of the recognizer's confidence
+(share of results exactly right per confidence band).
+
 RTF = decode time / audio time per clip.  WER = word edit distance / reference
 words over all clips (Mandarin: per character).
 
+    .venv/bin/python bench/asr.py --telephone           # 16 kHz vs 8 kHz μ-law, per voice
     .venv/bin/python bench/asr.py [--vosk-clips 10] [--sounds DIR] [--engines sphinx,vosk-ko,vosk,zh]
                                   [--zh-split test|dev] [--zh-cache DIR]
 """
@@ -39,6 +50,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
+import itertools
 import re
 import statistics
 import sys
@@ -63,6 +75,10 @@ from foundation import paths
 from foundation.errors import DuncallError
 
 BYTES_PER_S = 32_000
+TELEPHONE_VOICES = ("en-us", "en-gb", "en-us+f3")
+LINE_NOISE_DBFS = -50.0  # white noise on the line, relative to full scale
+PACKET_LOSS = 0.01  # share of 20 ms packets lost (played as silence)
+CONFIDENCE_BANDS = (0.0, 0.5, 0.65, 0.75, 0.85, 1.01)
 KO_GRAMMAR = ("네", "아니요", "금요일")  # words the Korean model has; the grammar path's cost
 _EN_WORD = re.compile(r"[a-z']+")
 
@@ -189,6 +205,97 @@ def streamed(engine: object, lang: str, phrases: tuple[str, ...] | None) -> Call
     return decode
 
 
+def telephone_line(pcm: bytes, seed: int) -> bytes:
+    """16 kHz slin through a G.711 line and back to 16 kHz (see the module's notes)."""
+    import subprocess
+
+    import numpy as np
+
+    raw = ["-t", "raw", "-e", "signed", "-b", "16", "-c", "1"]
+    ulaw = subprocess.run(
+        ["sox", *raw, "-r", "16000", "-", "-t", "raw", "-e", "u-law", "-b", "8", "-c", "1", "-r", "8000", "-",
+         "sinc", "300-3400"],
+        input=pcm, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    back = subprocess.run(
+        ["sox", "-t", "raw", "-e", "u-law", "-b", "8", "-c", "1", "-r", "8000", "-", *raw, "-r", "8000", "-"],
+        input=ulaw, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    rng = np.random.default_rng(seed)
+    x = np.frombuffer(back, dtype=np.int16).astype(np.float32)
+    x += rng.normal(0, 32768 * 10 ** (LINE_NOISE_DBFS / 20), len(x))
+    packet = 160  # 20 ms at 8 kHz
+    for start in range(0, len(x), packet):
+        if rng.random() < PACKET_LOSS:
+            x[start : start + packet] = 0
+    line = np.clip(x, -32768, 32767).astype(np.int16).tobytes()
+    return subprocess.run(
+        ["sox", *raw, "-r", "8000", "-", *raw, "-r", "16000", "-"],
+        input=line,
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
+def telephone(clips: Sequence[Clip]) -> int:
+    """``--telephone``: grammar WER and confidence at 16 kHz and on a G.711 line, per voice."""
+    import subprocess
+
+    from bot.asr.sphinx import SphinxRecognizer
+    from bot.nlu.grammar import fill
+    from duncall.personas.render import ESPEAK_RATE_WPM
+
+    graded = [c for c in clips if c.lang == "en" and c.state_has_grammar]
+    personas = {p.name: p for p in load_personas(paths.personas_dir())}
+    wide = SphinxRecognizer(pool_size=1)
+    narrow = SphinxRecognizer(pool_size=1, narrowband=True)
+    pad = bytes(BYTES_PER_S * 3 // 10)  # the endpointer's pre-roll and tail
+    rows: dict[tuple[str, str], Row] = {}
+    confs: dict[str, list[tuple[float, bool]]] = {}
+    with tempfile.TemporaryDirectory(prefix="duncall-bench-line-") as tmp:
+        for voice in TELEPHONE_VOICES:
+            for n, clip in enumerate(graded):
+                wav = Path(tmp) / "c.wav"
+                subprocess.run(
+                    ["espeak-ng", "-v", voice, "-s", str(ESPEAK_RATE_WPM), "-w", str(wav), clip.text],
+                    check=True, capture_output=True,
+                )  # fmt: skip
+                pcm = subprocess.run(
+                    ["sox", str(wav), "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", "-"],
+                    check=True, capture_output=True,
+                ).stdout  # fmt: skip
+                pcm = pad + pcm + pad
+                account = personas[clip.persona].account
+                names = {"first_name": account.first_name.lower(), "last_name": account.last_name.lower()}
+                grammar = fill(clip.grammar[:-1] + grammar_phrases("en", "open"), names)
+                line = telephone_line(pcm, seed=n)
+                for channel, engine, audio in (
+                    ("16 kHz", wide, pcm),
+                    ("8 kHz line", wide, line),
+                    ("8 kHz line, narrow-band", narrow, line),
+                ):
+                    row = rows.setdefault((voice, channel), Row("pocketsphinx", f"{voice}, {channel}"))
+                    started = time.perf_counter()
+                    heard = engine.recognize(audio, "en", grammar)
+                    score(row, clip, heard, time.perf_counter() - started)
+                    right = words(heard.text, "en") == words(clip.text, "en")
+                    confs.setdefault(channel, []).append((heard.confidence, right))
+    print(f"{'grammar (state + open, no reply text)':44} {'clips':>5} {'WER':>6} {'exact':>6} {'RTF p50':>8}")
+    for r in rows.values():
+        print(
+            f"{r.mode:44} {len(r.rtf):>5} {r.errors / r.ref_words:6.1%} {r.exact:>3}/{len(r.rtf):<2} {pct(r.rtf, 50):8.3f}"
+        )
+    print("\nreliability: share of results exactly right, per confidence band (all voices)")
+    print(f"{'band':12} " + " ".join(f"{ch:>26}" for ch in confs))
+    for lo, hi in itertools.pairwise(CONFIDENCE_BANDS):
+        cells = []
+        for got in confs.values():
+            band = [ok for c, ok in got if lo <= c < hi]
+            cells.append(f"{sum(band):>3}/{len(band):<3} {sum(band) / len(band):6.0%}" if band else "-")
+        print(f"{lo:.2f}-{min(hi, 1.0):.2f}    " + " ".join(f"{c:>26}" for c in cells))
+    return 0
+
+
 def pct(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
@@ -213,7 +320,12 @@ def main() -> int:
     parser.add_argument(
         "--sounds", type=Path, help="use clips already rendered here (persona-<name>-<n>.sln16)"
     )
+    parser.add_argument(
+        "--telephone", action="store_true", help="16 kHz vs a G.711 8 kHz line, per voice (PocketSphinx)"
+    )
     args = parser.parse_args()
+    if args.telephone:
+        return telephone(load_clips(args.sounds, {"en"}))
     engines = {e.strip() for e in args.engines.split(",") if e.strip()}
 
     try:

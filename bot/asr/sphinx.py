@@ -45,13 +45,15 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from pocketsphinx import Decoder
+from pocketsphinx import Decoder, get_model_path
 
 from bot.asr.base import Transcript
 from bot.asr.streaming import PartialTranscript
 from bot.audio import SAMPLE_RATE_HZ, duration_ms
+from foundation import paths
 from foundation.errors import ConfigError
 
 DECODER_POOL_SIZE = 2  # whole-utterance decodes at once: one per core; a decoder is not thread-safe
@@ -74,6 +76,17 @@ LM_CONF = (0.45, 0.7)  # the language model's words (no list to be a phrase of)
 # past this many grammars a decoder forgets the oldest that is not one of the warmed ones,
 # and only this many are primed on every new decoder.
 MAX_SEARCHES_PER_DECODER = 48
+# Telephone audio (G.711: 300-3400 Hz) decoded at 8 kHz: a 256-point FFT for 8 kHz frames
+# and mel filters that stop below the channel's top (bench/asr.py --telephone measures it).
+# The bundled model's feat.params sets its 16 kHz filters and wins over arguments, so the
+# narrow-band decoder reads the model from a folder of links with its own feat.params.
+NARROWBAND_FRONT_END: dict[str, int | float] = {"samprate": 8000, "nfft": 256}
+NARROWBAND_UPPER_HZ = 3500
+# Low-pass before dropping every other sample (windowed sinc, cut-off 3.6 kHz at 16 kHz).
+_HALF_TAPS = 31
+_n = np.arange(_HALF_TAPS) - (_HALF_TAPS - 1) / 2
+_HALF_FIR = np.sinc(2 * 0.225 * _n) * np.hamming(_HALF_TAPS)
+_HALF_FIR /= _HALF_FIR.sum()
 MAX_KNOWN_GRAMMARS = 16
 # An endpointed utterance carries ~0.3 s of pre-roll and ~0.5 s of trailing silence.
 PREROLL_AND_TAIL_S = 0.8
@@ -94,7 +107,16 @@ class SphinxRecognizer:
 
     name = "pocketsphinx"
 
-    def __init__(self, pool_size: int = DECODER_POOL_SIZE, max_decoders: int = MAX_DECODERS) -> None:
+    def __init__(
+        self,
+        pool_size: int = DECODER_POOL_SIZE,
+        max_decoders: int = MAX_DECODERS,
+        *,
+        narrowband: bool = False,
+    ) -> None:
+        # narrowband: decode at 8 kHz with a front end fitted to telephone audio
+        # (``NARROWBAND_FRONT_END``); the calls' 16 kHz audio is halved first.
+        self._narrowband = narrowband
         self._idle: queue.LifoQueue[_Slot] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._whole = threading.BoundedSemaphore(pool_size)
@@ -109,7 +131,10 @@ class SphinxRecognizer:
         return self._created
 
     def _new_slot(self) -> _Slot:
-        dec = Decoder(samprate=SAMPLE_RATE_HZ, loglevel="FATAL")
+        if self._narrowband:
+            dec = Decoder(loglevel="FATAL", hmm=str(narrowband_model()), **NARROWBAND_FRONT_END)
+        else:
+            dec = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE_HZ)
         slot = _Slot(dec, {}, dec.current_search())
         with self._lock:
             known = list(self._known.items())
@@ -128,6 +153,10 @@ class SphinxRecognizer:
             slot.searches[name] = None
         dec.activate_search(name)
         _warm_up(dec)
+
+    def audio_in(self, pcm: bytes) -> bytes:
+        """The call's 16 kHz audio as this recognizer's decoders take it."""
+        return halve_rate(pcm) if self._narrowband else pcm
 
     def prepare(self, lang: str, phrases: tuple[str, ...]) -> None:
         """Compile and run once, on the decoder the next utterance most likely gets, a grammar
@@ -232,7 +261,7 @@ class SphinxRecognizer:
                 started = time.perf_counter()
                 dec = slot.decoder
                 phrase_set = self._activate(slot, phrases)
-                text = self._decode(dec, pcm)
+                text = self._decode(dec, self.audio_in(pcm))
                 return self._result(slot, pcm, text, phrase_set, time.perf_counter() - started)
             finally:
                 self._release(slot)
@@ -253,17 +282,19 @@ class SphinxRecognizer:
     def _lm_within(self, slot: _Slot, pcm: bytes, budget_s: float) -> tuple[str, bool]:
         """The language model's words for ``pcm``, decoding for at most ``budget_s``; (words, complete)."""
         dec = slot.decoder
+        pcm = self.audio_in(pcm)
+        chunk_bytes = LM_CHUNK_BYTES // 2 if self._narrowband else LM_CHUNK_BYTES
         dec.activate_search(slot.lm_search)
         dec.start_utt()
         started = time.perf_counter()
         complete = True
         chunk_s = 0.0
-        for off in range(0, len(pcm), LM_CHUNK_BYTES):
+        for off in range(0, len(pcm), chunk_bytes):
             if time.perf_counter() - started + chunk_s > budget_s:
                 complete = False  # the next chunk would overrun the budget
                 break
             chunk_started = time.perf_counter()
-            dec.process_raw(pcm[off : off + LM_CHUNK_BYTES], full_utt=False)
+            dec.process_raw(pcm[off : off + chunk_bytes], full_utt=False)
             chunk_s = time.perf_counter() - chunk_started
         dec.end_utt()
         hyp = dec.hyp()
@@ -289,7 +320,7 @@ class SphinxRecognizer:
             # model's rougher words are worth more than that.
             if budget_s is None:
                 dec.activate_search(slot.lm_search)
-                free = self._decode(dec, pcm)
+                free = self._decode(dec, self.audio_in(pcm))
             else:
                 free, complete = self._lm_within(slot, pcm, budget_s)
             if len(free.split()) > len(text.split()):
@@ -370,7 +401,7 @@ class SphinxStream:
         started = time.perf_counter()
         self._audio.append(pcm)
         dec = self._slot.decoder
-        dec.process_raw(pcm, full_utt=False)
+        dec.process_raw(self._owner.audio_in(pcm), full_utt=False)
         hyp = dec.hyp()
         text = hyp.hypstr.strip() if hyp is not None else ""
         self._decode_s += time.perf_counter() - started
@@ -425,6 +456,30 @@ def decode_evidence(dec: Decoder, pcm: bytes) -> float:
     coverage = _unit((covered - COVERAGE_NONE) / (COVERAGE_FULL - COVERAGE_NONE))
     fit = _unit((PENALTY_BAD - per_frame) / (PENALTY_BAD - PENALTY_GOOD))
     return 0.5 * coverage + 0.5 * fit
+
+
+def narrowband_model() -> Path:
+    """The bundled en-us acoustic model with its filters capped at ``NARROWBAND_UPPER_HZ``."""
+    source = Path(get_model_path()) / "en-us" / "en-us"
+    target = paths.home() / "sphinx" / f"en-us-{NARROWBAND_UPPER_HZ}hz"
+    params = (source / "feat.params").read_text()
+    params = re.sub(r"-upperf \S+", f"-upperf {NARROWBAND_UPPER_HZ}", params)
+    if not (target / "feat.params").is_file() or (target / "feat.params").read_text() != params:
+        target.mkdir(parents=True, exist_ok=True)
+        for f in source.iterdir():
+            if f.name != "feat.params" and not (target / f.name).exists():
+                (target / f.name).symlink_to(f)
+        (target / "feat.params").write_text(params)
+    return target
+
+
+def halve_rate(pcm: bytes) -> bytes:
+    """16 kHz slin → 8 kHz slin (low-passed first)."""
+    x = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16).astype(np.float32)
+    if not len(x):
+        return b""
+    y = np.convolve(x, _HALF_FIR, mode="same")[::2]
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16).tobytes()
 
 
 def speech_frames(pcm: bytes) -> np.ndarray:
