@@ -150,3 +150,16 @@ def test_the_policy_allows_every_inline_block_the_pages_use_and_nothing_else(env
     designer = env.login(Role.DESIGNER)
     graph = designer.get("/api/scripts/early_collection.en/graph")
     assert graph.status_code == 200 and f"<style>{GRAPH_STYLE}</style>" in graph.text
+
+
+def test_serving_beyond_loopback_without_tls_is_refused_before_start() -> None:
+    from duncall.console.hardening import check_listen
+    from foundation.errors import ConfigError
+
+    for host in ("127.0.0.1", "::1", "localhost"):
+        check_listen(host, tls_proxy=False)
+    for host in ("0.0.0.0", "192.0.2.4", "console.example"):
+        with pytest.raises(ConfigError) as refused:
+            check_listen(host, tls_proxy=False)
+        assert "DUNCALL_CONSOLE_TLS_PROXY=1" in refused.value.one_line()
+        check_listen(host, tls_proxy=True)

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duncall.console.settings import ConsoleSettings
+from foundation.errors import ConfigError
 
 REQUEST_HEADER = "x-duncall-request"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -73,6 +74,28 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return True
+
+
+def check_listen(host: str, tls_proxy: bool) -> None:
+    """Refuse, before the server starts, to listen beyond loopback over plain HTTP.
+
+    For ``duncall serve``: without ``DUNCALL_CONSOLE_TLS_PROXY=1`` a public address would
+    carry passwords and session cookies in clear text (the middleware refuses such requests
+    too, so a server started another way is no weaker, only later to say so).
+    """
+    if tls_proxy or host == "localhost" or _is_loopback_address(host):
+        return
+    raise ConfigError(
+        f"the console would listen on {host}, beyond this machine, over plain HTTP",
+        "put it behind a TLS proxy and set DUNCALL_CONSOLE_TLS_PROXY=1, or listen on 127.0.0.1",
+    )
+
+
+def _is_loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
 
 
 def exposed(scope: Scope) -> bool:
