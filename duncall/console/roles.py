@@ -10,6 +10,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     DESIGNER = "designer"
     QA = "qa"
+    COLLECTOR = "collector"  # works the accounts assigned to them (dialer.assignment)
 
 
 class Permission(StrEnum):
@@ -27,6 +28,7 @@ class Permission(StrEnum):
     CAMPAIGN_CONTROL = "campaign_control"  # pause, resume, stop a campaign; change its pacing limits
     ACCOUNTS_EDIT = "accounts_edit"  # set or clear an account's flags and its numbers' statuses
     KPI_READ = "kpi_read"  # the KPI dashboard and its numbers (amounts only with pii_read)
+    PORTFOLIO_READ = "portfolio_read"  # collectors' portfolios and worklists (a collector: their own)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -44,6 +46,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGN_CONTROL,
             Permission.ACCOUNTS_EDIT,
             Permission.KPI_READ,
+            Permission.PORTFOLIO_READ,
         }
     ),
     Role.DESIGNER: frozenset({Permission.SCRIPTS_READ, Permission.SCRIPTS_WRITE, Permission.SCRIPTS_PUBLISH}),
@@ -57,6 +60,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.KPI_READ,
         }
     ),
+    # A collector calls the debtors they hold: names and numbers, and their own worklist.
+    Role.COLLECTOR: frozenset({Permission.PII_READ, Permission.PORTFOLIO_READ}),
 }
 
 
