@@ -1,7 +1,8 @@
 """SMS through a real Kannel (bearerbox + smsbox, Debian's package) with its fake SMSC, whose wire
 this test speaks: a reminder run to 1,000 accounts goes only to those inside their local window,
-delivery reports come back to the console's callback and mark messages delivered, and a STOP or
-退订 reply stops SMS for that debtor before the next send, confirmed once."""
+e-mail to the same accounts through a real SMTP server (aiosmtpd) likewise, delivery reports come
+back to the console's callback and mark messages delivered, and a STOP or 退订 reply stops SMS (not
+e-mail) for that debtor before the next send, confirmed once."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from urllib.parse import quote, unquote
 
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -27,9 +31,18 @@ from dialer.messaging.guard import MessageGuard
 from dialer.messaging.kannel import KannelConfig, KannelSender, mo_url
 from dialer.messaging.model import Channel
 from dialer.messaging.send import Messenger
+from dialer.messaging.smtp import SmtpConfig, SmtpSender
 from dialer.messaging.templates import TemplateSet
 from dialer.policy.config import load_preset
-from dialer.store.models import Account, Creditor, MessageEventRow, MessageRow, OptOutRow, Phone
+from dialer.store.models import (
+    Account,
+    Creditor,
+    MessageAddressRow,
+    MessageEventRow,
+    MessageRow,
+    OptOutRow,
+    Phone,
+)
 from dialer.store.testing import temporary_database
 from duncall.console.app import create_app
 from duncall.console.settings import ConsoleSettings
@@ -105,6 +118,16 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
                         currency="USD" if ny else "CNY",
                         payment_history=[],
                         creditor_id="acme",
+                    )
+                )
+                db.flush()
+                db.add(
+                    MessageAddressRow(
+                        account_id=account_id,
+                        channel="email",
+                        address=f"debtor{i}@home.test",
+                        kind="personal",
+                        position=0,
                     )
                 )
                 db.add(
@@ -275,12 +298,24 @@ def replies(engine: Engine, account_id: str) -> int:
         )
 
 
-def messenger(engine: Engine, config: KannelConfig, at: dt.datetime) -> Messenger:
+class Inbox:
+    def __init__(self) -> None:
+        self.to: list[str] = []
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        self.to += envelope.rcpt_tos
+        return "250 OK"
+
+
+def messenger(engine: Engine, config: KannelConfig, at: dt.datetime, smtp_port: int = 0) -> Messenger:
     return Messenger(
         engine,
         MessageGuard(engine, load_preset("us"), clock=lambda: at),
         TemplateSet(),
-        {Channel.SMS: KannelSender(config)},
+        {
+            Channel.SMS: KannelSender(config),
+            Channel.EMAIL: SmtpSender(SmtpConfig(host="127.0.0.1", port=smtp_port, starttls=False)),
+        },
         clock=lambda: at,
     )
 
@@ -289,11 +324,17 @@ async def test_reminders_reach_only_debtors_in_their_window_and_stop_replies_are
     engine: Engine, tmp_path: Path
 ) -> None:
     port = free_port()
+    inbox, smtp_port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
     async with kannel(tmp_path, port) as (config, smsc), console(engine, port, KannelSender(config)):
         accounts = [f"S-{i:04d}" for i in range(N_NY + N_SH)]
         summary = await messenger(engine, config, RUN_AT).send(accounts, Channel.SMS, "reminder")
         assert (summary.sent, summary.failed, summary.queued) == (N_NY, 0, 0)
         assert summary.denied == {"outside_window": N_SH}
+        emails = await messenger(engine, config, RUN_AT, smtp_port).send(accounts, Channel.EMAIL, "reminder")
+        assert (emails.sent, emails.denied) == (N_NY, {"outside_window": N_SH})
+        assert sorted(inbox.to) == sorted(f"debtor{i}@home.test" for i in range(N_NY))
 
         await until(lambda: len(smsc.received) >= N_NY, "every SMS at the fake SMSC")
         assert {to for to, _ in smsc.received} == {ny_number(i).lstrip("+") for i in range(N_NY)}
@@ -320,6 +361,11 @@ async def test_reminders_reach_only_debtors_in_their_window_and_stop_replies_are
         ny_day2 = await messenger(engine, config, RUN_AT + dt.timedelta(days=1)).send(
             ["S-0000", "S-0001"], Channel.SMS, "reminder"
         )
+        # STOP was an SMS: e-mail to the same debtor goes on (opt-outs are per channel).
+        email_day2 = await messenger(engine, config, RUN_AT + dt.timedelta(days=1), smtp_port).send(
+            ["S-0000"], Channel.EMAIL, "reminder"
+        )
+        assert email_day2.sent == 1
         sh_day2 = await messenger(engine, config, RUN_AT + dt.timedelta(hours=12)).send(
             [f"S-{N_NY:04d}"], Channel.SMS, "reminder"
         )  # 02:30 UTC: 10:30 in Shanghai
@@ -330,3 +376,5 @@ async def test_reminders_reach_only_debtors_in_their_window_and_stop_replies_are
             steps = [(e.channel, e.kind) for e in account_page(db, "S-0000").timeline]
         for step in ("message", "delivered", "reply", "opt_out", "opt_out_confirmed", "denied"):
             assert ("sms", step) in steps, step
+        assert steps.count(("email", "message")) == 2
+    controller.stop()
