@@ -1,7 +1,7 @@
 """Case assignment benchmark: `duncall assign run` on 100,000 accounts and 200 collectors (goal < 10 s).
 
     .venv/bin/python bench/assign.py                                  # SQLite, 100,000 / 200
-    .venv/bin/python bench/assign.py --postgres postgresql+psycopg://postgres@127.0.0.1/test
+    .venv/bin/python bench/assign.py --postgres postgresql+psycopg://postgres@127.0.0.1/postgres
     .venv/bin/python bench/assign.py --accounts 10000 --collectors 40 # a quick look
 
 Three runs of the real command (a fresh process each, so start-up, reading the store, the
@@ -30,6 +30,7 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, insert, text, update
+from sqlalchemy.engine import make_url
 
 from dialer.store.db import open_engine
 from dialer.store.models import Account, AccountFlagRow, Collector, Creditor, Phone, PromiseRow, Team
@@ -171,18 +172,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    schema = None
+    database = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.postgres:
-            schema = f"assign_bench_{uuid.uuid4().hex[:8]}"
-            with create_engine(args.postgres).begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            sep = "&" if "?" in args.postgres else "?"
-            url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
-            engine = open_engine(args.postgres, schema=schema)
+            # A database of its own (not a schema): the command is given a plain URL, as a site would.
+            database = f"assign_bench_{uuid.uuid4().hex[:8]}"
+            server = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+            with server.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{database}"'))
+            url = make_url(args.postgres).set(database=database).render_as_string(hide_password=False)
         else:
             url = f"sqlite:///{Path(tmp) / 'assign.db'}"
-            engine = open_engine(url)
+        engine = open_engine(url)
         try:
             t = time.perf_counter()
             populate(engine, args.accounts, args.collectors, rng)
@@ -195,9 +196,10 @@ def main() -> None:
             run(url, "after a day (broken promises, disputes, 5 absent)")
         finally:
             engine.dispose()
-            if schema:
-                with create_engine(args.postgres).begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            if database:
+                with server.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE "{database}"'))
+                server.dispose()
 
 
 if __name__ == "__main__":
