@@ -162,3 +162,31 @@ def test_erasing_an_unknown_account_is_one_line(tmp_path: Path, capsys: pytest.C
     db = f"sqlite:///{tmp_path / 'x.db'}"
     assert main(["erase", "NOPE", "--db", db, "--redis-prefix", "duncall-test-none:"]) == 2
     assert "no account 'NOPE'" in capsys.readouterr().err
+
+
+@pytest.mark.redis
+def test_an_admin_erases_from_the_console_and_no_one_else_can(tmp_path: Path) -> None:
+    from test_console_fixtures import make_env, seed_calls
+
+    from duncall.console.roles import Role
+
+    env = make_env(tmp_path)
+    try:
+        seed_calls(env.engine)
+        supervisor = env.login(Role.SUPERVISOR)
+        assert supervisor.post("/api/accounts/A1/erase").status_code == 403
+        admin = env.login(Role.ADMIN)
+        r = admin.post("/api/accounts/A1/erase")
+        assert r.status_code == 200, r.text
+        assert r.json()["rows"]["accounts"] == 1
+        assert admin.post("/api/accounts/A1/erase").status_code == 400  # gone: nothing left to erase
+        with Session(env.engine) as db:
+            assert db.get(Account, "A1") is None and db.get(Account, "A2") is not None
+            row = db.scalars(select(AuditEntry).where(AuditEntry.action == "account_erase")).one()
+            assert (row.user_name, row.target) == ("admin", "A1")
+        with env.engine.connect() as conn:
+            for table in inspect(conn).get_table_names():
+                for cells in conn.execute(text(f'SELECT * FROM "{table}"')):
+                    assert "Jordan" not in " ".join(str(v) for v in cells), table
+    finally:
+        env.close()

@@ -162,25 +162,29 @@ def erase_files(found: ErasedAccount, recordings_dirs: Iterable[Path]) -> None:
 
 
 def erase_redis(found: ErasedAccount, client: redis.Redis, prefixes: Sequence[str]) -> None:
-    """Keys under ``prefixes`` named after the debtor go; stream entries mentioning them go."""
-    terms = found.terms + found.names
+    """Keys under ``prefixes`` named after the debtor go; values and stream entries naming them go.
+
+    A key matches on a whole ``:``-separated part (``…:acct:A-1:att`` is A-1's, not A-10's); a
+    value on a quoted JSON string equal to an id, number or attempt, or on the debtor's name."""
+    ids = set(found.terms)
+    needles = [f'"{t}"' for t in found.terms] + list(found.names)
     for prefix in prefixes:
         for raw in client.scan_iter(match=f"{prefix}*", count=REDIS_SCAN_COUNT):
-            key = raw.decode() if isinstance(raw, bytes) else str(raw)
-            if any(t in key for t in found.terms):
+            key = _text(raw)
+            if ids & set(key.split(":")):
                 found.redis_keys += int(client.delete(key))
                 continue
             kind = _text(client.type(key))
             if kind == "stream":
-                found.stream_entries += _erase_stream(client, key, terms)
+                found.stream_entries += _erase_stream(client, key, needles)
             elif kind == "string":
                 value = _text(client.get(key) or b"")
-                if any(t in value for t in terms):
+                if any(t in value for t in needles):
                     found.redis_keys += int(client.delete(key))
             elif kind == "hash":
                 mapping: dict[Any, Any] = client.hgetall(key)
                 values = " ".join(f"{_text(k)}={_text(v)}" for k, v in mapping.items())
-                if any(t in values for t in terms):
+                if any(t in values for t in needles):
                     found.redis_keys += int(client.delete(key))
 
 
