@@ -229,6 +229,9 @@ def refresh_facts(conn: Connection, *, full: bool = False) -> None:
         if isinstance(newest, str):  # SQLite hands back what a raw max() found: the stored text
             newest = dt.datetime.fromisoformat(newest)
         source = source.where(a.ended_at >= newest - FACT_SLACK)
+    # Skip the attempts already counted before converting their times: the last day's calls are
+    # looked at by every refresh, and only the new ones should cost a conversion and an insert.
+    source = source.where(~exists(select(literal(1)).where(f.attempt_id == a.attempt_id)))
     columns = [
         "attempt_id", "account_id", "creditor_id", "campaign_id", "stage", "script", "script_version",
         "dialed_at", "ended_at", "local_day", "local_hour", "local_weekday",
