@@ -42,6 +42,11 @@ def _start_worker() -> None:
     _WORKER = rec
 
 
+def _prepare(lang: str, phrases: tuple[str, ...]) -> None:
+    assert _WORKER is not None, "not a worker process started by SphinxWorkers"
+    _WORKER.prepare(lang, phrases)
+
+
 def _ready() -> int:
     return multiprocessing.current_process().pid or 0
 
@@ -91,6 +96,14 @@ class SphinxWorkers:
                 'a script that runs the bot must start it under `if __name__ == "__main__":` '
                 "(workers are spawned); or set DUNCALL_ASR_WORKERS=0 to decode in process",
             ) from None
+
+    def prepare(self, lang: str, phrases: tuple[str, ...]) -> None:
+        """A call's own grammar compiled ahead of its answer: one request per worker (the pool
+        hands them out; a worker that gets two just finds the grammar ready)."""
+        check_lang(lang)
+        pool = self._executor()
+        for done in [pool.submit(_prepare, lang, phrases) for _ in range(self.workers)]:
+            done.result(timeout=WORKER_START_TIMEOUT_S)
 
     def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
         check_lang(lang)
