@@ -118,6 +118,13 @@ def test_every_account_is_placed_once_with_the_moves_audited(engine: Engine) -> 
         assert sorted(audited) == sorted(held)
         assert all(row.detail["reason"] == "new" for row in rows)
         verify(db)  # the audit chain holds with the assignment rows in it
+        # Rows written by the driver's executemany read back as the ORM writes them.
+        stamps = {
+            r.assigned_at.replace(tzinfo=r.assigned_at.tzinfo or dt.UTC)
+            for r in db.scalars(select(CaseAssignment))
+        }
+        assert stamps == {NOW}
+        assert db.execute(select(func.count()).where(CaseAssignment.assigned_at == NOW)).scalar() == 60
     assert _run(engine) == {}  # a second run moves nothing: stickiness
 
 

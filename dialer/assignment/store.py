@@ -260,7 +260,7 @@ def _insert(
     )
 
     def processed(column: str, value: Any) -> Any:
-        processor = _TABLE.c[column].type.bind_processor(dialect)
+        processor = _TABLE.c[column].type.dialect_impl(dialect).bind_processor(dialect)
         return processor(value) if processor is not None else value
 
     at, is_manual = processed("assigned_at", now), processed("manual", manual)
