@@ -40,7 +40,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from dialer.analytics.metrics import TIME_DIMENSIONS, Counts
 from dialer.store.models import Account, AttemptState, CallAttempt, PaymentRow, PromiseRow, PromiseStatus
-from dialer.store.models.analytics import AttemptFact
+from dialer.store.models.analytics import AttemptFact, PromiseFact
 from dialer.store.models.transcripts import CallRecording
 from foundation.contract import CallOutcome, Disposition
 
@@ -243,6 +243,31 @@ def refresh_facts(conn: Connection, *, full: bool = False) -> None:
     else:
         stmt = sqlite_insert(AttemptFact).from_select(columns, source).on_conflict_do_nothing()
     conn.execute(stmt)
+    # Each promise's cut columns, once its call has a fact: promises are few, so every promise
+    # without one is looked for (not only the newest), which also catches a recount's.
+    p = PromiseRow.__table__.c
+    pf = PromiseFact.__table__.c
+    promise_source = (
+        select(
+            p.promise_id,
+            f.creditor_id,
+            f.campaign_id,
+            f.stage,
+            f.script,
+            f.script_version,
+            f.local_day,
+            f.local_hour,
+            f.local_weekday,
+        )
+        .select_from(PromiseRow.__table__.join(AttemptFact.__table__, f.attempt_id == p.attempt_id))
+        .where(~exists(select(literal(1)).where(pf.promise_id == p.promise_id)))
+    )
+    promise_columns = [
+        "promise_id", "creditor_id", "campaign_id", "stage", "script", "script_version",
+        "local_day", "local_hour", "local_weekday",
+    ]  # fmt: skip
+    insert_promise = pg_insert(PromiseFact) if dialect == "postgresql" else sqlite_insert(PromiseFact)
+    conn.execute(insert_promise.from_select(promise_columns, promise_source).on_conflict_do_nothing())
 
 
 # -- the queries ---------------------------------------------------------------------------------
@@ -260,16 +285,16 @@ def _period(dialect: str, q: KpiQuery, stamp: Any, zone: Any) -> list[ColumnElem
     return [stamp >= lo, stamp < hi, day.between(q.first.isoformat(), q.last.isoformat())]
 
 
-def _fact_week(dialect: str) -> ColumnElement[Any]:
-    f = AttemptFact.__table__.c
+def _fact_week(dialect: str, table: Any = None) -> ColumnElement[Any]:
+    f = (table if table is not None else AttemptFact.__table__).c
     if dialect == "sqlite":
         # Back 6 days, then on to the next Monday (or stay on one): the Monday of the ISO week.
         return func.date(f.local_day, literal_column("'-6 days'"), literal_column("'weekday 1'"))
     return f.local_day - (f.local_weekday - literal_column("1"))
 
 
-def _fact_dims(dialect: str, by: Sequence[str]) -> list[Any]:
-    f = AttemptFact.__table__.c
+def _fact_dims(dialect: str, by: Sequence[str], table: Any = None) -> list[Any]:
+    f = (table if table is not None else AttemptFact.__table__).c
     columns = {
         "day": f.local_day,
         "hour": f.local_hour,
@@ -280,11 +305,11 @@ def _fact_dims(dialect: str, by: Sequence[str]) -> list[Any]:
         "script": f.script,
         "script_version": f.script_version,
     }
-    return [(_fact_week(dialect) if d == "week" else columns[d]).label(d) for d in by]
+    return [(_fact_week(dialect, table) if d == "week" else columns[d]).label(d) for d in by]
 
 
-def _fact_filters(q: KpiQuery) -> list[ColumnElement[bool]]:
-    f = AttemptFact.__table__.c
+def _fact_filters(q: KpiQuery, table: Any = None) -> list[ColumnElement[bool]]:
+    f = (table if table is not None else AttemptFact.__table__).c
     wanted = (
         (f.creditor_id, q.creditor),
         (f.campaign_id, q.campaign),
@@ -317,10 +342,10 @@ def attempts_select(dialect: str, q: KpiQuery, by: Sequence[str], *, period: boo
 
 
 def promises_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]:
-    """Promises taken on the period's attempts (cut by that attempt), judged and kept."""
-    f = AttemptFact.__table__.c
+    """Promises taken on the period's attempts (cut by that attempt, through ``promise_facts``), judged and kept."""
+    pf = PromiseFact.__table__
     p = PromiseRow.__table__.c
-    dims = _fact_dims(dialect, by)
+    dims = _fact_dims(dialect, by, pf)
     stmt = (
         select(
             *dims,
@@ -332,8 +357,8 @@ def promises_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]
                 "promises_kept"
             ),
         )
-        .select_from(PromiseRow.__table__.join(AttemptFact.__table__, f.attempt_id == p.attempt_id))
-        .where(*_fact_filters(q), f.local_day.between(q.first, q.last))
+        .select_from(PromiseRow.__table__.join(pf, pf.c.promise_id == p.promise_id))
+        .where(*_fact_filters(q, pf), pf.c.local_day.between(q.first, q.last))
     )
     return _grouped(stmt, dims)
 

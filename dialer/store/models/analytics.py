@@ -42,3 +42,26 @@ class AttemptFact(Base):
     abandoned: Mapped[int] = mapped_column(SmallInteger)
     handled: Mapped[int] = mapped_column(SmallInteger)  # answered, not abandoned, with an end time
     handle_s: Mapped[float] = mapped_column(Float)  # dial to end, for handled calls; else 0
+
+
+class PromiseFact(Base):
+    """A promise's place in the cuts (its call's local time, campaign, script …), copied once.
+
+    The promise's status is read live from ``promises``; only what never changes is here, so
+    counting promises per cut joins two small tables instead of a year of attempts.
+    """
+
+    __tablename__ = "promise_facts"
+    __table_args__ = (Index("ix_promise_facts_local_day", "local_day"),)
+
+    promise_id: Mapped[int] = mapped_column(
+        ForeignKey("promises.promise_id", ondelete="CASCADE"), primary_key=True
+    )
+    creditor_id: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(16))
+    script: Mapped[str | None] = mapped_column(String(100))
+    script_version: Mapped[int | None] = mapped_column(Integer)
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    local_hour: Mapped[int] = mapped_column(SmallInteger)
+    local_weekday: Mapped[int] = mapped_column(SmallInteger)

@@ -47,6 +47,26 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("attempt_id", name=op.f("pk_attempt_facts")),
     )
+    op.create_table(
+        "promise_facts",
+        sa.Column("promise_id", sa.Integer(), nullable=False),
+        sa.Column("creditor_id", sa.String(64), nullable=True),
+        sa.Column("campaign_id", sa.String(64), nullable=True),
+        sa.Column("stage", sa.String(16), nullable=True),
+        sa.Column("script", sa.String(100), nullable=True),
+        sa.Column("script_version", sa.Integer(), nullable=True),
+        sa.Column("local_day", sa.Date(), nullable=False),
+        sa.Column("local_hour", sa.SmallInteger(), nullable=False),
+        sa.Column("local_weekday", sa.SmallInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["promise_id"],
+            ["promises.promise_id"],
+            name=op.f("fk_promise_facts_promise_id_promises"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("promise_id", name=op.f("pk_promise_facts")),
+    )
+    op.create_index("ix_promise_facts_local_day", "promise_facts", ["local_day"])
     op.create_index("ix_attempt_facts_local_day", "attempt_facts", ["local_day"])
     op.create_index("ix_attempt_facts_dialed_at", "attempt_facts", ["dialed_at"])
     op.create_index("ix_attempt_facts_ended_at", "attempt_facts", ["ended_at"])
@@ -72,5 +92,7 @@ def downgrade() -> None:
     ):
         if (table, name) in indexes:
             op.drop_index(name, table_name=table)
+    if inspector.has_table("promise_facts"):
+        op.drop_table("promise_facts")
     if inspector.has_table("attempt_facts"):
         op.drop_table("attempt_facts")
