@@ -23,7 +23,7 @@ from bot.nlu.types import Slots
 
 pytestmark = pytest.mark.audio
 
-VERIFY = 0.75  # the English scripts' verify_confidence
+VERIFY = 0.85  # the English scripts' verify_confidence
 PAD = bytes(32_000 * 3 // 10)  # the endpointer's pre-roll and tail
 
 
