@@ -13,6 +13,8 @@ How one utterance is understood:
    that is less than ``MODEL_SURE`` of a different intent — this catches the
    recognizer's cut-off grammar output ("wrong numb") that a model never saw.
 4. Slots (date, amount) are extracted from every utterance, whatever the intent.
+5. Other intents the model gives at least ``ALSO_AT_LEAST`` come back in ``also``: a
+   hardship reason said with a promise is kept beside it.
 
 What the dialogue should do with the result: below its floor (``REPROMPT_BELOW``,
 which scripts set as ``min_confidence``) it re-prompts rather than act; the intent
@@ -46,6 +48,9 @@ GRAMMAR_MAX_WORDS = {"en": 5, "zh": 8}  # zh counts characters
 # repeated answer costs a dictionary look-up instead of an inference (which, on a machine
 # busy with many calls' audio, waits for the CPU behind the recognizers).
 MODEL_CACHE_TEXTS = 4096
+# A second intent is reported (``Understanding.also``) when the model gives it this much.
+ALSO_AT_LEAST = 0.2
+ALSO_MAX = 2
 
 
 class Scorer(Protocol):
@@ -144,7 +149,12 @@ class NluClassifier:
                     confidence = max(confidence, match.score / 100)
                 elif confidence < MODEL_SURE:
                     intent, confidence = match.intent, match.score / 100
-        return Understanding(text, intent, round(float(confidence), 4), slots)
+        also = tuple(
+            (other, round(float(p), 4))
+            for other, p in sorted(probs.items(), key=lambda kv: -kv[1])
+            if other not in (intent, Intent.OUT_OF_SCOPE) and p >= ALSO_AT_LEAST
+        )[:ALSO_MAX]
+        return Understanding(text, intent, round(float(confidence), 4), slots, also)
 
 
 def load_classifier(build_missing: bool = False) -> NluClassifier:

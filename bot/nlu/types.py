@@ -25,6 +25,9 @@ class Understanding:
     intent: Intent
     confidence: float  # 0..1
     slots: Slots
+    # Other intents said in the same breath ("I lost my job but I can pay fifty on the
+    # first": promise_to_pay, also hardship), each with its confidence, likeliest first.
+    also: tuple[tuple[Intent, float], ...] = ()
 
 
 class IntentClassifier(Protocol):

@@ -104,6 +104,7 @@ def _classify(args: argparse.Namespace) -> int:
                 "date": result.slots.date.isoformat() if result.slots.date else None,
                 "amount": _number(result.slots.amount),
             },
+            "also": [{"intent": str(i), "confidence": c} for i, c in result.also],
         }
         print(json.dumps(out, ensure_ascii=False), flush=True)
     if bad:
