@@ -284,6 +284,17 @@ def _insert(
             }
         )
     assert set(compiled.params) == set(columns), "case_assignments changed: update _insert"
+    if dialect.name == "postgresql":
+        # COPY in the session's own transaction: several times faster than executemany.
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY case_assignments ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for p in params:
+                copy.write_row(tuple(p[name] for name in columns))
+        return
     order = compiled.positiontup
     for start in range(0, len(params), CHUNK):
         chunk = params[start : start + CHUNK]
