@@ -37,6 +37,7 @@ from foundation import paths
 
 PASSWORD = "correct horse battery"
 WEBHOOK_SECRET = "test-payments-webhook-secret"
+MESSAGES_TOKEN = "test-messages-callback-token"
 T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 
 
@@ -121,6 +122,8 @@ def make_env(
         recordings=recordings or DirectoryRecordings(recordings_dir),
         # The payment webhook's credential is this secret's signature, not a log-in (test_payments.py).
         payments_webhook_secret=WEBHOOK_SECRET,
+        # Kannel's callbacks carry this token in their query; without it they are refused (401).
+        messages_callback_token=MESSAGES_TOKEN,
         qa_transcript_only=qa_transcript_only,
     )
     with Session(engine) as db, db.begin():

@@ -37,7 +37,9 @@ def _check_token(console: Console, request: Request) -> dict[str, str]:
             "set DUNCALL_MESSAGES_CALLBACK_TOKEN for the console and put it in Kannel's dlr-url and get-url",
         )
     query = dict(request.query_params)
-    if not hmac.compare_digest(query.get("token", "").encode(), token.encode()):
+    if "token" not in query:
+        raise ApiError(401, "no callback token", "Kannel's dlr-url and get-url must carry token=<the token>")
+    if not hmac.compare_digest(query["token"].encode(), token.encode()):
         log.warning("message callback refused: bad token")
         raise ApiError(403, "wrong callback token", "use the token in DUNCALL_MESSAGES_CALLBACK_TOKEN")
     return query
