@@ -209,3 +209,14 @@ def test_serve_says_where_and_how_to_make_the_first_admin(
     out = capsys.readouterr().out
     assert "http://127.0.0.1:8765/" in out
     assert "duncall users add NAME --role admin" in out
+
+
+def test_serve_refuses_a_public_address_without_a_tls_proxy(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DUNCALL_CONSOLE_TLS_PROXY", raising=False)
+    db = f"sqlite:///{tmp_path / 'console.db'}"
+    code = main(["serve", "--host", "0.0.0.0", "--port", "18099", "--db", db])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code != 0
+    assert "beyond this machine, over plain HTTP" in line and "DUNCALL_CONSOLE_TLS_PROXY=1" in line

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import ipaddress
 import sys
 from typing import Any
 
 from sqlalchemy import select
 
 from foundation.errors import InputError
-
-LOOPBACK_NOTE = (
-    "duncall: note: the console listens on {host}, beyond this machine; put it behind TLS and set "
-    "DUNCALL_CONSOLE_SECURE_COOKIE=1"
-)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -71,17 +65,6 @@ def _cmd_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_host(host: str) -> None:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        if host != "localhost":
-            print(LOOPBACK_NOTE.format(host=host), file=sys.stderr)
-        return
-    if not address.is_loopback:
-        print(LOOPBACK_NOTE.format(host=host), file=sys.stderr)
-
-
 def _say_where(host: str, port: int, settings: Any) -> None:
     """At start: where the console is, and how to make the first admin when there is none."""
     from dialer.store.models.console import ConsoleUser
@@ -102,12 +85,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from duncall.console.app import create_app
+    from duncall.console.hardening import check_listen
     from duncall.console.settings import from_env
 
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port} is not a TCP port", "use 1–65535")
-    _check_host(args.host)
     settings = from_env(database_url=args.db)
+    # Beyond loopback only behind a TLS proxy: refused before anything listens.
+    check_listen(args.host, settings.tls_proxy)
     app = create_app(settings)
     _say_where(args.host, args.port, settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.uvicorn_log_level)
