@@ -38,6 +38,8 @@ from dialer.assignment.model import (
     Unplaced,
 )
 
+MAX_PASSES = 4  # placement passes per run (a pass again only when the one before freed room)
+
 
 def assignable(rules: Rules, case: CaseFacts) -> str | None:
     """Why ``case`` is not assigned to anyone (None: it is assigned)."""
@@ -178,7 +180,20 @@ def plan(
     for item, *_ in pending:
         if item.counted and item.holder is not None:
             loads[item.holder] += 1  # it still holds the account until it moves
-    _place(rules, by_id, order, loads, pending, result)
+    turns = dict.fromkeys(by_id, 0)
+    remaining = pending
+    leftovers: list[tuple[_Pending, str | None, str | None, str]] = []
+    for _ in range(MAX_PASSES):
+        # An escalation placed late in a pass frees room its collector's accounts could not
+        # find earlier in the same pass: pass again over what is left while room was freed,
+        # so the next run finds nothing more to move.
+        leftovers, freed = _place(rules, by_id, order, loads, remaining, result, turns)
+        if not leftovers or not freed:
+            break
+        remaining = [(item, team, exclude) for item, team, exclude, _ in leftovers]
+    result.unplaced.extend(
+        Unplaced(item.case.account_id, item.holder, f"{item.why}; {why}") for item, _, _, why in leftovers
+    )
     result.loads = loads
     return result
 
@@ -206,7 +221,11 @@ def _place(
     loads: dict[str, int],
     pending: list[tuple[_Pending, str | None, str | None]],
     result: Plan,
-) -> None:
+    turns: dict[str, int],
+) -> tuple[list[tuple[_Pending, str | None, str | None, str]], bool]:
+    """Place what it can; returns what is left (with why) and whether a holder's room was freed."""
+    leftovers: list[tuple[_Pending, str | None, str | None, str]] = []
+    freed = False
     edges = _band_edges(by_id.values())
     available = [c for c in by_id.values() if c.available]
     groups: dict[_Need, list[_Pending]] = {}
@@ -223,7 +242,6 @@ def _place(
             exclude,
         )
         groups.setdefault(need, []).append(item)
-    turns = dict.fromkeys(by_id, 0)
 
     def key(cid: str) -> tuple[float, int]:
         if rules.method is Method.LEAST_LOADED:
@@ -243,23 +261,24 @@ def _place(
         ]
         if not eligible:
             why = "no available collector has the skills" + (f" in team {need.team}" if need.team else "")
-            result.unplaced.extend(Unplaced(i.case.account_id, i.holder, f"{i.why}; {why}") for i in items)
+            leftovers.extend((i, need.team, need.exclude, why) for i in items)
             continue
         heap = [(*key(cid), cid) for cid in eligible if loads[cid] < by_id[cid].capacity]
         heapq.heapify(heap)
         for item in items:
             if not heap:
-                why = "every eligible collector is at capacity"
-                result.unplaced.append(Unplaced(item.case.account_id, item.holder, f"{item.why}; {why}"))
+                leftovers.append((item, need.team, need.exclude, "every eligible collector is at capacity"))
                 continue
             *_, cid = heapq.heappop(heap)
             if item.counted and item.holder is not None:
                 loads[item.holder] -= 1
+                freed = True
             loads[cid] += 1
             turns[cid] += 1
             result.moves.append(Move(item.case.account_id, item.holder, cid, item.reason, item.why))
             if loads[cid] < by_id[cid].capacity:
                 heapq.heappush(heap, (*key(cid), cid))
+    return leftovers, freed
 
 
 def spread(rules: Rules, collectors: Sequence[CollectorSpec], loads: Mapping[str, int]) -> float:
