@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from dialer.store.models.console import ConsoleSession, ConsoleUser
 from duncall.console.roles import Role
+from duncall.passwords import check_password
 from foundation.errors import AuthError, InputError, ServiceUnavailable
 
 LOGIN_FAILED = "login_failed"  # audit action of a refused log-in (the throttle: duncall/console/throttle.py)
 USER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
-MIN_PASSWORD_CHARS = 10
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
@@ -65,11 +65,8 @@ def check_new_user(name: str, password: str) -> None:
             f"user name {name!r} is not allowed",
             "use 2–64 characters: lowercase letters, digits, _ . -, starting with a letter",
         )
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise InputError(
-            f"the password has {len(password)} characters; at least {MIN_PASSWORD_CHARS} are required",
-            "choose a longer password (a passphrase of a few words works well)",
-        )
+    # The same rule as `duncall users add`: length, not only spaces, and not guessable (zxcvbn).
+    check_password(password, [name, "duncall"])
 
 
 def hash_password(password: str) -> str:
