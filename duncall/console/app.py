@@ -37,6 +37,7 @@ from duncall.console.routers import (
     messages,
     paylinks,
     payments,
+    portfolio,
     privacy,
     scripts,
     supervision,
@@ -160,7 +161,20 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for module in (auth, scripts, calls, admin, live, accounts, payments, kpi, messages, paylinks, privacy):
+    for module in (
+        auth,
+        scripts,
+        calls,
+        admin,
+        live,
+        accounts,
+        payments,
+        kpi,
+        messages,
+        paylinks,
+        privacy,
+        portfolio,
+    ):
         app.include_router(module.router)
     app.include_router(supervision.router)
     app.include_router(metrics_router)  # GET /metrics: token or loopback only (its docstring)
