@@ -113,7 +113,10 @@ def test_streamed_frames_hear_what_a_whole_decode_hears(
     streamed = stream.finish()
     assert streamed.text == whole.text
     assert set(text.split()) & set(streamed.text.split())
-    assert streamed.confidence == whole.confidence and streamed.audio_ms == whole.audio_ms
+    assert streamed.audio_ms == whole.audio_ms
+    # The confidence comes from the decode's acoustic scores, which fed in 100 ms batches
+    # (live feature normalisation) differ a little from one whole-utterance pass.
+    assert abs(streamed.confidence - whole.confidence) <= 0.1, (streamed.confidence, whole.confidence)
 
 
 def test_streams_give_their_decoder_back(sphinx: SphinxRecognizer) -> None:
