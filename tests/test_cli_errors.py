@@ -164,7 +164,7 @@ class _Classifier:
 
     def understand(self, text: str, lang: str, today: Any, grammar: Any = None) -> Any:
         slots = SimpleNamespace(date=None, amount=None)
-        return SimpleNamespace(text=text, intent="affirm", confidence=0.9, slots=slots)
+        return SimpleNamespace(text=text, intent="affirm", confidence=0.9, slots=slots, also=())
 
 
 class _Stdin(io.TextIOWrapper):
