@@ -76,6 +76,9 @@ def test_classify_command_round_trip(nlu: NluClassifier) -> None:
     )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
+    # One output line per input line: the blank line is answered as empty, not dropped.
+    assert rows[1] == {"line": 2, "empty": True}
+    rows = [rows[0], rows[2]]
     assert [r["text"] for r in rows] == [lines[0], lines[3]]
     assert rows[0]["intent"] == "promise_to_pay"
     assert rows[0]["slots"] == {"date": "2025-05-15", "amount": 150}
