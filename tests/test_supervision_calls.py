@@ -294,7 +294,11 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]
         statuses: dict[str, int] = {}
         observed: dict[str, Any] = {}
         transport = httpx.ASGITransport(app=env.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://console", timeout=30) as http:
+        # As the console's pages do: a logged-in browser's changes carry X-Duncall-Request.
+        headers = {"X-Duncall-Request": "1"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://console", timeout=30, headers=headers
+        ) as http:
             r = await http.post("/api/auth/login", json={"name": "supervisor", "password": PASSWORD})
             assert r.status_code == 200, r.text
 
