@@ -132,6 +132,19 @@ def test_stop_calling_before_verification_is_confirmed_without_a_word_about_the_
     assert not any(w in _said(session) for w in DEBT_WORDS)
 
 
+def test_stop_calling_heard_below_the_floor_is_asked_about_not_passed_over() -> None:
+    # Heard at 0.46 ("stop calling me do not call this", the end cut off): too poor to act on,
+    # so the bot asks; it must not re-ask the balance question, whose "yes" would become a promise.
+    session = _session()
+    session.hear("yes this is john speaking", SURE)
+    turns = session.hear("stop calling me do not call this", 0.46)
+    assert [t.text for t in turns] == ["Did you ask us to stop calling you? Please say yes or no."]
+    session.hear("yes", SURE)
+    assert session.result.disposition is Disposition.STOP_CALLING
+    assert AccountFlag.CEASE_CONTACT in session.result.flags
+    assert session.result.promise is None
+
+
 def test_the_promise_is_stored_as_said_amount_and_date() -> None:
     session = _session()
     session.hear("yes this is john speaking", SURE)

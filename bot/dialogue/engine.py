@@ -227,6 +227,13 @@ class DialogueSession:
         if self._confirming is not None:
             return self._on_confirmation(understanding, understood)
         if not understood:
+            target = self.script.handlers(self._state).get(understanding.intent)
+            if target is not None and self._uncertain_flag(target, understanding):
+                # Heard too poorly to act on, but it may be "stop calling" or "I have a lawyer":
+                # asking is the safe side (a "no" brings the state's question back), never
+                # letting the next answer go to a question that assumed it was not said.
+                self._confirming, self._confirming_intent = target, understanding.intent
+                return self._ask_confirmation(target)
             return self._not_understood()
         return self._on_intent(understanding)
 
