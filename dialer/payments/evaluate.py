@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import ColumnElement, Engine, select, update
 from sqlalchemy.orm import Session
 
 from dialer.store.models import (
@@ -33,7 +33,7 @@ from dialer.store.models import (
     PromiseStatus,
 )
 from dialer.strategy.model import PromiseState
-from dialer.strategy.promises import evaluate_promise, zone_named
+from dialer.strategy.promises import PromiseVerdict, evaluate_promise, zone_named
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +153,14 @@ def _judge_instalment(
     plan = session.get(InstallmentPlanRow, instalment.plan_id)
     if plan is None or plan.status != PlanStatus.ACTIVE.value:
         return None
-    zone = _zone_of(session, account_id, result)
-    payments = session.execute(
-        select(PaymentRow.paid_at, PaymentRow.amount).where(PaymentRow.instalment_id == instalment_id)
-    ).all()
-    verdict = evaluate_promise(
+    verdict = _verdict(
+        session,
+        PaymentRow.instalment_id == instalment_id,
         instalment.due_date,
         Decimal(instalment.amount),
-        [(_aware(at), Decimal(amount)) for at, amount in payments],
-        grace_days=grace_days,
-        zone=zone,
-        now=now,
+        _zone_of(session, account_id, result),
+        grace_days,
+        now,
     )
     if verdict.state is PromiseState.PENDING:
         return None
@@ -201,17 +198,14 @@ def _judge(
     promise = session.get(PromiseRow, promise_id)
     if promise is None or promise.status != PromiseStatus.PENDING.value:
         return None  # resolved by another evaluator meanwhile
-    zone = _zone_of(session, account_id, result)
-    payments = session.execute(
-        select(PaymentRow.paid_at, PaymentRow.amount).where(PaymentRow.promise_id == promise_id)
-    ).all()
-    verdict = evaluate_promise(
+    verdict = _verdict(
+        session,
+        PaymentRow.promise_id == promise_id,
         promise.promised_date,
         Decimal(promise.amount),
-        [(_aware(at), Decimal(amount)) for at, amount in payments],
-        grace_days=grace_days,
-        zone=zone,
-        now=now,
+        _zone_of(session, account_id, result),
+        grace_days,
+        now,
     )
     if verdict.state is PromiseState.PENDING:
         return None
@@ -219,6 +213,27 @@ def _judge(
     promise.resolved_at = now
     return PromiseChange(
         promise_id, account_id, PromiseState.PENDING, verdict.state, verdict.paid, promise.promised_date
+    )
+
+
+def _verdict(
+    session: Session,
+    matched: ColumnElement[bool],
+    due: dt.date,
+    amount: Decimal,
+    zone: dt.tzinfo,
+    grace_days: int,
+    now: dt.datetime,
+) -> PromiseVerdict:
+    """The promise's (or instalment's) state given the payments ``matched`` to it."""
+    payments = session.execute(select(PaymentRow.paid_at, PaymentRow.amount).where(matched)).all()
+    return evaluate_promise(
+        due,
+        amount,
+        [(_aware(at), Decimal(value)) for at, value in payments],
+        grace_days=grace_days,
+        zone=zone,
+        now=now,
     )
 
 
