@@ -478,16 +478,7 @@ def handle_reply(engine: Engine, channel: Channel, sender: str, text: str, at: d
         accounts = accounts_for(session, channel, sender)
         account_ids = tuple(a.account_id for a in accounts)
         for a in accounts:
-            session.add(
-                MessageEventRow(
-                    message_id=None,
-                    account_id=a.account_id,
-                    channel=channel.value,
-                    at=at,
-                    kind="reply",
-                    detail=text,
-                )
-            )
+            session.add(_event(a.account_id, channel, at, "reply", text))
             if not stop:
                 continue
             existing = session.get(OptOutRow, (a.account_id, channel.value))
@@ -496,16 +487,7 @@ def handle_reply(engine: Engine, channel: Channel, sender: str, text: str, at: d
                     account_id=a.account_id, channel=channel.value, at=at, source="reply", detail=text[:400]
                 )
                 session.add(existing)
-                session.add(
-                    MessageEventRow(
-                        message_id=None,
-                        account_id=a.account_id,
-                        channel=channel.value,
-                        at=at,
-                        kind="opt_out",
-                        detail=text[:400],
-                    )
-                )
+                session.add(_event(a.account_id, channel, at, "opt_out", text[:400]))
             if existing.confirmed_at is None:
                 existing.confirmed_at = at
                 language = "zh" if a.language == "zh" else "en"
@@ -535,14 +517,19 @@ def handle_reply(engine: Engine, channel: Channel, sender: str, text: str, at: d
                         status_at=at,
                     )
                 )
-                session.add(
-                    MessageEventRow(
-                        message_id=message_id,
-                        account_id=a.account_id,
-                        channel=channel.value,
-                        at=at,
-                        kind="opt_out_confirmed",
-                        detail=None,
-                    )
-                )
+                session.add(_event(a.account_id, channel, at, "opt_out_confirmed", None, message_id))
     return ReplyResult(account_ids, stop, tuple(confirmations))
+
+
+def _event(
+    account_id: str,
+    channel: Channel,
+    at: dt.datetime,
+    kind: str,
+    detail: str | None,
+    message_id: str | None = None,
+) -> MessageEventRow:
+    """One line of a message's (or an account's, with no message) history on the timeline."""
+    return MessageEventRow(
+        message_id=message_id, account_id=account_id, channel=channel.value, at=at, kind=kind, detail=detail
+    )
