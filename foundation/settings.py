@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -234,6 +235,13 @@ class Settings(BaseSettings):
         description="Days the guard ledger's decisions and outcomes are kept (at least 8: the caps need a week).",
     )
 
+    # What a unit of work costs the agency, for the KPI "cost per unit collected" (duncall kpi).
+    cost_per_minute: Decimal = Field(
+        default=Decimal(0), ge=0, description="Cost of a minute of a dialled call's line time (dial to end)."
+    )
+    cost_per_message: Decimal = Field(default=Decimal(0), ge=0, description="Cost of an SMS or e-mail sent.")
+    cost_per_letter: Decimal = Field(default=Decimal(0), ge=0, description="Cost of a letter sent.")
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level(cls, value: Any) -> Any:
@@ -403,6 +411,7 @@ def _type_name(annotation: Any) -> str:
     if get_origin(annotation) is Literal:
         return "one of " + ", ".join(str(a) for a in get_args(annotation))
     text = str(annotation).replace("typing.", "").replace("pathlib.", "").replace("pydantic.types.", "")
+    text = text.replace("decimal.Decimal", "decimal")
     text = text.replace("<class '", "").replace("'>", "")
     return text.replace("Path", "path").replace(" | None", "").replace("SecretStr", "secret")
 

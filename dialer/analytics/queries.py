@@ -31,15 +31,27 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.elements import BindParameter, ColumnClause, Null
 
-from dialer.analytics.metrics import TIME_DIMENSIONS, Counts
-from dialer.store.models import Account, AttemptState, CallAttempt, PaymentRow, PromiseRow, PromiseStatus
+from dialer.analytics.metrics import TIME_DIMENSIONS, AccountDays, Counts, Prices
+from dialer.store.models import (
+    Account,
+    AttemptState,
+    CallAttempt,
+    CaseAssignment,
+    MessageRow,
+    PaymentLinkRow,
+    PaymentRow,
+    PromiseRow,
+    PromiseStatus,
+)
 from dialer.store.models.analytics import AttemptFact, PromiseFact
 from dialer.store.models.transcripts import CallRecording
 from foundation.contract import CallOutcome, Disposition
@@ -216,6 +228,7 @@ def refresh_facts(conn: Connection, *, full: bool = False) -> None:
             case((is_abandoned, 1), else_=0),
             case((handled, 1), else_=0),
             case((handled, seconds_between(dialect, a.dialed_at, a.ended_at)), else_=0.0),
+            seconds_between(dialect, a.dialed_at, a.ended_at),
         )
         .select_from(
             CallAttempt.__table__.join(Account.__table__, Account.account_id == a.account_id).outerjoin(
@@ -235,7 +248,7 @@ def refresh_facts(conn: Connection, *, full: bool = False) -> None:
     columns = [
         "attempt_id", "account_id", "creditor_id", "campaign_id", "stage", "script", "script_version",
         "dialed_at", "ended_at", "local_day", "local_hour", "local_weekday",
-        "answered", "right_party", "abandoned", "handled", "handle_s",
+        "answered", "right_party", "abandoned", "handled", "handle_s", "line_s",
     ]  # fmt: skip
     stmt: Any
     if dialect == "postgresql":
@@ -293,6 +306,9 @@ def _fact_week(dialect: str, table: Any = None) -> ColumnElement[Any]:
     return f.local_day - (f.local_weekday - literal_column("1"))
 
 
+CALL = "call"  # the channel of attempts and of the promises taken on them
+
+
 def _fact_dims(dialect: str, by: Sequence[str], table: Any = None) -> list[Any]:
     f = (table if table is not None else AttemptFact.__table__).c
     columns = {
@@ -304,8 +320,17 @@ def _fact_dims(dialect: str, by: Sequence[str], table: Any = None) -> list[Any]:
         "stage": f.stage,
         "script": f.script,
         "script_version": f.script_version,
+        "channel": literal_column(f"'{CALL}'"),
+        "collector": CaseAssignment.collector_id,
     }
     return [(_fact_week(dialect, table) if d == "week" else columns[d]).label(d) for d in by]
+
+
+def _with_collector(joined: Any, account_id: Any, by: Sequence[str]) -> Any:
+    """``joined`` with the account's collector now, when the cut needs it."""
+    if "collector" not in by:
+        return joined
+    return joined.outerjoin(CaseAssignment.__table__, CaseAssignment.account_id == account_id)
 
 
 def _fact_filters(q: KpiQuery, table: Any = None) -> list[ColumnElement[bool]]:
@@ -319,23 +344,37 @@ def _fact_filters(q: KpiQuery, table: Any = None) -> list[ColumnElement[bool]]:
     return [col == value for col, value in wanted if value is not None]
 
 
+def _constant(column: Any) -> bool:
+    element = getattr(column, "element", column)
+    return isinstance(element, Null | BindParameter) or (
+        isinstance(element, ColumnClause) and element.is_literal
+    )
+
+
 def _grouped(stmt: Select[Any], dims: list[Any]) -> Select[Any]:
-    return stmt.group_by(*dims) if dims else stmt
+    # PostgreSQL refuses a constant in GROUP BY (a channel that is always "call", a missing cut).
+    keys = [d for d in dims if not _constant(d)]
+    return stmt.group_by(*keys) if keys else stmt
 
 
 def attempts_select(dialect: str, q: KpiQuery, by: Sequence[str], *, period: bool = True) -> Select[Any]:
     """Dialled, answered, right-party, abandoned attempts and handle seconds, per cut."""
     f = AttemptFact.__table__.c
     dims = _fact_dims(dialect, by)
-    stmt = select(
-        *dims,
-        func.count().label("dialled"),
-        func.coalesce(func.sum(f.answered), 0).label("answered"),
-        func.coalesce(func.sum(f.right_party), 0).label("right_party"),
-        func.coalesce(func.sum(f.abandoned), 0).label("abandoned"),
-        func.coalesce(func.sum(f.handled), 0).label("handled"),
-        func.coalesce(func.sum(f.handle_s), 0.0).label("handle_s"),
-    ).where(*_fact_filters(q))
+    stmt = (
+        select(
+            *dims,
+            func.count().label("dialled"),
+            func.coalesce(func.sum(f.answered), 0).label("answered"),
+            func.coalesce(func.sum(f.right_party), 0).label("right_party"),
+            func.coalesce(func.sum(f.abandoned), 0).label("abandoned"),
+            func.coalesce(func.sum(f.handled), 0).label("handled"),
+            func.coalesce(func.sum(f.handle_s), 0.0).label("handle_s"),
+            func.coalesce(func.sum(f.line_s), 0.0).label("line_s"),
+        )
+        .select_from(_with_collector(AttemptFact.__table__, f.account_id, by))
+        .where(*_fact_filters(q))
+    )
     if period:
         stmt = stmt.where(f.local_day.between(q.first, q.last))
     return _grouped(stmt, dims)
@@ -357,7 +396,9 @@ def promises_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]
                 "promises_kept"
             ),
         )
-        .select_from(PromiseRow.__table__.join(pf, pf.c.promise_id == p.promise_id))
+        .select_from(
+            _with_collector(PromiseRow.__table__.join(pf, pf.c.promise_id == p.promise_id), p.account_id, by)
+        )
         .where(*_fact_filters(q, pf), pf.c.local_day.between(q.first, q.last))
     )
     return _grouped(stmt, dims)
@@ -366,17 +407,26 @@ def promises_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]
 def payments_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]:
     """Amount collected by the debtor's local day of payment, cut through its promise's attempt.
 
-    Payments are few beside attempts: their local time is converted in the query.
+    Payments are few beside attempts: their local time is converted in the query.  Its channel
+    is ``call`` when its promise was taken on a call, else that of the message whose payment
+    link it came through (None: neither).
     """
     f = AttemptFact.__table__.c
     pay = PaymentRow.__table__.c
     zone = Account.timezone
+    link = PaymentLinkRow.__table__.c
     dims: list[Any] = []
     for d in by:
         if d in TIME_DIMENSIONS:
             dims.append(local_part(dialect, pay.paid_at, zone, d).label(d))
         elif d == "creditor":
             dims.append(Account.creditor_id.label(d))
+        elif d == "channel":
+            dims.append(
+                case(
+                    (f.attempt_id.is_not(None), literal_column(f"'{CALL}'")), else_=MessageRow.channel
+                ).label(d)
+            )
         else:
             dims.extend(_fact_dims(dialect, (d,)))
     joined = (
@@ -384,6 +434,11 @@ def payments_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]
         .outerjoin(PromiseRow.__table__, PromiseRow.promise_id == pay.promise_id)
         .outerjoin(AttemptFact.__table__, f.attempt_id == PromiseRow.attempt_id)
     )
+    if "channel" in by:
+        joined = joined.outerjoin(PaymentLinkRow.__table__, link.payment_id == pay.payment_id).outerjoin(
+            MessageRow.__table__, MessageRow.message_id == link.message_id
+        )
+    joined = _with_collector(joined, pay.account_id, by)
     filters = _fact_filters(replace(q, creditor=None))
     if q.creditor is not None:
         filters.append(Account.creditor_id == q.creditor)
@@ -395,14 +450,63 @@ def payments_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]
     return _grouped(stmt, dims)
 
 
-def placed_select(q: KpiQuery, by_creditor: bool) -> Select[Any]:
-    """Balance placed: balance now plus every payment recorded, per creditor or in all."""
+PLACED_CUTS = ("creditor", "collector")  # the cuts a balance placed is split by (an account's own)
+
+
+def messages_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]:
+    """Messages and letters written for sending (not the guard's refusals), by the debtor's local day.
+
+    A message has a channel, a campaign and a creditor (its account's); it has no strategy stage
+    or script, so a cut by those puts messages in a row of their own, and a filter by them leaves
+    them out.
+    """
+    m = MessageRow.__table__.c
+    zone = Account.timezone
+    columns: dict[str, Any] = {
+        "creditor": Account.creditor_id,
+        "campaign": m.campaign_id,
+        "channel": m.channel,
+        "collector": CaseAssignment.collector_id,
+    }
+    dims = [
+        (
+            local_part(dialect, m.created_at, zone, d) if d in TIME_DIMENSIONS else columns.get(d, null())
+        ).label(d)
+        for d in by
+    ]
+    filters = [m.status != "denied", *_period(dialect, q, m.created_at, zone)]
+    if q.creditor is not None:
+        filters.append(Account.creditor_id == q.creditor)
+    if q.campaign is not None:
+        filters.append(m.campaign_id == q.campaign)
+    if q.stage is not None or q.script is not None:
+        filters.append(literal(False))
+    joined = _with_collector(
+        MessageRow.__table__.join(Account.__table__, Account.account_id == m.account_id), m.account_id, by
+    )
+    stmt = (
+        select(
+            *dims,
+            func.coalesce(func.sum(case((m.channel == "letter", 0), else_=1)), 0).label("messages"),
+            func.coalesce(func.sum(case((m.channel == "letter", 1), else_=0)), 0).label("letters"),
+        )
+        .select_from(joined)
+        .where(*filters)
+    )
+    return _grouped(stmt, dims)
+
+
+def placed_select(q: KpiQuery, by: Sequence[str]) -> Select[Any]:
+    """Balance placed: balance now plus every payment recorded, per creditor and/or collector, or in all."""
     pay = PaymentRow.__table__.c
     paid = select(pay.account_id, func.sum(pay.amount).label("paid")).group_by(pay.account_id).subquery()
     acc = Account.__table__.c
-    dims = [acc.creditor_id.label("creditor")] if by_creditor else []
+    columns: dict[str, Any] = {"creditor": acc.creditor_id, "collector": CaseAssignment.collector_id}
+    dims: list[Any] = [columns[d].label(d) for d in by]
     stmt = select(*dims, func.coalesce(func.sum(acc.balance + func.coalesce(paid.c.paid, 0)), 0)).select_from(
-        Account.__table__.outerjoin(paid, paid.c.account_id == acc.account_id)
+        _with_collector(
+            Account.__table__.outerjoin(paid, paid.c.account_id == acc.account_id), acc.account_id, by
+        )
     )
     if q.creditor is not None:
         stmt = stmt.where(acc.creditor_id == q.creditor)
@@ -427,8 +531,9 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(MONEY_CENTS)
 
 
-def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
-    """Every count of ``q``, per cut, with the total and the abandonment windows."""
+def count_facts(engine: Engine, q: KpiQuery, prices: Prices | None = None) -> KpiCounts:
+    """Every count of ``q``, per cut, with the total, the abandonment windows and the cost at ``prices``."""
+    prices = prices or Prices()
     by = q.by
     rows: dict[Key, dict[str, Any]] = {}
     window_by = tuple(d for d in by if d not in TIME_DIMENSIONS)
@@ -444,14 +549,14 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
             attempts_select(dialect, q, by),
             promises_select(dialect, q, by),
             payments_select(dialect, q, by),
+            messages_select(dialect, q, by),
         ):
             for row in conn.execute(stmt).mappings():
                 values = dict(row)
                 key = tuple(_plain_key(values.pop(d)) for d in by)
                 rows.setdefault(key, {}).update(values)
-        placed = {
-            tuple(r[:-1]): _money(r[-1]) for r in conn.execute(placed_select(q, "creditor" in by)).all()
-        }
+        placed_by = tuple(d for d in PLACED_CUTS if d in by)
+        placed = {tuple(r[:-1]): _money(r[-1]) for r in conn.execute(placed_select(q, placed_by)).all()}
         # The total's windows under the key (), the cut's (if it has non-time columns) under theirs.
         for cuts in {window_by, ()}:
             for name, span in ABANDON_WINDOWS:
@@ -462,18 +567,18 @@ def count_facts(engine: Engine, q: KpiQuery) -> KpiCounts:
                     w = windows.setdefault(tuple(row[d] for d in cuts), Windows(at))
                     w.answered[name] = int(row["answered"])
                     w.abandoned[name] = int(row["abandoned"])
-    creditor_at = by.index("creditor") if "creditor" in by else None
+    placed_at = [by.index(d) for d in placed_by]
     scope_placed = sum(placed.values(), Decimal(0))
     out: dict[Key, Counts] = {}
     total = Counts()
     for key, values in rows.items():
         counts = _counts(values)
         total = total + counts
-        share = placed.get((key[creditor_at],), Decimal(0)) if creditor_at is not None else scope_placed
-        out[key] = counts.with_placed(share)
+        share = placed.get(tuple(key[i] for i in placed_at), Decimal(0)) if placed_at else scope_placed
+        out[key] = counts.with_placed(share).priced(prices)
     return KpiCounts(
         rows=dict(sorted(out.items(), key=lambda kv: tuple(_sortable(v) for v in kv[0]))),
-        total=total.with_placed(scope_placed),
+        total=total.with_placed(scope_placed).priced(prices),
         windows=windows,
         window_by=window_by,
     )
@@ -491,6 +596,9 @@ def _counts(values: dict[str, Any]) -> Counts:
         handled=int(values.get("handled") or 0),
         handle_s=round(float(values.get("handle_s") or 0.0), 3),
         collected=_money(values.get("collected")),
+        line_s=round(float(values.get("line_s") or 0.0), 3),
+        messages=int(values.get("messages") or 0),
+        letters=int(values.get("letters") or 0),
     )
 
 
@@ -501,3 +609,57 @@ def _plain_key(value: Any) -> Any:
 
 def _sortable(value: Any) -> tuple[int, Any]:
     return (1, "") if value is None else (0, value)
+
+
+# -- roll rates ----------------------------------------------------------------------------------
+
+
+def account_days(
+    engine: Engine, first: dt.date, last: dt.date, creditor: str | None = None
+) -> list[AccountDays]:
+    """Accounts grouped by due date (or today's DPD) and whether each day found them paid in full.
+
+    Paid in full on a day: the balance then — the balance now plus the payments made after that
+    day (the debtor's local day of payment) — was nothing.  Counted in SQL: the rows are as many
+    as the distinct due dates, not the accounts.
+    """
+    pay = PaymentRow.__table__.c
+    acc = Account.__table__.c
+    with connect(engine) as conn:
+        dialect = conn.dialect.name
+        local_day = local_part(dialect, pay.paid_at, acc.timezone, "day")
+
+        def paid_by(day: dt.date) -> Any:
+            return func.sum(case((local_day <= day.isoformat(), pay.amount), else_=0))
+
+        paid = (
+            select(
+                pay.account_id,
+                func.sum(pay.amount).label("total"),
+                paid_by(first).label("by_first"),
+                paid_by(last).label("by_last"),
+            )
+            .select_from(PaymentRow.__table__.join(Account.__table__, acc.account_id == pay.account_id))
+            .group_by(pay.account_id)
+            .subquery()
+        )
+
+        def paid_on(by_day: Any) -> Any:
+            balance_then = acc.balance + func.coalesce(paid.c.total, 0) - func.coalesce(by_day, 0)
+            return case((balance_then <= 0, 1), else_=0)
+
+        paid_first, paid_last = paid_on(paid.c.by_first).label("pf"), paid_on(paid.c.by_last).label("pl")
+        dpd_now = case((acc.due_date.is_(None), acc.days_past_due), else_=None).label("dpd_now")
+        stmt = (
+            select(acc.due_date, dpd_now, paid_first, paid_last, func.count())
+            .select_from(Account.__table__.outerjoin(paid, paid.c.account_id == acc.account_id))
+            .group_by(acc.due_date, dpd_now, paid_first, paid_last)
+        )
+        if creditor is not None:
+            stmt = stmt.where(acc.creditor_id == creditor)
+        rows = conn.execute(stmt).all()
+    out = []
+    for due, dpd, pf, pl, n in rows:
+        day = dt.date.fromisoformat(due) if isinstance(due, str) else due
+        out.append(AccountDays(day, dpd, bool(pf), bool(pl), int(n)))
+    return out

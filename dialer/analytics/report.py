@@ -11,9 +11,21 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dialer.analytics.metrics import METRICS, MONEY_FIELDS, MONEY_METRICS, Counts, compute
-from dialer.analytics.queries import ABANDON_WINDOWS, KpiCounts, KpiQuery, count_facts
+from dialer.analytics.metrics import (
+    METRICS,
+    MONEY_FIELDS,
+    MONEY_METRICS,
+    Counts,
+    Prices,
+    RollMatrix,
+    compute,
+    roll_matrix,
+)
+from dialer.analytics.queries import ABANDON_WINDOWS, KpiCounts, KpiQuery, account_days, count_facts
+from dialer.assignment.model import Bucket
+from foundation import paths
 from foundation.errors import InputError
+from foundation.settings import get_settings
 
 COUNT_FIELDS = tuple(asdict(Counts()).keys())
 WINDOW_NAMES = tuple(name for name, _ in ABANDON_WINDOWS)
@@ -106,7 +118,35 @@ def check_period(first: dt.date, last: dt.date) -> None:
         )
 
 
-def kpi_report(engine: Engine, query: KpiQuery) -> KpiReport:
+def configured_prices() -> Prices:
+    """The prices of a minute, a message and a letter from ``DUNCALL_COST_PER_*`` (0 when unset)."""
+    s = get_settings()
+    return Prices(s.cost_per_minute, s.cost_per_message, s.cost_per_letter)
+
+
+def kpi_report(engine: Engine, query: KpiQuery, prices: Prices | None = None) -> KpiReport:
     """Count ``query``'s facts in the store and pair them with the metric definitions."""
     check_period(query.first, query.last)
-    return KpiReport(query, count_facts(engine, query))
+    return KpiReport(query, count_facts(engine, query, prices or configured_prices()))
+
+
+def default_buckets() -> tuple[Bucket, ...]:
+    """The DPD buckets of the shipped assignment rules (``strategies/assignment.yaml``)."""
+    from dialer.assignment.config import load_rules
+
+    return load_rules(paths.strategies_dir() / "assignment.yaml").buckets
+
+
+def roll_report(
+    engine: Engine,
+    first: dt.date,
+    last: dt.date,
+    *,
+    today: dt.date,
+    creditor: str | None = None,
+    buckets: tuple[Bucket, ...] | None = None,
+) -> RollMatrix:
+    """Roll rates and the cure rate between ``first`` and ``last`` (see ``metrics.RollMatrix``)."""
+    check_period(first, last)
+    groups = account_days(engine, first, last, creditor)
+    return roll_matrix(groups, buckets or default_buckets(), first, last, today)

@@ -1,6 +1,11 @@
 """`duncall kpi`: collection KPIs over a period, cut as asked; `duncall simulate`: a demo portfolio.
 
 kpi --from 2026-03-01 --to 2026-03-31 --by campaign,day [--json | --csv]
+kpi --from 2026-03-01 --to 2026-03-31 --rolls [--creditor C] [--json | --csv]
+
+--rolls: roll rates between DPD buckets (the accounts' bucket on --from against their bucket on
+--to, buckets from the assignment rules) and the cure rate.  Cost per unit collected prices
+line minutes, messages and letters at DUNCALL_COST_PER_MINUTE, _MESSAGE and _LETTER.
 
 Periods are the debtor's local days; hour and weekday cuts are the debtor's local time too.
 Each metric's numerator and denominator: ``dialer.analytics.metrics`` (and ``--json``'s
@@ -46,6 +51,15 @@ def register(sub: Any) -> None:
         "--recount",
         action="store_true",
         help="look at every stored call again, not only those ended since the last count (after a repair)",
+    )
+    kpi.add_argument(
+        "--rolls", action="store_true", help="the roll-rate matrix between DPD buckets and the cure rate"
+    )
+    kpi.add_argument(
+        "--rules",
+        type=Path,
+        default=None,
+        help="assignment rules whose buckets --rolls uses (default: shipped)",
     )
     kpi.add_argument("--db", default=None, help=DB_HELP)
     kpi.set_defaults(func=_kpi)
@@ -93,6 +107,8 @@ def _kpi(args: argparse.Namespace) -> int:
         script=args.script,
     )
     engine = open_engine(args.db)
+    if args.rolls:
+        return _rolls(args, engine, query)
     if args.recount:
         from dialer.analytics.queries import connect, refresh_facts
 
@@ -105,6 +121,40 @@ def _kpi(args: argparse.Namespace) -> int:
         sys.stdout.write(report.csv())
     else:
         _print_table(report.rows(), report.total(), by)
+    return 0
+
+
+def _rolls(args: argparse.Namespace, engine: Any, query: Any) -> int:
+    from dialer.analytics.report import roll_report
+
+    buckets = None
+    if args.rules is not None:
+        from dialer.assignment.config import load_rules
+
+        buckets = load_rules(args.rules).buckets
+    matrix = roll_report(
+        engine, query.first, query.last, today=dt.date.today(), creditor=args.creditor, buckets=buckets
+    )
+    doc = matrix.as_json()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    columns = list(matrix.columns)
+    if args.csv:
+        print(",".join(["from_bucket", "accounts", *columns]))
+        for b in matrix.buckets:
+            rates = [f"{r:.6g}" if (r := matrix.rate(b, c)) is not None else "" for c in columns]
+            print(",".join([b, str(matrix.from_bucket(b)), *rates]))
+        return 0
+    cells = [["from \\ to", "accounts", *columns]]
+    for b in matrix.buckets:
+        cells.append([b, str(matrix.from_bucket(b)), *(_fmt("x_rate", matrix.rate(b, c)) for c in columns)])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+    print(
+        f"cure rate {_fmt('x_rate', matrix.cure_rate)} ({matrix.cured} of {matrix.delinquent} delinquent on {query.first})"
+    )
     return 0
 
 
@@ -142,6 +192,8 @@ def _fmt(name: str, value: Any) -> str:
         return f"{100 * value:.1f}%"
     if name == "average_handle_s":
         return f"{value:.0f}s"
+    if name == "cost_per_collected":
+        return f"{value:.3f}"
     return str(value)
 
 
@@ -160,6 +212,7 @@ TABLE = (
     "abandon_30d",
     "abandon_24h",
     "average_handle_s",
+    "cost_per_collected",
 )
 
 

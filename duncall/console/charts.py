@@ -115,9 +115,14 @@ def heatmap(
     cells: dict[tuple[int, int], tuple[float | None, int]],
     *,
     cell: int = 22,
+    unit: str = "dialled",
+    chart: str = "heatmap",
+    left: int = 40,
+    labels: bool = False,
 ) -> str:
-    """A rate per (row, column) cell, coloured by value; the cell's count and rate in its tooltip."""
-    left, top = 40, 34
+    """A rate per (row, column) cell, coloured by value; the cell's count and rate in its tooltip
+    (and, with ``labels``, written in the cell)."""
+    top = 34
     width, height = left + cell * len(columns) + 10, top + cell * len(rows) + 10
     rates = [r for r, _ in cells.values() if r is not None]
     high = max(rates, default=0.0)
@@ -133,13 +138,18 @@ def heatmap(
         for j in range(len(columns)):
             rate, count = cells.get((i, j), (None, 0))
             fill = "#f1f5f9" if rate is None else _heat_colour(rate, high)
-            tip = f"{label} {columns[j]}: {_pct(rate)} of {count} dialled"
+            tip = f"{label} {columns[j]}: {_pct(rate)} of {count} {unit}"
             body.append(
                 f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell - 1}" height="{cell - 1}" '
                 f'fill="{fill}" data-cell="{i},{j}" data-rate="{"" if rate is None else f"{rate:.4f}"}">'
                 f"<title>{escape(tip)}</title></rect>"
             )
-    return _svg(width, height, title, body, "heatmap")
+            if labels and rate is not None:
+                body.append(
+                    f'<text x="{left + j * cell + cell / 2}" y="{top + i * cell + cell / 2 + 4}" '
+                    f'text-anchor="middle">{_pct(rate)}</text>'
+                )
+    return _svg(width, height, title, body, chart)
 
 
 def bars(

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dialer.analytics.metrics import WEEKDAYS
+from dialer.analytics.metrics import WEEKDAYS, RollMatrix
 from dialer.analytics.queries import KpiQuery
-from dialer.analytics.report import kpi_report
+from dialer.analytics.report import kpi_report, roll_report
 from duncall.console import charts
 
 MASKED = "masked"
@@ -30,13 +30,21 @@ class Dashboard:
     heat: list[dict[str, Any]]
     scripts: list[dict[str, Any]]
     money: bool
+    rolls: RollMatrix | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"total": self.total, "days": self.days, "heat": self.heat, "scripts": self.scripts}
+        return {
+            "total": self.total,
+            "days": self.days,
+            "heat": self.heat,
+            "scripts": self.scripts,
+            "rolls": None if self.rolls is None else self.rolls.as_json(),
+        }
 
 
-def build(engine: Engine, query: KpiQuery, *, money: bool) -> Dashboard:
-    """The four cuts the dashboard draws: the whole period, per day, per local hour × weekday, per script."""
+def build(engine: Engine, query: KpiQuery, *, money: bool, today: dt.date | None = None) -> Dashboard:
+    """The cuts the dashboard draws: the whole period, per day, per local hour × weekday, per script,
+    and the accounts' DPD buckets on the first day against the last (roll rates)."""
     whole = kpi_report(engine, replace(query, by=()))
     days = kpi_report(engine, replace(query, by=("day",)))
     heat = kpi_report(engine, replace(query, by=("weekday", "hour")))
@@ -48,6 +56,7 @@ def build(engine: Engine, query: KpiQuery, *, money: bool) -> Dashboard:
         heat.rows(money=money),
         _script_rows(scripts.rows(money=money)),
         money,
+        roll_report(engine, query.first, query.last, today=today or query.last, creditor=query.creditor),
     )
 
 
@@ -87,6 +96,13 @@ def render(d: Dashboard) -> str:
         _tile("Abandoned (30 days)", _pct(t["abandon_30d"]), "abandon_30d"),
         _tile("Abandoned (24 h)", _pct(t["abandon_24h"]), "abandon_24h"),
         _tile("Average handle", handle, "average_handle_s"),
+        _tile(
+            "Cost per unit collected",
+            MASKED
+            if not d.money
+            else ("–" if t["cost_per_collected"] is None else f"{t['cost_per_collected']:.3f}"),
+            "cost_per_collected",
+        ),
     ]
     by_day = {r["day"]: r for r in d.days}
     labels = _all_days(d.query.first, d.query.last)
@@ -133,8 +149,33 @@ def render(d: Dashboard) -> str:
             "kept": [r["ptp_kept_rate"] for r in d.scripts],
         },
     )
+    figures = [trend, funnel, heat, per_script]
+    if d.rolls is not None:
+        figures.append(_rolls(d.rolls))
     return (
-        f'<div class="tiles">{"".join(tiles)}</div>'
-        f'<div class="charts"><figure>{trend}</figure><figure>{funnel}</figure>'
-        f"<figure>{heat}</figure><figure>{per_script}</figure></div>"
+        f'<div class="tiles">{"".join(tiles)}</div><div class="charts">'
+        + "".join(f"<figure>{f}</figure>" for f in figures)
+        + "</div>"
+    )
+
+
+def _rolls(m: RollMatrix) -> str:
+    """Roll rates: rows are the buckets on the first day, columns those on the last (and paid)."""
+    cells = {
+        (i, j): (m.rate(start, end), m.from_bucket(start))
+        for i, start in enumerate(m.buckets)
+        for j, end in enumerate(m.columns)
+        if m.from_bucket(start)
+    }
+    cure = "–" if m.cure_rate is None else f"{100 * m.cure_rate:.1f}%"
+    return charts.heatmap(
+        f"Roll rates {m.first} → {m.last} (cure rate {cure})",
+        m.buckets,
+        m.columns,
+        cells,
+        cell=56,
+        unit="accounts",
+        chart="rolls",
+        left=70,
+        labels=True,
     )

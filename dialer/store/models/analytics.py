@@ -21,6 +21,7 @@ class AttemptFact(Base):
         Index("ix_attempt_facts_local_day", "local_day"),
         Index("ix_attempt_facts_dialed_at", "dialed_at"),
         Index("ix_attempt_facts_ended_at", "ended_at"),
+        Index("ix_attempt_facts_account_id", "account_id"),
     )
 
     attempt_id: Mapped[str] = mapped_column(
@@ -42,6 +43,7 @@ class AttemptFact(Base):
     abandoned: Mapped[int] = mapped_column(SmallInteger)
     handled: Mapped[int] = mapped_column(SmallInteger)  # answered, not abandoned, with an end time
     handle_s: Mapped[float] = mapped_column(Float)  # dial to end, for handled calls; else 0
+    line_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # dial to end, every call
 
 
 class PromiseFact(Base):
@@ -65,3 +67,35 @@ class PromiseFact(Base):
     local_day: Mapped[dt.date] = mapped_column(Date)
     local_hour: Mapped[int] = mapped_column(SmallInteger)
     local_weekday: Mapped[int] = mapped_column(SmallInteger)
+
+
+class ExperimentRow(Base):
+    """A champion/challenger test: the challenger strategy or script for a seeded share of accounts."""
+
+    __tablename__ = "experiments"
+
+    experiment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # strategy | script
+    champion: Mapped[str] = mapped_column(String(200))
+    challenger: Mapped[str] = mapped_column(String(200))
+    share: Mapped[float] = mapped_column(Float)  # of each stratum's accounts given the challenger
+    seed: Mapped[int] = mapped_column(Integer)
+    creditor_id: Mapped[str | None] = mapped_column(String(64))  # None: every creditor's accounts
+    status: Mapped[str] = mapped_column(String(16))  # running | promoted | stopped
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ExperimentAssignmentRow(Base):
+    __tablename__ = "experiment_assignments"
+
+    experiment_id: Mapped[str] = mapped_column(
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    arm: Mapped[str] = mapped_column(String(16))  # champion | challenger
+    stratum: Mapped[str | None] = mapped_column(String(40))  # the account's DPD bucket when assigned

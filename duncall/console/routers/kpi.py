@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dialer.analytics.metrics import parse_dimensions
 from dialer.analytics.queries import KpiQuery
-from dialer.analytics.report import FIRST_YEAR, check_period, kpi_report
+from dialer.analytics.report import FIRST_YEAR, check_period, kpi_report, roll_report
 from duncall.console import dashboard
 from duncall.console.auth import Principal
 from duncall.console.deps import get_console, require
@@ -64,9 +64,25 @@ async def kpis(query: QueryDep, console: ConsoleDep, user: Reader) -> dict[str, 
     return report.as_json(money=can(user.role, Permission.PII_READ))
 
 
+@router.get("/rolls")
+async def rolls(query: QueryDep, console: ConsoleDep, user: Reader) -> dict[str, Any]:
+    """Roll rates between DPD buckets (the first day's bucket against the last's) and the cure rate."""
+    matrix = await run_in_threadpool(
+        roll_report,
+        console.engine,
+        query.first,
+        query.last,
+        today=console.now().date(),
+        creditor=query.creditor,
+    )
+    return matrix.as_json()
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard_fragment(query: QueryDep, console: ConsoleDep, user: Reader) -> HTMLResponse:
     """The dashboard's tiles and charts as server-drawn SVG, for the page at /dashboard."""
     money = can(user.role, Permission.PII_READ)
-    board = await run_in_threadpool(dashboard.build, console.engine, query, money=money)
+    board = await run_in_threadpool(
+        dashboard.build, console.engine, query, money=money, today=console.now().date()
+    )
     return HTMLResponse(dashboard.render(board), headers={"Cache-Control": "no-store"})
