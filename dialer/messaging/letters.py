@@ -227,7 +227,13 @@ def render_validation_notice(notice: ValidationNotice) -> bytes:
 
 
 def store_letter(
-    session: Session, notice: ValidationNotice, account_id: str, folder: Path, now: dt.datetime
+    session: Session,
+    notice: ValidationNotice,
+    account_id: str,
+    folder: Path,
+    now: dt.datetime,
+    *,
+    campaign_id: str | None = None,
 ) -> Path:
     """Write the PDF into ``folder`` (the vendor's upload folder) and put it on the account's timeline."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -241,6 +247,7 @@ def store_letter(
             channel="letter",
             address=notice.consumer_address.replace("\n", ", ")[:254],
             stage="validation_notice",
+            campaign_id=campaign_id,
             created_at=now,
             status="queued",
             status_at=now,

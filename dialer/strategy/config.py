@@ -13,6 +13,14 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
+from dialer.strategy.ladder import (
+    Ladder,
+    LadderStep,
+    LetterKind,
+    StepChannel,
+    StepCondition,
+    StopKind,
+)
 from dialer.strategy.model import ContactChannel, Stage, StageName, Strategy
 from foundation.config import Strict, parse_duration, parse_yaml, read_yaml, validate
 from foundation.contract import CallOutcome
@@ -83,6 +91,88 @@ class StageConfig(Strict):
         return self
 
 
+class WhenConfig(Strict):
+    currency: list[str] | None = None  # e.g. [USD]: US accounts
+    language: list[str] | None = None
+    first_of_kind: bool = False  # only for an account that never had this step's content
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or ():
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"currency {code!r} is not an ISO 4217 code such as USD or CNY")
+        return value
+
+
+class StepConfig(Strict):
+    name: str
+    at: int = Field(ge=-90, le=365, description="days relative to the due date; -3: three days before")
+    channel: StepChannel
+    stage: str | None = None  # template stage (sms, email: default reminder), letter kind, call stage
+    stop_on: list[StopKind] | None = None  # default: the ladder's
+    when: WhenConfig = WhenConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", value):
+            raise ValueError(f"step name {value!r} must be 1-32 lowercase letters, digits and _")
+        return value
+
+    @model_validator(mode="after")
+    def _stage(self) -> StepConfig:
+        if self.channel is StepChannel.LETTER:
+            kinds = ", ".join(k.value for k in LetterKind)
+            if self.stage not in {k.value for k in LetterKind}:
+                raise ValueError(f"a letter step needs stage: one of {kinds}")
+        elif self.stage is not None and not re.fullmatch(r"[a-z0-9_]{1,32}", self.stage):
+            raise ValueError(f"stage {self.stage!r} must be lowercase letters, digits and _")
+        return self
+
+
+class LadderConfig(Strict):
+    stop_on: list[StopKind] = Field(
+        default_factory=lambda: [StopKind.REPLY, StopKind.PROMISE, StopKind.PAYMENT]
+    )
+    catch_up_days: int = Field(default=2, ge=0, le=30)
+    steps: list[StepConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> LadderConfig:
+        names = [s.name for s in self.steps]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"step names must be unique: {', '.join(twice)} appears twice")
+        for i in range(1, len(self.steps)):
+            if self.steps[i].at < self.steps[i - 1].at:
+                raise ValueError(
+                    f"steps[{i}] ({self.steps[i].name}, at {self.steps[i].at}) comes before "
+                    f"steps[{i - 1}] ({self.steps[i - 1].name}, at {self.steps[i - 1].at}): order steps by day"
+                )
+        return self
+
+    def freeze(self) -> Ladder:
+        return Ladder(
+            steps=tuple(
+                LadderStep(
+                    name=s.name,
+                    at=s.at,
+                    channel=s.channel,
+                    stage=s.stage or ("reminder" if s.channel.is_message else s.channel.value),
+                    stop_on=frozenset(s.stop_on if s.stop_on is not None else self.stop_on),
+                    when=StepCondition(
+                        currencies=frozenset(s.when.currency or ()),
+                        languages=frozenset(s.when.language or ()),
+                        first_of_kind=s.when.first_of_kind,
+                    ),
+                )
+                for s in self.steps
+            ),
+            catch_up_days=self.catch_up_days,
+        )
+
+
 class StrategyConfig(Strict):
     name: str = Field(min_length=1)
     promise_grace_days: int = Field(default=2, ge=0, le=60)
@@ -91,6 +181,7 @@ class StrategyConfig(Strict):
     retry_after: RetrySpacing = RetrySpacing()
     hardship_scripts: dict[str, str]
     stages: list[StageConfig] = Field(min_length=1)
+    ladder: LadderConfig | None = None
 
     @field_validator("hardship_scripts")
     @classmethod
@@ -139,6 +230,7 @@ class StrategyConfig(Strict):
             max_attempts_per_day=self.max_attempts_per_day,
             hardship_scripts=dict(self.hardship_scripts),
             source=source,
+            ladder=self.ladder.freeze() if self.ladder is not None else None,
         )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from dialer.strategy.ladder import Ladder
 from foundation.contract import AccountFlag, CallOutcome, Disposition
 
 
@@ -76,6 +77,7 @@ class Strategy:
     max_attempts_per_day: int
     hardship_scripts: Mapping[str, str]
     source: str = ""  # file it came from, for messages
+    ladder: Ladder | None = None  # channel steps by day around the due date (None: calls only)
 
 
 @dataclass(frozen=True, slots=True)

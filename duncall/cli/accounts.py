@@ -94,6 +94,9 @@ def register(sub: Any) -> None:
     nxt.add_argument("--now", default=None, help="ISO time with offset to decide at (default: now)")
     nxt.add_argument("--db", default=None, help=db_help)
     nxt.set_defaults(func=_next)
+    from duncall.cli import ladder
+
+    ladder.register(st_sub, DEFAULT_STRATEGY)
 
 
 def _import(args: argparse.Namespace) -> int:

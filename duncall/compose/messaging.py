@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
 from bot.dialogue.channels import PaymentLinkRequest
 from bot.dialogue.ports import ActionPorts, ConfiguredPorts
-from dialer.messaging.guard import MessageGuard
+from dialer.messaging.guard import MessageGuard, utc_now
 from dialer.messaging.kannel import KannelConfig, KannelSender
 from dialer.messaging.links import LinkIssuer, unsubscribe_token
 from dialer.messaging.model import Channel
@@ -83,15 +84,22 @@ def unsubscribe_url(env: Settings) -> UnsubscribeUrl | None:
     return lambda message_id, channel: f"{base}/u/{unsubscribe_token(secret, message_id)}"
 
 
-def messenger(engine: Engine, rules: Rules, env: Settings | None = None) -> Messenger:
+def messenger(
+    engine: Engine,
+    rules: Rules,
+    env: Settings | None = None,
+    *,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Messenger:
     env = env or get_settings()
     return Messenger(
         engine,
-        MessageGuard(engine, rules),
+        MessageGuard(engine, rules, clock=clock),
         TemplateSet(env.templates_dir or TEMPLATES_DIR),
         adapters(env),
         unsubscribe_url=unsubscribe_url(env),
         links=link_issuer(env),
+        clock=clock,
     )
 
 
