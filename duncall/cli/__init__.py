@@ -40,6 +40,7 @@ AREAS = (
     "payments",
     "dnc",
     "kpi",
+    "report",
     "model",
     "audit",
     "messages",
