@@ -2,7 +2,7 @@
 # (see docker-compose.yml and docs/deployment.md).
 FROM python:3.11-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends espeak-ng libespeak-ng1 sox \
+ && apt-get install -y --no-install-recommends espeak-ng libespeak-ng1 sox fonts-wqy-zenhei \
  && rm -rf /var/lib/apt/lists/*
 # A user of its own: nothing in the services needs root, and a process that is broken into
 # should not own the image's code or the system.

@@ -4,7 +4,8 @@ messages check [DIR]          check every template (file:line per problem; exit 
 messages send                 one stage's message on one channel to many accounts, each decided by the
                               guard (window, opt-out, caps); a JSON summary
 messages address ACCOUNT      add an e-mail address (--work: a work address, never written to) or --post
-messages letter ACCOUNT       a US validation notice (Reg F §1006.34) as a PDF in the vendor's folder
+messages letter ACCOUNT       a US validation notice (Reg F §1006.34), or a 催收函 for a CNY account,
+                              as a PDF in the vendor's folder
 messages opt-out ACCOUNT      stop a channel for an account (an operator's record of the debtor's request)
 """
 
@@ -57,7 +58,9 @@ def register(sub: Any) -> None:
     address.add_argument("--db", default=None, help=DB_HELP)
     address.set_defaults(func=_address)
 
-    letter = msg_sub.add_parser("letter", help="a US validation notice (Reg F) as a PDF in --out")
+    letter = msg_sub.add_parser(
+        "letter", help="a US validation notice (Reg F) or, for a CNY account, a 催收函, as a PDF in --out"
+    )
     letter.add_argument("account")
     letter.add_argument("--collector-name", required=True)
     letter.add_argument("--collector-address", required=True, help="lines separated by ';'")
@@ -66,6 +69,10 @@ def register(sub: Any) -> None:
         "--itemization-date", type=dt.date.fromisoformat, default=None, help="default: due date"
     )
     letter.add_argument("--sent-on", type=dt.date.fromisoformat, default=None, help="default: today")
+    letter.add_argument("--collector-phone", default="", help="催收函: the collector's phone")
+    letter.add_argument(
+        "--pay-within-days", type=int, default=10, help="催收函: days from the letter to pay (default 10)"
+    )
     letter.add_argument("--db", default=None, help=DB_HELP)
     letter.set_defaults(func=_letter)
 
@@ -158,9 +165,12 @@ def _letter(args: argparse.Namespace) -> int:
 
     from dialer.messaging.letters import store_letter, validation_fields
     from dialer.store.db import open_engine
+    from dialer.store.repo import get_account
 
     now = dt.datetime.now(dt.UTC)
     with Session(open_engine(args.db)) as db, db.begin():
+        if get_account(db, args.account).currency == "CNY":
+            return _collection_letter(args, db, now)
         notice = validation_fields(
             db,
             args.account,
@@ -171,6 +181,25 @@ def _letter(args: argparse.Namespace) -> int:
         )
         path = store_letter(db, notice, args.account, args.out, now)
     print(f"{path} (validation period ends {notice.validation_end})")
+    return 0
+
+
+def _collection_letter(args: argparse.Namespace, db: Any, now: dt.datetime) -> int:
+    from dialer.messaging.letters_zh import collection_letter_fields, store_collection_letter
+
+    if not 1 <= args.pay_within_days <= 90:
+        raise InputError("--pay-within-days must be 1 to 90", "give the days the debtor has to pay")
+    letter = collection_letter_fields(
+        db,
+        args.account,
+        collector_name=args.collector_name,
+        collector_address="\n".join(p.strip() for p in args.collector_address.split(";") if p.strip()),
+        collector_phone=args.collector_phone,
+        sent_on=args.sent_on or now.date(),
+        pay_within_days=args.pay_within_days,
+    )
+    path = store_collection_letter(db, letter, args.account, args.out, now)
+    print(f"{path} (催收函; pay by {letter.pay_by})")
     return 0
 
 
