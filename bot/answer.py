@@ -56,6 +56,7 @@ async def converse(
         account.language,
         machine=machine,
         record_as=f"call-{channel_id}",
+        record_after_notice=bool(script.recording_notice),
         on_turn=None if on_turn is None else (lambda turn: on_turn(turn, session.state)),
     )
     result = session.result

@@ -88,8 +88,14 @@ async def run_bot(
     *,
     machine: bool = False,
     record_as: str | None = None,
+    record_after_notice: bool = False,
     on_turn: Callable[[Turn], None] | None = None,
 ) -> ConversationRecord:
+    """Bridge the answered channel to the bot's media and run the dialogue (or leave a voicemail).
+
+    ``record_as``: the stored recording's name.  ``record_after_notice``: the dialogue starts
+    with a recording notice, and the recording starts once it has played, so nothing before
+    the debtor was told is recorded (a machine, which hears no notice, is not recorded)."""
     media_id = ChannelPrefix.MEDIA.of(new_id())
     bridge_id = ChannelPrefix.BOT_BRIDGE.of(new_id())
     media: MediaConnection | None = None
@@ -126,14 +132,25 @@ async def run_bot(
                     ari.app,
                 ),
             )
-        recording = None
-        if record_as:
-            # Every call is recorded (both parties, as the bridge mixes them) for QA and disputes.
+        recording: list[str] = []
+
+        async def start_recording() -> None:
+            # Both parties, as the bridge mixes them, for QA and disputes.
+            if not record_as:
+                return
             try:
                 await ari.record_bridge(bridge_id, record_as, format="wav", max_duration_s=MAX_RECORDING_S)
-                recording = record_as
+                recording.append(record_as)
             except AriError:
                 log.warning("call recording could not start", extra=kv(channel_id=channel_id))
+
+        def notice_played() -> None:
+            if record_as and not recording_task:
+                recording_task.append(asyncio.create_task(start_recording(), name=f"record:{channel_id}"))
+
+        recording_task: list[asyncio.Task[None]] = []
+        if not record_after_notice:
+            await start_recording()
         conv = Conversation(
             media,
             dialogue,
@@ -142,12 +159,15 @@ async def run_bot(
             lang,
             engines.grammar_phrases,
             on_turn=on_turn,
+            on_notice_played=notice_played if record_after_notice else None,
         )
         dtmf_task = asyncio.create_task(
             _watch_debtor(ari, channel_id, conv, watch), name=f"debtor:{channel_id}"
         )
         record = await (conv.leave_voicemail() if machine else conv.run())
-        record.recording = recording
+        for task in recording_task:
+            await task  # its ARI request is short; its failure is logged, not raised
+        record.recording = recording[0] if recording else None
         if record.hangup_by == "bot" and watch.taken_over_by is None:
             # Let the last prompt finish playing before the line drops — unless a supervisor
             # takes the call meanwhile.

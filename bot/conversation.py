@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 from bot.asr.base import Recognizer, Transcript
 from bot.asr.streaming import RecognitionStream, StreamingRecognizer, streaming_enabled
 from bot.audio import duration_ms
-from bot.dialogue.types import DialogueTurn
+from bot.dialogue.types import RECORDING_NOTICE, DialogueTurn
 from bot.media.echo import EchoGuard
 from bot.media.endpointer import (
     ENDPOINT_SILENCE_MS,
@@ -212,6 +213,7 @@ class Conversation:
         grammar_phrases: Any,
         endpoint_silence_ms: int = ENDPOINT_SILENCE_MS,
         on_turn: Callable[[Turn], None] | None = None,
+        on_notice_played: Callable[[], None] | None = None,
     ) -> None:
         self.media = media
         self.dialogue = dialogue
@@ -236,6 +238,9 @@ class Conversation:
         self._ended = asyncio.Event()
         # Sees each turn as it is recorded (the live board); must not block: it runs on the call's loop.
         self._on_turn = on_turn
+        # Told once the recording notice has played (it is never interrupted): the call's
+        # recording starts then.  Must not block.
+        self._on_notice_played = on_notice_played
 
     def _add_turn(self, turn: Turn) -> None:
         self.record.turns.append(turn)
@@ -346,8 +351,24 @@ class Conversation:
             )
             if self._ended.is_set():
                 raise CallEnded
+            if getattr(turn, "action", None) == RECORDING_NOTICE and self._on_notice_played is not None:
+                self._recording_starts()
             if self._barged.is_set() and (interrupted or i == len(turns) - 1):
                 return  # the debtor has the floor; the rest of these turns are dropped
+
+    def _recording_starts(self) -> None:
+        """Turn times count from the recording's start (QA seeks the recording by them), so
+        the notice, said before it, keeps negative times."""
+        shift = self._now()
+        self._t0 += shift
+        self.record.turns[:] = [
+            dataclasses.replace(
+                t, started_s=t.started_s - shift, ended_s=None if t.ended_s is None else t.ended_s - shift
+            )
+            for t in self.record.turns
+        ]
+        if self._on_notice_played is not None:
+            self._on_notice_played()
 
     # --- turn loop ----------------------------------------------------------------------
 

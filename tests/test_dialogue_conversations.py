@@ -306,7 +306,8 @@ def test_third_party_never_hears_about_the_debt(script_name: str, lang: str) -> 
 def test_disclosure_follows_verification_and_cannot_be_interrupted(script_name: str, lang: str) -> None:
     script = load_script(paths.scripts_dir() / f"{script_name}.{lang}.yaml")
     session = DialogueSession(script, account(lang), TODAY, KeywordClassifier())
-    first = session.start()
+    notice, *first = session.start()
+    assert notice.action == "recording_notice" and notice.interruptible is False
     assert all(t.interruptible for t in first)
     assert session.expected and Intent.AFFIRM in session.expected
     assert session.grammar == "identity"
@@ -339,7 +340,13 @@ def test_repeat_says_the_question_again_and_every_turn_is_recorded() -> None:
     assert [t.text for t in session.hear("can you repeat that")] == [question]
     session.hear("yes")
     kinds = [(t.speaker, t.event) for t in session.turns]
-    assert kinds[:4] == [("bot", "prompt"), ("debtor", "speech"), ("bot", "prompt"), ("debtor", "speech")]
+    assert kinds[:5] == [
+        ("bot", "prompt"),  # the recording notice
+        ("bot", "prompt"),
+        ("debtor", "speech"),
+        ("bot", "prompt"),
+        ("debtor", "speech"),
+    ]
     heard = [t for t in session.turns if t.speaker == "debtor"]
     assert [t.understanding.intent for t in heard if t.understanding] == [Intent.REPEAT, Intent.AFFIRM]
     assert session.result.disposition is Disposition.INCOMPLETE  # hung up mid-call
@@ -384,7 +391,8 @@ def test_flow_simulate_command(
     )
     out = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert out[0] == "bot: Hello, this is Sam. May I speak with Ann Lee? Press 1 if you are Ann, or 2 if not."
+    assert out[0] == "bot: This call is recorded."
+    assert out[1] == "bot: Hello, this is Sam. May I speak with Ann Lee? Press 1 if you are Ann, or 2 if not."
     assert (
         "bot: Let me confirm: you will pay $80.50 on Friday, March 5th. Is that correct? "
         "Press 1 for yes or 2 for no." in out
@@ -416,3 +424,14 @@ def test_flow_simulate_bad_input_is_one_line(
         main(["flow", "simulate", "early_collection", "--account", str(acct), "--today", "2027-03-03"]) == 2
     )
     assert "unknown command '#press 1'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("script_name", SCRIPTS)
+def test_the_recording_notice_is_said_first_and_never_interrupted(script_name: str, lang: str) -> None:
+    """The call loop starts recording once this turn has played (bot/callbot.py)."""
+    script = load_script(paths.scripts_dir() / f"{script_name}.{lang}.yaml")
+    first = DialogueSession(script, account(lang), TODAY, KeywordClassifier()).start()
+    assert ("This call is recorded" if lang == "en" else "本次通话将被录音") in first[0].text
+    assert first[0].action == "recording_notice" and first[0].interruptible is False
+    assert all(t.action != "recording_notice" for t in first[1:])

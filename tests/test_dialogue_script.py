@@ -20,6 +20,7 @@ VALID = """\
 script: tiny
 lang: en
 start: greeting
+recording_notice: "This call is recorded."
 defaults:
   no_input: {retries: 1, say: "Sorry?", goto: bye}
   no_match: {retries: 1, say: "Pardon?", goto: bye}
@@ -244,3 +245,28 @@ def test_flow_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "2 scripts checked, 1 with problems, 2 problems" in out
     assert main(["flow", "check"]) == 0
     assert "8 scripts checked, 0 with problems" in capsys.readouterr().out
+
+
+def test_a_script_without_the_recording_notice_is_refused_where_the_rules_require_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every shipped preset requires telling the debtor the call is recorded; a rules file may say not."""
+    silent = write(tmp_path, VALID.replace('recording_notice: "This call is recorded."\n', ""))
+    assert main(["flow", "check", str(silent)]) == 1
+    out = capsys.readouterr().out
+    assert f"{silent}:{line_of(VALID, 'lang: en')}: no recording_notice: the rules require telling" in out
+    for preset in ("us", "cn", "uk", "sandbox"):
+        assert main(["flow", "check", str(silent), "--rules", preset]) == 1
+    capsys.readouterr()
+    off = tmp_path / "norecord.yaml"
+    off.write_text("name: house\nrecording_notice: false\n", encoding="utf-8")
+    assert main(["flow", "check", str(silent), "--rules", str(off)]) == 0
+    # A notice that does not say the call is recorded, or that names the debt, is no notice.
+    vague = write(
+        tmp_path,
+        VALID.replace("This call is recorded.", "This call is about your balance."),
+        "vague.en.yaml",
+    )
+    problems = problems_of(tmp_path, vague.read_text(encoding="utf-8"))
+    assert any("the recording notice must say 'this call is recorded'" in p for p in problems)
+    assert any("no debt in it" in p for p in problems)

@@ -237,11 +237,13 @@ def test_the_console_serves_the_recording_asterisk_stored(real_call: RealCall) -
     transcript = qa.get(f"/api/calls/{real_call.attempt_id}").json()["transcript"]
     last_end = max(t["ended_s"] or t["started_s"] for t in transcript)
     # Turn times count from the bridge recording's start, so the recording holds every turn,
-    # and the bot's greeting (turn 0, said first, into a quiet line) is heard where it says.
+    # and the bot's greeting (said first after the notice, into a quiet line) is heard where it
+    # says.  The recording notice came before the recording started: its times are negative.
     assert last_end - 1.0 <= seconds <= last_end + 10.0, (seconds, last_end)
-    assert transcript[0]["speaker"] == "bot"
+    notice, greeting = transcript[0], transcript[1]
+    assert notice["speaker"] == "bot" and "recorded" in notice["text"] and notice["started_s"] < 0
     onset = _first_sound_s(pcm, rate)
-    assert onset is not None and abs(onset - transcript[0]["started_s"]) < 1.0, (onset, transcript[0])
+    assert onset is not None and abs(onset - greeting["started_s"]) < 1.0, (onset, greeting)
 
 
 def _first_sound_s(pcm: bytes, rate: int, frame_ms: int = 20, rms_floor: int = 300) -> float | None:

@@ -110,4 +110,7 @@ def build_script(path: Path, source: YamlSource) -> Script:
         identity_verified=_prompts(
             data.get("identity", {}).get("verified"), ("identity", "verified"), source
         ),
+        recording_notice=_prompts(
+            data.get("recording_notice"), ("recording_notice",), source, interruptible=False
+        ),
     )

@@ -18,10 +18,12 @@ from bot.dialogue.model import ENDS_COLLECTION, Problem, Script, State
 from bot.dialogue.types import MAY_BE_UNAVAILABLE, Action
 from bot.dialogue.vocabulary import (
     DISCLOSURE_WORDS,
+    RECORDING_NOTICE_WORDS,
     VOICEMAIL_PLACEHOLDERS,
     announced_actions,
     mentions_debt,
     offered_actions,
+    says_recorded,
     state_mentions_debt,
 )
 from bot.dialogue.yamlsource import YamlSource
@@ -32,8 +34,13 @@ Where = tuple[str | int, ...]
 Add = Callable[[Where, str], None]
 
 
-def semantic_problems(where: str, source: YamlSource, script: Script, file_name: str) -> list[Problem]:
-    """Every semantic problem of ``script`` (built from ``source``), saved as ``file_name``."""
+def semantic_problems(
+    where: str, source: YamlSource, script: Script, file_name: str, *, notice_required: bool = False
+) -> list[Problem]:
+    """Every semantic problem of ``script`` (built from ``source``), saved as ``file_name``.
+
+    ``notice_required``: the rules file says the jurisdiction requires telling the debtor the
+    call is recorded (``recording_notice: true``), so a script without a notice is refused."""
     problems: list[Problem] = []
 
     def add(path: Where, message: str) -> None:
@@ -45,10 +52,35 @@ def semantic_problems(where: str, source: YamlSource, script: Script, file_name:
         _check_state(script, name, state, add)
     _check_voicemail(script, add)
     _check_identity(script, add)
+    _check_recording_notice(script, add, notice_required)
     if any(p.message.startswith("unknown target") for p in problems):
         return problems  # the graph checks below would only repeat the broken links
     _check_graph(script, add)
     return problems
+
+
+def _check_recording_notice(script: Script, add: Add, required: bool) -> None:
+    """The debtor hears that the call is recorded before anything is recorded (the recording
+    starts once the notice has played); said before verification, it names no debt."""
+    words = RECORDING_NOTICE_WORDS.get(script.lang, "")
+    if not script.recording_notice:
+        if required:
+            add(
+                ("lang",),
+                "no recording_notice: the rules require telling the debtor the call is recorded; "
+                f'add `recording_notice: "{words[:1].upper()}{words[1:]} …"` at the top level',
+            )
+        return
+    for prompt in script.recording_notice:
+        if not says_recorded(prompt.template.text, script.lang):
+            add(("recording_notice",), f"the recording notice must say {words!r}")
+        if mentions_debt(prompt.template.text, script.lang):
+            add(("recording_notice",), "the recording notice is said before verification: no debt in it")
+        for unknown in prompt.template.unknown_placeholders():
+            add(
+                ("recording_notice",),
+                f"unknown placeholder {{{unknown}}}; known: {', '.join(sorted(PLACEHOLDERS))}",
+            )
 
 
 def _check_name(script: Script, file_name: str, add: Add) -> None:

@@ -26,6 +26,7 @@ from bot.dialogue.ports import NO_PORTS, ActionPorts
 from bot.dialogue.types import (
     ANNOUNCED,
     HANGUP,
+    RECORDING_NOTICE,
     Action,
     BotTurn,
     DialogueResult,
@@ -185,7 +186,7 @@ class DialogueSession:
         ]
         values = self._values()
         out: list[str] = []
-        for prompt in (*prompts, *self.script.voicemail):
+        for prompt in (*self.script.recording_notice, *prompts, *self.script.voicemail):
             try:
                 spoken = prompt.template.render(values)
             except TemplateError:
@@ -199,7 +200,21 @@ class DialogueSession:
         if self._started:
             raise InputError("the dialogue has already started", "call start() once per call")
         self._started = True
-        return self._enter(self.script.start)
+        notice = [self._notice(p) for p in self.script.recording_notice]
+        return notice + self._enter(self.script.start)
+
+    def _notice(self, prompt: Prompt) -> BotTurn:
+        """The recording notice: never interrupted; the call loop starts recording once it played."""
+        try:
+            spoken = prompt.template.render(self._values())
+        except TemplateError as exc:
+            raise ConfigError(
+                f"{self.script.path}:{prompt.line}: {exc}", "fix the script's placeholders"
+            ) from None
+        self.turns.append(
+            DialogueTurn("bot", "prompt", spoken.display, self.script.start, action=RECORDING_NOTICE)
+        )
+        return BotTurn(spoken.display, False, RECORDING_NOTICE, spoken.speech)
 
     def hear(self, text: str, asr_confidence: float = 1.0) -> list[BotTurn]:
         """The debtor said ``text`` (as recognized, with the recognizer's confidence)."""

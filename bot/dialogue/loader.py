@@ -20,11 +20,14 @@ from foundation import paths
 from foundation.errors import ConfigError
 
 
-def check_text(text: str, origin: Path, file_name: str) -> tuple[Script | None, list[Problem]]:
+def check_text(
+    text: str, origin: Path, file_name: str, *, notice_required: bool = False
+) -> tuple[Script | None, list[Problem]]:
     """Every problem in a script's ``text``, and the script itself when it is usable.
 
     ``origin`` names it in problems (and becomes ``Script.path``); ``file_name`` is the
     ``<name>.<lang>.yaml`` it is saved as, which must agree with what the script declares.
+    ``notice_required``: the rules require a recording notice (``check.semantic_problems``).
     """
     where = str(origin)
     try:
@@ -35,18 +38,18 @@ def check_text(text: str, origin: Path, file_name: str) -> tuple[Script | None, 
     if problems:
         return None, sorted(problems)
     script = build_script(origin, source)
-    problems = semantic_problems(where, source, script, file_name)
+    problems = semantic_problems(where, source, script, file_name, notice_required=notice_required)
     return (None if problems else script), sorted(problems)
 
 
-def check_script(path: str | Path) -> tuple[Script | None, list[Problem]]:
+def check_script(path: str | Path, *, notice_required: bool = False) -> tuple[Script | None, list[Problem]]:
     """Every problem in one script file, and the script itself when it is usable."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(str(path), 1, f"cannot read the script: {exc}")]
-    return check_text(text, path, path.name)
+    return check_text(text, path, path.name, notice_required=notice_required)
 
 
 def _loaded(script: Script | None, problems: list[Problem], where: str) -> Script:
@@ -55,9 +58,9 @@ def _loaded(script: Script | None, problems: list[Problem], where: str) -> Scrip
     return script
 
 
-def load_script(path: str | Path) -> Script:
+def load_script(path: str | Path, *, notice_required: bool = False) -> Script:
     """Load and check one script file; raise ``ScriptError`` listing every problem."""
-    return _loaded(*check_script(path), str(path))
+    return _loaded(*check_script(path, notice_required=notice_required), str(path))
 
 
 def parse_script(text: str, name: str, lang: str, label: str | None = None) -> Script:
@@ -99,10 +102,10 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def check_scripts(files: Sequence[Path]) -> CheckReport:
+def check_scripts(files: Sequence[Path], *, notice_required: bool = False) -> CheckReport:
     report = CheckReport()
     for file in files:
-        _, problems = check_script(file)
+        _, problems = check_script(file, notice_required=notice_required)
         report.checked.append(file)
         report.problems.extend(problems)
     return report

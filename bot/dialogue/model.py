@@ -105,6 +105,9 @@ class Script:
     # creditor's name says there is a debt, so only the second may name it).
     identity_unverified: tuple[Prompt, ...] = ()
     identity_verified: tuple[Prompt, ...] = ()
+    # Said first on an answered call, never interrupted; the recording starts once it has
+    # played, so what the notice announces is true of everything recorded.
+    recording_notice: tuple[Prompt, ...] = ()
 
     def handlers(self, state: State) -> Mapping[Intent, str]:
         """Intents ``state`` answers, its own first, then the script-wide ones."""

@@ -39,6 +39,8 @@ ANNOUNCED = frozenset({*MAY_BE_UNAVAILABLE, Action.SCHEDULE_CALLBACK, Action.SUP
 
 # Turn actions the call loop must carry out after playing the turn, besides the script actions.
 HANGUP = "hangup"
+# The recording notice has played: the call's recording may start.
+RECORDING_NOTICE = "recording_notice"
 
 
 @dataclass(frozen=True, slots=True)

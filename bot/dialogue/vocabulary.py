@@ -72,6 +72,16 @@ DEBT_ACTIONS = frozenset(
 VOICEMAIL_PLACEHOLDERS = frozenset({"first_name", "last_name", "full_name", "agent_name", "callback_number"})
 
 
+# The words a recording notice must say, per language: that the call is recorded.
+RECORDING_NOTICE_WORDS: Mapping[str, str] = {"en": "this call is recorded", "zh": "本次通话将被录音"}
+
+
+def says_recorded(text: str, lang: str) -> bool:
+    """Whether a notice tells the debtor, in the script's language, that the call is recorded."""
+    words = RECORDING_NOTICE_WORDS.get(lang)
+    return words is not None and words in " ".join(text.lower().split())
+
+
 def mentions_debt(text: str, lang: str) -> bool:
     """Whether a prompt's text reveals a debt, by placeholder or by wording."""
     template = Template(text)

@@ -161,6 +161,7 @@ class RulesConfig(Strict):
     frequency: FrequencyConfig = FrequencyConfig()
     deny_flags: list[str] = sorted(DEFAULT_DENY_FLAGS)
     consent: ConsentConfig = ConsentConfig()
+    recording_notice: bool = True
     # Left out: the built-in caps (dialer.policy.rules.Rules); `channels: {}` turns them all off.
     channels: dict[str, ChannelCapsConfig] = Field(
         default_factory=lambda: {
@@ -195,6 +196,7 @@ class RulesConfig(Strict):
             frequency=self.frequency.freeze(),
             deny_flags=frozenset(self.deny_flags),
             consent=ConsentRules(frozenset(self.consent.bot_regions)),
+            recording_notice=self.recording_notice,
             channels=tuple(
                 (name, ChannelCaps(caps.per_day, caps.per_week))
                 for name, caps in sorted(self.channels.items())

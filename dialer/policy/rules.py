@@ -142,6 +142,10 @@ class Rules:
         ("email", ChannelCaps(per_day=1, per_week=5)),
         ("sms", ChannelCaps(per_day=1, per_week=3)),
     )
+    # Scripts must tell the debtor the call is recorded before the recording starts (all-party
+    # consent states such as California, China's PIPL): `duncall flow check` and campaign runs
+    # refuse a script without a notice.  Off only where the rules file says so.
+    recording_notice: bool = True
 
     def caps_for(self, channel: str) -> ChannelCaps:
         return next((caps for name, caps in self.channels if name == channel), ChannelCaps())

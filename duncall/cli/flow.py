@@ -1,7 +1,9 @@
 """`duncall flow` — check dialogue scripts and run them as text.
 
-``duncall flow check [SCRIPT…]`` validates scripts (all of ``scripts/`` by default)
-and prints every problem as ``file:line: what is wrong``.
+``duncall flow check [SCRIPT…] [--rules PRESET|FILE]`` validates scripts (all of ``scripts/``
+by default) and prints every problem as ``file:line: what is wrong``; where the guard rules
+say a recording notice is required (``recording_notice: true``, every shipped preset), a
+script without one is a problem.
 
 ``duncall flow simulate SCRIPT --account FILE [--today YYYY-MM-DD]`` reads the
 debtor's turns from stdin, one per line: an empty line is silence (no input),
@@ -72,7 +74,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for file in files:
         if not file.is_file():
             raise InputError(f"script file {file} not found", "give paths to .yaml scripts")
-    report = check_scripts(files)
+    from duncall.compose.parts import guard_rules
+
+    rules = guard_rules(args.rules)
+    report = check_scripts(files, notice_required=rules.recording_notice)
     for problem in report.problems:
         print(problem)
     bad = {p.path for p in report.problems}
@@ -108,5 +113,11 @@ def register(sub: Any) -> None:
     check = flow_sub.add_parser("check", help="validate scripts; prints file:line problems")
     check.add_argument(
         "scripts", nargs="*", metavar="SCRIPT", help="script files (default: every scripts/*.yaml)"
+    )
+    check.add_argument(
+        "--rules",
+        default="default",
+        help="guard rules (preset name or YAML file) saying whether a recording notice is required "
+        "(default: default)",
     )
     check.set_defaults(func=_cmd_check)
