@@ -13,12 +13,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.store.models import Account, Creditor, Phone, PhoneStatus, PhoneStatusRow
 from dialer.store.repo import creditor_problem, strategy_inputs
+from dialer.strategy.contact_time import dial_order, hold_for_later
 from dialer.strategy.model import ActionKind, ContactChannel, Strategy
 from dialer.strategy.policy import next_action
 from foundation import paths
@@ -119,8 +121,11 @@ def plan_targets(
     (retry spacing), leaving the timing of redials to the guard's frequency rules alone.
     ``with_agents``: human agents take the calls, so accounts the strategy routes to an agent
     are dialled too.  A creditor's preferred script for the stage replaces the strategy's where
-    ``scripts_dir`` (default: the shipped scripts) has it in the account's language."""
+    ``scripts_dir`` (default: the shipped scripts) has it in the account's language.  With the
+    strategy's ``best_time``, targets are ordered by the chance of an answer at the debtor's
+    local hour now (``dialer.strategy.contact_time``), and may be held for a better hour later."""
     plan = Plan()
+    where: dict[str, tuple[str | None, str | None]] = {}  # account → (risk segment, time zone)
     scripts_dir = scripts_dir or paths.scripts_dir()
     with Session(engine) as s:
         query = select(Account.account_id).order_by(Account.account_id)
@@ -170,6 +175,7 @@ def plan_targets(
                 plan.skipped[problem] += 1
                 continue
             assert action.script is not None and action.stage is not None
+            where[account_id] = (account.risk_segment, account.timezone)
             plan.targets.append(
                 DialTarget(
                     account_id=account_id,
@@ -188,7 +194,44 @@ def plan_targets(
                     caller_id=account.creditor.caller_id if account.creditor else None,
                 )
             )
+    if strategy.best_time is not None and plan.targets:
+        _by_best_time(engine, strategy, plan, where, now)
     return plan
+
+
+def _by_best_time(
+    engine: Engine,
+    strategy: Strategy,
+    plan: Plan,
+    where: dict[str, tuple[str | None, str | None]],
+    now: dt.datetime,
+) -> None:
+    """Order ``plan``'s targets by each debtor's chance of answering at their local hour now."""
+    from dialer.analytics.contact_store import contact_times
+
+    config = strategy.best_time
+    assert config is not None
+    times = contact_times(engine, config, [t.account_id for t in plan.targets], now)
+    chances: dict[str, float] = {}
+    held: set[str] = set()
+    for t in plan.targets:
+        segment, zone = where[t.account_id]
+        curve = times.curve(t.account_id, segment)
+        hour = now.astimezone(_zone(zone)).hour
+        chances[t.account_id] = curve.at(hour)
+        if hold_for_later(curve, hour, config):
+            held.add(t.account_id)
+    by_id = {t.account_id: t for t in plan.targets}
+    plan.targets = [by_id[a] for a in dial_order(chances, by_id) if a not in held]
+    if held:
+        plan.skipped["best time: a better hour later today"] += len(held)
+
+
+def _zone(name: str | None) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name) if name else dt.UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def _script(

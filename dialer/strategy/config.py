@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
+from dialer.strategy.contact_time import BestTime
 from dialer.strategy.ladder import (
     Ladder,
     LadderStep,
@@ -173,6 +174,28 @@ class LadderConfig(Strict):
         )
 
 
+class BestTimeConfig(Strict):
+    """``best_time:``: dial first the accounts most likely to answer at this local hour."""
+
+    segment_strength: float = Field(default=20.0, ge=0, le=10_000)
+    account_strength: float = Field(default=5.0, ge=0, le=10_000)
+    lookback_days: int = Field(default=180, ge=1, le=3 * 366)
+    defer_below: float | None = Field(default=None, gt=0, le=1)
+    hours: tuple[int, int] = (8, 21)
+
+    @model_validator(mode="after")
+    def _hours(self) -> BestTimeConfig:
+        first, last = self.hours
+        if not 0 <= first < last <= 24:
+            raise ValueError(f"hours [{first}, {last}] must be local hours with 0 <= first < last <= 24")
+        return self
+
+    def freeze(self) -> BestTime:
+        return BestTime(
+            self.segment_strength, self.account_strength, self.lookback_days, self.defer_below, self.hours
+        )
+
+
 class StrategyConfig(Strict):
     name: str = Field(min_length=1)
     promise_grace_days: int = Field(default=2, ge=0, le=60)
@@ -182,6 +205,7 @@ class StrategyConfig(Strict):
     hardship_scripts: dict[str, str]
     stages: list[StageConfig] = Field(min_length=1)
     ladder: LadderConfig | None = None
+    best_time: BestTimeConfig | None = None  # absent: targets in account order
 
     @field_validator("hardship_scripts")
     @classmethod
@@ -231,6 +255,7 @@ class StrategyConfig(Strict):
             hardship_scripts=dict(self.hardship_scripts),
             source=source,
             ladder=self.ladder.freeze() if self.ladder is not None else None,
+            best_time=self.best_time.freeze() if self.best_time is not None else None,
         )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from dialer.strategy.contact_time import BestTime
 from dialer.strategy.ladder import Ladder
 from foundation.contract import AccountFlag, CallOutcome, Disposition
 
@@ -78,6 +79,7 @@ class Strategy:
     hardship_scripts: Mapping[str, str]
     source: str = ""  # file it came from, for messages
     ladder: Ladder | None = None  # channel steps by day around the due date (None: calls only)
+    best_time: BestTime | None = None  # order (and hold) dials by the learned answer hour; None: off
 
 
 @dataclass(frozen=True, slots=True)
