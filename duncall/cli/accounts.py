@@ -80,6 +80,9 @@ def register(sub: Any) -> None:
     up = db_sub.add_parser("upgrade", help="migrate the schema to the newest revision")
     up.add_argument("--db", default=None, help=db_help)
     up.set_defaults(func=_upgrade)
+    from duncall.cli import dbroles
+
+    dbroles.register(db_sub, db_help)
 
     strategy = sub.add_parser("strategy", help="collection strategy files and decisions")
     st_sub = strategy.add_subparsers(dest="strategy_command", metavar="ACTION", required=True)
@@ -270,6 +273,7 @@ def _show(args: argparse.Namespace) -> int:
             print(
                 f"phone       {p.number}  {p.phone_type}  {p.contact_type}  {consent}  {line.status}"
                 f"{_who_when_why(line.by, line.set_at, line.reason)}"
+                + (f"  sms unreachable ({line.sms_failures} failed in a row)" if line.sms_unreachable else "")
             )
         for pr in page.promises:
             print(f"promise     {pr.amount} {pr.currency} due {pr.due}  {pr.status}  ({pr.channel or '-'})")
