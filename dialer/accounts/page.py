@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from dialer.policy.messages import SMS_UNREACHABLE_AFTER, failures_in_a_row
 from dialer.store.models import (
     CallAttempt,
     InstallmentPlanRow,
@@ -41,6 +42,8 @@ class PhoneLine:
     set_at: dt.datetime | None = None
     by: str | None = None
     reason: str | None = None
+    sms_failures: int = 0  # SMS to this number that failed in a row (none delivered since)
+    sms_unreachable: bool = False  # the message guard refuses SMS to it (SMS_UNREACHABLE_AFTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +140,21 @@ def account_page(session: Session, account_id: str) -> AccountPage:
         r.number: r
         for r in session.scalars(select(PhoneStatusRow).where(PhoneStatusRow.account_id == account_id))
     }
+    sms: dict[str, list[str]] = {}
+    for number, sms_status in session.execute(
+        select(MessageRow.address, MessageRow.status)
+        .where(
+            MessageRow.account_id == account_id,
+            MessageRow.channel == "sms",
+            MessageRow.status.in_(("delivered", "failed")),
+        )
+        .order_by(MessageRow.created_at)
+    ):
+        sms.setdefault(number, []).append(sms_status)
     phones = []
     for p in a.phones:
         st = statuses.get(p.number)
+        failures = failures_in_a_row(sms.get(p.number, []))
         phones.append(
             PhoneLine(
                 number=p.number,
@@ -150,6 +165,8 @@ def account_page(session: Session, account_id: str) -> AccountPage:
                 set_at=_utc(st.set_at) if st else None,
                 by=st.set_by if st else None,
                 reason=st.reason if st else None,
+                sms_failures=failures,
+                sms_unreachable=failures >= SMS_UNREACHABLE_AFTER,
             )
         )
     flags = [

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialer.messaging.model import Channel, MessageStatus
-from dialer.policy.messages import WEEK, MessageRequest, message_reasons
+from dialer.policy.messages import WEEK, MessageRequest, failures_in_a_row, message_reasons
 from dialer.policy.rules import Rules
 from dialer.store.models.guards import GuardDecisionRow
 from dialer.store.models.messages import MessageRow, OptOutRow
@@ -128,6 +128,7 @@ class MessageGuard:
                 )
             ):
                 sent[(account, channel)].append(_utc(at))
+        failures = self._failures(conn, accounts) if Channel.SMS.value in channels else {}
         out = []
         for c in candidates:
             key = (c.account_id, c.channel.value)
@@ -141,12 +142,30 @@ class MessageGuard:
                 opted_out=key in opted,
                 work_address=c.work_address,
                 sent=sent[key],
+                failures=failures.get((c.account_id, c.address or ""), 0) if c.channel is Channel.SMS else 0,
             )
             reasons = tuple(message_reasons(request, self.rules))
             if not reasons:
                 sent[key].append(now)
             out.append(MessageDecision(c, now, reasons))
         return out
+
+    def _failures(self, conn: Connection, accounts: Sequence[str]) -> dict[tuple[str, str], int]:
+        """Per (account, number): the SMS that failed since the last one delivered (receipts pending skip)."""
+        m = MessageRow
+        last: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for chunk in _chunks(accounts):
+            for account, address, status in conn.execute(
+                select(m.account_id, m.address, m.status)
+                .where(
+                    m.account_id.in_(chunk),
+                    m.channel == Channel.SMS.value,
+                    m.status.in_((MessageStatus.DELIVERED.value, MessageStatus.FAILED.value)),
+                )
+                .order_by(m.created_at)
+            ):
+                last[(account, address)].append(status)
+        return {key: failures_in_a_row(statuses) for key, statuses in last.items()}
 
     def _write(
         self, conn: Connection, decisions: Sequence[MessageDecision], stage: str, campaign_id: str | None

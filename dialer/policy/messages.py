@@ -4,7 +4,8 @@ and the channel's own.
 A message is a contact: the account's stop flags, the debtor's local calling window and
 holidays apply as to a call (Reg F §1006.6(b)(1)(i) speaks of communications, not calls).
 On top: the debtor's opt-out for this channel, no e-mail to an address known to be a work
-address (§1006.22(f)(3)), and the per-channel caps of the rules file.  Pure: the guard
+address (§1006.22(f)(3)), no SMS to a number the carrier failed ``SMS_UNREACHABLE_AFTER``
+times in a row, and the per-channel caps of the rules file.  Pure: the guard
 (``dialer.messaging.guard``) supplies the facts and the clock.
 """
 
@@ -21,12 +22,16 @@ from dialer.policy.rules import Rules
 from dialer.policy.zones import zones_for
 
 WEEK = dt.timedelta(days=7)
+# Hard failures in a row (a receipt saying undeliverable, the SMSC refusing the number) after
+# which a number is unreachable by SMS for the account, until a message to it is delivered.
+SMS_UNREACHABLE_AFTER = 3
 
 
 class MessageReason(StrEnum):
     OPTED_OUT = "opted_out"  # the debtor asked for no more messages on this channel
     WORK_EMAIL = "work_email"  # the only address is the debtor's work address
     NO_ADDRESS = "no_address"  # nothing to send to on this channel
+    UNREACHABLE = "unreachable"  # the last messages to this address all failed (SMS_UNREACHABLE_AFTER)
     DAILY_CAP = "channel_daily_cap"  # the channel's messages per local calendar day
     WEEKLY_CAP = "channel_weekly_cap"  # the channel's messages in any rolling 168 h
 
@@ -42,6 +47,17 @@ class MessageRequest:
     opted_out: bool = False
     work_address: bool = False
     sent: Sequence[dt.datetime] = ()  # earlier allowed messages of this channel to this account
+    failures: int = 0  # the latest messages to this address that failed, in a row (none delivered since)
+
+
+def failures_in_a_row(statuses: Sequence[str]) -> int:
+    """How many of the latest messages (oldest first; delivered or failed only) failed in a row."""
+    run = 0
+    for status in reversed(statuses):
+        if status != "failed":
+            break
+        run += 1
+    return run
 
 
 def message_reasons(request: MessageRequest, rules: Rules) -> list[str]:
@@ -53,6 +69,8 @@ def message_reasons(request: MessageRequest, rules: Rules) -> list[str]:
         reasons.append(MessageReason.OPTED_OUT)
     if request.work_address:
         reasons.append(MessageReason.WORK_EMAIL)
+    if request.channel == "sms" and request.failures >= SMS_UNREACHABLE_AFTER:
+        reasons.append(MessageReason.UNREACHABLE)
     zones = zones_for(request.zone_phone or "", request.timezone)
     if not zones:
         reasons.append(Reason.TIMEZONE_UNKNOWN)
