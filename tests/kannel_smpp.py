@@ -115,6 +115,23 @@ class Carrier:
 
 
 @contextlib.asynccontextmanager
+async def smpp_simulator(tmp_path: Path) -> AsyncIterator[tuple[int, Carrier]]:
+    """The SMSC alone (for an ESME of our own): its port, and what reached it."""
+    port = free_port()
+    carrier = Carrier(tmp_path / "smsc-direct.jsonl")
+    proc = start([sys.executable, str(SIMULATOR), str(port), str(carrier.log)], quiet=False)
+    try:
+        await asyncio.to_thread(wait_port, port, proc, "the SMPP simulator")
+        yield port, carrier
+    finally:
+        proc.terminate()
+        try:
+            await asyncio.to_thread(proc.wait, 10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.asynccontextmanager
 async def kannel_over_smpp(tmp_path: Path, console_port: int) -> AsyncIterator[tuple[KannelConfig, Carrier]]:
     ports = {k: free_port() for k in ("admin", "smsbox", "smpp", "sendsms")}
     config = KannelConfig(
