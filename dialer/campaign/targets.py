@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from dialer.analytics.experiments_store import script_swaps
 from dialer.store.models import Account, Creditor, Phone, PhoneStatus, PhoneStatusRow
 from dialer.store.repo import creditor_problem, strategy_inputs
 from dialer.strategy.contact_time import dial_order, hold_for_later
@@ -128,6 +129,8 @@ def plan_targets(
     where: dict[str, tuple[str | None, str | None]] = {}  # account → (risk segment, time zone)
     scripts_dir = scripts_dir or paths.scripts_dir()
     with Session(engine) as s:
+        # Champion/challenger: a running experiment's challenger accounts, and promoted scripts.
+        swaps = script_swaps(s)
         query = select(Account.account_id).order_by(Account.account_id)
         if account_ids is not None:
             query = query.where(Account.account_id.in_(account_ids))
@@ -182,13 +185,17 @@ def plan_targets(
                     number=phone.number,
                     endpoint=endpoint,
                     language=state.language,
-                    script=_script(
-                        account.creditor,
-                        action.stage.value,
-                        state.language,
-                        action.script,
-                        strategy,
-                        scripts_dir,
+                    script=swaps.script_for(
+                        account_id,
+                        account.creditor_id,
+                        _script(
+                            account.creditor,
+                            action.stage.value,
+                            state.language,
+                            action.script,
+                            strategy,
+                            scripts_dir,
+                        ),
                     ),
                     stage=action.stage.value,
                     caller_id=account.creditor.caller_id if account.creditor else None,

@@ -41,6 +41,7 @@ AREAS = (
     "dnc",
     "kpi",
     "report",
+    "experiment",
     "model",
     "audit",
     "messages",

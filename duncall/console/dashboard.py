@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from dialer.analytics.experiments_store import summaries
 from dialer.analytics.metrics import WEEKDAYS, RollMatrix
 from dialer.analytics.queries import KpiQuery
 from dialer.analytics.report import kpi_report, roll_report
@@ -31,6 +32,7 @@ class Dashboard:
     scripts: list[dict[str, Any]]
     money: bool
     rolls: RollMatrix | None = None
+    experiments: list[dict[str, Any]] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class Dashboard:
             "heat": self.heat,
             "scripts": self.scripts,
             "rolls": None if self.rolls is None else self.rolls.as_json(),
+            "experiments": self.experiments,
         }
 
 
@@ -57,6 +60,7 @@ def build(engine: Engine, query: KpiQuery, *, money: bool, today: dt.date | None
         _script_rows(scripts.rows(money=money)),
         money,
         roll_report(engine, query.first, query.last, today=today or query.last, creditor=query.creditor),
+        [x.as_json() for x in summaries(engine) if x.experiment.status == "running"],
     )
 
 
@@ -156,7 +160,44 @@ def render(d: Dashboard) -> str:
         f'<div class="tiles">{"".join(tiles)}</div><div class="charts">'
         + "".join(f"<figure>{f}</figure>" for f in figures)
         + "</div>"
+        + _experiment_tables(d.experiments or [], d.money)
     )
+
+
+def _interval(r: dict[str, Any]) -> str:
+    if r["rate"] is None:
+        return "–"
+    return f"{_pct(r['rate'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
+
+
+def _experiment_tables(experiments: list[dict[str, Any]], money: bool) -> str:
+    """Running champion/challenger experiments: each arm with 95 % intervals, and the payer-rate test."""
+    out = []
+    for x in experiments:
+        rows = []
+        for arm, a in x["arms"].items():
+            collected = a["collected"] if money else MASKED
+            rows.append(
+                f'<tr data-arm="{arm}"><td>{arm}</td><td>{escape(x[arm])}</td><td>{a["accounts"]}</td>'
+                f"<td>{_interval(a['payer_rate'])}</td><td>{_interval(a['contact_rate'])}</td>"
+                f"<td>{_interval(a['rpc_rate'])}</td><td>{escape(str(collected))}</td></tr>"
+            )
+        test = x["tests"]["payer_rate"]
+        verdict = (
+            "not enough data for a test"
+            if test is None
+            else f"payer rate {100 * test['difference']:+.1f} points, z {test['z']:.2f}, p {test['p_value']:.3g}"
+            + (" (significant)" if test["significant"] else " (not significant)")
+        )
+        out.append(
+            f'<section class="experiment" data-experiment="{escape(x["experiment_id"])}">'
+            f"<h2>Experiment {escape(x['experiment_id'])}</h2>"
+            "<table><tr><th>arm</th><th>script</th><th>accounts</th><th>payer rate [95% CI]</th>"
+            "<th>contact rate</th><th>RPC rate</th><th>collected</th></tr>"
+            + "".join(rows)
+            + f'</table><p class="muted" data-test="payer_rate">{escape(verdict)}</p></section>'
+        )
+    return "".join(out)
 
 
 def _rolls(m: RollMatrix) -> str:

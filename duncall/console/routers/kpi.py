@@ -11,12 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from dialer.analytics.experiments_store import promote_if_won, summaries
 from dialer.analytics.metrics import parse_dimensions
 from dialer.analytics.queries import KpiQuery
 from dialer.analytics.report import FIRST_YEAR, check_period, kpi_report, roll_report
-from duncall.console import dashboard
+from duncall.console import audit, dashboard
 from duncall.console.auth import Principal
 from duncall.console.deps import get_console, require
 from duncall.console.errors import ApiError
@@ -26,6 +28,7 @@ from duncall.console.state import Console
 router = APIRouter(prefix="/api/kpi", tags=["kpi"])
 ConsoleDep = Annotated[Console, Depends(get_console)]
 Reader = Annotated[Principal, Depends(require(Permission.KPI_READ))]
+Controller = Annotated[Principal, Depends(require(Permission.CAMPAIGN_CONTROL))]
 DEFAULT_DAYS = 30
 
 
@@ -86,3 +89,43 @@ async def dashboard_fragment(query: QueryDep, console: ConsoleDep, user: Reader)
         dashboard.build, console.engine, query, money=money, today=console.now().date()
     )
     return HTMLResponse(dashboard.render(board), headers={"Cache-Control": "no-store"})
+
+
+def _experiments(console: Console, money: bool, experiment_id: str | None = None) -> list[dict[str, Any]]:
+    docs = [x.as_json() for x in summaries(console.engine, experiment_id)]
+    if not money:
+        for doc in docs:
+            for arm in doc["arms"].values():
+                arm["collected"] = arm["collected_per_account"] = None
+    return docs
+
+
+@router.get("/experiments")
+async def experiments(console: ConsoleDep, user: Reader) -> list[dict[str, Any]]:
+    """Champion/challenger experiments: each arm's numbers with 95 % intervals and the z-tests."""
+    return await run_in_threadpool(_experiments, console, can(user.role, Permission.PII_READ))
+
+
+class Promotion(BaseModel):
+    force: bool = False  # promote without a significant win (the audit row says so)
+
+
+@router.post("/experiments/{experiment_id}/promote")
+async def promote_experiment(
+    experiment_id: str, body: Promotion, console: ConsoleDep, user: Controller
+) -> dict[str, Any]:
+    """The challenger replaces the champion in the experiment's scope; audited (experiment_promote)."""
+
+    def write(session: Any, action: str, target: str, detail: dict[str, Any]) -> None:
+        audit.record(session, console.now(), user.name, action, target, **detail)
+
+    row, forced = await run_in_threadpool(
+        promote_if_won,
+        console.engine,
+        experiment_id,
+        force=body.force,
+        now=console.now(),
+        by=user.name,
+        audit=write,
+    )
+    return {"experiment_id": row.experiment_id, "status": row.status, "forced": forced}
