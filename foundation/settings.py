@@ -234,6 +234,21 @@ class Settings(BaseSettings):
         ge=8,  # the caps look back 7 days: a shorter ledger would let the counters forget attempts
         description="Days the guard ledger's decisions and outcomes are kept (at least 8: the caps need a week).",
     )
+    retention_messages_days: int = Field(
+        default=RETENTION_DEFAULT_DAYS,
+        ge=1,
+        description="Days SMS and e-mail messages and their events are kept (opt-outs are kept regardless).",
+    )
+    retention_audit_days: int = Field(
+        default=RETENTION_DEFAULT_DAYS,
+        ge=1,
+        description="Days the console's audit rows are kept after their own date (whole prefixes of the hash chain).",
+    )
+    purge_daily_at: str = Field(
+        default="03:30",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Local time (HH:MM, the host's zone) at which `duncall purge --daily` runs each day.",
+    )
 
     # What a unit of work costs the agency, for the KPI "cost per unit collected" (duncall kpi).
     cost_per_minute: Decimal = Field(

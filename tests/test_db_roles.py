@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
+from dialer.privacy.retention import AUDIT_NOT_OURS, Retention, purge
 from dialer.store.audit_chain import verify
 from dialer.store.db import open_engine
 from dialer.store.roles import grant_app_role
@@ -22,6 +23,7 @@ from duncall.console import audit
 from foundation.errors import InputError
 
 T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
+RETENTION = Retention(1096, 1096, 1096, 1096, 1096, 1096)
 
 
 @pytest.fixture
@@ -81,6 +83,18 @@ def test_the_application_role_cannot_rewrite_the_audit_log(
                     conn.execute(text(statement))
             with Session(app) as db:
                 assert verify(db).line() == "ok 4 rows"
+            # Old audit rows are pruned by the owner's purge only: the application's role may not
+            # write the checkpoint, and says so.
+            later = T0 + dt.timedelta(days=2000)
+            with Session(app) as db, db.begin():
+                report = purge(db, RETENTION, later)
+            assert report.notes == [AUDIT_NOT_OURS] and report.counts["audit"] == 0
+            with Session(owner) as db, db.begin():
+                assert purge(db, RETENTION, later).counts["audit"] == 4
+            with Session(app) as db, db.begin():
+                audit.record(db, later, "sam", "call_open", "att-9")
+            with Session(app) as db:
+                assert verify(db).line() == "ok 1 rows, rows before 5 pruned by retention"
         finally:
             app.dispose()
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -13,11 +16,16 @@ from sqlalchemy.orm import Session
 from dialer.accounts.importer import import_file
 from dialer.creditors.store import add_creditors, read_file
 from dialer.guards.ledger import DecisionEntry, Ledger
+from dialer.privacy.schedule import next_daily
 from dialer.store.models import AttemptState, CallAttempt
+from dialer.store.models.console import AuditEntry
 from dialer.store.models.guards import GuardDecisionRow
+from dialer.store.models.messages import MessageEventRow, MessageRow
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
 from dialer.store.testing import temporary_database
 from duncall.cli import main
+from duncall.cli.privacy import run_daily
+from duncall.console import audit
 
 pytestmark = pytest.mark.unit
 
@@ -158,3 +166,87 @@ def test_a_ledger_shorter_than_the_caps_is_refused(
     monkeypatch.setenv("DUNCALL_RETENTION_LEDGER_DAYS", "3")
     assert main(["purge", "--dry-run", "--db", "sqlite:///:memory:"]) == 2
     assert "DUNCALL_RETENTION_LEDGER_DAYS" in capsys.readouterr().err
+
+
+def _message(db: Session, message_id: str, account_id: str, at: dt.datetime) -> None:
+    db.add(
+        MessageRow(
+            message_id=message_id,
+            account_id=account_id,
+            channel="sms",
+            address="+10000000000",
+            stage="reminder",
+            created_at=at,
+            status="delivered",
+            status_at=at,
+        )
+    )
+    db.add(MessageEventRow(message_id=message_id, account_id=account_id, channel="sms", at=at, kind="sent"))
+
+
+def test_messages_and_audit_rows_expire_and_the_chain_still_verifies(
+    store: tuple[Engine, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, _ = store
+    db_url = str(engine.url)
+    with Session(engine) as db, db.begin():
+        _message(db, "m1-old", "A-1001", OLD)  # A-1001 last active three years ago: goes
+        _message(db, "m2-old", "A-1002", OLD)  # A-1002 was called since: stays
+        _message(db, "m4-old", "A-1004", OLD)  # A-1004 only ever had this message: goes
+    for i, at in enumerate((OLD, OLD, OLD, RECENT, RECENT)):
+        with Session(engine) as db, db.begin():
+            audit.record(db, at + dt.timedelta(seconds=i), "sam", "call_open", f"att-{i}")
+    assert main(["purge", "--db", db_url, "--at", "2025-01-12T00:00:00+00:00", "--dry-run"]) == 0
+    assert "2 messages, 2 message events, 3 audit rows" in capsys.readouterr().out
+    assert main(["purge", "--db", db_url, "--at", "2025-01-12T00:00:00+00:00"]) == 0
+    assert "2 messages, 2 message events, 3 audit rows" in capsys.readouterr().out
+    with Session(engine) as db:
+        assert db.scalars(select(MessageRow.message_id)).all() == ["m2-old"]
+        assert db.scalars(select(MessageEventRow.message_id)).all() == ["m2-old"]
+        actions = db.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+        assert actions == ["call_open", "call_open", "retention_purge"]  # the purge says what it did
+    # The chain verifies from the purge's checkpoint; nothing more has expired.
+    assert main(["audit", "verify", "--db", db_url]) == 0
+    assert capsys.readouterr().out.strip() == "ok 3 rows, rows before 4 pruned by retention"
+    assert main(["purge", "--db", db_url, "--at", "2025-01-12T00:00:00+00:00"]) == 0
+    assert "0 messages, 0 message events, 0 audit rows" in capsys.readouterr().out
+    # A first kept row relinked behind the application's back no longer meets the checkpoint.
+    raw = sqlite3.connect(tmp_path / "duncall-test.db")
+    raw.execute("DROP TRIGGER console_audit_no_update")
+    raw.execute("UPDATE console_audit SET prev_hash = '" + "f" * 64 + "' WHERE seq = 4")
+    raw.commit()
+    raw.close()
+    assert main(["audit", "verify", "--db", db_url]) == 1
+    assert "does not link to the checkpoint of the purge through seq 3" in capsys.readouterr().err
+
+
+def test_the_daily_purge_runs_at_its_hour_each_day_and_says_what_it_did() -> None:
+    """The clock is moved by the waits: two days pass, each purged once at 03:30 local time."""
+    zone = ZoneInfo("America/New_York")
+    now = [dt.datetime(2026, 3, 7, 12, 0, tzinfo=zone)]  # the night after next changes to summer time
+    purged: list[dt.datetime] = []
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        now[0] = (now[0].astimezone(dt.UTC) + dt.timedelta(seconds=seconds)).astimezone(zone)
+        return len(waits) > 2  # stop (SIGTERM) during the third wait
+
+    def purge_at(at: dt.datetime) -> list[str]:
+        purged.append(at)
+        return [f"purge as of {at.isoformat()}: deleted 1 call attempts"]
+
+    out = io.StringIO()
+    assert run_daily(purge_at, "03:30", clock=lambda: now[0], wait=wait, out=out) == 0
+    assert [p.isoformat() for p in purged] == ["2026-03-08T03:30:00-04:00", "2026-03-09T03:30:00-04:00"]
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "next purge at 2026-03-08T03:30-04:00"
+    assert lines[1] == "purge as of 2026-03-08T03:30:00-04:00: deleted 1 call attempts"
+    assert lines[2] == "next purge at 2026-03-09T03:30-04:00"
+    assert waits[0] == 14.5 * 3600  # 12:00 EST to 03:30 EDT: the clocks went forward an hour
+    assert next_daily(dt.datetime(2026, 3, 8, 3, 30, tzinfo=zone), dt.time(3, 30)).day == 9
+
+
+def test_daily_refuses_a_moved_clock(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["purge", "--daily", "--at", "2025-01-12T00:00:00+00:00"]) == 2
+    assert "--daily runs at the real time" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dialer.store.audit_hash import GENESIS, link_hash
@@ -55,9 +55,12 @@ def verify(db: Session) -> ChainReport:
             "it was inserted with the hashing bypassed",
             "the audit table was written outside duncall; keep a copy of the database as evidence",
         )
-    pruned_through = db.scalar(select(func.coalesce(func.max(AuditPrune.through_seq), 0))) or 0
+    last_prune = db.scalars(select(AuditPrune).order_by(AuditPrune.through_seq.desc()).limit(1)).first()
+    pruned_through = last_prune.through_seq if last_prune is not None else 0
     expected_seq = pruned_through + 1
-    prev: str | None = GENESIS if pruned_through == 0 else None  # after a purge: trust the first row's link
+    # After a retention purge the first row kept must link to the checkpoint it recorded (a
+    # purge from before checkpoints were kept: its first row's link is taken as it is).
+    prev: str | None = GENESIS if last_prune is None else last_prune.through_hash
     rows = 0
     last_id = -1
     while True:
@@ -75,6 +78,10 @@ def verify(db: Session) -> ChainReport:
             if row.seq != expected_seq:
                 raise _broken(row, f"rows {expected_seq}–{row.seq - 1} before it are missing")
             if prev is not None and row.prev_hash != prev:
+                if rows == 0 and last_prune is not None:
+                    raise _broken(
+                        row, f"it does not link to the checkpoint of the purge through seq {pruned_through}"
+                    )
                 raise _broken(row, "its link to the previous row does not match that row's hash")
             content = link_hash(
                 row.prev_hash or "", row.seq, row.at, row.user_name, row.action, row.target, row.detail

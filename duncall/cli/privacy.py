@@ -1,5 +1,6 @@
 """`duncall erase ACCOUNT`: one debtor's personal data removed everywhere it lives (GDPR/PIPL requests).
-`duncall purge`: what has been kept past its retention period goes (run it daily, e.g. from cron).
+`duncall purge`: what has been kept past its retention period goes (run it daily, e.g. from cron,
+or leave `duncall purge --daily` running: it purges at DUNCALL_PURGE_DAILY_AT local time).
 
 What is kept and why is in ``dialer/privacy/erase.py`` and docs/compliance.md.  The audit log
 gets one row: who erased which account id, when, and how much went.
@@ -10,8 +11,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, TextIO
 
 
 def register(sub: Any) -> None:
@@ -48,36 +53,120 @@ def register(sub: Any) -> None:
     )
     purge.add_argument("--dry-run", action="store_true", help="say what would be deleted; delete nothing")
     purge.add_argument(
+        "--daily",
+        action="store_true",
+        help="keep running and purge once a day at DUNCALL_PURGE_DAILY_AT (local time), saying what "
+        "went each time; SIGTERM ends it (a compose service or systemd unit)",
+    )
+    purge.add_argument(
         "--db", default=None, help="database URL (default: DUNCALL_DATABASE_URL or the home file)"
     )
     purge.set_defaults(func=_purge)
 
 
 def _purge(args: argparse.Namespace) -> int:
+    from duncall.cli.times import aware_time
+    from foundation.errors import InputError
+
+    if args.daily:
+        if args.at or args.dry_run:
+            raise InputError("--daily runs at the real time and deletes", "leave out --at and --dry-run")
+        return _daily(args)
+    for line in _purge_once(args.db, aware_time(args.at, "--at"), dry_run=args.dry_run):
+        print(line)
+    return 0
+
+
+def _purge_once(db_url: str | None, at: dt.datetime, *, dry_run: bool) -> list[str]:
     from sqlalchemy.orm import Session
 
     from dialer.privacy.retention import Retention, delete_files, purge
     from dialer.store.db import open_engine
-    from duncall.cli.times import aware_time
+    from duncall.console import audit
     from foundation.settings import get_settings
 
-    at = aware_time(args.at, "--at")
     s = get_settings()
     retention = Retention(
         s.retention_recordings_days,
         s.retention_transcripts_days,
         s.retention_attempts_days,
         s.retention_ledger_days,
+        s.retention_messages_days,
+        s.retention_audit_days,
     )
-    engine = open_engine(args.db)
-    with Session(engine) as db:
-        with db.begin():
-            report = purge(db, retention, at, dry_run=args.dry_run)
-        if not args.dry_run:
-            report.counts["recording_files"] = delete_files(db)
-    for line in report.lines():
-        print(line)
-    return 0
+    by = f"cli:{getpass.getuser()}"
+    engine = open_engine(db_url)
+    try:
+        with Session(engine) as db:
+            with db.begin():
+                report = purge(db, retention, at, dry_run=dry_run, by=by)
+                if not dry_run and any(report.counts.values()):
+                    audit.record(
+                        db,
+                        dt.datetime.now(dt.UTC),
+                        by,
+                        "retention_purge",
+                        "",
+                        as_of=at.isoformat(),
+                        **report.counts,
+                    )
+            if not dry_run:
+                report.counts["recording_files"] = delete_files(db)
+    finally:
+        engine.dispose()
+    return report.lines()
+
+
+def _daily(args: argparse.Namespace) -> int:
+    from foundation.settings import get_settings
+
+    stop = threading.Event()
+
+    def on_term(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    at = get_settings().purge_daily_at
+    return run_daily(
+        lambda now: _purge_once(args.db, now, dry_run=False),
+        at,
+        clock=lambda: dt.datetime.now().astimezone(),
+        wait=stop.wait,
+        out=None,
+    )
+
+
+def run_daily(
+    purge_at: Callable[[dt.datetime], list[str]],
+    at: str,
+    *,
+    clock: Callable[[], dt.datetime],
+    wait: Callable[[float], bool],
+    out: TextIO | None,
+) -> int:
+    """Purge once a day at ``at`` (HH:MM on ``clock``'s zone) until ``wait`` says stop (True).
+
+    A purge that fails is said in one line and tried again the next day."""
+    import sys
+
+    from dialer.privacy.schedule import next_daily, parse_hhmm
+    from foundation.errors import DuncallError
+
+    stream = out or sys.stdout
+    when_time = parse_hhmm(at)
+    while True:
+        now = clock()
+        when = next_daily(now, when_time)
+        print(f"next purge at {when.isoformat(timespec='minutes')}", file=stream, flush=True)
+        # Through UTC: Python subtracts two times of one zone as wall times, an hour off across DST.
+        if wait(max((when.astimezone(dt.UTC) - now.astimezone(dt.UTC)).total_seconds(), 0.0)):
+            return 0
+        try:
+            lines = purge_at(clock())
+        except DuncallError as exc:
+            lines = [f"purge failed: {exc.what} ({exc.fix}); trying again tomorrow"]
+        for line in lines:
+            print(line, file=stream, flush=True)
 
 
 def _erase(args: argparse.Namespace) -> int:

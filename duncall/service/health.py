@@ -1,4 +1,4 @@
-"""Health probes for docker-compose.yml: ``python -m duncall.service.health dialer|console``.
+"""Health probes for docker-compose.yml: ``python -m duncall.service.health dialer|console|purge``.
 
 Exit 0 when healthy, 1 with one line on stderr saying what is not. A probe never prints a
 secret: URLs are shown redacted.
@@ -6,6 +6,7 @@ secret: URLs are shown redacted.
 - ``dialer``: the three services a dial needs answer — Redis (PING), the store (``SELECT 1``)
   and Asterisk's ARI (``GET /ari/asterisk/info`` with the configured user).
 - ``console``: the console answers its log-in page on ``--url``.
+- ``purge``: the store the daily purge deletes from answers (``SELECT 1``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ def check_dialer() -> None:
     """Raise ``RuntimeError`` naming the first dependency that does not answer."""
     import httpx
     import redis
-    from sqlalchemy import create_engine, text
 
     from foundation import settings
 
@@ -34,6 +34,23 @@ def check_dialer() -> None:
         raise RuntimeError(
             f"redis at {settings.redact_url(settings.redis_url())}: {type(exc).__name__}"
         ) from None
+    check_store()
+    ari = settings.ari_settings()
+    try:
+        response = httpx.get(
+            f"{ari.base_url}/ari/asterisk/info", auth=(ari.username, ari.password), timeout=PROBE_TIMEOUT_S
+        )
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"ARI at {ari.base_url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise RuntimeError(f"ARI at {ari.base_url} answered {response.status_code}")
+
+
+def check_store() -> None:
+    from sqlalchemy import create_engine, text
+
+    from foundation import settings
+
     engine = create_engine(settings.database_url(), pool_pre_ping=False)
     try:
         with engine.connect() as conn:
@@ -44,15 +61,6 @@ def check_dialer() -> None:
         ) from None
     finally:
         engine.dispose()
-    ari = settings.ari_settings()
-    try:
-        response = httpx.get(
-            f"{ari.base_url}/ari/asterisk/info", auth=(ari.username, ari.password), timeout=PROBE_TIMEOUT_S
-        )
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"ARI at {ari.base_url}: {type(exc).__name__}") from None
-    if response.status_code != 200:
-        raise RuntimeError(f"ARI at {ari.base_url} answered {response.status_code}")
 
 
 def check_console(url: str) -> None:
@@ -68,13 +76,18 @@ def check_console(url: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m duncall.service.health")
-    parser.add_argument("service", choices=("dialer", "console"))
+    parser.add_argument("service", choices=("dialer", "console", "purge"))
     parser.add_argument("--url", default=DEFAULT_CONSOLE_URL, help="console: the page to ask for")
     args = parser.parse_args(argv)
     from foundation.errors import DuncallError
 
     try:
-        check_dialer() if args.service == "dialer" else check_console(args.url)
+        if args.service == "dialer":
+            check_dialer()
+        elif args.service == "purge":
+            check_store()
+        else:
+            check_console(args.url)
     except (RuntimeError, DuncallError) as exc:
         print(f"unhealthy: {exc}", file=sys.stderr)
         return 1

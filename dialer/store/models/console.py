@@ -107,6 +107,9 @@ class AuditPrune(Base):
     through_seq: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     by: Mapped[str] = mapped_column(String(64))
+    # The hash of the last row pruned: the checkpoint the next row must link to, so
+    # verification after a purge still proves the first row kept (None: pruned before 0119).
+    through_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginThrottle(Base):

@@ -55,3 +55,18 @@ class TranscriptTurn(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     interrupted: Mapped[bool] = mapped_column(default=False)
     dtmf: Mapped[str | None] = mapped_column(String(4))
+
+
+class RecordingDeletion(Base):
+    """A stored recording Asterisk still holds that erasure or retention has condemned.
+
+    Written in the transaction that removes the call's rows, deleted once Asterisk has deleted
+    the recording (ARI ``DELETE /recordings/stored/{name}``): when Asterisk is away, the next
+    ``duncall erase`` or ``duncall purge`` finishes the job.  Holds no account id or number.
+    """
+
+    __tablename__ = "recording_deletions"
+
+    name: Mapped[str] = mapped_column(String(500), primary_key=True)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(16))  # erase | retention
