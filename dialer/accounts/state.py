@@ -19,12 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dialer.policy.replies import ReplyAction, ReplyDecision
 from dialer.store.models import (
     Account,
     AccountFlagRow,
     AttemptState,
     CallAttempt,
     FlagSource,
+    FollowUpRow,
     InstallmentPlanRow,
     InstalmentRow,
     Phone,
@@ -168,24 +170,102 @@ def write_call_result(session: Session, attempt: CallAttempt, result: CallResult
 def _set_call_flag(
     session: Session, attempt: CallAttempt, flag: AccountFlag, by: str, reason: str, now: dt.datetime
 ) -> None:
-    existing = session.get(AccountFlagRow, (attempt.account_id, flag.value))
+    _set_contact_flag(session, attempt.account_id, attempt.attempt_id, flag, FlagSource.CALL, by, reason, now)
+
+
+def _set_contact_flag(
+    session: Session,
+    account_id: str,
+    attempt_id: str | None,
+    flag: AccountFlag,
+    source: FlagSource,
+    by: str,
+    reason: str,
+    now: dt.datetime,
+) -> None:
+    existing = session.get(AccountFlagRow, (account_id, flag.value))
     if existing is None:
         session.add(
             AccountFlagRow(
-                account_id=attempt.account_id,
+                account_id=account_id,
                 flag=flag.value,
-                source=FlagSource.CALL.value,
+                source=source.value,
                 set_at=now,
-                attempt_id=attempt.attempt_id,
+                attempt_id=attempt_id,
                 set_by=by,
                 reason=reason,
             )
         )
     elif existing.source == FlagSource.IMPORT.value:
-        # A call confirmed it: keep it past the next re-import, which replaces only import flags.
-        existing.source = FlagSource.CALL.value
-        existing.set_at, existing.attempt_id = now, attempt.attempt_id
+        # The debtor confirmed it: keep it past the next re-import, which replaces only import flags.
+        existing.source = source.value
+        existing.set_at, existing.attempt_id = now, attempt_id
         existing.set_by, existing.reason = by, reason
+
+
+# --- written replies ---------------------------------------------------------------------
+
+BY_REPLY = "reply"  # who set a flag or status when the debtor's written reply did
+
+
+def write_reply_result(
+    session: Session,
+    account_id: str,
+    number: str,
+    decision: ReplyDecision,
+    words: str,
+    now: dt.datetime,
+    *,
+    channel: str = "sms",
+) -> None:
+    """Write what a debtor's reply from ``number`` decided (``dialer.policy.replies``) on the account.
+
+    The same rows a call's result writes — a flag, a blocked number, a pending promise —
+    with the reply as their source; and a follow-up when a collector has to read it.
+    Opting the channel out is the messaging module's (its opt-out and confirmation).
+    """
+    account = session.get(Account, account_id)
+    if account is None:
+        return
+    said = f"{channel} reply"
+    if decision.flag is not None:
+        _set_contact_flag(session, account_id, None, decision.flag, FlagSource.MESSAGE, BY_REPLY, said, now)
+    if decision.action is ReplyAction.WRONG_NUMBER and session.get(Phone, (account_id, number)) is not None:
+        _put_phone_status(
+            session,
+            account_id,
+            number,
+            PhoneStatus.WRONG_NUMBER,
+            BY_REPLY,
+            "the reply said the debtor cannot be reached on this number",
+            now,
+            None,
+        )
+    if decision.promise is not None:
+        due, amount = decision.promise
+        session.add(
+            PromiseRow(
+                account_id=account_id,
+                attempt_id=None,
+                stage=None,
+                promised_date=due,
+                amount=amount,
+                currency=account.currency,
+                status=PromiseStatus.PENDING.value,
+                channel=channel,
+                created_at=now,
+            )
+        )
+    if decision.follow_up is not None:
+        session.add(
+            FollowUpRow(
+                account_id=account_id,
+                created_at=now,
+                channel=channel,
+                reason=decision.follow_up[:200],
+                detail=words[:REASON_MAX],
+            )
+        )
 
 
 def _zone(name: str | None) -> dt.tzinfo:

@@ -25,7 +25,7 @@ from dialer.guards.gate import AccountFacts, FactsLookup
 from dialer.guards.ledger import Ledger
 from dialer.policy import DialRequest, PastAttempt, Rules, Voice, evaluate
 from dialer.policy.consent import consent_in_force, local_today
-from dialer.store.models import Account, CaseAssignment, Collector, Phone
+from dialer.store.models import Account, CaseAssignment, Collector, FollowUpRow, Phone
 from dialer.store.repo import strategy_inputs
 from dialer.strategy.model import ActionKind, NextAction, PromiseState, Strategy
 from dialer.strategy.policy import current_dpd, local_zone, next_action
@@ -139,6 +139,13 @@ def build(
                 .order_by(CaseAssignment.account_id)
             )
         )
+        open_follow_ups = set(
+            db.scalars(
+                select(FollowUpRow.account_id).where(
+                    FollowUpRow.account_id.in_([a for a, _ in held]), FollowUpRow.done_at.is_(None)
+                )
+            )
+        )
         pending: dict[str, tuple[Urgency, _Held]] = {}
         for account_id, bucket in held:
             account = db.get_one(Account, account_id)
@@ -147,6 +154,8 @@ def build(
             today = now.astimezone(local_zone(state)).date()
             last = max(history.attempts, key=lambda a: a.at) if history.attempts else None
             due = last is not None and last.callback_at is not None and last.callback_at <= now
+            # A reply a collector has to answer (dialer.policy.replies) is a callback due now.
+            due = due or account_id in open_follow_ups
             broken = sum(p.status is PromiseState.BROKEN for p in history.promises)
             urgency = Urgency(
                 account_id, due, broken, state.balance, state.risk_segment, current_dpd(state, today)

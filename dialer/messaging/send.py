@@ -479,46 +479,51 @@ def handle_reply(engine: Engine, channel: Channel, sender: str, text: str, at: d
         account_ids = tuple(a.account_id for a in accounts)
         for a in accounts:
             session.add(_event(a.account_id, channel, at, "reply", text))
-            if not stop:
-                continue
-            existing = session.get(OptOutRow, (a.account_id, channel.value))
-            if existing is None:
-                existing = OptOutRow(
-                    account_id=a.account_id, channel=channel.value, at=at, source="reply", detail=text[:400]
-                )
-                session.add(existing)
-                session.add(_event(a.account_id, channel, at, "opt_out", text[:400]))
-            if existing.confirmed_at is None:
-                existing.confirmed_at = at
-                language = "zh" if a.language == "zh" else "en"
-                creditor = a.creditor.name_in(a.language) if a.creditor else ""
-                line = CONFIRM_LINES[language].format(creditor=creditor, what=WHAT[(language, channel)])
-                message_id = str(uuid.uuid4())
-                confirmations.append(
-                    Outgoing(
-                        message_id,
-                        a.account_id,
-                        channel,
-                        sender,
-                        Rendered(
-                            channel, line, subject=line if channel is Channel.EMAIL else None, html=line
-                        ),
-                    )
-                )
-                session.add(
-                    MessageRow(
-                        message_id=message_id,
-                        account_id=a.account_id,
-                        channel=channel.value,
-                        address=sender,
-                        stage="opt_out_confirmation",
-                        created_at=at,
-                        status=MessageStatus.QUEUED.value,
-                        status_at=at,
-                    )
-                )
-                session.add(_event(a.account_id, channel, at, "opt_out_confirmed", None, message_id))
+            if stop:
+                confirmation = opt_out_by_reply(session, a, channel, sender, text, at)
+                if confirmation is not None:
+                    confirmations.append(confirmation)
     return ReplyResult(account_ids, stop, tuple(confirmations))
+
+
+def opt_out_by_reply(
+    session: Session, a: Account, channel: Channel, sender: str, text: str, at: dt.datetime
+) -> Outgoing | None:
+    """Opt ``a`` out of ``channel`` for a reply from ``sender``; the confirmation to send, once."""
+    existing = session.get(OptOutRow, (a.account_id, channel.value))
+    if existing is None:
+        existing = OptOutRow(
+            account_id=a.account_id, channel=channel.value, at=at, source="reply", detail=text[:400]
+        )
+        session.add(existing)
+        session.add(_event(a.account_id, channel, at, "opt_out", text[:400]))
+    if existing.confirmed_at is not None:
+        return None
+    existing.confirmed_at = at
+    language = "zh" if a.language == "zh" else "en"
+    creditor = a.creditor.name_in(a.language) if a.creditor else ""
+    line = CONFIRM_LINES[language].format(creditor=creditor, what=WHAT[(language, channel)])
+    message_id = str(uuid.uuid4())
+    session.add(
+        MessageRow(
+            message_id=message_id,
+            account_id=a.account_id,
+            channel=channel.value,
+            address=sender,
+            stage="opt_out_confirmation",
+            created_at=at,
+            status=MessageStatus.QUEUED.value,
+            status_at=at,
+        )
+    )
+    session.add(_event(a.account_id, channel, at, "opt_out_confirmed", None, message_id))
+    return Outgoing(
+        message_id,
+        a.account_id,
+        channel,
+        sender,
+        Rendered(channel, line, subject=line if channel is Channel.EMAIL else None, html=line),
+    )
 
 
 def _event(

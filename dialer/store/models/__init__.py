@@ -15,6 +15,7 @@ from dialer.store.models.attempts import AttemptState, CallAttempt
 from dialer.store.models.campaigns import Campaign, CampaignStatus
 from dialer.store.models.collectors import CaseAssignment, Collector, Team
 from dialer.store.models.creditors import Creditor
+from dialer.store.models.followups import FollowUpRow
 from dialer.store.models.messages import (
     MessageAddressRow,
     MessageEventRow,
@@ -42,6 +43,7 @@ __all__ = [
     "Collector",
     "Creditor",
     "FlagSource",
+    "FollowUpRow",
     "InstallmentPlanRow",
     "InstalmentRow",
     "MessageAddressRow",

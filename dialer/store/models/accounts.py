@@ -22,6 +22,7 @@ class FlagSource(StrEnum):
     IMPORT = "import"
     CALL = "call"
     OPERATOR = "operator"
+    MESSAGE = "message"  # a debtor's written reply said so (dialer.policy.replies)
 
 
 class Account(Base):

@@ -40,3 +40,5 @@ class CallAttempt(Base):
     hardship: Mapped[bool] = mapped_column(default=False)  # debtor said they cannot pay as agreed
     callback_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     right_party: Mapped[bool | None] = mapped_column()  # a right-party conversation took place
+    # outbound: we dialled (guarded, counted by the caps); inbound: the debtor called us back.
+    direction: Mapped[str] = mapped_column(String(8), default="outbound", server_default="outbound")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dialer.store.base import Base
@@ -50,6 +50,9 @@ class MessageEventRow(Base):
         String(24)
     )  # sent | delivered | failed | reply | opt_out | opt_out_confirmed
     detail: Mapped[str | None] = mapped_column(Text)  # a receipt's status text, a reply's words
+    # A reply's reading (kind ``reply_read``): the NLU's intent and its confidence.
+    intent: Mapped[str | None] = mapped_column(String(24))
+    confidence: Mapped[float | None] = mapped_column(Float)
 
 
 class MessageAddressRow(Base):

@@ -3,11 +3,14 @@
 Not behind the console log-in: Kannel cannot sign a request, so both URLs carry the shared
 ``DUNCALL_MESSAGES_CALLBACK_TOKEN``, compared in constant time.  Both answer quickly with
 an empty body (Kannel's sms-service sends no reply SMS of its own); a stop word's
-confirmation goes out once, through the SMS channel, after the opt-out is stored.
+confirmation goes out once, through the SMS channel, after the opt-out is stored.  Any
+other reply is read by the bot's intent model (loaded once per process) and acted on
+(``dialer.messaging.replies``) before the answer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 from typing import Annotated
@@ -16,11 +19,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from dialer.messaging.kannel import receipt_from_query, sender_from_query
-from dialer.messaging.model import Channel, MessageStatus
+from dialer.messaging.model import Channel, MessageStatus, Outgoing
+from dialer.messaging.replies import act_on_reply
 from dialer.messaging.send import apply_receipts, handle_reply
+from duncall.compose.replies import reply_reader
 from duncall.console.deps import get_console
 from duncall.console.errors import ApiError
 from duncall.console.state import Console
+from foundation.errors import ConfigError
 from foundation.log import kv
 
 log = logging.getLogger(__name__)
@@ -61,13 +67,30 @@ async def inbound(request: Request, console: ConsoleDep) -> Response:
     sender = sender_from_query(query)
     if sender is None:
         raise ApiError(400, "the reply has no sender number", "Kannel's get-url must carry from=%p")
-    result = await run_in_threadpool(
-        handle_reply, console.engine, Channel.SMS, sender, query.get("text", ""), console.now()
-    )
+    text, now = query.get("text", ""), console.now()
+    result = await run_in_threadpool(handle_reply, console.engine, Channel.SMS, sender, text, now)
+    confirmations = list(result.confirmations)
+    if result.accounts and not result.stop and text.strip():
+        confirmations += await _read_and_act(console, sender, text, now)
     adapter = console.settings.sms_adapter
-    if result.confirmations and adapter is not None:
-        sent = await adapter.send(list(result.confirmations))
+    if confirmations and adapter is not None:
+        sent = await adapter.send(confirmations)
         failed = [r for r in sent if r.status is not MessageStatus.SENT]
         if failed:
             log.warning("opt-out confirmation not sent", extra=kv(count=len(failed), error=failed[0].error))
     return Response(status_code=204)
+
+
+async def _read_and_act(console: Console, sender: str, text: str, now: dt.datetime) -> list[Outgoing]:
+    """The reply read by the bot's NLU and acted on; the reply itself is already stored.
+
+    A classifier that cannot load (no model built) leaves the reply stored and unread, and
+    logs why: Kannel gets its answer either way, and a collector sees the reply on the timeline.
+    """
+    try:
+        read = reply_reader(await run_in_threadpool(console.classifier))
+        acted = await run_in_threadpool(act_on_reply, console.engine, Channel.SMS, sender, text, now, read)
+    except ConfigError as e:
+        log.error("reply not read: the intent model is not available", extra=kv(error=str(e)))
+        return []
+    return list(acted.confirmations)
