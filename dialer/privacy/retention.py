@@ -29,12 +29,13 @@ from sqlalchemy import Select, delete, func, select, union_all, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from dialer.privacy.recordings import queue
 from dialer.store.base import Base
 from dialer.store.models import CallAttempt
 from dialer.store.models.console import AuditEntry, AuditPrune
 from dialer.store.models.guards import GuardDecisionRow, GuardOutcomeRow
 from dialer.store.models.messages import MessageEventRow, MessageRow
-from dialer.store.models.transcripts import CallRecording, RecordingDeletion, TranscriptTurn
+from dialer.store.models.transcripts import CallRecording, TranscriptTurn
 from foundation.log import kv
 
 log = logging.getLogger(__name__)
@@ -198,9 +199,7 @@ def purge(
     if msg_account_list:
         db.execute(delete(MessageEventRow).where(MessageEventRow.account_id.in_(msg_account_list)))
         db.execute(delete(MessageRow).where(MessageRow.account_id.in_(msg_account_list)))
-    for name in dict.fromkeys(names):
-        if db.get(RecordingDeletion, name) is None:
-            db.add(RecordingDeletion(name=name, queued_at=at, reason="retention"))
+    queue(db, names, at, "retention")
     if audit_through >= audit_from and not _prune_audit(db, audit_through, at, by):
         report.counts["audit"] = 0
         report.notes.append(AUDIT_NOT_OURS)

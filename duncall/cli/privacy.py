@@ -9,6 +9,7 @@ gets one row: who erased which account id, when, and how much went.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import getpass
 import signal
@@ -22,8 +23,8 @@ from typing import Any, TextIO
 def register(sub: Any) -> None:
     erase = sub.add_parser(
         "erase",
-        help="erase one debtor's personal data: store, recordings on disk, Redis (the ledger keeps "
-        "anonymized decisions)",
+        help="erase one debtor's personal data: store, recordings on disk and in Asterisk, Redis "
+        "(the ledger keeps anonymized decisions)",
     )
     erase.add_argument("account_id", metavar="ACCOUNT")
     erase.add_argument(
@@ -80,6 +81,7 @@ def _purge(args: argparse.Namespace) -> int:
 def _purge_once(db_url: str | None, at: dt.datetime, *, dry_run: bool) -> list[str]:
     from sqlalchemy.orm import Session
 
+    from dialer.privacy.recordings import delete_queued
     from dialer.privacy.retention import Retention, delete_files, purge
     from dialer.store.db import open_engine
     from duncall.console import audit
@@ -112,9 +114,16 @@ def _purge_once(db_url: str | None, at: dt.datetime, *, dry_run: bool) -> list[s
                     )
             if not dry_run:
                 report.counts["recording_files"] = delete_files(db)
+        lines = report.lines()
+        if not dry_run:
+            # Asterisk's stored recordings of the purged calls, and any an earlier erase or purge left.
+            folders = [s.recordings_dir] if s.recordings_dir else []
+            stored = asyncio.run(delete_queued(engine, folders=folders))
+            if stored.deleted or stored.left:
+                lines.append(stored.line())
     finally:
         engine.dispose()
-    return report.lines()
+    return lines
 
 
 def _daily(args: argparse.Namespace) -> int:
@@ -170,11 +179,8 @@ def run_daily(
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from sqlalchemy.orm import Session
-
-    from dialer.privacy.erase import erase_files, erase_redis, erase_rows
     from dialer.store.db import open_engine
-    from duncall.console import audit
+    from duncall.erasure import erase_account
     from foundation.services import redis_client
     from foundation.settings import get_settings
     from telephony.live.events import live_prefix
@@ -182,27 +188,19 @@ def _erase(args: argparse.Namespace) -> int:
     settings = get_settings()
     client = redis_client()  # reachable before anything is deleted: an erasure is done whole
     engine = open_engine(args.db)
-    now = dt.datetime.now(dt.UTC)
-    with Session(engine) as db, db.begin():
-        found = erase_rows(db, args.account_id)
-        audit.record(
-            db,
-            now,
-            f"cli:{getpass.getuser()}",
-            "account_erase",
-            args.account_id,
-            rows=sum(found.rows.values()),
-            ledger_anonymized=found.anonymized,
-        )
-    if engine.dialect.name == "sqlite":
-        # Deleted rows linger in SQLite's free pages and its WAL until rewritten: rewrite them now.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.exec_driver_sql("VACUUM")
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     folders = list(args.recordings) or ([settings.recordings_dir] if settings.recordings_dir else [])
-    erase_files(found, folders)
-    erase_redis(found, client, args.redis_prefix or list(dict.fromkeys(["duncall:", live_prefix()])))
-    for line in found.lines():
+    try:
+        erasure = erase_account(
+            engine,
+            args.account_id,
+            f"cli:{getpass.getuser()}",
+            dt.datetime.now(dt.UTC),
+            redis_client=client,
+            redis_prefixes=args.redis_prefix or list(dict.fromkeys(["duncall:", live_prefix()])),
+            recordings_dirs=folders,
+        )
+    finally:
+        engine.dispose()
+    for line in erasure.lines():
         print(line)
     return 0
