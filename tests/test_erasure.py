@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -165,25 +166,46 @@ def test_erasing_an_unknown_account_is_one_line(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.redis
-def test_an_admin_erases_from_the_console_and_no_one_else_can(tmp_path: Path) -> None:
-    from test_console_fixtures import make_env, seed_calls
+def test_an_admin_erases_from_the_console_page_and_no_one_else_can(tmp_path: Path) -> None:
+    """The admin page's erase form: typed confirmation, the same erasure and audit as the CLI."""
+    from test_console_fixtures import GOOD, NO_DISCLOSURE, make_env, seed_calls
 
     from duncall.console.roles import Role
 
     env = make_env(tmp_path)
     try:
         seed_calls(env.engine)
-        supervisor = env.login(Role.SUPERVISOR)
-        assert supervisor.post("/api/accounts/A1/erase").status_code == 403
+        archived = [env.recordings_dir / f"call-{a[-4:]}.wav" for a in (GOOD, NO_DISCLOSURE)]  # A1's calls
+        for path in archived:
+            path.write_bytes(b"RIFF Jordan Avery's voice")
+        confirm = {"confirm": "A1"}
+        for role in (Role.SUPERVISOR, Role.QA, Role.DESIGNER):
+            assert env.login(role).post("/api/accounts/A1/erase", json=confirm).status_code == 403
         admin = env.login(Role.ADMIN)
-        r = admin.post("/api/accounts/A1/erase")
+        page = admin.get("/admin")
+        assert page.status_code == 200 and 'id="erase-account"' in page.text
+        # A cookie session's change needs the pages' request header, as every other state change.
+        bare = TestClient(env.app)
+        bare.cookies.update(admin.cookies)
+        assert bare.post("/api/accounts/A1/erase", json=confirm).status_code == 403
+        bare.close()
+        # The account id typed wrong (or not at all): nothing is erased.
+        assert admin.post("/api/accounts/A1/erase", json={"confirm": "A2"}).status_code == 400
+        assert admin.post("/api/accounts/A1/erase").status_code == 422
+        with Session(env.engine) as db:
+            assert db.get(Account, "A1") is not None
+        r = admin.post("/api/accounts/A1/erase", json=confirm)
         assert r.status_code == 200, r.text
-        assert r.json()["rows"]["accounts"] == 1
-        assert admin.post("/api/accounts/A1/erase").status_code == 400  # gone: nothing left to erase
+        body = r.json()
+        assert body["rows"]["accounts"] == 1, body
+        assert body["lines"][0] == "erased account A1"
+        assert not any(p.exists() for p in archived)
+        assert admin.post("/api/accounts/A1/erase", json=confirm).status_code == 400  # nothing left
         with Session(env.engine) as db:
             assert db.get(Account, "A1") is None and db.get(Account, "A2") is not None
             row = db.scalars(select(AuditEntry).where(AuditEntry.action == "account_erase")).one()
             assert (row.user_name, row.target) == ("admin", "A1")
+            assert row.detail["rows"] == sum(body["rows"].values())
         with env.engine.connect() as conn:
             for table in inspect(conn).get_table_names():
                 for cells in conn.execute(text(f'SELECT * FROM "{table}"')):

@@ -13,7 +13,7 @@ import asyncio
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -118,6 +118,14 @@ class CachedRecordings:
                     _, dropped = self._cache.popitem(last=False)
                     self._size -= len(dropped)
         return data
+
+    def forget(self, names: Iterable[str]) -> None:
+        """Drop erased recordings: no copy of a debtor's voice outlives their erasure here."""
+        with self._lock:
+            for name in names:
+                data = self._cache.pop(name, None)
+                if data is not None:
+                    self._size -= len(data)
 
 
 @dataclass(frozen=True, slots=True)
