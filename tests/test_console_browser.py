@@ -189,3 +189,39 @@ def test_qa_reviews_a_flagged_call_with_masked_debtor(server: tuple[str, Console
     assert "Casey" not in p.inner_text("main")  # type: ignore[attr-defined]
     assert p.locator("#guards tbody tr").count() == 1  # type: ignore[attr-defined]
     shot(p, "qa-call")
+
+
+def test_an_admin_erases_a_debtor_from_the_admin_page(tmp_path: Path, browser: object) -> None:
+    """The page's own script under its Content-Security-Policy: confirmation typed, erasure done,
+    the audit log on the same page says so; a supervisor does not see the form."""
+    env = make_env(tmp_path)
+    seed_calls(env.engine)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    p = context.new_page()
+    try:
+        with serve(env.app, "console-erase") as base:
+            login(p, base, "supervisor", "/admin")
+            p.wait_for_selector("#audit tbody tr")
+            assert p.is_hidden("#erase-section")
+            p.click("#logout")
+            p.wait_for_url(f"{base}/login")
+            login(p, base, "admin", "/admin")
+            p.wait_for_selector("#erase-section:not([hidden])")
+            p.fill("#erase-account input[name=account_id]", "A1")
+            p.fill("#erase-account input[name=confirm]", "A2")
+            p.click("#erase-account button[type=submit]")
+            p.wait_for_selector("#erase-result:has-text('nothing was erased')")
+            p.fill("#erase-account input[name=confirm]", "A1")
+            p.click("#erase-account button[type=submit]")
+            p.wait_for_selector("#erase-result:has-text('erased account A1')")
+            p.wait_for_selector("#audit td:has-text('account_erase')")
+            shot(p, "admin-erase")
+    finally:
+        context.close()
+        env.close()
+    from sqlalchemy.orm import Session
+
+    from dialer.store.models import Account
+
+    with Session(env.engine) as db:
+        assert db.get(Account, "A1") is None and db.get(Account, "A2") is not None
