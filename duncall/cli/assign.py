@@ -4,6 +4,7 @@ collectors import FILE                 collectors and teams from .yaml or .csv; 
 collectors add ID --name N --capacity C [--team T] [--languages en;zh] [...]   one collector
 collectors list [--json]               every collector with skills, capacity and open cases
 collectors absent ID --until TIME | --back   mark an absence (their accounts move on the next run)
+collectors phone ID [--rotate]         their desk phone: a PJSIP WebRTC endpoint with a generated password
 assign run [--dry-run] [--json]        apply the rules: what moves and why, every move audited
 assign move ACCOUNT --to COLLECTOR --reason TEXT [--by USER]   a supervisor's reassignment
 assign show COLLECTOR [--json]         a collector's portfolio
@@ -102,6 +103,13 @@ def _register_collectors(sub: Any) -> None:
     absent.add_argument("--by", default=None, help="who records it (default: the login user)")
     absent.add_argument("--db", default=None, help=DB_HELP)
     absent.set_defaults(func=_absent)
+    phone = col_sub.add_parser(
+        "phone", help="make the collector's desk phone (a PJSIP WebRTC endpoint with a generated password)"
+    )
+    phone.add_argument("collector_id")
+    phone.add_argument("--rotate", action="store_true", help="replace the password (the desk logs in again)")
+    phone.add_argument("--db", default=None, help=DB_HELP)
+    phone.set_defaults(func=_phone)
 
 
 def _operator(args: argparse.Namespace) -> str:
@@ -456,3 +464,18 @@ def _item_json(item: Any) -> dict[str, Any]:
             for n in item.numbers
         ],
     }
+
+
+def _phone(args: argparse.Namespace) -> int:
+    from dialer.store.models import Collector
+    from duncall.sandbox import phones
+
+    with _session(args.db) as session:
+        if session.get(Collector, args.collector_id) is None:
+            raise InputError(f"no collector {args.collector_id!r}", "list them with: duncall collectors list")
+    phone, new = phones.make_phone(args.collector_id, rotate=args.rotate)
+    applied = phones.apply_sandbox()
+    made = "new password" if new else "unchanged"
+    # The password stays in the phones file: the console hands it to the collector's own desk page.
+    print(f"{args.collector_id}: endpoint {phone.endpoint} ({made}); {applied}")
+    return 0
