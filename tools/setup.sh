@@ -48,6 +48,14 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# --- the desk page's softphone (JsSIP, bundled once from the pinned npm lock file) ---
+if ! command -v npm >/dev/null; then
+  say "apt-get install npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
+    || die "apt-get install nodejs npm failed"
+fi
+tools/jssip/build.sh || die "bundling JsSIP failed: check the npm registry is reachable (tools/jssip/build.sh)"
+
 # --- Redis -------------------------------------------------------------------
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   say "starting redis-server on 127.0.0.1:6379"
