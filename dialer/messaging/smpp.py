@@ -155,14 +155,25 @@ class SmppSender:
                 await asyncio.wait_for(esme.stop(), 5.0)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # aiosmpplib may fail on its way down (a receipt read while the writer closes): logged, not raised.
+        for task, outcome in zip(
+            self._tasks, await asyncio.gather(*self._tasks, return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, Exception):
+                log.debug(
+                    "SMPP task ended with an error at close",
+                    extra=kv(task=task.get_name(), error=repr(outcome)),
+                )
         self._tasks = []
 
     async def send(self, messages: Sequence[Outgoing]) -> list[SendResult]:
         if not messages:
             return []
+        if self._tasks and self._tasks[0].done():
+            # The session task died (not a lost connection: the library reconnects those): start over.
+            failure = None if self._tasks[0].cancelled() else self._tasks[0].exception()
+            log.warning("SMPP session ended; binding again", extra=kv(error=repr(failure)))
+            await self.close()
         await self.start()
         assert self._esme is not None
         loop = asyncio.get_running_loop()
