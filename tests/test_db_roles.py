@@ -32,8 +32,9 @@ def app_role(postgres_url: str) -> Iterator[str]:
     yield role
     admin = create_engine(postgres_url)
     with admin.begin() as conn:
-        conn.execute(text(f'DROP OWNED BY "{role}"'))
-        conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        if conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}):
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
     admin.dispose()
 
 
@@ -124,3 +125,21 @@ def test_grant_on_sqlite_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     code = main(["db", "grant", "--app-role", "duncall_app", "--db", f"sqlite:///{tmp_path / 'd.db'}"])
     err = capsys.readouterr().err.strip()
     assert code != 0 and len(err.splitlines()) == 1 and "PostgreSQL only" in err
+
+
+@pytest.mark.postgres
+def test_grant_sets_the_roles_password_from_a_file(tmp_path: Path, postgres_url: str, app_role: str) -> None:
+    """As the compose file's migrate service runs it, with a generated secret (quotes and all)."""
+    secret = tmp_path / "duncall_app_password"
+    secret.write_text("it's-a-secret\n", encoding="utf-8")
+    with temporary_database("postgres", tmp_path, postgres_url) as owner:
+        report = grant_app_role(owner, app_role, secret.read_text(encoding="utf-8").strip())
+        assert report.created
+        with owner.connect() as conn:
+            stored = conn.scalar(
+                text("SELECT rolpassword FROM pg_authid WHERE rolname = :r"), {"r": app_role}
+            )
+            can_login = conn.scalar(
+                text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :r"), {"r": app_role}
+            )
+        assert stored and stored.startswith("SCRAM-SHA-256$") and can_login

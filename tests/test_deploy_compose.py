@@ -420,3 +420,28 @@ def test_the_console_publishes_scripts_where_the_dialer_reads_them() -> None:
     for name in ("dialer", "console"):
         mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in _services()[name]["volumes"]}
         assert mounts.get(folder.group(1)) == "scripts", f"{name} does not mount the shared scripts volume"
+
+
+def test_the_dialer_and_console_log_in_as_a_role_that_cannot_rewrite_the_audit_log(tmp_path: Path) -> None:
+    """migrate (the schema's owner) runs `duncall db grant` for duncall_app with its generated
+    password; the dialer and the console read duncall_app's URL where the owner's would be."""
+    services = _services()
+    migrate = " ".join(services["migrate"]["command"])
+    assert "duncall db upgrade" in migrate
+    assert (
+        "duncall db grant --app-role duncall_app --password-file /run/secrets/duncall_app_password" in migrate
+    )
+    assert {"duncall_database_url", "duncall_app_password"} <= set(services["migrate"]["secrets"])
+    for app in ("dialer", "console"):
+        mounts = services[app]["secrets"]
+        assert {"source": "duncall_app_database_url", "target": "duncall_database_url"} in mounts, app
+        assert "duncall_database_url" not in mounts and "duncall_app_password" not in mounts, app
+    assert "duncall_database_url" in services["purge"]["secrets"]  # prunes the audit log: the owner
+    _generate(tmp_path)
+    read = {p.name: p.read_text().strip() for p in tmp_path.iterdir()}
+    assert (
+        f"duncall_app:{read['duncall_app_password']}@postgres:5432/duncall"
+        in read["duncall_app_database_url"]
+    )
+    assert "sslmode=verify-full" in read["duncall_app_database_url"]
+    assert read["duncall_app_password"] != read["postgres_password"]

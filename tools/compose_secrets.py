@@ -25,7 +25,8 @@ from pathlib import Path
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "deploy" / "secrets"
 ARI_USER = "duncall"
-DB_USER = "duncall"
+DB_USER = "duncall"  # owns the schema: migrations, the retention purge
+DB_APP_USER = "duncall_app"  # the dialer and the console: cannot rewrite the audit log (duncall db grant)
 DB_NAME = "duncall"
 # The name the duncall services reach each service by on the compose network.
 POSTGRES_HOST = "postgres"
@@ -90,11 +91,17 @@ def generate(out: Path, sip_name: str = "duncall-sip") -> list[str]:
     pg = value("postgres_password")
     redis = value("redis_password")
     ari = value("duncall_ari_password")
+    app = value("duncall_app_password")
     texts = {
         "postgres_password": pg,
         # verify-full: the database's certificate must name "postgres" and be the one generated here.
         "duncall_database_url": (
             f"postgresql+psycopg://{DB_USER}:{pg}@{POSTGRES_HOST}:5432/{DB_NAME}"
+            f"?sslmode=verify-full&sslrootcert={SECRETS_MOUNT}/postgres_tls_cert"
+        ),
+        "duncall_app_password": app,
+        "duncall_app_database_url": (
+            f"postgresql+psycopg://{DB_APP_USER}:{app}@{POSTGRES_HOST}:5432/{DB_NAME}"
             f"?sslmode=verify-full&sslrootcert={SECRETS_MOUNT}/postgres_tls_cert"
         ),
         "redis_password": redis,

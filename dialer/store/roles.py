@@ -66,8 +66,9 @@ def _ident(name: str) -> str:
     return f'"{name}"'
 
 
-def grant_app_role(engine: Engine, role: str) -> GrantReport:
-    """Give ``role`` the application's privileges on the store's schema (as its owner)."""
+def grant_app_role(engine: Engine, role: str, password: str | None = None) -> GrantReport:
+    """Give ``role`` the application's privileges on the store's schema (as its owner);
+    ``password``: the role's log-in password, set (or changed) too."""
     if engine.dialect.name != "postgresql":
         raise ConfigError(
             "database roles exist on PostgreSQL only",
@@ -82,6 +83,13 @@ def grant_app_role(engine: Engine, role: str) -> GrantReport:
                 "run it as the owner (the role that ran duncall db upgrade) and name another role",
             )
         created = _ensure_role(conn, role, quoted)
+        if password:
+            # Quoted by the server (format's %L), never by string building here.
+            statement = conn.scalar(
+                text("SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', CAST(:r AS text), CAST(:p AS text))"),
+                {"r": role, "p": password},
+            )
+            conn.exec_driver_sql(str(statement))
         _refuse_owner_or_superuser(conn, role, schema)
         tables = [
             str(t)
