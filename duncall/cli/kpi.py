@@ -76,6 +76,14 @@ def register(sub: Any) -> None:
     sim.add_argument(
         "--truth", type=Path, default=None, help="write each account's true propensity here (CSV)"
     )
+    sim.add_argument(
+        "--compare-strategies",
+        metavar="SEEDS",
+        default=None,
+        help="instead: play the default and the score-driven strategy on a book per seed "
+        "(e.g. 1,2,3,4,5) where paying depends on being reached; print amount collected per attempt",
+    )
+    sim.add_argument("--capacity", type=int, default=None, help="with --compare-strategies: dials a day")
     sim.add_argument("--db", default=None, help=DB_HELP)
     sim.set_defaults(func=_simulate)
 
@@ -168,6 +176,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
     if not 1 <= args.accounts <= 1_000_000:
         raise InputError(f"--accounts {args.accounts} is out of range", "give 1 to 1000000")
+    if args.compare_strategies is not None:
+        return _compare(args)
     if not 1 <= args.days <= 3 * 366:
         raise InputError(f"--days {args.days} is out of range", "give 1 to 1098")
     engine = open_engine(args.db)
@@ -182,6 +192,36 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.truth is not None:
         truth_csv(portfolio, args.truth)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from dialer.analytics.strategy_sim import compare
+
+    try:
+        seeds = [int(s) for s in args.compare_strategies.split(",") if s.strip()]
+    except ValueError:
+        raise InputError(
+            f"--compare-strategies {args.compare_strategies!r} is not seeds", "e.g. 1,2,3"
+        ) from None
+    if not seeds or args.accounts > 50_000:
+        raise InputError(
+            "give seeds and at most 50000 accounts", "e.g. --compare-strategies 1,2,3 --accounts 2000"
+        )
+    capacity = args.capacity or max(1, args.accounts * 3 // 20)  # 15 % of the book a day
+    print("seed  strategy  attempts  right_party  payers  collected  per_attempt")
+    lifts = []
+    for default, scored in compare(seeds, accounts=args.accounts, capacity=capacity):
+        for o in (default, scored):
+            print(
+                f"{o.seed:4d}  {o.strategy:8s}  {o.attempts:8d}  {o.right_party:11d}  {o.payers:6d}  "
+                f"{o.collected:9.2f}  {o.per_attempt:11.2f}"
+            )
+        lifts.append(scored.per_attempt / default.per_attempt - 1 if default.per_attempt else 0.0)
+    wins = sum(lift > 0 for lift in lifts)
+    print(
+        f"score-driven beats default per attempt in {wins} of {len(seeds)} seeds; mean lift {100 * sum(lifts) / len(lifts):+.1f}%"
+    )
     return 0
 
 
