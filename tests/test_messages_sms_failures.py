@@ -151,6 +151,9 @@ async def test_failed_delivery_reports_mark_messages_failed_and_the_number_unrea
         undeliv = [e.outcome or "" for e in undelivered.timeline if e.kind == "failed"]
         assert len(undeliv) == SMS_UNREACHABLE_AFTER and all("stat:UNDELIV" in f for f in undeliv)
         assert [(p.sms_failures, p.sms_unreachable) for p in rejected.phones] == [(3, True)]
+        with Session(engine) as db:
+            errors = set(db.scalars(select(MessageRow.error).where(MessageRow.account_id == "F-REJ")))
+        assert len(errors) == 1 and "Invalid Destination Address" in (errors.pop() or "")
         assert [(p.sms_failures, p.sms_unreachable) for p in fine.phones] == [(0, False)]
 
         # The next reminder: refused by the guard for the two failing numbers, sent to the third.

@@ -28,6 +28,7 @@ from dialer.messaging.steps import LadderRunner, LetterDesk, StepOutcome
 from dialer.messaging.templates import TemplateSet
 from dialer.policy.config import load_preset
 from dialer.store.models import Account, Creditor, MessageAddressRow, MessageRow, OptOutRow, PaymentRow, Phone
+from dialer.store.models.guards import GuardDecisionRow
 from dialer.store.testing import temporary_database
 from dialer.strategy.config import parse_strategy
 from dialer.strategy.ladder import (
@@ -391,3 +392,29 @@ def _statuses(engine: Engine, account_id: str) -> list[str]:
                 .order_by(MessageRow.created_at)
             )
         )
+
+
+@pytest.mark.unit
+def test_duncall_strategy_ladder_dry_run_prints_each_accounts_step_and_why(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import io
+    from contextlib import redirect_stdout
+
+    from duncall import cli
+
+    url = str(engine.url)
+    out = io.StringIO()
+    at = dt.datetime.combine(day(-3), AT_1430, tzinfo=dt.UTC).isoformat()
+    with redirect_stdout(out):
+        code = cli.main(["strategy", "ladder", "--dry-run", "--now", at, "--rules", "us", "--db", url])
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines() if line.startswith("L-")}
+    assert "sms_reminder" in lines["L-WALK"] and "would_send_sms" in lines["L-WALK"]
+    assert "due 2026-12-14 (due date -3 days)" in lines["L-WALK"]
+    assert "would_skip" in lines["L-OPTD"] and "[opted_out]" in lines["L-OPTD"]
+    assert "would_defer" in lines["L-SHAN"] and "[outside_window]" in lines["L-SHAN"]
+    assert out.getvalue().splitlines()[-1].startswith("dry run: 5 accounts:")
+    with Session(engine) as db:
+        assert db.scalars(select(MessageRow)).first() is None
+        assert db.scalars(select(GuardDecisionRow)).first() is None  # nothing in the ledger either

@@ -434,10 +434,13 @@ def apply_receipts(engine: Engine, receipts: Sequence[Receipt]) -> int:
             )
             # Conditional in the UPDATE itself: two reports handled at once must not both read "queued".
             lower = [s.value for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[r.status]]
+            values: dict[str, Any] = {"status": r.status.value, "status_at": r.at}
+            if r.status is MessageStatus.FAILED:
+                values["error"] = (r.detail or "failed")[:400]  # the carrier's reason, on the message too
             conn.execute(
                 update(MessageRow)
                 .where(MessageRow.message_id == r.message_id, MessageRow.status.in_(lower))
-                .values(status=r.status.value, status_at=r.at)
+                .values(**values)
             )
     return matched
 
