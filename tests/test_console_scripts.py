@@ -205,7 +205,8 @@ def test_simulator_runs_unsaved_text(env: ConsoleEnv) -> None:
         .post(f"/api/scripts/{NAME}/simulate", json={"text": text, "turns": []})
         .json()
     )
-    assert "Spring Lending" in body["steps"][0]["text"]
+    assert body["steps"][0]["text"] == "This call is recorded."  # the recording notice comes first
+    assert "Spring Lending" in body["steps"][1]["text"]
 
 
 def test_a_control_character_is_a_problem_at_its_line_not_a_server_error(env: ConsoleEnv) -> None:
