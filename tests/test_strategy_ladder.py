@@ -150,6 +150,7 @@ def test_a_ladder_file_is_validated_with_its_field() -> None:
         "steps out of order": "ladder:\n  steps:\n    - {name: b, at: 2, channel: sms}\n    - {name: a, at: 1, channel: sms}\n",
         "letter without a kind": "ladder:\n  steps:\n    - {name: l, at: 5, channel: letter}\n",
         "unknown stop": "ladder:\n  stop_on: [visit]\n  steps:\n    - {name: s, at: 1, channel: sms}\n",
+        "first_of_kind on a message": "ladder:\n  steps:\n    - {name: s, at: 1, channel: sms, when: {first_of_kind: true}}\n",
         "twice": "ladder:\n  steps:\n    - {name: s, at: 1, channel: sms}\n    - {name: s, at: 2, channel: email}\n",
     }
     for why, ladder_text in bad.items():
@@ -418,3 +419,21 @@ def test_duncall_strategy_ladder_dry_run_prints_each_accounts_step_and_why(
     with Session(engine) as db:
         assert db.scalars(select(MessageRow)).first() is None
         assert db.scalars(select(GuardDecisionRow)).first() is None  # nothing in the ledger either
+    # Five days after the due date: the US notice would be written, the CN account waits for its 催收函.
+    out = io.StringIO()
+    at5 = dt.datetime.combine(day(5), AT_1430, tzinfo=dt.UTC).isoformat()
+    letters = tmp_path / "letters"
+    desk = [
+        "--letters-out",
+        str(letters),
+        "--collector-name",
+        "Midwest Recovery",
+        "--collector-address",
+        "PO Box 1",
+    ]
+    with redirect_stdout(out):
+        assert cli.main(["strategy", "ladder", "--dry-run", "--now", at5, "--db", url, *desk]) == 0
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines() if line.startswith("L-")}
+    assert "validation_notice" in lines["L-WALK"] and "would_write_letter" in lines["L-WALK"]
+    assert "collection_letter on 2027-01-01" in lines["L-SHAN"]
+    assert not letters.exists()

@@ -238,7 +238,7 @@ class LadderRunner:
         campaign = campaign_id(step.name, facts.account.due_date)
         desk = self.letters
         try:
-            with Session(self.engine) as session, session.begin():
+            with Session(self.engine) as session:
                 path: Path | None = None
                 if step.stage == LetterKind.VALIDATION_NOTICE:
                     notice = validation_fields(
@@ -264,8 +264,8 @@ class LadderRunner:
                         path = store_collection_letter(
                             session, letter, account_id, desk.out, now, campaign_id=campaign
                         )
-                if dry_run:
-                    session.rollback()
+                if path is not None:
+                    session.commit()  # a dry run reads only: nothing to commit
         except InputError as exc:
             # One account's missing address must not stop the others; the step stays due.
             return StepOutcome(account_id, action, "not_written", (exc.what,))

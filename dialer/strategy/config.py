@@ -127,6 +127,10 @@ class StepConfig(Strict):
             kinds = ", ".join(k.value for k in LetterKind)
             if self.stage not in {k.value for k in LetterKind}:
                 raise ValueError(f"a letter step needs stage: one of {kinds}")
+        elif self.when.first_of_kind:
+            raise ValueError(
+                "when.first_of_kind is for letter steps (a message step is once per cycle anyway)"
+            )
         elif self.stage is not None and not re.fullmatch(r"[a-z0-9_]{1,32}", self.stage):
             raise ValueError(f"stage {self.stage!r} must be lowercase letters, digits and _")
         return self
