@@ -6,14 +6,20 @@ Names and numbers are masked without the PII right.
 from __future__ import annotations
 
 import datetime as dt
+import wave
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from dialer.store.models import Account, CallAttempt
+from dialer.store.models.transcripts import TranscriptTurn
 from duncall.console import audit, qa
 from duncall.console.auth import Principal
+from duncall.console.bleep import TurnTiming, bleep_wav
 from duncall.console.deps import get_console, require
 from duncall.console.errors import ApiError
 from duncall.console.recordings import RangeNotSatisfiable, RecordingMissing, parse_range
@@ -23,6 +29,7 @@ from duncall.console.state import Console
 from foundation.errors import ServiceUnavailable
 
 router = APIRouter(prefix="/api/calls", tags=["qa"])
+BleepInputs = tuple[list[TurnTiming], list[str], list[str]]
 ConsoleDep = Annotated[Console, Depends(get_console)]
 Reader = Annotated[Principal, Depends(require(Permission.CALLS_READ))]
 Exporter = Annotated[Principal, Depends(require(Permission.CALLS_EXPORT))]
@@ -223,15 +230,24 @@ async def recording(attempt_id: AttemptId, request: Request, console: ConsoleDep
             "DUNCALL_CONSOLE_QA_TRANSCRIPT_ONLY=0",
         )
 
-    def lookup() -> str:
+    # Roles without pii_read hear the debtor's name and number bleeped (duncall/console/bleep.py).
+    masked = not can(user.role, Permission.PII_READ)
+
+    def lookup() -> tuple[str, BleepInputs | None]:
         with console.transaction() as db:
             name = qa.recording_name(db, attempt_id)
             audit.record(
-                db, console.now(), user.name, "recording_play", attempt_id, range=(range_header or "")[:100]
+                db,
+                console.now(),
+                user.name,
+                "recording_play",
+                attempt_id,
+                range=(range_header or "")[:100],
+                bleeped=masked,
             )
-            return name
+            return name, (_bleep_inputs(db, attempt_id) if masked else None)
 
-    name = await run_in_threadpool(lookup)
+    name, bleep_with = await run_in_threadpool(lookup)
     try:
         data = await console.settings.recordings.fetch(name)
     except RecordingMissing as exc:
@@ -240,6 +256,16 @@ async def recording(attempt_id: AttemptId, request: Request, console: ConsoleDep
         raise ApiError(
             503, f"cannot fetch the recording: {exc.what}", exc.fix or "retry when Asterisk is up"
         ) from None
+    if bleep_with is not None:
+        try:
+            data = await run_in_threadpool(bleep_wav, data, *bleep_with)
+        except (ValueError, EOFError, wave.Error):
+            # Not a recording the bleeper can read: serving it unmasked is what must not happen.
+            raise ApiError(
+                403,
+                f"the recording of call {attempt_id!r} cannot be masked for this role",
+                "review the transcript, where names are masked",
+            ) from None
     size = len(data)
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     try:
@@ -259,3 +285,24 @@ async def recording(attempt_id: AttemptId, request: Request, console: ConsoleDep
         media_type="audio/wav",
         headers={**headers, "Content-Range": f"bytes {wanted.start}-{wanted.end}/{size}"},
     )
+
+
+def _bleep_inputs(db: Session, attempt_id: str) -> BleepInputs:
+    """The call's turn timings and the words to bleep: the debtor's names and numbers."""
+    turns = [
+        TurnTiming(t.text, t.started_s, t.ended_s)
+        for t in db.scalars(
+            select(TranscriptTurn).where(TranscriptTurn.attempt_id == attempt_id).order_by(TranscriptTurn.seq)
+        )
+    ]
+    account_id = db.scalar(select(CallAttempt.account_id).where(CallAttempt.attempt_id == attempt_id))
+    account = db.get(Account, account_id) if account_id else None
+    names: list[str] = []
+    numbers: list[str] = []
+    if account is not None:
+        names = [n for n in (account.first_name, account.last_name) if n]
+        numbers = [p.number for p in account.phones]
+    number = db.scalar(select(CallAttempt.number).where(CallAttempt.attempt_id == attempt_id))
+    if number:
+        numbers.append(number)
+    return turns, names, numbers
