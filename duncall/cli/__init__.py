@@ -37,6 +37,7 @@ AREAS = (
     "models",
     "serve",
     "campaign",
+    "inbound",
     "payments",
     "dnc",
     "kpi",

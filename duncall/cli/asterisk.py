@@ -1,4 +1,4 @@
-"""`duncall asterisk up|down|restart|status|cli` — the embedded Asterisk sandbox."""
+"""`duncall asterisk up|down|restart|reload|status|cli` — the embedded Asterisk sandbox."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ def register(sub: Any) -> None:
     asub.add_parser("up", help="build (first time), configure and start; idempotent").set_defaults(func=_up)
     asub.add_parser("down", help="stop Asterisk").set_defaults(func=_down)
     asub.add_parser("restart", help="stop, then start").set_defaults(func=_restart)
+    asub.add_parser(
+        "reload", help="install the configuration and reload the dialplan; calls up stay up"
+    ).set_defaults(func=_reload)
     asub.add_parser("status", help="print the sandbox's state as JSON").set_defaults(func=_status)
     r = asub.add_parser("render-config", help="write the configuration for your own Asterisk into a folder")
     r.add_argument("out", help="folder to write (e.g. deploy/asterisk)")
@@ -38,6 +41,11 @@ def _down(args: argparse.Namespace) -> int:
 def _restart(args: argparse.Namespace) -> int:
     runtime.stop(runtime.sandbox())
     print(f"asterisk: {runtime.up()}")
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    print(f"asterisk: {runtime.reload()}")
     return 0
 
 

@@ -77,6 +77,19 @@ def dialplan(personas: list[Persona]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def calling_in_priority(p: Persona) -> int:
+    """The dialplan priority of the persona's first reply step: where a persona calling in starts.
+
+    A caller does not answer or say hello: it waits for whoever answers (the bot) to speak,
+    then replies as it would on a call the bot placed.
+    """
+    steps = [line for line in _extension(p) if line.startswith(("exten =>", " same =>"))]
+    for priority, line in enumerate(steps, start=1):
+        if "WaitForNoise(" in line:
+            return priority
+    raise ConfigError(f"persona {p.name} never replies", "give it replies to call in with")
+
+
 def _extension(p: Persona) -> list[str]:
     x = p.name
     out = ["", f"; {p.description}", f"exten => {x},1,NoOp(persona {x})"]

@@ -280,6 +280,41 @@ def up() -> str:
     return ("built and started" if fresh_build else "restarted") if running or fresh_build else "started"
 
 
+def reload() -> str:
+    """Install the current configuration into the running sandbox and reload its dialplan.
+
+    Calls in progress stay up (a restart would drop every engineer's and test's calls).  Only
+    the dialplan is reloaded: when another file changed too, the answer says so and the
+    stamp is left old, so the next ``up`` restarts to apply it.
+    """
+    from duncall.personas import load_personas, render
+
+    box = sandbox()
+    if _pid(box) is None:
+        raise ServiceUnavailable("the Asterisk sandbox is not running", "start it with `duncall asterisk up`")
+    personas = load_personas(paths.personas_dir())
+    render.render_audio(personas, box.sounds)
+    before = _installed(box)
+    digest = install_config(box, {"extensions_personas.conf": render.dialplan(personas)})
+    after = _installed(box)
+    others = sorted(
+        n
+        for n in set(before) | set(after)
+        if not n.startswith("extensions") and before.get(n) != after.get(n)
+    )
+    cli(box, "dialplan reload")
+    if others:
+        return f"dialplan reloaded; {', '.join(others)} changed too: `duncall asterisk restart` applies them"
+    box.config_stamp.write_text(digest)
+    return "dialplan reloaded"
+
+
+def _installed(box: Sandbox) -> dict[str, str]:
+    if not box.etc.is_dir():
+        return {}
+    return {f.name: f.read_text() for f in box.etc.iterdir() if f.is_file()}
+
+
 def render_config(out: Path, username: str, password: str) -> list[str]:
     """Write the whole Asterisk configuration (for a production Asterisk) into ``out``."""
     from duncall.personas import load_personas, render
