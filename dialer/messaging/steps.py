@@ -196,11 +196,13 @@ class LadderRunner:
             denied = {
                 account: tuple(r for r in reasons.split(",") if r)
                 for account, reasons in session.execute(
-                    select(GuardDecisionRow.account_id, GuardDecisionRow.reasons).where(
+                    select(GuardDecisionRow.account_id, GuardDecisionRow.reasons)
+                    .where(
                         GuardDecisionRow.campaign_id == campaign,
                         GuardDecisionRow.account_id.in_(ids),
                         GuardDecisionRow.allowed.is_(False),
                     )
+                    .order_by(GuardDecisionRow.at)  # the latest refusal wins: today's, not a deferral before
                 )
             }
             status = dict(
