@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from bot.dialogue.model import Script, ScriptError
 from dialer.campaign.scripts import ScriptVersions, latest_version, saved_text
 from dialer.store.models.console import AuditEntry
 from dialer.store.models.pins import CampaignScriptPin
-from foundation.errors import InputError
+from foundation.errors import ConfigError, InputError
 
 SCRIPT_STEM = re.compile(r"^[a-z][a-z0-9_]{0,80}\.[a-z]{2}$")
 PUBLISHED = "published"  # --script-version NAME.LANG=published drops the pin
@@ -67,6 +67,35 @@ class CallScripts:
                     self._parsed.pop(next(iter(self._parsed)))
                 self._parsed[source.sha256] = script
         return RunScript(script, source.stem, source.version, source.sha256, source.pinned)
+
+
+def check_recording_notices(
+    engine: Engine,
+    campaign_id: str | None,
+    stems: Iterable[tuple[str, str]],
+    scripts_dir: Path | None = None,
+) -> int:
+    """Before the first dial, where the rules require a recording notice: every script the
+    campaign may run (its pinned version, else the published file) has one, or the run is
+    refused in one line naming the script's line.  Returns how many scripts were checked; a
+    script with no file is left to the call that needs it, as before."""
+    versions = ScriptVersions(engine, campaign_id, scripts_dir)
+    checked = 0
+    for name, lang in sorted(set(stems)):
+        try:
+            source = versions.for_call(name, lang)
+        except ConfigError:
+            continue
+        try:
+            parse_script(source.text, name, lang, source.label, notice_required=True)
+        except ScriptError as exc:
+            raise ConfigError(
+                exc.what,
+                "the rules require telling the debtor the call is recorded: add recording_notice to "
+                "the script (duncall flow check --rules lists every problem)",
+            ) from None
+        checked += 1
+    return checked
 
 
 def parse_pin(value: str) -> tuple[str, int | None]:

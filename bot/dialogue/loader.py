@@ -63,7 +63,9 @@ def load_script(path: str | Path, *, notice_required: bool = False) -> Script:
     return _loaded(*check_script(path, notice_required=notice_required), str(path))
 
 
-def parse_script(text: str, name: str, lang: str, label: str | None = None) -> Script:
+def parse_script(
+    text: str, name: str, lang: str, label: str | None = None, *, notice_required: bool = False
+) -> Script:
     """Check and load a script from its text, as ``duncall flow check`` would the file
     ``<name>.<lang>.yaml``; raise ``ScriptError`` listing every problem.
 
@@ -71,7 +73,7 @@ def parse_script(text: str, name: str, lang: str, label: str | None = None) -> S
     """
     file_name = f"{name}.{lang}.yaml"
     origin = Path(label or file_name)
-    return _loaded(*check_text(text, origin, file_name), str(origin))
+    return _loaded(*check_text(text, origin, file_name, notice_required=notice_required), str(origin))
 
 
 def find_script(name_or_path: str, lang: str) -> Path:
