@@ -40,6 +40,8 @@ from dialer.inbound import Caller, end_inbound, find_caller, normalise, open_inb
 from dialer.messaging.replies import local_date
 from dialer.store.repo import read_account_view
 from duncall.compose import parts
+from duncall.compose.answer import link_messenger
+from duncall.compose.messaging import call_ports
 from duncall.scripts_runtime import CallScripts, RunScript
 from foundation.contract import AccountView, ConversationRecord, Disposition
 from foundation.log import kv, kv_pii
@@ -160,6 +162,7 @@ class InboundService:
         self.clock = clock
         self.on_call = on_call
         self.scripts = CallScripts(engine, None)
+        self.links = link_messenger(engine)  # "I'll text you a link", when SMS and links are configured
         self.active: set[asyncio.Task[InboundCall]] = set()
         self.taken = 0
 
@@ -241,6 +244,7 @@ class InboundService:
         number = caller.number or ""
         attempt_id = str(uuid.uuid4())
         account, run = await asyncio.to_thread(self._prepare, account_id, now)
+        ports = await call_ports(self.links, account_id)
         await asyncio.to_thread(open_inbound, self.engine, attempt_id, account_id, number, run.stem, now)
         log.info("inbound call", extra=kv(attempt_id=attempt_id, account_id=account_id, did=did))
         started = time.monotonic()
@@ -256,6 +260,7 @@ class InboundService:
                 self.bot.classifier,
                 machine=False,
                 loaded=inbound_script(run.script),
+                ports=ports,
             )
             record.script, record.script_version, record.script_sha256 = run.stem, run.version, run.sha256
         finally:

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from dialer.accounts.page import account_page
 from dialer.store.models import CallAttempt, PromiseRow
 from dialer.store.models.transcripts import TranscriptTurn
 from dialer.store.testing import temporary_database
@@ -43,7 +44,9 @@ DEBT_WORDS = re.compile(r"debt|balance|owe|overdue|past due|payment|\$|\d+\.\d\d
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     with temporary_database("sqlite", tmp_path) as eng:
-        summary = import_persona_accounts(eng, persona_accounts([PERSONAS["cooperative"]]))
+        summary = import_persona_accounts(
+            eng, persona_accounts([PERSONAS["cooperative"], PERSONAS["third_party"]])
+        )
         assert not summary.rejected
         yield eng
 
@@ -143,6 +146,31 @@ async def test_a_debtor_calling_back_is_verified_before_the_debt(
     with Session(engine) as s:
         promise = s.scalars(select(PromiseRow).where(PromiseRow.attempt_id == call.attempt_id)).one()
         assert (promise.amount, promise.channel) == (Decimal("200"), "call")
+        [entry] = [e for e in account_page(s, persona.account.account_id).timeline if e.channel == "call"]
+        assert (entry.kind, entry.direction, entry.attempt_id) == ("conversation", "inbound", call.attempt_id)
+
+
+async def test_someone_else_calling_from_the_debtors_phone_hears_nothing_about_a_debt(
+    ari: AriClient, engine: Engine, bot: parts.Bot
+) -> None:
+    # The debtor's spouse calls back from the debtor's number: asked for the debtor, told how to
+    # have him call; never the debt, and the call is on the account as an inbound attempt.
+    persona = PERSONAS["third_party"]
+    call = await call_in(ari, engine, bot, "third_party", persona.account.phone)
+    assert call.caller.account_id == persona.account.account_id
+    assert call.attempt_id is not None and call.record is not None
+    turns = stored_turns(engine, call.attempt_id)
+    said = [text for who, text in turns if who == "bot"]
+    assert any("David Miller" in text for text in said), said
+    assert not any(DEBT_WORDS.search(text) for text in said), said
+    assert "verified" not in call.record.path, call.record.path
+    with Session(engine) as s:
+        attempt = s.get_one(CallAttempt, call.attempt_id)
+        assert (attempt.direction, attempt.right_party, attempt.disposition) == (
+            "inbound",
+            False,
+            "third_party",
+        )
 
 
 async def test_a_caller_id_of_no_account_hears_nothing_about_a_debt(

@@ -96,6 +96,7 @@ class TimelineEntry:
     attempt_id: str = ""
     number: str = ""
     callback_at: dt.datetime | None = None
+    direction: str = "outbound"  # a call: inbound when the debtor called us (dialer.inbound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,7 @@ def _timeline(session: Session, account_id: str) -> list[TimelineEntry]:
                 attempt_id=a.attempt_id,
                 number=a.number,
                 callback_at=_utc(a.callback_at) if a.callback_at else None,
+                direction=a.direction,
             )
         )
     if inspect(session.get_bind()).has_table(MessageRow.__tablename__):

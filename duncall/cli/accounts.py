@@ -287,7 +287,10 @@ def _show(args: argparse.Namespace) -> int:
             said = f"  {e.disposition}" if e.disposition else ""
             why = f"  guard: {','.join(e.reasons)}" if e.reasons else ""
             back = f"  call back {e.callback_at:%Y-%m-%d %H:%M}Z" if e.callback_at else ""
-            print(f"{e.at:%Y-%m-%d %H:%M}Z  {e.channel}  {e.kind:<12} {e.outcome or '-'}{said}{why}{back}")
+            into = "  (inbound)" if e.direction == "inbound" else ""
+            print(
+                f"{e.at:%Y-%m-%d %H:%M}Z  {e.channel}  {e.kind:<12} {e.outcome or '-'}{said}{why}{back}{into}"
+            )
     return 0
 
 
