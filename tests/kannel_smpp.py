@@ -157,9 +157,11 @@ async def kannel_over_smpp(tmp_path: Path, console_port: int) -> AsyncIterator[t
         await asyncio.to_thread(wait_port, ports["sendsms"], smsbox, "smsbox")
         yield config, carrier
     finally:
-        for proc in reversed(procs):
+        # smsbox, then the SMSC, then bearerbox: a bearerbox still bound over SMPP took over 10 s
+        # to stop after its first message; once the SMSC has gone it stops at once.
+        order = [procs[2], procs[0], procs[1]] if len(procs) == 3 else list(reversed(procs))
+        for proc in order:
             proc.terminate()
-        for proc in procs:
             try:
                 await asyncio.to_thread(proc.wait, 10)
             except subprocess.TimeoutExpired:

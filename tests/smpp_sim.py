@@ -41,6 +41,13 @@ def _text(event: Any) -> str:
 
 
 async def _receipt(esme: Any, event: Any, message_id: str, state: str, err: str) -> None:
+    try:
+        await _send_receipt(esme, event, message_id, state, err)
+    except smpp34.SmppError:
+        pass  # the ESME unbound before its receipt: as a carrier would, drop it
+
+
+async def _send_receipt(esme: Any, event: Any, message_id: str, state: str, err: str) -> None:
     await asyncio.sleep(RECEIPT_DELAY_S)
     body = (
         f"id:{message_id} sub:001 dlvrd:{'001' if state == 'DELIVRD' else '000'} submit date:2612071200 "
