@@ -122,6 +122,12 @@ class Settings(BaseSettings):
         "loopback over plain HTTP (otherwise it refuses every request there). The proxy must send "
         "`X-Forwarded-Proto` and `X-Forwarded-For`, and the console then sends HSTS.",
     )
+    console_sip_ws: str = Field(
+        default="ws://127.0.0.1:8088/ws",
+        description="Where the desk page's softphone reaches the PBX: SIP over WebSocket (Asterisk's "
+        "HTTP server `/ws`; `wss://…` in production). The console's Content-Security-Policy lets its "
+        "pages connect there and nowhere else beyond the console.",
+    )
     console_origins: str = Field(
         default="",
         description="Comma-separated extra origins (`https://console.example.com`) the console accepts "
