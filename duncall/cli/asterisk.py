@@ -23,9 +23,28 @@ def register(sub: Any) -> None:
     r.add_argument("out", help="folder to write (e.g. deploy/asterisk)")
     r.add_argument("--user", default="duncall", help="ARI user name (password from DUNCALL_ARI_PASSWORD)")
     r.set_defaults(func=_render)
+    t = asub.add_parser(
+        "trunk",
+        help="render the carrier trunk (PJSIP/{number}@carrier) from DUNCALL_TRUNK_* and reload PJSIP",
+    )
+    t.add_argument("--out", help="write the trunk's PJSIP include to this file instead (your own Asterisk)")
+    t.set_defaults(func=_trunk)
     c = asub.add_parser("cli", help="run one Asterisk CLI command")
     c.add_argument("command")
     c.set_defaults(func=_cli)
+
+
+def _trunk(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from duncall.sandbox import trunk
+
+    if args.out:
+        trunk.write_include(Path(args.out), trunk.trunk_config())
+        print(f"asterisk: trunk {trunk.TRUNK} written to {args.out} (include it from pjsip.conf)")
+        return 0
+    print(f"asterisk: {trunk.apply_sandbox()}")
+    return 0
 
 
 def _up(args: argparse.Namespace) -> int:
