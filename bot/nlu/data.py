@@ -1,7 +1,8 @@
 """The labeled utterances in ``data/nlu/<lang>/`` and what training makes of them.
 
-``train.tsv`` is what models learn from; ``heldout.tsv`` was written apart from it
-and is only ever scored.  Each line is ``intent<TAB>utterance``; ``#`` starts a
+``train.tsv`` is what models learn from; ``heldout.tsv`` (the dev set) and
+``frozen.tsv`` (written apart from everything else and never edited to raise a
+score) are only ever scored.  Each line is ``intent<TAB>utterance``; ``#`` starts a
 comment.  The hash of the training files (and of the training recipe version)
 names the built artifact, so editing the data makes the next load rebuild.
 """
@@ -19,6 +20,10 @@ from foundation.errors import ConfigError
 
 LANGS = ("en", "zh")
 LABELS: tuple[Intent, ...] = tuple(Intent)
+TRAIN_SPLIT = "train"
+# Scored, never learned from: training reads TRAIN_SPLIT alone (``training_examples``).
+SCORED_SPLITS = ("heldout", "frozen")
+SPLITS = (TRAIN_SPLIT, *SCORED_SPLITS)
 # Bump when the training recipe changes so old artifacts are not reused.
 RECIPE_VERSION = "1"
 
@@ -48,7 +53,9 @@ def check_lang(lang: str) -> str:
 
 
 def load(lang: str, split: str, root: Path | None = None) -> list[Example]:
-    """``split`` is ``train`` or ``heldout``."""
+    """``split`` is one of ``SPLITS``: ``train``, ``heldout`` or ``frozen``."""
+    if split not in SPLITS:
+        raise ConfigError(f"unknown NLU data set {split!r}", f"use one of {', '.join(SPLITS)}")
     path = (root or data_dir()) / check_lang(lang) / f"{split}.tsv"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -69,6 +76,11 @@ def load(lang: str, split: str, root: Path | None = None) -> list[Example]:
             ) from None
         examples.append(Example(normalize(text, lang), intent))
     return examples
+
+
+def training_examples(lang: str, root: Path | None = None) -> list[Example]:
+    """What a model learns from: ``train.tsv`` only, never a scored set."""
+    return load(lang, TRAIN_SPLIT, root)
 
 
 def normalize(text: str, lang: str) -> str:

@@ -39,7 +39,7 @@ from torch import nn
 from transformers import AutoTokenizer, BertConfig, BertModel
 from transformers.utils import logging as hf_logging
 
-from bot.nlu.data import LABELS, Example, augment, check_lang, data_hash, load
+from bot.nlu.data import LABELS, Example, augment, check_lang, data_hash, training_examples
 from foundation import paths
 from foundation.contract import Intent
 from foundation.errors import ConfigError
@@ -302,7 +302,7 @@ def _initial(lang: str, train: list[Example]) -> tuple[IntentNet, Tokens, str]:
 
 
 def train(lang: str, seed: int = SEED, progress: bool = False, recipe: Recipe | None = None) -> IntentModel:
-    """Train ``lang``'s model from data/nlu/<lang>/train.tsv (never the held-out set)."""
+    """Train ``lang``'s model from data/nlu/<lang>/train.tsv (never a scored set)."""
     check_lang(lang)
     recipe = recipe or RECIPES[lang]
     _seed(seed)
@@ -311,7 +311,7 @@ def train(lang: str, seed: int = SEED, progress: bool = False, recipe: Recipe | 
     # Mandarin model trains as fast on one and is far less hurt by other load.
     torch.set_num_threads(recipe.threads or threads)
     rng = random.Random(seed)
-    originals = load(lang, "train")
+    originals = training_examples(lang)
     examples = augment(originals, lang, rng, recipe.augment_copies)
     net, tokens, kind = _initial(lang, examples)
     label_index = {label: i for i, label in enumerate(LABELS)}

@@ -13,6 +13,7 @@ from typing import Any
 from duncall.cli.tty import stdin_hint
 
 LANG_CHOICES = ("en", "zh")
+SET_CHOICES = ("heldout", "frozen")
 MAX_UTTERANCE_CHARS = 1000
 
 
@@ -41,8 +42,18 @@ def register(sub: Any) -> None:
     classify.add_argument("--grammar", default=None, help="the dialogue state's grammar, e.g. confirm")
     classify.set_defaults(func=_classify)
 
-    evaluate = actions.add_parser("eval", help="accuracy and confusions on the held-out set")
+    evaluate = actions.add_parser(
+        "eval", help="accuracy, per-intent recall, confusion matrix and latency on a scored set"
+    )
     evaluate.add_argument("--lang", choices=LANG_CHOICES, action="append")
+    evaluate.add_argument(
+        "--set",
+        dest="sets",
+        choices=SET_CHOICES,
+        action="append",
+        help="heldout (the dev set, the default) or frozen (written apart, never tuned on); repeatable",
+    )
+    evaluate.add_argument("--misses", action="store_true", help="also print every misclassified utterance")
     evaluate.set_defaults(func=_evaluate)
 
 
@@ -65,6 +76,8 @@ def _train(args: argparse.Namespace) -> int:
         directory = model.build(lang, progress=True)
         report = evaluate(lang)
         print(f"{lang}: held-out accuracy {report.accuracy:.1%} ({report.total} utterances) → {directory}")
+        frozen = evaluate(lang, split="frozen")
+        print(f"{lang}: frozen-set accuracy {frozen.accuracy:.1%} ({frozen.total} utterances)")
     return 0
 
 
@@ -133,8 +146,18 @@ def _number(value: Any) -> int | float | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from bot.nlu.classifier import NluClassifier
     from bot.nlu.evaluate import evaluate
 
     for lang in args.lang or LANG_CHOICES:
-        print(evaluate(lang).render())
+        classifier = NluClassifier(langs=(lang,))
+        classifier.preload()
+        for split in args.sets or ("heldout",):
+            report = evaluate(lang, classifier, split)
+            print(report.render())
+            print(report.render_recall())
+            print(report.render_matrix())
+            if args.misses:
+                for text, true, predicted in report.misses:
+                    print(f"    miss: {true} → {predicted}: {text}")
     return 0
