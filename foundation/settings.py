@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         description="ASR engine for every language (`vosk`, `pocketsphinx`, …) or per language "
         "(`en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk`). Default: PocketSphinx for en, Vosk otherwise.",
     )
+    tts_en: Literal["piper", "espeak"] = Field(
+        default="piper",
+        description="English voice of the bot: `piper` (Piper's neural en_US joe voice, offline) or "
+        "`espeak` (espeak-ng). Mandarin always speaks through espeak-ng.",
+    )
     asr_workers: int | None = Field(
         default=None,
         description=f"PocketSphinx worker processes, 0 to {MAX_ASR_WORKERS} (0: decode in the bot's "
@@ -254,6 +259,34 @@ class Settings(BaseSettings):
         default="03:30",
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
         description="Local time (HH:MM, the host's zone) at which `duncall purge --daily` runs each day.",
+    )
+
+    # The carrier trunk debtors are dialled through (PJSIP/<number>@carrier), rendered into
+    # Asterisk's PJSIP configuration by `duncall asterisk trunk`.
+    trunk_host: str = Field(
+        default="127.0.0.1",
+        pattern=r"^[A-Za-z0-9.-]{1,253}$",
+        description="The carrier's SIP host (name or IPv4 address). Default: the sandbox's sipp carrier.",
+    )
+    trunk_port: int = Field(default=5070, ge=1, le=65535, description="The carrier's SIP port (UDP).")
+    trunk_auth: Literal["ip", "registration"] = Field(
+        default="ip",
+        description="How the carrier knows us: `ip` (it trusts our address; its calls are matched by "
+        "its host) or `registration` (we register with the digest credentials below).",
+    )
+    trunk_username: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._+-]{1,64}$",
+        description="Digest user name the carrier gave us; unset: no digest authentication.",
+    )
+    trunk_password: SecretStr | None = Field(
+        default=None, description="Digest password the carrier gave us. Secret."
+    )
+    trunk_local_port: int = Field(
+        default=5160,
+        ge=1024,
+        le=65535,
+        description="UDP port of the sandbox's SIP transport for the trunk (bound to 127.0.0.1 only).",
     )
 
     # What a unit of work costs the agency, for the KPI "cost per unit collected" (duncall kpi).
