@@ -19,11 +19,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.accounts.page import account_page
+from dialer.accounts.state import write_reply_result
+from dialer.assignment.worklist import build
 from dialer.messaging.guard import MessageGuard
 from dialer.messaging.kannel import KannelSender
 from dialer.messaging.model import Channel
 from dialer.messaging.send import Messenger
 from dialer.messaging.templates import TemplateSet
+from dialer.policy import DEFAULT_RULES
 from dialer.policy.config import load_preset
 from dialer.policy.replies import ReplyAction, ReplyReading, decide_reply
 from dialer.store.models import (
@@ -40,6 +43,8 @@ from dialer.store.testing import temporary_database
 from duncall.console.app import create_app
 from duncall.console.settings import ConsoleSettings
 from foundation.contract import Intent
+from tests.test_assignment_worklist import NOW as WORK_NOW
+from tests.test_assignment_worklist import RULES, STRATEGY, _setup
 from tests.test_messages_sms import TOKEN, FakeSmsc, free_port, kannel, until
 
 pytestmark = [pytest.mark.slow]
@@ -198,3 +203,24 @@ def test_a_reading_below_the_floor_changes_nothing() -> None:
         assert decide_reply(ReplyReading(Intent.PROMISE_TO_PAY, 0.9, date, amount), today).action is (
             ReplyAction.FOLLOW_UP
         )
+
+
+@pytest.mark.unit
+def test_a_reply_for_a_collector_is_a_callback_due_on_the_worklist(tmp_path: Path) -> None:
+    with temporary_database("sqlite", tmp_path) as eng:
+        _setup(eng, tmp_path)
+        before = {i.account_id: i for i in build(eng, "solo", RULES, STRATEGY, DEFAULT_RULES, WORK_NOW)}
+        assert not before["W-2"].callback_due
+        question = decide_reply(ReplyReading(Intent.ASK_AMOUNT, 0.97), WORK_NOW.date())
+        with Session(eng) as db, db.begin():
+            write_reply_result(db, "W-2", "+12125550102", question, "how much do i owe", WORK_NOW)
+        items = build(eng, "solo", RULES, STRATEGY, DEFAULT_RULES, WORK_NOW)
+        order = [i.account_id for i in items]
+        assert {i.account_id: i for i in items}["W-2"].callback_due
+        assert order.index("W-2") < order.index("W-1")  # a callback due comes before a broken promise
+        with Session(eng) as db, db.begin():
+            [follow_up] = db.scalars(select(FollowUpRow)).all()
+            assert (follow_up.reason, follow_up.detail) == ("question: how much is owed", "how much do i owe")
+            follow_up.done_at, follow_up.done_by = WORK_NOW, "ann"
+        after = {i.account_id: i for i in build(eng, "solo", RULES, STRATEGY, DEFAULT_RULES, WORK_NOW)}
+        assert not after["W-2"].callback_due
