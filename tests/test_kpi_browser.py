@@ -7,12 +7,15 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy.orm import Session
 from test_console_browser import browser, login, page, serve, shot
 from test_console_fixtures import ConsoleEnv, make_env
 from test_kpi import seed
 
+from dialer.analytics.experiments_store import create
 from dialer.analytics.load import load_portfolio
 from dialer.analytics.portfolio import simulate
+from dialer.analytics.report import default_buckets
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "page"]  # the shared fixtures, used by name
@@ -37,7 +40,8 @@ def test_a_supervisor_reads_the_week_and_narrows_it_to_a_creditor(
     p.goto(f"{base}/dashboard?{WEEK}")  # type: ignore[attr-defined]
     p.wait_for_selector("body[data-ready='1']")  # type: ignore[attr-defined]
     assert p.input_value("#filters input[name=from]") == "2026-01-05"  # type: ignore[attr-defined]
-    assert p.locator("svg[data-chart]").count() == 4  # type: ignore[attr-defined]
+    assert p.locator("svg[data-chart]").count() == 5  # type: ignore[attr-defined]
+    assert p.locator("svg[data-chart=rolls]").count() == 1  # type: ignore[attr-defined]
     assert p.inner_text(".tile[data-kpi=contact_rate] strong") == "66.7%"  # type: ignore[attr-defined]
     assert p.inner_text(".tile[data-kpi=collected] strong") == "550.00"  # type: ignore[attr-defined]
     box = p.locator("svg[data-chart=funnel]").bounding_box()  # type: ignore[attr-defined]
@@ -68,6 +72,14 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = make_env(tmp_path_factory.mktemp("kpi-browser-sim"))
     portfolio = simulate(250, start=dt.date(2026, 3, 1), days=60, seed=5)
     load_portfolio(env.engine, portfolio, now=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    # A champion/challenger test started with the portfolio, so the board shows its arms.
+    with Session(env.engine) as db, db.begin():
+        create(
+            db, experiment_id="early-v2", champion="early_collection_en", challenger="mid_collection_en",
+            share=0.5, seed=1, creditor=None, buckets=default_buckets(),
+            now=dt.datetime(2026, 3, 1, tzinfo=dt.UTC), by="supervisor",
+            audit=lambda session, action, target, detail: None,
+        )  # fmt: skip
     with serve(env.app, "kpi-sim-server") as base:
         yield base
     env.close()
@@ -84,4 +96,7 @@ def test_a_simulated_portfolio_reads_at_a_glance(simulated: str, page: object) -
     )
     assert hours and set(hours) <= set(range(8, 21))
     assert int(p.inner_text(".tile[data-kpi=dialled] strong")) > 1000  # type: ignore[attr-defined]
+    # The roll-rate matrix and the experiment's two arms with their intervals.
+    assert p.locator("svg[data-chart=rolls] rect[data-rate]:not([data-rate=''])").count() > 0  # type: ignore[attr-defined]
+    assert p.locator("section[data-experiment=early-v2] tr[data-arm]").count() == 2  # type: ignore[attr-defined]
     shot(p, "kpi-dashboard-simulated")

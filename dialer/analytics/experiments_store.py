@@ -78,8 +78,18 @@ def create(
         .join(ExperimentRow, ExperimentRow.experiment_id == ExperimentAssignmentRow.experiment_id)
         .where(ExperimentRow.status == RUNNING)
     )
-    query = select(Account.account_id, Account.due_date, Account.days_past_due).where(
-        Account.balance > 0, Account.account_id.not_in(busy)
+    # Open at ``now``: owing then (the balance now plus what was paid after ``now``, which is
+    # nothing unless ``now`` is in the past, as in a simulation replayed).
+    later = (
+        select(PaymentRow.account_id, func.sum(PaymentRow.amount).label("paid"))
+        .where(PaymentRow.paid_at > now)
+        .group_by(PaymentRow.account_id)
+        .subquery()
+    )
+    query = (
+        select(Account.account_id, Account.due_date, Account.days_past_due)
+        .outerjoin(later, later.c.account_id == Account.account_id)
+        .where(Account.balance + func.coalesce(later.c.paid, 0) > 0, Account.account_id.not_in(busy))
     )
     if creditor is not None:
         query = query.where(Account.creditor_id == creditor)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     exists,
     func,
     literal,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -52,7 +54,7 @@ from dialer.store.models import (
     PromiseRow,
     PromiseStatus,
 )
-from dialer.store.models.analytics import AttemptFact, PromiseFact
+from dialer.store.models.analytics import AttemptFact, AttemptRollup, PromiseFact
 from dialer.store.models.transcripts import CallRecording
 from foundation.contract import CallOutcome, Disposition
 
@@ -252,7 +254,15 @@ def refresh_facts(conn: Connection, *, full: bool = False) -> None:
     ]  # fmt: skip
     stmt: Any
     if dialect == "postgresql":
-        stmt = pg_insert(AttemptFact).from_select(columns, source).on_conflict_do_nothing()
+        # Inserted marked, and summed into the rollup by the same statement (a data-modifying CTE).
+        inserted = (
+            pg_insert(AttemptFact)
+            .from_select([*columns, "rolled"], source.add_columns(literal_column("1")))
+            .on_conflict_do_nothing()
+            .returning(*(AttemptFact.__table__.c[name] for name in ROLLUP_FROM))
+            .cte("new_facts")
+        )
+        stmt = _rollup_upsert(dialect, inserted).add_cte(inserted)
     else:
         stmt = sqlite_insert(AttemptFact).from_select(columns, source).on_conflict_do_nothing()
     conn.execute(stmt)
@@ -281,6 +291,75 @@ def refresh_facts(conn: Connection, *, full: bool = False) -> None:
     ]  # fmt: skip
     insert_promise = pg_insert(PromiseFact) if dialect == "postgresql" else sqlite_insert(PromiseFact)
     conn.execute(insert_promise.from_select(promise_columns, promise_source).on_conflict_do_nothing())
+    _roll_up(conn, rebuild=full)
+
+
+# The rollup's key columns and the facts they come from (a missing value is '' or -1 there).
+ROLLUP_KEYS = (
+    ("creditor_id", "''"), ("campaign_id", "''"), ("stage", "''"), ("script", "''"), ("script_version", "-1"),
+)  # fmt: skip
+ROLLUP_SUMS = ("answered", "right_party", "abandoned", "handled", "handle_s", "line_s")
+
+
+def _utc_day(dialect: str, stamp: Any) -> ColumnElement[Any]:
+    """The UTC day of a stored time (SQLite keeps UTC text; PostgreSQL converts explicitly)."""
+    if dialect == "sqlite":
+        return func.date(stamp)
+    return cast(func.timezone(literal_column("'UTC'"), stamp), Date)
+
+
+ROLLUP_FROM = ("local_day", "dialed_at", *(n for n, _ in ROLLUP_KEYS), "local_weekday", *ROLLUP_SUMS)
+
+
+def _rollup_upsert(dialect: str, facts: Any, *where: ColumnElement[bool]) -> Any:
+    """Add the sums of ``facts`` (the facts table, or new facts returned by their insert) to the rollup."""
+    f = facts.c
+    r = AttemptRollup.__table__
+    keys = [func.coalesce(f[name], literal_column(missing)).label(name) for name, missing in ROLLUP_KEYS]
+    utc_day = _utc_day(dialect, f.dialed_at).label("utc_day")
+    source = (
+        select(
+            f.local_day,
+            utc_day,
+            *keys,
+            func.max(f.local_weekday).label("local_weekday"),
+            func.count().label("dialled"),
+            *(func.sum(f[name]).label(name) for name in ROLLUP_SUMS),
+        )
+        .select_from(facts)
+        .where(*where)
+        .group_by(f.local_day, utc_day, *keys)
+    )
+    columns = ["local_day", "utc_day", *(n for n, _ in ROLLUP_KEYS), "local_weekday", "dialled", *ROLLUP_SUMS]
+    insert = pg_insert(AttemptRollup) if dialect == "postgresql" else sqlite_insert(AttemptRollup)
+    stmt = insert.from_select(columns, source)
+    return stmt.on_conflict_do_update(
+        index_elements=["local_day", "utc_day", *(n for n, _ in ROLLUP_KEYS)],
+        set_={name: r.c[name] + stmt.excluded[name] for name in ("dialled", *ROLLUP_SUMS)},
+    )
+
+
+def rebuild_rollup(conn: Connection) -> None:
+    """``attempt_rollup`` from every fact again (after a recount, a purge, or facts copied in)."""
+    conn.execute(delete(AttemptRollup))
+    conn.execute(_rollup_upsert(conn.dialect.name, AttemptFact.__table__))
+    conn.execute(update(AttemptFact).where(AttemptFact.rolled == 0).values(rolled=1))
+
+
+def _roll_up(conn: Connection, *, rebuild: bool = False) -> None:
+    """Add the facts not yet in ``attempt_rollup`` (``rolled = 0``) to it and mark them.
+
+    On PostgreSQL new facts are added to the rollup by the statement that inserts them (marked
+    already), so this finds none there: marking a million rows one by one would outlast the
+    statement timeout on a first count.  SQLite inserts them unmarked and marks them here.
+    """
+    if rebuild:
+        rebuild_rollup(conn)
+        return
+    conn.execute(
+        _rollup_upsert(conn.dialect.name, AttemptFact.__table__, AttemptFact.__table__.c.rolled == 0)
+    )
+    conn.execute(update(AttemptFact).where(AttemptFact.rolled == 0).values(rolled=1))
 
 
 # -- the queries ---------------------------------------------------------------------------------
@@ -357,8 +436,54 @@ def _grouped(stmt: Select[Any], dims: list[Any]) -> Select[Any]:
     return stmt.group_by(*keys) if keys else stmt
 
 
+ROLLUP_CUTS = frozenset(
+    {"day", "week", "weekday", "creditor", "campaign", "stage", "script", "script_version", "channel"}
+)
+
+
+def _rollup_select(
+    dialect: str, q: KpiQuery, by: Sequence[str], utc_days: tuple[dt.date, dt.date] | None = None
+) -> Select[Any]:
+    """``attempts_select`` from ``attempt_rollup``: the same numbers from a row per day and cut;
+    with ``utc_days`` (first, last), the calls dialled on those UTC days instead of the period."""
+    r = AttemptRollup.__table__
+    c = r.c
+    # The stored '' and -1 read back as missing; constants as literals (see ``local_part``).
+    columns: dict[str, Any] = {
+        "day": c.local_day,
+        "weekday": c.local_weekday,
+        "creditor": func.nullif(c.creditor_id, literal_column("''")),
+        "campaign": func.nullif(c.campaign_id, literal_column("''")),
+        "stage": func.nullif(c.stage, literal_column("''")),
+        "script": func.nullif(c.script, literal_column("''")),
+        "script_version": func.nullif(c.script_version, literal_column("-1")),
+        "channel": literal_column(f"'{CALL}'"),
+    }
+    dims = [(_fact_week(dialect, r) if d == "week" else columns[d]).label(d) for d in by]
+    wanted = (
+        (c.creditor_id, q.creditor),
+        (c.campaign_id, q.campaign),
+        (c.stage, q.stage),
+        (c.script, q.script),
+    )
+    stmt = select(
+        *dims,
+        func.coalesce(func.sum(c.dialled), 0).label("dialled"),
+        *(func.coalesce(func.sum(c[name]), 0).label(name) for name in ROLLUP_SUMS),
+    ).where(*[col == value for col, value in wanted if value is not None])
+    if utc_days is None:
+        stmt = stmt.where(c.local_day.between(q.first, q.last))
+    else:
+        stmt = stmt.where(c.utc_day.between(*utc_days))
+    return _grouped(stmt, dims)
+
+
 def attempts_select(dialect: str, q: KpiQuery, by: Sequence[str], *, period: bool = True) -> Select[Any]:
-    """Dialled, answered, right-party, abandoned attempts and handle seconds, per cut."""
+    """Dialled, answered, right-party, abandoned attempts and handle seconds, per cut.
+
+    A period's cut that needs neither the hour nor the account reads ``attempt_rollup``."""
+    if period and set(by) <= ROLLUP_CUTS:
+        return _rollup_select(dialect, q, by)
     f = AttemptFact.__table__.c
     dims = _fact_dims(dialect, by)
     stmt = (
@@ -407,11 +532,13 @@ def promises_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]
 def payments_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]:
     """Amount collected by the debtor's local day of payment, cut through its promise's attempt.
 
-    Payments are few beside attempts: their local time is converted in the query.  Its channel
-    is ``call`` when its promise was taken on a call, else that of the message whose payment
-    link it came through (None: neither).
+    Payments are few beside attempts: their local time is converted in the query.  The promise's
+    cut columns are read from ``promise_facts`` (as many rows as promises, not a year of
+    attempts).  Its channel is ``call`` when its promise was taken on a call, else that of the
+    message whose payment link it came through (None: neither).
     """
-    f = AttemptFact.__table__.c
+    pft = PromiseFact.__table__
+    f = pft.c
     pay = PaymentRow.__table__.c
     zone = Account.timezone
     link = PaymentLinkRow.__table__.c
@@ -424,22 +551,20 @@ def payments_select(dialect: str, q: KpiQuery, by: Sequence[str]) -> Select[Any]
         elif d == "channel":
             dims.append(
                 case(
-                    (f.attempt_id.is_not(None), literal_column(f"'{CALL}'")), else_=MessageRow.channel
+                    (f.promise_id.is_not(None), literal_column(f"'{CALL}'")), else_=MessageRow.channel
                 ).label(d)
             )
         else:
-            dims.extend(_fact_dims(dialect, (d,)))
-    joined = (
-        PaymentRow.__table__.join(Account.__table__, Account.account_id == pay.account_id)
-        .outerjoin(PromiseRow.__table__, PromiseRow.promise_id == pay.promise_id)
-        .outerjoin(AttemptFact.__table__, f.attempt_id == PromiseRow.attempt_id)
+            dims.extend(_fact_dims(dialect, (d,), pft))
+    joined = PaymentRow.__table__.join(Account.__table__, Account.account_id == pay.account_id).outerjoin(
+        pft, f.promise_id == pay.promise_id
     )
     if "channel" in by:
         joined = joined.outerjoin(PaymentLinkRow.__table__, link.payment_id == pay.payment_id).outerjoin(
             MessageRow.__table__, MessageRow.message_id == link.message_id
         )
     joined = _with_collector(joined, pay.account_id, by)
-    filters = _fact_filters(replace(q, creditor=None))
+    filters = _fact_filters(replace(q, creditor=None), pft)
     if q.creditor is not None:
         filters.append(Account.creditor_id == q.creditor)
     stmt = (
@@ -531,6 +656,18 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(MONEY_CENTS)
 
 
+def _window_select(
+    dialect: str, q: KpiQuery, cuts: Sequence[str], at: dt.datetime, span: dt.timedelta
+) -> Select[Any]:
+    """Attempts dialled in [at - span, at): whole UTC days (``at`` is a midnight, ``span`` whole
+    days), so the rollup's UTC days answer it exactly when the cut allows."""
+    if set(cuts) <= ROLLUP_CUTS and at.time() == dt.time() and span % dt.timedelta(days=1) == dt.timedelta():
+        return _rollup_select(dialect, q, cuts, ((at - span).date(), at.date() - dt.timedelta(days=1)))
+    return attempts_select(dialect, q, cuts, period=False).where(
+        AttemptFact.dialed_at >= at - span, AttemptFact.dialed_at < at
+    )
+
+
 def count_facts(engine: Engine, q: KpiQuery, prices: Prices | None = None) -> KpiCounts:
     """Every count of ``q``, per cut, with the total, the abandonment windows and the cost at ``prices``."""
     prices = prices or Prices()
@@ -560,9 +697,7 @@ def count_facts(engine: Engine, q: KpiQuery, prices: Prices | None = None) -> Kp
         # The total's windows under the key (), the cut's (if it has non-time columns) under theirs.
         for cuts in {window_by, ()}:
             for name, span in ABANDON_WINDOWS:
-                stmt = attempts_select(dialect, q, cuts, period=False).where(
-                    AttemptFact.dialed_at >= at - span, AttemptFact.dialed_at < at
-                )
+                stmt = _window_select(dialect, q, cuts, at, span)
                 for row in conn.execute(stmt).mappings():
                     w = windows.setdefault(tuple(row[d] for d in cuts), Windows(at))
                     w.answered[name] = int(row["answered"])
