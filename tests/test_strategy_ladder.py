@@ -437,3 +437,29 @@ def test_duncall_strategy_ladder_dry_run_prints_each_accounts_step_and_why(
     assert "validation_notice" in lines["L-WALK"] and "would_write_letter" in lines["L-WALK"]
     assert "collection_letter on 2027-01-01" in lines["L-SHAN"]
     assert not letters.exists()
+
+
+@pytest.mark.unit
+def test_a_ladder_that_holds_calls_lets_the_messages_go_first() -> None:
+    import dataclasses
+
+    from dialer.strategy.model import AccountState, History
+    from dialer.strategy.policy import next_action
+
+    text = (strategies_dir() / "default.yaml").read_text(encoding="utf-8")
+    held = parse_strategy(text.replace("hold_calls: false", "hold_calls: true"), "held.yaml")
+    plain = parse_strategy(text, "default.yaml")
+    state = AccountState("A-1", "en", Decimal("120.00"), DUE, None, timezone=NY, currency="USD")
+    now = dt.datetime.combine(day(-3), AT_1430, tzinfo=dt.UTC)
+    assert next_action(plain, state, History(), now).not_before == now  # the pre_due stage calls now
+    action = next_action(held, state, History(), now)
+    assert action.not_before == dt.datetime(2026, 12, 18, 5, 0, tzinfo=dt.UTC)  # midnight in New York
+    assert "calls start on 2026-12-18 (bot_call)" in action.reason
+    later = next_action(held, state, History(), now + dt.timedelta(days=5))
+    assert later.not_before == now + dt.timedelta(days=5)
+    assert (
+        next_action(
+            held, dataclasses.replace(state, due_date=None, days_past_due=-3), History(), now
+        ).not_before
+        == now
+    )

@@ -108,6 +108,7 @@ def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tupl
         risk_segment=account.risk_segment,
         timezone=account.timezone,
         flags=flags,
+        currency=account.currency,
     )
     since = now - dt.timedelta(days=HISTORY_DAYS)
     attempts = session.scalars(

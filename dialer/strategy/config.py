@@ -141,6 +141,7 @@ class LadderConfig(Strict):
         default_factory=lambda: [StopKind.REPLY, StopKind.PROMISE, StopKind.PAYMENT]
     )
     catch_up_days: int = Field(default=2, ge=0, le=30)
+    hold_calls: bool = False  # no call before the first call step's day
     steps: list[StepConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -175,6 +176,7 @@ class LadderConfig(Strict):
                 for s in self.steps
             ),
             catch_up_days=self.catch_up_days,
+            hold_calls=self.hold_calls,
         )
 
 

@@ -100,6 +100,14 @@ class LadderStep:
 class Ladder:
     steps: tuple[LadderStep, ...]  # ordered by ``at``
     catch_up_days: int = 2
+    hold_calls: bool = False  # no call before the first call step's day (the messages go first)
+
+    def first_call_day(self, due_date: dt.date, currency: str, language: str) -> tuple[dt.date, str] | None:
+        """The day the ladder's first call step applying to the account falls on, and its name."""
+        for step in self.steps:
+            if step.channel.is_call and step.when.matches(currency, language):
+                return step_day(due_date, step), step.name
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,7 @@ class AccountState:
     risk_segment: str | None = None
     timezone: str | None = None
     flags: frozenset[AccountFlag] = frozenset()
+    currency: str = ""  # for the ladder's steps that apply by currency
 
 
 @dataclass(frozen=True, slots=True)

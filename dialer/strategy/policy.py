@@ -17,7 +17,8 @@ The order of the checks is the order of precedence:
 6. hardship said on the last conversation, or a partially kept latest promise (paying
    some but not all suggests instalments), routes to the installment script;
 7. attempt limits per stage and per day, then retry spacing by the last outcome,
-   push ``not_before`` later.
+   push ``not_before`` later; so does a ladder with ``hold_calls`` until its first call
+   step's day (the reminders by message go first).
 """
 
 from __future__ import annotations
@@ -143,6 +144,17 @@ def next_action(strategy: Strategy, account: AccountState, history: History, now
 
     candidates: list[tuple[dt.datetime, str]] = [(now, "ready")]
     candidates += holds
+    ladder = strategy.ladder
+    if ladder is not None and ladder.hold_calls and account.due_date is not None:
+        first = ladder.first_call_day(account.due_date, account.currency, account.language)
+        if first is not None:
+            day, name = first
+            candidates.append(
+                (
+                    dt.datetime.combine(day, dt.time(0), tzinfo=zone),
+                    f"the ladder's calls start on {day} ({name})",
+                )
+            )
 
     in_stage = [a for a in history.attempts if a.stage is stage.name]
     if len(in_stage) >= stage.max_attempts:
