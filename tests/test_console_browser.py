@@ -107,7 +107,7 @@ def shot(page: object, name: str) -> None:
         ("qa", "/calls", ["Calls", "Scripts", "KPIs"]),
         ("designer", "/scripts", ["Scripts"]),
         ("supervisor", "/live", ["Calls", "Scripts", "Live", "KPIs", "Admin"]),
-        ("admin", "/calls", ["Calls", "Scripts", "Live", "KPIs", "Admin"]),
+        ("admin", "/calls", ["Calls", "Scripts", "Live", "KPIs", "Desk", "Admin"]),
     ],
 )
 def test_each_role_logs_in_to_its_own_pages(

@@ -32,6 +32,7 @@ from duncall.console.routers import (
     admin,
     auth,
     calls,
+    desk,
     kpi,
     live,
     messages,
@@ -49,7 +50,7 @@ from foundation.log import kv
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-PAGES = ("login", "scripts", "editor", "calls", "call", "live", "admin", "dashboard")
+PAGES = ("login", "scripts", "editor", "calls", "call", "live", "admin", "dashboard", "desk")
 
 
 def _status(exc: DuncallError) -> int:
@@ -174,6 +175,7 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
         paylinks,
         privacy,
         portfolio,
+        desk,
     ):
         app.include_router(module.router)
     app.include_router(supervision.router)
@@ -182,7 +184,9 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Outermost: a refused origin or plain HTTP in the open is answered before anything else runs.
     app.add_middleware(
-        Hardening, settings=settings, csp=page_csp(sorted(STATIC_DIR.glob("*.html")), (GRAPH_STYLE,))
+        Hardening,
+        settings=settings,
+        csp=page_csp(sorted(STATIC_DIR.glob("*.html")), (GRAPH_STYLE,), connect=(settings.sip_ws_url,)),
     )
 
     # The API's map helps an attacker as much as a user: only for someone logged in.

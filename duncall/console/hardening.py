@@ -49,19 +49,21 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def page_csp(pages: Iterable[Path], extra_styles: Iterable[str] = ()) -> str:
+def page_csp(pages: Iterable[Path], extra_styles: Iterable[str] = (), connect: Iterable[str] = ()) -> str:
     """The policy of every console page: only our own files, plus the pages' inline blocks (and
-    ``extra_styles``, style blocks a page inserts, such as the script graph's) by hash."""
+    ``extra_styles``, style blocks a page inserts, such as the script graph's) by hash; ``connect``:
+    other places a page may open a connection to (the desk softphone's SIP WebSocket)."""
     scripts: set[str] = set()
     styles: set[str] = {_sha256(style) for style in extra_styles}
     for page in pages:
         for kind, body in _INLINE.findall(page.read_text(encoding="utf-8")):
             (scripts if kind == "script" else styles).add(_sha256(body))
+    connect_src = " ".join(["'self'", *connect])
     return (
         "default-src 'self'; "
         f"script-src 'self' {' '.join(sorted(scripts))}; "
         f"style-src 'self' {' '.join(sorted(styles))}; "
-        "img-src 'self' data:; media-src 'self'; connect-src 'self'; font-src 'self'; "
+        f"img-src 'self' data:; media-src 'self'; connect-src {connect_src}; font-src 'self'; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
 

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     ACCOUNTS_EDIT = "accounts_edit"  # set or clear an account's flags and its numbers' statuses
     KPI_READ = "kpi_read"  # the KPI dashboard and its numbers (amounts only with pii_read)
     PORTFOLIO_READ = "portfolio_read"  # collectors' portfolios and worklists (a collector: their own)
+    DESK_WORK = "desk_work"  # work calls at the desk page: ready / paused, the softphone, wrap-up
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -61,7 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     # A collector calls the debtors they hold: names and numbers, and their own worklist.
-    Role.COLLECTOR: frozenset({Permission.PII_READ, Permission.PORTFOLIO_READ}),
+    Role.COLLECTOR: frozenset({Permission.PII_READ, Permission.PORTFOLIO_READ, Permission.DESK_WORK}),
 }
 
 

@@ -51,6 +51,8 @@ class ConsoleSettings:
     cookie_secure: bool = False  # Secure even on loopback; it always is over HTTPS or beyond loopback
     # A TLS proxy is in front (DUNCALL_CONSOLE_TLS_PROXY): plain HTTP beyond loopback is then allowed.
     tls_proxy: bool = False
+    # The PBX's SIP WebSocket the desk page's softphone registers on (DUNCALL_CONSOLE_SIP_WS).
+    sip_ws_url: str = "ws://127.0.0.1:8088/ws"
     # Origins accepted for state changes and WebSockets besides the request's own Host.
     extra_origins: tuple[str, ...] = ()
     # QA reads transcripts (names masked) but never plays a recording, where the bot says the name.
@@ -102,6 +104,7 @@ def _protection_from_env() -> dict[str, object]:
         "tls_proxy": env.console_tls_proxy,
         "extra_origins": tuple(o.strip().rstrip("/") for o in env.console_origins.split(",") if o.strip()),
         "qa_transcript_only": env.console_qa_transcript_only,
+        "sip_ws_url": env.console_sip_ws,
     }
 
 

@@ -6,6 +6,7 @@ const NAV = [
   ["/scripts", "Scripts", "scripts_read"],
   ["/live", "Live", "live_read"],
   ["/dashboard", "KPIs", "kpi_read"],
+  ["/desk", "Desk", "desk_work"],
   ["/admin", "Admin", "audit_read"],
 ];
 
