@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Engine
 
 from dialer.agents.connect import ABANDON_MESSAGE, CONNECT_TIMEOUT_S, dial_agent, play_abandon_message, talk
+from dialer.agents.desk import WRAP_UP_WAIT_S, DeskPool
 from dialer.agents.pool import AgentPool
 from dialer.agents.record import abandon_ledger
 from dialer.call import RING_TIMEOUT_S, AnsweredCall, AnswerKind, AttemptResult
@@ -105,6 +106,7 @@ class AgentCampaignOptions:
     # detection already spent most of the regulators' 2 s): the model's grace is 0 here.
     pacing: PacingConfig = LIVE_PACING
     rules: tuple[AbandonRule, ...] = DEFAULT_RULES
+    wrap_up_wait_s: float = WRAP_UP_WAIT_S  # desks: how long a call's wrap-up is awaited before storing it
 
     def __post_init__(self) -> None:
         if self.mode is PacingMode.AGENTLESS:
@@ -159,7 +161,7 @@ async def run_agent_campaign(
     engine: Engine,
     targets: Sequence[DialTarget],
     gate: DialGate,
-    pool: AgentPool,
+    pool: AgentPool | DeskPool,
     options: AgentCampaignOptions,
     *,
     campaign_id: str,
@@ -208,7 +210,7 @@ async def run_agent_campaign(
             record.hangup_by = "bot"
             await ari.hangup(call.channel_id)
             return record
-        agent = pool.claim(attempt_id, time.monotonic())
+        agent = pool.claim(attempt_id, time.monotonic(), account_id=target.account_id)
         leg = None
         if agent is not None:
             try:
@@ -257,6 +259,13 @@ async def run_agent_campaign(
         # The dialer cannot tell who the agent spoke with: count it as a right-party conversation,
         # the side of the 7-day rule that never calls too soon.
         record.right_party = True
+        if isinstance(pool, DeskPool):
+            # A collector at a desk says what happened: stored with the attempt's end, in its transaction.
+            wrap = await pool.wrap_up(agent.agent_id, attempt_id, options.wrap_up_wait_s)
+            if wrap is not None:
+                wrap.apply(record)
+            else:
+                log.warning("no wrap-up from the desk in time", extra=kv(attempt_id=attempt_id))
         return record
 
     held = outage if outage is not None else Outage()
@@ -378,7 +387,7 @@ async def run_agent_campaign(
 class AgentDialing:
     """A campaign session's dialing by human agents (``dialer.campaign.session.run_session``)."""
 
-    def __init__(self, pool: AgentPool, options: AgentCampaignOptions) -> None:
+    def __init__(self, pool: AgentPool | DeskPool, options: AgentCampaignOptions) -> None:
         self.pool = pool
         self.options = options
         self.result = AgentCampaignResult()

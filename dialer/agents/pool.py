@@ -104,7 +104,7 @@ class AgentPool:
 
     # --- transitions -------------------------------------------------------------------
 
-    def claim(self, call_id: str, now_s: float) -> AgentSpec | None:
+    def claim(self, call_id: str, now_s: float, account_id: str = "") -> AgentSpec | None:
         """The longest-ready agent for ``call_id`` (now connecting), or None when nobody is ready."""
         ready = [a for a in self._agents.values() if a.state is AgentState.READY]
         if not ready:
