@@ -256,6 +256,8 @@ def test_the_console_shows_the_same_numbers_and_the_roll_matrix(tmp_path: Path) 
         assert rolls["rates"]["early"]["mid"] == 0.5 and rolls["cure_rate"] == pytest.approx(2 / 6)
         html = client.get(f"/api/kpi/dashboard?{week}").text
         assert 'data-chart="rolls"' in html and "cure rate 33.3%" in html
+        # Per collector: C1 (A-LA, A-UTC: 3 of 5 answered) and C2 (A-TYO: 1 of 1).
+        assert 'data-chart="collectors"' in html and ">C1<" in html and "60.0%" in html
         mid, paid = rolls["buckets"].index("mid"), rolls["columns"].index("paid")
         assert f'data-cell="{mid},{paid}" data-rate="0.5000"' in html
         assert "of 4 accounts" in html

@@ -158,6 +158,7 @@ def bars(
     series: dict[str, Sequence[float | None]],
     *,
     width: int = 640,
+    chart: str = "bars",
 ) -> str:
     """Rates side by side per group (a script, a campaign): one bar per series in each group."""
     bar_h, gap, top, left = 12, 10, 24, 170
@@ -180,4 +181,4 @@ def bars(
     for s, (colour, name) in enumerate(zip(PALETTE, series, strict=False)):
         body.append(f'<rect x="{left + s * 110}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>')
         body.append(f'<text x="{left + s * 110 + 14}" y="{legend_y}">{escape(name)}</text>')
-    return _svg(width, height, title, body, "bars")
+    return _svg(width, height, title, body, chart)

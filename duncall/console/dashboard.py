@@ -33,6 +33,7 @@ class Dashboard:
     money: bool
     rolls: RollMatrix | None = None
     experiments: list[dict[str, Any]] | None = None
+    collectors: list[dict[str, Any]] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +43,7 @@ class Dashboard:
             "scripts": self.scripts,
             "rolls": None if self.rolls is None else self.rolls.as_json(),
             "experiments": self.experiments,
+            "collectors": self.collectors,
         }
 
 
@@ -52,6 +54,7 @@ def build(engine: Engine, query: KpiQuery, *, money: bool, today: dt.date | None
     days = kpi_report(engine, replace(query, by=("day",)))
     heat = kpi_report(engine, replace(query, by=("weekday", "hour")))
     scripts = kpi_report(engine, replace(query, by=("script", "script_version")))
+    collectors = kpi_report(engine, replace(query, by=("collector",)))
     return Dashboard(
         query,
         whole.total(money=money),
@@ -61,6 +64,8 @@ def build(engine: Engine, query: KpiQuery, *, money: bool, today: dt.date | None
         money,
         roll_report(engine, query.first, query.last, today=today or query.last, creditor=query.creditor),
         [x.as_json() for x in summaries(engine) if x.experiment.status == "running"],
+        # Collectors who worked calls in the period (accounts held by nobody are not a collector).
+        [r for r in collectors.rows(money=money) if r["collector"] is not None and r["dialled"]],
     )
 
 
@@ -154,6 +159,19 @@ def render(d: Dashboard) -> str:
         },
     )
     figures = [trend, funnel, heat, per_script]
+    if d.collectors:
+        figures.append(
+            charts.bars(
+                "Per collector (the accounts they hold now)",
+                [str(r["collector"]) for r in d.collectors],
+                {
+                    "contact": [r["contact_rate"] for r in d.collectors],
+                    "right party": [r["rpc_rate"] for r in d.collectors],
+                    "promise": [r["ptp_rate"] for r in d.collectors],
+                },
+                chart="collectors",
+            )
+        )
     if d.rolls is not None:
         figures.append(_rolls(d.rolls))
     return (
