@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, false
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dialer.store.base import Base
@@ -57,6 +57,8 @@ class Phone(Base):
     """A number we may dial about an account; the natural key keeps re-imports identical."""
 
     __tablename__ = "phones"
+    # A number's accounts: a reply's sender and an inbound call's caller ID are looked up by number.
+    __table_args__ = (Index("ix_phones_number", "number"),)
 
     account_id: Mapped[str] = mapped_column(
         ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
