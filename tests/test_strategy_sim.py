@@ -26,6 +26,19 @@ def test_the_score_driven_strategy_collects_more_per_attempt_on_every_seed() -> 
     assert play("score", 2, accounts=1000, capacity=150) == results[1][1]  # the same seed, the same run
 
 
+def test_each_lever_alone_helps_where_the_model_says_it_should() -> None:
+    # Scarce dials: choosing whom to call pays; plenty of dials: choosing when does.
+    for seed in (1, 2):
+        assert (
+            play("score_order", seed, accounts=1000, capacity=50).per_attempt
+            > play("default", seed, accounts=1000, capacity=50).per_attempt
+        )
+        assert (
+            play("best_hour", seed, accounts=1000, capacity=150).per_attempt
+            > play("default", seed, accounts=1000, capacity=150).per_attempt
+        )
+
+
 def test_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--compare-strategies", "1,2", "--accounts", "600"]) == 0
     out = capsys.readouterr().out.splitlines()

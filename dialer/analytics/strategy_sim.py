@@ -99,7 +99,9 @@ def play(
     capacity: int = 300,
     score: Callable[[Sequence[SimAccount]], np.ndarray[Any, Any]] | None = None,
 ) -> Outcome:
-    """One run of ``strategy`` ("default" or "score") on the book of ``seed``."""
+    """One run of ``strategy`` on the book of ``seed``: "default", "score", or one lever of
+    "score" alone — "score_order" (its order, random hours) or "best_hour" (account order, the
+    learned hours, one curve for the whole book)."""
     book = list(draw_accounts(accounts, START, 1, np.random.default_rng(seed)))
     # Every random draw of the debtors' behaviour comes from per-account streams seeded alike for
     # both strategies, so they meet the same debtors, not only the same kind.
@@ -107,14 +109,15 @@ def play(
     self_cure = [streams[i].random() < SELF_CURE * a.propensity for i, a in enumerate(book)]
     pays_when_reached = [streams[i].random() < a.propensity for i, a in enumerate(book)]
     dial_rng = np.random.default_rng([seed, 1_000_000])
-    if strategy == "score":
+    if strategy in ("score", "score_order"):
         scores = (score or train_score(seed))(book)
         order = sorted(range(len(book)), key=lambda i: (-scores[i] * float(book[i].balance), i))
         bands = [_band(float(s)) for s in scores]
-    elif strategy == "default":
+    elif strategy in ("default", "best_hour"):
         order, bands = list(range(len(book))), ["all"] * len(book)
     else:
         raise ValueError(strategy)
+    learned_hours = strategy in ("score", "best_hour")
     config = BestTime()
     history: dict[str, list[tuple[int, int, int]]] = {}
     done = [False] * len(book)
@@ -129,7 +132,7 @@ def play(
             if done[i]:
                 continue
             a = book[i]
-            if strategy == "score" and bands[i] in curves:
+            if learned_hours and bands[i] in curves:
                 hour = curves[bands[i]].best_hour(WINDOW_HOURS)
             else:
                 hour = int(dial_rng.choice(WINDOW_HOURS))
