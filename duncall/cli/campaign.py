@@ -111,6 +111,12 @@ def register(sub: Any) -> None:
         help="agent N's phone, in auto-answer, e.g. 'PJSIP/agent{n}' (with --personas: sandbox stand-ins)",
     )
     run.add_argument(
+        "--desk",
+        action="store_true",
+        help="collectors at their desk pages take the answered calls (each with a desk phone: "
+        "duncall collectors phone ID); instead of --agents",
+    )
+    run.add_argument(
         "--agent-handle",
         type=float,
         default=20.0,
@@ -203,9 +209,9 @@ def _progress(r: TargetResult) -> None:
 def _agents(args: argparse.Namespace) -> AgentStaff | None:
     """Checked before anything connects: the agents, their phones, the pacing's expectations."""
     if args.mode == "agentless":
-        if args.agents is not None or args.agent_endpoint is not None:
+        if args.agents is not None or args.agent_endpoint is not None or args.desk:
             raise InputError(
-                "--agents / --agent-endpoint need human agents", "add --mode progressive|predictive"
+                "--agents / --agent-endpoint / --desk need human agents", "add --mode progressive|predictive"
             )
         return None
     from dialer.agents.campaign import AgentCampaignOptions, PacingPrior
@@ -214,9 +220,13 @@ def _agents(args: argparse.Namespace) -> AgentStaff | None:
     from dialer.pacing.sim import Range
     from duncall.compose.campaign import AgentStaff
 
-    if args.agents is None or args.agents < 1:
-        raise InputError(f"--mode {args.mode} without agents", "pass --agents N (1 or more)")
-    if args.personas is None and args.agent_endpoint is None:
+    if args.desk and (args.agents is not None or args.agent_endpoint is not None):
+        raise InputError(
+            "--desk with --agents / --agent-endpoint", "the desks are the agents: pass one or the other"
+        )
+    if not args.desk and (args.agents is None or args.agents < 1):
+        raise InputError(f"--mode {args.mode} without agents", "pass --agents N (1 or more), or --desk")
+    if not args.desk and args.personas is None and args.agent_endpoint is None:
         raise InputError(
             "no way to reach the agents' phones", "pass --agent-endpoint 'PJSIP/agent{n}', or --personas"
         )
@@ -239,7 +249,9 @@ def _agents(args: argparse.Namespace) -> AgentStaff | None:
         line_limit=_concurrency(args),
         prior=prior,
     )
-    return AgentStaff(options, args.agents, args.agent_endpoint, args.agent_handle, args.wrap_up)
+    return AgentStaff(
+        options, args.agents or 0, args.agent_endpoint, args.agent_handle, args.wrap_up, desk=args.desk
+    )
 
 
 def _concurrency(args: argparse.Namespace) -> int:

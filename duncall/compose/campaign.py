@@ -64,11 +64,22 @@ class AgentStaff:
     endpoint: str | None  # agent N's phone template; None: sandbox stand-ins
     handle_s: float  # sandbox: seconds each stand-in talks
     wrap_up_s: float
+    desk: bool = False  # collectors at their desk pages take the calls (every one with a desk phone)
 
     def dialing(self) -> AgentDialing:
         from dialer.agents.campaign import AgentDialing
         from dialer.agents.pool import AgentPool, agents_from_template, sandbox_agents
 
+        if self.desk:
+            from dialer.agents.desk import DeskBoard, DeskPool
+            from duncall.sandbox.phones import load_phones
+            from foundation import services
+            from telephony.live.events import live_prefix
+
+            # The console's desk pages move the same Redis states (the live board's prefix).
+            board = DeskBoard(services.redis_client(), live_prefix())
+            endpoints = {collector: phone.endpoint for collector, phone in load_phones().items()}
+            return AgentDialing(DeskPool(board, endpoints), self.options)
         if self.endpoint is not None:
             specs = agents_from_template(self.count, self.endpoint)
         else:
