@@ -204,7 +204,12 @@ class InboundService:
         did = (normalise(dialled, None) or dialled) if dialled else None
         caller = await asyncio.to_thread(self._find, channel.caller.number, did)
         self.taken += 1
-        await self.ari.answer(channel.id)
+        try:
+            await self.ari.answer(channel.id)
+        except AriError:
+            # The caller hung up while we looked them up: nothing was said, nothing to store.
+            log.info("inbound caller gone before the answer", extra=kv(did=did))
+            return InboundCall(channel.id, did, caller, None, None)
         if caller.account_id is None and not (did or "").startswith("+"):
             # Not even the number called is known: nothing to say that would help; the line is freed.
             log.warning("inbound call to a number that is not one", extra=kv(did=dialled))

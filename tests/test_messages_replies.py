@@ -194,6 +194,8 @@ def test_a_reading_below_the_floor_changes_nothing() -> None:
     assert (sure.action, sure.flag) == (ReplyAction.FLAG, "dispute")
     promise = ReplyReading(Intent.PROMISE_TO_PAY, 0.9, dt.date(2026, 12, 11), Decimal("200"))
     assert decide_reply(promise, today).promise == (dt.date(2026, 12, 11), Decimal("200"))
+    # A promise from a number of several accounts names none of them: a collector asks which.
+    assert decide_reply(promise, today, shared=True).action is ReplyAction.FOLLOW_UP
     # Half a promise, or one for a past or far date, is for a person to take.
     for date, amount in (
         (None, Decimal("200")),

@@ -80,7 +80,7 @@ def act_on_reply(
             if account is None:
                 continue  # erased between the two reads
             reading = readings[(language, today)]
-            decision = decide_reply(reading, today)
+            decision = decide_reply(reading, today, shared=len(facts) > 1)
             session.add(
                 MessageEventRow(
                     message_id=None,

@@ -7,7 +7,8 @@ nothing on the account changes unless the reading is at least ``ACT_AT_LEAST`` s
 guess).  Below it, the reply goes to a collector to read, and that is all.
 
 * a promise with a date and an amount → a pending promise (channel ``sms``); without
-  both, or with a date in the past or too far ahead → a collector reads it;
+  both, with a date in the past or too far ahead, or from a number several accounts share →
+  a collector reads it;
 * a dispute, an attorney, a bankruptcy → the flag a call with that disposition sets
   (``dialer.strategy.policy.flag_for_disposition``), which stops collection, and a
   collector follows up (a written dispute needs its verification sent);
@@ -98,8 +99,12 @@ class ReplyDecision:
         return done + (f"; for a collector: {self.follow_up}" if self.follow_up else "")
 
 
-def decide_reply(reading: ReplyReading, today: dt.date) -> ReplyDecision:
-    """What to do with a reply read as ``reading``; ``today`` is the debtor's local date."""
+def decide_reply(reading: ReplyReading, today: dt.date, *, shared: bool = False) -> ReplyDecision:
+    """What to do with a reply read as ``reading``; ``today`` is the debtor's local date.
+
+    ``shared``: the sender's number is on several accounts.  A flag or an opt-out then goes on
+    each (the cautious side), but a promise names no account, so a collector asks which.
+    """
     intent = reading.intent
     if reading.confidence < ACT_AT_LEAST:
         return ReplyDecision(
@@ -113,6 +118,11 @@ def decide_reply(reading: ReplyReading, today: dt.date) -> ReplyDecision:
             return ReplyDecision(ReplyAction.FOLLOW_UP, follow_up="promise without a date and an amount")
         if not today <= date <= today + dt.timedelta(days=MAX_PROMISE_DAYS):
             return ReplyDecision(ReplyAction.FOLLOW_UP, follow_up=f"promise for {date.isoformat()}")
+        if shared:
+            return ReplyDecision(
+                ReplyAction.FOLLOW_UP,
+                follow_up=f"promise of {amount} on {date.isoformat()} from a number of several accounts: which one",
+            )
         return ReplyDecision(
             ReplyAction.PROMISE,
             promise=(date, amount),
