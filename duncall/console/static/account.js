@@ -21,7 +21,8 @@ function render(p) {
     ["Days past due", a.days_past_due ?? ""], ["Product", a.product || ""],
     ["Risk segment", a.risk_segment || ""], ["Language", a.language], ["Time zone", a.timezone],
   ].map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { "data-field": k }, v))));
-  rows("#phones", p.phones, (ph) => [ph.number, ph.status === "active" ? ph.status : el("span", { class: "flag" }, ph.status),
+  rows("#phones", p.phones, (ph) => [ph.number, [ph.status === "active" ? ph.status : el("span", { class: "flag" }, ph.status),
+    ...(ph.sms_unreachable ? [" ", el("span", { class: "flag", title: `${ph.sms_failures} SMS failed in a row` }, "sms unreachable")] : [])],
     ph.phone_type, ph.contact_type, ph.consent ? "yes" : "no", fmtTime(ph.set_at), ph.by || "", ph.reason || ""]);
   rows("#flags", p.flags, (f) => [el("span", { class: "flag" }, f.name), fmtTime(f.set_at), f.by || "", f.reason || "", f.source]);
   rows("#promises", p.promises, (pr) => [fmtTime(pr.made_at), `${pr.amount} ${pr.currency}`, pr.due, pr.status,
