@@ -50,6 +50,9 @@ def load_portfolio(engine: Engine, portfolio: Portfolio, *, now: dt.datetime) ->
             "balance": a.balance - paid.get(a.account_id, Decimal(0)),
             "currency": "USD",
             "days_past_due": a.days_past_due,
+            # As the importer does with a file that gives only days past due: as of placement.
+            "due_date": a.placed_on - dt.timedelta(days=a.days_past_due),
+            "due_date_derived": True,
             "risk_segment": None,
             "payment_history": [
                 {"date": (a.placed_on - dt.timedelta(days=90 * (k + 1))).isoformat(), "amount": "50.00"}
