@@ -187,3 +187,25 @@ def test_bad_best_time_settings_are_refused() -> None:
 
     with pytest.raises(ConfigError, match="hours"):
         with_best_time("  hours: [21, 8]\n")
+
+
+@pytest.mark.unit
+def test_the_simulated_portfolios_answer_hours_are_recovered(tmp_path: Path) -> None:
+    from dialer.analytics.contact_store import contact_times
+    from dialer.analytics.load import load_portfolio
+    from dialer.analytics.portfolio import AT_HOME, WINDOW_HOURS, WORKER, simulate
+
+    portfolio = simulate(400, start=dt.date(2026, 3, 1), days=60, seed=3)
+    # The model's own expected answer rate by local hour, over the book.
+    true = {
+        h: sum(min(0.95, a.answer_rate * (WORKER if a.worker else AT_HOME)[h]) for a in portfolio.accounts)
+        for h in WINDOW_HOURS
+    }
+    evening = {h for h in WINDOW_HOURS if true[h] >= 0.95 * max(true.values())}
+    with temporary_database("sqlite", tmp_path) as eng:
+        load_portfolio(eng, portfolio, now=dt.datetime(2026, 6, 1, tzinfo=UTC))
+        times = contact_times(eng, BestTime(), [], dt.datetime(2026, 6, 1, tzinfo=UTC))
+    learned = times.segments[None]
+    assert evening == set(range(17, 21))  # the model's best hours: working people after work
+    assert learned.best_hour(WINDOW_HOURS) in evening
+    assert learned.at(19) > 1.3 * learned.at(11)  # evenings answer clearly better than late mornings
