@@ -142,9 +142,8 @@ def ice_include(addresses: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def apply_sandbox() -> str:
-    """Write the endpoints and the ICE mapping into the running sandbox and reload PJSIP and RTP."""
-    box = runtime.sandbox()
+def write_generated(box: runtime.Sandbox) -> None:
+    """The endpoints' include and the ICE mapping, into the sandbox (at every start and phone change)."""
     out = box.root / GENERATED_DIR
     out.mkdir(parents=True, exist_ok=True)
     include = out / PJSIP_INCLUDE
@@ -153,6 +152,12 @@ def apply_sandbox() -> str:
     os.chmod(tmp, 0o600)
     tmp.replace(include)
     (out / ICE_INCLUDE).write_text(ice_include(host_addresses()))
+
+
+def apply_sandbox() -> str:
+    """Write the endpoints and the ICE mapping into the running sandbox and reload PJSIP and RTP."""
+    box = runtime.sandbox()
+    write_generated(box)
     if not runtime.is_running():
         return "written; applied when the sandbox starts (duncall asterisk up)"
     runtime.cli(box, "module reload res_rtp_asterisk.so")

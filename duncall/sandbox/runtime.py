@@ -189,6 +189,10 @@ def start(box: Sandbox) -> None:
         "var/spool/asterisk/recording",
     ):
         (box.root / d).mkdir(parents=True, exist_ok=True)
+    from duncall.sandbox import phones  # it uses this module
+
+    # The desk phones' endpoints and the ICE mapping of this machine's current addresses.
+    phones.write_generated(box)
     # A stale control socket from a killed Asterisk blocks the new one's CLI.
     (box.root / "var/run/asterisk/asterisk.ctl").unlink(missing_ok=True)
     with box.log.open("ab") as out:
