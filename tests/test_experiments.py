@@ -237,9 +237,12 @@ def test_the_console_shows_the_arms_and_audits_the_promotion(tmp_path: Path) -> 
         html = supervisor.get("/api/kpi/dashboard?from=2026-03-01&to=2026-03-10").text
         assert 'data-experiment="v2"' in html and 'data-arm="challenger"' in html
         assert "not enough data for a test" in html
+        assert 'data-promote="v2"' in html  # a supervisor may promote ...
         qa = env.login("qa")
         assert qa.get("/api/kpi/experiments").json()[0]["arms"]["champion"]["collected"] is None
         assert qa.post("/api/kpi/experiments/v2/promote", json={}).status_code == 403
+        qa_html = qa.get("/api/kpi/dashboard?from=2026-03-01&to=2026-03-10").text
+        assert 'data-experiment="v2"' in qa_html and "data-promote" not in qa_html  # ... QA only reads
         refused = supervisor.post("/api/kpi/experiments/v2/promote", json={})
         assert refused.status_code == 400 and "not significantly higher" in refused.json()["error"]
         pay(env.engine, arms, challengers=30, champions=10)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_console_browser import browser, login, page, serve, shot
 from test_console_fixtures import ConsoleEnv, make_env
@@ -16,6 +18,7 @@ from dialer.analytics.experiments_store import create
 from dialer.analytics.load import load_portfolio
 from dialer.analytics.portfolio import simulate
 from dialer.analytics.report import default_buckets
+from dialer.store.models.console import AuditEntry
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "page"]  # the shared fixtures, used by name
@@ -68,7 +71,7 @@ def test_qa_sees_rates_but_no_amounts(server: tuple[str, ConsoleEnv], page: obje
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ConsoleEnv]]:
     env = make_env(tmp_path_factory.mktemp("kpi-browser-sim"))
     portfolio = simulate(250, start=dt.date(2026, 3, 1), days=60, seed=5)
     load_portfolio(env.engine, portfolio, now=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
@@ -81,14 +84,15 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             audit=lambda session, action, target, detail: None,
         )  # fmt: skip
     with serve(env.app, "kpi-sim-server") as base:
-        yield base
+        yield base, env
     env.close()
 
 
-def test_a_simulated_portfolio_reads_at_a_glance(simulated: str, page: object) -> None:
+def test_a_simulated_portfolio_reads_at_a_glance(simulated: tuple[str, ConsoleEnv], page: object) -> None:
+    base, env = simulated
     p = page
-    login(p, simulated, "supervisor", "/dashboard")
-    p.goto(f"{simulated}/dashboard?from=2026-03-01&to=2026-04-29")  # type: ignore[attr-defined]
+    login(p, base, "supervisor", "/dashboard")
+    p.goto(f"{base}/dashboard?from=2026-03-01&to=2026-04-29")  # type: ignore[attr-defined]
     p.wait_for_selector("body[data-ready='1']")  # type: ignore[attr-defined]
     # Calls go out 08:00-20:59 in each debtor's zone: only those heat-map columns hold calls.
     hours = p.locator("svg[data-chart=heatmap] rect[data-rate]:not([data-rate=''])").evaluate_all(  # type: ignore[attr-defined]
@@ -100,3 +104,19 @@ def test_a_simulated_portfolio_reads_at_a_glance(simulated: str, page: object) -
     assert p.locator("svg[data-chart=rolls] rect[data-rate]:not([data-rate=''])").count() > 0  # type: ignore[attr-defined]
     assert p.locator("section[data-experiment=early-v2] tr[data-arm]").count() == 2  # type: ignore[attr-defined]
     shot(p, "kpi-dashboard-simulated")
+
+    # Promoting: not a significant win, so the page asks twice; both accepted, it is forced.
+    asked: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    p.on("dialog", accept)  # type: ignore[attr-defined]
+    p.click("button[data-promote=early-v2]")  # type: ignore[attr-defined]
+    p.wait_for_selector("body[data-ready='1']")  # type: ignore[attr-defined]
+    p.wait_for_function("() => !document.querySelector('section[data-experiment]')")  # type: ignore[attr-defined]
+    assert len(asked) == 2 and "Promote anyway?" in asked[1]
+    with Session(env.engine) as db:
+        row = db.scalars(select(AuditEntry).where(AuditEntry.action == "experiment_promote")).one()
+        assert (row.user_name, row.target, row.detail["forced"]) == ("supervisor", "early-v2", True)

@@ -90,7 +90,7 @@ def _all_days(first: dt.date, last: dt.date) -> list[str]:
     return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def render(d: Dashboard) -> str:
+def render(d: Dashboard, *, promote: bool = False) -> str:
     """The dashboard as an HTML fragment: tiles, then the charts, each an inline ``<svg>``."""
     t = d.total
     handle = "–" if t["average_handle_s"] is None else f"{t['average_handle_s']:.0f} s"
@@ -178,7 +178,7 @@ def render(d: Dashboard) -> str:
         f'<div class="tiles">{"".join(tiles)}</div><div class="charts">'
         + "".join(f"<figure>{f}</figure>" for f in figures)
         + "</div>"
-        + _experiment_tables(d.experiments or [], d.money)
+        + _experiment_tables(d.experiments or [], d.money, promote)
     )
 
 
@@ -188,8 +188,9 @@ def _interval(r: dict[str, Any]) -> str:
     return f"{_pct(r['rate'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
 
 
-def _experiment_tables(experiments: list[dict[str, Any]], money: bool) -> str:
-    """Running champion/challenger experiments: each arm with 95 % intervals, and the payer-rate test."""
+def _experiment_tables(experiments: list[dict[str, Any]], money: bool, promote: bool) -> str:
+    """Running champion/challenger experiments: each arm with 95 % intervals, and the payer-rate test
+    (with ``promote``, a button that promotes the challenger: the page asks before it forces one)."""
     out = []
     for x in experiments:
         rows = []
@@ -213,7 +214,13 @@ def _experiment_tables(experiments: list[dict[str, Any]], money: bool) -> str:
             "<table><tr><th>arm</th><th>script</th><th>accounts</th><th>payer rate [95% CI]</th>"
             "<th>contact rate</th><th>RPC rate</th><th>collected</th></tr>"
             + "".join(rows)
-            + f'</table><p class="muted" data-test="payer_rate">{escape(verdict)}</p></section>'
+            + f'</table><p class="muted" data-test="payer_rate">{escape(verdict)}</p>'
+            + (
+                f'<button type="button" data-promote="{escape(x["experiment_id"])}">Promote the challenger</button>'
+                if promote
+                else ""
+            )
+            + "</section>"
         )
     return "".join(out)
 

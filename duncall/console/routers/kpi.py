@@ -88,7 +88,8 @@ async def dashboard_fragment(query: QueryDep, console: ConsoleDep, user: Reader)
     board = await run_in_threadpool(
         dashboard.build, console.engine, query, money=money, today=console.now().date()
     )
-    return HTMLResponse(dashboard.render(board), headers={"Cache-Control": "no-store"})
+    page = dashboard.render(board, promote=can(user.role, Permission.CAMPAIGN_CONTROL))
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
 def _experiments(console: Console, money: bool, experiment_id: str | None = None) -> list[dict[str, Any]]:
