@@ -243,6 +243,8 @@ TABLE = (
     "right_party",
     "promises",
     "collected",
+    "messages",
+    "letters",
     "contact_rate",
     "rpc_rate",
     "ptp_rate",
