@@ -100,6 +100,7 @@ async def run_bot(
     bridge_id = ChannelPrefix.BOT_BRIDGE.of(new_id())
     media: MediaConnection | None = None
     dtmf_task: asyncio.Task[None] | None = None
+    recording_task: list[asyncio.Task[None]] = []  # started once the recording notice has played
     listing: Listing | None = None
     watch = _CallWatch()
     try:
@@ -148,7 +149,6 @@ async def run_bot(
             if record_as and not recording_task:
                 recording_task.append(asyncio.create_task(start_recording(), name=f"record:{channel_id}"))
 
-        recording_task: list[asyncio.Task[None]] = []
         if not record_after_notice:
             await start_recording()
         conv = Conversation(
@@ -196,6 +196,8 @@ async def run_bot(
     finally:
         if dtmf_task is not None:
             dtmf_task.cancel()
+        for task in recording_task:
+            task.cancel()  # a no-op once it finished; a call that failed leaves none running
         if listing is not None:
             await listing.close()
         if media is not None:
