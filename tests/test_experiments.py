@@ -259,3 +259,51 @@ def test_the_console_shows_the_arms_and_audits_the_promotion(tmp_path: Path) -> 
             assert (row.user_name, row.target) == ("supervisor", "v2")
     finally:
         env.close()
+
+
+@pytest.mark.unit
+def test_a_strategy_experiment_plans_the_challengers_accounts_by_its_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The challenger: the default strategy renamed, with the mid stage's scripts in the early stage.
+    default = (paths.strategies_dir() / "default.yaml").read_text()
+    early = "scripts: {en: early_collection_en, zh: early_collection_zh}"
+    assert default.count(early) == 1
+    faster = tmp_path / "faster.yaml"
+    faster.write_text(
+        default.replace("name: default", "name: faster", 1).replace(
+            early, "scripts: {en: mid_collection_en, zh: mid_collection_zh}"
+        )
+    )
+    with temporary_database("sqlite", tmp_path) as eng:
+        seed(eng)
+        db = str(eng.url)
+        base = ["--db", db]
+        line = [
+            "experiment",
+            "create",
+            "s1",
+            "--kind",
+            "strategy",
+            "--champion",
+            "default",
+            "--by",
+            "ana",
+            *base,
+        ]
+        assert main([*line, "--challenger", str(paths.strategies_dir() / "default.yaml")]) == 2
+        assert "named 'default', as the champion" in capsys.readouterr().err
+        assert main([*line, "--challenger", str(faster), "--share", "0.4", "--seed", "2"]) == 0
+        assert capsys.readouterr().out.strip() == "s1: champion 60 accounts, challenger 40"
+        with Session(eng) as s:
+            arms = dict(
+                s.execute(select(ExperimentAssignmentRow.account_id, ExperimentAssignmentRow.arm)).all()
+            )
+        planned = scripts(eng, NOW)
+        assert {a for a, sc in planned.items() if sc == VARIANT} == {
+            a for a, arm in arms.items() if arm == CHALLENGER
+        }
+        assert sum(sc == CHAMPION for sc in planned.values()) == 60
+        assert main(["experiment", "promote", "s1", "--force", *base]) == 0
+        capsys.readouterr()
+        assert set(scripts(eng, NOW).values()) == {VARIANT}  # promoted: the challenger's file for all

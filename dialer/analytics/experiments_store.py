@@ -1,8 +1,11 @@
 """Champion/challenger experiments in the store: create (assign the arms), count, promote.
 
-A script experiment gives the challenger script to a seeded, stratified share of accounts
-(``dialer.analytics.experiment``): while it runs, a campaign plan dials those accounts with the
-challenger wherever the strategy chooses the champion; once promoted, every account in its
+An experiment gives the challenger to a seeded, stratified share of accounts
+(``dialer.analytics.experiment``).  A *script* experiment: while it runs, a campaign plan dials
+those accounts with the challenger script wherever the strategy chooses the champion script.
+A *strategy* experiment: the champion is a strategy's name (``name:`` in its file), the
+challenger a strategy file; a campaign run with the champion strategy decides those accounts'
+next step by the challenger's file instead.  Once promoted, every account in the experiment's
 scope (its creditor's, or all) gets the challenger in the champion's place.  Creating and
 promoting write audit rows through the caller's writer (the audit log lives in the application
 layer), in the same transaction as the change.
@@ -50,10 +53,14 @@ def check_script(name: str, scripts_dir: Path) -> None:
         )
 
 
+KINDS = ("script", "strategy")
+
+
 def create(
     db: Session,
     *,
     experiment_id: str,
+    kind: str = "script",
     champion: str,
     challenger: str,
     share: float,
@@ -69,6 +76,10 @@ def create(
         raise InputError(f"experiment id {experiment_id!r} is not 1-64 letters, digits, _ . -", "e.g. ptp-v2")
     if not 0 < share < 1:
         raise InputError(f"--share {share} is not between 0 and 1", "e.g. --share 0.2")
+    if kind not in KINDS:
+        raise InputError(
+            f"kind {kind!r} is not one of {', '.join(KINDS)}", "--kind script or --kind strategy"
+        )
     if champion == challenger:
         raise InputError("the challenger is the champion", "name another script as the challenger")
     if db.get(ExperimentRow, experiment_id) is not None:
@@ -105,7 +116,7 @@ def create(
     arms = assign_arms(strata, share, seed)
     db.add(
         ExperimentRow(
-            experiment_id=experiment_id, kind="script", champion=champion, challenger=challenger,
+            experiment_id=experiment_id, kind=kind, champion=champion, challenger=challenger,
             share=share, seed=seed, creditor_id=creditor, status=RUNNING, created_at=now, created_by=by,
         )
     )  # fmt: skip
@@ -124,6 +135,7 @@ def create(
         "experiment_create",
         experiment_id,
         {
+            "kind": kind,
             "champion": champion,
             "challenger": challenger,
             "share": share,
@@ -243,6 +255,7 @@ def promote(
     promoted = db.scalars(
         select(ExperimentRow).where(
             ExperimentRow.status == PROMOTED,
+            ExperimentRow.kind == row.kind,
             ExperimentRow.champion == row.champion,
             ExperimentRow.creditor_id.is_(None)
             if row.creditor_id is None
@@ -252,7 +265,7 @@ def promote(
     if promoted is not None:
         raise InputError(
             f"{row.champion} was already replaced by {promoted.challenger} (experiment {promoted.experiment_id})",
-            "test against the promoted script instead",
+            "test against the promoted challenger instead",
         )
     row.status, row.ended_at, row.ended_by = PROMOTED, now, by
     audit(db, "experiment_promote", experiment_id, summary)
@@ -260,36 +273,54 @@ def promote(
 
 
 @dataclass(frozen=True, slots=True)
-class ScriptSwaps:
-    """What a campaign plan swaps: running experiments' challenger accounts, promoted scripts."""
+class Swaps:
+    """What a campaign plan swaps: running experiments' challenger accounts, promoted challengers.
 
-    by_account: dict[str, tuple[str, str]]  # account → (champion, challenger) while running
-    promoted: dict[tuple[str | None, str], str]  # (creditor or None for all, champion) → challenger
+    Keys are (kind, …): a script experiment's champion is a script, a strategy experiment's a
+    strategy's name (its challenger the path of the challenger's file)."""
+
+    by_account: dict[tuple[str, str], tuple[str, str]]  # (kind, account) → (champion, challenger)
+    promoted: dict[tuple[str, str | None, str], str]  # (kind, creditor or None, champion) → challenger
+
+    def _swap(self, kind: str, account_id: str, creditor: str | None, champion: str) -> str | None:
+        swap = self.by_account.get((kind, account_id))
+        if swap is not None and swap[0] == champion:
+            return swap[1]
+        return self.promoted.get((kind, creditor, champion)) or self.promoted.get((kind, None, champion))
 
     def script_for(self, account_id: str, creditor: str | None, script: str) -> str:
-        swap = self.by_account.get(account_id)
-        if swap is not None and swap[0] == script:
-            return swap[1]
-        return self.promoted.get((creditor, script)) or self.promoted.get((None, script)) or script
+        return self._swap("script", account_id, creditor, script) or script
+
+    def strategy_file_for(self, account_id: str, creditor: str | None, strategy_name: str) -> str | None:
+        """The challenger strategy's file for this account, if an experiment gives it one."""
+        return self._swap("strategy", account_id, creditor, strategy_name)
 
 
-def script_swaps(db: Session) -> ScriptSwaps:
-    by_account: dict[str, tuple[str, str]] = {}
-    for account_id, champion, challenger in db.execute(
-        select(ExperimentAssignmentRow.account_id, ExperimentRow.champion, ExperimentRow.challenger)
+def script_swaps(db: Session) -> Swaps:
+    by_account: dict[tuple[str, str], tuple[str, str]] = {}
+    for kind, account_id, champion, challenger in db.execute(
+        select(
+            ExperimentRow.kind,
+            ExperimentAssignmentRow.account_id,
+            ExperimentRow.champion,
+            ExperimentRow.challenger,
+        )
         .join(ExperimentRow, ExperimentRow.experiment_id == ExperimentAssignmentRow.experiment_id)
         .where(ExperimentRow.status == RUNNING, ExperimentAssignmentRow.arm == CHALLENGER)
     ):
-        by_account[account_id] = (champion, challenger)
+        by_account[(kind, account_id)] = (champion, challenger)
     promoted = {
-        (creditor, champion): challenger
-        for creditor, champion, challenger in db.execute(
-            select(ExperimentRow.creditor_id, ExperimentRow.champion, ExperimentRow.challenger).where(
-                ExperimentRow.status == PROMOTED
-            )
+        (kind, creditor, champion): challenger
+        for kind, creditor, champion, challenger in db.execute(
+            select(
+                ExperimentRow.kind,
+                ExperimentRow.creditor_id,
+                ExperimentRow.champion,
+                ExperimentRow.challenger,
+            ).where(ExperimentRow.status == PROMOTED)
         )
     }
-    return ScriptSwaps(by_account, promoted)
+    return Swaps(by_account, promoted)
 
 
 def promote_if_won(

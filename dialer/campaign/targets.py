@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from dialer.analytics.experiments_store import script_swaps
 from dialer.store.models import Account, Creditor, Phone, PhoneStatus, PhoneStatusRow
 from dialer.store.repo import creditor_problem, strategy_inputs
+from dialer.strategy.config import load_strategy
 from dialer.strategy.contact_time import dial_order, hold_for_later
 from dialer.strategy.model import ActionKind, ContactChannel, Strategy
 from dialer.strategy.policy import next_action
@@ -135,9 +136,18 @@ def plan_targets(
         if account_ids is not None:
             query = query.where(Account.account_id.in_(account_ids))
         ids = list(s.scalars(query))
+        challengers: dict[str, Strategy] = {}  # a strategy experiment's challenger files, read once
         for account_id in ids:
             state, history = strategy_inputs(s, account_id, now)
-            action = next_action(strategy, state, history, now)
+            holder = s.get(Account, account_id)  # read by strategy_inputs: from the session
+            creditor_id = holder.creditor_id if holder is not None else None
+            used = strategy
+            challenger_file = swaps.strategy_file_for(account_id, creditor_id, strategy.name)
+            if challenger_file is not None:
+                if challenger_file not in challengers:
+                    challengers[challenger_file] = load_strategy(Path(challenger_file))
+                used = challengers[challenger_file]
+            action = next_action(used, state, history, now)
             if action.kind is ActionKind.STOP:
                 plan.skipped["strategy: stop"] += 1
                 continue
@@ -193,7 +203,7 @@ def plan_targets(
                             action.stage.value,
                             state.language,
                             action.script,
-                            strategy,
+                            used,
                             scripts_dir,
                         ),
                     ),

@@ -1,10 +1,12 @@
-"""`duncall experiment`: champion/challenger tests of a script variant.
+"""`duncall experiment`: champion/challenger tests of a script or strategy variant.
 
 experiment create ID --champion SCRIPT --challenger SCRIPT [--share 0.5] [--seed 1] [--creditor C]
+experiment create ID --kind strategy --champion NAME --challenger FILE.yaml [...]
 experiment show [ID] [--json]        each arm's numbers with 95 % intervals and the z-tests
 experiment promote ID [--force]      the challenger replaces the champion (audited)
 
-Scripts are named as strategies name them (early_collection_en).  The arms are a seeded,
+Scripts are named as strategies name them (early_collection_en); a strategy experiment's
+champion is the campaign's strategy name (name: in its file), its challenger a strategy file.  The arms are a seeded,
 stratified draw (by DPD bucket) over the open accounts in scope; a campaign run dials the
 challenger arm with the challenger wherever the strategy picks the champion.  promote refuses
 unless the challenger's payer rate is significantly higher (p < 0.05); --force promotes anyway
@@ -19,6 +21,8 @@ import getpass
 import json
 from typing import Any
 
+from foundation.errors import InputError
+
 DB_HELP = "database URL (default: DUNCALL_DATABASE_URL, else sqlite under DUNCALL_HOME)"
 
 
@@ -32,6 +36,7 @@ def register(sub: Any) -> None:
     exp_sub = exp.add_subparsers(dest="experiment_command", metavar="ACTION", required=True)
     create = exp_sub.add_parser("create", help="assign the arms and start the experiment")
     create.add_argument("experiment_id")
+    create.add_argument("--kind", choices=("script", "strategy"), default="script")
     create.add_argument("--champion", required=True, help="the script in use, e.g. early_collection_en")
     create.add_argument("--challenger", required=True, help="the variant, e.g. early_collection_v2_en")
     create.add_argument("--share", type=float, default=0.5, help="share of accounts given the challenger")
@@ -70,17 +75,33 @@ def _create(args: argparse.Namespace) -> int:
     from dialer.store.db import open_engine
     from foundation.settings import get_settings
 
-    scripts_dir = get_settings().scripts_dir or _shipped_scripts()
-    for name in (args.champion, args.challenger):
-        check_script(name, scripts_dir)
+    challenger = args.challenger
+    if args.kind == "script":
+        scripts_dir = get_settings().scripts_dir or _shipped_scripts()
+        for name in (args.champion, args.challenger):
+            check_script(name, scripts_dir)
+    else:
+        from pathlib import Path
+
+        from dialer.strategy.config import load_strategy
+
+        path = Path(args.challenger).resolve()
+        loaded = load_strategy(path)  # a file that does not load is one line naming the field
+        if loaded.name == args.champion:
+            raise InputError(
+                f"the challenger file's strategy is named {loaded.name!r}, as the champion",
+                "give the challenger its own name: in its file",
+            )
+        challenger = str(path)
     now = dt.datetime.now(dt.UTC)
     by = args.by or getpass.getuser()
     with Session(open_engine(args.db)) as db, db.begin():
         sizes = create(
             db,
             experiment_id=args.experiment_id,
+            kind=args.kind,
             champion=args.champion,
-            challenger=args.challenger,
+            challenger=challenger,
             share=args.share,
             seed=args.seed,
             creditor=args.creditor,
