@@ -50,11 +50,13 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleEnv]
 
 
 def test_the_longest_ready_desk_of_the_campaign_is_claimed_and_moves_along_the_call(board: DeskBoard) -> None:
-    board.choose("a", DeskState.READY, now=100.0)
-    board.choose("b", DeskState.READY, now=50.0)
-    board.choose("c", DeskState.READY, now=10.0)
-    # c waited longest, but is not one of this campaign's collectors.
-    assert board.claim("att-1", "acc-1", ("a", "b")) == "b"
+    for desk, since in (("a", 100.0), ("b", 50.0), ("c", 10.0), ("d", 1.0)):
+        board.choose(desk, DeskState.READY, now=since)
+        if desk != "d":
+            board.seen(desk)  # d's page was closed: it stopped polling
+    # d waited longest but its page is gone; c is not one of this campaign's collectors.
+    assert board.ready_among(("a", "b", "d")) == 2
+    assert board.claim("att-1", "acc-1", ("a", "b", "d")) == "b"
     assert board.desk("b").state is DeskState.CONNECTING and board.desk("b").account_id == "acc-1"
     assert board.ready_among(("a", "b", "c")) == 2
     with pytest.raises(InputError, match="cannot go paused"):
@@ -72,6 +74,7 @@ def test_the_longest_ready_desk_of_the_campaign_is_claimed_and_moves_along_the_c
 
 def test_a_softphone_that_does_not_answer_pauses_its_desk(board: DeskBoard) -> None:
     board.choose("a", DeskState.READY)
+    board.seen("a")
     pool = DeskPool(board, {"a": "PJSIP/desk-a"})
     spec = pool.claim("att-1", time.monotonic(), account_id="acc-1")
     assert spec is not None and spec.endpoint == "PJSIP/desk-a"
@@ -82,6 +85,7 @@ def test_a_softphone_that_does_not_answer_pauses_its_desk(board: DeskBoard) -> N
 
 async def test_the_campaign_gets_the_wrap_up_and_measures_the_handle_time(board: DeskBoard) -> None:
     board.choose("a", DeskState.READY)
+    board.seen("a")
     pool = DeskPool(board, {"a": "PJSIP/desk-a"})
     assert pool.claim("att-1", time.monotonic(), account_id="acc-1") is not None
     pool.connected("a", time.monotonic())

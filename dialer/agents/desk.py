@@ -54,6 +54,9 @@ WRAP_UP_DISPOSITIONS = (
     Disposition.NO_CONTACT,
 )
 NOTE_MAX = 1000
+# A desk whose page has not polled for this long is not rung (a closed tab, a crashed browser):
+# ringing a softphone that is gone would abandon the debtor it was claimed for.
+SEEN_S = 5.0
 
 
 def _text(value: bytes | str) -> str:
@@ -179,6 +182,13 @@ class DeskBoard:
     def _ready(self) -> str:
         return f"{self.prefix}desk:ready"
 
+    def _seen(self, collector_id: str) -> str:
+        return f"{self.prefix}desk:seen:{collector_id}"
+
+    def seen(self, collector_id: str, ttl_s: float = SEEN_S) -> None:
+        """The desk's page is open (it polls): a closed or crashed tab stops being rung after ``ttl_s``."""
+        self.r.set(self._seen(collector_id), "1", px=max(1, round(ttl_s * 1000)))
+
     def _wrap_key(self, attempt_id: str) -> str:
         return f"{self.prefix}desk:wrapup:{attempt_id}"
 
@@ -266,13 +276,14 @@ class DeskBoard:
 
     # --- the dialer's moves (campaign) --------------------------------------------------------
 
-    # The longest-ready desk among ARGV[5..] (all ready desks when none is named), now connecting.
+    # The longest-ready desk among ARGV[6..] (all ready desks when none is named) whose page was
+    # seen lately (ARGV[5] .. id exists), now connecting.
     _CLAIM = """
     local ready = redis.call('ZRANGE', KEYS[1], 0, -1)
     local allowed = {}
-    for i = 5, #ARGV do allowed[ARGV[i]] = true end
+    for i = 6, #ARGV do allowed[ARGV[i]] = true end
     for _, cid in ipairs(ready) do
-      if #ARGV < 5 or allowed[cid] then
+      if (#ARGV < 6 or allowed[cid]) and redis.call('EXISTS', ARGV[5] .. cid) == 1 then
         redis.call('ZREM', KEYS[1], cid)
         local key = ARGV[1] .. cid
         redis.call('DEL', key)
@@ -289,15 +300,28 @@ class DeskBoard:
         """The longest-ready desk (of ``among``, when given), now connecting to ``attempt_id``; None if none."""
         at = time.time() if now is None else now
         got = self.r.eval(
-            self._CLAIM, 1, self._ready, f"{self.prefix}desk:state:", at, attempt_id, account_id, *among
+            self._CLAIM,
+            1,
+            self._ready,
+            f"{self.prefix}desk:state:",
+            at,
+            attempt_id,
+            account_id,
+            self._seen(""),
+            *among,
         )
         return got.decode() if isinstance(got, bytes) else None
 
     def ready_among(self, collectors: tuple[str, ...]) -> int:
+        """Ready desks among ``collectors`` whose page was seen lately (the ones a claim can get)."""
         if not collectors:
             return 0
-        scores = self.r.zmscore(self._ready, list(collectors))
-        return sum(s is not None for s in scores)
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.zmscore(self._ready, list(collectors))
+            for c in collectors:
+                pipe.exists(self._seen(c))
+            scores, *seen = pipe.execute()
+        return sum(score is not None and bool(live) for score, live in zip(scores, seen, strict=True))
 
     def _move(self, collector_id: str, **fields: object) -> None:
         self.r.hset(self._key(collector_id), mapping={k: str(v) for k, v in fields.items()})

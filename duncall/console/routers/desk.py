@@ -72,8 +72,10 @@ def _board(console: Console) -> DeskBoard:
 
 
 def _view(console: Console, collector_id: str) -> dict[str, Any]:
+    board = _board(console)
+    board.seen(collector_id)  # every read and move is the page polling: its desk may be rung
     return {
-        **_board(console).desk(collector_id).as_json(),
+        **board.desk(collector_id).as_json(),
         "pause_reasons": list(PAUSE_REASONS),
         "dispositions": [d.value for d in WRAP_UP_DISPOSITIONS],
     }
