@@ -58,6 +58,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("uvicorn")
 
 STRATEGY = Path(__file__).resolve().parents[1] / "strategies" / "default.yaml"
+JSSIP = Path(__file__).resolve().parents[1] / "duncall" / "console" / "static" / "vendor" / "jssip.js"
 COLLECTOR_SAYS = "Hello, this is Anna from the collections office. Am I speaking with John Smith?"
 RECORD_S = 7  # what the persona's channel is sent, from the moment the desk is on the call
 ENVELOPE_MS = 20
@@ -113,6 +114,9 @@ def envelope_match(source: Path, recording: Path) -> float:
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
+    assert JSSIP.exists(), (
+        "the desk page's JsSIP bundle is missing: run tools/setup.sh (tools/jssip/build.sh)"
+    )
     mic = _mic(tmp_path_factory.mktemp("desk-mic"))
     args = [
         *CHROMIUM_ARGS,
