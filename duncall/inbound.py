@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -53,6 +54,9 @@ from telephony.ari.subscriptions import OnFull
 log = logging.getLogger(__name__)
 
 INBOUND_ARG = "inbound"  # the first Stasis argument of [duncall-inbound]
+# The Stasis app [duncall-inbound] sends calls to: not the dialer's ("duncall"), since Asterisk
+# gives an app's events to one WebSocket, and a campaign's dialer holds its own.
+INBOUND_APP = "duncall-inbound"
 DEFAULT_SCRIPT = "early_collection"
 MAX_CALLS = 30  # inbound calls at once; one more is refused (the caller hears congestion)
 QUEUE_SIZE = 256  # StasisStarts waiting to be taken: a burst of callers, never a backlog
@@ -296,13 +300,15 @@ async def serve(
     db_url: str | None = None,
     script: str = DEFAULT_SCRIPT,
     max_calls: int = MAX_CALLS,
+    app: str = INBOUND_APP,
     say: Callable[[str], None] = print,
 ) -> None:
     """``duncall inbound serve``: warm the bot like a campaign, then answer inbound calls until stopped."""
     from bot.nlu.data import LANGS
+    from foundation.settings import ari_settings
 
     engine = parts.store(db_url)
-    ari = parts.ari_client()
+    ari = AriClient(dataclasses.replace(ari_settings(), app=app))
     await ari.connect()  # fail fast when Asterisk is unreachable
     try:
         bot = await asyncio.to_thread(parts.bot)
@@ -321,9 +327,14 @@ async def serve(
             on_call=lambda c: say(_line(c)),
         )
         task = asyncio.create_task(service.serve(started), name="inbound-serve")
+        # A stop (SIGTERM from docker, systemd or kill) ends the calls up and their attempts first.
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
         await started.wait()
         say(f"answering inbound calls in Stasis app {ari.app!r} (dialplan context duncall-inbound)")
-        await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        say("stopped")
     finally:
         await ari.close()
         engine.dispose()

@@ -19,6 +19,11 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--max-calls", type=int, default=30, help="inbound calls at once; one more hears congestion"
     )
+    s.add_argument(
+        "--app",
+        default="duncall-inbound",
+        help="the Stasis app to answer in (the dialplan's default; not the dialer's own app)",
+    )
     s.set_defaults(func=_serve)
 
 
@@ -28,5 +33,5 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.max_calls < 1:
         raise InputError(f"--max-calls {args.max_calls} is below 1", "allow at least one call")
-    asyncio.run(serve(db_url=args.db, script=args.script, max_calls=args.max_calls))
+    asyncio.run(serve(db_url=args.db, script=args.script, max_calls=args.max_calls, app=args.app))
     return 0
