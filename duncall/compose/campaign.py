@@ -202,17 +202,6 @@ async def run(
                 scripts = {account_id: p.script for account_id, p in calling.items()}
         if bot is not None and spec.personas is None:
             await asyncio.to_thread(_warm, bot, None)
-        if bot is not None and spec.rules.recording_notice:
-            # Before the first reservation: a script that would record without telling is refused.
-            from duncall.scripts_runtime import check_recording_notices
-
-            stems = [
-                (script.removesuffix(f"_{lang}"), lang)
-                for stage in spec.strategy.stages
-                for lang, script in stage.scripts.items()
-            ] + [(s.removesuffix(f"_{lang}"), lang) for lang, s in spec.strategy.hardship_scripts.items()]
-            stems += [(by_account[a].script, by_account[a].language) for a in (scripts or {})]
-            await asyncio.to_thread(check_recording_notices, engine, spec.options.campaign_id, stems)
         if spec.script_pins:
             # Stored once every other input passed its checks and Asterisk answered: a refused
             # run leaves no pin behind.
@@ -227,6 +216,18 @@ async def run(
                 getpass.getuser(),
                 dt.datetime.now(dt.UTC),
             )
+        if bot is not None and spec.rules.recording_notice:
+            # Before the first reservation, on the versions this run will use (pins included): a
+            # script that would record without telling is refused.
+            from duncall.scripts_runtime import check_recording_notices
+
+            stems = [
+                (script.removesuffix(f"_{lang}"), lang)
+                for stage in spec.strategy.stages
+                for lang, script in stage.scripts.items()
+            ] + [(s.removesuffix(f"_{lang}"), lang) for lang, s in spec.strategy.hardship_scripts.items()]
+            stems += [(by_account[a].script, by_account[a].language) for a in (scripts or {})]
+            await asyncio.to_thread(check_recording_notices, engine, spec.options.campaign_id, stems)
         agents = spec.agents.dialing() if spec.agents is not None else None
         async with LivePublisher(client, live_prefix()) as publisher:
             feed = CampaignFeed(publisher, spec.options.campaign_id)
