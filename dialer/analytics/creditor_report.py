@@ -121,11 +121,13 @@ def build(
     first, last = period_days(period, day)
     q = KpiQuery(first, last, (), creditor=creditor_id)
     whole = kpi_report(engine, q)
-    days = kpi_report(engine, KpiQuery(first, last, ("day",), creditor=creditor_id))
+    days = kpi_report(engine, KpiQuery(first, last, ("day",), creditor=creditor_id), refresh=False)
     trend = kpi_report(
-        engine, KpiQuery(last - dt.timedelta(days=TREND_DAYS - 1), last, ("day",), creditor=creditor_id)
+        engine,
+        KpiQuery(last - dt.timedelta(days=TREND_DAYS - 1), last, ("day",), creditor=creditor_id),
+        refresh=False,
     )
-    campaigns = kpi_report(engine, KpiQuery(first, last, ("campaign",), creditor=creditor_id))
+    campaigns = kpi_report(engine, KpiQuery(first, last, ("campaign",), creditor=creditor_id), refresh=False)
     rolls = roll_report(engine, first, last, today=today, creditor=creditor_id)
     return CreditorReport(
         creditor_id,

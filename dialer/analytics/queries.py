@@ -668,8 +668,11 @@ def _window_select(
     )
 
 
-def count_facts(engine: Engine, q: KpiQuery, prices: Prices | None = None) -> KpiCounts:
-    """Every count of ``q``, per cut, with the total, the abandonment windows and the cost at ``prices``."""
+def count_facts(
+    engine: Engine, q: KpiQuery, prices: Prices | None = None, *, refresh: bool = True
+) -> KpiCounts:
+    """Every count of ``q``, per cut, with the total, the abandonment windows and the cost at ``prices``
+    (``refresh=False``: the caller has just refreshed the facts, as a page of several cuts does once)."""
     prices = prices or Prices()
     by = q.by
     rows: dict[Key, dict[str, Any]] = {}
@@ -678,8 +681,9 @@ def count_facts(engine: Engine, q: KpiQuery, prices: Prices | None = None) -> Kp
     at = dt.datetime.combine(q.last + dt.timedelta(days=1), dt.time(), dt.UTC)
     with connect(engine) as conn:
         dialect = conn.dialect.name
-        with conn.begin():
-            refresh_facts(conn)
+        if refresh:
+            with conn.begin():
+                refresh_facts(conn)
         # Each fact falls in exactly one row of the cut (missing values make a row of their own),
         # so the total is the rows' sum: no second pass over the facts.
         for stmt in (

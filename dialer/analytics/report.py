@@ -124,10 +124,12 @@ def configured_prices() -> Prices:
     return Prices(s.cost_per_minute, s.cost_per_message, s.cost_per_letter)
 
 
-def kpi_report(engine: Engine, query: KpiQuery, prices: Prices | None = None) -> KpiReport:
+def kpi_report(
+    engine: Engine, query: KpiQuery, prices: Prices | None = None, *, refresh: bool = True
+) -> KpiReport:
     """Count ``query``'s facts in the store and pair them with the metric definitions."""
     check_period(query.first, query.last)
-    return KpiReport(query, count_facts(engine, query, prices or configured_prices()))
+    return KpiReport(query, count_facts(engine, query, prices or configured_prices(), refresh=refresh))
 
 
 def default_buckets() -> tuple[Bucket, ...]:

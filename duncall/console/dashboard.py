@@ -50,11 +50,11 @@ class Dashboard:
 def build(engine: Engine, query: KpiQuery, *, money: bool, today: dt.date | None = None) -> Dashboard:
     """The cuts the dashboard draws: the whole period, per day, per local hour × weekday, per script,
     and the accounts' DPD buckets on the first day against the last (roll rates)."""
-    whole = kpi_report(engine, replace(query, by=()))
-    days = kpi_report(engine, replace(query, by=("day",)))
-    heat = kpi_report(engine, replace(query, by=("weekday", "hour")))
-    scripts = kpi_report(engine, replace(query, by=("script", "script_version")))
-    collectors = kpi_report(engine, replace(query, by=("collector",)))
+    whole = kpi_report(engine, replace(query, by=()))  # refreshes the facts once for the page
+    days = kpi_report(engine, replace(query, by=("day",)), refresh=False)
+    heat = kpi_report(engine, replace(query, by=("weekday", "hour")), refresh=False)
+    scripts = kpi_report(engine, replace(query, by=("script", "script_version")), refresh=False)
+    collectors = kpi_report(engine, replace(query, by=("collector",)), refresh=False)
     return Dashboard(
         query,
         whole.total(money=money),
