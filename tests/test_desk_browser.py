@@ -1,4 +1,4 @@
-"""A collector at the desk page in a real headless Chromium takes a progressive call to a persona.
+"""A collector at the desk page in a real headless Chromium takes a predictive call to a persona.
 
 Chromium's fake microphone plays a synthesized collector's voice; its softphone (JsSIP, WebRTC
 over the sandbox Asterisk's SIP WebSocket) registers with the collector's generated
@@ -157,7 +157,7 @@ def desk_env(tmp_path: Path) -> Iterator[tuple[ConsoleEnv, str]]:
 def _campaign(
     env: ConsoleEnv, collector_id: str, key_prefix: str, recorded: dict[str, Any]
 ) -> threading.Thread:
-    """The progressive campaign over one persona, in a thread with its own event loop."""
+    """The predictive campaign over one persona, in a thread with its own event loop."""
     personas = [p for p in load_personas(paths.personas_dir()) if p.name == "cooperative"]
     accounts = persona_accounts(personas, 1)
     import_persona_accounts(env.engine, accounts)
@@ -200,7 +200,7 @@ def _campaign(
         dialing = AgentDialing(
             pool,
             AgentCampaignOptions(
-                mode=PacingMode.PROGRESSIVE, ring_timeout_s=10, prior=prior, wrap_up_wait_s=60
+                mode=PacingMode.PREDICTIVE, ring_timeout_s=10, prior=prior, wrap_up_wait_s=60
             ),
         )
         recorder = asyncio.create_task(record_persona_side(), name="desk-test-recorder")
