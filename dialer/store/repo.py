@@ -138,6 +138,7 @@ def strategy_inputs(session: Session, account_id: str, now: dt.datetime) -> tupl
                 disposition=Disposition(a.disposition) if a.disposition else None,
                 hardship=a.hardship,
                 callback_at=_aware(a.callback_at) if a.callback_at else None,
+                inbound=a.direction == "inbound",
             )
             for a in attempts
         ),

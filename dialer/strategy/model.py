@@ -105,6 +105,8 @@ class AttemptRecord:
     disposition: Disposition | None = None
     hardship: bool = False
     callback_at: dt.datetime | None = None
+    # The debtor called us (dialer.inbound): what they said counts, but it was no dial of ours.
+    inbound: bool = False
 
 
 @dataclass(frozen=True, slots=True)

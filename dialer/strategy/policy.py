@@ -167,7 +167,8 @@ def next_action(strategy: Strategy, account: AccountState, history: History, now
             )
         candidates.append((later, f"{stage.max_attempts} attempts used in stage {stage.name.value}"))
 
-    window = [a for a in history.attempts if now - a.at < DAY]
+    # The strategy's daily limit is on our dials: a call the debtor made to us takes none of it.
+    window = [a for a in history.attempts if now - a.at < DAY and not a.inbound]
     if len(window) >= strategy.max_attempts_per_day:
         oldest = min(a.at for a in window)
         candidates.append((oldest + DAY, f"{strategy.max_attempts_per_day} attempts in the last 24 h"))
