@@ -15,7 +15,8 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 # --- Debian packages ---------------------------------------------------------
 APT_PKGS=(debootstrap espeak-ng libespeak-ng1 sox redis-server redis-tools make docker-compose chromium
   kannel   # kannel: the SMS gateway (bearerbox + smsbox) the SMS channel speaks to, and its tests run
-  fonts-wqy-zenhei)  # the CJK TrueType font the Chinese 催收函 PDF embeds (dialer/messaging/letters_zh.py)
+  fonts-wqy-zenhei  # the CJK TrueType font the Chinese 催收函 PDF embeds (dialer/messaging/letters_zh.py)
+  sip-tester)  # sipp: the carrier and the debtors on the far side of the sandbox's SIP trunk (tests/sip/)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
