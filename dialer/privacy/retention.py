@@ -33,6 +33,7 @@ from dialer.privacy.recordings import queue
 from dialer.store.base import Base
 from dialer.store.models import CallAttempt
 from dialer.store.models.console import AuditEntry, AuditPrune
+from dialer.store.models.followups import FollowUpRow
 from dialer.store.models.guards import GuardDecisionRow, GuardOutcomeRow
 from dialer.store.models.messages import MessageEventRow, MessageRow
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
@@ -177,6 +178,10 @@ def purge(
         db,
         select(func.count()).select_from(MessageEventRow).where(MessageEventRow.account_id.in_(msg_accounts)),
     )
+    # A reply's follow-up for a collector keeps the reply's words: it goes with the messages.
+    report.counts["follow_ups"] = _count(
+        db, select(func.count()).select_from(FollowUpRow).where(FollowUpRow.account_id.in_(msg_accounts))
+    )
     audit_from, audit_through = _audit_prefix(db, retention.cutoff("audit", at))
     report.counts["audit"] = max(audit_through - audit_from + 1, 0)
     if dry_run:
@@ -198,6 +203,7 @@ def purge(
         db.execute(delete(GuardDecisionRow).where(GuardDecisionRow.attempt_id.in_(ledger_list)))
     if msg_account_list:
         db.execute(delete(MessageEventRow).where(MessageEventRow.account_id.in_(msg_account_list)))
+        db.execute(delete(FollowUpRow).where(FollowUpRow.account_id.in_(msg_account_list)))
         db.execute(delete(MessageRow).where(MessageRow.account_id.in_(msg_account_list)))
     queue(db, names, at, "retention")
     if audit_through >= audit_from and not _prune_audit(db, audit_through, at, by):
