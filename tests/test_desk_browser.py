@@ -287,9 +287,12 @@ def test_a_collector_at_the_desk_takes_a_call_hears_the_persona_is_heard_and_wra
     assert heard_rms > 0.05  # silence reads 0.000; the persona's reply about 0.2
     # …and the persona's channel was sent the collector's speech (envelope against the mic file).
     match = envelope_match(mic, recorded["persona_side"])
+    (call,) = recorded["calls"].values()
     print(
-        f"desk call: heard rms {heard_rms:.3f}, persona-side envelope match {match:.3f}, wall {wall_s:.1f} s"
+        f"desk call: answer (answer detection included) to desk bridged {call.connected_s:.2f} s, heard rms {heard_rms:.3f}, "
+        f"persona-side envelope match {match:.3f}, wall {wall_s:.1f} s"
     )
+    assert call.agent_id == collector_id and not call.abandoned
     assert match > 0.8, match
     # The wrap-up is stored with the attempt's end: its disposition, and the promise on the account.
     with Session(env.engine) as db:
