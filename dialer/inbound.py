@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 from dialer.accounts.records import RowError, phone, region_of
 from dialer.call import AttemptResult
 from dialer.dial.record import record_ended
-from dialer.store.models import Account, AttemptState, CallAttempt, Creditor, Phone
+from dialer.store.models import (
+    Account,
+    AccountFlagRow,
+    AttemptState,
+    CallAttempt,
+    Creditor,
+    FollowUpRow,
+    Phone,
+)
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget
 
 INBOUND = "inbound"
@@ -104,3 +112,14 @@ def end_inbound(
         attempt_id, channel_id, CallOutcome.ANSWERED, duration_s=duration_s, conversation=record
     )
     record_ended(engine, target, result, now)
+
+
+def account_flags(session: Session, account_id: str) -> list[str]:
+    """The account's flags: any of them stops collection (``dialer.strategy.policy.STOP_FLAGS``)."""
+    return sorted(session.scalars(select(AccountFlagRow.flag).where(AccountFlagRow.account_id == account_id)))
+
+
+def follow_up(engine: Engine, account_id: str, reason: str, now: dt.datetime) -> None:
+    """A call a collector has to return (``follow_ups``, shown as a callback due on the worklist)."""
+    with Session(engine) as s, s.begin():
+        s.add(FollowUpRow(account_id=account_id, created_at=now, channel="call", reason=reason[:200]))

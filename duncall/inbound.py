@@ -37,7 +37,7 @@ from bot.answer import converse
 from bot.dialogue.model import Prompt, Retry, Script, State
 from bot.speech.template import Template
 from dialer.accounts.records import region_of
-from dialer.inbound import Caller, end_inbound, find_caller, normalise, open_inbound
+from dialer.inbound import Caller, account_flags, end_inbound, find_caller, follow_up, normalise, open_inbound
 from dialer.messaging.replies import local_date
 from dialer.store.repo import read_account_view
 from duncall.compose import parts
@@ -65,6 +65,13 @@ NOT_FOUND = {
     "en": "Thank you for calling. We could not find your details from the number you are calling "
     "from. Please call us back from the phone number we contacted you on. Goodbye.",
     "zh": "感谢您的来电。我们无法根据您的来电号码找到您的信息。请使用我们联系您的电话号码回电。再见。",
+}
+# An account with a flag that stops collection (a dispute, an attorney, cease contact…): the bot
+# does not collect, whoever calls; a collector follows up (``follow_ups``).
+HELD = {
+    "en": "Thank you for calling. One of our team needs to take your call, so please call again "
+    "during business hours. Goodbye.",
+    "zh": "感谢您的来电。您的来电需要由我们的工作人员处理，请在工作时间再次来电。再见。",
 }
 
 
@@ -94,10 +101,19 @@ def not_found_script(lang: str, notice: tuple[Prompt, ...] = ()) -> Script:
 
     ``notice``: the scripts' recording notice, said first as on every answered call.
     """
-    say = Prompt(Template(NOT_FOUND.get(lang, NOT_FOUND["en"])), False, 0)
-    never = Retry(0, (), "not_found")
+    return one_line_script("inbound_not_found", NOT_FOUND.get(lang, NOT_FOUND["en"]), lang, notice)
+
+
+def held_script(lang: str, notice: tuple[Prompt, ...] = ()) -> Script:
+    """For an account collection has stopped on: a person takes it, the bot says nothing more."""
+    return one_line_script("inbound_held", HELD.get(lang, HELD["en"]), lang, notice)
+
+
+def one_line_script(name: str, line: str, lang: str, notice: tuple[Prompt, ...]) -> Script:
+    say = Prompt(Template(line), False, 0)
+    never = Retry(0, (), "say")
     state = State(
-        name="not_found",
+        name="say",
         line=0,
         prompts=(say,),
         action=None,
@@ -112,11 +128,11 @@ def not_found_script(lang: str, notice: tuple[Prompt, ...] = ()) -> Script:
         no_match=never,
     )
     return Script(
-        name="inbound_not_found",
+        name=name,
         lang=lang,
-        path=Path("inbound_not_found"),
-        start="not_found",
-        states={"not_found": state},
+        path=Path(name),
+        start="say",
+        states={"say": state},
         global_on={},
         voicemail=(),
         recording_notice=notice,
@@ -252,8 +268,14 @@ class InboundService:
         now = self.clock()
         number = caller.number or ""
         attempt_id = str(uuid.uuid4())
-        account, run = await asyncio.to_thread(self._prepare, account_id, now)
+        account, run, flags = await asyncio.to_thread(self._prepare, account_id, now)
         ports = await call_ports(self.links, account_id)
+        loaded = inbound_script(run.script)
+        if flags:
+            # Collection has stopped on this account: a person answers the debtor, not the bot.
+            loaded = held_script(account.language, run.script.recording_notice)
+            reason = f"called back; account flagged {', '.join(flags)}: call them back"
+            await asyncio.to_thread(follow_up, self.engine, account_id, reason, now)
         await asyncio.to_thread(open_inbound, self.engine, attempt_id, account_id, number, run.stem, now)
         log.info("inbound call", extra=kv(attempt_id=attempt_id, account_id=account_id, did=did))
         started = time.monotonic()
@@ -268,7 +290,7 @@ class InboundService:
                 self.bot.engines,
                 self.bot.classifier,
                 machine=False,
-                loaded=inbound_script(run.script),
+                loaded=loaded,
                 ports=ports,
             )
             record.script, record.script_version, record.script_sha256 = run.stem, run.version, run.sha256
@@ -289,10 +311,11 @@ class InboundService:
             )
         return InboundCall(channel_id, did, caller, attempt_id, record)
 
-    def _prepare(self, account_id: str, now: dt.datetime) -> tuple[AccountView, RunScript]:
+    def _prepare(self, account_id: str, now: dt.datetime) -> tuple[AccountView, RunScript, list[str]]:
         with Session(self.engine) as s:
             view = read_account_view(s, account_id, now.date())
-        return view, self.scripts.for_call(self.script, view.language)
+            flags = account_flags(s, account_id)
+        return view, self.scripts.for_call(self.script, view.language), flags
 
 
 async def serve(

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dialer.accounts.page import account_page
-from dialer.store.models import CallAttempt, PromiseRow
+from dialer.store.models import AccountFlagRow, CallAttempt, FollowUpRow, PromiseRow
 from dialer.store.models.transcripts import TranscriptTurn
 from dialer.store.testing import temporary_database
 from duncall.compose import parts
@@ -171,6 +171,26 @@ async def test_someone_else_calling_from_the_debtors_phone_hears_nothing_about_a
             False,
             "third_party",
         )
+
+
+async def test_a_debtor_whose_account_is_disputed_is_handed_to_a_person(
+    ari: AriClient, engine: Engine, bot: parts.Bot
+) -> None:
+    # Collection stopped with the dispute: the bot does not collect from the caller, whoever it
+    # is; it says a person will take the call, and a collector gets the follow-up.
+    persona = PERSONAS["cooperative"]
+    with Session(engine) as s, s.begin():
+        s.add(AccountFlagRow(account_id=persona.account.account_id, flag="dispute", source="operator"))
+    call = await call_in(ari, engine, bot, "cooperative", persona.account.phone)
+    assert call.attempt_id is not None and call.record is not None
+    said = [text for who, text in stored_turns(engine, call.attempt_id) if who == "bot"]
+    assert any("One of our team needs to take your call" in text for text in said), said
+    assert not any(DEBT_WORDS.search(text) or "John" in text for text in said), said
+    with Session(engine) as s:
+        [follow_up] = s.scalars(select(FollowUpRow)).all()
+        assert (follow_up.account_id, follow_up.channel) == (persona.account.account_id, "call")
+        assert "dispute" in follow_up.reason
+        assert s.get_one(CallAttempt, call.attempt_id).direction == "inbound"
 
 
 async def test_a_caller_id_of_no_account_hears_nothing_about_a_debt(

@@ -22,7 +22,7 @@ from dialer.store.testing import temporary_database
 from dialer.strategy.config import load_strategy
 from dialer.strategy.model import AccountState, AttemptRecord, History
 from dialer.strategy.policy import next_action
-from duncall.inbound import THANKS, inbound_script, not_found_script
+from duncall.inbound import THANKS, held_script, inbound_script, not_found_script
 from foundation.contract import CallOutcome, Disposition
 
 pytestmark = pytest.mark.unit
@@ -91,7 +91,8 @@ def test_the_inbound_script_thanks_then_verifies_and_says_nothing_of_the_debt(la
     assert start.prompts[0].template.text.endswith(script.states[script.start].prompts[0].template.text)
     assert start.on == script.states[script.start].on  # the script's own verification transitions
     assert not any(p.template.reveals_debt() for p in start.prompts)
-    assert not any(p.template.reveals_debt() for p in not_found_script(lang).states["not_found"].prompts)
+    for other in (not_found_script(lang), held_script(lang)):
+        assert not any(p.template.reveals_debt() for p in other.states[other.start].prompts)
 
 
 def test_an_inbound_call_takes_no_slot_of_the_daily_limit() -> None:
