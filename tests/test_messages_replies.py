@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot.nlu.types import IntentClassifier
 from dialer.accounts.page import account_page
 from dialer.accounts.state import write_reply_result
 from dialer.assignment.worklist import build
@@ -43,6 +45,7 @@ from dialer.store.testing import temporary_database
 from duncall.console.app import create_app
 from duncall.console.settings import ConsoleSettings
 from foundation.contract import Intent
+from foundation.errors import ConfigError
 from tests.test_assignment_worklist import NOW as WORK_NOW
 from tests.test_assignment_worklist import RULES, STRATEGY, _setup
 from tests.test_messages_sms import TOKEN, FakeSmsc, free_port, kannel, until
@@ -226,3 +229,20 @@ def test_a_reply_for_a_collector_is_a_callback_due_on_the_worklist(tmp_path: Pat
             follow_up.done_at, follow_up.done_by = WORK_NOW, "ann"
         after = {i.account_id: i for i in build(eng, "solo", RULES, STRATEGY, DEFAULT_RULES, WORK_NOW)}
         assert not after["W-2"].callback_due
+
+
+@pytest.mark.unit
+def test_a_reply_the_model_cannot_read_goes_to_a_collector(engine: Engine) -> None:
+    def no_model() -> IntentClassifier:
+        raise ConfigError("the en intent model is not built", "build it with: duncall nlu train")
+
+    settings = ConsoleSettings(messages_callback_token=TOKEN, clock=lambda: NOW, classifier_factory=no_model)
+    with TestClient(create_app(settings, engine)) as client:
+        query = {"token": TOKEN, "from": NY["R-ASK"].lstrip("+"), "text": "can i pay next week"}
+        assert client.get("/api/messages/inbound", params=query).status_code == 204
+    with Session(engine) as db:
+        [follow_up] = db.scalars(select(FollowUpRow)).all()
+        assert (follow_up.account_id, follow_up.detail) == ("R-ASK", "can i pay next week")
+        assert follow_up.reason.startswith("reply not read")
+        assert not db.scalars(select(PromiseRow)).all()
+    assert replies(engine) == 1 and readings(engine, "R-ASK") == []

@@ -23,6 +23,7 @@ from dialer.accounts.state import write_reply_result
 from dialer.messaging.model import Channel, Outgoing
 from dialer.messaging.send import accounts_for, opt_out_by_reply
 from dialer.policy.replies import ReplyAction, ReplyDecision, ReplyReading, decide_reply
+from dialer.store.models.followups import FollowUpRow
 from dialer.store.models.messages import MessageEventRow
 from foundation.log import kv
 
@@ -110,3 +111,20 @@ def act_on_reply(
             ),
         )
     return ActedReply(tuple(outcomes), tuple(confirmations))
+
+
+def leave_unread(
+    engine: Engine, channel: Channel, account_ids: tuple[str, ...], text: str, at: dt.datetime, why: str
+) -> None:
+    """A reply that could not be read (no intent model): a collector reads it instead."""
+    with Session(engine) as session, session.begin():
+        for account_id in account_ids:
+            session.add(
+                FollowUpRow(
+                    account_id=account_id,
+                    created_at=at,
+                    channel=channel.value,
+                    reason=f"reply not read: {why}"[:200],
+                    detail=text[:400],
+                )
+            )

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dialer.messaging.kannel import receipt_from_query, sender_from_query
 from dialer.messaging.model import Channel, MessageStatus, Outgoing
-from dialer.messaging.replies import act_on_reply
+from dialer.messaging.replies import act_on_reply, leave_unread
 from dialer.messaging.send import apply_receipts, handle_reply
 from duncall.compose.replies import reply_reader
 from duncall.console.deps import get_console
@@ -71,7 +71,7 @@ async def inbound(request: Request, console: ConsoleDep) -> Response:
     result = await run_in_threadpool(handle_reply, console.engine, Channel.SMS, sender, text, now)
     confirmations = list(result.confirmations)
     if result.accounts and not result.stop and text.strip():
-        confirmations += await _read_and_act(console, sender, text, now)
+        confirmations += await _read_and_act(console, sender, result.accounts, text, now)
     adapter = console.settings.sms_adapter
     if confirmations and adapter is not None:
         sent = await adapter.send(confirmations)
@@ -81,16 +81,20 @@ async def inbound(request: Request, console: ConsoleDep) -> Response:
     return Response(status_code=204)
 
 
-async def _read_and_act(console: Console, sender: str, text: str, now: dt.datetime) -> list[Outgoing]:
+async def _read_and_act(
+    console: Console, sender: str, accounts: tuple[str, ...], text: str, now: dt.datetime
+) -> list[Outgoing]:
     """The reply read by the bot's NLU and acted on; the reply itself is already stored.
 
-    A classifier that cannot load (no model built) leaves the reply stored and unread, and
-    logs why: Kannel gets its answer either way, and a collector sees the reply on the timeline.
+    A classifier that cannot load (no model built) leaves the reply unread, logs why and gives
+    each account a follow-up, so a collector reads it: Kannel gets its answer either way.
     """
     try:
         read = reply_reader(await run_in_threadpool(console.classifier))
         acted = await run_in_threadpool(act_on_reply, console.engine, Channel.SMS, sender, text, now, read)
     except ConfigError as e:
-        log.error("reply not read: the intent model is not available", extra=kv(error=str(e)))
+        log.error("reply not read: the intent model is not available", extra=kv(error=e.one_line()))
+        why = "the intent model is not available"
+        await run_in_threadpool(leave_unread, console.engine, Channel.SMS, accounts, text, now, why)
         return []
     return list(acted.confirmations)
