@@ -106,7 +106,17 @@ def result_json(result: DialogueResult) -> dict[str, Any]:
 
 
 def debtor_turn(session: DialogueSession, command: str) -> list[BotTurn]:
-    """What the bot says after one debtor line (already stripped)."""
+    """What the bot says after one debtor line (already stripped).
+
+    A transfer the session's ports allow is taken as accepted: a text run has no desk to ring.
+    """
+    turns = _debtor_event(session, command)
+    if session.transfer_wanted is not None:
+        turns += session.transfer_outcome(True)
+    return turns
+
+
+def _debtor_event(session: DialogueSession, command: str) -> list[BotTurn]:
     if command == VOICEMAIL:
         return session.voicemail()
     if command.startswith("#dtmf"):

@@ -18,6 +18,7 @@ from bot.dialogue.types import Action
 from bot.dialogue.vocabulary import announced_actions
 from foundation import paths
 from foundation.contract import AccountView, Disposition
+from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
 
@@ -229,14 +230,32 @@ def test_no_channel_no_link_and_the_true_line_instead(tmp_path: Path) -> None:
     assert ports.sent == [] and session.result.actions == ()
 
 
-def test_transfer_when_a_target_exists(tmp_path: Path) -> None:
+def test_transfer_when_a_target_exists_is_said_only_once_a_collector_accepted(tmp_path: Path) -> None:
     ports = FakeActionPorts()
     session = tiny_session(tmp_path, ports)
-    turns = session.hear("I want to talk to a real person")
+    assert session.hear("I want to talk to a real person") == []  # nothing said while one is sought
+    assert session.transfer_wanted == "collections" and not session.done
+    assert session.hear("hello?") == [] and session.no_input() == []  # the wait is not a turn
+    turns = session.transfer_outcome(True)
     assert turns[-1].action == "transfer" and turns[-1].text == "Please hold while I transfer you."
     assert session.result.disposition is Disposition.TRANSFERRED
     assert session.result.transfer_queue == "collections" and session.result.actions == ("transfer",)
-    assert ports.transfers_asked == ["collections"]
+    assert ports.transfers_asked == ["collections"] and session.transfer_wanted is None
+
+
+def test_no_collector_accepted_takes_the_true_line_never_the_transfer(tmp_path: Path) -> None:
+    session = tiny_session(tmp_path, FakeActionPorts())
+    session.hear("I want to talk to a real person")
+    turns = session.transfer_outcome(False)
+    assert [t.text for t in turns] == [
+        "I can't transfer you right now. We will call you back on Thursday, March 4th. Goodbye."
+    ]
+    assert all("hold while" not in t.text for t in session.turns if t.speaker == "bot")
+    result = session.result
+    assert (result.disposition, result.transfer_queue) == (Disposition.CALLBACK, None)
+    assert result.actions == ("schedule_callback",)
+    with pytest.raises(InputError):
+        session.transfer_outcome(True)  # asked once per transfer
 
 
 def test_no_transfer_target_says_so_and_schedules_a_callback(tmp_path: Path) -> None:
@@ -263,19 +282,49 @@ def test_wrong_number_records_the_suppression(tmp_path: Path) -> None:
     assert session.result.actions == ("suppress_number",)
 
 
-def test_asks_human_on_a_shipped_script_gets_the_true_line_and_a_callback() -> None:
+def test_asks_human_on_a_shipped_script_is_offered_a_callback_and_a_yes_keeps_it() -> None:
     script = load_script(paths.scripts_dir() / "early_collection.en.yaml")
     session = DialogueSession(script, account(), TODAY, KeywordClassifier())  # the default: nothing
     session.start()
     session.hear("yes")
     said = [t.text for t in session.hear("I want to talk to a real person")]
     assert said == [
-        "I'm sorry, I can't transfer you to a person right now. We will call you back on "
-        "Thursday, March 4th. Goodbye."
+        "No colleague is free right now. Would you like a colleague to phone you tomorrow? "
+        "Press 1 for yes or 2 for no."
     ]
+    assert not session.done
+    said = [t.text for t in session.hear("yes")]
+    assert said == ["We will call you back on Thursday, March 4th. Goodbye."]
     assert session.result.disposition is Disposition.CALLBACK
     assert session.result.callback_at == TODAY + dt.timedelta(days=1)
-    assert not any("hold while" in t.text.lower() for t in session.turns)
+    assert not any("connecting" in t.text.lower() for t in session.turns)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_shipped_scripts_connect_only_after_a_collector_accepted(lang: str) -> None:
+    script = load_script(paths.scripts_dir() / f"early_collection.{lang}.yaml")
+    acct = replace(account(), language=lang, currency="CNY" if lang == "zh" else "USD")
+    session = DialogueSession(script, acct, TODAY, KeywordClassifier(), ports=FakeActionPorts())
+    session.start()
+    session.dtmf("1")
+    assert session.hear("我要转人工" if lang == "zh" else "I want to talk to a real person") == []
+    said = [t.text for t in session.transfer_outcome(True)]
+    assert said == (
+        ["现在为您转接人工同事。"] if lang == "zh" else ["I'm connecting you to a colleague now."]
+    )
+    assert session.result.disposition is Disposition.TRANSFERRED
+
+
+def test_a_declined_callback_offer_ends_without_a_callback() -> None:
+    script = load_script(paths.scripts_dir() / "early_collection.en.yaml")
+    session = DialogueSession(script, account(), TODAY, KeywordClassifier(), ports=FakeActionPorts())
+    session.start()
+    session.hear("yes")
+    session.hear("I want to talk to a real person")
+    assert session.transfer_outcome(False)[-1].text.startswith("No colleague is free right now.")
+    said = [t.text for t in session.dtmf("2")]
+    assert said[-1].startswith("All right. You can reach us at")
+    assert session.result.disposition is Disposition.REFUSED and session.result.callback_at is None
 
 
 def test_an_offer_of_a_link_must_be_bound_to_its_availability(tmp_path: Path) -> None:
@@ -346,7 +395,9 @@ def test_mandarin_asks_for_a_person_with_no_target_hears_the_true_line_and_gets_
     session.start()
     session.hear("是我")
     said = [t.text for t in session.hear("我要转人工")]
-    assert len(said) == 1 and said[0].startswith("抱歉，现在无法为您转接人工客服。我们会在")
-    assert "请稍等" not in said[0]
+    assert said == ["现在没有空闲的同事。明天请同事再联系您，可以吗？可以请按1，不用请按2。"]
+    said = [t.text for t in session.dtmf("1")]
+    assert len(said) == 1 and said[0].startswith("好的，我们会在")
+    assert not any("转接" in t.text for t in session.turns if t.speaker == "bot")
     assert session.result.disposition is Disposition.CALLBACK
     assert session.result.callback_at == TODAY + dt.timedelta(days=1)

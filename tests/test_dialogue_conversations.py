@@ -328,7 +328,9 @@ def test_low_confidence_and_unknown_input_reprompt_then_give_up() -> None:
     assert [t.text for t in turns] == ["Sorry, I didn't quite get that.", question]
     assert session.state == "greeting"
     assert [t.text for t in session.hear("the weather is nice")][-1] == question
-    assert session.hear("banana")[-1].action == "transfer"  # retries exhausted → an agent
+    assert session.hear("banana") == []  # retries exhausted → a collector is sought
+    assert session.transfer_wanted == "collections"
+    assert session.transfer_outcome(True)[-1].action == "transfer"
     assert session.result.disposition is Disposition.TRANSFERRED
     assert session.hear("yes") == [] and session.no_input() == [] and session.dtmf("1") == []
 

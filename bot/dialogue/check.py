@@ -198,6 +198,24 @@ def _check_announcements(script: Script, name: str, state: State, add: Add) -> N
                     f"state {name!r} says {phrase!r} but does not do it; bind it with "
                     f"`action: {action}` or say something true",
                 )
+    if state.otherwise is not None:
+        # The line said when the action cannot be done never announces it ("connecting you…"
+        # with no collector to take the call).
+        for prompt in state.otherwise.prompts:
+            for phrase in announced_actions(prompt.template.text, script.lang).values():
+                add(
+                    (*sp, "otherwise", "say"),
+                    f"state {name!r} says {phrase!r} when it cannot {state.action or state.offers}; "
+                    "the `otherwise` line says what is true instead",
+                )
+    if state.action is Action.TRANSFER and not any(
+        Action.TRANSFER in announced_actions(p.template.text, script.lang) for p in state.prompts
+    ):
+        add(
+            (*sp, "say"),
+            f"state {name!r} transfers without saying so; it is said once a collector has accepted "
+            '("I\'m connecting you to a colleague now.")',
+        )
     for i, prompt in enumerate(state.prompts):
         for action, phrase in offered_actions(prompt.template.text, script.lang).items():
             if action not in (state.offers, state.action):

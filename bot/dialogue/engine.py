@@ -44,6 +44,7 @@ from foundation.errors import ComplianceDenied, ConfigError, InputError
 
 MAX_AUTOMATIC_STEPS = 50  # `next` chains longer than this mean a script loop the checker missed
 DTMF_KEYS = frozenset("0123456789*#")
+_AWAIT_TRANSFER = "\x00await-transfer"  # _act's answer: stop here until transfer_outcome
 CONFIRM_GRAMMAR = "confirm"  # grammars/<lang>/confirm.yaml: the yes/no of a confirmation
 
 
@@ -94,6 +95,8 @@ class DialogueSession:
         self._plan: InstallmentPlan | None = None
         self._callback_at: dt.date | None = None
         self._transfer_queue: str | None = None
+        # A transfer state entered while the call looks for a collector: nothing said yet.
+        self._awaiting_transfer: State | None = None
         self._actions: list[str] = []
 
     # --- what the call loop reads ----------------------------------------------------
@@ -105,6 +108,16 @@ class DialogueSession:
     @property
     def state(self) -> str:
         return self._state.name
+
+    @property
+    def transfer_wanted(self) -> str | None:
+        """The queue a collector is wanted from, while the call looks for one; else ``None``.
+
+        The call loop answers with ``transfer_outcome``; until then every debtor event is ignored.
+        """
+        if self._awaiting_transfer is None:
+            return None
+        return self._awaiting_transfer.queue
 
     @property
     def right_party(self) -> bool:
@@ -218,7 +231,7 @@ class DialogueSession:
 
     def hear(self, text: str, asr_confidence: float = 1.0) -> list[BotTurn]:
         """The debtor said ``text`` (as recognized, with the recognizer's confidence)."""
-        if self._done:
+        if self._done or self._awaiting_transfer is not None:
             return []
         self._require_started()
         if not text.strip():
@@ -253,7 +266,7 @@ class DialogueSession:
         return self._on_intent(understanding)
 
     def dtmf(self, digit: str) -> list[BotTurn]:
-        if self._done:
+        if self._done or self._awaiting_transfer is not None:
             return []
         self._require_started()
         if digit not in DTMF_KEYS:
@@ -270,7 +283,7 @@ class DialogueSession:
         return self._on_intent(understanding)
 
     def no_input(self) -> list[BotTurn]:
-        if self._done:
+        if self._done or self._awaiting_transfer is not None:
             return []
         self._require_started()
         self.turns.append(DialogueTurn("debtor", "no_input", "", self._state.name))
@@ -388,6 +401,8 @@ class DialogueSession:
             self.path.append(name)
             self._no_input = self._no_match = 0
             redirect = self._act(state)
+            if redirect is _AWAIT_TRANSFER:
+                return turns  # the call loop looks for a collector, then calls transfer_outcome
             if isinstance(redirect, Otherwise):
                 # Not available on this call: say the true line instead, as no action.
                 turns.extend(self._say(p, state, acted=False) for p in redirect.prompts)
@@ -471,10 +486,34 @@ class DialogueSession:
         elif action is Action.TRANSFER:
             if state.queue is None or not self.ports.can_transfer(state.queue):
                 return self._unavailable(state)
-            self._transfer_queue = state.queue
+            # Nothing is said until a collector has accepted the call: "connecting you" is
+            # only true then (``transfer_outcome``).
+            self._awaiting_transfer = state
+            return _AWAIT_TRANSFER
         if action in ANNOUNCED:
             self._actions.append(action.value)
         return None
+
+    def transfer_outcome(self, accepted: bool) -> list[BotTurn]:
+        """The call looked for a collector (``transfer_wanted``): what the bot says now.
+
+        ``accepted``: a collector answered; the state's line ("I'm connecting you to a colleague
+        now") is said and the call ends ``transferred``.  Otherwise nobody could take it: the
+        state's ``otherwise`` line and state (a callback offered), never the connecting line.
+        """
+        state = self._awaiting_transfer
+        if state is None:
+            raise InputError("no transfer is awaited", "call transfer_outcome after transfer_wanted is set")
+        self._awaiting_transfer = None
+        if accepted:
+            self._transfer_queue = state.queue
+            self._actions.append(Action.TRANSFER.value)
+            turns = [self._say(p, state) for p in state.prompts]
+            assert state.end is not None  # the checker requires `end: transferred`
+            return self._finish(turns, state.end, Action.TRANSFER)
+        otherwise = self._unavailable(state)
+        turns = [self._say(p, state, acted=False) for p in otherwise.prompts]
+        return turns + self._enter(otherwise.goto)
 
     def _available(self, action: Action, state: State) -> bool:
         if action is Action.SEND_PAYMENT_LINK:

@@ -114,6 +114,7 @@ ANNOUNCEMENTS: Mapping[str, Mapping[Action, tuple[str, ...]]] = {
             "transferring you",
             "hold while",
             "connect you to",
+            "connecting you",
             "put you through",
         ),
         Action.SUPPRESS_NUMBER: (
