@@ -60,6 +60,12 @@ CALLS_SWITCH_INTERVAL_S = 0.0005
 def prepare_process_for_calls() -> None:
     """Process-wide settings for a process that carries calls' audio (call once, at start-up)."""
     sys.setswitchinterval(CALLS_SWITCH_INTERVAL_S)
+    # One thread per intent classification: an utterance is a few tokens, and torch's default
+    # (a thread per core) made each one wait for every core on a busy machine — p95 1.9 s at
+    # load 11 against 71 ms with one thread (bench/nlu.py --threads).
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @dataclass(frozen=True, slots=True)

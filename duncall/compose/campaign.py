@@ -264,12 +264,16 @@ def _warm(bot: parts.Bot, langs: set[str] | None) -> None:
     language whose models are missing is skipped here; its calls say why when they come."""
     from bot.nlu.data import LANGS
 
-    parts.ready_languages(set(LANGS) if langs is None else langs, bot.recognizer, bot.classifier)
+    parts.ready_languages(
+        set(LANGS) if langs is None else langs, bot.recognizer, bot.classifier, bot.engines.prompts.synth
+    )
 
 
 def _ready(by_account: dict[str, Persona], bot: parts.Bot, say: Callable[[str], None]) -> dict[str, Persona]:
     """The personas whose language's models load; the others are said, not called."""
-    ready = parts.ready_languages({p.language for p in by_account.values()}, bot.recognizer, bot.classifier)
+    ready = parts.ready_languages(
+        {p.language for p in by_account.values()}, bot.recognizer, bot.classifier, bot.engines.prompts.synth
+    )
     for lang, why in ready.items():
         if why is not None:
             say(f"not calling the {lang} personas: {why}")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.asr.registry import RoutingRecognizer
     from bot.callbot import BotEngines
     from bot.nlu.types import IntentClassifier
+    from bot.tts.base import Synthesizer
     from dialer.policy import Rules
     from dialer.strategy.model import Strategy
 
@@ -93,11 +94,12 @@ def bot() -> Bot:
     from bot.callbot import BotEngines, prepare_process_for_calls
     from bot.grammars import phrases
     from bot.tts.cache import PromptCache
-    from bot.tts.espeak import DEFAULT_RATE_WPM, EspeakSynthesizer
+    from bot.tts.espeak import DEFAULT_RATE_WPM
+    from bot.tts.registry import configured_synthesizer
     from telephony.live.registry import LiveCallRegistry
 
     prepare_process_for_calls()
-    prompts = PromptCache(EspeakSynthesizer(), paths.home() / "tts-cache", DEFAULT_RATE_WPM)
+    prompts = PromptCache(configured_synthesizer(), paths.home() / "tts-cache", DEFAULT_RATE_WPM)
     recognizer = configured_recognizer()
     # Bridged calls are listed for supervisors (duncall.supervision) in the configured Redis.
     engines = BotEngines(recognizer, prompts, phrases, live=LiveCallRegistry.from_env())
@@ -105,18 +107,26 @@ def bot() -> Bot:
 
 
 def ready_languages(
-    langs: set[str], recognizer: RoutingRecognizer, classifier: IntentClassifier
+    langs: set[str],
+    recognizer: RoutingRecognizer,
+    classifier: IntentClassifier,
+    synth: Synthesizer | None = None,
 ) -> dict[str, str | None]:
     """Each language → None when its models load, else why not (e.g. no ASR model installed).
 
     Everything is loaded before the first dial: a missing model is said now, not as
-    a dead call later, and the first debtor does not wait for a model to load.
+    a dead call later, and the first debtor does not wait for a model to load (the
+    voice's too, when ``synth`` is given: a neural voice loads in a second or more).
     """
     ready: dict[str, str | None] = {}
     for lang in sorted(langs):
         try:
             recognizer.warm(lang)
             classifier.understand("hello", lang, dt.date.today())
+            if synth is not None:
+                from bot.tts.espeak import DEFAULT_RATE_WPM
+
+                synth.synthesize("Hello.", synth.voice_for(lang), DEFAULT_RATE_WPM)
             ready[lang] = None
         except ConfigError as exc:
             ready[lang] = exc.one_line()
