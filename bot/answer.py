@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.callbot import BotEngines, run_bot
 from bot.dialogue.engine import DialogueSession
@@ -37,6 +37,7 @@ async def converse(
     on_turn: Callable[[Turn, str], None] | None = None,
     loaded: Script | None = None,
     ports: ActionPorts = NO_PORTS,
+    on_transfer: Callable[[str, str, Sequence[Turn]], Awaitable[bool]] | None = None,
 ) -> ConversationRecord:
     """Run ``script_name`` (in the account's language) on the call; the record carries the result.
 
@@ -45,6 +46,8 @@ async def converse(
     otherwise the file in ``scripts/`` is read now. Either way the call keeps it to the end.
     ``ports``: what this call can do besides talking (send a link, transfer); by default
     nothing, so the script says its true alternative instead of announcing either.
+    ``on_transfer(queue, bridge_id, turns)``: rings a collector when the script transfers (the
+    ports must say a transfer is possible); True once one accepted the call.
     """
     script = loaded or load_script(find_script(script_name, account.language))
     session = DialogueSession(script, account, today, classifier, ports=ports)
@@ -58,6 +61,7 @@ async def converse(
         record_as=f"call-{channel_id}",
         record_after_notice=bool(script.recording_notice),
         on_turn=None if on_turn is None else (lambda turn: on_turn(turn, session.state)),
+        on_transfer=on_transfer,
     )
     result = session.result
     record.script = script.name

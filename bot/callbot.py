@@ -18,7 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.asr.base import Recognizer
@@ -96,8 +96,13 @@ async def run_bot(
     record_as: str | None = None,
     record_after_notice: bool = False,
     on_turn: Callable[[Turn], None] | None = None,
+    on_transfer: Callable[[str, str, Sequence[Turn]], Awaitable[bool]] | None = None,
 ) -> ConversationRecord:
     """Bridge the answered channel to the bot's media and run the dialogue (or leave a voicemail).
+
+    ``on_transfer(queue, bridge_id, turns)``: asked when the dialogue wants a collector; True once
+    one is in the call's bridge.  The bot then leaves the bridge (its recording goes on) and the
+    call is held until the debtor or the collector ends it.
 
     ``record_as``: the stored recording's name.  ``record_after_notice``: the dialogue starts
     with a recording notice, and the recording starts once it has played, so nothing before
@@ -166,6 +171,9 @@ async def run_bot(
             engines.grammar_phrases,
             on_turn=on_turn,
             on_notice_played=notice_played if record_after_notice else None,
+            on_transfer=None
+            if on_transfer is None
+            else (lambda queue, turns: on_transfer(queue, bridge_id, turns)),
         )
         dtmf_task = asyncio.create_task(
             _watch_debtor(ari, channel_id, conv, watch), name=f"debtor:{channel_id}"
@@ -184,6 +192,14 @@ async def run_bot(
             finally:
                 played.cancel()
                 taken.cancel()
+        if conv.transferred:
+            # A collector took the call: the bot leaves, the debtor and the collector talk on.
+            log.info("call handed to a collector", extra=kv(channel_id=channel_id))
+            await media.flush()
+            await _leave(ari, bridge_id, media_id)
+            await _hold_for_supervisor(ari, channel_id, bridge_id, watch)
+            record.hangup_by = "unknown"
+            return record
         if watch.taken_over_by is None:
             watch.taken_over_by = await _taken_over_by(ari, channel_id)  # in case the event was missed
         if watch.taken_over_by:

@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -214,6 +214,7 @@ class Conversation:
         endpoint_silence_ms: int = ENDPOINT_SILENCE_MS,
         on_turn: Callable[[Turn], None] | None = None,
         on_notice_played: Callable[[], None] | None = None,
+        on_transfer: Callable[[str, Sequence[Turn]], Awaitable[bool]] | None = None,
     ) -> None:
         self.media = media
         self.dialogue = dialogue
@@ -241,6 +242,10 @@ class Conversation:
         # Told once the recording notice has played (it is never interrupted): the call's
         # recording starts then.  Must not block.
         self._on_notice_played = on_notice_played
+        # Asked for a collector when the dialogue wants a transfer (the queue, the turns so far):
+        # True once one has accepted the call.  None: no transfer on this call.
+        self._on_transfer = on_transfer
+        self.transferred = False  # a collector took the call from the bot
 
     def _add_turn(self, turn: Turn) -> None:
         self.record.turns.append(turn)
@@ -456,11 +461,13 @@ class Conversation:
                 replies = self.dialogue.no_input()
                 self._listening()
                 await self._speak(replies, None)
+                await self._hand_over()
             elif isinstance(got, str):
                 self._add_turn(Turn("debtor", "", self._now(), dtmf=got))
                 replies = self.dialogue.dtmf(got)
                 self._listening()
                 await self._speak(replies, None)
+                await self._hand_over()
             else:
                 self._marks = {}
                 heard = await self._recognize(got)
@@ -486,6 +493,26 @@ class Conversation:
                     )
                 )
                 await self._speak(replies, got)
+                await self._hand_over()
+
+    async def _hand_over(self) -> None:
+        """The dialogue wants a collector: ask for one, then say only what is true.
+
+        "Connecting you" is said once a collector has accepted (they hear it too); otherwise
+        the dialogue's alternative (a callback offered).
+        """
+        queue = getattr(self.dialogue, "transfer_wanted", None)
+        if queue is None:
+            return
+        accepted = False
+        if self._on_transfer is not None:
+            accepted = await self._on_transfer(queue, list(self.record.turns))
+        self.transferred = accepted
+        replies = self.dialogue.transfer_outcome(accepted)  # type: ignore[attr-defined]
+        if self._ended.is_set():
+            raise CallEnded
+        self._listening()
+        await self._speak(replies, None)
 
     async def run(self) -> ConversationRecord:
         """Run until the dialogue ends or the far end hangs up."""

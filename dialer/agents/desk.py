@@ -340,6 +340,20 @@ class DeskBoard:
         if self.desk(collector_id).state is DeskState.ON_CALL:
             self._move(collector_id, state=DeskState.WRAP_UP.value, since=at)
 
+    def _transcript_key(self, attempt_id: str) -> str:
+        return f"{self.prefix}desk:transcript:{attempt_id}"
+
+    def set_transcript(self, attempt_id: str, lines: list[dict[str, str]]) -> None:
+        """The bot's conversation before a warm transfer, for the desk's screen pop."""
+        self.r.set(self._transcript_key(attempt_id), json.dumps(lines, ensure_ascii=False), ex=WRAP_UP_KEEP_S)
+
+    def transcript(self, attempt_id: str) -> list[dict[str, str]]:
+        """What the bot and the debtor said before the call came to the desk (empty: a dialer call)."""
+        if not attempt_id:
+            return []
+        raw = self.r.get(self._transcript_key(attempt_id))
+        return [] if raw is None else list(json.loads(raw))
+
     def wait_wrap_up(self, attempt_id: str, timeout_s: float) -> WrapUp | None:
         """Block until the collector submits the call's wrap-up (None after ``timeout_s``)."""
         got = self.r.blpop([self._wrap_key(attempt_id)], timeout=timeout_s)

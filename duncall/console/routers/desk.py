@@ -74,8 +74,11 @@ def _board(console: Console) -> DeskBoard:
 def _view(console: Console, collector_id: str) -> dict[str, Any]:
     board = _board(console)
     board.seen(collector_id)  # every read and move is the page polling: its desk may be rung
+    current = board.desk(collector_id)
     return {
-        **board.desk(collector_id).as_json(),
+        **current.as_json(),
+        # A call the bot transferred: what was said before it came to the desk.
+        "transcript": board.transcript(current.attempt_id),
         "pause_reasons": list(PAUSE_REASONS),
         "dispositions": [d.value for d in WRAP_UP_DISPOSITIONS],
     }

@@ -120,6 +120,12 @@ function render(d) {
   $("#ready").disabled = !["offline", "paused", "ready"].includes(d.state) || d.state === "ready";
   $("#pause").disabled = !["offline", "ready"].includes(d.state);
   $("#wrap").hidden = !["on_call", "wrap_up"].includes(d.state);
+  // A call the bot transferred: what the bot and the debtor said before it came here.
+  const said = d.transcript || [];
+  $("#pop-transcript").hidden = said.length === 0;
+  if (said.length !== $("#transcript tbody").children.length) {
+    rows("#transcript", said, (t) => [t.speaker === "bot" ? "bot" : "debtor", t.text]);
+  }
   if (d.account_id && d.account_id !== popped) {
     popped = d.account_id;
     pop(d.account_id).catch((e) => showError($("#message"), e));
