@@ -64,6 +64,7 @@ import asr_zh  # bench/asr_zh.py, beside this file
 from rapidfuzz.distance import Levenshtein
 
 from bot.asr.base import Transcript
+from bot.asr.line import telephone_line
 from bot.asr.streaming import feed_frames
 from bot.dialogue import DialogueSession, find_script, load_script
 from bot.grammars import phrases as grammar_phrases
@@ -76,8 +77,6 @@ from foundation.errors import DuncallError
 
 BYTES_PER_S = 32_000
 TELEPHONE_VOICES = ("en-us", "en-gb", "en-us+f3")
-LINE_NOISE_DBFS = -50.0  # white noise on the line, relative to full scale
-PACKET_LOSS = 0.01  # share of 20 ms packets lost (played as silence)
 CONFIDENCE_BANDS = (0.0, 0.5, 0.65, 0.75, 0.85, 1.01)
 KO_GRAMMAR = ("네", "아니요", "금요일")  # words the Korean model has; the grammar path's cost
 _EN_WORD = re.compile(r"[a-z']+")
@@ -205,39 +204,7 @@ def streamed(engine: object, lang: str, phrases: tuple[str, ...] | None) -> Call
     return decode
 
 
-def telephone_line(pcm: bytes, seed: int) -> bytes:
-    """16 kHz slin through a G.711 line and back to 16 kHz (see the module's notes)."""
-    import subprocess
-
-    import numpy as np
-
-    raw = ["-t", "raw", "-e", "signed", "-b", "16", "-c", "1"]
-    ulaw = subprocess.run(
-        ["sox", *raw, "-r", "16000", "-", "-t", "raw", "-e", "u-law", "-b", "8", "-c", "1", "-r", "8000", "-",
-         "sinc", "300-3400"],
-        input=pcm, capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    back = subprocess.run(
-        ["sox", "-t", "raw", "-e", "u-law", "-b", "8", "-c", "1", "-r", "8000", "-", *raw, "-r", "8000", "-"],
-        input=ulaw, capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    rng = np.random.default_rng(seed)
-    x = np.frombuffer(back, dtype=np.int16).astype(np.float32)
-    x += rng.normal(0, 32768 * 10 ** (LINE_NOISE_DBFS / 20), len(x))
-    packet = 160  # 20 ms at 8 kHz
-    for start in range(0, len(x), packet):
-        if rng.random() < PACKET_LOSS:
-            x[start : start + packet] = 0
-    line = np.clip(x, -32768, 32767).astype(np.int16).tobytes()
-    return subprocess.run(
-        ["sox", *raw, "-r", "8000", "-", *raw, "-r", "16000", "-"],
-        input=line,
-        capture_output=True,
-        check=True,
-    ).stdout
-
-
-def telephone(clips: Sequence[Clip]) -> int:
+def telephone(clips: Sequence[Clip], narrowband: bool = False) -> int:
     """``--telephone``: grammar WER and confidence at 16 kHz and on a G.711 line, per voice."""
     import subprocess
 
@@ -247,8 +214,14 @@ def telephone(clips: Sequence[Clip]) -> int:
 
     graded = [c for c in clips if c.lang == "en" and c.state_has_grammar]
     personas = {p.name: p for p in load_personas(paths.personas_dir())}
+    from bot.asr.telephone import telephone_mllr_or_none
+
     wide = SphinxRecognizer(pool_size=1)
     narrow = SphinxRecognizer(pool_size=1, narrowband=True)
+    mllr = telephone_mllr_or_none()
+    if mllr is None:
+        print("8 kHz line, adapted: skipped (no transform: run `duncall models adapt`)", file=sys.stderr)
+    adapted = SphinxRecognizer(pool_size=1, mllr=mllr) if mllr else None
     pad = bytes(BYTES_PER_S * 3 // 10)  # the endpointer's pre-roll and tail
     rows: dict[tuple[str, str], Row] = {}
     confs: dict[str, list[tuple[float, bool]]] = {}
@@ -269,11 +242,12 @@ def telephone(clips: Sequence[Clip]) -> int:
                 names = {"first_name": account.first_name.lower(), "last_name": account.last_name.lower()}
                 grammar = fill(clip.grammar[:-1] + grammar_phrases("en", "open"), names)
                 line = telephone_line(pcm, seed=n)
-                for channel, engine, audio in (
-                    ("16 kHz", wide, pcm),
-                    ("8 kHz line", wide, line),
-                    ("8 kHz line, narrow-band", narrow, line),
-                ):
+                runs = [("16 kHz", wide, pcm), ("8 kHz line", wide, line)]
+                if adapted is not None:
+                    runs += [("8 kHz line, adapted", adapted, line), ("16 kHz, adapted", adapted, pcm)]
+                if narrowband:
+                    runs.append(("8 kHz line, narrow-band", narrow, line))
+                for channel, engine, audio in runs:
                     row = rows.setdefault((voice, channel), Row("pocketsphinx", f"{voice}, {channel}"))
                     started = time.perf_counter()
                     heard = engine.recognize(audio, "en", grammar)
@@ -323,9 +297,12 @@ def main() -> int:
     parser.add_argument(
         "--telephone", action="store_true", help="16 kHz vs a G.711 8 kHz line, per voice (PocketSphinx)"
     )
+    parser.add_argument(
+        "--narrowband", action="store_true", help="--telephone: also the narrow-band (8 kHz) front end"
+    )
     args = parser.parse_args()
     if args.telephone:
-        return telephone(load_clips(args.sounds, {"en"}))
+        return telephone(load_clips(args.sounds, {"en"}), args.narrowband)
     engines = {e.strip() for e in args.engines.split(",") if e.strip()}
 
     try:

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         "process). Default: one per core.",
     )
     asr_streaming: bool = Field(default=False, description="`1` decodes the debtor's words while they speak.")
+    asr_lm: Literal["domain", "generic"] = Field(
+        default="domain",
+        description="PocketSphinx's language model for answers off a state's grammar: `domain` (built from "
+        "the NLU training text and the grammars, `duncall asr lm`) or `generic` (the bundled en-us model).",
+    )
     supervisor_endpoint: str = Field(
         default="PJSIP/supervisor-{user}",
         description="Dial string template a supervisor is rung on; `{user}` is the console user.",

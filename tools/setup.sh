@@ -16,7 +16,8 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 APT_PKGS=(debootstrap espeak-ng libespeak-ng1 sox redis-server redis-tools make docker-compose chromium
   kannel   # kannel: the SMS gateway (bearerbox + smsbox) the SMS channel speaks to, and its tests run
   fonts-wqy-zenhei  # the CJK TrueType font the Chinese 催收函 PDF embeds (dialer/messaging/letters_zh.py)
-  sip-tester)  # sipp: the carrier and the debtors on the far side of the sandbox's SIP trunk (tests/sip/)
+  sip-tester  # sipp: the carrier and the debtors on the far side of the sandbox's SIP trunk (tests/sip/)
+  irstlm)  # tlm: estimates PocketSphinx's domain language model (bot/asr/domain_lm.py)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -71,6 +72,11 @@ fi
 # Trained from data/nlu/ into ~/.cache/duncall/nlu/<lang>-<data hash>; only when the
 # data or the recipe changed, so a second run skips it.
 .venv/bin/duncall nlu train --if-missing
+
+# --- the domain language model -------------------------------------------------
+# Estimated from the NLU training text and the grammars into ~/.cache/duncall/sphinx/
+# (keyed by a hash of that text; under a second), only when the text changed.
+.venv/bin/duncall asr lm --if-missing
 
 # --- Asterisk sandbox ----------------------------------------------------------
 if [ "$what" = asterisk ]; then

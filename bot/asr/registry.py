@@ -54,8 +54,9 @@ def _pocketsphinx() -> Recognizer:
 
         return SphinxWorkers(workers)
     from bot.asr.sphinx import SphinxRecognizer
+    from bot.asr.telephone import channel_mllr
 
-    return SphinxRecognizer()
+    return SphinxRecognizer(mllr=channel_mllr())
 
 
 def _vosk() -> Recognizer:

@@ -46,6 +46,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pocketsphinx import Decoder, get_model_path
@@ -55,6 +56,7 @@ from bot.asr.streaming import PartialTranscript
 from bot.audio import SAMPLE_RATE_HZ, duration_ms
 from foundation import paths
 from foundation.errors import ConfigError
+from foundation.settings import get_settings
 
 DECODER_POOL_SIZE = 2  # whole-utterance decodes at once: one per core; a decoder is not thread-safe
 # Streams hold a decoder while the debtor speaks: one per caller speaking at the
@@ -113,10 +115,16 @@ class SphinxRecognizer:
         max_decoders: int = MAX_DECODERS,
         *,
         narrowband: bool = False,
+        lm: Literal["domain", "generic"] | None = None,
     ) -> None:
         # narrowband: decode at 8 kHz with a front end fitted to telephone audio
         # (``NARROWBAND_FRONT_END``); the calls' 16 kHz audio is halved first.
+        # lm: the language model off-grammar answers are decoded with (default DUNCALL_ASR_LM):
+        # the domain model (bot.asr.domain_lm) or the bundled general en-us one.
         self._narrowband = narrowband
+        self._lm = lm or get_settings().asr_lm
+        self._lm_file: str | None = None
+        self._lm_resolved = False
         self._idle: queue.LifoQueue[_Slot] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._whole = threading.BoundedSemaphore(pool_size)
@@ -130,11 +138,24 @@ class SphinxRecognizer:
         """Decoders made so far (each ~95 MB)."""
         return self._created
 
+    def _lm_args(self) -> dict[str, str]:
+        """The decoder's ``lm`` argument: the domain model's file, or none for the bundled one."""
+        with self._lock:
+            if not self._lm_resolved:
+                if self._lm == "domain":
+                    from bot.asr.domain_lm import domain_lm_or_none
+
+                    found = domain_lm_or_none("en")
+                    self._lm_file = str(found) if found else None
+                self._lm_resolved = True
+            return {"lm": self._lm_file} if self._lm_file else {}
+
     def _new_slot(self) -> _Slot:
+        lm = self._lm_args()
         if self._narrowband:
-            dec = Decoder(loglevel="FATAL", hmm=str(narrowband_model()), **NARROWBAND_FRONT_END)
+            dec = Decoder(loglevel="FATAL", hmm=str(narrowband_model()), **NARROWBAND_FRONT_END, **lm)
         else:
-            dec = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE_HZ)
+            dec = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE_HZ, **lm)
         slot = _Slot(dec, {}, dec.current_search())
         with self._lock:
             known = list(self._known.items())

@@ -37,7 +37,9 @@ WORKER_START_TIMEOUT_S = 120.0  # spawn + import + decoder + every grammar prime
 
 def _start_worker() -> None:
     global _WORKER
-    rec = SphinxRecognizer(pool_size=1, max_decoders=1)
+    from bot.asr.telephone import channel_mllr
+
+    rec = SphinxRecognizer(pool_size=1, max_decoders=1, mllr=channel_mllr())
     rec.warm(1)
     _WORKER = rec
 

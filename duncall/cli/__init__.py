@@ -48,6 +48,7 @@ AREAS = (
     "messages",
     "assign",
     "privacy",
+    "asr",
 )
 
 

@@ -1,4 +1,5 @@
-"""`duncall models pull|list`: the Vosk speech models each language needs."""
+"""`duncall models pull|list|adapt`: the Vosk speech models each language needs, and the
+PocketSphinx model's telephone adaptation."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def register(sub: Any) -> None:
 
     lst = cmds.add_parser("list", help="known models, and which language has one installed")
     lst.set_defaults(func=_list)
+
+    adapt = cmds.add_parser(
+        "adapt", help="adapt PocketSphinx's en-us model to 8 kHz telephone audio (MLLR; skipped when built)"
+    )
+    adapt.add_argument("--force", action="store_true", help="build again even if the inputs are unchanged")
+    adapt.set_defaults(func=_adapt)
 
 
 def _progress_bar(name: str) -> tuple[models.Progress, Any]:
@@ -73,4 +80,12 @@ def _list(args: argparse.Namespace) -> int:
     for lang, inst in sorted(have.items()):
         origin = models.env_var(lang) if inst.source == "env" else "pulled"
         print(f"{lang}: {inst.name} at {inst.path} ({origin})")
+    return 0
+
+
+def _adapt(args: argparse.Namespace) -> int:
+    from duncall import asr_adapt
+
+    path, built, seconds = asr_adapt.build(force=args.force)
+    print(f"telephone MLLR transform {'built' if built else 'up to date'}: {path} ({seconds:.0f} s)")
     return 0
