@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         "process). Default: one per core.",
     )
     asr_streaming: bool = Field(default=False, description="`1` decodes the debtor's words while they speak.")
+    asr_channel: Literal["wideband", "telephone"] = Field(
+        default="wideband",
+        description="What the calls' audio went through: `wideband` (16 kHz, e.g. G.722 or the sandbox's "
+        "Local channels) or `telephone` (8 kHz G.711 trunks: PocketSphinx loads the MLLR transform "
+        "`duncall models adapt` builds).",
+    )
     asr_lm: Literal["domain", "generic"] = Field(
         default="domain",
         description="PocketSphinx's language model for answers off a state's grammar: `domain` (built from "

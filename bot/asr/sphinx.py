@@ -116,12 +116,15 @@ class SphinxRecognizer:
         *,
         narrowband: bool = False,
         lm: Literal["domain", "generic"] | None = None,
+        mllr: Path | None = None,
     ) -> None:
         # narrowband: decode at 8 kHz with a front end fitted to telephone audio
         # (``NARROWBAND_FRONT_END``); the calls' 16 kHz audio is halved first.
         # lm: the language model off-grammar answers are decoded with (default DUNCALL_ASR_LM):
         # the domain model (bot.asr.domain_lm) or the bundled general en-us one.
         self._narrowband = narrowband
+        # mllr: a transform of the model's means for the channel (bot.asr.telephone).
+        self._mllr = {"mllr": str(mllr)} if mllr else {}
         self._lm = lm or get_settings().asr_lm
         self._lm_file: str | None = None
         self._lm_resolved = False
@@ -155,7 +158,7 @@ class SphinxRecognizer:
         if self._narrowband:
             dec = Decoder(loglevel="FATAL", hmm=str(narrowband_model()), **NARROWBAND_FRONT_END, **lm)
         else:
-            dec = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE_HZ, **lm)
+            dec = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE_HZ, **lm, **self._mllr)
         slot = _Slot(dec, {}, dec.current_search())
         with self._lock:
             known = list(self._known.items())
@@ -294,7 +297,7 @@ class SphinxRecognizer:
         try:
             started = time.perf_counter()
             phrase_set = self._activate(slot, phrases)
-            slot.decoder.start_utt()
+            _start_utt(slot.decoder)
         except BaseException:
             self._release(slot)
             raise
@@ -306,7 +309,7 @@ class SphinxRecognizer:
         pcm = self.audio_in(pcm)
         chunk_bytes = LM_CHUNK_BYTES // 2 if self._narrowband else LM_CHUNK_BYTES
         dec.activate_search(slot.lm_search)
-        dec.start_utt()
+        _start_utt(dec)
         started = time.perf_counter()
         complete = True
         chunk_s = 0.0
@@ -367,7 +370,7 @@ class SphinxRecognizer:
 
     @staticmethod
     def _decode(dec: Decoder, pcm: bytes) -> str:
-        dec.start_utt()
+        _start_utt(dec)
         dec.process_raw(pcm, full_utt=True)
         dec.end_utt()
         hyp = dec.hyp()
@@ -532,9 +535,17 @@ def check_lang(lang: str) -> None:
         )
 
 
+def _start_utt(dec: Decoder) -> None:
+    """Start an utterance from a fresh front end: PocketSphinx otherwise carries the last
+    utterance's cepstral mean and noise estimate into this one, so the same audio gave
+    different words depending on which decoder (of the pool) had heard what before."""
+    dec.reinit_feat()
+    dec.start_utt()
+
+
 def _warm_up(dec: Decoder) -> None:
     """Run the active search once on faint noise."""
-    dec.start_utt()
+    _start_utt(dec)
     dec.process_raw(_WARMUP_AUDIO, full_utt=True)
     dec.end_utt()
 
