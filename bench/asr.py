@@ -270,6 +270,123 @@ def telephone(clips: Sequence[Clip], narrowband: bool = False) -> int:
     return 0
 
 
+# Off-grammar replies written for this benchmark (not a persona's, not in the domain
+# model's text: ``domain_lm_rows`` checks), as debtors answer off the script.
+EXTRA_OFF_GRAMMAR = (
+    "i lost my job last month but i could do fifty on the first",
+    "my husband handles the bills can you call back tonight",
+    "i already sent a check to the original creditor",
+    "i can not afford that right now maybe next month",
+    "who gave you this number",
+    "i was in the hospital and fell behind on everything",
+    "can i pay twenty five dollars every two weeks",
+    "i think this was paid off by my insurance",
+    "please send me something in writing first",
+    "i will have the money when my tax refund comes",
+)
+
+
+def speak(text: str, voice: str, tmp: Path) -> bytes:
+    """``text`` by espeak-ng's ``voice`` as 16 kHz slin, padded as the endpointer pads."""
+    import subprocess
+
+    from duncall.personas.render import ESPEAK_RATE_WPM
+
+    wav = tmp / "c.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(ESPEAK_RATE_WPM), "-w", str(wav), text],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    pcm = subprocess.run(
+        ["sox", str(wav), "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", "-"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    pad = bytes(BYTES_PER_S * 3 // 10)
+    return pad + pcm + pad
+
+
+def domain_lm_rows(clips: Sequence[Clip]) -> int:
+    """``--lm``: the generic en-us language model against the domain one (bot.asr.domain_lm).
+
+    Sets: *off-grammar* — persona replies that are not a phrase of their state's grammar
+    (the account's name filled in, the open grammar added), plus ``EXTRA_OFF_GRAMMAR``;
+    *LM-decoded* — those persona replies plus the ones to states without a grammar (a call
+    decodes them with the language model alone).  Modes: the language model alone, and the
+    call's path (the state's grammar first, the language model when it finds nothing).
+    Per voice (``TELEPHONE_VOICES``) at 16 kHz and through ``telephone_line``.
+    """
+    from bot.asr.domain_lm import build, sentences
+    from bot.asr.sphinx import SphinxRecognizer
+    from bot.nlu.grammar import fill
+
+    started = time.perf_counter()
+    path, _ = build(if_missing=False)
+    print(f"domain LM {path.name} built in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    text = set(sentences())
+    leaked = [t for t in EXTRA_OFF_GRAMMAR if t in text]
+    if leaked:
+        raise SystemExit(f"bench/asr.py: off-grammar replies in the domain LM's text: {leaked}")
+    personas = {p.name: p for p in load_personas(paths.personas_dir())}
+    items: list[tuple[str, tuple[str, ...], bool]] = []  # (text, call grammar, off-grammar)
+    seen: set[str] = set()
+    for clip in clips:
+        if clip.lang != "en":
+            continue
+        ref = " ".join(words(clip.text, "en"))
+        if clip.state_has_grammar:
+            account = personas[clip.persona].account
+            names = {"first_name": account.first_name.lower(), "last_name": account.last_name.lower()}
+            grammar = fill(clip.grammar[:-1] + grammar_phrases("en", "open"), names)
+            off = ref not in grammar
+        else:
+            grammar, off = (), True
+        key = f"{ref}|{clip.state_has_grammar}"
+        if off and key not in seen:
+            seen.add(key)
+            items.append((clip.text, grammar, clip.state_has_grammar))
+    confirm = grammar_phrases("en", "confirm") + grammar_phrases("en", "open")
+    items += [(t, confirm, True) for t in EXTRA_OFF_GRAMMAR]
+    loading = time.perf_counter()
+    engines = {lm: SphinxRecognizer(pool_size=1, lm=lm) for lm in ("generic", "domain")}
+    for engine in engines.values():
+        engine.warm(1, ())
+    print(f"2 decoders made in {time.perf_counter() - loading:.2f} s", file=sys.stderr)
+    rows: dict[tuple[str, ...], Row] = {}
+    with tempfile.TemporaryDirectory(prefix="duncall-bench-lm-") as tmp:
+        for voice in TELEPHONE_VOICES:
+            for n, (reply, grammar, has_grammar) in enumerate(items):
+                pcm = speak(reply, voice, Path(tmp))
+                clip = Clip("", "en", reply, grammar, has_grammar, pcm)
+                for channel, audio in (("16 kHz", pcm), ("8 kHz line", telephone_line(pcm, seed=n))):
+                    for lm, engine in engines.items():
+                        modes = [("LM alone", ())]
+                        if has_grammar:
+                            modes.append(("grammar, then LM", grammar))
+                        for mode, phrases in modes:
+                            sets = ["LM-decoded"] + (["off-grammar"] if has_grammar else [])
+                            t0 = time.perf_counter()
+                            heard = engine.recognize(audio, "en", phrases)
+                            wall = time.perf_counter() - t0
+                            for which in sets:
+                                for v in (voice, "all voices"):
+                                    key = (which, mode, channel, v, lm)
+                                    row = rows.setdefault(key, Row("pocketsphinx", " | ".join(key)))
+                                    score(row, clip, heard, wall)
+    print(f"{'set | mode | channel | voice | LM':62} {'clips':>5} {'WER':>6} {'exact':>6} {'RTF p50':>8}")
+    for key in sorted(rows):
+        r = rows[key]
+        print(
+            f"{r.mode:62} {len(r.rtf):>5} {r.errors / r.ref_words:6.1%} {r.exact:>3}/{len(r.rtf):<2} "
+            f"{pct(r.rtf, 50):8.3f}"
+        )
+    n_off = sum(1 for _, _, g in items if g)
+    print(
+        f"\n{len(items)} replies: {n_off} off-grammar ({n_off - len(EXTRA_OFF_GRAMMAR)} persona, "
+        f"{len(EXTRA_OFF_GRAMMAR)} written for this), {len(items) - n_off} to states without a grammar."
+    )
+    return 0
+
+
 def pct(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
@@ -298,9 +415,14 @@ def main() -> int:
         "--telephone", action="store_true", help="16 kHz vs a G.711 8 kHz line, per voice (PocketSphinx)"
     )
     parser.add_argument(
+        "--lm", action="store_true", help="generic vs domain language model on off-grammar replies"
+    )
+    parser.add_argument(
         "--narrowband", action="store_true", help="--telephone: also the narrow-band (8 kHz) front end"
     )
     args = parser.parse_args()
+    if args.lm:
+        return domain_lm_rows(load_clips(args.sounds, {"en"}))
     if args.telephone:
         return telephone(load_clips(args.sounds, {"en"}), args.narrowband)
     engines = {e.strip() for e in args.engines.split(",") if e.strip()}
