@@ -17,7 +17,8 @@ APT_PKGS=(debootstrap espeak-ng libespeak-ng1 sox redis-server redis-tools make 
   kannel   # kannel: the SMS gateway (bearerbox + smsbox) the SMS channel speaks to, and its tests run
   fonts-wqy-zenhei  # the CJK TrueType font the Chinese 催收函 PDF embeds (dialer/messaging/letters_zh.py)
   sip-tester  # sipp: the carrier and the debtors on the far side of the sandbox's SIP trunk (tests/sip/)
-  irstlm)  # tlm: estimates PocketSphinx's domain language model (bot/asr/domain_lm.py)
+  irstlm  # tlm: estimates PocketSphinx's domain language model (bot/asr/domain_lm.py)
+  sphinxtrain sphinxbase-utils pocketsphinx)  # bw, mllr_solve, sphinx_fe, pocketsphinx_mdef_convert: the telephone adaptation (duncall/asr_adapt.py)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -77,6 +78,12 @@ fi
 # Estimated from the NLU training text and the grammars into ~/.cache/duncall/sphinx/
 # (keyed by a hash of that text; under a second), only when the text changed.
 .venv/bin/duncall asr lm --if-missing
+
+# --- PocketSphinx's telephone adaptation ------------------------------------------
+# An MLLR transform of the en-us model for G.711 audio, estimated on espeak-ng speech
+# through a simulated phone line into ~/.cache/duncall/sphinx/mllr-<inputs hash>
+# (~1 min on 2 cores), only when its inputs changed; DUNCALL_ASR_CHANNEL=telephone uses it.
+.venv/bin/duncall models adapt
 
 # --- Asterisk sandbox ----------------------------------------------------------
 if [ "$what" = asterisk ]; then
