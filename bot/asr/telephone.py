@@ -23,7 +23,8 @@ def telephone_mllr_path() -> Path:
 
 def telephone_mllr_or_none() -> Path | None:
     path = telephone_mllr_path()
-    return path if path.is_file() else None
+    # The file the link names now: a rebuild while decoders are being made changes nothing.
+    return path.resolve() if path.is_file() else None
 
 
 def channel_mllr() -> Path | None:
