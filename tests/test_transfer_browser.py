@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 import uuid
+import wave
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,15 @@ def test_a_persona_asking_for_a_person_is_put_through_to_the_ready_collector_wit
     assert "I'm connecting you to a colleague now." in bot_said, bot_said
     assert not any(t.startswith("No colleague is free") for t in bot_said), bot_said
     assert match > 0.8, match
+    # The call's recording goes on after the bot left: it holds the collector's part too.
+    assert conv.recording is not None
+    with wave.open(
+        str(runtime.sandbox().root / "var/spool/asterisk/recording" / f"{conv.recording}.wav")
+    ) as w:
+        recorded_s = w.getnframes() / w.getframerate()
+    bot_left_s = max(t.ended_s or t.started_s for t in conv.turns if t.speaker == "bot")
+    print(f"transfer: recording {recorded_s:.1f} s, the bot's last words ended at {bot_left_s:.1f} s")
+    assert recorded_s > bot_left_s + 5, (recorded_s, bot_left_s)
     # The collector's wrap-up ended the attempt.
     with Session(env.engine) as db:
         attempt = db.scalars(select(CallAttempt).where(CallAttempt.account_id == account_id)).one()
