@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from rapidfuzz.distance import Levenshtein
 
 from bot.asr.line import telephone_line
 from bot.asr.sphinx import SphinxRecognizer
+from bot.asr.telephone import channel_mllr, telephone_mllr_path
 from bot.grammars import phrases
 from bot.nlu.grammar import fill
+from foundation.errors import ConfigError
 
 pytestmark = pytest.mark.audio
 
@@ -80,3 +83,20 @@ def test_the_adapted_model_hears_telephone_replies_the_bundled_one_misses() -> N
     assert exact >= 4, errors
     assert errors["plain"] >= words // 2, errors
     assert errors["adapted"] <= 2, errors
+
+
+def test_a_telephone_channel_without_its_adaptation_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DUNCALL_HOME", str(tmp_path))
+    monkeypatch.setenv("DUNCALL_ASR_CHANNEL", "wideband")
+    assert channel_mllr() is None  # wide-band calls keep the bundled model as it is
+    monkeypatch.setenv("DUNCALL_ASR_CHANNEL", "telephone")
+    with pytest.raises(ConfigError) as missing:
+        channel_mllr()
+    assert "duncall models adapt" in missing.value.one_line()
+    built = tmp_path / "sphinx" / "mllr-x" / "mllr_matrix"
+    built.parent.mkdir(parents=True)
+    built.write_text("1\n")
+    telephone_mllr_path().symlink_to(built)
+    assert channel_mllr() == built
