@@ -54,7 +54,7 @@ CALL_TIMEOUT_MS = 60_000
 
 def _reply_wav(folder: Path) -> Path:
     """The persona's words to the collector as rendered for the sandbox (16 kHz s16), as a wav."""
-    clip = runtime.sandbox().sounds / f"{clip_name(PERSONA, 3)}.sln16"
+    clip = runtime.sandbox().sounds / f"{clip_name(PERSONA, 2)}.sln16"
     out = folder / "reply.wav"
     subprocess.run(
         ["sox", "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", str(clip), str(out)],
