@@ -60,7 +60,7 @@ AGENT_HANDLE_S = 5  # the stand-ins talk this long, then hang up
 WRAP_UP_S = 0.5
 # The sandbox's figures: a persona rings 1.5 s, answer detection takes ~1.5 s more.
 SANDBOX_RING_S = (2.5, 4.5)
-AFTER_GREETING_SILENCE_MS = 800  # asterisk-config/amd.conf
+AFTER_GREETING_SILENCE_MS = 600  # asterisk-config/amd.conf
 SANDBOX_HANDLE_S = (AGENT_HANDLE_S + WRAP_UP_S, AGENT_HANDLE_S + WRAP_UP_S + 1.0)
 
 
