@@ -176,9 +176,8 @@ def build(lang: str = "en", *, if_missing: bool = False) -> tuple[Path, bool]:
         with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as part:
             part.write(out.read_bytes())
         Path(part.name).replace(target)
-    for old in target.parent.glob(f"domain-{lang}-*.arpa"):
-        if old != target:
-            old.unlink(missing_ok=True)
+    # Older models are left where they are (~200 kB each): a running bot that loaded one
+    # makes its next decoders from the same file.
     return target, True
 
 
