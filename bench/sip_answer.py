@@ -160,6 +160,8 @@ def main() -> None:
     args = ap.parse_args()
     faulthandler.dump_traceback_later(120 + 30 * args.calls * 4, exit=True)  # a hung run says where
     os.environ.setdefault("DUNCALL_ASR", "en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk")
+    # An ARI app of its own: another process on the shared app would take this one's events.
+    os.environ["DUNCALL_ARI_APP"] = f"bench-sip-answer-{os.getpid()}"
     trunk.apply_sandbox()
     print(f"{'case':8} {'calls':>5} {'p50 s':>6} {'p95 s':>6} {'max s':>6}  AMD verdicts")
     with tempfile.TemporaryDirectory(prefix="bench-sip-") as tmp:

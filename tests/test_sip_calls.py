@@ -60,17 +60,19 @@ def sip_call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TargetR
         guard_prefix=prefix,
         endpoint=f"PJSIP/{{number}}@{trunk.TRUNK}",
     )
-    before = os.environ.get("DUNCALL_ASR")
+    before = {k: os.environ.get(k) for k in ("DUNCALL_ASR", "DUNCALL_ARI_APP")}
     os.environ["DUNCALL_ASR"] = ASR_SPEC
+    os.environ["DUNCALL_ARI_APP"] = f"test-sip-{tag}"  # the shared app's events are others'
     try:
         with sipp.debtor(WRONG_NUMBER, port=trunk.trunk_config().port, workdir=work, trace=True) as debtor:
             result = asyncio.run(run(spec))
             debtor.wait(10)
     finally:
-        if before is None:
-            os.environ.pop("DUNCALL_ASR", None)
-        else:
-            os.environ["DUNCALL_ASR"] = before
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         client = redis.Redis.from_url(os.environ.get("DUNCALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
         for key in client.scan_iter(match=prefix + "*"):
             client.delete(key)
