@@ -56,7 +56,9 @@ def trunk_config(settings: Settings | None = None) -> TrunkConfig:
         )
     if password is not None and any(c in password for c in "\r\n;"):
         raise ConfigError("DUNCALL_TRUNK_PASSWORD holds a line break or ';'", "ask the carrier for another")
-    return TrunkConfig(s.trunk_host, s.trunk_port, s.trunk_auth, s.trunk_username, password, s.trunk_local_port)
+    return TrunkConfig(
+        s.trunk_host, s.trunk_port, s.trunk_auth, s.trunk_username, password, s.trunk_local_port
+    )
 
 
 def pjsip_include(t: TrunkConfig) -> str:
