@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         "(`en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk`). Default: PocketSphinx for en, Vosk otherwise.",
     )
     tts_en: Literal["piper", "espeak"] = Field(
-        default="espeak",
+        default="piper",
         description="English voice of the bot: `piper` (Piper's neural en_US joe voice, offline) or "
         "`espeak` (espeak-ng). Mandarin always speaks through espeak-ng.",
     )

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.audio
 
 @pytest.fixture
 def voices(monkeypatch: pytest.MonkeyPatch) -> object:
-    monkeypatch.setenv("DUNCALL_TTS_EN", "piper")
+    monkeypatch.delenv("DUNCALL_TTS_EN", raising=False)  # the default
     return configured_synthesizer()
 
 
@@ -63,6 +63,6 @@ def test_sentences_keep_a_short_pause_and_the_cache_keys_the_voice(voices: objec
 
 
 def test_espeak_stays_available_by_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DUNCALL_TTS_EN", raising=False)
+    monkeypatch.setenv("DUNCALL_TTS_EN", "espeak")
     assert get_settings().tts_en == "espeak"
     assert configured_synthesizer().voice_for("en") == VOICES["en"]
