@@ -24,8 +24,8 @@ TRAIN_SPLIT = "train"
 # Scored, never learned from: training reads TRAIN_SPLIT alone (``training_examples``).
 SCORED_SPLITS = ("heldout", "frozen")
 SPLITS = (TRAIN_SPLIT, *SCORED_SPLITS)
-# Bump a language's version when its training recipe changes so old artifacts are not reused.
-RECIPE_VERSIONS = {"en": "1", "zh": "2"}
+# Bump when the training recipe changes so old artifacts are not reused.
+RECIPE_VERSION = "1"
 
 _FILLERS = {
     "en": (
@@ -93,142 +93,33 @@ def normalize(text: str, lang: str) -> str:
 
 
 def data_hash(lang: str, root: Path | None = None) -> str:
-    digest = hashlib.sha256(RECIPE_VERSIONS[check_lang(lang)].encode())
+    digest = hashlib.sha256(RECIPE_VERSION.encode())
     digest.update(((root or data_dir()) / check_lang(lang) / "train.tsv").read_bytes())
     return digest.hexdigest()[:16]
 
 
 def augment(examples: list[Example], lang: str, rng: random.Random, copies: int) -> list[Example]:
-    """The originals plus ``copies`` noisy variants each, the way phone speech and ASR
-    output differ from clean text: fillers before or after, a word or character dropped;
-    en a cut-off last word; zh (recipe 2) a recognizer's homophone (a character swapped
-    for one of the same toneless pinyin, 换 for 还) or the regional word a caller uses
-    for the standard one (咋 for 怎么, 俺 for 我).  Every choice comes from ``rng``, so
-    the same seed gives the same variants."""
+    """The originals plus ``copies`` noisy variants each: fillers before or after, a word
+    or character dropped — the way phone speech and ASR output differ from clean text."""
     leading, trailing = _FILLERS[lang]
     out = list(examples)
     for example in examples:
         for _ in range(copies):
             text = example.text
             roll = rng.random()
-            if lang == "en":
-                if roll < 0.4:
-                    text = _join(lang, rng.choice(leading), text)
-                elif roll < 0.6:
-                    text = _join(lang, text, rng.choice(trailing))
-                elif roll < 0.8:
-                    text = _drop_one(text, lang, rng)
-                elif roll < 0.9:
-                    # Recognizers cut replies short ("wrong number" → "wrong numb").
-                    text = _cut_last_word(text)
-                else:
-                    text = _join(lang, rng.choice(leading), _join(lang, text, rng.choice(trailing)))
-            elif roll < 0.25:
+            if roll < 0.4:
                 text = _join(lang, rng.choice(leading), text)
-            elif roll < 0.35:
+            elif roll < 0.6:
                 text = _join(lang, text, rng.choice(trailing))
-            elif roll < 0.5:
+            elif roll < 0.8:
                 text = _drop_one(text, lang, rng)
-            elif roll < 0.75:
-                text = _homophone(text, rng)
-            elif roll < 0.9:
-                text = _regional(text, rng)
+            elif roll < 0.9 and lang == "en":
+                # Recognizers cut replies short ("wrong number" → "wrong numb").
+                text = _cut_last_word(text)
             else:
-                text = _join(lang, rng.choice(leading), _homophone(text, rng))
+                text = _join(lang, rng.choice(leading), _join(lang, text, rng.choice(trailing)))
             out.append(Example(text, example.intent))
     return out
-
-
-# Characters a Mandarin recognizer confuses with a domain word's (same toneless pinyin).
-_ZH_SOUND_POOL = (
-    "还换环欢缓钱前千签浅号好毫浩码吗马妈麻骂打大达答错措搓没美妹每梅款宽快块"
-    "借接街节姐欠钳签千谦嵌是事十时市世式试识实不部步布补付副负父富复服夫福"
-    "你呢尼泥我握窝卧他她它塔说硕朔在再载找照赵早电店点典话化画华花律绿驴虑"
-    "师事失诗湿死四思斯司丝资子字自紫知之只支纸直值指职工公功攻宫供共月越约"
-    "岳乐底地低抵第弟帝期七其起气齐奇骑钱全权泉劝分份粉纷奋愤法发罚乏伐阀"
-    "难南男楠催吹崔脆翠还孩海害含寒喊汉行型星形醒兴性姓成城程诚承乘呈忙芒盲"
-)
-
-
-def _homophone_table() -> dict[str, tuple[str, ...]]:
-    # pypinyin is imported here: only training needs it, not every process that loads data.
-    from pypinyin import Style, lazy_pinyin
-
-    groups: dict[str, list[str]] = {}
-    for ch in dict.fromkeys(_ZH_SOUND_POOL):
-        groups.setdefault(lazy_pinyin(ch, style=Style.NORMAL)[0], []).append(ch)
-    table: dict[str, tuple[str, ...]] = {}
-    for members in groups.values():
-        for ch in members:
-            others = tuple(m for m in members if m != ch)
-            if others:
-                table[ch] = others
-    return table
-
-
-# Whole words a recognizer turns into other words (还 is read huan here, not hai).
-_ZH_ASR_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("还钱", ("换钱", "环钱", "还前")),
-    ("还款", ("换款", "环款", "还宽")),
-    ("还了", ("换了", "环了")),
-    ("还清", ("换清", "环清")),
-    ("号码", ("好吗", "号吗", "好码")),
-    ("没钱", ("美钱", "没前", "没千")),
-    ("打错", ("大错", "打措")),
-    ("律师", ("绿师", "律诗", "律是")),
-    ("欠款", ("欠宽", "钱款")),
-    ("分期", ("分其", "分七")),
-    ("破产", ("破铲", "婆产")),
-    ("工资", ("工字", "公资")),
-)
-
-
-def _homophone(text: str, rng: random.Random) -> str:
-    words = [(word, slips) for word, slips in _ZH_ASR_WORDS if word in text]
-    if words and rng.random() < 0.5:
-        word, slips = rng.choice(words)
-        return text.replace(word, rng.choice(slips), 1)
-    table = _homophone_table()
-    spots = [i for i, ch in enumerate(text) if ch in table]
-    if not spots:
-        return text
-    i = rng.choice(spots)
-    return text[:i] + rng.choice(table[text[i]]) + text[i + 1 :]
-
-
-# Standard words and what callers from the north-east, Henan, Shandong, Sichuan or the
-# south say instead.  Longest first, so 怎么办 becomes 咋整 before 怎么 becomes 咋.
-_ZH_REGIONAL: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("怎么办", ("咋整", "咋办", "咋弄", "怎么整")),
-    ("怎么", ("咋", "咋个", "啷个")),
-    ("为什么", ("为啥", "凭啥", "咋")),
-    ("什么", ("啥", "啥子", "么子", "乜嘢")),
-    ("没有", ("木有", "莫得", "冇", "没得")),
-    ("没钱", ("冇钱", "莫得钱", "木钱")),
-    ("知道", ("晓得", "知不道")),
-    ("不知道", ("不晓得", "知不道", "唔知")),
-    ("不用", ("甭", "不消", "莫")),
-    ("不要", ("甭", "莫", "别")),
-    ("可以", ("中", "成", "要得", "得")),
-    ("好的", ("中", "成", "要得", "好嘞")),
-    ("我们", ("俺们", "咱", "咱们")),
-    ("我", ("俺", "偶")),
-    ("太", ("忒", "贼")),
-    ("很", ("贼", "老", "忒")),
-    ("家里", ("屋头", "屋里")),
-    ("是", ("系", "係")),
-    ("这个", ("这", "介个")),
-    ("那个", ("那", "内个")),
-    ("现在", ("而家", "这会儿")),
-)
-
-
-def _regional(text: str, rng: random.Random) -> str:
-    found = [(standard, local) for standard, local in _ZH_REGIONAL if standard in text]
-    if not found:
-        return _homophone(text, rng)
-    standard, local = rng.choice(found)
-    return text.replace(standard, rng.choice(local), 1)
 
 
 def _join(lang: str, left: str, right: str) -> str:

@@ -42,5 +42,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("recording_deletions")
-    with op.batch_alter_table("console_audit_prune", schema=None) as batch_op:
-        batch_op.drop_column("through_hash")
+    if op.get_bind().dialect.name == "sqlite":
+        # Not a batch copy: the audit triggers name console_audit_prune, and SQLite refuses to
+        # drop and rename a table a trigger reads. SQLite 3.35+ drops a column in place.
+        op.execute("ALTER TABLE console_audit_prune DROP COLUMN through_hash")
+    else:
+        op.drop_column("console_audit_prune", "through_hash")
