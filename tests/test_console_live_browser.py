@@ -232,7 +232,9 @@ def test_supervisor_sees_a_persona_call_live_and_barges_in(
         page.wait_for_selector(f"{lines}[data-speaker='bot']", timeout=CALL_TIMEOUT_MS)
         page.wait_for_selector(f"{lines}[data-speaker='debtor']", timeout=CALL_TIMEOUT_MS)
         first = page.locator(lines).all_inner_texts()
-        assert first[0].startswith("Bot") and "Mary" in first[0], first
+        # The recording notice, then the greeting that names the debtor, each as the bot's line.
+        assert first[0] == "BotThis call is recorded.", first
+        assert first[1].startswith("Bot") and "Mary" in first[1], first
         assert page.text_content(f"{row} td.state") == "talking"
         assert page.text_content(f"{row} td.dialogue-state")
         page.wait_for_selector(f"#campaigns tr[data-campaign='{campaign}'] td.live:text('1')")
