@@ -113,3 +113,20 @@ def test_an_unknown_creditor_is_one_line(tmp_path: Path, db: str, capsys: pytest
     )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no creditor 'NOPE'" in err
+
+
+def test_a_chinese_creditor_name_is_printed_not_replaced(tmp_path: Path, db: str) -> None:
+    from sqlalchemy import create_engine, update
+
+    from dialer.store.models import Creditor
+
+    engine = create_engine(db)
+    with engine.begin() as conn:
+        conn.execute(update(Creditor).where(Creditor.creditor_id == "CR-A").values(name="平安消费金融"))
+    engine.dispose()
+    out = tmp_path / "reports"
+    args = ["report", "--period", "daily", "--date", "2026-01-05", "--creditor", "CR-A", "--out", str(out)]
+    assert main([*args, "--db", db]) == 0
+    lines = lines_of(out / "CR-A" / "CR-A-daily-2026-01-05.pdf")
+    assert lines[0] == "Collection report: 平安消费金融"
+    assert any(line.startswith("Cure rate: ") for line in lines)

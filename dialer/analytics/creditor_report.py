@@ -3,8 +3,9 @@
 The numbers are ``kpi_report``'s for the creditor's accounts and the period (the same as
 ``duncall kpi --creditor C --from … --to … --json``), with a 28-day trend of the contact and
 right-party rates drawn with fpdf2's own lines, the period's campaigns, and the roll rates
-between the period's first and last days.  fpdf2's built-in font is Latin-1: a name with other
-characters is written with ``?`` in their place.
+between the period's first and last days.  fpdf2's built-in Helvetica is Latin-1 only: a report
+with a name outside it (a Chinese creditor, a campaign named in Chinese) is set in the CJK
+TrueType font the 催收函 embeds (WenQuanYi Zen Hei, which covers Latin too, without a bold).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import Engine, select
 from dialer.analytics.metrics import RollMatrix
 from dialer.analytics.queries import KpiQuery
 from dialer.analytics.report import COUNT_FIELDS, WINDOW_NAMES, kpi_report, roll_report
+from dialer.messaging.letters_zh import cjk_font
 from dialer.store.models import Creditor
 from foundation.errors import InputError
 
@@ -165,18 +167,42 @@ def _latin(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+def _needs_unicode(r: CreditorReport) -> bool:
+    names = [r.creditor_name, r.creditor_id, *(str(c["campaign"] or "") for c in r.campaigns)]
+    return any(_latin(n) != n for n in names)
+
+
+class _Report(FPDF):
+    """An A4 page in Helvetica, or in the CJK font when the report's names need it."""
+
+    def __init__(self, unicode_font: Path | None) -> None:
+        super().__init__(format="A4")
+        self._unicode = unicode_font is not None
+        if unicode_font is not None:
+            self.add_font("unicode", fname=str(unicode_font))
+
+    def use(self, size: float, *, bold: bool = False) -> None:
+        if self._unicode:
+            self.set_font("unicode", size=size)
+        else:
+            self.set_font("Helvetica", style="B" if bold else "", size=size)
+
+    def t(self, text: str) -> str:
+        return text if self._unicode else _latin(text)
+
+
 def render_pdf(r: CreditorReport, generated_at: dt.datetime) -> bytes:
-    pdf = FPDF(format="A4")
+    pdf = _Report(cjk_font() if _needs_unicode(r) else None)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
-    pdf.set_font("Helvetica", style="B", size=15)
-    pdf.cell(0, 8, _latin(f"Collection report: {r.creditor_name}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
+    pdf.use(15, bold=True)
+    pdf.cell(0, 8, pdf.t(f"Collection report: {r.creditor_name}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.use(10)
     span = str(r.first) if r.period == "daily" else f"{r.first} to {r.last}"
     pdf.cell(
         0,
         6,
-        _latin(f"{r.period.capitalize()} report for {span} ({r.creditor_id}); debtors' local days"),
+        pdf.t(f"{r.period.capitalize()} report for {span} ({r.creditor_id}); debtors' local days"),
         new_x="LMARGIN",
         new_y="NEXT",
     )
@@ -215,7 +241,7 @@ def render_pdf(r: CreditorReport, generated_at: dt.datetime) -> bytes:
     )
     pdf.cell(0, 6, f"Cure rate: {fmt('cure_rate', m.cure_rate)}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    pdf.set_font("Helvetica", size=8)
+    pdf.use(8)
     pdf.multi_cell(
         0,
         4,
@@ -229,27 +255,27 @@ def render_pdf(r: CreditorReport, generated_at: dt.datetime) -> bytes:
     return bytes(pdf.output())
 
 
-def _heading(pdf: FPDF, text: str) -> None:
-    pdf.set_font("Helvetica", style="B", size=11)
-    pdf.cell(0, 7, _latin(text), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
+def _heading(pdf: _Report, text: str) -> None:
+    pdf.use(11, bold=True)
+    pdf.cell(0, 7, pdf.t(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.use(9)
 
 
-def _table(pdf: FPDF, header: list[str], rows: list[list[str]]) -> None:
+def _table(pdf: _Report, header: list[str], rows: list[list[str]]) -> None:
     width = (pdf.w - pdf.l_margin - pdf.r_margin) / len(header)
-    pdf.set_font("Helvetica", style="B", size=9)
+    pdf.use(9, bold=True)
     for h in header:
-        pdf.cell(width, 6, _latin(h), border=1)
+        pdf.cell(width, 6, pdf.t(h), border=1)
     pdf.ln()
-    pdf.set_font("Helvetica", size=9)
+    pdf.use(9)
     for row in rows:
         for v in row:
-            pdf.cell(width, 6, _latin(v), border=1)
+            pdf.cell(width, 6, pdf.t(v), border=1)
         pdf.ln()
     pdf.ln(2)
 
 
-def _trend_chart(pdf: FPDF, r: CreditorReport) -> None:
+def _trend_chart(pdf: _Report, r: CreditorReport) -> None:
     """Two lines over the trailing days, drawn with fpdf2's lines: nothing but the PDF is needed."""
     by_day = {row["day"]: row for row in r.trend}
     days = [r.last - dt.timedelta(days=TREND_DAYS - 1 - i) for i in range(TREND_DAYS)]
@@ -258,7 +284,7 @@ def _trend_chart(pdf: FPDF, r: CreditorReport) -> None:
     pdf.set_line_width(0.2)
     pdf.line(x0, y0, x0, y0 + h)
     pdf.line(x0, y0 + h, x0 + w, y0 + h)
-    pdf.set_font("Helvetica", size=7)
+    pdf.use(7)
     for frac in (0.0, 0.5, 1.0):
         pdf.text(x0 - 9, y0 + h - frac * h + 1, f"{100 * frac:.0f}%")
     for i in (0, TREND_DAYS // 2, TREND_DAYS - 1):
