@@ -236,17 +236,45 @@ def store_letter(
     campaign_id: str | None = None,
 ) -> Path:
     """Write the PDF into ``folder`` (the vendor's upload folder) and put it on the account's timeline."""
+    return file_letter(
+        session,
+        render_validation_notice(notice),
+        account_id,
+        folder,
+        now,
+        kind="validation-notice",
+        sent_on=notice.sent_on,
+        address=notice.consumer_address,
+        stage="validation_notice",
+        campaign_id=campaign_id,
+    )
+
+
+def file_letter(
+    session: Session,
+    pdf: bytes,
+    account_id: str,
+    folder: Path,
+    now: dt.datetime,
+    *,
+    kind: str,
+    sent_on: dt.date,
+    address: str,
+    stage: str,
+    campaign_id: str | None,
+) -> Path:
+    """A rendered letter into ``folder`` and onto the account's timeline, as a queued letter message."""
     folder.mkdir(parents=True, exist_ok=True)
     message_id = str(uuid.uuid4())
-    path = folder / f"{account_id}-{notice.sent_on.isoformat()}-validation-notice-{message_id[:8]}.pdf"
-    path.write_bytes(render_validation_notice(notice))
+    path = folder / f"{account_id}-{sent_on.isoformat()}-{kind}-{message_id[:8]}.pdf"
+    path.write_bytes(pdf)
     session.add(
         MessageRow(
             message_id=message_id,
             account_id=account_id,
             channel="letter",
-            address=notice.consumer_address.replace("\n", ", ")[:254],
-            stage="validation_notice",
+            address=address.replace("\n", ", ")[:254],
+            stage=stage,
             campaign_id=campaign_id,
             created_at=now,
             status="queued",

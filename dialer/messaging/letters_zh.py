@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -26,8 +25,9 @@ from fpdf import FPDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dialer.messaging.letters import file_letter
 from dialer.messaging.templates import forbidden_phrases
-from dialer.store.models.messages import MessageAddressRow, MessageRow
+from dialer.store.models.messages import MessageAddressRow
 from dialer.store.repo import get_account
 from foundation.errors import ConfigError, InputError
 
@@ -196,22 +196,15 @@ def store_collection_letter(
     campaign_id: str | None = None,
 ) -> Path:
     """Write the PDF into ``folder`` (the vendor's upload folder) and put it on the account's timeline."""
-    folder.mkdir(parents=True, exist_ok=True)
-    message_id = str(uuid.uuid4())
-    path = folder / f"{account_id}-{letter.sent_on.isoformat()}-collection-letter-{message_id[:8]}.pdf"
-    path.write_bytes(render_collection_letter(letter))
-    session.add(
-        MessageRow(
-            message_id=message_id,
-            account_id=account_id,
-            channel="letter",
-            address=letter.debtor_address.replace("\n", ", ")[:254],
-            stage=STAGE,
-            campaign_id=campaign_id,
-            created_at=now,
-            status="queued",
-            status_at=now,
-            subject=path.name,
-        )
+    return file_letter(
+        session,
+        render_collection_letter(letter),
+        account_id,
+        folder,
+        now,
+        kind="collection-letter",
+        sent_on=letter.sent_on,
+        address=letter.debtor_address,
+        stage=STAGE,
+        campaign_id=campaign_id,
     )
-    return path
