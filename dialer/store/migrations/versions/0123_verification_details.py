@@ -1,0 +1,23 @@
+"""(placeholder: no schema change yet)
+
+Revision ID: 0123_verification_details
+Revises: 0122_agent_recordings
+Create Date: 2026-12-07 22:00:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0123_verification_details"
+down_revision: str | None = "0122_agent_recordings"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
