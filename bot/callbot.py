@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.asr.base import Recognizer
+from bot.asr.telephone import Band, call_band
 from bot.conversation import Conversation, Dialogue
 from bot.media.chan_websocket import MediaConnection
 from bot.tts.cache import PromptCache
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 MEDIA_STASIS_TIMEOUT_S = 5.0
 MAX_RECORDING_S = 600
+# The debtor leg's codecs: 8 kHz G.711 makes the call a telephone call (bot.asr.telephone).
+NATIVE_FORMATS_VARIABLE = "CHANNEL(audionativeformat)"
 # On a taken-over call: how often the bot checks that someone is still with the debtor.
 SUPERVISOR_CHECK_S = 5.0
 
@@ -109,6 +112,10 @@ async def run_bot(
     the debtor was told is recorded (a machine, which hears no notice, is not recorded)."""
     media_id = ChannelPrefix.MEDIA.of(new_id())
     bridge_id = ChannelPrefix.BOT_BRIDGE.of(new_id())
+    formats = await _leg_formats(ari, channel_id)
+    band = call_band(formats)
+    recognizer = _recognizer_for(engines.recognizer, band)
+    log.info("call leg", extra=kv(channel_id=channel_id, formats=formats, band=band))
     media: MediaConnection | None = None
     dtmf_task: asyncio.Task[None] | None = None
     recording_task: list[asyncio.Task[None]] = []  # started once the recording notice has played
@@ -165,7 +172,7 @@ async def run_bot(
         conv = Conversation(
             media,
             dialogue,
-            engines.recognizer,
+            recognizer,
             engines.prompts,
             lang,
             engines.grammar_phrases,
@@ -179,6 +186,7 @@ async def run_bot(
             _watch_debtor(ari, channel_id, conv, watch), name=f"debtor:{channel_id}"
         )
         record = await (conv.leave_voicemail() if machine else conv.run())
+        record.line = band
         for task in recording_task:
             await task  # its ARI request is short; its failure is logged, not raised
         record.recording = recording[0] if recording else None
@@ -226,6 +234,20 @@ async def run_bot(
             await media.close()
         await _cleanup(ari, media_id, channel_id, bridge_id)
         log.info("bot left the call", extra=kv(channel_id=channel_id))
+
+
+async def _leg_formats(ari: AriClient, channel_id: str) -> str | None:
+    """The debtor leg's native audio formats as Asterisk has them (``(ulaw)``); None if unknown."""
+    try:
+        return await ari.get_variable(channel_id, NATIVE_FORMATS_VARIABLE) or None
+    except DuncallError:
+        return None  # the channel is gone or the function unknown: the configured default band
+
+
+def _recognizer_for(recognizer: Recognizer, band: Band) -> Recognizer:
+    """The recognizer fitted to the call's band (``RoutingRecognizer.for_band``), if it has one."""
+    for_band = getattr(recognizer, "for_band", None)
+    return for_band(band) if callable(for_band) else recognizer
 
 
 async def _watch_debtor(ari: AriClient, channel_id: str, conv: Conversation, watch: _CallWatch) -> None:

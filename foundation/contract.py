@@ -242,3 +242,6 @@ class ConversationRecord:
     # What the bot did that it told the debtor it did ("send_payment_link", "transfer",
     # "schedule_callback", "suppress_number"), in order; an action not available is not here.
     actions: list[str] = field(default_factory=list)
+    # The band the debtor's words were heard in: "telephone" (an 8 kHz leg such as G.711, the
+    # adapted model) or "wideband"; None: not a call through Asterisk.
+    line: str | None = None

@@ -104,11 +104,12 @@ class Settings(BaseSettings):
         "process). Default: one per core.",
     )
     asr_streaming: bool = Field(default=False, description="`1` decodes the debtor's words while they speak.")
-    asr_channel: Literal["wideband", "telephone"] = Field(
-        default="wideband",
-        description="What the calls' audio went through: `wideband` (16 kHz, e.g. G.722 or the sandbox's "
-        "Local channels) or `telephone` (8 kHz G.711 trunks: PocketSphinx loads the MLLR transform "
-        "`duncall models adapt` builds).",
+    asr_channel: Literal["auto", "wideband", "telephone"] = Field(
+        default="auto",
+        description="What the calls' audio went through: `auto` decides per call from the debtor leg's "
+        "codec (8 kHz G.711 and other narrow-band codecs: `telephone`; the rest: `wideband`); "
+        "`wideband` (16 kHz, e.g. G.722) or `telephone` (8 kHz G.711 trunks: PocketSphinx loads the "
+        "MLLR transform `duncall models adapt` builds) forces that band on every call.",
     )
     asr_lm: Literal["domain", "generic"] = Field(
         default="domain",

@@ -13,6 +13,10 @@ collection conversation (README, known gaps).  Choose it with
 language's model directory comes from ``bot.models.vosk_model_dir``
 (``DUNCALL_VOSK_MODEL_<LANG>`` or the pulled model).
 
+A call is heard in its leg's band (``bot.asr.telephone``): ``for_band`` gives it the
+router for that band, whose PocketSphinx loads the telephone adaptation for an 8 kHz
+G.711 leg; engines whose model does not differ by band are shared by every call.
+
 ``DUNCALL_ASR_WORKERS`` (default: one per core) runs PocketSphinx in that many
 worker processes (``bot.asr.workers``), since it holds the GIL while it
 decodes; 0 keeps it in the bot's process.
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 
 from bot.asr.base import Recognizer, Transcript
 from bot.asr.streaming import StreamingRecognizer, streaming_enabled
+from bot.asr.telephone import Band, call_band
 from foundation.errors import ConfigError
 from foundation.settings import MAX_ASR_WORKERS, get_settings
 
@@ -46,36 +51,41 @@ def asr_workers() -> int:
     return configured
 
 
-def _pocketsphinx() -> Recognizer:
+def _pocketsphinx(band: Band) -> Recognizer:
+    from bot.asr.telephone import band_mllr
+
+    mllr = band_mllr(band)
     # Decoding while the debtor speaks (DUNCALL_ASR_STREAMING=1) feeds an in-process decoder.
     workers = 0 if streaming_enabled() else asr_workers()
     if workers:
         from bot.asr.workers import SphinxWorkers
 
-        return SphinxWorkers(workers)
+        return SphinxWorkers(workers, mllr=mllr)
     from bot.asr.sphinx import SphinxRecognizer
-    from bot.asr.telephone import channel_mllr
 
-    return SphinxRecognizer(mllr=channel_mllr())
+    return SphinxRecognizer(mllr=mllr)
 
 
-def _vosk() -> Recognizer:
+def _vosk(band: Band) -> Recognizer:
     from bot.asr.vosk_engine import VoskRecognizer
 
     return VoskRecognizer()
 
 
-def _pinyin() -> Recognizer:
+def _pinyin(band: Band) -> Recognizer:
     from bot.asr.mandarin import MandarinGrammarRecognizer
 
     return MandarinGrammarRecognizer()
 
 
-ENGINES: Mapping[str, Callable[[], Recognizer]] = {
+# Each engine made for a band (bot.asr.telephone): a call's recognizer fits its leg.
+ENGINES: Mapping[str, Callable[[Band], Recognizer]] = {
     "pocketsphinx": _pocketsphinx,
     "vosk": _vosk,
     PINYIN_ENGINE: _pinyin,
 }
+# Engines whose model differs by band; the others are one engine for every call.
+BAND_AWARE = frozenset({"pocketsphinx"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +131,12 @@ def configured_choice() -> AsrChoice:
     return parse_choice(get_settings().asr or DEFAULT_SPEC)
 
 
-def create(name: str) -> Recognizer:
+def create(name: str, band: Band = "wideband") -> Recognizer:
     try:
         factory = ENGINES[name]
     except KeyError:
         raise ConfigError(f"unknown ASR engine '{name}'", f"use one of {', '.join(ENGINES)}") from None
-    return factory()
+    return factory(band)
 
 
 @dataclass
@@ -136,19 +146,33 @@ class RoutingRecognizer:
     Engines are made on first use and shared across calls (a Vosk model is
     loaded once per language).  ``warm`` loads a language's model up front so
     the first call's first turn does not pay for it.
+
+    ``band``: the calls this router hears (``bot.asr.telephone``); ``for_band`` gives a
+    call the router for its leg's band, sharing the engines made so far.
     """
 
     choice: AsrChoice
     name: str = "router"
-    _engines: dict[str, Recognizer] = field(default_factory=dict, init=False)
+    band: Band = "wideband"
+    _engines: dict[tuple[str, Band | None], Recognizer] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def for_band(self, band: Band) -> RoutingRecognizer:
+        """The router for calls of ``band``: same choice, same engines (made per band where a
+        model differs by band)."""
+        if band == self.band:
+            return self
+        view = RoutingRecognizer(self.choice, self.name, band)
+        view._engines, view._lock = self._engines, self._lock
+        return view
 
     def engine_for(self, lang: str) -> Recognizer:
         engine_name = self.choice.engine_for(lang)
+        key = (engine_name, self.band if engine_name in BAND_AWARE else None)
         with self._lock:
-            if engine_name not in self._engines:
-                self._engines[engine_name] = create(engine_name)
-            return self._engines[engine_name]
+            if key not in self._engines:
+                self._engines[key] = create(engine_name, self.band)
+            return self._engines[key]
 
     def streaming_for(self, lang: str) -> StreamingRecognizer | None:
         engine = self.engine_for(lang)
@@ -174,5 +198,6 @@ class RoutingRecognizer:
 
 
 def configured_recognizer() -> RoutingRecognizer:
-    """The recognizer ``DUNCALL_ASR`` asks for (default: PocketSphinx for en, Vosk for the rest)."""
-    return RoutingRecognizer(configured_choice())
+    """The recognizer ``DUNCALL_ASR`` asks for (default: PocketSphinx for en, Vosk for the rest),
+    for the default band (``DUNCALL_ASR_CHANNEL``; ``auto``: wide-band until a call says otherwise)."""
+    return RoutingRecognizer(configured_choice(), band=call_band(None))

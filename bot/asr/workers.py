@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from bot.asr.base import Transcript
 from bot.asr.sphinx import SphinxRecognizer, check_lang
@@ -35,11 +36,9 @@ _POOLS: list[ProcessPoolExecutor] = []
 WORKER_START_TIMEOUT_S = 120.0  # spawn + import + decoder + every grammar primed (~3-5 s when idle)
 
 
-def _start_worker() -> None:
+def _start_worker(mllr: str | None) -> None:
     global _WORKER
-    from bot.asr.telephone import channel_mllr
-
-    rec = SphinxRecognizer(pool_size=1, max_decoders=1, mllr=channel_mllr())
+    rec = SphinxRecognizer(pool_size=1, max_decoders=1, mllr=Path(mllr) if mllr else None)
     rec.warm(1)
     _WORKER = rec
 
@@ -59,14 +58,17 @@ def _recognize(pcm: bytes, lang: str, phrases: tuple[str, ...]) -> Transcript:
 
 
 class SphinxWorkers:
-    """``Recognizer`` over PocketSphinx decoders in ``workers`` processes (English, whole utterances)."""
+    """``Recognizer`` over PocketSphinx decoders in ``workers`` processes (English, whole utterances).
+
+    ``mllr``: the transform every worker's decoder loads (``bot.asr.telephone``: telephone calls)."""
 
     name = "pocketsphinx"
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, mllr: Path | None = None) -> None:
         if workers < 1:
             raise ValueError("SphinxWorkers needs at least one worker")
         self.workers = workers
+        self.mllr = mllr
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
@@ -77,6 +79,7 @@ class SphinxWorkers:
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
+                    initargs=(str(self.mllr) if self.mllr else None,),
                 )
                 _POOLS.append(self._pool)
             return self._pool
