@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,14 @@ from test_console_fixtures import PASSWORD, ConsoleEnv, make_env
 
 from duncall.console.roles import Role
 from duncall.console.routers.supervision import audit_sink
+from duncall.sandbox import phones
 from duncall.supervision.errors import EndpointRefused, SwitchRefused
-from duncall.supervision.modes import TAPS, Mode, check_switch
+from duncall.supervision.modes import TAPS, Mode, check_kind, check_switch
 from duncall.supervision.service import SupervisionService
 from duncall.supervision.settings import SupervisionSettings
-from foundation.errors import ServiceUnavailable
+from foundation.errors import InputError, ServiceUnavailable
 from foundation.settings import AriSettings
-from telephony.live.registry import CALL_TTL_S, Claim, LiveCall, LiveCallRegistry
+from telephony.live.registry import CALL_TTL_S, CallKind, Claim, LiveCall, LiveCallRegistry
 
 pytestmark = pytest.mark.redis
 
@@ -106,7 +108,7 @@ def test_only_admins_and_supervisors_may_supervise(env: ConsoleEnv) -> None:
 def test_unknown_call_is_404_and_nothing_is_audited(env: ConsoleEnv) -> None:
     r = env.login(Role.SUPERVISOR).post(f"/api/live/calls/{ATTEMPT}/supervise", json={"mode": "listen"})
     assert r.status_code == 404
-    assert r.json()["error"] == f"no live bot call {ATTEMPT!r}" and r.json()["fix"]
+    assert r.json()["error"] == f"no live call {ATTEMPT!r}" and r.json()["fix"]
     assert (
         env.login(Role.ADMIN).get("/api/audit", params={"user": "supervisor"}).json()[0]["action"] == "login"
     )
@@ -119,6 +121,49 @@ def test_a_taken_over_call_is_409(env: ConsoleEnv, registry: LiveCallRegistry) -
     assert "taken over by alice" in r.json()["error"]
     listed = env.login(Role.SUPERVISOR).get("/api/live/supervision/calls").json()
     assert [(c["attempt_id"], c["taken_over_by"]) for c in listed] == [(ATTEMPT, "alice")]
+
+
+def test_a_collectors_call_is_listed_as_such_and_cannot_be_taken_over(
+    env: ConsoleEnv, registry: LiveCallRegistry
+) -> None:
+    registry.publish(replace(_call(), media_channel_id="ag-x", kind=CallKind.AGENT, agent_id="c7"))
+    client = env.login(Role.SUPERVISOR)
+    listed = client.get("/api/live/supervision/calls").json()
+    assert [(c["attempt_id"], c["kind"], c["agent_id"]) for c in listed] == [(ATTEMPT, "agent", "c7")]
+    r = client.post(f"/api/live/calls/{ATTEMPT}/supervise", json={"mode": "takeover"})
+    assert r.status_code == 409 and "cannot be taken over" in r.json()["error"] and r.json()["fix"]
+    # Refused before anything is rung or audited.
+    assert env.app.state.supervision.sessions() == []
+    assert env.login(Role.ADMIN).get("/api/audit", params={"action": "supervise_takeover"}).json() == []
+
+
+def test_the_live_board_gets_the_supervisors_own_browser_phone_only(
+    env: ConsoleEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DUNCALL_HOME", str(tmp_path / "home"))  # the phones file, not the machine's
+    client = env.login(Role.SUPERVISOR)
+    r = client.get("/api/live/phone")
+    assert r.status_code == 404 and "duncall supervisors phone supervisor" in r.json()["fix"]
+    phone, new = phones.make_supervisor_phone("supervisor")
+    assert new and phones.make_supervisor_phone("supervisor") == (phone, False)
+    r = client.get("/api/live/phone")
+    assert r.headers["cache-control"] == "no-store"
+    assert r.json() == {
+        "ws_url": "ws://127.0.0.1:8088/ws",
+        "uri": "sip:supervisor-supervisor@127.0.0.1",
+        "password": phone.password,
+        # What the console rings by default (PJSIP/supervisor-{user}): this page's phone.
+        "endpoint": "PJSIP/supervisor-supervisor",
+    }
+    assert env.login(Role.ADMIN).get("/api/live/phone").status_code == 404  # another user's is not theirs
+    assert env.login(Role.QA).get("/api/live/phone").status_code == 403
+    # The endpoint is a WebRTC one in the supervisors' context (a call it places goes nowhere).
+    include = phones.pjsip_include({}, {"supervisor": phone})
+    assert "[supervisor-supervisor](desk-endpoint)" in include
+    assert "context = duncall-supervisor-inbound" in include
+    assert f"password = {phone.password}" in include
+    with pytest.raises(InputError):
+        phones.make_supervisor_phone("a b")
 
 
 def test_unreachable_asterisk_is_503_with_one_line(env: ConsoleEnv, registry: LiveCallRegistry) -> None:
@@ -177,6 +222,23 @@ def test_a_takeover_is_final() -> None:
         with pytest.raises(SwitchRefused):
             check_switch(Mode.TAKEOVER, mode)
     check_switch(Mode.TAKEOVER, Mode.TAKEOVER)
+
+
+@pytest.mark.unit
+def test_a_collectors_call_has_every_mode_but_takeover_and_its_entry_says_whose_it_is() -> None:
+    for mode in Mode:
+        check_kind(CallKind.BOT, mode)
+        if mode is Mode.TAKEOVER:
+            with pytest.raises(SwitchRefused):
+                check_kind(CallKind.AGENT, mode)
+        else:
+            check_kind(CallKind.AGENT, mode)
+    agent = replace(_call(), kind=CallKind.AGENT, agent_id="c7")
+    raw = {k.encode(): v.encode() for k, v in agent.to_hash().items()}
+    assert LiveCall.from_hash(raw) == agent
+    # An entry written before calls had kinds is a bot call's.
+    old = {k: v for k, v in raw.items() if k not in (b"kind", b"agent_id")}
+    assert LiveCall.from_hash(old) == _call()
 
 
 @pytest.mark.unit

@@ -60,6 +60,7 @@ from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Dis
 from foundation.errors import InputError
 from foundation.log import kv
 from telephony.ari import AriClient
+from telephony.live.registry import CallKind, Listing, LiveCall, LiveCallRegistry
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +172,15 @@ async def run_agent_campaign(
     admission: Admission | None = None,
     outage: Outage | None = None,
     keep_ticks: int = 10_000,
+    live: LiveCallRegistry | None = None,
 ) -> AgentCampaignResult:
     """Dial every target once at most (if the guard allows), paced by ``options.mode``.
 
     ``admission`` (campaign control) holds dials while the campaign is paused and drops
     the rest when it is stopped; the pacing policy decides how many go.  ``outage`` holds
-    the dials while Redis or the database is away (default: retry after a wait).
+    the dials while Redis or the database is away (default: retry after a wait).  ``live``:
+    each call bridged to an agent is listed there while it lasts, so a supervisor can listen,
+    whisper or barge (``duncall.supervision``).
     """
     out = AgentCampaignResult()
     tracker = DialStatsTracker()
@@ -246,9 +250,27 @@ async def run_agent_campaign(
         pool.connected(agent.agent_id, time.monotonic())
         count_answered(abandoned=False)
         connected_s = time.monotonic() - call.answered_at
+        listing = None
         try:
+            if live is not None:
+                listing = await Listing.start(
+                    live,
+                    LiveCall(
+                        attempt_id,
+                        call.channel_id,
+                        leg.channel_id,
+                        leg.bridge_id,
+                        target.language,
+                        clock(),
+                        ari.app,
+                        kind=CallKind.AGENT,
+                        agent_id=agent.agent_id,
+                    ),
+                )
             ended_by = await talk(ari, call.channel_id, leg)
         finally:
+            if listing is not None:
+                await listing.close()
             pool.release(agent.agent_id, time.monotonic())
             changed.set()
         out.calls[attempt_id] = AgentCall(
@@ -405,6 +427,7 @@ class AgentDialing:
         on_result: Callable[[TargetResult], None] | None,
         admission: Admission | None,
         outage: Outage | None = None,
+        live: LiveCallRegistry | None = None,
     ) -> list[TargetResult]:
         self.result = await run_agent_campaign(
             ari,
@@ -419,5 +442,6 @@ class AgentDialing:
             on_result=on_result,
             admission=admission,
             outage=outage,
+            live=live,
         )
         return self.result.results

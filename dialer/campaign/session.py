@@ -53,6 +53,7 @@ from foundation.errors import InputError, ServiceUnavailable
 from foundation.log import kv
 from telephony.ari import AriClient
 from telephony.live.events import live_prefix as default_live_prefix
+from telephony.live.registry import LiveCallRegistry
 
 if TYPE_CHECKING:
     from dialer.agents.campaign import AgentDialing
@@ -205,10 +206,11 @@ async def run_session(
     (the sandbox personas, each written for one script)."""
     started = time.monotonic()
     cid = options.campaign_id
+    control_prefix = default_live_prefix() if live_prefix is None else live_prefix
     await asyncio.to_thread(_mark_campaign, engine, cid, Path(strategy.source).name or strategy.name, clock())
     control = CampaignControl(
         client,
-        default_live_prefix() if live_prefix is None else live_prefix,
+        control_prefix,
         cid,
         concurrency=options.concurrency,
         cps=options.calls_per_second,
@@ -289,6 +291,8 @@ async def run_session(
                     on_result=on_result,
                     admission=control,
                     outage=outage,
+                    # Calls bridged to a collector are listed for supervisors, as the bot lists its own.
+                    live=LiveCallRegistry(client, control_prefix),
                 )
             else:
                 results = await run_campaign(

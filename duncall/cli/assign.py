@@ -32,6 +32,7 @@ MOVES_SHOWN = 50  # a run's text output lists this many moves, then counts the r
 
 def register(sub: Any) -> None:
     _register_collectors(sub)
+    _register_supervisors(sub)
     assign = sub.add_parser("assign", help="case assignment: which collector works which account")
     assign_sub = assign.add_subparsers(dest="assign_command", metavar="ACTION", required=True)
     run = assign_sub.add_parser("run", help="place new accounts, apply escalations and absences (audited)")
@@ -67,6 +68,21 @@ def register(sub: Any) -> None:
     worklist.add_argument("--json", action="store_true", help="print it as JSON")
     worklist.add_argument("--db", default=None, help=DB_HELP)
     worklist.set_defaults(func=_worklist)
+
+
+def _register_supervisors(sub: Any) -> None:
+    supervisors = sub.add_parser(
+        "supervisors", help="supervisors' browser phones (the live board's softphone)"
+    )
+    sup_sub = supervisors.add_subparsers(dest="supervisors_command", metavar="ACTION", required=True)
+    phone = sup_sub.add_parser(
+        "phone",
+        help="make a console supervisor's browser phone (a PJSIP WebRTC endpoint supervisor-USER)",
+    )
+    phone.add_argument("user", help="the console user (role supervisor or admin)")
+    phone.add_argument("--rotate", action="store_true", help="replace the password (the page logs in again)")
+    phone.add_argument("--db", default=None, help=DB_HELP)
+    phone.set_defaults(func=_supervisor_phone)
 
 
 def _register_collectors(sub: Any) -> None:
@@ -464,6 +480,32 @@ def _item_json(item: Any) -> dict[str, Any]:
             for n in item.numbers
         ],
     }
+
+
+def _supervisor_phone(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from dialer.store.models.console import ConsoleUser
+    from duncall.console.roles import Permission, Role, can
+    from duncall.sandbox import phones
+
+    with _session(args.db) as session:
+        user = session.scalar(select(ConsoleUser).where(ConsoleUser.name == args.user))
+        if user is None:
+            raise InputError(
+                f"no console user {args.user!r}", "add it first: duncall users add NAME --role supervisor"
+            )
+        if not can(Role(user.role), Permission.LIVE_SUPERVISE):
+            raise InputError(
+                f"console user {args.user!r} is {user.role}: it may not supervise calls",
+                "give the phone to a supervisor or an admin",
+            )
+    phone, new = phones.make_supervisor_phone(args.user, rotate=args.rotate)
+    applied = phones.apply_sandbox()
+    made = "new password" if new else "unchanged"
+    # The password stays in the phones file: the console hands it to the supervisor's own live board.
+    print(f"{args.user}: endpoint {phone.endpoint} ({made}); {applied}")
+    return 0
 
 
 def _phone(args: argparse.Namespace) -> int:

@@ -11,6 +11,12 @@ channel (listen, whisper) or joins the call's bridge (barge, take over):
 | barge    | debtor and bot        | debtor and bot         | join the call's bridge                     |
 | takeover | the debtor            | the debtor             | join the call's bridge; the bot leaves     |
 
+A collector's call (an agent campaign's, ``CallKind.AGENT``) is the debtor's
+channel and the collector's in one mixing bridge: the collector stands where
+the bot does in the table, so listen hears both, whisper reaches the
+collector's ear only, barge is heard by both.  It cannot be taken over: the
+collector is the person the call was given to (barge to speak with the debtor).
+
 Snoop directions are ARI's: ``in`` is audio the channel sends into Asterisk,
 ``out`` is audio Asterisk sends to it.  Whispering ``out`` on the bot's media
 channel therefore reaches the bot's ear and nothing else.
@@ -23,6 +29,7 @@ from enum import StrEnum
 from typing import Literal
 
 from duncall.supervision.errors import SwitchRefused
+from telephony.live.registry import CallKind
 
 Direction = Literal["none", "both", "out", "in"]
 
@@ -62,4 +69,13 @@ def check_switch(current: Mode, new: Mode) -> None:
         raise SwitchRefused(
             f"the call was taken over; it cannot go back to {new.value}",
             "end the supervision (DELETE) to end the call",
+        )
+
+
+def check_kind(kind: CallKind, mode: Mode) -> None:
+    """Raise ``SwitchRefused`` for a mode the kind of call does not have (take-over of a collector)."""
+    if kind is CallKind.AGENT and mode is Mode.TAKEOVER:
+        raise SwitchRefused(
+            "a collector's call cannot be taken over",
+            "barge to speak with the debtor and the collector, or ask the collector to hand over",
         )

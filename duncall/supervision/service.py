@@ -1,4 +1,4 @@
-"""Supervision sessions on live bot calls, through ARI (the console's side).
+"""Supervision sessions on live calls (the bot's, or a collector's), through ARI (the console's side).
 
 A session is one supervisor on one call.  Starting it rings the supervisor's
 endpoint into the console's own Stasis app (``<app>-supervision``) and, once
@@ -39,7 +39,7 @@ from duncall.supervision.errors import (
     SessionNotFound,
     SupervisorUnreachable,
 )
-from duncall.supervision.modes import TAPS, Mode, check_switch
+from duncall.supervision.modes import TAPS, Mode, check_kind, check_switch
 from duncall.supervision.settings import APP_SUFFIX, SupervisionSettings
 from foundation.contract import ChannelPrefix
 from foundation.errors import DuncallError, ServiceUnavailable
@@ -173,6 +173,7 @@ class SupervisionService:
     ) -> SessionView:
         dial = self.settings.endpoint_for(user, endpoint)
         call = await self._live_call(attempt_id)
+        check_kind(call.kind, mode)
         ari = await self._client()
         try:
             await ari.get_channel(call.debtor_channel_id)
@@ -186,7 +187,15 @@ class SupervisionService:
             supervisor_id=ChannelPrefix.SUPERVISOR.of(sid),
             bridge_id=ChannelPrefix.SESSION_BRIDGE.of(sid),
         )
-        await self._audit(user, f"supervise_{mode.value}", attempt_id, session=sid, endpoint=dial)
+        await self._audit(
+            user,
+            f"supervise_{mode.value}",
+            attempt_id,
+            session=sid,
+            endpoint=dial,
+            call=call.kind.value,
+            **({"agent_id": call.agent_id} if call.agent_id else {}),
+        )
         try:
             # Held while connecting, so the call ending meanwhile is handled after, not during.
             async with session.lock:
@@ -209,6 +218,7 @@ class SupervisionService:
             if session.ended:
                 raise SessionNotFound(f"supervision {session_id} has ended", "start a new one")
             check_switch(session.view.mode, mode)
+            check_kind(session.call.kind, mode)
             if mode is session.view.mode:
                 return session.view
             ari = await self._client()
@@ -261,7 +271,7 @@ class SupervisionService:
     async def _live_call(self, attempt_id: str) -> LiveCall:
         call = await self._registry(self.registry.get, attempt_id)
         if call is None:
-            raise CallNotLive(f"no live bot call {attempt_id!r}", "pick a call from the live board")
+            raise CallNotLive(f"no live call {attempt_id!r}", "pick a call from the live board")
         if call.taken_over_by:
             raise CallTakenOver(
                 f"call {attempt_id} was taken over by {call.taken_over_by}", "only they can end it"

@@ -1,8 +1,10 @@
-"""The live-call registry: which bot calls are up right now, and where their media is.
+"""The live-call registry: which calls are up right now, and where their media is.
 
 When the bot has bridged a call it lists the call here (one Redis hash per
 call, ``<prefix>call:<attempt_id>``): the debtor's channel, the bot's media
-channel, the call's mixing bridge.  The console reads it to supervise a call
+channel, the call's mixing bridge.  An agent campaign lists a call it has
+bridged to a collector the same way (``kind`` ``agent``): the collector's
+channel stands where the bot's media channel would.  The console reads it to supervise a call
 (listen, whisper, barge, take over) from another process than the dialer's.
 
 Entries carry a TTL that the bot refreshes while the call lives, so a dialer
@@ -22,7 +24,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 import redis
 
@@ -57,18 +59,25 @@ class Claim(IntEnum):
     CLAIMED = 2
 
 
+class CallKind(StrEnum):
+    BOT = "bot"  # the debtor talks with the bot
+    AGENT = "agent"  # the debtor talks with a collector (a desk or an agent's phone)
+
+
 @dataclass(frozen=True, slots=True)
 class LiveCall:
-    """One bridged bot call, as the bot listed it."""
+    """One bridged call, as its dialer listed it."""
 
     attempt_id: str
     debtor_channel_id: str
-    media_channel_id: str  # the bot's chan_websocket channel
+    media_channel_id: str  # the bot's chan_websocket channel; on an agent call, the collector's channel
     bridge_id: str  # the mixing bridge holding both
     language: str
     started_at: dt.datetime
     app: str  # the ARI application that owns the debtor's channel
     taken_over_by: str | None = None  # the supervisor who took the call over from the bot
+    kind: CallKind = CallKind.BOT
+    agent_id: str = ""  # on an agent call: the collector talking
 
     def to_hash(self) -> dict[str, str]:
         out = {
@@ -79,7 +88,10 @@ class LiveCall:
             "language": self.language,
             "started_at": self.started_at.isoformat(),
             "app": self.app,
+            "kind": self.kind.value,
         }
+        if self.agent_id:
+            out["agent_id"] = self.agent_id
         if self.taken_over_by:
             out["taken_over_by"] = self.taken_over_by
         return out
@@ -98,6 +110,10 @@ class LiveCall:
                 started_at=dt.datetime.fromisoformat(data["started_at"]),
                 app=data["app"],
                 taken_over_by=data.get("taken_over_by") or None,
+                kind=CallKind(
+                    data.get("kind", CallKind.BOT.value)
+                ),  # entries listed before kinds were bot calls
+                agent_id=data.get("agent_id", ""),
             )
         except (KeyError, ValueError):
             return None

@@ -1,8 +1,11 @@
-"""Supervisors on live bot calls: listen, whisper, barge, take over (admins and supervisors).
+"""Supervisors on live calls: listen, whisper, barge, take over (admins and supervisors).
 
-The supervisor is rung on their own endpoint (``PJSIP/supervisor-<user>`` by
-default) and connected to the call once they answer, so starting a session
-returns after the phone is picked up.  Every action is audited with who and
+Bot calls and collectors' calls (an agent campaign's, a desk's) alike; a collector's call
+cannot be taken over.  The supervisor is rung on their own endpoint
+(``PJSIP/supervisor-<user>`` by default) and connected to the call once they answer, so
+starting a session returns after the phone is picked up.  That endpoint may be the live
+board's own softphone: ``GET /api/live/phone`` hands the page the supervisor's WebRTC
+credentials (``duncall supervisors phone USER``) over their logged-in session.  Every action is audited with who and
 when before it is carried out (``supervise_<mode>``, ``supervise_end``,
 ``supervise_failed``).
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +25,7 @@ from duncall.console.deps import get_console, require
 from duncall.console.errors import ApiError
 from duncall.console.roles import Permission, Role
 from duncall.console.state import Console
+from duncall.sandbox.phones import supervisor_phone_of
 from duncall.supervision import settings as supervision_settings
 from duncall.supervision.errors import SupervisionError
 from duncall.supervision.modes import Mode
@@ -75,6 +80,15 @@ class SupervisableCall(BaseModel):
     language: str
     started_at: dt.datetime
     taken_over_by: str | None
+    kind: str  # "bot", or "agent": a collector's call (no take-over)
+    agent_id: str | None
+
+
+class Phone(BaseModel):
+    ws_url: str
+    uri: str
+    password: str
+    endpoint: str  # what the console rings: the default endpoint when the user name matches
 
 
 def audit_sink(console: Console) -> AuditSink:
@@ -92,7 +106,7 @@ def get_supervision(request: Request) -> SupervisionService:
         console = get_console(request)
         service = SupervisionService(
             supervision_settings.from_env(),
-            LiveCallRegistry.from_env(console.settings.redis_url),
+            LiveCallRegistry.from_env(console.settings.redis_url, console.live_prefix),
             audit=audit_sink(console),
             clock=console.now,
         )
@@ -172,7 +186,7 @@ def sessions(service: Service, _: Supervisor) -> list[SessionOut]:
 
 @router.get("/supervision/calls", responses={503: ERRORS[503]})
 async def supervisable(service: Service, _: Supervisor) -> list[SupervisableCall]:
-    """Bot calls that can be supervised now (bridged and listed by their dialer), oldest first."""
+    """Calls that can be supervised now (bridged and listed by their dialer), oldest first."""
     calls = await service.live_calls()
     return [
         SupervisableCall(
@@ -180,6 +194,30 @@ async def supervisable(service: Service, _: Supervisor) -> list[SupervisableCall
             language=c.language,
             started_at=c.started_at,
             taken_over_by=c.taken_over_by,
+            kind=c.kind.value,
+            agent_id=c.agent_id or None,
         )
         for c in calls
     ]
+
+
+@router.get("/phone", responses={404: {"description": "no browser phone was made for this user"}})
+def phone(request: Request, user: Supervisor, response: Response) -> Phone:
+    """The supervisor's own softphone credentials (never cached): the live board registers with
+    them and answers the console's supervision calls in the browser."""
+    console = get_console(request)
+    mine = supervisor_phone_of(user.name)
+    if mine is None:
+        raise ApiError(
+            404,
+            f"console user {user.name!r} has no browser phone",
+            f"an admin makes it: duncall supervisors phone {user.name}",
+        )
+    response.headers["Cache-Control"] = "no-store"
+    ws = console.settings.sip_ws_url
+    return Phone(
+        ws_url=ws,
+        uri=f"sip:{mine.username}@{urlsplit(ws).hostname}",
+        password=mine.password,
+        endpoint=f"PJSIP/{mine.username}",
+    )
