@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 
 import phonenumbers
-from phonenumbers import geocoder
 
 _STATES = {
     "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA",
@@ -47,6 +46,9 @@ def _north_america(prefix: str) -> str | None:
     region = phonenumbers.region_code_for_number(number)
     if region != "US":
         return region or None
+    # Imported here: its place names take a second to load, and only runs that place debtors need them.
+    from phonenumbers import geocoder
+
     place = geocoder.description_for_number(number, "en")
     state = place.rsplit(", ", 1)[-1] if ", " in place else _STATES.get(place)
     return f"US-{state}" if state in _CODES else "US"

@@ -45,9 +45,9 @@ def assignable(rules: Rules, case: CaseFacts) -> str | None:
     """Why ``case`` is not assigned to anyone (None: it is assigned)."""
     if case.balance <= 0:
         return "balance is paid"
-    excluded = sorted(case.flags & rules.exclude_flags)
+    excluded = case.flags & rules.exclude_flags
     if excluded:
-        return f"flagged {', '.join(excluded)} (excluded by the rules)"
+        return f"flagged {', '.join(sorted(excluded))} (excluded by the rules)"
     return None
 
 

@@ -211,7 +211,8 @@ def apply(
     if not moves:
         return
     by_id = {f.account_id: f for f in facts}
-    moved = [m.account_id for m in moves]
+    # An account nobody held has no row to delete (a first run's 100,000 new ones).
+    moved = [m.account_id for m in moves if m.from_collector is not None]
     for start in range(0, len(moved), CHUNK):
         chunk = moved[start : start + CHUNK]
         db.connection().execute(delete(_TABLE).where(_TABLE.c.account_id.in_(chunk)))
@@ -265,23 +266,23 @@ def _insert(
 
     at, is_manual = processed("assigned_at", now), processed("manual", manual)
     flag_lists: dict[frozenset[str], Any] = {}
-    params: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []  # in the order of ``columns``
     for m in moves:
         f = facts[m.account_id]
         if f.flags not in flag_lists:
             # JSON text, as SQLAlchemy's own serializer writes it (psycopg would send a list as an array).
             flag_lists[f.flags] = json.dumps(sorted(f.flags))
-        params.append(
-            {
-                "account_id": m.account_id,
-                "collector_id": m.to_collector,
-                "assigned_at": at,
-                "reason": m.reason[:40],
-                "manual": is_manual,
-                "bucket": f.bucket,
-                "broken_promises": f.broken_promises,
-                "flags": flag_lists[f.flags],
-            }
+        rows.append(
+            (
+                m.account_id,
+                m.to_collector,
+                at,
+                m.reason[:40],
+                is_manual,
+                f.bucket,
+                f.broken_promises,
+                flag_lists[f.flags],
+            )
         )
     assert set(compiled.params) == set(columns), "case_assignments changed: update _insert"
     if dialect.name == "postgresql":
@@ -292,16 +293,19 @@ def _insert(
             driver.cursor() as cursor,
             cursor.copy(f"COPY case_assignments ({', '.join(columns)}) FROM STDIN") as copy,
         ):
-            for p in params:
-                copy.write_row(tuple(p[name] for name in columns))
+            for row in rows:
+                copy.write_row(row)
         return
     order = compiled.positiontup
-    for start in range(0, len(params), CHUNK):
-        chunk = params[start : start + CHUNK]
-        if order is not None:  # qmark (SQLite): positional tuples in the statement's order
-            conn.exec_driver_sql(str(compiled), [tuple(p[name] for name in order) for p in chunk])
-        else:  # pyformat (psycopg): the names as they are
+    if order is not None and list(order) != list(columns):  # qmark (SQLite): the statement's order
+        where = [columns.index(name) for name in order]
+        rows = [tuple(row[i] for i in where) for row in rows]
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        if order is not None:  # qmark (SQLite): positional tuples
             conn.exec_driver_sql(str(compiled), chunk)
+        else:  # pyformat (psycopg): by name
+            conn.exec_driver_sql(str(compiled), [dict(zip(columns, row, strict=True)) for row in chunk])
 
 
 def reassign(
