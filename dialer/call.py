@@ -16,6 +16,8 @@ outcome its hangup cause implies.
     any       --dial------>  same (a Dial status before the answer, for the outcome)
     connected --timeout--->  ended (the call outlived ``MAX_CALL_S``: hung up)
     any       --reconnected> same | ended (its channel is not in Asterisk's list any more)
+    any       --node_silent> same (Asterisk answers and has the channel)
+                             | ended (its node stopped answering: ``node lost``; or the channel is gone)
     any       --destroyed->  ended
     any       --closed---->  ended
 
@@ -47,6 +49,7 @@ from telephony.ari import (
     AriClient,
     ChannelDestroyed,
     Dial,
+    Disconnected,
     Reconnected,
     StasisStart,
     new_id,
@@ -68,6 +71,10 @@ MAX_CALL_S = 3600.0
 # After an originate whose answer never came, how long a channel it may still have made is
 # watched for (and hung up again if it shows up).
 ORIGINATE_SETTLE_S = 2.0
+# The events WebSocket down this long: Asterisk is asked whether the channel is still there; a node
+# that does not answer has lost the call (it stopped, or is cut off): the attempt ends ``node lost``.
+NODE_SILENT_S = 3.0
+NODE_LOST = "asterisk node lost"
 
 R = TypeVar("R")
 
@@ -91,6 +98,8 @@ class AnsweredCall:
     kind: AnswerKind
     amd_status: str
     answered_at: float  # monotonic
+    # The ARI of the node the call is on (several nodes: ``dialer.dial.nodes``); None: the caller's.
+    ari: AriClient | None = None
 
 
 @dataclass
@@ -122,6 +131,8 @@ class EventKind(StrEnum):
     DIAL_STATUS = "dial_status"  # a Dial event before the answer
     DESTROYED = "destroyed"  # the channel is gone
     RECONNECTED = "reconnected"  # the events WebSocket came back: events may have been missed
+    DISCONNECTED = "disconnected"  # the events WebSocket dropped
+    NODE_SILENT = "node_silent"  # it has been down NODE_SILENT_S: is the node still there?
     OTHER = "other"  # nothing this machine acts on
 
 
@@ -141,6 +152,7 @@ class _Attempt(Generic[R]):
     answered_at: float | None = None
     dial_status_outcome: CallOutcome | None = None
     conversation: asyncio.Task[R] | None = None
+    disconnected_at: float | None = None  # monotonic: the events WebSocket dropped (not back yet)
 
     @property
     def channel_id(self) -> str:
@@ -195,6 +207,8 @@ def classify(event: Any, channel_id: str, answered: bool) -> EventKind:
         return EventKind.DESTROYED
     if isinstance(event, Reconnected):
         return EventKind.RECONNECTED
+    if isinstance(event, Disconnected):
+        return EventKind.DISCONNECTED
     return EventKind.OTHER
 
 
@@ -224,13 +238,41 @@ async def _too_long(a: _Attempt[Any], event: None) -> CallState:
 
 async def _reconnected(a: _Attempt[Any], event: Reconnected) -> CallState:
     """Events were missed while the WebSocket was down: is the channel still there?"""
+    a.disconnected_at = None
     alive = await channel_census(a.ari, a.channel_id, a.placed_at)
     if alive is not False:
         return a.state  # still up, or Asterisk could not say: the state's deadline still holds
     log.warning("channel gone after an ARI reconnect", extra=kv(attempt_id=a.result.attempt_id))
+    _unknown_end(a)
+    return CallState.ENDED
+
+
+def _unknown_end(a: _Attempt[Any]) -> None:
     if a.answered_at is None and a.result.outcome is not CallOutcome.NO_ANSWER:
         a.result.outcome = a.dial_status_outcome or CallOutcome.FAILED  # what happened is unknown
-    return CallState.ENDED
+
+
+async def _disconnected(a: _Attempt[Any], event: Disconnected) -> CallState:
+    if a.disconnected_at is None:
+        a.disconnected_at = time.monotonic()
+    return a.state
+
+
+async def _node_silent(a: _Attempt[Any], event: None) -> CallState:
+    """No events for NODE_SILENT_S: a node that still answers keeps the call; one that does not lost it."""
+    try:
+        listed = {c.id for c in await a.ari.list_channels()}
+    except DuncallError:
+        log.error("Asterisk node lost with the call on it", extra=kv(attempt_id=a.result.attempt_id))
+        _unknown_end(a)  # answered stays answered: the conversation's record says how far it got
+        a.result.cause_txt = NODE_LOST
+        return CallState.ENDED
+    if a.channel_id not in listed:
+        log.warning("channel gone while the ARI events were down", extra=kv(attempt_id=a.result.attempt_id))
+        _unknown_end(a)
+        return CallState.ENDED
+    a.disconnected_at = time.monotonic()  # the node is there, only its events are late: wait again
+    return a.state
 
 
 async def _answered(a: _Attempt[Any], event: StasisStart) -> CallState:
@@ -300,6 +342,8 @@ TRANSITIONS: dict[tuple[CallState, EventKind], Handler] = {
     (CallState.DETECTING, EventKind.TIMEOUT): _amd_timeout,
     (CallState.CONNECTED, EventKind.TIMEOUT): _too_long,
     **{(s, EventKind.RECONNECTED): _reconnected for s in LIVE_STATES},
+    **{(s, EventKind.DISCONNECTED): _disconnected for s in LIVE_STATES},
+    **{(s, EventKind.NODE_SILENT): _node_silent for s in LIVE_STATES},
     **{(s, EventKind.CLOSED): _closed for s in LIVE_STATES},
     **{(s, EventKind.ANSWERED): _answered for s in LIVE_STATES},
     **{(s, EventKind.AMD): _amd for s in LIVE_STATES},
@@ -380,8 +424,15 @@ async def place_call(
         live = metrics.CallStates(a.state)  # the duncall_calls gauge follows this call's state
         try:
             while True:
-                event, timed_out = await _next_event(events, WAIT[a.state](a))
-                if timed_out:
+                wait_s = WAIT[a.state](a)
+                silent_s = None if a.disconnected_at is None else a.disconnected_at + NODE_SILENT_S
+                silent = silent_s is not None and (wait_s is None or silent_s - time.monotonic() < wait_s)
+                if silent and silent_s is not None:
+                    wait_s = silent_s - time.monotonic()
+                event, timed_out = await _next_event(events, wait_s)
+                if timed_out and silent:
+                    kind = EventKind.NODE_SILENT
+                elif timed_out:
                     kind = EventKind.TIMEOUT
                 elif event is None:
                     kind = EventKind.CLOSED
@@ -495,7 +546,7 @@ def _start(
     answered_at: float | None,
     result: AttemptResult[R],
 ) -> asyncio.Task[R]:
-    call = AnsweredCall(channel_id, kind, status, answered_at or time.monotonic())
+    call = AnsweredCall(channel_id, kind, status, answered_at or time.monotonic(), ari)
     return asyncio.create_task(_owned(ari, channel_id, on_answer(call)), name=f"answered:{result.attempt_id}")
 
 

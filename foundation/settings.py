@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -67,6 +68,14 @@ class Settings(BaseSettings):
         default=None,
         description="ARI password (required with `DUNCALL_ARI_URL`; `duncall asterisk` takes it for the "
         "sandbox user, 12 characters or more). Secret.",
+    )
+    asterisk_nodes: SecretStr | None = Field(
+        default=None,
+        description="Several Asterisk nodes to spread the calls over: a JSON list of "
+        '`{"name": "a", "url": "http://10.0.0.5:8088", "max_channels": 60}` (optional `user` and '
+        "`password`; default `DUNCALL_ARI_USER`/`DUNCALL_ARI_PASSWORD`). Each dial goes to a node with "
+        "a free channel (counted in Redis across dialers); a node whose ARI stops answering is left "
+        "out and its calls are ended. Unset: the one node of `DUNCALL_ARI_URL`. Secret (may hold passwords).",
     )
     ari_app: str = Field(
         default=DEFAULT_ARI_APP, description="The Stasis application name the dialer registers."
@@ -439,6 +448,99 @@ def ari_settings() -> AriSettings:
             f"ARI credentials file {path} is malformed ({exc})",
             "delete it and run `duncall asterisk up` to regenerate",
         ) from None
+
+
+NODE_NAME_MAX = 32
+NODES_FIX = (
+    'write DUNCALL_ASTERISK_NODES like [{"name": "a", "url": "http://127.0.0.1:8088", '
+    '"max_channels": 60}, …] (see docs/configuration.md)'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AsteriskNode:
+    """One Asterisk a dialer may place calls on: its ARI and how many channels it may carry."""
+
+    name: str
+    ari: AriSettings
+    max_channels: int  # live calls placed on it at once, over every dialer; 0: no limit
+
+
+def asterisk_nodes() -> list[AsteriskNode]:
+    """The configured nodes (``DUNCALL_ASTERISK_NODES``); unset: one node, ``ari_settings()``, no limit.
+
+    Every problem is one ``ConfigError`` naming the entry and what is wrong; a password is never shown.
+    """
+    settings = get_settings()
+    if settings.asterisk_nodes is None:
+        return [AsteriskNode("default", ari_settings(), 0)]
+    try:
+        raw = json.loads(settings.asterisk_nodes.get_secret_value())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"DUNCALL_ASTERISK_NODES is not JSON ({exc.msg} at {exc.pos})", NODES_FIX) from None
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("DUNCALL_ASTERISK_NODES must be a non-empty JSON list of nodes", NODES_FIX)
+    nodes: list[AsteriskNode] = []
+    for i, entry in enumerate(raw):
+        nodes.append(_node(i, entry, settings))
+    names = [n.name for n in nodes]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(
+            f"DUNCALL_ASTERISK_NODES names node {twice[0]!r} twice", "give every node its own name"
+        )
+    urls = [n.ari.base_url for n in nodes]
+    same = sorted({u for u in urls if urls.count(u) > 1})
+    if same:
+        raise ConfigError(
+            f"DUNCALL_ASTERISK_NODES lists {same[0]} twice", "list every Asterisk once, with its own url"
+        )
+    return nodes
+
+
+def _node(i: int, entry: Any, settings: Settings) -> AsteriskNode:
+    where = f"DUNCALL_ASTERISK_NODES entry {i + 1}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} is not a JSON object", NODES_FIX)
+    unknown = sorted(set(entry) - {"name", "url", "user", "password", "max_channels"})
+    if unknown:
+        raise ConfigError(f"{where} has unknown key {unknown[0]!r}", NODES_FIX)
+    name = entry.get("name")
+    if not isinstance(name, str) or not re.fullmatch(
+        rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{NODE_NAME_MAX - 1}}}", name
+    ):
+        raise ConfigError(
+            f"{where}: name must be 1-{NODE_NAME_MAX} letters, digits, '.', '_' or '-'", NODES_FIX
+        )
+    where = f"DUNCALL_ASTERISK_NODES node {name!r}"
+    url = entry.get("url")
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if (
+        not isinstance(url, str)
+        or parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+    ):
+        raise ConfigError(f"{where}: url must be like http://host:8088 (its ARI)", NODES_FIX)
+    try:
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        raise ConfigError(f"{where}: the url's port is not a number", NODES_FIX) from None
+    if parts.username or parts.password:
+        raise ConfigError(f"{where}: put the credentials in user and password, not in the url", NODES_FIX)
+    limit = entry.get("max_channels", 0)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ConfigError(f"{where}: max_channels must be a whole number, 0 (no limit) or more", NODES_FIX)
+    user = entry.get("user", settings.ari_user)
+    password = entry.get(
+        "password", settings.ari_password.get_secret_value() if settings.ari_password else None
+    )
+    if not isinstance(user, str) or not user or not isinstance(password, str) or not password:
+        raise ConfigError(
+            f"{where} has no ARI user or password",
+            "give the node user and password, or set DUNCALL_ARI_USER and DUNCALL_ARI_PASSWORD",
+        )
+    return AsteriskNode(name, AriSettings(url.rstrip("/"), user, password, settings.ari_app), limit)
 
 
 def redis_url() -> str:

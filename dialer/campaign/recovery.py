@@ -28,6 +28,10 @@ row precedes the originate), but the account's history must show the try the
 guards count: such a decision gets an ended ``failed`` attempt row, never
 dialled (no ``dialed_at``).
 
+With several Asterisk nodes (``dialer.dial.nodes``) each attempt is settled on the node it
+was placed on (``call_attempts.node``).  A node that does not answer has lost its calls: they
+are ended as if their channel were gone (``failed``; nothing can be hung up there).
+
 Only one dialer may run a campaign at a time (``dialer.campaign.lease``);
 reconciling another live dialer's calls would hang them up.
 """
@@ -37,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, inspect, select
@@ -46,9 +50,9 @@ from sqlalchemy.orm import Session
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.guards import GuardDecisionRow, GuardOutcomeRow
 from foundation.contract import CallOutcome, ChannelPrefix, Disposition, debtor_channel
-from foundation.errors import DuncallError
+from foundation.errors import DuncallError, ServiceUnavailable
 from foundation.log import kv
-from telephony.ari import AriClient
+from telephony.ari import AriClient, Channel
 from telephony.ari.errors import AriError, AriNotFound
 from telephony.live.registry import TAKEOVER_VARIABLE
 
@@ -97,26 +101,35 @@ async def reconcile(
     *,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     on_orphan: OrphanSink | None = None,
+    nodes: Mapping[str, AriClient] | None = None,
 ) -> Reconciled:
-    """End every unfinished attempt of ``campaign_id`` against Asterisk's live channels."""
+    """End every unfinished attempt of ``campaign_id`` against Asterisk's live channels.
+
+    ``nodes`` (name → client): an attempt placed on a node is settled there; ``ari`` settles
+    the attempts with no node (or a node no longer configured)."""
     rows = await asyncio.to_thread(_unfinished, engine, campaign_id)
     rows += await asyncio.to_thread(_unrecorded, engine, campaign_id)
     out = Reconciled()
     if not rows:
         return out
-    channels = {c.id: c for c in await ari.list_channels()}
+    listed: dict[str | None, dict[str, Channel]] = {}
     for row in rows:
+        here = (nodes or {}).get(row.node or "", ari)
+        key = row.node if here is not ari else None
+        if key not in listed:
+            listed[key] = await _channels(here, key)
+        channels = listed[key]
         channel = channels.get(debtor_channel(row.attempt_id))
         hung_up = False
         with_agent = ChannelPrefix.AGENT.of(row.attempt_id) in channels
-        taken_over = channel is not None and (with_agent or await _taken_over(ari, channel.id))
+        taken_over = channel is not None and (with_agent or await _taken_over(here, channel.id))
         if channel is None and with_agent:
             # The debtor left while nobody watched: the agent's phone is alone in the call's bridge.
-            await _quietly(ari.hangup(ChannelPrefix.AGENT.of(row.attempt_id)))
-            await _quietly(ari.destroy_bridge(ChannelPrefix.AGENT_BRIDGE.of(row.attempt_id)))
+            await _quietly(here.hangup(ChannelPrefix.AGENT.of(row.attempt_id)))
+            await _quietly(here.destroy_bridge(ChannelPrefix.AGENT_BRIDGE.of(row.attempt_id)))
         if channel is not None and not taken_over:
             try:
-                await ari.hangup(channel.id)
+                await here.hangup(channel.id)
                 hung_up = True
             except AriNotFound:
                 pass  # it ended between the list and the hangup
@@ -155,6 +168,7 @@ class _Row:
     number: str
     reserved_at: dt.datetime
     recorded: bool = True  # False: an allowed decision with no attempt row
+    node: str | None = None  # the Asterisk node it was placed on
 
 
 async def settle_unrecorded(
@@ -205,7 +219,7 @@ def _unfinished(engine: Engine, campaign_id: str) -> list[_Row]:
             )
             .order_by(CallAttempt.reserved_at)
         ).all()
-        return [_Row(r.attempt_id, r.account_id, r.number, _aware(r.reserved_at)) for r in rows]
+        return [_Row(r.attempt_id, r.account_id, r.number, _aware(r.reserved_at), node=r.node) for r in rows]
 
 
 def _end(engine: Engine, orphan: Orphan, now: dt.datetime, new_in: str | None = None) -> None:
@@ -232,6 +246,17 @@ def _end(engine: Engine, orphan: Orphan, now: dt.datetime, new_in: str | None = 
             row.disposition = Disposition.TRANSFERRED.value
         else:
             row.disposition = (Disposition.INCOMPLETE if orphan.channel_up else Disposition.NO_CONTACT).value
+
+
+async def _channels(ari: AriClient, node: str | None) -> dict[str, Channel]:
+    """The node's live channels by id; a named node that does not answer has none left to settle."""
+    try:
+        return {c.id: c for c in await ari.list_channels()}
+    except ServiceUnavailable:
+        if node is None:
+            raise  # the one Asterisk: its calls cannot be settled now; the run does not start
+        log.warning("Asterisk node unreachable; its unfinished attempts end failed", extra=kv(node=node))
+        return {}
 
 
 async def _taken_over(ari: AriClient, channel_id: str) -> bool:

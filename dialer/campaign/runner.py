@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from dialer.call import RING_TIMEOUT_S
 from dialer.campaign.outage import Outage
 from dialer.dial.pipeline import DialGate as DialGate
-from dialer.dial.pipeline import DialNotPlaced, dial_one
+from dialer.dial.pipeline import DialNotPlaced, NodePicker, dial_one
 from dialer.dial.pipeline import OnAnswer as OnAnswer
 from dialer.dial.pipeline import Pacer as Pacer
 from dialer.dial.pipeline import TargetResult as TargetResult
@@ -74,12 +74,14 @@ async def run_campaign(
     on_result: Callable[[TargetResult], None] | None = None,
     admission: Admission | None = None,
     outage: Outage | None = None,
+    nodes: NodePicker | None = None,
 ) -> list[TargetResult]:
     """Dial every target once (if the guard allows), at most ``concurrency`` at a time.
 
     Targets are started in order; ``on_result`` sees each result as it ends (progress).
     ``admission`` (campaign control) replaces the fixed ``concurrency``: pause, stop, new limits.
     ``outage`` holds the dials while Redis or the database is away (default: retry after a wait).
+    ``nodes``: each call goes to an Asterisk node with a free channel instead of ``ari``.
     """
     if concurrency < 1:
         raise InputError(f"concurrency {concurrency} must be at least 1", "pass --concurrency 1 or more")
@@ -103,6 +105,7 @@ async def run_campaign(
                         clock=clock,
                         pacer=pacer,
                         ring_timeout_s=ring_timeout_s,
+                        nodes=nodes,
                     )
                 except DialNotPlaced as exc:
                     held.report(exc.cause)

@@ -40,6 +40,7 @@ from dialer.campaign.pacing import CpsPacer
 from dialer.campaign.recovery import Orphan, Reconciled, reconcile, settle_unrecorded
 from dialer.campaign.runner import DialGate, OnAnswer, TargetResult, run_campaign
 from dialer.campaign.targets import EndpointFor, Plan, plan_targets
+from dialer.dial.nodes import NodePool
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
 from dialer.guards.guard import Guard, Reservation, redis_unavailable
@@ -197,13 +198,15 @@ async def run_session(
     live_prefix: str | None = None,
     agents: AgentDialing | None = None,
     scripts: Mapping[str, str] | None = None,
+    nodes: NodePool | None = None,
 ) -> Summary:
     """One run; ``feed`` puts its calls on the live board, the control record (under
     ``live_prefix``) lets a supervisor pause, resume, stop it and change its limits.
     ``agents``: human agents take the answered calls, paced progressively or predictively
     (``dialer.agents``) instead of the bot's fixed concurrency.  ``scripts`` (account id →
     script): dial exactly these accounts, each with its script, instead of the strategy's plan
-    (the sandbox personas, each written for one script)."""
+    (the sandbox personas, each written for one script).  ``nodes``: the bot's calls are spread
+    over several Asterisk nodes (``dialer.dial.nodes``); ``ari`` is one of them."""
     started = time.monotonic()
     cid = options.campaign_id
     control_prefix = default_live_prefix() if live_prefix is None else live_prefix
@@ -235,7 +238,14 @@ async def run_session(
             abandoned = orphan.outcome is CallOutcome.ABANDONED  # not a call a supervisor took over
             await asyncio.to_thread(guard.record_outcome, reservation, connected=True, abandoned=abandoned)
 
-        reconciled = await reconcile(ari, engine, cid, clock=clock, on_orphan=count_orphan)
+        reconciled = await reconcile(
+            ari,
+            engine,
+            cid,
+            clock=clock,
+            on_orphan=count_orphan,
+            nodes=nodes.clients() if nodes is not None else None,
+        )
         # Promises judged before planning: a broken one escalates, a kept one holds, in this run's plan.
         await asyncio.to_thread(
             evaluate_promises, engine, grace_days=strategy.promise_grace_days, now=clock()
@@ -309,6 +319,7 @@ async def run_session(
                     on_result=on_result,
                     admission=control,
                     outage=outage,
+                    nodes=nodes,
                 )
         try:
             # Decisions of this run whose attempt row the database refused while it was away

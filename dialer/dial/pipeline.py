@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dialer.call import RING_TIMEOUT_S, AnsweredCall, AttemptResult, place_call
 from dialer.dial import record
+from dialer.dial.nodes import Placement
 from foundation import metrics
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget, debtor_channel
 from foundation.errors import ServiceUnavailable
@@ -108,6 +109,16 @@ class DialGate(Protocol):
         ...
 
 
+class NodePicker(Protocol):
+    """Several Asterisk nodes (``dialer.dial.nodes.NodePool``): a channel on one with room."""
+
+    async def acquire(self, attempt_id: str) -> Placement:
+        """Waits until a node that is up has a free channel, and takes it."""
+        ...
+
+    async def release(self, placement: Placement, attempt_id: str) -> None: ...
+
+
 class Pacer(Protocol):
     """Spaces originates toward Asterisk (calls per second); waits until the next one may go."""
 
@@ -148,12 +159,69 @@ async def dial_one(
     pacer: Pacer | None = None,
     ring_timeout_s: int = RING_TIMEOUT_S,
     hooks: DialHooks = NO_HOOKS,
+    nodes: NodePicker | None = None,
 ) -> TargetResult:
     """Dial ``target`` once if the guard allows it now; store the attempt and report its outcome.
 
+    ``nodes``: the call goes to an Asterisk node with a free channel (taken before the guard is
+    asked, so the decision stays next to the originate), stored on its attempt; else to ``ari``.
     Raises only ``DialNotPlaced`` (nothing dialled: a service is away) and cancellation.
     """
     attempt_id = attempt_id or str(uuid.uuid4())
+    if nodes is None:
+        return await _dial(
+            ari,
+            engine,
+            target,
+            on_answer,
+            gate,
+            attempt_id,
+            campaign_id,
+            clock,
+            pacer,
+            ring_timeout_s,
+            hooks,
+            None,
+        )
+    try:
+        placement = await nodes.acquire(attempt_id)
+    except ServiceUnavailable as exc:
+        metrics.guard_held()
+        log.warning("dial held: no node channel could be taken", extra=kv(attempt_id=attempt_id))
+        raise DialNotPlaced(exc, None) from None
+    try:
+        return await _dial(
+            placement.ari,
+            engine,
+            target,
+            on_answer,
+            gate,
+            attempt_id,
+            campaign_id,
+            clock,
+            pacer,
+            ring_timeout_s,
+            hooks,
+            placement.node,
+        )
+    finally:
+        await nodes.release(placement, attempt_id)
+
+
+async def _dial(
+    ari: AriClient,
+    engine: Engine,
+    target: DialTarget,
+    on_answer: AnswerCall,
+    gate: DialGate,
+    attempt_id: str,
+    campaign_id: str | None,
+    clock: Callable[[], dt.datetime],
+    pacer: Pacer | None,
+    ring_timeout_s: int,
+    hooks: DialHooks,
+    node: str | None,
+) -> TargetResult:
     try:
         if pacer is not None:
             # Paced before the guard: the decision stays as close to the originate as it can.
@@ -177,7 +245,7 @@ async def dial_one(
             hooks.denied(attempt_id)
         return TargetResult(target, attempt_id, False, reasons)
     try:
-        await record.reserved(engine, target, attempt_id, campaign_id, clock())
+        await record.reserved(engine, target, attempt_id, campaign_id, clock(), node=node)
     except Exception as exc:
         # Allowed, counted, and never dialled: recovery writes its ``failed`` attempt row.
         not_placed: AttemptResult[ConversationRecord] = AttemptResult(

@@ -23,7 +23,12 @@ from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Dis
 
 
 def record_reserved(
-    engine: Engine, target: DialTarget, attempt_id: str, campaign_id: str | None, now: dt.datetime
+    engine: Engine,
+    target: DialTarget,
+    attempt_id: str,
+    campaign_id: str | None,
+    now: dt.datetime,
+    node: str | None = None,
 ) -> None:
     """The attempt row in state ``dialing``, committed: it must be durable before the originate."""
     with Session(engine) as s, s.begin():
@@ -38,6 +43,7 @@ def record_reserved(
                 stage=target.stage,
                 reserved_at=now,
                 dialed_at=now,
+                node=node,
             )
         )
 
@@ -114,10 +120,16 @@ def record_not_placed(engine: Engine, attempt: AttemptResult[ConversationRecord]
 
 
 async def reserved(
-    engine: Engine, target: DialTarget, attempt_id: str, campaign_id: str | None, now: dt.datetime
+    engine: Engine,
+    target: DialTarget,
+    attempt_id: str,
+    campaign_id: str | None,
+    now: dt.datetime,
+    *,
+    node: str | None = None,
 ) -> None:
     """``record_reserved`` off the event loop; returns once the row is committed."""
-    await asyncio.to_thread(record_reserved, engine, target, attempt_id, campaign_id, now)
+    await asyncio.to_thread(record_reserved, engine, target, attempt_id, campaign_id, now, node)
 
 
 async def ended(

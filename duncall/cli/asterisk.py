@@ -12,8 +12,18 @@ from duncall.sandbox import runtime
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("asterisk", help="manage the embedded Asterisk 22 sandbox")
     asub = p.add_subparsers(dest="action", required=True)
-    asub.add_parser("up", help="build (first time), configure and start; idempotent").set_defaults(func=_up)
-    asub.add_parser("down", help="stop Asterisk").set_defaults(func=_down)
+    up = asub.add_parser("up", help="build (first time), configure and start; idempotent")
+    down = asub.add_parser("down", help="stop Asterisk")
+    for q in (up, down):
+        q.add_argument(
+            "--node",
+            type=int,
+            default=1,
+            help="another Asterisk from the same chroot on ports of its own (2: ARI on 8188); "
+            "1, the default, is the primary sandbox",
+        )
+    up.set_defaults(func=_up)
+    down.set_defaults(func=_down)
     asub.add_parser("restart", help="stop, then start").set_defaults(func=_restart)
     asub.add_parser(
         "reload", help="install the configuration and reload the dialplan; calls up stay up"
@@ -48,11 +58,21 @@ def _trunk(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    if args.node != 1:
+        from duncall.sandbox import nodes
+
+        print(f"asterisk: {nodes.up(args.node)}")
+        return 0
     print(f"asterisk: {runtime.up()}")
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
+    if args.node != 1:
+        from duncall.sandbox import nodes
+
+        print("asterisk: stopped" if nodes.stop(args.node) else "asterisk: was not running")
+        return 0
     print("asterisk: stopped" if runtime.stop(runtime.sandbox()) else "asterisk: was not running")
     return 0
 

@@ -54,6 +54,7 @@ def bot_answer(
             return read_account_view(s, account_id, today)
 
     async def on_answer(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
+        here = call.ari or ari  # the node the call is on
         # The strategy names scripts per language (early_collection_en); the bot's files are
         # early_collection.en.yaml.
         name = target.script.removesuffix(f"_{target.language}")
@@ -66,7 +67,7 @@ def bot_answer(
             speaking = await asyncio.to_thread(speaking_collectors, engine, endpoints, account.language)
             if speaking:
                 transfer = DeskTransfer(
-                    ari,
+                    here,
                     board,
                     speaking,
                     attempt_id=attempt_id_for(call.channel_id),
@@ -74,7 +75,7 @@ def bot_answer(
                 )
                 ports = Transferring(ports)
         record = await converse(
-            ari,
+            here,
             call.channel_id,
             name,
             account,
@@ -153,7 +154,7 @@ def hang_up_at_once(ari: AriClient) -> OnAnswer:
 
     async def on_answer(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
         try:
-            await ari.hangup(call.channel_id)
+            await (call.ari or ari).hangup(call.channel_id)
         except AriError:
             pass  # the persona hung up first
         return ConversationRecord(language=target.language, hangup_by="bot")

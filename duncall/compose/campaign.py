@@ -164,8 +164,14 @@ async def run(
     guard = parts.guard(client, engine, spec.rules, spec.guard_prefix)
     if spec.clock is not None:
         guard.clock = spec.clock
-    ari = parts.ari_client()
-    await ari.connect()  # fail fast, before anything is written, if Asterisk is unreachable
+    # Several Asterisk nodes (DUNCALL_ASTERISK_NODES): each call goes to one with a free channel.
+    nodes = parts.node_pool(client, spec.guard_prefix)
+    if nodes is not None:
+        await nodes.start()  # fails fast when no node answers; one that does not starts down
+        ari = nodes.primary
+    else:
+        ari = parts.ari_client()
+        await ari.connect()  # fail fast, before anything is written, if Asterisk is unreachable
     try:
         if spec.endpoint is not None:
             # Before the first reservation: a technology or trunk Asterisk lacks costs no attempt.
@@ -251,9 +257,10 @@ async def run(
                 agents=agents,
                 scripts=scripts,
                 clock=spec.clock or _wall_clock,
+                nodes=nodes,
             )
     finally:
-        await ari.close()
+        await (nodes.close() if nodes is not None else ari.close())
     return RunResult(summary_, by_account, agents.result.lines() if agents else [])
 
 

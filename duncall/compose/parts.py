@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.callbot import BotEngines
     from bot.nlu.types import IntentClassifier
     from bot.tts.base import Synthesizer
+    from dialer.dial.nodes import NodePool
     from dialer.policy import Rules
     from dialer.strategy.model import Strategy
 
@@ -50,6 +51,15 @@ def store(db_url: str | None = None) -> Engine:
 def ari_client() -> AriClient:
     """An ARI client with the configured endpoint and credentials (not connected yet)."""
     return AriClient()
+
+
+def node_pool(client: redis.Redis, prefix: str) -> NodePool | None:
+    """The Asterisk nodes of ``DUNCALL_ASTERISK_NODES`` (not connected yet); None when it is unset."""
+    from dialer.dial.nodes import NodePool
+
+    if settings.get_settings().asterisk_nodes is None:
+        return None
+    return NodePool.of(client, settings.asterisk_nodes(), prefix=prefix)
 
 
 def guard_rules(name: str) -> Rules:

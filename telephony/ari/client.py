@@ -118,6 +118,11 @@ class AriClient(AriRest):
         return self._ws is not None and not self._closing
 
     @property
+    def started(self) -> bool:
+        """``connect()`` succeeded once: the client reconnects by itself from then on."""
+        return self._reader is not None
+
+    @property
     def failure(self) -> BaseException | None:
         """Why the event reader stopped, if it crashed (subscribers also receive it)."""
         return self._failure

@@ -42,3 +42,5 @@ class CallAttempt(Base):
     right_party: Mapped[bool | None] = mapped_column()  # a right-party conversation took place
     # outbound: we dialled (guarded, counted by the caps); inbound: the debtor called us back.
     direction: Mapped[str] = mapped_column(String(8), default="outbound", server_default="outbound")
+    # The Asterisk node the call was placed on (DUNCALL_ASTERISK_NODES); None: the one configured ARI.
+    node: Mapped[str | None] = mapped_column(String(32))

@@ -1,4 +1,4 @@
-"""(placeholder: no schema change yet)
+"""The Asterisk node each call attempt was placed on
 
 Revision ID: 0124_asterisk_nodes
 Revises: 0123_verification_details
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0124_asterisk_nodes"
 down_revision: str | None = "0123_verification_details"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("call_attempts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("node", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("call_attempts", schema=None) as batch_op:
+        batch_op.drop_column("node")

@@ -1,0 +1,222 @@
+"""Several Asterisk nodes without Asterisk: the setting's errors, the shared channel counts that
+pick a node, a lost node's call, and the second sandbox node's configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from dialer import call as call_mod
+from dialer.call import AnsweredCall, place_call
+from dialer.dial.nodes import NodePool, PoolNode
+from duncall.sandbox import nodes as sandbox_nodes
+from duncall.sandbox.runtime import Sandbox
+from foundation.contract import CallOutcome
+from foundation.errors import ConfigError, ServiceUnavailable
+from foundation.settings import AriSettings, asterisk_nodes
+from telephony.ari import AriClient, Disconnected, StasisStart
+from telephony.ari.events import parse_event
+
+NODE = {
+    "name": "a",
+    "url": "http://127.0.0.1:8088",
+    "user": "u",
+    "password": "pw-secret-1",
+    "max_channels": 2,
+}
+
+
+def _nodes_env(monkeypatch: pytest.MonkeyPatch, value: Any) -> None:
+    monkeypatch.setenv("DUNCALL_ASTERISK_NODES", value if isinstance(value, str) else json.dumps(value))
+
+
+@pytest.mark.unit
+def test_nodes_setting_reads_every_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUNCALL_ARI_USER", "shared")
+    monkeypatch.setenv("DUNCALL_ARI_PASSWORD", "shared-password")
+    _nodes_env(monkeypatch, [NODE, {"name": "b", "url": "http://10.0.0.2:8088/"}])
+    a, b = asterisk_nodes()
+    assert (a.name, a.ari.base_url, a.ari.username, a.max_channels) == ("a", "http://127.0.0.1:8088", "u", 2)
+    assert (b.ari.base_url, b.ari.username, b.ari.password, b.max_channels) == (
+        "http://10.0.0.2:8088",
+        "shared",
+        "shared-password",
+        0,
+    )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("[{", "is not JSON"),
+        ([], "non-empty JSON list"),
+        ([NODE, NODE], "names node 'a' twice"),
+        ([NODE, {**NODE, "name": "b"}], "lists http://127.0.0.1:8088 twice"),
+        ([{**NODE, "url": "127.0.0.1:8088"}], "node 'a': url must be like http://host:8088"),
+        ([{**NODE, "max_channels": -1}], "max_channels must be a whole number"),
+        ([{**NODE, "name": "a b"}], "entry 1: name must be"),
+        ([{**NODE, "pasword": "x"}], "unknown key 'pasword'"),
+        ([{k: v for k, v in NODE.items() if k != "password"}], "has no ARI user or password"),
+    ],
+)
+def test_nodes_setting_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, value: Any, says: str) -> None:
+    monkeypatch.delenv("DUNCALL_ARI_PASSWORD", raising=False)
+    _nodes_env(monkeypatch, value)
+    with pytest.raises(ConfigError) as err:
+        asterisk_nodes()
+    assert says in err.value.what and "\n" not in err.value.what
+    assert "pw-secret-1" not in err.value.what + err.value.fix
+
+
+def _pool(client: redis.Redis, prefix: str, limits: dict[str, int]) -> NodePool:
+    return NodePool(
+        client,
+        [
+            PoolNode(name, AriClient(AriSettings(f"http://127.0.0.1:{9000 + i}", "u", "p")), limit)
+            for i, (name, limit) in enumerate(limits.items())
+        ],
+        prefix=prefix,
+    )
+
+
+@pytest.mark.redis
+async def test_two_dialers_share_the_nodes_channels(redis_url: str, key_prefix: str) -> None:
+    """Two pools (two dialer processes) take channels from one count: spread, never past a limit."""
+    client = redis.Redis.from_url(redis_url)
+    first = _pool(client, key_prefix, {"a": 2, "b": 3})
+    second = _pool(client, key_prefix, {"a": 2, "b": 3})
+    taken = [await (first if i % 2 else second).acquire(f"call-{i}") for i in range(5)]
+    assert sorted(p.node for p in taken) == ["a", "a", "b", "b", "b"]
+    assert first.calls_on("a") == 2 and first.calls_on("b") == 3
+    # Full everywhere: the next call waits until one ends.
+    waiting = asyncio.create_task(first.acquire("call-5"))
+    await asyncio.sleep(0.5)
+    assert not waiting.done()
+    await second.release(taken[0], "call-0")
+    late = await asyncio.wait_for(waiting, 2)
+    assert late.node == taken[0].node
+    # A node another dialer found down gets nothing, whatever room it has.
+    for i, p in enumerate(taken[1:], 1):
+        await (first if i % 2 else second).release(p, f"call-{i}")
+    await first.release(late, "call-5")
+    client.set(first.down_key("a"), "1", px=3000)
+    assert {(await second.acquire(f"next-{i}")).node for i in range(3)} == {"b"}
+    for key in client.scan_iter(f"{key_prefix}*"):
+        client.delete(key)
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def get(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - the subscription's own signature
+        async with asyncio.timeout(timeout):
+            return await self.queue.get()
+
+
+class _DeadNode:
+    """A node that answered the call, then stopped: its events drop and its REST does not answer."""
+
+    app = "duncall-test"
+
+    def __init__(self) -> None:
+        self.events = _Events()
+        self.alive = True
+
+    @contextlib.contextmanager
+    def channel_events(self, channel_id: str) -> Iterator[_Events]:
+        yield self.events
+
+    async def originate(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        if not self.alive:
+            raise ServiceUnavailable("cannot reach Asterisk ARI", "start it")
+
+    async def list_channels(self) -> list[Any]:
+        raise ServiceUnavailable("cannot reach Asterisk ARI", "start it")
+
+
+def _event(kind: str, channel_id: str, **fields: Any) -> Any:
+    return parse_event(
+        {
+            "type": kind,
+            "application": "duncall-test",
+            "timestamp": "2026-12-01T12:00:00.000+0000",
+            **fields,
+            "channel": {
+                "id": channel_id,
+                "name": "Local/x@y-00000001;1",
+                "state": "Up",
+                "caller": {"name": "", "number": ""},
+                "connected": {"name": "", "number": ""},
+                "dialplan": {"context": "y", "exten": "x", "priority": 1},
+                "creationtime": "2026-12-01T12:00:00.000+0000",
+                "language": "en",
+            },
+        }
+    )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("answered", [True, False])
+async def test_a_call_on_a_lost_node_ends_node_lost(monkeypatch: pytest.MonkeyPatch, answered: bool) -> None:
+    monkeypatch.setattr(call_mod, "NODE_SILENT_S", 0.1)
+    monkeypatch.setattr(call_mod, "BOT_FINISH_TIMEOUT_S", 0.5)
+    node = _DeadNode()
+    if answered:
+        start = _event("StasisStart", "dc-n1", args=["dialed"])
+        assert isinstance(start, StasisStart)
+        node.events.queue.put_nowait(start)
+    node.events.queue.put_nowait(Disconnected(reason="closed", application="t", timestamp=""))
+    node.alive = False
+    heard: list[AnsweredCall] = []
+
+    async def bot(call: AnsweredCall) -> str:
+        heard.append(call)
+        return "spoke"
+
+    result = await asyncio.wait_for(
+        place_call(node, "Local/x@y", bot, attempt_id="n1", detect_machine=False, ring_timeout_s=20),  # type: ignore[arg-type]
+        5,
+    )
+    assert result.cause_txt == call_mod.NODE_LOST
+    if answered:
+        assert result.outcome is CallOutcome.ANSWERED and result.conversation == "spoke"
+        assert heard[0].ari is node  # type: ignore[comparison-overlap]  # the bot is handed the node the call is on
+    else:
+        assert result.outcome is CallOutcome.FAILED and not heard
+
+
+@pytest.mark.unit
+def test_second_sandbox_node_has_its_own_ports_and_directories() -> None:
+    n = sandbox_nodes.Node(2, Sandbox(Path("/nowhere")))
+    files = {
+        f.name: f.read_text()
+        for f in (Path(__file__).parent.parent / "asterisk-config").iterdir()
+        if f.suffix == ".conf"
+    }
+    out = sandbox_nodes.node_config(n, files)
+    assert "bindport = 8188" in out["http.conf"] and n.url == "http://127.0.0.1:8188"
+    assert "rtpstart = 21000" in out["rtp.conf"] and "rtpend = 21999" in out["rtp.conf"]
+    conf = out["asterisk.conf"]
+    assert "[directories]\n" in conf
+    for line in (
+        "astetcdir => /etc/asterisk-node2",
+        "astrundir => /var/run/asterisk-node2",
+        "astdbdir => /var/lib/asterisk-node2",
+        "astmoddir => /usr/lib/x86_64-linux-gnu/asterisk/modules",
+    ):
+        assert line in conf
+    # The primary's generated includes (desk phones, the trunk's UDP port) are not the node's.
+    assert "/var/lib/asterisk/duncall" not in out["pjsip.conf"]
+    assert "/var/lib/asterisk-node2/duncall/pjsip_trunk.conf" in out["pjsip.conf"]
