@@ -1,11 +1,13 @@
 """Answer → first bot audio over the SIP trunk, as the debtor hears it, per kind of answer.
 
 Each case is N campaign calls (``PJSIP/{number}@carrier``, one at a time) to a sipp debtor on
-loopback who answers and then: stays silent, says "hello", or says "hello" on a line with
-steady noise at about 9 dB SNR.  The clock is the carrier's: a packet capture on the loopback
+loopback who answers and then: stays silent, says "hello", says "hello" on a line with steady
+noise at about 9 dB SNR, stays silent on that noisy line, or plays a recorded greeting (on a
+clean or a noisy line).  The clock is the carrier's: a packet capture on the loopback
 interface (AF_PACKET, so run as root) takes the time of sipp's 200 OK to the INVITE and of
 the first RTP packet Asterisk sends sipp that carries sound (μ-law, RMS above a floor), per
-call.  Prints p50 / p95 / max per case and the AMD verdicts the dialer recorded.
+call.  Prints p50 / p95 / max per case, AMD's own verdicts, and the verdicts the dialer took
+after the bot's ear had its say (``dialer.amd``): "MACHINE>HUMAN" is AMD's MACHINE overruled.
 
     .venv/bin/python bench/sip_answer.py [--calls 5] [--cases silent,hello,noisy]
 
@@ -29,9 +31,11 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from dialer.call import AttemptResult
 from dialer.campaign.session import CampaignOptions
 from duncall.compose import parts
 from duncall.compose.campaign import CampaignRun, run
@@ -49,10 +53,16 @@ CASES = {
     "silent": sipp.Line(length_s=8.0),
     "hello": sipp.Line(words=(sipp.Words(0.3, "hello"),), length_s=8.0),
     "noisy": sipp.Line(words=(sipp.Words(0.3, "hello"),), length_s=8.0, noise_snr_db=9.0),
+    "noisy_silent": sipp.Line(length_s=8.0, noise_snr_db=9.0),
     # A recorded greeting: must still be MACHINE (the bot then waits for the beep, which this
     # line never plays, so no bot audio is expected within the call).
     "voicemail": sipp.Line(
         words=(sipp.Words(0.5, "Hi, you have reached John. I can't take your call right now."),), length_s=8.0
+    ),
+    "noisy_voicemail": sipp.Line(
+        words=(sipp.Words(0.5, "Hi, you have reached John. I can't take your call right now."),),
+        length_s=8.0,
+        noise_snr_db=9.0,
     ),
 }
 
@@ -145,25 +155,31 @@ def run_case(name: str, line: sipp.Line, calls: int, work: Path) -> tuple[list[f
         sniffer.join(2)
     delays = [t.first_sound - t.answered for t in cap.calls.values() if t.answered and t.first_sound]
     missing = sum(1 for t in cap.calls.values() if t.first_sound is None)
-    verdicts = Counter((r.attempt.amd_status or "-") if r.attempt else "not dialled" for r in result.results)
+    verdicts = Counter(_verdict(r.attempt) if r.attempt else "not dialled" for r in result.results)
     if missing:
         verdicts["no bot audio heard"] += missing
     return delays, verdicts
 
 
+def _verdict(attempt: AttemptResult[Any]) -> str:
+    """AMD's own status, and the dialer's when the bot's ear overruled it: "MACHINE>HUMAN"."""
+    amd = (attempt.amd_verdict or "-").split("/", 1)[0]
+    taken = attempt.amd_status or "-"
+    return amd if taken == amd else f"{amd}>{taken}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=5, help="calls per case")
-    ap.add_argument(
-        "--cases", default="silent,hello,noisy,voicemail", help="comma-separated: " + ", ".join(CASES)
-    )
+    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ", ".join(CASES))
     args = ap.parse_args()
-    faulthandler.dump_traceback_later(120 + 30 * args.calls * 4, exit=True)  # a hung run says where
+    # A hung run says where.
+    faulthandler.dump_traceback_later(120 + 30 * args.calls * len(args.cases.split(",")), exit=True)
     os.environ.setdefault("DUNCALL_ASR", "en=pocketsphinx,zh=pocketsphinx-pinyin,*=vosk")
     # An ARI app of its own: another process on the shared app would take this one's events.
     os.environ["DUNCALL_ARI_APP"] = f"bench-sip-answer-{os.getpid()}"
     trunk.apply_sandbox()
-    print(f"{'case':8} {'calls':>5} {'p50 s':>6} {'p95 s':>6} {'max s':>6}  AMD verdicts")
+    print(f"{'case':15} {'calls':>5} {'p50 s':>6} {'p95 s':>6} {'max s':>6}  verdicts (AMD>taken)")
     with tempfile.TemporaryDirectory(prefix="bench-sip-") as tmp:
         for name in args.cases.split(","):
             (Path(tmp) / name).mkdir()
@@ -173,7 +189,7 @@ def main() -> None:
                 shown = f"{statistics.median(delays):6.2f} {q[18]:6.2f} {max(delays):6.2f}"
             else:
                 shown = f"{'-':>6} {'-':>6} {'-':>6}"
-            print(f"{name:8} {len(delays):5} {shown}  {dict(verdicts)}", flush=True)
+            print(f"{name:15} {len(delays):5} {shown}  {dict(verdicts)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
+from dialer import listening
+from dialer.amd import describe
 from foundation import metrics
 from foundation.contract import CallOutcome, debtor_channel
 from foundation.errors import DuncallError
@@ -118,6 +120,8 @@ class AttemptResult(Generic[R]):
     # False only when Asterisk refused the originate (a 4xx): no channel was made, nothing reached
     # the network.  An unanswered or failed originate may have rung the debtor: placed stays True.
     placed: bool = True
+    amd_verdict: str | None = None  # AMD's own status and cause, before any second opinion
+    line_heard: str | None = None  # what the bot's ear heard when AMD said MACHINE (``dialer.amd``)
 
 
 class EventKind(StrEnum):
@@ -148,6 +152,9 @@ class _Attempt(Generic[R]):
     deadline: float  # monotonic: the ring deadline while dialing
     max_call_s: float = MAX_CALL_S
     placed_at: float = 0.0  # monotonic: when the originate returned
+    listen: listening.ListenLine | None = None  # the bot's ear while AMD runs (None: AMD alone)
+    hearing: asyncio.Task[listening.Hearing] | None = None
+    hearing_closed: asyncio.Task[None] | None = None
     state: CallState = CallState.DIALING
     answered_at: float | None = None
     dial_status_outcome: CallOutcome | None = None
@@ -221,8 +228,18 @@ async def _ring_timeout(a: _Attempt[Any], event: None) -> CallState:
     return a.state
 
 
+def _stop_hearing(a: _Attempt[Any]) -> None:
+    """Detection is over: the bot's ear leaves the line (in the background; the call goes on)."""
+    if a.hearing is not None:
+        a.hearing_closed = asyncio.create_task(
+            listening.stop(a.hearing, a.result.attempt_id), name=f"answer-ear-close:{a.result.attempt_id}"
+        )
+        a.hearing = None
+
+
 async def _amd_timeout(a: _Attempt[Any], event: None) -> CallState:
     # AMD never reported: treat as human rather than abandon a person.
+    _stop_hearing(a)
     a.converse(AnswerKind.HUMAN, "TIMEOUT")
     return a.enter(CallState.CONNECTED)
 
@@ -281,6 +298,11 @@ async def _answered(a: _Attempt[Any], event: StasisStart) -> CallState:
     a.result.ring_ms = (a.answered_at - a.started) * 1000
     a.result.outcome = CallOutcome.ANSWERED
     if a.detect_machine:
+        if a.listen is not None:
+            # From the answer on, alongside AMD: its MACHINE may be only a noisy line.
+            a.hearing = asyncio.create_task(
+                a.listen(a.ari, a.channel_id), name=f"answer-ear:{a.result.attempt_id}"
+            )
         try:
             await a.ari.continue_in_dialplan(a.channel_id, context=AMD_CONTEXT, extension="s", priority=1)
         except DuncallError as exc:
@@ -303,6 +325,13 @@ async def _amd(a: _Attempt[Any], event: StasisStart) -> CallState:
         # Silence alone is no evidence of a machine, and a person taken for
         # one counts as an abandoned call: let the bot speak first.
         status = "NOTSURE"
+    a.result.amd_verdict = "/".join(x for x in event.args[1:3] if x) or None
+    if a.hearing is not None:
+        verdict = await listening.judge(a.hearing, status, a.result.attempt_id)
+        if verdict.heard is not None:
+            a.result.line_heard = f"{verdict.opinion}: {describe(verdict.heard)}"
+        status = verdict.status
+        _stop_hearing(a)
     a.result.amd_status = status
     kind = AnswerKind.MACHINE if status == "MACHINE" else AnswerKind.HUMAN
     if kind is AnswerKind.MACHINE:
@@ -373,8 +402,13 @@ async def place_call(
     caller_id: str | None = None,
     detect_machine: bool = True,
     max_call_s: float = MAX_CALL_S,
+    listen: listening.ListenLine | None = None,
 ) -> AttemptResult[R]:
-    """Dial ``endpoint`` and follow the call to its end; never raises but for cancellation."""
+    """Dial ``endpoint`` and follow the call to its end; never raises but for cancellation.
+
+    ``listen``: the bot's ear on the answer while AMD runs, for a second opinion on its MACHINE
+    (``dialer.amd``); default: the context's (``dialer.listening.EAR``; none: AMD's verdict alone).
+    """
     attempt_id = attempt_id or new_id()
     channel_id = debtor_channel(attempt_id)
     result: AttemptResult[R] = AttemptResult(attempt_id, channel_id, CallOutcome.FAILED)
@@ -387,6 +421,7 @@ async def place_call(
         started,
         started + ring_timeout_s + ANSWER_TIMEOUT_MARGIN_S,
         max_call_s,
+        listen=listen if listen is not None else listening.EAR.get(),
     )
     result.states.append(a.state)
     with ari.channel_events(channel_id) as events:
@@ -454,6 +489,9 @@ async def place_call(
         finally:
             live.end()
             a.enter(CallState.ENDED)
+            await listening.stop(a.hearing, attempt_id)
+            if a.hearing_closed is not None:
+                await a.hearing_closed
             if a.conversation is not None:
                 await _finish(a.conversation, attempt_id, result)
             await _hangup(ari, channel_id)

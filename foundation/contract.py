@@ -121,6 +121,7 @@ class ChannelPrefix(StrEnum):
     SESSION_BRIDGE = "sb-"  # a supervision session's bridge
     SUPERVISOR = "sv-"  # a supervisor's leg
     SNOOP = "sn-"  # a supervisor's snoop on a call
+    LISTEN = "dl-"  # the bot's ear on a debtor's answer while answer detection runs (snoop, media, bridge)
 
     def of(self, ident: str) -> str:
         """The channel or bridge id for ``ident`` (an attempt id, or a fresh id)."""
@@ -132,6 +133,20 @@ class ChannelPrefix(StrEnum):
     def ident(self, channel_id: str) -> str:
         """``ident`` back from ``of(ident)``; other ids unchanged."""
         return channel_id.removeprefix(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class LineHeard:
+    """What the bot's side heard of an answered line so far, for answer detection's second opinion.
+
+    Levels are mean absolute sample values of 16-bit audio over 20 ms frames, the measure
+    Asterisk's answer detection compares with its ``silence_threshold``.
+    """
+
+    heard_ms: int  # audio analysed
+    floor_level: float  # the line's background: the level of its quieter frames
+    speech_ms: int  # frames that sound like speech and stand clearly above that background
+    quiet_after_ms: int  # since the last such frame (all of ``heard_ms`` when there was none)
 
 
 def debtor_channel(attempt_id: str) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from bot.media import answer_ear
+from dialer import listening
 from dialer.campaign.endpoints import check_endpoint
 from dialer.campaign.feed import CampaignFeed
 from dialer.campaign.runner import OnAnswer, TargetResult
@@ -241,6 +243,9 @@ async def run(
                 on_answer: OnAnswer = hang_up_at_once(ari)
             else:
                 on_answer = bot_answer(ari, engine, bot, feed, campaign_id=spec.options.campaign_id)
+                # The bot hears each answer while AMD runs: a MACHINE that is only a noisy line
+                # is taken for the person it is (``dialer.amd``).
+                listening.EAR.set(answer_ear.listen)
             summary_ = await run_session(
                 ari,
                 engine,
