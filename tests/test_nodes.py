@@ -76,11 +76,19 @@ def test_nodes_setting_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, valu
     assert "pw-secret-1" not in err.value.what + err.value.fix
 
 
+class _Connected(AriClient):
+    """A client taken for connected (the selection reads only that of it)."""
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+
 def _pool(client: redis.Redis, prefix: str, limits: dict[str, int]) -> NodePool:
     return NodePool(
         client,
         [
-            PoolNode(name, AriClient(AriSettings(f"http://127.0.0.1:{9000 + i}", "u", "p")), limit)
+            PoolNode(name, _Connected(AriSettings(f"http://127.0.0.1:{9000 + i}", "u", "p")), limit)
             for i, (name, limit) in enumerate(limits.items())
         ],
         prefix=prefix,

@@ -172,7 +172,8 @@ class NodePool:
             await asyncio.sleep(WAIT_POLL_S)
 
     def _take(self, attempt_id: str) -> PoolNode | None:
-        up = [n for n in self.nodes if not n.down]
+        # A node whose events WebSocket is down this instant could not follow a call: not even tried.
+        up = [n for n in self.nodes if not n.down and n.ari.connected]
         if not up:
             return None
         now_us = int(self.clock_s() * 1_000_000)
@@ -213,32 +214,40 @@ class NodePool:
 
     async def _watch_loop(self) -> None:
         last_try = dict.fromkeys((n.name for n in self.nodes), time.monotonic())
-        last_renew = time.monotonic()
+        last_renew = [time.monotonic()]
         while True:
             await asyncio.sleep(WATCH_EVERY_S)
-            now = time.monotonic()
-            for node in self.nodes:
-                if node.ari.connected:
-                    if node.down:
-                        log.warning("Asterisk node back", extra=kv(node=node.name))
-                    node.down, node.down_since = False, None
+            try:
+                await self._watch_once(last_try, last_renew)
+            except Exception:
+                # Watching is what keeps calls off a lost node: it must outlive any one failure.
+                log.exception("Asterisk node watch failed; trying again")
+
+    async def _watch_once(self, last_try: dict[str, float], last_renew: list[float]) -> None:
+        """One look at every node: up, never connected (try again), or down (after DOWN_AFTER_S)."""
+        now = time.monotonic()
+        for node in self.nodes:
+            if node.ari.connected:
+                if node.down:
+                    log.warning("Asterisk node back", extra=kv(node=node.name))
+                node.down, node.down_since = False, None
+                continue
+            if not node.ari.started:
+                # Never connected (down at start): try again now and then.
+                if now - last_try[node.name] >= RECONNECT_EVERY_S:
+                    last_try[node.name] = now
+                    await self._connect(node)
+                if not node.down:
                     continue
-                if not node.ari.started:
-                    # Never connected (down at start): try again now and then.
-                    if now - last_try[node.name] >= RECONNECT_EVERY_S:
-                        last_try[node.name] = now
-                        await self._connect(node)
-                    if not node.down:
-                        continue
-                node.down_since = node.down_since or now
-                if now - node.down_since >= DOWN_AFTER_S:
-                    if not node.down:
-                        log.error("Asterisk node down; no new calls go to it", extra=kv(node=node.name))
-                    node.down = True
-            await asyncio.to_thread(self._share_marks)
-            if now - last_renew >= RENEW_EVERY_S:
-                last_renew = now
-                await asyncio.to_thread(self._renew)
+            node.down_since = node.down_since or now
+            if now - node.down_since >= DOWN_AFTER_S:
+                if not node.down:
+                    log.error("Asterisk node down; no new calls go to it", extra=kv(node=node.name))
+                node.down = True
+        await asyncio.to_thread(self._share_marks)
+        if now - last_renew[0] >= RENEW_EVERY_S:
+            last_renew[0] = now
+            await asyncio.to_thread(self._renew)
 
     def _share_marks(self) -> None:
         """Tell every dialer which nodes this one finds down (the mark lapses once nobody does)."""
