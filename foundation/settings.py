@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     ari_app: str = Field(
         default=DEFAULT_ARI_APP, description="The Stasis application name the dialer registers."
     )
+    local_channel_format: Literal["slin48", "slin16", "ulaw", "alaw"] = Field(
+        default="slin48",
+        description="The audio format `Local/` channels (the sandbox's personas) are dialled at: "
+        "`slin48` (wide-band), or `ulaw`/`alaw` for an 8 kHz G.711 leg as a phone network's "
+        "(the bot then hears the call as a telephone call, see `DUNCALL_ASR_CHANNEL`).",
+    )
     redis_url: SecretStr = Field(
         default=SecretStr(DEFAULT_REDIS_URL),
         description="Redis for live state, guard counters and campaign control. Secret (may hold a password).",

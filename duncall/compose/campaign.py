@@ -31,9 +31,11 @@ from duncall.personas import Persona, load_personas
 from duncall.personas.campaign import import_persona_accounts, persona_accounts
 from foundation import paths
 from foundation.errors import ConfigError, InputError
+from foundation.settings import get_settings
 from telephony.live.events import LivePublisher, live_prefix
 
 if TYPE_CHECKING:
+    from bot.asr.registry import RoutingRecognizer
     from dialer.agents.campaign import AgentCampaignOptions, AgentDialing
     from dialer.policy import Rules
     from dialer.strategy.model import Strategy
@@ -204,7 +206,9 @@ async def run(
             if bot is not None and spec.personas.only_ready_languages:
                 calling = _ready(by_account, bot, say)
             elif bot is not None:
-                await asyncio.to_thread(_warm, bot, {p.language for p in calling.values()})
+                await asyncio.to_thread(
+                    _warm, bot, {p.language for p in calling.values()}, _persona_recognizer(bot)
+                )
             account_ids = list(calling)
             if spec.personas.own_scripts:
                 scripts = {account_id: p.script for account_id, p in calling.items()}
@@ -237,6 +241,11 @@ async def run(
             stems += [(by_account[a].script, by_account[a].language) for a in (scripts or {})]
             await asyncio.to_thread(check_recording_notices, engine, spec.options.campaign_id, stems)
         agents = spec.agents.dialing() if spec.agents is not None else None
+        if agents is not None:
+            from duncall.agent_transcripts import AgentTranscriber
+
+            # Each recorded call's two sides transcribed for QA once its attempt is stored.
+            agents.after_call = AgentTranscriber(ari, engine, bot.recognizer if bot is not None else None)
         async with LivePublisher(client, live_prefix()) as publisher:
             feed = CampaignFeed(publisher, spec.options.campaign_id)
             if bot is None:
@@ -269,22 +278,38 @@ async def run(
     return RunResult(summary_, by_account, agents.result.lines() if agents else [])
 
 
-def _warm(bot: parts.Bot, langs: set[str] | None) -> None:
+def _warm(bot: parts.Bot, langs: set[str] | None, recognizer: RoutingRecognizer | None = None) -> None:
     """What the demo does before its first dial, for every bot run: each language's decoders
     made with every state grammar compiled and run once, and the intent model loaded — the
     first debtor's first answer otherwise pays for it (1.4-1.6 s instead of ~0.6 s).  A
-    language whose models are missing is skipped here; its calls say why when they come."""
+    language whose models are missing is skipped here; its calls say why when they come.
+    ``recognizer``: the band's router the calls will use (default: the configured band)."""
     from bot.nlu.data import LANGS
 
     parts.ready_languages(
-        set(LANGS) if langs is None else langs, bot.recognizer, bot.classifier, bot.engines.prompts.synth
+        set(LANGS) if langs is None else langs,
+        recognizer or bot.recognizer,
+        bot.classifier,
+        bot.engines.prompts.synth,
     )
+
+
+def _persona_recognizer(bot: parts.Bot) -> RoutingRecognizer:
+    """The recognizer the personas' calls get: their Local channels' format decides their band
+    (``DUNCALL_LOCAL_CHANNEL_FORMAT``; ulaw: telephone), so that band's decoders are the ones
+    made before the first dial."""
+    from bot.asr.telephone import call_band
+
+    return bot.recognizer.for_band(call_band(get_settings().local_channel_format))
 
 
 def _ready(by_account: dict[str, Persona], bot: parts.Bot, say: Callable[[str], None]) -> dict[str, Persona]:
     """The personas whose language's models load; the others are said, not called."""
     ready = parts.ready_languages(
-        {p.language for p in by_account.values()}, bot.recognizer, bot.classifier, bot.engines.prompts.synth
+        {p.language for p in by_account.values()},
+        _persona_recognizer(bot),
+        bot.classifier,
+        bot.engines.prompts.synth,
     )
     for lang, why in ready.items():
         if why is not None:

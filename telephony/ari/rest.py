@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from foundation.errors import AuthError, InputError
-from foundation.settings import AriSettings
+from foundation.settings import AriSettings, get_settings
 from telephony.ari.errors import CREDENTIALS_FIX, AriNotFound, error_for_status, unreachable
 from telephony.ari.models import (
     AsteriskInfo,
@@ -57,13 +57,15 @@ HANGUP_REASONS = frozenset(
 # settles on the highest, slin192: a mixing bridge it joins then runs at 192 kHz and
 # Asterisk resamples every frame of every party to and from it (measured with 30 bot
 # calls on Local-channel personas: ~80% of Asterisk's CPU in codec_resample, the whole
-# 2-core machine at peak).  Local channels (the sandbox's personas) get slin48: Asterisk
+# 2-core machine at peak).  Local channels (the sandbox's personas) get slin48 (the default
+# of DUNCALL_LOCAL_CHANNEL_FORMAT, read at each originate): Asterisk
 # 30% of a core for the same 30 calls.  slin16, the bot's own rate, would skip resampling
 # altogether, but PocketSphinx then hears the personas' clips as they are on disk and
 # misses words in three of them that it hears through Asterisk's resampler ("i can pay
 # two hundred dollars on friday" → "two hundred dollars"); bench/RESULTS.md.  Other
 # technologies (PJSIP trunks) negotiate their codecs with the far end.
-LOCAL_CHANNEL_FORMATS: tuple[str, ...] = ("slin48",)
+# DUNCALL_LOCAL_CHANNEL_FORMAT=ulaw dials them as an 8 kHz G.711 leg instead (a phone
+# network's codec: the bot's side of the bridge then carries μ-law band-limited audio).
 MEDIA_SCHEMES = frozenset({"sound", "recording", "number", "digits", "characters", "tone"})
 SnoopDirection = Literal["none", "both", "out", "in"]
 PlaybackOperation = Literal["restart", "pause", "unpause", "reverse", "forward"]
@@ -240,7 +242,7 @@ class AriRest:
         given. Pass ``channel_id`` (see ``new_id``) and subscribe to it first so
         no event is missed. ``timeout_s`` is ARI's ring timeout (default 30 s).
         A ``Local/`` endpoint with neither ``formats`` nor ``originator`` is
-        originated at ``LOCAL_CHANNEL_FORMATS`` (see there).
+        originated at ``DUNCALL_LOCAL_CHANNEL_FORMAT`` (see the notes above ``MEDIA_SCHEMES``).
         """
         if not endpoint or "/" not in endpoint:
             raise InputError(
@@ -248,7 +250,7 @@ class AriRest:
                 "write it like PJSIP/100 or Local/alice@duncall-personas",
             )
         if formats is None and originator is None and endpoint.lower().startswith("local/"):
-            formats = LOCAL_CHANNEL_FORMATS
+            formats = (get_settings().local_channel_format,)
         in_dialplan = extension is not None or context is not None
         if in_dialplan and app is not None:
             raise InputError("originate got both a Stasis app and a dialplan location", "pass one of them")
