@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dialer import call as call_mod
 from dialer.call import AnsweredCall, place_call
+from dialer.campaign.recovery import reconcile
 from dialer.dial.nodes import NodePool, PoolNode
+from dialer.store.db import open_engine
+from dialer.store.models import Account, AttemptState, CallAttempt, Campaign
 from duncall.sandbox import nodes as sandbox_nodes
 from duncall.sandbox.runtime import Sandbox
 from foundation.contract import CallOutcome
@@ -228,3 +236,77 @@ def test_second_sandbox_node_has_its_own_ports_and_directories() -> None:
     # The primary's generated includes (desk phones, the trunk's UDP port) are not the node's.
     assert "/var/lib/asterisk/duncall" not in out["pjsip.conf"]
     assert "/var/lib/asterisk-node2/duncall/pjsip_trunk.conf" in out["pjsip.conf"]
+
+
+@dataclass
+class _Chan:
+    id: str
+    answered: bool = True
+
+
+class _NodeAri:
+    """A node's ARI as recovery uses it; ``alive=False``: it does not answer."""
+
+    def __init__(self, channels: list[str], alive: bool = True) -> None:
+        self.channels = channels
+        self.alive = alive
+        self.hangups: list[str] = []
+
+    async def list_channels(self) -> list[_Chan]:
+        if not self.alive:
+            raise ServiceUnavailable("cannot reach Asterisk ARI", "start it")
+        return [_Chan(c) for c in self.channels]
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        self.hangups.append(channel_id)
+
+    async def get_variable(self, channel_id: str, name: str) -> str:
+        return ""
+
+
+@pytest.mark.unit
+async def test_recovery_settles_each_attempt_on_its_node(tmp_path: Path) -> None:
+    """A dead dialer's calls: the one up on node 1 is hung up there; node 2 does not answer, so
+    its call is lost and ends failed; an attempt with no node is settled on the default ARI."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'nodes.db'}")
+    at = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    with Session(engine) as s, s.begin():
+        s.add(Campaign(campaign_id="c1", name="c1", strategy="", created_at=at))
+        s.flush()
+        for i, node in enumerate(("n1", "n2", None)):
+            s.add(
+                Account(
+                    account_id=f"A-{i}",
+                    first_name="F",
+                    last_name="L",
+                    timezone="America/New_York",
+                    language="en",
+                    balance=Decimal("10.00"),
+                    currency="USD",
+                )
+            )
+            s.flush()
+            s.add(
+                CallAttempt(
+                    attempt_id=f"t{i}",
+                    account_id=f"A-{i}",
+                    campaign_id="c1",
+                    number="+12125550100",
+                    state=AttemptState.DIALING.value,
+                    reserved_at=at,
+                    dialed_at=at,
+                    node=node,
+                )
+            )
+            s.flush()
+    n1, n2, default = _NodeAri(["dc-t0"]), _NodeAri([], alive=False), _NodeAri(["dc-t2"])
+    nodes: dict[str, Any] = {"n1": n1, "n2": n2}
+    done = await reconcile(default, engine, "c1", nodes=nodes, clock=lambda: at)  # type: ignore[arg-type]
+    assert n1.hangups == ["dc-t0"] and default.hangups == ["dc-t2"] and not n2.hangups
+    outcomes = {o.attempt_id: o.outcome for o in done.orphans}
+    assert outcomes == {"t0": CallOutcome.ABANDONED, "t1": CallOutcome.FAILED, "t2": CallOutcome.ABANDONED}
+    with Session(engine) as s:
+        assert {r.attempt_id: r.state for r in s.scalars(select(CallAttempt))} == dict.fromkeys(
+            ("t0", "t1", "t2"), AttemptState.ENDED.value
+        )
+    engine.dispose()
