@@ -4,7 +4,11 @@
 Goal: predictive >= 85% occupancy with abandonment <= 3.0% on every seed, one simulated day
 <= 10 s.  Prints a table and exits 1 when a goal is missed.
 
-    .venv/bin/python bench/pacing.py [--seeds 1-10] [--hours 8] [--agents 20]
+    .venv/bin/python bench/pacing.py [--seeds 1-10] [--hours 8] [--agents 20] [--wrap-up S [--wrap-up-blind]]
+
+``--wrap-up S``: the last S seconds of each handle time (the same 120-180 s) are a wrap-up of
+known length, which the policy is told about; with ``--wrap-up-blind`` it is not (the agent
+looks on a call until ready), to measure what knowing it is worth on the same world.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ def main() -> int:
     parser.add_argument("--seeds", default="1-10", help="LOW-HIGH (default 1-10)")
     parser.add_argument("--hours", type=float, default=8.0)
     parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--wrap-up", type=float, default=0.0, help="seconds of known wrap-up (default 0)")
+    parser.add_argument("--wrap-up-blind", action="store_true", help="do not tell the policy about wrap-ups")
     args = parser.parse_args()
     seeds_range = Range.parse(args.seeds, "--seeds", minimum=0)
     seeds = range(int(seeds_range.low), int(seeds_range.high) + 1)
@@ -37,7 +43,13 @@ def main() -> int:
         f"{'progressive occ':>15} | {'oracle occ':>10} | {'gap to oracle':>13}"
     )
     for seed in seeds:
-        config = SimConfig(agents=args.agents, hours=args.hours, seed=seed)
+        config = SimConfig(
+            agents=args.agents,
+            hours=args.hours,
+            seed=seed,
+            wrap_up_s=args.wrap_up,
+            wrap_up_known=not args.wrap_up_blind,
+        )
         row = {mode: simulate(config, mode) for mode in MODES}
         for mode, result in row.items():
             results[mode].append(result)

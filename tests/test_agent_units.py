@@ -13,7 +13,7 @@ from dialer.agents.pool import AgentPool, AgentSpec, AgentState, agents_from_tem
 from dialer.agents.record import abandon_ledger
 from dialer.call import AttemptResult
 from dialer.dial.record import record_ended, record_reserved
-from dialer.pacing import PacingMode
+from dialer.pacing import CampaignState, PacingMode
 from dialer.store.db import open_engine
 from dialer.store.models import Account, Campaign
 from duncall.cli import main
@@ -35,10 +35,11 @@ def test_an_agent_goes_ready_connecting_on_call_wrap_up_ready_and_reports_its_ha
     assert spec is not None and agents.state_of("a1") is AgentState.CONNECTING
     assert agents.ready() == 0 and agents.busy_elapsed_s(10.5) == (0.0,)  # about to be busy: not free
     agents.connected("a1", 11.0)
-    assert agents.busy_elapsed_s(41.0) == (30.0,)
+    assert agents.busy_elapsed_s(41.0) == (30.0,) and agents.wrap_up_left_s(41.0) == ()
     agents.release("a1", 131.0)
     assert agents.state_of("a1") is AgentState.WRAP_UP and agents.advance(135.0) == []
-    assert agents.busy_elapsed_s(135.0) == (124.0,)  # wrap-up is handle time too
+    # In wrap-up the agent is ready at a known time (5 s after the call), which the pacing reads.
+    assert agents.busy_elapsed_s(135.0) == () and agents.wrap_up_left_s(135.0) == (1.0,)
     assert agents.advance(136.0) == [125.0]  # connect -> ready: talk 120 s + wrap-up 5 s
     assert agents.state_of("a1") is AgentState.READY and agents.call_of("a1") is None
 
@@ -157,3 +158,45 @@ def test_cli_needs_the_agents_phones_outside_the_sandbox(capsys: pytest.CaptureF
     argv = ["campaign", "run", "--campaign", "c", "--endpoint", "PJSIP/{number}@x", "--mode", "predictive"]
     assert main([*argv, "--agents", "5"]) != 0
     assert "agents' phones" in capsys.readouterr().err
+
+
+class _Decided(Exception):
+    pass
+
+
+async def test_the_campaign_tells_the_pacing_policy_when_each_agent_in_wrap_up_is_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from dialer.agents import campaign
+
+    seen: list[CampaignState] = []
+
+    def decide(state: CampaignState, config: object) -> object:
+        seen.append(state)
+        raise _Decided
+
+    monkeypatch.setattr(campaign, "decide", decide)
+    agents = AgentPool([AgentSpec("a1", "PJSIP/a1"), AgentSpec("a2", "PJSIP/a2")], now_s=0.0, wrap_up_s=600.0)
+    now = time.monotonic()
+    for agent, call in (("a1", "c1"), ("a2", "c2")):
+        assert agents.claim(call, now - 100.0) is not None
+        agents.connected(agent, now - 90.0)
+    agents.release("a1", now - 10.0)  # a1 has talked 80 s and writes notes for 600 s; a2 is still talking
+    engine = open_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with pytest.raises(ExceptionGroup) as raised:
+        await campaign.run_agent_campaign(
+            None,  # type: ignore[arg-type]  # nothing is dialled: the first decision stops the run
+            engine,
+            [DialTarget("A-1", "+12125550101", language="en")],
+            None,  # type: ignore[arg-type]
+            agents,
+            AgentCampaignOptions(PacingMode.PREDICTIVE),
+            campaign_id="wrap",
+        )
+    assert raised.group_contains(_Decided)
+    (state,) = seen
+    assert state.free_agents == 0 and state.wrap_up_s == 600.0
+    assert len(state.busy_elapsed_s) == 1 and 90.0 <= state.busy_elapsed_s[0] < 120.0
+    assert len(state.wrap_up_left_s) == 1 and 570.0 < state.wrap_up_left_s[0] <= 590.0

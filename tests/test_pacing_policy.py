@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialer.pacing import (
+    DEFAULT_CONFIG,
     UK_OFCOM_24H,
     US_TSR_30D,
     AbandonLedger,
@@ -22,6 +23,7 @@ from dialer.pacing import (
     decide,
     target_abandon_rate,
 )
+from dialer.pacing.policy import handle_survival, release_probabilities
 from foundation.errors import InputError
 
 pytestmark = pytest.mark.unit
@@ -140,6 +142,8 @@ def test_predictive_without_windows_is_a_config_error() -> None:
         {"waiting_answered": -2},
         {"busy_elapsed_s": (3.0, -1.0)},
         {"ringing_elapsed_s": (-0.5,)},
+        {"wrap_up_left_s": (4.0, -0.1)},
+        {"wrap_up_s": -5.0},
     ],
 )
 def test_impossible_states_are_rejected(fields: dict[str, object]) -> None:
@@ -159,17 +163,28 @@ elapsed = st.lists(st.floats(min_value=0, max_value=400, allow_nan=False), max_s
 @given(
     free=st.integers(0, 25),
     busy=elapsed,
+    wrapping=st.lists(st.floats(min_value=0, max_value=60, allow_nan=False), max_size=10),
+    wrap_up=st.sampled_from([0.0, 10.0]),
     ringing=st.lists(st.floats(min_value=0, max_value=24, allow_nan=False), max_size=60),
     waiting=st.integers(0, 3),
     answered=st.integers(0, 5000),
     abandon_share=st.floats(0, 0.06),
 )
 def test_predictive_properties(
-    free: int, busy: list[float], ringing: list[float], waiting: int, answered: int, abandon_share: float
+    free: int,
+    busy: list[float],
+    wrapping: list[float],
+    wrap_up: float,
+    ringing: list[float],
+    waiting: int,
+    answered: int,
+    abandon_share: float,
 ) -> None:
     state = predictive(
         free_agents=free,
         busy_elapsed_s=tuple(busy),
+        wrap_up_left_s=tuple(wrapping),
+        wrap_up_s=wrap_up,
         ringing_elapsed_s=tuple(ringing),
         waiting_answered=waiting,
         windows=windows(answered, int(answered * abandon_share)),
@@ -178,6 +193,11 @@ def test_predictive_properties(
     progressive = max(0, free - len(ringing) - waiting)
     assert decision.calls >= progressive  # never below the no-risk count
     assert decision.calls <= 500
+    if decision.reason == "predictive: model":
+        # The risk taken stays within the share of the abandonment budget one decision may spend.
+        budget = DEFAULT_CONFIG.decision_share * decision.target_abandon_rate
+        assert decision.predicted_abandons <= budget * decision.predicted_answers + 1e-9
+        assert decision.target_abandon_rate <= 0.03
     # More free agents never means fewer calls.
     assert decide(predictive(**{**_fields(state), "free_agents": free + 1})).calls >= decision.calls
     # Over the limit, predictive is exactly progressive.
@@ -189,6 +209,8 @@ def _fields(state: CampaignState) -> dict[str, object]:
     return {
         "free_agents": state.free_agents,
         "busy_elapsed_s": state.busy_elapsed_s,
+        "wrap_up_left_s": state.wrap_up_left_s,
+        "wrap_up_s": state.wrap_up_s,
         "ringing_elapsed_s": state.ringing_elapsed_s,
         "waiting_answered": state.waiting_answered,
         "windows": state.windows,
@@ -262,3 +284,58 @@ def test_bad_prior_is_rejected(fields: dict[str, object]) -> None:
     }
     with pytest.raises(InputError):
         DialStatsTracker().prime(**{**prior, **fields})  # type: ignore[arg-type]
+
+
+def test_an_agent_whose_handle_time_is_nearly_over_counts_as_nearly_free() -> None:
+    # Handle times 120-180 s: 179 s into a call, an agent is ready within the 2 s grace almost surely.
+    about_to_free = decide(predictive(free_agents=0, busy_elapsed_s=(179.0,) * 5 + (1.0,) * 15))
+    free = decide(predictive(free_agents=5, busy_elapsed_s=(1.0,) * 15))
+    assert free.calls > 5
+    assert about_to_free.calls >= free.calls - 1
+    # Early in their calls the same five give almost nothing to dial ahead for.
+    assert decide(predictive(free_agents=0, busy_elapsed_s=(60.0,) * 5 + (1.0,) * 15)).calls <= 1
+
+
+def test_release_probability_follows_the_elapsed_handle_time() -> None:
+    handle = measured().handle_s  # 120-180 s
+    offsets = np.array([0.0, 5.0, 10.0, 30.0])
+    early, mid, late = release_probabilities(handle, np.array([10.0, 150.0, 176.0]), offsets)
+    assert early.max() == 0.0  # 10 s in, nobody frees within 40 s
+    assert 0.05 < mid[1] < 0.3 and mid[3] == pytest.approx(1.0)  # 150 s in: ~1/6 within 5 s, surely by 180
+    assert late[1] == pytest.approx(1.0)  # 176 s in: ready within 5 s
+    assert all(np.diff(row).min() >= 0 for row in (early, mid, late))  # more time, more likely
+
+
+def test_a_known_wrap_up_ends_when_it_says_and_an_agent_on_a_call_has_it_still_to_do() -> None:
+    handle = measured().handle_s
+    offsets = np.arange(0.0, 31.0)
+    # 150 s into a call that a 20 s wrap-up follows: not ready within the next 20 s, whatever the rest.
+    on_call = release_probabilities(handle, np.array([150.0]), offsets, wrap_up_s=20.0)[0]
+    blind = release_probabilities(handle, np.array([150.0]), offsets)[0]
+    assert on_call[:20].max() == 0.0 and blind[5] > 0
+    assert on_call[30] == pytest.approx(1.0)
+    # Agents whose wrap-up ends now dial like free agents; one ending after the horizon like nobody.
+    busy = (1.0,) * 15
+    free = decide(predictive(free_agents=5, busy_elapsed_s=busy))
+    wrapping = decide(
+        predictive(free_agents=0, busy_elapsed_s=busy, wrap_up_left_s=(0.0, 1.0, 2.0, 0.5, 0.0))
+    )
+    late = decide(predictive(free_agents=0, busy_elapsed_s=busy, wrap_up_left_s=(90.0,) * 5))
+    assert wrapping.calls == free.calls > 5
+    assert late.calls == 0
+
+
+def test_handle_survival_counts_calls_still_up_as_censored() -> None:
+    handle = np.sort(np.array([100.0, 120.0, 140.0, 160.0]))
+    times, after = handle_survival(handle, np.empty(0))
+    assert list(times) == [100.0, 120.0, 140.0, 160.0]
+    assert list(after) == pytest.approx([0.75, 0.5, 0.25, 0.0])  # 1 - the empirical distribution
+    # Two calls up for 150 s already: longer calls are likelier than the ended ones alone say.
+    _, censored = handle_survival(handle, np.array([150.0, 150.0]))
+    assert list(censored) == pytest.approx([5 / 6, 5 / 6 * 4 / 5, 5 / 6 * 4 / 5 * 3 / 4, 0.0])
+    assert all(c >= a for c, a in zip(censored, after, strict=True))
+
+
+def test_a_wrap_up_holds_no_line() -> None:
+    state = predictive(free_agents=10, busy_elapsed_s=(170.0,) * 5, wrap_up_left_s=(3.0,) * 5, line_limit=15)
+    assert decide(state).calls == 10  # 15 lines - 5 calls up; the 5 agents writing notes use none

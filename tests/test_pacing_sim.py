@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dialer.pacing.policy import CampaignState, PacingConfig, PacingDecision, decide
 from dialer.pacing.sim import PacingSimResult, Range, SimConfig, SimMode, World, simulate
 from foundation.errors import InputError
 
@@ -102,7 +103,16 @@ def test_bad_range_says_what_to_write(text: str) -> None:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("fields", [{"agents": 0}, {"hours": 0.0}, {"answer_rate": Range(0.2, 1.5)}])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"agents": 0},
+        {"hours": 0.0},
+        {"answer_rate": Range(0.2, 1.5)},
+        {"wrap_up_s": 130.0},
+        {"wrap_up_s": -1.0},
+    ],
+)
 def test_bad_sim_config_is_rejected(fields: dict[str, object]) -> None:
     with pytest.raises(InputError):
         SimConfig(**fields)  # type: ignore[arg-type]
@@ -118,3 +128,26 @@ def test_primed_day_dials_ahead_from_the_first_minutes() -> None:
     progressive = simulate(opening, SimMode.PROGRESSIVE)
     assert cold.placed == progressive.placed
     assert primed.placed > cold.placed and primed.occupancy > cold.occupancy
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("known", [True, False])
+def test_the_policy_is_told_of_known_wrap_ups_only(known: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dialer.pacing import sim
+
+    states: list[CampaignState] = []
+
+    def watching(state: CampaignState, config: PacingConfig) -> PacingDecision:
+        states.append(state)
+        return decide(state, config)
+
+    monkeypatch.setattr(sim, "decide", watching)
+    simulate(SimConfig(hours=0.2, seed=7, wrap_up_s=20.0, wrap_up_known=known), SimMode.PREDICTIVE)
+    wrapping = [left for state in states for left in state.wrap_up_left_s]
+    if not known:
+        assert not wrapping and all(state.wrap_up_s == 0.0 for state in states)
+        return
+    assert wrapping and all(0.0 <= left < 20.0 for left in wrapping)
+    assert all(state.wrap_up_s == 20.0 for state in states)
+    # Every agent is free, on a call, or in its wrap-up: none is counted twice or lost.
+    assert all(s.free_agents + len(s.busy_elapsed_s) + len(s.wrap_up_left_s) == 20 for s in states)

@@ -2,9 +2,11 @@
 
 Every ``tick_s`` (and at once when an agent frees or a call resolves) the
 loop builds the pacing policy's ``CampaignState`` from the live campaign —
-ready agents, the handle time so far of busy ones, how long each placed call
-has rung, the measured answer rate and ring / handle times, the campaign's
-abandon-rate windows — and places the number of calls ``decide()`` returns.
+ready agents, the handle time so far of busy ones, when each agent in a
+wrap-up of known length is ready, how long each placed call has rung, the
+measured answer rate and ring / handle times (the handle times the policy's
+survival estimate learns from), the campaign's abandon-rate windows — and
+places the number of calls ``decide()`` returns.
 Each of them still asks the guard immediately before its originate, exactly
 as the bot campaigns do; a denied target costs nothing and is not retried.
 
@@ -377,6 +379,9 @@ async def run_agent_campaign(
             state = CampaignState(
                 mode=options.mode,
                 free_agents=pool.ready(),
+                # An agent's wrap-up of known length ends at a known time: ready then, surely.
+                wrap_up_left_s=pool.wrap_up_left_s(now),
+                wrap_up_s=pool.wrap_up_s,
                 busy_elapsed_s=pool.busy_elapsed_s(now),
                 ringing_elapsed_s=tuple(now - placed for placed in ringing.values()),
                 stats=tracker.snapshot(),

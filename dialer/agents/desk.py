@@ -385,7 +385,11 @@ class DeskPool:
         return self.board.ready_among(tuple(self.endpoints))
 
     def busy_elapsed_s(self, now_s: float) -> tuple[float, ...]:
+        """Connect → now of each collector on a call or in its wrap-up (whose end is theirs to say)."""
         return tuple(max(0.0, now_s - at) for at in self._busy.values())
+
+    def wrap_up_left_s(self, now_s: float) -> tuple[float, ...]:
+        return ()  # a collector's wrap-up ends when they submit it: its length is not known
 
     def counts(self) -> Counter[str]:
         return Counter(self.board.desk(c).state.value for c in self.endpoints)

@@ -84,14 +84,22 @@ class AgentPool:
         return sum(a.state is AgentState.READY for a in self._agents.values())
 
     def busy_elapsed_s(self, now_s: float) -> tuple[float, ...]:
-        """Handle time so far of every agent that is not ready (away agents are not counted)."""
+        """Handle time so far of every agent connecting or on a call (each has a ``wrap_up_s`` to go)."""
         out = []
         for a in self._agents.values():
             if a.state is AgentState.CONNECTING:
                 out.append(0.0)
-            elif a.state in (AgentState.ON_CALL, AgentState.WRAP_UP) and a.connected_s is not None:
+            elif a.state is AgentState.ON_CALL and a.connected_s is not None:
                 out.append(max(0.0, now_s - a.connected_s))
         return tuple(out)
+
+    def wrap_up_left_s(self, now_s: float) -> tuple[float, ...]:
+        """Seconds until each agent in wrap-up is ready: a wrap-up here has a known length."""
+        return tuple(
+            max(0.0, self.wrap_up_s - (now_s - a.since_s))
+            for a in self._agents.values()
+            if a.state is AgentState.WRAP_UP
+        )
 
     def counts(self) -> Counter[str]:
         return Counter(a.state.value for a in self._agents.values())

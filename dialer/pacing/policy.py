@@ -23,10 +23,15 @@ grid ``s = 0, 1, ..., H`` s.  Everything is a sum of independent Bernoulli
 variables, so its mean and variance add:
 
 * **Supply** of agents able to take a call answered at ``s``: the free agents,
-  plus each busy agent *j* (elapsed handle time ``e_j``) with probability
-  ``f_j(s) = P(H <= e_j + s + g | H > e_j)`` from the empirical handle-time
-  distribution (``g`` = grace).  An agent already past every measured handle
-  time falls back to a memoryless exponential with the mean handle time.
+  each agent in a wrap-up of known length that ends by ``s + g`` (``g`` =
+  grace; it is certain), plus each busy agent *j* (elapsed handle time ``e_j``)
+  with probability ``f_j(s) = P(H <= e_j + s + g | H > e_j)``.  The handle-time
+  distribution is learned from the campaign: a Kaplan-Meier estimate whose
+  events are the measured handle times and whose censored observations are the
+  busy agents' elapsed times (a call still up has lasted at least that long;
+  leaving them out would bias the estimate toward the short calls that have
+  already ended).  An agent already past every measured handle time falls back
+  to a memoryless exponential with the mean handle time.
 * **Demand** by ``s``: calls already answered and waiting, plus each ringing call
   *i* (elapsed ``r_i``) answering by ``s`` with probability
   ``q_i(s) = p (F_A(r_i + s) - F_A(r_i)) / (p (1 - F_A(r_i)) + (1 - p)(1 - F_N(r_i)))``
@@ -157,7 +162,10 @@ class CampaignState:
     """One campaign at one moment, as the policy sees it.
 
     ``free_agents`` are idle agents (bot channels in agentless mode);
-    ``busy_elapsed_s`` the handle time so far of each busy one;
+    ``busy_elapsed_s`` the handle time so far of each busy one (on a call, or in a
+    wrap-up whose end is not known);
+    ``wrap_up_left_s`` the seconds until each agent in a wrap-up of known length is ready,
+    and ``wrap_up_s`` that length (a busy agent is at least that far from ready);
     ``ringing_elapsed_s`` how long each placed, unresolved call has rung;
     ``waiting_answered`` answered calls still inside the grace period with no agent.
     """
@@ -170,6 +178,8 @@ class CampaignState:
     stats: DialStats = field(default_factory=DialStats.empty)
     windows: tuple[AbandonWindow, ...] = ()
     line_limit: int | None = None  # trunk lines: ringing + busy + waiting + new never above it
+    wrap_up_left_s: tuple[float, ...] = ()  # an agent in wrap-up holds no line
+    wrap_up_s: float = 0.0  # the known wrap-up after each call in busy_elapsed_s (0: none or not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,10 +255,16 @@ def _validate(state: CampaignState) -> None:
             f"free_agents={state.free_agents}, waiting_answered={state.waiting_answered}",
             "counts of agents and calls cannot be negative",
         )
-    if (state.busy_elapsed_s and min(state.busy_elapsed_s) < 0) or (
-        state.ringing_elapsed_s and min(state.ringing_elapsed_s) < 0
+    if (
+        (state.busy_elapsed_s and min(state.busy_elapsed_s) < 0)
+        or (state.ringing_elapsed_s and min(state.ringing_elapsed_s) < 0)
+        or (state.wrap_up_left_s and min(state.wrap_up_left_s) < 0)
+        or state.wrap_up_s < 0
     ):
-        raise InputError("a negative elapsed time in the campaign state", "pass seconds since connect / dial")
+        raise InputError(
+            "a negative time in the campaign state",
+            "pass seconds since connect / dial, and seconds left of a wrap-up (0 when it is over)",
+        )
     if state.line_limit is not None and state.line_limit < 0:
         raise InputError(f"line_limit={state.line_limit}", "use a line limit >= 0 or None")
 
@@ -265,6 +281,50 @@ def _cdf(sorted_samples: FloatArray, x: FloatArray) -> FloatArray:
     return counts.astype(np.float64) / sorted_samples.size
 
 
+def handle_survival(handle_s: FloatArray, busy_elapsed_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Kaplan-Meier estimate of P(handle time > t): (event times ascending, survival just after each).
+
+    ``handle_s`` are measured handle times (sorted); ``busy_elapsed_s`` calls still up, censored
+    at their elapsed time (at risk at every event up to it, ties included).
+    """
+    n = handle_s.size
+    first = np.flatnonzero(np.r_[True, handle_s[1:] != handle_s[:-1]])  # each distinct time's first index
+    times = handle_s[first]
+    deaths = np.diff(np.r_[first, n])
+    events_left = n - first
+    censored = np.sort(busy_elapsed_s)
+    censored_left = censored.size - np.searchsorted(censored, times, side="left")
+    at_risk = (events_left + censored_left).astype(np.float64)
+    return times.astype(np.float64), np.cumprod(1.0 - deaths / at_risk)
+
+
+def release_probabilities(
+    handle_s: FloatArray, busy_elapsed_s: FloatArray, offsets_s: FloatArray, wrap_up_s: float = 0.0
+) -> FloatArray:
+    """``P(H <= e_j + o | H > e_j + w)`` for each busy agent *j* (rows) and offset *o* (columns).
+
+    ``w`` (``wrap_up_s``) is the known wrap-up every call still up is followed by: such an agent
+    is at least ``w`` from ready.  From the Kaplan-Meier estimate over ``handle_s`` with the busy
+    agents censored at ``e_j + w``; an agent past every measured handle time falls back to a
+    memoryless exponential (after ``w``) with the mean handle time.
+    """
+    floor = busy_elapsed_s + wrap_up_s  # each handle time is known to exceed this
+    times, after = handle_survival(handle_s, floor)
+
+    def survival(x: FloatArray) -> FloatArray:
+        index = np.searchsorted(times, x, side="right") - 1
+        return np.where(index >= 0, after[np.maximum(index, 0)], 1.0)
+
+    surviving = survival(floor)
+    still = survival(np.maximum(busy_elapsed_s[:, None] + offsets_s[None, :], floor[:, None]))
+    known = (floor < times[-1]) & (surviving > 0)
+    out = np.empty_like(still)
+    out[known] = 1.0 - still[known] / surviving[known, None]
+    tail = np.maximum(offsets_s - wrap_up_s, 0.0)
+    out[~known] = 1.0 - np.exp(-tail / float(handle_s.mean()))[None, :]
+    return np.clip(out, 0.0, 1.0)
+
+
 def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) -> tuple[int, float, float]:
     stats = state.stats
     p = stats.answer_rate
@@ -272,19 +332,16 @@ def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) ->
     horizon_s = float(delays[-1])
     grid = np.arange(0.0, horizon_s + config.horizon_step_s, config.horizon_step_s)
 
-    # Supply: each busy agent j frees by s + grace with probability f_j(s).
+    # Supply: each busy agent j frees by s + grace with probability f_j(s); an agent in a wrap-up
+    # of known length surely does once it is over (a 0/1 "probability").
     frees = np.zeros((0, grid.size))
     if state.busy_elapsed_s:
-        handle = stats.handle_s
         elapsed = np.asarray(state.busy_elapsed_s, dtype=np.float64)
-        done_before = _cdf(handle, elapsed)
-        done_by = _cdf(handle, elapsed[:, None] + (grid + config.abandon_grace_s)[None, :])
-        surviving = 1.0 - done_before
-        known = surviving > 0
-        frees = np.empty_like(done_by)
-        frees[known] = (done_by[known] - done_before[known, None]) / surviving[known, None]
-        # Past every measured handle time: memoryless with the mean handle time.
-        frees[~known] = 1.0 - np.exp(-(grid + config.abandon_grace_s) / float(handle.mean()))[None, :]
+        frees = release_probabilities(stats.handle_s, elapsed, grid + config.abandon_grace_s, state.wrap_up_s)
+    if state.wrap_up_left_s:
+        left = np.asarray(state.wrap_up_left_s, dtype=np.float64)
+        ends = (left[:, None] <= (grid + config.abandon_grace_s)[None, :]).astype(np.float64)
+        frees = np.vstack([frees, ends])
 
     # Demand: each ringing call i answers by s with probability q_i(s).
     answers = np.zeros((0, grid.size))
@@ -305,7 +362,7 @@ def _predictive_calls(state: CampaignState, eps: float, config: PacingConfig) ->
     # a simulated day within its wall-time goal.
     frees = frees[(frees > 0).any(axis=1)]
     answers = answers[(answers > 0).any(axis=1)]
-    agents = state.free_agents + len(state.busy_elapsed_s)
+    agents = state.free_agents + len(state.busy_elapsed_s) + len(state.wrap_up_left_s)
     most = _cap(state, math.ceil(agents / p) - len(state.ringing_elapsed_s) + 1)
     width = frees.shape[0] + answers.shape[0] + most + 1
     pmf = np.zeros((grid.size, width))

@@ -11,7 +11,11 @@ numbers), so modes differ by their pacing alone:
   give-up) ``ring_i`` seconds after the dial;
 * an answered call takes a free agent at once, else waits; if no agent frees
   within the grace period it hears the recorded message and counts as
-  abandoned.  Handle time runs from connect to the agent being free again.
+  abandoned.  Handle time runs from connect to the agent being free again;
+  with ``wrap_up_s`` its last ``wrap_up_s`` seconds are a wrap-up of that known
+  length (the debtor gone, the agent writing notes), which the policy is told
+  about (``CampaignState.wrap_up_left_s``) unless ``wrap_up_known`` is off, so
+  the value of knowing it can be measured on the same world.
 
 The policy modes call ``decide()`` every ``tick_s`` on the state built from
 the simulated campaign, exactly as the live dialer's pacing loop would.  The
@@ -107,6 +111,8 @@ class SimConfig:
     # times (the middle of each range), as a live campaign starts from yesterday's; off, the
     # predictive day opens with a progressive cold start.
     primed: bool = True
+    wrap_up_s: float = 0.0  # the last seconds of every handle time are a wrap-up of this length
+    wrap_up_known: bool = True  # the policy is told when each wrap-up ends (off: they look like calls)
 
     def __post_init__(self) -> None:
         if self.agents < 1:
@@ -121,6 +127,11 @@ class SimConfig:
             raise InputError(
                 f"handle {self.handle_s} s / ring {self.ring_s} s",
                 "use handle times > 0 s and ring times >= 0 s",
+            )
+        if not 0 <= self.wrap_up_s <= self.handle_s.low:
+            raise InputError(
+                f"wrap-up {self.wrap_up_s:g} s with handle times {self.handle_s} s",
+                "give a wrap-up between 0 s and the shortest handle time",
             )
 
 
@@ -244,6 +255,8 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
     free = config.agents
     ringing: dict[int, float] = {}  # call -> dial time
     connected: dict[int, float] = {}  # call -> connect time
+    ready_at: dict[int, float] = {}  # call -> when its agent is ready again
+    told_wrap_up_s = config.wrap_up_s if config.wrap_up_known else 0.0
     waiting: dict[int, float] = {}  # call -> answer time, oldest first
     events: list[tuple[float, int, int, int]] = [(0.0, 0, _TICK, -1)]
     seq = 1
@@ -252,10 +265,19 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
     while events:
         now, _, kind, call = heapq.heappop(events)
         if kind == _TICK:
+            busy, wrapping = [], []
+            for on, at in connected.items():
+                left = ready_at[on] - now
+                if left < told_wrap_up_s:
+                    wrapping.append(left)
+                else:
+                    busy.append(now - at)
             state = CampaignState(
                 mode=mode,
                 free_agents=free,
-                busy_elapsed_s=tuple([now - at for at in connected.values()]),
+                busy_elapsed_s=tuple(busy),
+                wrap_up_left_s=tuple(wrapping),
+                wrap_up_s=told_wrap_up_s,
                 ringing_elapsed_s=tuple([now - at for at in ringing.values()]),
                 waiting_answered=len(waiting),
                 stats=tracker.snapshot(),
@@ -285,6 +307,7 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
             if free:
                 free -= 1
                 connected[call] = now
+                ready_at[call] = now + handle_s
                 tally.connect(now, now, handle_s)
                 ledger.record(now, abandoned=False)
                 heapq.heappush(events, (now + handle_s, seq, _FREE, call))
@@ -294,11 +317,13 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
             seq += 1
         elif kind == _FREE:
             tracker.record_handle(now - connected.pop(call))
+            del ready_at[call]
             if waiting:
                 taken = next(iter(waiting))
                 answered_at = waiting.pop(taken)
                 handle_s = world.call(taken)[2]
                 connected[taken] = now
+                ready_at[taken] = now + handle_s
                 tally.connect(now, answered_at, handle_s)
                 ledger.record(now, abandoned=False)
                 heapq.heappush(events, (now + handle_s, seq, _FREE, taken))
