@@ -22,6 +22,11 @@ def test_simulate_json_prints_one_object_per_mode(capsys: pytest.CaptureFixture[
         assert set(row) >= {"occupancy", "abandon_rate", "wait_mean_s", "wait_p95_s"}
 
 
+def test_simulate_with_a_known_wrap_up_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pacing", "simulate", "--hours", "0.2", "--mode", "predictive", "--wrap-up", "20"]) == 0
+    assert "known wrap-up 20 s" in capsys.readouterr().out
+
+
 def test_simulate_table_for_one_mode(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pacing", "simulate", "--hours", "0.5", "--mode", "progressive", "--handle", "60-90"]) == 0
     out = capsys.readouterr().out
@@ -35,6 +40,7 @@ def test_simulate_table_for_one_mode(capsys: pytest.CaptureFixture[str]) -> None
         (["--handle", "180-120"], "--handle"),
         (["--answer-rate", "0.3-1.4"], "--answer-rate"),
         (["--agents", "0"], "agents"),
+        (["--wrap-up", "130"], "wrap-up"),
     ],
 )
 def test_bad_options_give_one_line_and_exit_2(

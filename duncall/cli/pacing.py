@@ -31,6 +31,13 @@ def register(sub: Any) -> None:
     )
     sim.add_argument("--handle", default="120-180", help="handle time in seconds (default 120-180)")
     sim.add_argument("--ring", default="15-25", help="seconds from dial to answer or give-up (default 15-25)")
+    sim.add_argument(
+        "--wrap-up",
+        type=float,
+        default=0.0,
+        help="the last S seconds of each handle time are a wrap-up of known length, which the policy "
+        "is told about (default 0)",
+    )
     sim.add_argument("--hours", type=float, default=8.0, help="length of the dialing day (default 8)")
     sim.add_argument("--seed", type=int, default=1, help="random seed; same seed, same day (default 1)")
     sim.add_argument("--mode", choices=MODE_CHOICES, default="all", help="pacing mode (default all)")
@@ -53,6 +60,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         ring_s=Range.parse(args.ring, "--ring"),
         hours=args.hours,
         seed=args.seed,
+        wrap_up_s=args.wrap_up,
     )
 
 
@@ -67,6 +75,7 @@ def _simulate(args: argparse.Namespace) -> int:
     print(
         f"{config.agents} agents, answer rate {config.answer_rate}, handle {config.handle_s} s, "
         f"ring {config.ring_s} s, {config.hours:g} h, seed {config.seed}"
+        + (f", known wrap-up {config.wrap_up_s:g} s" if config.wrap_up_s else "")
     )
     print(format_table(results))
     bound = erlang_b_bound(config.agents, ABANDON_LIMIT)
