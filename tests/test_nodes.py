@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 from dialer import call as call_mod
 from dialer.call import AnsweredCall, place_call
 from dialer.campaign.recovery import reconcile
-from dialer.dial.nodes import NodePool, PoolNode
+from dialer.dial.nodes import NodePool, PoolNode, node_states, set_drained
 from dialer.store.db import open_engine
 from dialer.store.models import Account, AttemptState, CallAttempt, Campaign
 from duncall.sandbox import nodes as sandbox_nodes
 from duncall.sandbox.runtime import Sandbox
 from foundation.contract import CallOutcome
-from foundation.errors import ConfigError, ServiceUnavailable
+from foundation.errors import ConfigError, InputError, ServiceUnavailable
 from foundation.settings import AriSettings, asterisk_nodes
 from telephony.ari import AriClient, Disconnected, StasisStart
 from telephony.ari.events import parse_event
@@ -310,3 +310,29 @@ async def test_recovery_settles_each_attempt_on_its_node(tmp_path: Path) -> None
             ("t0", "t1", "t2"), AttemptState.ENDED.value
         )
     engine.dispose()
+
+
+@pytest.mark.redis
+async def test_a_drained_node_gets_no_new_call_until_undone(
+    redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    _nodes_env(monkeypatch, [NODE, {**NODE, "name": "b", "url": "http://127.0.0.1:8188"}])
+    configured = asterisk_nodes()
+    pool = _pool(client, key_prefix, {"a": 2, "b": 2})
+    held = await pool.acquire("first")  # a and b tie: the first listed, a; then b has more room
+    held_b = await pool.acquire("second")
+    assert {held.node, held_b.node} == {"a", "b"}
+    set_drained(client, configured, "b", True, prefix=key_prefix)
+    assert (await pool.acquire("next")).node == "a"
+    waiting = asyncio.create_task(pool.acquire("waits"))  # a is full, b drained
+    await asyncio.sleep(0.5)
+    assert not waiting.done()
+    states = {s.name: s for s in node_states(client, configured, prefix=key_prefix)}
+    assert (states["a"].calls, states["b"].calls, states["b"].drained) == (2, 1, True)  # b's call goes on
+    set_drained(client, configured, "b", False, prefix=key_prefix)
+    assert (await asyncio.wait_for(waiting, 2)).node == "b"
+    with pytest.raises(InputError, match="no Asterisk node named 'c'"):
+        set_drained(client, configured, "c", True, prefix=key_prefix)
+    for key in client.scan_iter(f"{key_prefix}*"):
+        client.delete(key)

@@ -12,6 +12,9 @@ dialer is told through a short-lived Redis mark that is refreshed while it stays
 calls that were on it end by themselves (``dialer.call``: a channel whose node stops
 answering ends ``node lost``), and their attempts are written like any other.  A node that
 comes back is used again once its mark expires and its WebSocket is up.
+
+An operator drains a node before taking it away (``duncall asterisk drain NAME``): a mark with
+no expiry that keeps every new dial off it while its calls end as usual; ``--undo`` lifts it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 import redis
 
 from dialer.guards.guard import redis_unavailable
-from foundation.errors import ServiceUnavailable
+from foundation.errors import InputError, ServiceUnavailable
 from foundation.log import kv
 from foundation.settings import AsteriskNode
 from telephony.ari import AriClient
@@ -41,13 +44,13 @@ RENEW_EVERY_S = 10.0
 RECONNECT_EVERY_S = 3.0  # a node that never connected is tried again this often
 WAIT_POLL_S = 0.2  # all nodes full (or down): how often to look again
 
-# KEYS: n live sets then n down marks; ARGV: now_us, attempt id, lease end_us, n, n limits,
-# the sets' own expiry (ms) → the 1-based index of the node taken, or 0 when none has room.
+# KEYS: n live sets, n down marks, n drain marks; ARGV: now_us, attempt id, lease end_us, n,
+# n limits, the sets' own expiry (ms) → the 1-based index of the node taken, or 0 if none has room.
 ACQUIRE_LUA = """
 local n = tonumber(ARGV[4])
 local best, best_free = 0, -1
 for i = 1, n do
-  if redis.call('EXISTS', KEYS[n + i]) == 0 then
+  if redis.call('EXISTS', KEYS[n + i]) == 0 and redis.call('EXISTS', KEYS[2 * n + i]) == 0 then
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[1])
     local limit = tonumber(ARGV[4 + i])
     local used = redis.call('ZCARD', KEYS[i])
@@ -112,6 +115,9 @@ class NodePool:
 
     def down_key(self, node: str) -> str:
         return f"{self.prefix}node:{node}:down"
+
+    def drain_key(self, node: str) -> str:
+        return drain_key(self.prefix, node)
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -179,6 +185,7 @@ class NodePool:
         now_us = int(self.clock_s() * 1_000_000)
         lease_us = int(LEASE_S * 1_000_000)
         keys = [self.live_key(n.name) for n in up] + [self.down_key(n.name) for n in up]
+        keys += [self.drain_key(n.name) for n in up]
         args: list[int | str] = [now_us, attempt_id, now_us + lease_us, len(up)]
         args += [n.max_channels for n in up]
         args.append(int(LEASE_S * 1000) * 2)
@@ -268,3 +275,54 @@ class NodePool:
                 self.redis.zadd(self.live_key(node), leases, xx=True)
         except redis.RedisError:
             log.warning("node channel leases not renewed; Redis is unavailable")
+
+
+def drain_key(prefix: str, node: str) -> str:
+    return f"{prefix}node:{node}:drain"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    name: str
+    url: str
+    max_channels: int
+    calls: int  # live calls over every dialer
+    down: bool  # a dialer finds it unreachable now
+    drained: bool
+
+
+def node_states(client: redis.Redis, nodes: Sequence[AsteriskNode], *, prefix: str) -> list[NodeState]:
+    """What every dialer sees of each node: its calls, whether it is down or drained."""
+    now_us = int(time.time() * 1_000_000)
+    try:
+        return [
+            NodeState(
+                n.name,
+                n.ari.base_url,
+                n.max_channels,
+                int(client.zcount(f"{prefix}node:{n.name}:live", f"({now_us}", "+inf")),
+                bool(client.exists(f"{prefix}node:{n.name}:down")),
+                bool(client.exists(drain_key(prefix, n.name))),
+            )
+            for n in nodes
+        ]
+    except redis.RedisError as exc:
+        raise redis_unavailable(client, exc) from None
+
+
+def set_drained(
+    client: redis.Redis, nodes: Sequence[AsteriskNode], name: str, drained: bool, *, prefix: str
+) -> None:
+    """Keep new dials off ``name`` (its calls go on), or let them go there again."""
+    if name not in {n.name for n in nodes}:
+        raise InputError(
+            f"no Asterisk node named {name!r}",
+            f"name one of DUNCALL_ASTERISK_NODES: {', '.join(n.name for n in nodes)}",
+        )
+    try:
+        if drained:
+            client.set(drain_key(prefix, name), "1")
+        else:
+            client.delete(drain_key(prefix, name))
+    except redis.RedisError as exc:
+        raise redis_unavailable(client, exc) from None

@@ -39,6 +39,18 @@ def register(sub: Any) -> None:
     )
     t.add_argument("--out", help="write the trunk's PJSIP include to this file instead (your own Asterisk)")
     t.set_defaults(func=_trunk)
+    n = asub.add_parser(
+        "nodes", help="the nodes of DUNCALL_ASTERISK_NODES: live calls over every dialer, down, drained"
+    )
+    d = asub.add_parser(
+        "drain", help="keep new calls off a node of DUNCALL_ASTERISK_NODES (its calls go on); --undo lifts it"
+    )
+    d.add_argument("name", help="the node's name in DUNCALL_ASTERISK_NODES")
+    d.add_argument("--undo", action="store_true", help="let new calls go to the node again")
+    for q in (n, d):
+        q.add_argument("--guard-prefix", default=None, help="Redis key prefix the dialers run with")
+    n.set_defaults(func=_nodes)
+    d.set_defaults(func=_drain)
     c = asub.add_parser("cli", help="run one Asterisk CLI command")
     c.add_argument("command")
     c.set_defaults(func=_cli)
@@ -80,6 +92,46 @@ def _down(args: argparse.Namespace) -> int:
 def _restart(args: argparse.Namespace) -> int:
     runtime.stop(runtime.sandbox())
     print(f"asterisk: {runtime.up()}")
+    return 0
+
+
+def _configured_nodes() -> list[Any]:
+    from foundation.errors import ConfigError
+    from foundation.settings import asterisk_nodes, get_settings
+
+    if get_settings().asterisk_nodes is None:
+        raise ConfigError(
+            "DUNCALL_ASTERISK_NODES is not set: there is one Asterisk, nothing to list or drain",
+            "set DUNCALL_ASTERISK_NODES (docs/configuration.md)",
+        )
+    return asterisk_nodes()
+
+
+def _nodes(args: argparse.Namespace) -> int:
+    from dialer.dial.nodes import node_states
+    from dialer.guards.guard import DEFAULT_PREFIX
+    from duncall.compose import parts
+
+    nodes = _configured_nodes()
+    for st in node_states(parts.redis_client(), nodes, prefix=args.guard_prefix or DEFAULT_PREFIX):
+        limit = st.max_channels or "no limit"
+        marks = [m for m, on in (("down", st.down), ("drained", st.drained)) if on]
+        print(f"{st.name}  {st.url}  calls {st.calls} of {limit}  {' '.join(marks) or 'up'}")
+    return 0
+
+
+def _drain(args: argparse.Namespace) -> int:
+    from dialer.dial.nodes import set_drained
+    from dialer.guards.guard import DEFAULT_PREFIX
+    from duncall.compose import parts
+
+    nodes = _configured_nodes()
+    set_drained(
+        parts.redis_client(), nodes, args.name, not args.undo, prefix=args.guard_prefix or DEFAULT_PREFIX
+    )
+    print(
+        f"asterisk: node {args.name} {'takes new calls again' if args.undo else 'drained: no new calls go to it'}"
+    )
     return 0
 
 
