@@ -118,10 +118,25 @@ def _campaigns(console: Console) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
-async def _asterisk_channels() -> int:
-    from duncall.compose.parts import ari_client
+async def _asterisk_channels() -> dict[str, int]:
+    """Channels up per node (``DUNCALL_ASTERISK_NODES``; else the one node ``asterisk``).
 
-    ari = ari_client()
+    Raises when no node answered; a node that does not answer has no sample."""
+    from duncall.compose.parts import ari_client
+    from foundation.settings import asterisk_nodes, get_settings
+    from telephony.ari import AriClient
+
+    if get_settings().asterisk_nodes is None:
+        return {"asterisk": await _channels_of(ari_client())}
+    nodes = asterisk_nodes()
+    counts = await asyncio.gather(*(_within(_channels_of(AriClient(n.ari))) for n in nodes))
+    answered = {n.name: c for n, c in zip(nodes, counts, strict=True) if not isinstance(c, Exception)}
+    if not answered:
+        raise next(c for c in counts if isinstance(c, Exception))
+    return answered
+
+
+async def _channels_of(ari: Any) -> int:
     try:
         return len(await ari.list_channels())
     finally:
@@ -178,9 +193,9 @@ async def snapshot(console: Console) -> list[GaugeMetricFamily]:
         families.append(
             _gauge(
                 "duncall_asterisk_channels",
-                "Channels up in Asterisk now.",
+                "Channels up in Asterisk now, per node (a node that did not answer has no sample).",
                 ["node"],
-                {("asterisk",): channels},
+                {(node,): float(n) for node, n in channels.items()},
             )
         )
     return families
