@@ -108,6 +108,9 @@ def test_forbidden_phrases_match_fuzzily_but_not_loosely() -> None:
     assert not flagged("We will send you a payment link.")
     assert not flagged("You can sue us?")
     assert not forbidden_phrase_flags([ReviewTurn(0, "debtor", "I will sue you")], phrases, 90.0)
+    # A collector's words (their side's transcript) are held to the same list.
+    (said,) = forbidden_phrase_flags([ReviewTurn(3, "agent", "or we will sue you today")], phrases, 90.0)
+    assert (said.seq, said.message.split(" said")[0]) == (3, "collector")
 
 
 def test_compliance_flags_follow_verification_and_disclosure() -> None:

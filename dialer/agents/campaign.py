@@ -33,7 +33,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
@@ -42,6 +42,7 @@ from dialer.agents.connect import ABANDON_MESSAGE, CONNECT_TIMEOUT_S, dial_agent
 from dialer.agents.desk import WRAP_UP_WAIT_S, DeskPool
 from dialer.agents.pool import AgentPool
 from dialer.agents.record import abandon_ledger
+from dialer.agents.recording import RECORDING_NOTICE, AgentRecording, record_after_notice
 from dialer.call import RING_TIMEOUT_S, AnsweredCall, AnswerKind, AttemptResult
 from dialer.campaign.outage import Outage
 from dialer.campaign.runner import Admission
@@ -70,6 +71,9 @@ TICK_S = 1.0  # the pacing loop decides at least this often
 PRIOR_DIALS = 50  # imaginary dials the measurements start from (diluted, then pushed out, by real ones)
 PRIOR_SAMPLES = 20  # imaginary ring and handle times, likewise
 LIVE_PACING = replace(DEFAULT_CONFIG, abandon_grace_s=0.0)  # see AgentCampaignOptions.pacing
+# After a recorded call's attempt is stored: its recordings and the call's language (transcription).
+AfterCall = Callable[[AgentRecording, str], Awaitable[None]]
+AFTER_CALL_AT_ONCE = 1  # transcriptions run one at a time (ASR is CPU-bound), queued behind each other
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,9 @@ class AgentCampaignOptions:
     pacing: PacingConfig = LIVE_PACING
     rules: tuple[AbandonRule, ...] = DEFAULT_RULES
     wrap_up_wait_s: float = WRAP_UP_WAIT_S  # desks: how long a call's wrap-up is awaited before storing it
+    # Played to the debtor (and the agent) once bridged; the call is recorded after it, or not at
+    # all (None: no notice, no recording).  ARI media URI.
+    recording_notice: str | None = RECORDING_NOTICE
 
     def __post_init__(self) -> None:
         if self.mode is PacingMode.AGENTLESS:
@@ -175,6 +182,7 @@ async def run_agent_campaign(
     outage: Outage | None = None,
     keep_ticks: int = 10_000,
     live: LiveCallRegistry | None = None,
+    after_call: AfterCall | None = None,
 ) -> AgentCampaignResult:
     """Dial every target once at most (if the guard allows), paced by ``options.mode``.
 
@@ -182,7 +190,8 @@ async def run_agent_campaign(
     the rest when it is stopped; the pacing policy decides how many go.  ``outage`` holds
     the dials while Redis or the database is away (default: retry after a wait).  ``live``:
     each call bridged to an agent is listed there while it lasts, so a supervisor can listen,
-    whisper or barge (``duncall.supervision``).
+    whisper or barge (``duncall.supervision``).  ``after_call``: each recorded call, once its
+    attempt is stored (its transcription); the campaign returns when every one has run.
     """
     out = AgentCampaignResult()
     tracker = DialStatsTracker()
@@ -196,6 +205,9 @@ async def run_agent_campaign(
     )
     ledger = await asyncio.to_thread(abandon_ledger, engine, campaign_id, clock(), options.rules)
     ringing: dict[str, float] = {}  # attempt id → when it was placed (monotonic), until it resolves
+    recorded: dict[str, tuple[AgentRecording, str]] = {}  # attempt id → its recordings, until stored
+    after_calls: list[asyncio.Task[None]] = []
+    after_call_slot = asyncio.Semaphore(AFTER_CALL_AT_ONCE)
     changed = asyncio.Event()
 
     def resolved(attempt_id: str, *, answered: bool) -> None:
@@ -269,6 +281,17 @@ async def run_agent_campaign(
                         agent_id=agent.agent_id,
                     ),
                 )
+            recording = await record_after_notice(
+                ari,
+                call.channel_id,
+                leg,
+                attempt_id=attempt_id,
+                notice=options.recording_notice,
+                answered_at=call.answered_at,
+            )
+            if recording is not None:
+                record.recording = recording.mixed
+                recorded[attempt_id] = (recording, target.language)
             ended_by = await talk(ari, call.channel_id, leg)
         finally:
             if listing is not None:
@@ -343,6 +366,18 @@ async def run_agent_campaign(
             raise
         finally:
             resolved(attempt_id, answered=False)  # a dial that failed midway resolves too (no-op else)
+            done = recorded.pop(attempt_id, None)
+            if done is not None and after_call is not None:
+                after_calls.append(asyncio.create_task(run_after(*done), name=f"after-call:{attempt_id}"))
+
+    async def run_after(recording: AgentRecording, language: str) -> None:
+        async with after_call_slot:
+            try:
+                assert after_call is not None
+                await after_call(recording, language)
+            except Exception:
+                # The call and its recording are stored; only its transcript is missing.
+                log.exception("after-call step failed", extra=kv(attempt_id=recording.attempt_id))
 
     in_flight = 0
 
@@ -408,15 +443,24 @@ async def run_agent_campaign(
                     await changed.wait()
             except TimeoutError:
                 pass
+    if after_calls:
+        await asyncio.gather(*after_calls)
     return out
 
 
 class AgentDialing:
     """A campaign session's dialing by human agents (``dialer.campaign.session.run_session``)."""
 
-    def __init__(self, pool: AgentPool | DeskPool, options: AgentCampaignOptions) -> None:
+    def __init__(
+        self,
+        pool: AgentPool | DeskPool,
+        options: AgentCampaignOptions,
+        *,
+        after_call: AfterCall | None = None,
+    ) -> None:
         self.pool = pool
         self.options = options
+        self.after_call = after_call  # a recorded call's transcription (duncall.agent_transcripts)
         self.result = AgentCampaignResult()
 
     async def run(
@@ -448,5 +492,6 @@ class AgentDialing:
             admission=admission,
             outage=outage,
             live=live,
+            after_call=self.after_call,
         )
         return self.result.results

@@ -131,6 +131,12 @@ def register(sub: Any) -> None:
         help="what a person hears when no agent is free (ARI media URI; default sound:duncall/abandon-message)",
     )
     run.add_argument(
+        "--recording-notice",
+        default=None,
+        help="played to a person put through to an agent; the call is recorded after it (ARI media URI; "
+        "default sound:duncall/recording-notice; 'none': no notice, so the call is not recorded)",
+    )
+    run.add_argument(
         "--expect",
         default="0.3,15-25,120-180",
         metavar="RATE,RING,HANDLE",
@@ -216,6 +222,7 @@ def _agents(args: argparse.Namespace) -> AgentStaff | None:
         return None
     from dialer.agents.campaign import AgentCampaignOptions, PacingPrior
     from dialer.agents.connect import ABANDON_MESSAGE
+    from dialer.agents.recording import RECORDING_NOTICE
     from dialer.pacing import PacingMode
     from dialer.pacing.sim import Range
     from duncall.compose.campaign import AgentStaff
@@ -246,6 +253,9 @@ def _agents(args: argparse.Namespace) -> AgentStaff | None:
         mode=PacingMode(args.mode),
         ring_timeout_s=args.ring_timeout,
         abandon_message=args.abandon_message or ABANDON_MESSAGE,
+        recording_notice=None
+        if args.recording_notice == "none"
+        else (args.recording_notice or RECORDING_NOTICE),
         line_limit=_concurrency(args),
         prior=prior,
     )

@@ -1,8 +1,8 @@
 """Automatic QA flags on a finished call's transcript. Pure: turns and lists in, flags out.
 
-- ``forbidden_phrase``: a bot turn close to a phrase on the configured list
-  (rapidfuzz ``partial_ratio``, so a phrase inside a longer sentence, or with an ASR
-  or template slip, still matches).
+- ``forbidden_phrase``: a bot turn, or a collector's (``agent``, from the recording of
+  their side), close to a phrase on the configured list (rapidfuzz ``partial_ratio``, so
+  a phrase inside a longer sentence, or with an ASR or template slip, still matches).
 - ``debt_before_verification``: the bot said something about the debt before the
   debtor confirmed being the right party (Reg F §1006.6(d)).
 - ``missing_disclosure``: the bot talked about the debt without the debt-collector
@@ -26,7 +26,7 @@ from foundation.contract import Intent
 @dataclass(frozen=True, slots=True)
 class ReviewTurn:
     seq: int
-    speaker: str  # bot | debtor
+    speaker: str  # bot | debtor | agent (a collector)
     text: str
     intent: str | None = None
 
@@ -43,15 +43,16 @@ def forbidden_phrase_flags(
 ) -> list[QaFlag]:
     out = []
     for turn in turns:
-        if turn.speaker != "bot":
+        if turn.speaker not in ("bot", "agent"):
             continue
+        who = "bot" if turn.speaker == "bot" else "collector"
         text = turn.text.lower()
         for phrase in phrases:
             score = fuzz.partial_ratio(phrase.lower(), text, score_cutoff=min_score)
             if score:
                 out.append(
                     QaFlag(
-                        "forbidden_phrase", turn.seq, f"bot said something close to {phrase!r} ({score:.0f}%)"
+                        "forbidden_phrase", turn.seq, f"{who} said something close to {phrase!r} ({score:.0f}%)"
                     )
                 )
     return out

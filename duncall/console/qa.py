@@ -232,6 +232,8 @@ def call_detail(
         }
         for t in turns
     ]
+    # A collector's call: who took it (its transcript's ``agent`` turns are theirs).
+    summary["agent_id"] = record.agent_id if record else None
     summary["qa_flags"] = [{"kind": f.kind, "seq": f.seq, "message": f.message} for f in flags]
     summary["record"] = (
         {

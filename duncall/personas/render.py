@@ -33,6 +33,8 @@ SYSTEM_CLIPS = {
     "abandon-message": "Hello, this is Alex Morgan calling from Duncall. Sorry we could not connect you. "
     "Please call us back at 1 800 555 0199. Thank you.",
     "agent-greeting": "Hello, this is Alex from the accounts team. How can I help you today?",
+    # Played to a debtor put through to a collector, before the call is recorded (dialer.agents.recording).
+    "recording-notice": "This call is recorded for quality and training purposes.",
 }
 
 

@@ -34,6 +34,10 @@ class CallRecording(Base):
     # The dialogue states entered, in order, repeats included: the call's path through the script.
     path: Mapped[list[str] | None] = mapped_column(JSON)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # A collector's call: who took it, and each side's own recording (speaker → stored name),
+    # from which its transcript was made with the two sides apart. NULL on bot calls.
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    leg_audio: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class TranscriptTurn(Base):

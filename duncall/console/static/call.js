@@ -144,7 +144,7 @@ function renderForm(form, mine, attemptId, onSaved) {
     $("#transcript tbody").replaceChildren(...c.transcript.map((t) => el("tr",
       { class: "turn-" + t.speaker, "data-seq": t.seq },
       el("td", {}, t.seq), el("td", {}, fmtS(t.started_s)), el("td", {}, fmtS(t.ended_s)),
-      el("td", {}, t.speaker), el("td", {}, t.text, (flagged.get(t.seq) || []).map((kind) => el("span", { class: "flag" }, kind))),
+      el("td", { "data-speaker": t.speaker }, t.speaker === "agent" ? "collector" : t.speaker), el("td", {}, t.text, (flagged.get(t.seq) || []).map((kind) => el("span", { class: "flag" }, kind))),
       el("td", {}, t.intent ? `${t.intent} (${(t.intent_confidence ?? 0).toFixed(2)})` : ""),
       el("td", {}, t.asr_confidence === null ? "" : t.asr_confidence.toFixed(2)),
       el("td", {}, t.latency_ms === null ? "" : Math.round(t.latency_ms) + " ms"))));

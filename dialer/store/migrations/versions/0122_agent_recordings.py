@@ -1,4 +1,9 @@
-"""(placeholder: no schema change yet)
+"""Collectors' calls recorded on both sides: who talked, and each side's own recording.
+
+* ``call_records.agent_id``: the collector (or agent) who took the call; NULL on a bot call.
+* ``call_records.leg_audio``: speaker → the stored recording of what that side said
+  (``{"debtor": …, "agent": …}``), the source of the call's two-sided transcript; NULL when
+  the call has no per-side recordings (every bot call).
 
 Revision ID: 0122_agent_recordings
 Revises: 0121_analytics_reports
@@ -9,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0122_agent_recordings"
 down_revision: str | None = "0121_analytics_reports"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +24,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("call_records") as batch:
+        batch.add_column(sa.Column("agent_id", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("leg_audio", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("call_records") as batch:
+        batch.drop_column("leg_audio")
+        batch.drop_column("agent_id")
