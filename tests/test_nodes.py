@@ -336,3 +336,15 @@ async def test_a_drained_node_gets_no_new_call_until_undone(
         set_drained(client, configured, "c", True, prefix=key_prefix)
     for key in client.scan_iter(f"{key_prefix}*"):
         client.delete(key)
+
+
+@pytest.mark.redis
+async def test_no_node_up_holds_the_dial(redis_url: str, key_prefix: str) -> None:
+    """Every node unreachable: the dial is not placed and says why (the campaign is held)."""
+    pool = NodePool(
+        redis.Redis.from_url(redis_url),
+        [PoolNode("a", AriClient(AriSettings("http://127.0.0.1:9", "u", "p")), 2)],
+        prefix=key_prefix,
+    )
+    with pytest.raises(ServiceUnavailable, match=r"no Asterisk node answers \(a\)"):
+        await pool.acquire("x")

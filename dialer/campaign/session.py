@@ -180,6 +180,16 @@ def services_probe(client: redis.Redis, engine: Engine) -> Probe:
     return probe
 
 
+def _and_a_node(services: Probe, nodes: NodePool) -> Probe:
+    """Passes once the services do and some Asterisk node is up (a held campaign waits for one)."""
+
+    async def probe() -> None:
+        await services()
+        nodes.check_up()
+
+    return probe
+
+
 async def run_session(
     ari: AriClient,
     engine: Engine,
@@ -288,7 +298,10 @@ async def run_session(
             gate = feed.gate(gate)
             on_answer = feed.answering(on_answer)
             on_result = feed.results(on_result)
-        async with control, Outage(services_probe(client, engine), notify=show_hold) as outage:
+        probe = services_probe(client, engine)
+        if nodes is not None:
+            probe = _and_a_node(probe, nodes)
+        async with control, Outage(probe, notify=show_hold) as outage:
             if agents is not None:
                 results = await agents.run(
                     ari,

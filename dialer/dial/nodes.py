@@ -169,13 +169,25 @@ class NodePool:
     # --- placing calls --------------------------------------------------------------------------
 
     async def acquire(self, attempt_id: str) -> Placement:
-        """A channel on the up node with the most room; waits while every node is full or down."""
+        """A channel on the up node with the most room; waits while every node that is up is full.
+
+        Raises ``ServiceUnavailable`` when no node is up: the campaign is held (and shows it)
+        until one answers again, as while Redis or the database is away."""
         while True:
+            self.check_up()
             node = await asyncio.to_thread(self._take, attempt_id)
             if node is not None:
                 self._mine[attempt_id] = node.name
                 return Placement(node.name, node.ari)
             await asyncio.sleep(WAIT_POLL_S)
+
+    def check_up(self) -> None:
+        """Raises ``ServiceUnavailable`` unless some node's events WebSocket is up."""
+        if all(n.down or not n.ari.connected for n in self.nodes):
+            raise ServiceUnavailable(
+                f"no Asterisk node answers ({', '.join(n.name for n in self.nodes)})",
+                "start Asterisk, or check DUNCALL_ASTERISK_NODES; dialling resumes by itself",
+            )
 
     def _take(self, attempt_id: str) -> PoolNode | None:
         # A node whose events WebSocket is down this instant could not follow a call: not even tried.
