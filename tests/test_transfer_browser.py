@@ -43,6 +43,7 @@ from foundation import paths
 from foundation.contract import ChannelPrefix
 from foundation.settings import ari_settings
 from telephony.ari import AriClient, StasisStart
+from telephony.live.registry import CallKind, LiveCallRegistry
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -76,6 +77,15 @@ def _bot_campaign(
                 await asyncio.sleep(0.05)
             attempt_id = board.desk(collector_id).attempt_id
             recorded["attempt_id"] = attempt_id
+            # Supervisors now find the call as the collector's (the bot listed it as its own).
+            registry = LiveCallRegistry.from_env(REDIS_URL)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                listed = await asyncio.to_thread(registry.get, attempt_id)
+                recorded["listed"] = listed
+                if listed is not None and listed.kind is CallKind.AGENT:
+                    break
+                await asyncio.sleep(0.1)
             snoop_id = f"xfer-rec-{uuid.uuid4().hex[:8]}"
             with rec.channel_events(snoop_id) as events:
                 await rec.snoop(ChannelPrefix.AGENT.of(attempt_id), spy="out", app=rec.app, snoop_id=snoop_id)
@@ -169,6 +179,12 @@ def test_a_persona_asking_for_a_person_is_put_through_to_the_ready_collector_wit
     assert "I'm connecting you to a colleague now." in bot_said, bot_said
     assert not any(t.startswith("No colleague is free") for t in bot_said), bot_said
     assert match > 0.8, match
+    listed = recorded["listed"]
+    assert listed is not None and listed.kind is CallKind.AGENT, listed
+    assert (listed.media_channel_id, listed.agent_id) == (
+        ChannelPrefix.AGENT.of(recorded["attempt_id"]),
+        collector_id,
+    )
     # The call's recording goes on after the bot left: it holds the collector's part too.
     assert conv.recording is not None
     with wave.open(

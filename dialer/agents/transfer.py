@@ -21,13 +21,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import redis
 
 from dialer.agents.desk import WRAP_UP_WAIT_S, DeskBoard
 from foundation.contract import ChannelPrefix, ConversationRecord, Turn
 from foundation.errors import DuncallError
 from foundation.log import kv
 from telephony.ari import AriClient, ChannelDestroyed, StasisStart
+from telephony.live.registry import CallKind, LiveCallRegistry
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,11 @@ class DeskTransfer:
         account_id: str,
         accept_timeout_s: float = ACCEPT_TIMEOUT_S,
         wrap_up_wait_s: float = WRAP_UP_WAIT_S,
+        live: LiveCallRegistry | None = None,
     ) -> None:
+        """``live``: where the bot listed the call; once the collector has it, the entry names
+        the collector's channel instead of the bot's, so supervisors whisper to the collector
+        (and cannot take the call over from them)."""
         self.ari = ari
         self.board = board
         self.endpoints = dict(endpoints)  # collector → the endpoint ringing their desk (PJSIP/desk-ID)
@@ -75,6 +82,7 @@ class DeskTransfer:
         self.wrap_up_wait_s = wrap_up_wait_s
         self.leg: TransferLeg | None = None
         self.tried = False
+        self.live = live
 
     async def offer(self, queue: str, bridge_id: str, turns: Sequence[Turn]) -> bool:
         """Ring a ready desk; True once its collector is in the call's bridge."""
@@ -119,11 +127,28 @@ class DeskTransfer:
             return False
         self.board.connected(collector)
         self.leg = TransferLeg(collector, channel, time.monotonic() - started)
+        if self.live is not None:
+            await asyncio.to_thread(self._relist, collector, channel)
         log.info(
             "call transferred to a desk",
             extra=kv(attempt_id=self.attempt_id, accepted_ms=round(self.leg.accepted_after_s * 1000)),
         )
         return True
+
+    def _relist(self, collector: str, channel: str) -> None:
+        assert self.live is not None
+        try:
+            call = self.live.get(self.attempt_id)
+            if call is not None:
+                self.live.publish(
+                    replace(call, media_channel_id=channel, kind=CallKind.AGENT, agent_id=collector)
+                )
+        except redis.RedisError as exc:
+            # The call goes on; supervisors only see it as the bot's a while longer.
+            log.warning(
+                "live-call registry unavailable",
+                extra=kv(attempt_id=self.attempt_id, error=type(exc).__name__),
+            )
 
     async def finish(self, record: ConversationRecord) -> None:
         """After the call: the collector's leg ended, their wrap-up into ``record`` (if it came)."""

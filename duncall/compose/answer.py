@@ -72,6 +72,7 @@ def bot_answer(
                     speaking,
                     attempt_id=attempt_id_for(call.channel_id),
                     account_id=target.account_id,
+                    live=bot.engines.live,
                 )
                 ports = Transferring(ports)
         record = await converse(
