@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from bot.asr.base import Recognizer
 from dialer.agents.recording import AgentRecording
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
+from foundation.contract import Turn
 from foundation.errors import DuncallError
 from foundation.log import kv
 from telephony.ari import AriClient
@@ -122,6 +123,67 @@ def transcribe_side(
     return turns
 
 
+async def _fetch(ari: AriClient, name: str) -> bytes | None:
+    """The finished recording's bytes (it finishes when its snoop ends with the call)."""
+    deadline = time.monotonic() + RECORDING_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            await ari.get_live_recording(name)
+        except AriNotFound:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        log.warning("a side's recording is still live; transcribing what it holds", extra=kv(name=name))
+        try:
+            await ari.stop_live_recording(name)
+        except DuncallError:
+            pass
+    try:
+        return await ari.fetch_stored_recording(name)
+    except DuncallError as exc:
+        log.warning("a side's recording is missing", extra=kv(name=name, why=type(exc).__name__))
+        return None
+
+
+class _Recognizing:
+    def __init__(self, recognizer: Recognizer | None) -> None:
+        self.recognizer = recognizer
+
+    def recognize(self, pcm: bytes, language: str) -> tuple[str, float]:
+        if self.recognizer is None:
+            from bot.asr.registry import configured_recognizer
+
+            self.recognizer = configured_recognizer()
+        got = self.recognizer.recognize(pcm, language)
+        return got.text, got.confidence
+
+    async def sides(self, ari: AriClient, recording: AgentRecording, language: str) -> list[SideTurn]:
+        turns: list[SideTurn] = []
+        for speaker, name in recording.legs.items():
+            data = await _fetch(ari, name)
+            if data is not None:
+                turns += await asyncio.to_thread(transcribe_side, data, speaker, language, self.recognize)
+        return sorted(turns, key=lambda t: t.start_s)
+
+
+class TransferTranscriber(_Recognizing):
+    """A call the bot put through to a desk (``dialer.agents.transfer.DeskTransfer``): what the
+    debtor and the collector said after the transfer, as turns of the call's record, stored
+    with the bot's in the attempt's transaction."""
+
+    async def __call__(self, ari: AriClient, recording: AgentRecording, language: str) -> list[Turn]:
+        return [
+            Turn(
+                speaker="agent" if t.speaker == "agent" else "debtor",
+                text=t.text,
+                started_s=round(recording.started_s + t.start_s, 3),
+                ended_s=round(recording.started_s + t.end_s, 3),
+                asr_confidence=t.confidence,
+            )
+            for t in await self.sides(ari, recording, language)
+        ]
+
+
 class AgentTranscriber:
     """The ``after_call`` of an agent campaign (``dialer.agents.campaign.AgentDialing``)."""
 
@@ -130,25 +192,11 @@ class AgentTranscriber:
         on the first call's transcription (its models take seconds to load)."""
         self.ari = ari
         self.engine = engine
-        self.recognizer = recognizer
-
-    def _recognize(self, pcm: bytes, language: str) -> tuple[str, float]:
-        if self.recognizer is None:
-            from bot.asr.registry import configured_recognizer
-
-            self.recognizer = configured_recognizer()
-        got = self.recognizer.recognize(pcm, language)
-        return got.text, got.confidence
+        self.recognizing = _Recognizing(recognizer)
 
     async def __call__(self, recording: AgentRecording, language: str) -> None:
         started = time.monotonic()
-        turns: list[SideTurn] = []
-        for speaker, name in recording.legs.items():
-            data = await self._fetch(name)
-            if data is None:
-                continue
-            turns += await asyncio.to_thread(transcribe_side, data, speaker, language, self._recognize)
-        turns.sort(key=lambda t: t.start_s)
+        turns = await self.recognizing.sides(self.ari, recording, language)
         stored = await asyncio.to_thread(self._store, recording, turns)
         log.info(
             "agent call transcribed",
@@ -159,27 +207,6 @@ class AgentTranscriber:
                 took_ms=round((time.monotonic() - started) * 1000),
             ),
         )
-
-    async def _fetch(self, name: str) -> bytes | None:
-        """The finished recording's bytes (it finishes when its snoop ends with the call)."""
-        deadline = time.monotonic() + RECORDING_WAIT_S
-        while time.monotonic() < deadline:
-            try:
-                await self.ari.get_live_recording(name)
-            except AriNotFound:
-                break
-            await asyncio.sleep(0.2)
-        else:
-            log.warning("a side's recording is still live; transcribing what it holds", extra=kv(name=name))
-            try:
-                await self.ari.stop_live_recording(name)
-            except DuncallError:
-                pass
-        try:
-            return await self.ari.fetch_stored_recording(name)
-        except DuncallError as exc:
-            log.warning("a side's recording is missing", extra=kv(name=name, why=type(exc).__name__))
-            return None
 
     def _store(self, recording: AgentRecording, turns: list[SideTurn]) -> bool:
         with Session(self.engine) as s, s.begin():

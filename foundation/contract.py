@@ -196,7 +196,7 @@ class AccountView:
 
 
 # --- What a call leaves behind: every turn with its timings, and the outcome ---
-Speaker = Literal["bot", "debtor"]
+Speaker = Literal["bot", "debtor", "agent"]  # agent: a collector, from the recording of their side
 
 
 @dataclass(frozen=True, slots=True)

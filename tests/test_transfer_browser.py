@@ -194,6 +194,15 @@ def test_a_persona_asking_for_a_person_is_put_through_to_the_ready_collector_wit
     bot_left_s = max(t.ended_s or t.started_s for t in conv.turns if t.speaker == "bot")
     print(f"transfer: recording {recorded_s:.1f} s, the bot's last words ended at {bot_left_s:.1f} s")
     assert recorded_s > bot_left_s + 5, (recorded_s, bot_left_s)
+    # …and what the collector and the debtor said after the transfer, each from their own side,
+    # is in the call's transcript (the bot's turns before it).
+    for t in conv.turns:
+        print(f"  {t.started_s:6.2f} {t.speaker:6} {t.text}")
+    collector_turns = [t for t in conv.turns if t.speaker == "agent"]
+    assert collector_turns, "nothing the collector said is in the transcript"
+    assert any(t.speaker == "debtor" and t.started_s > bot_left_s for t in conv.turns)
+    first_bot = min(t.started_s for t in conv.turns if t.speaker == "bot")
+    assert all(t.started_s > first_bot for t in collector_turns)
     # The collector's wrap-up ended the attempt.
     with Session(env.engine) as db:
         attempt = db.scalars(select(CallAttempt).where(CallAttempt.account_id == account_id)).one()

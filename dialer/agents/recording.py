@@ -80,19 +80,28 @@ async def record_after_notice(
             "agent call recording could not start", extra=kv(attempt_id=attempt_id, why=type(exc).__name__)
         )
         return None
+    legs = await record_sides(ari, debtor_channel, leg.channel_id, attempt_id=attempt_id)
+    return AgentRecording(attempt_id, mixed, legs, started_s, leg.agent_id)
+
+
+async def record_sides(
+    ari: AriClient, debtor_channel: str, agent_channel: str, *, attempt_id: str
+) -> dict[str, str]:
+    """Start recording what each side says (speaker → recording name); a side that cannot be
+    recorded is left out (the call's mix still holds it)."""
+    mixed = f"call-{debtor_channel}"
     legs: dict[str, str] = {}
-    for speaker, channel in (("debtor", debtor_channel), ("agent", leg.channel_id)):
+    for speaker, channel in (("debtor", debtor_channel), ("agent", agent_channel)):
         name = f"{mixed}-{speaker}"
         try:
             await _record_side(ari, channel, name, attempt_id, speaker)
             legs[speaker] = name
         except (TimeoutError, DuncallError) as exc:
-            # The mix is still recorded: QA hears the call, only this side is not transcribed.
             log.warning(
                 "a side of an agent call could not be recorded",
                 extra=kv(attempt_id=attempt_id, speaker=speaker, why=type(exc).__name__),
             )
-    return AgentRecording(attempt_id, mixed, legs, started_s, leg.agent_id)
+    return legs
 
 
 async def _play_notice(ari: AriClient, debtor: str, media: str, attempt_id: str, timeout_s: float) -> bool:

@@ -20,21 +20,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 import redis
 
 from dialer.agents.desk import WRAP_UP_WAIT_S, DeskBoard
+from dialer.agents.recording import AgentRecording, record_sides
 from foundation.contract import ChannelPrefix, ConversationRecord, Turn
 from foundation.errors import DuncallError
 from foundation.log import kv
 from telephony.ari import AriClient, ChannelDestroyed, StasisStart
+from telephony.ari.errors import AriNotFound
 from telephony.live.registry import CallKind, LiveCallRegistry
 
 log = logging.getLogger(__name__)
 
 ACCEPT_TIMEOUT_S = 15.0  # from the desk rung to its softphone up, else a callback is offered
+# What the debtor and the collector said after the transfer, from each side's recording, as turns
+# of the call (duncall.agent_transcripts.TransferTranscriber).
+SideTranscriber = Callable[[AriClient, AgentRecording, str], Awaitable[list[Turn]]]
 TRANSCRIPT_TURNS = 200  # the screen pop shows at most this many of the bot's turns
 
 
@@ -69,10 +74,15 @@ class DeskTransfer:
         accept_timeout_s: float = ACCEPT_TIMEOUT_S,
         wrap_up_wait_s: float = WRAP_UP_WAIT_S,
         live: LiveCallRegistry | None = None,
+        transcribe: SideTranscriber | None = None,
+        answered_at: float | None = None,
     ) -> None:
         """``live``: where the bot listed the call; once the collector has it, the entry names
         the collector's channel instead of the bot's, so supervisors whisper to the collector
-        (and cannot take the call over from them)."""
+        (and cannot take the call over from them).  ``transcribe`` with ``answered_at`` (the
+        call's answer, monotonic): each side is recorded from the transfer on — only if the
+        call's own recording runs, i.e. after its recording notice — and transcribed into the
+        call's turns (``agent`` and ``debtor``) before the attempt is stored."""
         self.ari = ari
         self.board = board
         self.endpoints = dict(endpoints)  # collector → the endpoint ringing their desk (PJSIP/desk-ID)
@@ -83,6 +93,9 @@ class DeskTransfer:
         self.leg: TransferLeg | None = None
         self.tried = False
         self.live = live
+        self.transcribe = transcribe
+        self.answered_at = answered_at
+        self.recording: AgentRecording | None = None
 
     async def offer(self, queue: str, bridge_id: str, turns: Sequence[Turn]) -> bool:
         """Ring a ready desk; True once its collector is in the call's bridge."""
@@ -129,6 +142,8 @@ class DeskTransfer:
         self.leg = TransferLeg(collector, channel, time.monotonic() - started)
         if self.live is not None:
             await asyncio.to_thread(self._relist, collector, channel)
+        if self.transcribe is not None and self.answered_at is not None:
+            await self._record_sides(collector, channel)
         log.info(
             "call transferred to a desk",
             extra=kv(attempt_id=self.attempt_id, accepted_ms=round(self.leg.accepted_after_s * 1000)),
@@ -150,15 +165,45 @@ class DeskTransfer:
                 extra=kv(attempt_id=self.attempt_id, error=type(exc).__name__),
             )
 
+    async def _record_sides(self, collector: str, channel: str) -> None:
+        debtor = ChannelPrefix.DEBTOR.of(self.attempt_id)
+        try:
+            # The bot records the call once its notice has played: the sides only if it does.
+            await self.ari.get_live_recording(f"call-{debtor}")
+        except AriNotFound:
+            log.info("call not recorded: its sides are not either", extra=kv(attempt_id=self.attempt_id))
+            return
+        except DuncallError:
+            return
+        assert self.answered_at is not None
+        started_s = time.monotonic() - self.answered_at
+        legs = await record_sides(self.ari, debtor, channel, attempt_id=self.attempt_id)
+        self.recording = AgentRecording(self.attempt_id, f"call-{debtor}", legs, started_s, collector)
+
+    async def _transcribed(self, language: str) -> list[Turn]:
+        if self.recording is None or not self.recording.legs or self.transcribe is None:
+            return []
+        try:
+            return await self.transcribe(self.ari, self.recording, language)
+        except Exception:
+            # The call and its recording are stored; only the collector's part of the transcript is missing.
+            log.exception("transcribing a transferred call failed", extra=kv(attempt_id=self.attempt_id))
+            return []
+
     async def finish(self, record: ConversationRecord) -> None:
-        """After the call: the collector's leg ended, their wrap-up into ``record`` (if it came)."""
+        """After the call: the collector's leg ended, their wrap-up into ``record`` (if it came),
+        and what was said after the transfer added to its turns."""
         leg = self.leg
         if leg is None:
             return
         with contextlib.suppress(DuncallError):
             await self.ari.hangup(leg.channel_id)
         self.board.release(leg.collector_id)
-        wrap = await asyncio.to_thread(self.board.wait_wrap_up, self.attempt_id, self.wrap_up_wait_s)
+        wrap, turns = await asyncio.gather(
+            asyncio.to_thread(self.board.wait_wrap_up, self.attempt_id, self.wrap_up_wait_s),
+            self._transcribed(record.language),
+        )
+        record.turns.extend(turns)
         if wrap is None:
             log.warning("no wrap-up from the desk in time", extra=kv(attempt_id=self.attempt_id))
             return

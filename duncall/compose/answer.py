@@ -19,6 +19,7 @@ from dialer.campaign.runner import OnAnswer
 from dialer.messaging.send import Messenger
 from dialer.store.models.collectors import Collector
 from dialer.store.repo import read_account_view
+from duncall.agent_transcripts import TransferTranscriber
 from duncall.compose.messaging import call_ports, link_issuer, messenger
 from duncall.compose.parts import Bot, guard_rules
 from duncall.scripts_runtime import CallScripts
@@ -73,6 +74,8 @@ def bot_answer(
                     attempt_id=attempt_id_for(call.channel_id),
                     account_id=target.account_id,
                     live=bot.engines.live,
+                    transcribe=TransferTranscriber(bot.recognizer),
+                    answered_at=call.answered_at,
                 )
                 ports = Transferring(ports)
         record = await converse(
