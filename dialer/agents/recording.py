@@ -125,6 +125,10 @@ async def _play_notice(ari: AriClient, debtor: str, media: str, attempt_id: str,
                 "recording notice did not play", extra=kv(attempt_id=attempt_id, why=type(exc).__name__)
             )
             return False
+    if isinstance(event, PlaybackFinished) and event.playback.state == "failed":
+        # A notice that did not play (its sound missing, say) told the debtor nothing.
+        log.warning("recording notice failed to play", extra=kv(attempt_id=attempt_id))
+        return False
     return isinstance(event, PlaybackFinished)
 
 
