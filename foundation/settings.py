@@ -139,6 +139,16 @@ class Settings(BaseSettings):
         default="PJSIP/supervisor-",
         description="Comma-separated prefixes an endpoint named in a supervision request must start with.",
     )
+    desk_dial_endpoint: str = Field(
+        default="",
+        description="Dial string template of a collector's own call from the desk (click-to-call), e.g. "
+        "`PJSIP/{number}@carrier` (`{number}`: E.164 digits). Empty: the desk places no calls.",
+    )
+    desk_guard_rules: str = Field(
+        default="default",
+        description="Guard rules (a preset name or a YAML file) a desk's own call is decided by: the "
+        "rules the campaigns on the same counters use.",
+    )
     console_forbidden: Path | None = Field(
         default=None,
         description="YAML file of phrases a bot line must never say, by language. Default: the shipped list.",

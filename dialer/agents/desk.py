@@ -323,6 +323,53 @@ class DeskBoard:
             scores, *seen = pipe.execute()
         return sum(score is not None and bool(live) for score, live in zip(scores, seen, strict=True))
 
+    # The collector's own dial (click-to-call): a ready, paused or offline desk, now connecting.
+    _TAKE = """
+    local state = redis.call('HGET', KEYS[1], 'state') or 'offline'
+    if state ~= 'ready' and state ~= 'paused' and state ~= 'offline' then return state end
+    redis.call('ZREM', KEYS[2], ARGV[1])
+    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], 'state', 'connecting', 'since', ARGV[2], 'attempt', ARGV[3], 'account', ARGV[4])
+    return false
+    """
+
+    def take(self, collector_id: str, attempt_id: str, account_id: str, now: float | None = None) -> Desk:
+        """The desk for its collector's own call (no campaign claims it meanwhile); returns the desk before.
+
+        Refused while the desk is on a call, connecting to one or in a wrap-up."""
+        before = self.desk(collector_id)
+        at = time.time() if now is None else now
+        busy = self.r.eval(
+            self._TAKE, 2, self._key(collector_id), self._ready, collector_id, at, attempt_id, account_id
+        )
+        if busy is not None:
+            raise InputError(
+                f"the desk is {_text(busy)}: it cannot place a call now",
+                "finish the call and its wrap-up first",
+            )
+        return before
+
+    def give_back(self, collector_id: str, attempt_id: str, before: Desk, now: float | None = None) -> None:
+        """A call of the collector's that never reached them (refused, unanswered): the desk as it was."""
+        current = self.desk(collector_id)
+        if current.state is not DeskState.CONNECTING or current.attempt_id != attempt_id:
+            return  # connected (the wrap-up frees it), or moved on already
+        state = before.state if before.state in _BY_COLLECTOR else DeskState.PAUSED
+        self.choose_after_call(collector_id, state, before.reason, now)
+
+    def choose_after_call(
+        self, collector_id: str, state: DeskState, reason: str = "", now: float | None = None
+    ) -> None:
+        at = time.time() if now is None else now
+        key = self._key(collector_id)
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            if state is not DeskState.OFFLINE:
+                pipe.hset(key, mapping={"state": state.value, "since": at, "reason": reason})
+            if state is DeskState.READY:
+                pipe.zadd(self._ready, {collector_id: at})
+            pipe.execute()
+
     def _move(self, collector_id: str, **fields: object) -> None:
         self.r.hset(self._key(collector_id), mapping={k: str(v) for k, v in fields.items()})
 

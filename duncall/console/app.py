@@ -145,6 +145,8 @@ def create_app(settings: ConsoleSettings, engine: Engine | None = None) -> FastA
         # Supervision sessions end with the server (a taken-over call stays bridged in Asterisk).
         if app.state.supervision is not None:
             await app.state.supervision.close()
+        if getattr(app.state, "desk_calls", None) is not None:
+            await app.state.desk_calls.close()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -10,25 +10,32 @@ A wrap-up goes to the campaign holding the call, which writes it with the attemp
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from dialer.agents.desk import NOTE_MAX, PAUSE_REASONS, WRAP_UP_DISPOSITIONS, DeskBoard, DeskState, WrapUp
-from dialer.store.models import Collector
+from dialer.assignment.config import load_rules as load_assignment_rules
+from dialer.assignment.worklist import WorkItem, build
+from dialer.store.models import CaseAssignment, Collector
+from duncall.compose import parts
 from duncall.console import audit
 from duncall.console.auth import Principal
 from duncall.console.deps import get_console, require
+from duncall.console.deskcalls import DeskCalls
 from duncall.console.errors import ApiError
-from duncall.console.roles import Permission
+from duncall.console.roles import Permission, Role
 from duncall.console.state import Console
 from duncall.sandbox.phones import phone_of
+from foundation import paths
 from foundation.contract import Disposition
+from foundation.settings import get_settings
 
 router = APIRouter(prefix="/api/desk", tags=["desk"])
 ConsoleDep = Annotated[Console, Depends(get_console)]
@@ -41,6 +48,13 @@ class StateChange(BaseModel):
 
     state: DeskState
     reason: str = Field(default="", max_length=32)
+
+
+class CallForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=64)
+    number: str = Field(min_length=2, max_length=20, pattern=r"^\+[0-9]+$")
 
 
 class WrapUpForm(BaseModel):
@@ -149,3 +163,120 @@ def wrap_up(body: WrapUpForm, console: ConsoleDep, who: Worker) -> dict[str, Any
             note=wrap.note,
         )
     return {**_view(console, collector_id), "wrapped_up": attempt_id}
+
+
+# --- the worklist and the collector's own calls ------------------------------------------------
+
+ASSIGNMENT_RULES = paths.strategies_dir() / "assignment.yaml"
+
+
+def _work_item(item: WorkItem) -> dict[str, Any]:
+    return {
+        "rank": item.rank,
+        "account_id": item.account_id,
+        "balance": str(item.balance),
+        "currency": item.currency,
+        "dpd": item.dpd,
+        "risk": item.risk,
+        "bucket": item.bucket,
+        "callback_due": item.callback_due,
+        "broken_promises": item.broken_promises,
+        "strategy": item.strategy,
+        "strategy_not_before": item.strategy_not_before.isoformat() if item.strategy_not_before else None,
+        "callable_now": item.callable_now,
+        "numbers": [
+            {
+                "number": n.number,
+                "phone_type": n.phone_type,
+                "callable_now": n.callable_now,
+                "reasons": list(n.reasons),
+                "next_at": n.next_at.isoformat() if n.next_at else None,
+                "caps_near": list(n.caps_near),
+            }
+            for n in item.numbers
+        ],
+    }
+
+
+@router.get("/worklist")
+def worklist(console: ConsoleDep, who: Worker, response: Response) -> dict[str, Any]:
+    """The collector's accounts, most urgent first, with what the guard allows on each number now
+    (the queue ``duncall worklist`` prints; nothing reserved, nothing dialled)."""
+    collector_id = _collector_of(console, who)
+    response.headers.update(NO_STORE)
+    now = console.now()
+    items = build(
+        console.engine,
+        collector_id,
+        load_assignment_rules(ASSIGNMENT_RULES),
+        parts.strategy(),
+        parts.guard_rules(get_settings().desk_guard_rules),
+        now,
+    )
+    with console.transaction() as db:
+        audit.record(db, now, who.name, "worklist_read", collector_id, accounts=len(items))
+    return {"collector_id": collector_id, "at": now.isoformat(), "items": [_work_item(i) for i in items]}
+
+
+def get_desk_calls(request: Request) -> DeskCalls:
+    """The app's one click-to-call service, made on first use."""
+    calls: DeskCalls | None = getattr(request.app.state, "desk_calls", None)
+    if calls is None:
+        calls = DeskCalls(get_console(request))
+        request.app.state.desk_calls = calls
+    return calls
+
+
+def _may_call(console: Console, who: Principal, collector_id: str, account_id: str) -> None:
+    """A collector calls the accounts of their own portfolio; supervisors and admins any account."""
+    if who.role is not Role.COLLECTOR:
+        return
+    with console.transaction() as db:
+        holder = db.scalar(select(CaseAssignment.collector_id).where(CaseAssignment.account_id == account_id))
+    if holder != collector_id:
+        raise ApiError(
+            403, f"account {account_id} is not in your portfolio", "call the accounts of your worklist"
+        )
+
+
+@router.post("/call")
+async def call(body: CallForm, request: Request, who: Worker) -> dict[str, Any]:
+    """Call a number of an account: the guard decides it like any dialer call (a human call); when
+    allowed the debtor is dialled and, once a person answers, bridged to this desk's softphone.
+    Refused: 409 with the guard's reasons, and nothing is dialled."""
+    console = get_console(request)
+    collector_id = await asyncio.to_thread(_collector_of, console, who)
+    phone = phone_of(collector_id)
+    if phone is None:
+        raise ApiError(
+            409,
+            f"collector {collector_id} has no desk phone",
+            "a supervisor makes it: duncall collectors phone ID",
+        )
+    await asyncio.to_thread(_may_call, console, who, collector_id, body.account_id)
+    service = get_desk_calls(request)
+    target = await asyncio.to_thread(service.target, body.account_id, body.number)
+    decision = await service.call(target, collector_id, phone.endpoint)
+
+    def audited() -> None:
+        with console.transaction() as db:
+            audit.record(
+                db,
+                console.now(),
+                who.name,
+                "desk_call" if decision.allowed else "desk_call_refused",
+                body.account_id,
+                attempt_id=decision.attempt_id,
+                reasons=list(decision.reasons),
+            )
+
+    await asyncio.to_thread(audited)
+    if not decision.allowed:
+        raise ApiError(
+            409,
+            "the guard refused the call: " + "; ".join(decision.reasons),
+            "nothing was dialled; the worklist says when the number may be called",
+            reasons=list(decision.reasons),
+            attempt_id=decision.attempt_id,
+        )
+    return {**_view(console, collector_id), "calling": decision.attempt_id}

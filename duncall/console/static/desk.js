@@ -165,8 +165,46 @@ async function wrapUp(event) {
     popped = null;
     $("#pop").hidden = true;
     setCall("none");
+    loadWorklist();
   } catch (e) {
     showError($("#wrap-message"), e);
+  }
+}
+
+// The collector's worklist (their accounts, most urgent first) and the guard's word on each
+// number now. "Call" asks the server, whose guard decides as for any dial: refused, its reasons
+// show here and nothing is dialled; allowed, the debtor is dialled and this desk's phone rings
+// once a person answers.
+async function loadWorklist() {
+  try {
+    const w = await api("/api/desk/worklist");
+    rows("#worklist-table", w.items, (i) => [
+      String(i.rank), i.account_id, `${i.balance} ${i.currency}`, i.dpd ?? "", i.strategy,
+      el("ul", {}, i.numbers.map((n) => el("li", { "data-number": n.number },
+        n.number + " ",
+        el("button", { type: "button", class: "call", "data-account": i.account_id, "data-number": n.number,
+          onclick: () => callNumber(i.account_id, n.number) }, "Call"),
+        n.callable_now ? "" : el("span", { class: "muted" },
+          " not now: " + n.reasons.join(", ") + (n.next_at ? " (from " + fmtTime(n.next_at) + ")" : ""))))),
+    ]);
+  } catch (e) {
+    showError($("#call-message"), e);
+  }
+}
+
+async function callNumber(accountId, number) {
+  const shown = $("#call-message");
+  try {
+    if (audioCtx === null) audioCtx = new AudioContext();  // a click may start audio
+    const d = await api("/api/desk/call", { json: { account_id: accountId, number } });
+    render(d);  // connecting: this page's phone answers the desk's ring
+    shown.textContent = `calling ${number} (account ${accountId})`;
+    shown.className = "";
+    shown.dataset.outcome = "calling";
+  } catch (e) {
+    showError(shown, e);
+    shown.dataset.outcome = "refused";
+    if (e.body && e.body.reasons) shown.dataset.reasons = e.body.reasons.join(",");
   }
 }
 
@@ -186,6 +224,8 @@ async function wrapUp(event) {
   $("#offline").addEventListener("click", () => choose("offline"));
   $("#hangup").addEventListener("click", () => session && session.terminate());
   $("#wrap-form").addEventListener("submit", wrapUp);
+  $("#worklist-refresh").addEventListener("click", loadWorklist);
+  loadWorklist();
   if (d.phone) startPhone(d.phone);
   else message("No desk phone yet: a supervisor makes one with `duncall collectors phone ID`.", true);
   render(d);

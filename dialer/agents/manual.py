@@ -1,0 +1,208 @@
+"""A collector's own call (click-to-call on a number of their worklist), through the one dial pipeline.
+
+The call is a dialer call like any other: ``dialer.dial.pipeline.dial_one`` asks the guard
+immediately before the originate (as a human-voice call: the bot-consent rule is the bot's),
+writes the attempt row, places the call and stores its end.  Only what answers it differs:
+the collector's softphone, rung into one bridge with the debtor once a person answers (a
+machine is hung up, as the agent campaigns do).  The desk is taken before the dial, so no
+campaign claims it meanwhile; a call that never reaches the collector gives it back as it was.
+
+``ManualCall.start`` returns as soon as the guard has decided: the reasons of a refusal
+(nothing dialled), or an allowed call that goes on in the background until its wrap-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from dialer.agents.connect import ABANDON_MESSAGE, dial_agent, play_abandon_message, talk
+from dialer.agents.desk import WRAP_UP_WAIT_S, Desk, DeskBoard
+from dialer.agents.recording import RECORDING_NOTICE, record_after_notice
+from dialer.call import AnsweredCall, AnswerKind, AttemptResult
+from dialer.dial.pipeline import DialGate, DialHooks, DialNotPlaced, TargetResult, dial_one
+from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition
+from foundation.log import kv
+from telephony.ari import AriClient
+
+log = logging.getLogger(__name__)
+
+# The collector clicked and waits at their desk: their softphone answers by itself, but a
+# browser is given longer than a predictive campaign's 1.5 s before the debtor hears the message.
+MANUAL_CONNECT_TIMEOUT_S = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    attempt_id: str
+    reasons: tuple[str, ...]  # the guard's, when refused (nothing was dialled)
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
+
+
+class _Telling:
+    """The dial's gate, which also tells the waiting request what the guard decided."""
+
+    def __init__(self, gate: DialGate, told: asyncio.Future[list[str]]) -> None:
+        self.gate = gate
+        self.told = told
+
+    async def reserve(self, target: DialTarget, attempt_id: str, at: dt.datetime) -> list[str]:
+        try:
+            reasons = await self.gate.reserve(target, attempt_id, at)
+        except BaseException as exc:
+            if not self.told.done():
+                self.told.set_exception(exc)
+            raise
+        if not self.told.done():
+            self.told.set_result(reasons)
+        return reasons
+
+    async def outcome(self, attempt_id: str, outcome: CallOutcome, right_party: bool) -> None:
+        await self.gate.outcome(attempt_id, outcome, right_party)
+
+    async def withdraw(self, attempt_id: str) -> None:
+        await self.gate.withdraw(attempt_id)
+
+
+def _abandoned(attempt: AttemptResult[ConversationRecord]) -> None:
+    """A person answered and heard the message instead of the collector: abandoned, for the guard too."""
+    if attempt.conversation is not None and attempt.conversation.disposition is Disposition.ABANDONED:
+        attempt.outcome = CallOutcome.ABANDONED
+
+
+@dataclass(frozen=True, slots=True)
+class ManualCall:
+    """What a collector's click-to-call needs: Asterisk, the store, the guard's gate, the desks."""
+
+    ari: AriClient
+    engine: Engine
+    gate: DialGate  # a human-voice ``GuardGate`` (the campaign's own gate class)
+    board: DeskBoard
+    clock: Callable[[], dt.datetime]
+    connect_timeout_s: float = MANUAL_CONNECT_TIMEOUT_S
+    wrap_up_wait_s: float = WRAP_UP_WAIT_S
+    abandon_message: str = ABANDON_MESSAGE
+    # Played once bridged; the call is recorded after it, as a campaign's desk call (None: neither).
+    recording_notice: str | None = RECORDING_NOTICE
+
+    async def start(
+        self, target: DialTarget, collector_id: str, desk_endpoint: str, attempt_id: str
+    ) -> tuple[Decision, asyncio.Task[TargetResult | None] | None]:
+        """Take the desk, ask the guard, and when allowed go on with the call in a task.
+
+        Raises ``InputError`` (the desk is busy) and ``ServiceUnavailable`` (the guard could not
+        decide: nothing dialled), each before anything is dialled."""
+        before = self.board.take(collector_id, attempt_id, target.account_id)
+        told: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(
+            self._run(target, collector_id, desk_endpoint, attempt_id, before, told),
+            name=f"desk-call:{attempt_id}",
+        )
+        try:
+            reasons = await asyncio.shield(told)
+        except BaseException:
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        if reasons:
+            await task
+            return Decision(attempt_id, tuple(reasons)), None
+        return Decision(attempt_id, ()), task
+
+    async def _run(
+        self,
+        target: DialTarget,
+        collector_id: str,
+        desk_endpoint: str,
+        attempt_id: str,
+        before: Desk,
+        told: asyncio.Future[list[str]],
+    ) -> TargetResult | None:
+        try:
+            return await dial_one(
+                self.ari,
+                self.engine,
+                target,
+                lambda call: self._answered(target, collector_id, desk_endpoint, attempt_id, call),
+                _Telling(self.gate, told),
+                attempt_id=attempt_id,
+                clock=self.clock,
+                hooks=DialHooks(placed=_abandoned),
+            )
+        except DialNotPlaced as exc:
+            log.warning("desk call not placed", extra=kv(attempt_id=attempt_id, error=exc.what))
+            if not told.done():
+                told.set_exception(exc)
+            return exc.result
+        except Exception as exc:
+            if not told.done():
+                told.set_exception(exc)
+            raise
+        finally:
+            await asyncio.to_thread(self.board.give_back, collector_id, attempt_id, before)
+
+    async def _answered(
+        self, target: DialTarget, collector_id: str, endpoint: str, attempt_id: str, call: AnsweredCall
+    ) -> ConversationRecord:
+        ari = call.ari or self.ari
+        record = ConversationRecord(language=target.language, script=target.script or None)
+        if call.kind is not AnswerKind.HUMAN:
+            record.disposition = Disposition.NO_CONTACT
+            record.hangup_by = "bot"
+            await ari.hangup(call.channel_id)
+            return record
+        try:
+            leg = await dial_agent(
+                ari,
+                call.channel_id,
+                collector_id,
+                endpoint,
+                attempt_id=attempt_id,
+                timeout_s=self.connect_timeout_s,
+            )
+        except Exception as exc:
+            log.warning("desk leg failed", extra=kv(attempt_id=attempt_id, error=type(exc).__name__))
+            leg = None
+        if leg is None:
+            # Nobody on the line for a person who answered: they hear who called and how to call back.
+            self.board.unreachable(collector_id)
+            await play_abandon_message(ari, call.channel_id, self.abandon_message, attempt_id=attempt_id)
+            record.disposition = Disposition.ABANDONED
+            record.hangup_by = "bot"
+            return record
+        self.board.connected(collector_id)
+        try:
+            recording = await record_after_notice(
+                ari,
+                call.channel_id,
+                leg,
+                attempt_id=attempt_id,
+                notice=self.recording_notice,
+                answered_at=call.answered_at,
+            )
+            if recording is not None:
+                record.recording = recording.mixed
+            ended_by = await talk(ari, call.channel_id, leg)
+        finally:
+            self.board.release(collector_id)
+        record.disposition = Disposition.TRANSFERRED
+        record.hangup_by = "debtor" if ended_by == "debtor" else "unknown"
+        record.right_party = True  # the dialer cannot tell whom the collector spoke with: the strict side
+        started = time.monotonic()
+        wrap = await asyncio.to_thread(self.board.wait_wrap_up, attempt_id, self.wrap_up_wait_s)
+        if wrap is not None:
+            wrap.apply(record)
+        else:
+            log.warning(
+                "no wrap-up from the desk in time",
+                extra=kv(attempt_id=attempt_id, waited_s=round(time.monotonic() - started)),
+            )
+        return record

@@ -1,0 +1,140 @@
+"""The desk's click-to-call: a collector's own call, decided by the guard like every dialer call.
+
+The console holds one ARI connection of its own for these calls (a Stasis app of its own,
+made on first use: the console runs without Asterisk until a collector dials) and the
+compliance guard on the dialers' counters (``DUNCALL_GUARD_*`` prefix, the rules of
+``DUNCALL_DESK_GUARD_RULES``).  The call itself is ``dialer.agents.manual``: the one dial
+pipeline, as a human-voice call.  Who may call which account is the router's to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from dialer.agents.desk import DeskBoard
+from dialer.agents.manual import Decision, ManualCall
+from dialer.campaign.facts import store_facts
+from dialer.campaign.targets import endpoint_template
+from dialer.dial.pipeline import TargetResult
+from dialer.guards.gate import GuardGate
+from dialer.guards.guard import DEFAULT_PREFIX, Guard
+from dialer.guards.ledger import Ledger
+from dialer.policy import Rules, Voice
+from dialer.store.models import Account, Phone
+from duncall.compose import parts
+from duncall.console.state import Console
+from foundation.contract import DialTarget
+from foundation.errors import ConfigError, InputError
+from foundation.log import kv
+from foundation.settings import ari_settings, get_settings
+from telephony.ari import AriClient
+
+log = logging.getLogger(__name__)
+
+APP_SUFFIX = "-desk"
+AriFactory = Callable[[], Awaitable[AriClient]]
+
+
+async def _own_app() -> AriClient:
+    """An ARI connection with a Stasis app of this process's own (Asterisk sends an app's events to one)."""
+    base = ari_settings()
+    client = AriClient(replace(base, app=f"{base.app}{APP_SUFFIX}-{uuid.uuid4().hex[:8]}"))
+    try:
+        await client.connect()
+    except BaseException:
+        await client.aclose()
+        raise
+    return client
+
+
+class DeskCalls:
+    def __init__(
+        self,
+        console: Console,
+        *,
+        endpoint: str | None = None,
+        rules: Rules | None = None,
+        guard_prefix: str = DEFAULT_PREFIX,
+        ari: AriFactory = _own_app,
+    ) -> None:
+        env = get_settings()
+        template = env.desk_dial_endpoint if endpoint is None else endpoint
+        if not template:
+            raise ConfigError(
+                "the desk places no calls: no dial string for them",
+                "set DUNCALL_DESK_DIAL_ENDPOINT, e.g. PJSIP/{number}@carrier",
+            )
+        self.console = console
+        self.endpoint_for = endpoint_template(template)
+        self.rules = rules if rules is not None else parts.guard_rules(env.desk_guard_rules)
+        self.guard_prefix = guard_prefix
+        self._ari_factory = ari
+        self._ari: AriClient | None = None
+        self._lock = asyncio.Lock()
+        self._calls: set[asyncio.Task[TargetResult | None]] = set()
+
+    async def _client(self) -> AriClient:
+        async with self._lock:
+            if self._ari is None:
+                self._ari = await self._ari_factory()
+            return self._ari
+
+    def target(self, account_id: str, number: str) -> DialTarget:
+        """The dial of ``number`` of ``account_id`` (one of the account's own numbers)."""
+        with self.console.transaction() as db:
+            account = db.get(Account, account_id)
+            if account is None:
+                raise InputError(f"no account {account_id!r}", "pick one from the worklist")
+            numbers = set(db.scalars(select(Phone.number).where(Phone.account_id == account_id)))
+            if number not in numbers:
+                raise InputError(f"{number!r} is not a number of account {account_id}", "call one it lists")
+            caller_id = account.creditor.caller_id if account.creditor else None
+            language = account.language or "en"
+        endpoint = self.endpoint_for(account_id, number)
+        if endpoint is None:
+            raise InputError(f"{number!r} cannot be dialled", "give the number in E.164 form (+digits)")
+        return DialTarget(account_id, number, endpoint=endpoint, language=language, caller_id=caller_id)
+
+    async def call(self, target: DialTarget, collector_id: str, desk_endpoint: str) -> Decision:
+        """Ask the guard (as a human call) and, when allowed, place the call to the collector's desk."""
+        console = self.console
+        ari = await self._client()
+        guard = Guard(
+            console.redis(),
+            Ledger.on(console.engine),
+            self.rules,
+            prefix=self.guard_prefix,
+            clock=console.now,
+        )
+        manual = ManualCall(
+            ari,
+            console.engine,
+            GuardGate(guard, store_facts(console.engine), voice=Voice.HUMAN),
+            DeskBoard(console.redis(), console.live_prefix),
+            clock=console.now,
+        )
+        decision, task = await manual.start(target, collector_id, desk_endpoint, str(uuid.uuid4()))
+        if task is not None:
+            self._calls.add(task)
+            task.add_done_callback(self._ended)
+        return decision
+
+    def _ended(self, task: asyncio.Task[TargetResult | None]) -> None:
+        self._calls.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("desk call failed", extra=kv(error=type(task.exception()).__name__))
+
+    async def close(self) -> None:
+        """Calls still up are left to end in Asterisk; their attempts are settled by recovery."""
+        for task in list(self._calls):
+            task.cancel()
+        await asyncio.gather(*self._calls, return_exceptions=True)
+        if self._ari is not None:
+            await self._ari.close()
+            self._ari = None

@@ -1,0 +1,276 @@
+"""Click-to-call from the desk: the collector's worklist, and a number's call decided by the guard
+exactly as a dialer call is (a human call: the bot-consent rule does not apply), refused with the
+guard's reasons and nothing dialled, only on the collector's own accounts, and when allowed
+placed through the dial pipeline (attempt row, originate with the creditor's caller ID)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from conftest import REDIS_URL
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from test_console_fixtures import ConsoleEnv, make_env
+
+from dialer.agents.desk import DeskBoard, DeskState
+from dialer.store.models import Account, AccountFlagRow, CaseAssignment, Collector, Phone
+from dialer.store.models.attempts import CallAttempt
+from dialer.store.models.console import AuditEntry
+from duncall.console.deskcalls import DeskCalls
+from duncall.console.roles import Role
+from duncall.sandbox import phones
+from telephony.ari.events import parse_event
+
+pytestmark = pytest.mark.redis
+
+
+def _event(kind: str, channel_id: str, **fields: Any) -> Any:
+    return parse_event(
+        {
+            "type": kind,
+            "application": "t",
+            "timestamp": "2026-12-01T12:00:00.000+0000",
+            **fields,
+            "channel": {
+                "id": channel_id,
+                "name": "PJSIP/x-00000001",
+                "state": "Ring",
+                "caller": {"name": "", "number": ""},
+                "connected": {"name": "", "number": ""},
+                "dialplan": {"context": "y", "exten": "x", "priority": 1},
+                "creationtime": "2026-12-01T12:00:00.000+0000",
+                "language": "en",
+            },
+        }
+    )
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def get(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - the ARI subscription's signature
+        async with asyncio.timeout(timeout):
+            return await self.queue.get()
+
+
+class NoAnswer:
+    """Asterisk at the edge: every originate rings and is not answered (cause 19)."""
+
+    app = "t-desk"
+
+    def __init__(self) -> None:
+        self.queues: dict[str, _Events] = {}
+        self.originates: list[dict[str, Any]] = []
+
+    @contextlib.contextmanager
+    def channel_events(self, channel_id: str) -> Iterator[_Events]:
+        yield self.queues.setdefault(channel_id, _Events())
+
+    async def originate(self, endpoint: str, *, channel_id: str, **kwargs: Any) -> None:
+        self.originates.append({"endpoint": endpoint, "channel_id": channel_id, **kwargs})
+        q = self.queues.setdefault(channel_id, _Events())
+        asyncio.get_running_loop().call_later(
+            0.1, q.queue.put_nowait, _event("ChannelDestroyed", channel_id, cause=19, cause_txt="No answer")
+        )
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleEnv]:
+    monkeypatch.setenv("DUNCALL_HOME", str(tmp_path / "home"))  # the phones file, not the machine's
+    env = make_env(tmp_path)
+    at = env.clock()  # 15:00 UTC: 10:00 in New York, midnight in Tokyo
+    with Session(env.engine) as db, db.begin():
+        db.add(Collector(collector_id="c1", name="Anna", capacity=10, console_user="collector"))
+        db.add(Collector(collector_id="c2", name="Ben", capacity=10, console_user="admin"))
+        db.flush()
+        for account_id, zone, holder in (
+            ("NY-1", "America/New_York", "c1"),
+            ("TK-1", "Asia/Tokyo", "c1"),
+            ("DS-1", "America/New_York", "c1"),
+            ("OTHER", "America/New_York", "c2"),
+        ):
+            db.add(
+                Account(
+                    account_id=account_id,
+                    first_name="Dana",
+                    last_name="Debtor",
+                    timezone=zone,
+                    language="en",
+                    balance=Decimal("250.00"),
+                    currency="USD",
+                )
+            )
+            # No consent to artificial-voice calls: a bot could not call, a collector may.
+            db.add(
+                Phone(
+                    account_id=account_id,
+                    number=f"+1212555{len(account_id):02d}{ord(account_id[0]):02d}",
+                    position=0,
+                    phone_type="mobile",
+                    ai_voice_consent=False,
+                    contact_type="debtor",
+                )
+            )
+            db.flush()
+            db.add(CaseAssignment(account_id=account_id, collector_id=holder, assigned_at=at, reason="new"))
+        db.add(AccountFlagRow(account_id="DS-1", flag="dispute", source="call", set_at=at))
+    phones.make_phone("c1")
+    phones.make_phone("c2")
+    env.app.state.desk_calls = None
+    yield env
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{env.live_prefix}desk:*"):
+        client.delete(key)
+    env.close()
+
+
+@pytest.fixture
+def switch(env: ConsoleEnv, key_prefix: str) -> Iterator[NoAnswer]:
+    fake = NoAnswer()
+
+    async def connect() -> Any:
+        return fake
+
+    calls = DeskCalls(
+        env.app.state.console,
+        endpoint="PJSIP/{number}@carrier",
+        guard_prefix=f"{key_prefix}guard:",
+        ari=connect,
+    )
+    env.app.state.desk_calls = calls
+    yield fake
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{key_prefix}guard:*"):
+        client.delete(key)
+
+
+def _number(env: ConsoleEnv, account_id: str) -> str:
+    with Session(env.engine) as db:
+        return db.scalars(select(Phone.number).where(Phone.account_id == account_id)).one()
+
+
+def _attempts(env: ConsoleEnv) -> list[CallAttempt]:
+    with Session(env.engine) as db:
+        rows = list(db.scalars(select(CallAttempt)))
+        db.expunge_all()
+        return rows
+
+
+def _board(env: ConsoleEnv) -> DeskBoard:
+    return DeskBoard(redis.Redis.from_url(REDIS_URL), env.live_prefix)
+
+
+def test_the_worklist_is_the_collectors_own_queue_with_the_guards_verdict_per_number(env: ConsoleEnv) -> None:
+    collector = env.login(Role.COLLECTOR)
+    got = collector.get("/api/desk/worklist")
+    assert got.status_code == 200, got.text
+    items = {i["account_id"]: i for i in got.json()["items"]}
+    assert set(items) == {"NY-1", "TK-1", "DS-1"}  # not c2's account
+    assert [i["rank"] for i in got.json()["items"]] == [1, 2, 3]
+    assert items["NY-1"]["numbers"][0]["callable_now"] is True  # a human call needs no bot consent
+    assert items["TK-1"]["numbers"][0]["callable_now"] is False
+    assert "outside_window" in items["TK-1"]["numbers"][0]["reasons"]
+    assert "flag:dispute" in items["DS-1"]["numbers"][0]["reasons"]
+
+
+def test_an_allowed_call_is_reserved_recorded_and_originated_from_the_desk(
+    env: ConsoleEnv, switch: NoAnswer
+) -> None:
+    collector = env.login(Role.COLLECTOR)
+    number = _number(env, "NY-1")
+    _board(env).choose("c1", DeskState.READY)
+    with collector:
+        got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": number})
+        assert got.status_code == 200, got.text
+        attempt_id = got.json()["calling"]
+        # The desk is the call's while it rings: no campaign may claim it.
+        assert got.json()["state"] == "connecting"
+        [originate] = switch.originates
+        assert originate["endpoint"] == f"PJSIP/{number.lstrip('+')}@carrier"
+        assert originate["channel_id"].endswith(attempt_id)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _board(env).desk("c1").state is DeskState.CONNECTING:
+            time.sleep(0.05)
+    [row] = _attempts(env)
+    assert (row.attempt_id, row.account_id, row.number, row.state, row.outcome) == (
+        attempt_id,
+        "NY-1",
+        number,
+        "ended",
+        "no_answer",
+    )
+    # Unanswered: the desk is given back as it was (ready).
+    assert _board(env).desk("c1").state is DeskState.READY
+    # The guard counted it: the number's attempts are in its ledger like any dial's.
+    worklist = env.login(Role.COLLECTOR).get("/api/desk/worklist").json()["items"]
+    ny = next(i for i in worklist if i["account_id"] == "NY-1")
+    assert ny["numbers"][0]["callable_now"] is False  # the minimum gap after an attempt
+    with Session(env.engine) as db:
+        actions = list(db.scalars(select(AuditEntry.action).where(AuditEntry.target == "NY-1")))
+    assert "desk_call" in actions
+
+
+@pytest.mark.parametrize(("account_id", "reason"), [("TK-1", "outside_window"), ("DS-1", "flag:dispute")])
+def test_a_refused_call_shows_the_guards_reasons_and_dials_nothing(
+    env: ConsoleEnv, switch: NoAnswer, account_id: str, reason: str
+) -> None:
+    collector = env.login(Role.COLLECTOR)
+    _board(env).choose("c1", DeskState.PAUSED, "break")
+    with collector:
+        got = collector.post(
+            "/api/desk/call", json={"account_id": account_id, "number": _number(env, account_id)}
+        )
+    assert got.status_code == 409, got.text
+    assert reason in got.json()["reasons"]
+    assert reason in got.json()["error"]
+    assert switch.originates == []
+    assert _attempts(env) == []
+    desk = _board(env).desk("c1")
+    assert (desk.state, desk.reason) == (DeskState.PAUSED, "break")  # as it was
+
+
+def test_a_collector_calls_only_their_own_accounts_and_only_their_numbers(
+    env: ConsoleEnv, switch: NoAnswer
+) -> None:
+    collector = env.login(Role.COLLECTOR)
+    got = collector.post("/api/desk/call", json={"account_id": "OTHER", "number": _number(env, "OTHER")})
+    assert got.status_code == 403, got.text
+    assert "not in your portfolio" in got.json()["error"]
+    got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": "+12125550000"})
+    assert got.status_code == 400 and "is not a number of account NY-1" in got.json()["error"]
+    assert switch.originates == [] and _attempts(env) == []
+    # An admin at a desk may call any account (supervisors do not work desks: no desk_work).
+    admin = env.login(Role.ADMIN)
+    with admin:
+        got = admin.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
+        assert got.status_code == 200, got.text
+        assert len(switch.originates) == 1
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not [a for a in _attempts(env) if a.state == "ended"]:
+            time.sleep(0.05)
+
+
+def test_a_desk_on_a_call_places_no_other(env: ConsoleEnv, switch: NoAnswer) -> None:
+    board = _board(env)
+    board.choose("c1", DeskState.READY)
+    board.seen("c1")
+    assert board.claim("att-x", "NY-1", ("c1",)) == "c1"  # a campaign's call is ringing it
+    collector = env.login(Role.COLLECTOR)
+    got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
+    assert got.status_code == 400 and "connecting" in got.json()["error"]
+    assert switch.originates == [] and _attempts(env) == []
