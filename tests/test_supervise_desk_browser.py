@@ -79,7 +79,11 @@ JSSIP = Path(__file__).resolve().parents[1] / "duncall" / "console" / "static" /
 COLLECTOR_SAYS = "Hello, this is Anna from the collections office. Am I speaking with John Smith?"
 SUPERVISOR_SAYS = "Supervisor here. Ask about the payment date, then confirm the amount twice."
 SUPERVISOR = "supervisor"  # the console user (role supervisor) of make_env
-PHASE_S = 8.0  # each mode's witnessed seconds
+PHASE_S = 8.0  # each mode's witnessed seconds…
+# …but listening lasts until the persona has surely spoken: it answers each time it hears speech
+# end, and when it hears none for 25 s (seen in the sandbox: a persona whose channel was sent the
+# collector's voice did not notice it) it answers anyway.
+LISTEN_S = 28.0
 ENVELOPE_MS = 20
 MAX_LAG = 20  # envelope frames (400 ms) a witness may start apart from another
 FIT_WINDOW = 100  # frames (2 s) fitted at once
@@ -234,7 +238,7 @@ PARTIES = ("debtor", "collector", "supervisor")
 
 
 async def witness_phase(
-    call: LiveCall, supervisor_channel: str, tag: str, box: dict[str, Any]
+    call: LiveCall, supervisor_channel: str, tag: str, box: dict[str, Any], seconds: float
 ) -> dict[str, np.ndarray]:
     """What each party said and heard (in Asterisk) over PHASE_S seconds, as band powers; the
     wall-clock second the recordings started goes into ``box['t0']``."""
@@ -262,7 +266,7 @@ async def witness_phase(
         # The persona hears in Asterisk; the collector and the supervisor in their pages.
         await witness.snoop("debtor heard", call.debtor_channel_id, "out")
         box["t0"] = time.time()
-        recordings = await witness.record(PHASE_S)
+        recordings = await witness.record(seconds)
     finally:
         await ari.close()
     return {label: features(*_wav_samples(data)) for label, data in recordings.items()}
@@ -300,13 +304,13 @@ CAPTURE_TAKE = """() => {
 }"""
 
 
-def _received(capture: dict[str, Any], t0: float) -> np.ndarray:
-    """The band powers of what a page received from wall-clock ``t0`` (seconds) for PHASE_S."""
+def _received(capture: dict[str, Any], t0: float, seconds: float) -> np.ndarray:
+    """The band powers of what a page received from wall-clock ``t0`` for ``seconds``."""
     samples = np.frombuffer(base64.b64decode(capture["b64"]), dtype=np.int16).astype(np.float64) / 32768
     rate = int(capture["rate"])
     start = round((t0 - capture["t0"] / 1000) * rate)
     assert start >= 0, "the page's capture started after the witnesses"
-    return features(samples[start : start + int((PHASE_S + 0.5) * rate)], rate)
+    return features(samples[start : start + int((seconds + 0.5) * rate)], rate)
 
 
 @dataclass
@@ -479,11 +483,12 @@ def _listed(registry: LiveCallRegistry, out: dict[str, Any]) -> LiveCall:
 def _witness(call: LiveCall, supervisor_channel: str, mode: str, pages: dict[str, Any]) -> Hearing:
     # The witnesses' event loop runs in a thread of its own, beside Playwright's.
     box: dict[str, Any] = {}
+    seconds = LISTEN_S if mode == "listen" else PHASE_S
 
     def main() -> None:
         try:
             box["env"] = asyncio.run(
-                witness_phase(call, supervisor_channel, f"{mode}-{uuid.uuid4().hex[:6]}", box)
+                witness_phase(call, supervisor_channel, f"{mode}-{uuid.uuid4().hex[:6]}", box, seconds)
             )
         except BaseException as exc:
             box["error"] = exc
@@ -492,12 +497,12 @@ def _witness(call: LiveCall, supervisor_channel: str, mode: str, pages: dict[str
         page.evaluate(CAPTURE_START)
     thread = threading.Thread(target=main, name=f"witness-{mode}")
     thread.start()
-    thread.join(PHASE_S + 40)
+    thread.join(seconds + 40)
     captures = {party: page.evaluate(CAPTURE_TAKE) for party, page in pages.items()}
     assert "error" not in box, box.get("error")
     env: dict[str, np.ndarray] = box["env"]
     for party, capture in captures.items():
-        env[f"{party} heard"] = _received(capture, box["t0"])
+        env[f"{party} heard"] = _received(capture, box["t0"], seconds)
     return hearing(mode, env)
 
 
