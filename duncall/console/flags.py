@@ -52,7 +52,9 @@ def forbidden_phrase_flags(
             if score:
                 out.append(
                     QaFlag(
-                        "forbidden_phrase", turn.seq, f"{who} said something close to {phrase!r} ({score:.0f}%)"
+                        "forbidden_phrase",
+                        turn.seq,
+                        f"{who} said something close to {phrase!r} ({score:.0f}%)",
                     )
                 )
     return out
