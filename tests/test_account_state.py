@@ -386,8 +386,9 @@ def test_cli_flag_set_clear_phone_set_and_show(
         "plans",
         "payments",
         "timeline",
+        "notes",
     }
-    assert page["creditor"] is None and page["payments"] == []
+    assert page["creditor"] is None and page["payments"] == [] and page["notes"] == []
     assert [(p["number"], p["status"]) for p in page["phones"]] == [(FIRST, "reassigned"), (SECOND, "active")]
     (flag,) = page["flags"]
     assert (flag["name"], flag["by"], flag["reason"]) == ("dispute", "ops1", "letter of 12 Nov")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,13 +21,33 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_console_fixtures import ConsoleEnv, make_env
 
-from dialer.agents.desk import DeskBoard, DeskState
-from dialer.store.models import Account, AccountFlagRow, CaseAssignment, Collector, Phone
+from dialer.agents.desk import DeskBoard, DeskState, WrapUp
+from dialer.call import AttemptResult
+from dialer.dial import record
+from dialer.store.models import (
+    Account,
+    AccountFlagRow,
+    CaseAssignment,
+    Collector,
+    InstallmentPlanRow,
+    InstalmentRow,
+    Phone,
+)
 from dialer.store.models.attempts import CallAttempt
 from dialer.store.models.console import AuditEntry
 from duncall.console.deskcalls import DeskCalls
 from duncall.console.roles import Role
 from duncall.sandbox import phones
+from foundation.contract import (
+    AccountFlag,
+    CallOutcome,
+    ConversationRecord,
+    DialTarget,
+    Disposition,
+    InstallmentPlanRecord,
+    InstalmentRecord,
+)
+from foundation.errors import InputError
 from telephony.ari.events import parse_event
 
 pytestmark = pytest.mark.redis
@@ -261,8 +282,9 @@ def test_a_collector_calls_only_their_own_accounts_and_only_their_numbers(
         assert got.status_code == 200, got.text
         assert len(switch.originates) == 1
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not [a for a in _attempts(env) if a.state == "ended"]:
+        while time.monotonic() < deadline and _board(env).desk("c2").state is DeskState.CONNECTING:
             time.sleep(0.05)
+    assert [a.state for a in _attempts(env)] == ["ended"]
 
 
 def test_a_desk_on_a_call_places_no_other(env: ConsoleEnv, switch: NoAnswer) -> None:
@@ -274,3 +296,97 @@ def test_a_desk_on_a_call_places_no_other(env: ConsoleEnv, switch: NoAnswer) -> 
     got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
     assert got.status_code == 400 and "connecting" in got.json()["error"]
     assert switch.originates == [] and _attempts(env) == []
+
+
+# --- the wrap-up: a plan, flags and a note -------------------------------------------------------
+
+
+def _in_wrap_up(env: ConsoleEnv, attempt_id: str, account_id: str) -> None:
+    board = _board(env)
+    board.choose("c1", DeskState.READY)
+    board.seen("c1")
+    assert board.claim(attempt_id, account_id, ("c1",)) == "c1"
+    board.connected("c1")
+    board.release("c1")
+
+
+def test_a_wrap_up_with_a_plan_and_flags_is_written_with_the_attempt_and_stops_the_calls(
+    env: ConsoleEnv,
+) -> None:
+    target = DialTarget("NY-1", _number(env, "NY-1"), endpoint="PJSIP/x@carrier")
+    attempt_id = "att-wrap-1"
+    asyncio.run(record.reserved(env.engine, target, attempt_id, None, env.clock()))
+    _in_wrap_up(env, attempt_id, "NY-1")
+    collector = env.login(Role.COLLECTOR)
+    got = collector.post(
+        "/api/desk/wrapup",
+        json={
+            "disposition": "promise_to_pay",
+            "plan_instalments": 3,
+            "plan_first_date": "2026-03-15",
+            "flags": ["cease_contact", "attorney"],
+            "note": "Agreed three payments; asked us to talk to her lawyer from now on.",
+        },
+    )
+    assert got.status_code == 200, got.text
+    # The campaign holding the call gets the wrap-up: the balance split as the bot's plans split it.
+    wrap = _board(env).wait_wrap_up(attempt_id, 1)
+    assert wrap is not None and wrap.plan is not None
+    assert [(i.due.isoformat(), str(i.amount)) for i in wrap.plan.instalments] == [
+        ("2026-03-15", "83.00"),
+        ("2026-04-15", "83.00"),
+        ("2026-05-15", "84.00"),
+    ]
+    conversation = ConversationRecord(language="en")
+    wrap.apply(conversation)
+    ended = AttemptResult(attempt_id, "dc-" + attempt_id, CallOutcome.ANSWERED, conversation=conversation)
+    asyncio.run(record.ended(env.engine, target, ended, env.clock()))
+    with Session(env.engine) as db:
+        [plan] = db.scalars(select(InstallmentPlanRow).where(InstallmentPlanRow.account_id == "NY-1")).all()
+        assert (plan.attempt_id, plan.total) == (attempt_id, Decimal("250.00"))
+        assert len(db.scalars(select(InstalmentRow).where(InstalmentRow.plan_id == plan.plan_id)).all()) == 3
+        flags = {
+            r.flag: r.attempt_id
+            for r in db.scalars(select(AccountFlagRow).where(AccountFlagRow.account_id == "NY-1"))
+        }
+    assert flags == {"cease_contact": attempt_id, "attorney": attempt_id}
+    # As anywhere else a flag is set: the guard refuses the next call.
+    items = {i["account_id"]: i for i in collector.get("/api/desk/worklist").json()["items"]}
+    reasons = items["NY-1"]["numbers"][0]["reasons"]
+    assert "flag:cease_contact" in reasons and "flag:attorney" in reasons
+    # The note is on the account's page and its timeline, with who wrote it and the call.
+    page = env.login(Role.SUPERVISOR).get("/api/accounts/NY-1").json()
+    [note] = page["notes"]
+    assert (note["author"], note["attempt_id"]) == ("collector", attempt_id)
+    assert note["text"].startswith("Agreed three payments")
+    assert [e["outcome"] for e in page["timeline"] if e["kind"] == "note"] == [note["text"]]
+
+
+def test_a_plan_needs_its_count_and_first_date_and_flags_are_known_ones(env: ConsoleEnv) -> None:
+    _in_wrap_up(env, "att-wrap-2", "NY-1")
+    collector = env.login(Role.COLLECTOR)
+    got = collector.post("/api/desk/wrapup", json={"disposition": "promise_to_pay", "plan_instalments": 3})
+    assert got.status_code == 400 and "first date" in got.json()["error"]
+    got = collector.post("/api/desk/wrapup", json={"disposition": "refused", "flags": ["vip"]})
+    assert got.status_code == 422
+    assert _board(env).desk("c1").state is DeskState.WRAP_UP  # nothing was handed over
+    with pytest.raises(InputError, match="add up"):
+        WrapUp(
+            Disposition.PROMISE_TO_PAY,
+            plan=InstallmentPlanRecord(Decimal("10"), (InstalmentRecord(dt.date(2026, 1, 1), Decimal("5")),)),
+        )
+
+
+def test_a_wrap_up_survives_its_trip_to_the_campaign() -> None:
+    plan = InstallmentPlanRecord(
+        Decimal("100.50"),
+        (
+            InstalmentRecord(dt.date(2026, 1, 5), Decimal("50")),
+            InstalmentRecord(dt.date(2026, 2, 5), Decimal("50.50")),
+        ),
+    )
+    wrap = WrapUp(Disposition.DISPUTE, plan=plan, flags=(AccountFlag.DISPUTE, AccountFlag.DECEASED), note="n")
+    assert WrapUp.from_json(wrap.to_json()) == wrap
+    conversation = ConversationRecord(language="en", flags=["dispute"])
+    wrap.apply(conversation)
+    assert conversation.plan == plan and conversation.flags == ["deceased", "dispute"]

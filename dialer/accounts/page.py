@@ -8,6 +8,7 @@ show`` and the console's account page; it writes nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from dialer.store.models import (
 )
 from dialer.store.models.guards import GuardDecisionRow
 from dialer.store.models.messages import MessageEventRow, MessageRow
+from dialer.store.models.notes import AccountNoteRow
 from dialer.store.models.payments import PaymentRow
 from dialer.store.repo import get_account
 
@@ -100,6 +102,14 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteLine:
+    at: dt.datetime
+    author: str
+    text: str
+    attempt_id: str | None  # the call it is about (a wrap-up's note)
+
+
+@dataclass(frozen=True, slots=True)
 class AccountPage:
     account: dict[str, Any]
     creditor: str | None  # the creditor's id (None: imported before creditors existed)
@@ -109,6 +119,7 @@ class AccountPage:
     plans: list[PlanLine]
     payments: list[dict[str, Any]]
     timeline: list[TimelineEntry]
+    notes: list[NoteLine] = field(default_factory=list)  # collectors' notes, oldest first
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON types: money as strings (exact), times and dates ISO 8601."""
@@ -198,6 +209,7 @@ def account_page(session: Session, account_id: str) -> AccountPage:
                 [InstalmentLine(i.seq, i.due_date, i.amount, i.status) for i in items],
             )
         )
+    notes = _notes(session, account_id)
     return AccountPage(
         account={
             "id": a.account_id,
@@ -231,13 +243,27 @@ def account_page(session: Session, account_id: str) -> AccountPage:
                 select(PaymentRow).where(PaymentRow.account_id == account_id).order_by(PaymentRow.paid_at)
             )
         ],
-        timeline=_timeline(session, account_id),
+        timeline=_timeline(session, account_id, notes),
+        notes=notes,
     )
 
 
-def _timeline(session: Session, account_id: str) -> list[TimelineEntry]:
-    """Every attempt (with its guard decision), every message and what came back, and every call or
-    message the guard denied, oldest first."""
+def _notes(session: Session, account_id: str) -> list[NoteLine]:
+    if not inspect(session.get_bind()).has_table(AccountNoteRow.__tablename__):
+        return []
+    return [
+        NoteLine(_utc(n.created_at), n.author, n.text, n.attempt_id)
+        for n in session.scalars(
+            select(AccountNoteRow)
+            .where(AccountNoteRow.account_id == account_id)
+            .order_by(AccountNoteRow.created_at, AccountNoteRow.id)
+        )
+    ]
+
+
+def _timeline(session: Session, account_id: str, notes: Sequence[NoteLine] = ()) -> list[TimelineEntry]:
+    """Every attempt (with its guard decision), every message and what came back, every call or
+    message the guard denied, and every collector's note, oldest first."""
     decisions: dict[str, GuardDecisionRow | None] = {}
     if inspect(session.get_bind()).has_table(GuardDecisionRow.__tablename__):
         for row in session.scalars(
@@ -280,6 +306,10 @@ def _timeline(session: Session, account_id: str) -> list[TimelineEntry]:
                     number=d.phone,
                 )
             )
+    entries += [
+        TimelineEntry(at=n.at, channel="note", kind="note", outcome=n.text, attempt_id=n.attempt_id or "")
+        for n in notes
+    ]
     return sorted(entries, key=lambda e: e.at)
 
 

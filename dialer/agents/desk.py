@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import time
 from collections import Counter
@@ -33,7 +34,13 @@ from typing import Any
 import redis
 
 from dialer.agents.pool import AgentSpec
-from foundation.contract import ConversationRecord, Disposition
+from foundation.contract import (
+    AccountFlag,
+    ConversationRecord,
+    Disposition,
+    InstallmentPlanRecord,
+    InstalmentRecord,
+)
 from foundation.errors import InputError
 
 WRAP_UP_WAIT_S = 600.0  # how long a campaign waits for a collector's wrap-up before storing the call
@@ -54,6 +61,10 @@ WRAP_UP_DISPOSITIONS = (
     Disposition.NO_CONTACT,
 )
 NOTE_MAX = 1000
+# Flags a collector may set on the account from a wrap-up (as a call's own flags: the guard
+# reads them at every dial, so a cease, an attorney or a bankruptcy stops the calls).
+WRAP_UP_FLAGS = tuple(AccountFlag)
+PLAN_MAX_INSTALMENTS = 36
 # A desk whose page has not polled for this long is not rung (a closed tab, a crashed browser):
 # ringing a softphone that is gone would abandon the debtor it was claimed for.
 SEEN_S = 5.0
@@ -110,6 +121,8 @@ class WrapUp:
     promise_date: dt.date | None = None
     callback_on: dt.date | None = None
     note: str = ""
+    plan: InstallmentPlanRecord | None = None  # an instalment plan the debtor agreed to
+    flags: tuple[AccountFlag, ...] = ()
 
     def __post_init__(self) -> None:
         if self.disposition not in WRAP_UP_DISPOSITIONS:
@@ -121,8 +134,26 @@ class WrapUp:
             raise InputError("a promise needs both an amount and a date", "give both, or neither")
         if self.promise_amount is not None and self.promise_amount <= 0:
             raise InputError(f"promise amount {self.promise_amount}", "give an amount above 0")
-        if self.disposition is Disposition.PROMISE_TO_PAY and self.promise_amount is None:
-            raise InputError("promise_to_pay without a promise", "give the amount and the date promised")
+        if (
+            self.disposition is Disposition.PROMISE_TO_PAY
+            and self.promise_amount is None
+            and self.plan is None
+        ):
+            raise InputError(
+                "promise_to_pay without a promise or a plan", "give the amount and date promised, or a plan"
+            )
+        if self.plan is not None:
+            items = self.plan.instalments
+            if not 1 <= len(items) <= PLAN_MAX_INSTALMENTS:
+                raise InputError(
+                    f"a plan of {len(items)} instalments", f"give 1 to {PLAN_MAX_INSTALMENTS} instalments"
+                )
+            if any(i.amount <= 0 for i in items) or sum(i.amount for i in items) != self.plan.total:
+                raise InputError("the plan's instalments do not add up to its total", "give amounts above 0")
+            if any(b.due <= a.due for a, b in itertools.pairwise(items)):
+                raise InputError(
+                    "the plan's due dates are not in order", "give one date per instalment, later each"
+                )
         if self.disposition is Disposition.CALLBACK and self.callback_on is None:
             raise InputError("callback without a day", "give the day the debtor asked to be called")
         if len(self.note) > NOTE_MAX:
@@ -136,6 +167,13 @@ class WrapUp:
                 "promise_date": self.promise_date.isoformat() if self.promise_date else None,
                 "callback_on": self.callback_on.isoformat() if self.callback_on else None,
                 "note": self.note,
+                "plan": None
+                if self.plan is None
+                else {
+                    "total": str(self.plan.total),
+                    "instalments": [[i.due.isoformat(), str(i.amount)] for i in self.plan.instalments],
+                },
+                "flags": [f.value for f in self.flags],
             }
         )
 
@@ -152,6 +190,16 @@ class WrapUp:
             promise_date=dt.date.fromisoformat(data["promise_date"]) if data.get("promise_date") else None,
             callback_on=dt.date.fromisoformat(data["callback_on"]) if data.get("callback_on") else None,
             note=data.get("note") or "",
+            plan=None
+            if not data.get("plan")
+            else InstallmentPlanRecord(
+                Decimal(data["plan"]["total"]),
+                tuple(
+                    InstalmentRecord(dt.date.fromisoformat(due), Decimal(amount))
+                    for due, amount in data["plan"]["instalments"]
+                ),
+            ),
+            flags=tuple(AccountFlag(f) for f in data.get("flags") or ()),
         )
 
     def apply(self, record: ConversationRecord) -> None:
@@ -160,6 +208,9 @@ class WrapUp:
         if self.promise_amount is not None and self.promise_date is not None:
             record.promise = {"date": self.promise_date.isoformat(), "amount": str(self.promise_amount)}
         record.callback_at = self.callback_on
+        if self.plan is not None:
+            record.plan = self.plan  # written as the bot's accepted plans are, with the attempt
+        record.flags = sorted({*record.flags, *(f.value for f in self.flags)})
         # A collector who records a disposition other than "nobody" spoke with the debtor's side.
         record.right_party = self.disposition not in (
             Disposition.NO_CONTACT,

@@ -23,6 +23,7 @@ from dialer.store.models.messages import (
     OptOutRow,
     PaymentLinkRow,
 )
+from dialer.store.models.notes import AccountNoteRow
 from dialer.store.models.payments import PaymentRow, PaymentSource
 from dialer.store.models.promises import (
     InstallmentPlanRow,
@@ -35,6 +36,7 @@ from dialer.store.models.promises import (
 __all__ = [
     "Account",
     "AccountFlagRow",
+    "AccountNoteRow",
     "AttemptState",
     "CallAttempt",
     "Campaign",

@@ -20,10 +20,21 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from dialer.agents.desk import NOTE_MAX, PAUSE_REASONS, WRAP_UP_DISPOSITIONS, DeskBoard, DeskState, WrapUp
+from bot.dialogue.plans import installment_plan
+from dialer.agents.desk import (
+    NOTE_MAX,
+    PAUSE_REASONS,
+    PLAN_MAX_INSTALMENTS,
+    WRAP_UP_DISPOSITIONS,
+    WRAP_UP_FLAGS,
+    DeskBoard,
+    DeskState,
+    WrapUp,
+)
 from dialer.assignment.config import load_rules as load_assignment_rules
 from dialer.assignment.worklist import WorkItem, build
-from dialer.store.models import CaseAssignment, Collector
+from dialer.store.models import Account, CaseAssignment, Collector
+from dialer.store.models.notes import AccountNoteRow
 from duncall.compose import parts
 from duncall.console import audit
 from duncall.console.auth import Principal
@@ -34,7 +45,7 @@ from duncall.console.roles import Permission, Role
 from duncall.console.state import Console
 from duncall.sandbox.phones import phone_of
 from foundation import paths
-from foundation.contract import Disposition
+from foundation.contract import AccountFlag, Disposition, InstallmentPlanRecord, InstalmentRecord
 from foundation.settings import get_settings
 
 router = APIRouter(prefix="/api/desk", tags=["desk"])
@@ -65,6 +76,10 @@ class WrapUpForm(BaseModel):
     promise_date: dt.date | None = None
     callback_on: dt.date | None = None
     note: str = Field(default="", max_length=NOTE_MAX)
+    # An instalment plan: the balance split as the bot's plans split it (whole units, the rest last).
+    plan_instalments: int | None = Field(default=None, ge=2, le=PLAN_MAX_INSTALMENTS)
+    plan_first_date: dt.date | None = None
+    flags: list[AccountFlag] = Field(default_factory=list, max_length=len(WRAP_UP_FLAGS))
     then: DeskState = DeskState.READY  # ready or paused, after the wrap-up
     reason: str = Field(default="", max_length=32)
 
@@ -95,6 +110,7 @@ def _view(console: Console, collector_id: str) -> dict[str, Any]:
         "transcript": board.transcript(current.attempt_id),
         "pause_reasons": list(PAUSE_REASONS),
         "dispositions": [d.value for d in WRAP_UP_DISPOSITIONS],
+        "flags": [f.value for f in WRAP_UP_FLAGS],
     }
 
 
@@ -139,17 +155,30 @@ def choose(body: StateChange, console: ConsoleDep, who: Worker) -> dict[str, Any
 def wrap_up(body: WrapUpForm, console: ConsoleDep, who: Worker) -> dict[str, Any]:
     """The call's disposition, promise, callback and note: to the campaign that stores the attempt."""
     collector_id = _collector_of(console, who)
+    board = _board(console)
+    account_id = board.desk(collector_id).account_id
     wrap = WrapUp(
         disposition=body.disposition,
         promise_amount=body.promise_amount,
         promise_date=body.promise_date,
         callback_on=body.callback_on,
         note=body.note.strip(),
+        plan=_plan(console, account_id, body),
+        flags=tuple(dict.fromkeys(body.flags)),
     )
-    board = _board(console)
-    account_id = board.desk(collector_id).account_id
     attempt_id = board.submit_wrap_up(collector_id, wrap, body.then, body.reason)
     with console.transaction() as db:
+        # On the account's page (an account removed during the call keeps it in the audit only).
+        if wrap.note and account_id and db.get(Account, account_id) is not None:
+            db.add(
+                AccountNoteRow(
+                    account_id=account_id,
+                    created_at=console.now(),
+                    author=who.name,
+                    attempt_id=attempt_id,
+                    text=wrap.note,
+                )
+            )
         # The note is the collector's words about the debtor: in the audit chain, not in a log.
         audit.record(
             db,
@@ -160,9 +189,36 @@ def wrap_up(body: WrapUpForm, console: ConsoleDep, who: Worker) -> dict[str, Any
             attempt_id=attempt_id,
             disposition=wrap.disposition.value,
             promise=wrap.promise_amount is not None,
+            plan=len(wrap.plan.instalments) if wrap.plan is not None else 0,
+            flags=[f.value for f in wrap.flags],
             note=wrap.note,
         )
     return {**_view(console, collector_id), "wrapped_up": attempt_id}
+
+
+def _plan(console: Console, account_id: str, body: WrapUpForm) -> InstallmentPlanRecord | None:
+    """The plan the debtor agreed to: the account's balance in ``plan_instalments`` monthly parts."""
+    if body.plan_instalments is None and body.plan_first_date is None:
+        return None
+    if body.plan_instalments is None or body.plan_first_date is None:
+        raise ApiError(
+            400, "a plan needs its number of instalments and its first date", "give both, or neither"
+        )
+    if not account_id:
+        raise ApiError(409, "the desk has no account on its call", "take a call first")
+    with console.transaction() as db:
+        account = db.get(Account, account_id)
+        balance = account.balance if account is not None else None
+    if balance is None:
+        raise ApiError(404, f"no account {account_id!r}", "the account was removed during the call")
+    plan = installment_plan(balance, body.plan_instalments, body.plan_first_date)
+    amounts = [plan.amount] * (plan.count - 1) + [plan.last_amount]
+    return InstallmentPlanRecord(
+        total=plan.total,
+        instalments=tuple(
+            InstalmentRecord(due, amount) for due, amount in zip(plan.dates, amounts, strict=True)
+        ),
+    )
 
 
 # --- the worklist and the collector's own calls ------------------------------------------------

@@ -35,6 +35,8 @@ function render(p) {
   $("#payments").replaceChildren(p.payments.length
     ? el("table", {}, p.payments.map((pay) => el("tr", {}, Object.values(pay).map((v) => el("td", {}, v)))))
     : el("p", { class: "muted" }, "No payments recorded."));
+  rows("#notes", p.notes || [], (n) => [fmtTime(n.at), n.author, n.text,
+    n.attempt_id ? el("a", { href: "/calls/" + encodeURIComponent(n.attempt_id) }, "call") : ""]);
   rows("#timeline", p.timeline, (e) => [fmtTime(e.at), e.channel, e.kind, e.number, e.outcome || "", e.disposition || "",
     e.reasons.map((r) => el("span", { class: "flag" }, r)),
     e.kind === "denied" || e.channel !== "call" ? "" : [el("a", { href: "/calls/" + encodeURIComponent(e.attempt_id) }, "transcript"), " · ",

@@ -155,7 +155,9 @@ async function wrapUp(event) {
   event.preventDefault();
   const f = new FormData(event.target);
   const body = { disposition: f.get("disposition"), note: f.get("note") || "", then: f.get("then") };
-  for (const k of ["promise_amount", "promise_date", "callback_on"]) if (f.get(k)) body[k] = f.get(k);
+  for (const k of ["promise_amount", "promise_date", "callback_on", "plan_first_date"]) if (f.get(k)) body[k] = f.get(k);
+  if (f.get("plan_instalments")) body.plan_instalments = Number(f.get("plan_instalments"));
+  body.flags = f.getAll("flags");
   if (body.then === "paused") body.reason = $("#pause-reason").value;
   try {
     render(await api("/api/desk/wrapup", { json: body }));
@@ -219,6 +221,7 @@ async function callNumber(accountId, number) {
   }
   $("#pause-reason").replaceChildren(...d.pause_reasons.filter((r) => r !== "no_answer").map((r) => el("option", {}, r)));
   $("#wrap-form [name=disposition]").replaceChildren(...d.dispositions.map((x) => el("option", {}, x)));
+  $("#wrap-flags").append(...d.flags.map((x) => el("label", {}, el("input", { type: "checkbox", name: "flags", value: x }), " " + x)));
   $("#ready").addEventListener("click", () => choose("ready"));
   $("#pause").addEventListener("click", () => choose("paused"));
   $("#offline").addEventListener("click", () => choose("offline"));
