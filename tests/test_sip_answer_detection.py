@@ -39,6 +39,7 @@ NOISE_SNR_DB = 9.0
 GREETING = (
     "Hi, you have reached John. I can't take your call right now. Please leave a message after the tone."
 )
+MACHINE_LINE_S = 25.0
 HANGS_UP_MS = 6000  # a person hangs up once the bot has spoken (the bot's verdict is what counts)
 
 LINES = {
@@ -47,10 +48,10 @@ LINES = {
         HANGS_UP_MS,
     ),
     "noisy_silent": (sipp.Line(length_s=8.0, noise_snr_db=NOISE_SNR_DB), HANGS_UP_MS),
-    # Machines wait for the bot's message and its BYE.
-    "voicemail": (sipp.Line(words=(sipp.Words(0.5, GREETING),), length_s=9.0), None),
+    # Machines record (the line goes on after the greeting) until the bot's message ends with its BYE.
+    "voicemail": (sipp.Line(words=(sipp.Words(0.5, GREETING),), length_s=MACHINE_LINE_S), None),
     "noisy_voicemail": (
-        sipp.Line(words=(sipp.Words(0.5, GREETING),), length_s=9.0, noise_snr_db=NOISE_SNR_DB),
+        sipp.Line(words=(sipp.Words(0.5, GREETING),), length_s=MACHINE_LINE_S, noise_snr_db=NOISE_SNR_DB),
         None,
     ),
 }
