@@ -506,7 +506,22 @@ class Conversation:
             return
         accepted = False
         if self._on_transfer is not None:
-            accepted = await self._on_transfer(queue, list(self.record.turns))
+            # The holding line plays while the desk rings: the debtor never waits in silence.
+            hold = getattr(self.dialogue, "transfer_hold", None)
+            holding = hold() if callable(hold) else []
+            on_transfer, so_far = self._on_transfer, list(self.record.turns)
+
+            async def ask() -> bool:
+                return await on_transfer(queue, so_far)
+
+            offer = asyncio.create_task(ask(), name="transfer-offer")
+            try:
+                with contextlib.suppress(CallEnded):  # the offer settles first, then the end is seen
+                    await self._speak(holding, None)
+            except BaseException:
+                offer.cancel()
+                raise
+            accepted = await offer
         self.transferred = accepted
         replies = self.dialogue.transfer_outcome(accepted)  # type: ignore[attr-defined]
         if self._ended.is_set():

@@ -112,6 +112,7 @@ def debtor_turn(session: DialogueSession, command: str) -> list[BotTurn]:
     """
     turns = _debtor_event(session, command)
     if session.transfer_wanted is not None:
+        turns += session.transfer_hold()
         turns += session.transfer_outcome(True)
     return turns
 

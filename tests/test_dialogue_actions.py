@@ -308,11 +308,16 @@ def test_shipped_scripts_connect_only_after_a_collector_accepted(lang: str) -> N
     session.start()
     session.dtmf("1")
     assert session.hear("我要转人工" if lang == "zh" else "I want to talk to a real person") == []
+    # While the desk rings the debtor hears the script's holding line, which promises nothing.
+    holding = session.transfer_hold()
+    assert [t.text for t in holding] == (["请稍等。"] if lang == "zh" else ["One moment please."])
+    assert holding[0].action is None and session.transfer_wanted == "collections"
     said = [t.text for t in session.transfer_outcome(True)]
     assert said == (
         ["现在为您转接人工同事。"] if lang == "zh" else ["I'm connecting you to a colleague now."]
     )
     assert session.result.disposition is Disposition.TRANSFERRED
+    assert session.result.actions == ("transfer",)
 
 
 def test_a_declined_callback_offer_ends_without_a_callback() -> None:
@@ -401,3 +406,26 @@ def test_mandarin_asks_for_a_person_with_no_target_hears_the_true_line_and_gets_
     assert not any("转接" in t.text for t in session.turns if t.speaker == "bot")
     assert session.result.disposition is Disposition.CALLBACK
     assert session.result.callback_at == TODAY + dt.timedelta(days=1)
+
+
+def test_a_holding_line_is_bound_to_a_transfer_and_never_announces_it(tmp_path: Path) -> None:
+    held = TINY.replace(
+        "    otherwise: {goto: no_transfer}\n",
+        '    otherwise: {goto: no_transfer}\n    hold: "One moment please."\n',
+    )
+    assert problems_of(tmp_path, held) == []
+    early = held.replace('hold: "One moment please."', 'hold: "Please hold while I transfer you."')
+    assert any("while the desk still rings" in p for p in problems_of(tmp_path, early))
+    stray = TINY.replace(
+        '  bye:\n    say: "Goodbye."', '  bye:\n    hold: "One moment please."\n    say: "Goodbye."'
+    )
+    assert any("`hold` is only said while a transfer's desk rings" in p for p in problems_of(tmp_path, stray))
+
+
+def test_shipped_holding_lines_are_prerendered() -> None:
+    for lang, line in (("en", "One moment please."), ("zh", "请稍等。")):
+        script = load_script(paths.scripts_dir() / f"early_collection.{lang}.yaml")
+        acct = replace(account(), language=lang, currency="CNY" if lang == "zh" else "USD")
+        session = DialogueSession(script, acct, TODAY, KeywordClassifier(), ports=FakeActionPorts())
+        session.start()
+        assert line in session.likely_speech()

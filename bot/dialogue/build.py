@@ -89,6 +89,7 @@ def build_script(path: Path, source: YamlSource) -> Script:
             otherwise=_otherwise(raw.get("otherwise"), (*sp, "otherwise"), source),
             offers=Action(raw["offers"]) if "offers" in raw else None,
             confirm=_prompts(raw.get("confirm"), (*sp, "confirm"), source),
+            hold=_prompts(raw.get("hold"), (*sp, "hold"), source),
         )
     return Script(
         name=data["script"],

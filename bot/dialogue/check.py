@@ -208,6 +208,18 @@ def _check_announcements(script: Script, name: str, state: State, add: Add) -> N
                     f"state {name!r} says {phrase!r} when it cannot {state.action or state.offers}; "
                     "the `otherwise` line says what is true instead",
                 )
+    if state.hold and state.action is not Action.TRANSFER:
+        add((*sp, "hold"), "`hold` is only said while a transfer's desk rings (action transfer)")
+    for prompt in state.hold:
+        # Said before anyone has accepted: "connecting you" would not be true yet.
+        for action, phrase in announced_actions(prompt.template.text, script.lang).items():
+            add(
+                (*sp, "hold"),
+                f"state {name!r} says {phrase!r} while the desk still rings; a holding line only asks "
+                f'to wait ("One moment please."): {action} is said once a collector has accepted',
+            )
+        for unknown in prompt.template.unknown_placeholders():
+            add((*sp, "hold"), f"unknown placeholder {{{unknown}}}; known: {', '.join(sorted(PLACEHOLDERS))}")
     if state.action is Action.TRANSFER and not any(
         Action.TRANSFER in announced_actions(p.template.text, script.lang) for p in state.prompts
     ):

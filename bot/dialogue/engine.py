@@ -191,6 +191,7 @@ class DialogueSession:
             p
             for s in ordered
             for p in (
+                *s.hold,  # said the moment a transfer starts: ready before it is needed
                 *s.prompts,
                 *(s.otherwise.prompts if s.otherwise is not None else ()),
                 *s.no_input.prompts,
@@ -493,6 +494,15 @@ class DialogueSession:
         if action in ANNOUNCED:
             self._actions.append(action.value)
         return None
+
+    def transfer_hold(self) -> list[BotTurn]:
+        """The awaited transfer's holding line ("One moment please."), said while the desk rings.
+
+        Nothing is done by it (no action is recorded); empty when the state has none."""
+        state = self._awaiting_transfer
+        if state is None:
+            return []
+        return [self._say(p, state, acted=False) for p in state.hold]
 
     def transfer_outcome(self, accepted: bool) -> list[BotTurn]:
         """The call looked for a collector (``transfer_wanted``): what the bot says now.

@@ -75,6 +75,9 @@ class State:
     # confidence ("Did you say you have an attorney?"): a flag that ends collection is
     # never set from a misheard phrase.
     confirm: tuple[Prompt, ...] = ()
+    # A transfer's holding line ("One moment please."), said while the desk rings: the debtor
+    # does not wait in silence. It never announces the transfer, which is said once accepted.
+    hold: tuple[Prompt, ...] = ()
 
     @property
     def listens(self) -> bool:
