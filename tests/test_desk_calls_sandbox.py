@@ -31,6 +31,7 @@ from foundation import paths, services
 from foundation.contract import CallOutcome, ChannelPrefix, DialTarget, Disposition, debtor_channel
 from foundation.settings import ari_settings
 from telephony.ari import AriClient
+from telephony.live.registry import CallKind, LiveCallRegistry
 
 pytestmark = pytest.mark.asterisk
 
@@ -61,6 +62,7 @@ async def test_a_click_to_call_reaches_the_persona_and_bridges_the_desk(
         board,
         clock=_now,
         recording_notice=None,
+        live=LiveCallRegistry(client, key_prefix),
     )
     target = DialTarget(account.account_id, account.number, endpoint=account.endpoint)
     attempt_id = str(uuid.uuid4())
@@ -68,13 +70,19 @@ async def test_a_click_to_call_reaches_the_persona_and_bridges_the_desk(
         async with watching() as watch, asyncio.timeout(60):
             decision, task = await manual.start(target, "c1", DESK, attempt_id)
             assert decision.allowed and task is not None, decision.reasons
+            listed = None
             while board.desk("c1").state is not DeskState.WRAP_UP:  # the stand-in hung up
                 assert not task.done(), task.result()
+                if board.desk("c1").state is DeskState.ON_CALL and listed is None:
+                    listed = manual.live.get(attempt_id) if manual.live is not None else None
                 await asyncio.sleep(0.2)
             board.submit_wrap_up("c1", WrapUp(Disposition.CALLBACK, callback_on=dt.date(2030, 1, 2)))
             result = await task
     finally:
         await ari.close()
+    # Listed for supervisors while bridged, as a campaign's desk call is; gone once it ended.
+    assert listed is not None and (listed.kind, listed.agent_id) == (CallKind.AGENT, "c1")
+    assert LiveCallRegistry(client, key_prefix).get(attempt_id) is None
     assert result is not None and result.attempt is not None
     assert result.attempt.outcome is CallOutcome.ANSWERED
     # One bridge, the debtor's (persona's) channel and the desk's, as Asterisk reported it.

@@ -30,6 +30,7 @@ from dialer.dial.pipeline import DialGate, DialHooks, DialNotPlaced, TargetResul
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition
 from foundation.log import kv
 from telephony.ari import AriClient
+from telephony.live.registry import CallKind, Listing, LiveCall, LiveCallRegistry
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class ManualCall:
     abandon_message: str = ABANDON_MESSAGE
     # Played once bridged; the call is recorded after it, as a campaign's desk call (None: neither).
     recording_notice: str | None = RECORDING_NOTICE
+    # Where bridged calls are listed for supervisors (listen, whisper, barge), as a campaign's are.
+    live: LiveCallRegistry | None = None
 
     async def start(
         self, target: DialTarget, collector_id: str, desk_endpoint: str, attempt_id: str
@@ -179,7 +182,23 @@ class ManualCall:
             record.hangup_by = "bot"
             return record
         self.board.connected(collector_id)
+        listing = None
         try:
+            if self.live is not None:
+                listing = await Listing.start(
+                    self.live,
+                    LiveCall(
+                        attempt_id,
+                        call.channel_id,
+                        leg.channel_id,
+                        leg.bridge_id,
+                        target.language,
+                        self.clock(),
+                        ari.app,
+                        kind=CallKind.AGENT,
+                        agent_id=collector_id,
+                    ),
+                )
             recording = await record_after_notice(
                 ari,
                 call.channel_id,
@@ -192,6 +211,8 @@ class ManualCall:
                 record.recording = recording.mixed
             ended_by = await talk(ari, call.channel_id, leg)
         finally:
+            if listing is not None:
+                await listing.close()
             self.board.release(collector_id)
         record.disposition = Disposition.TRANSFERRED
         record.hangup_by = "debtor" if ended_by == "debtor" else "unknown"

@@ -34,6 +34,7 @@ from foundation.errors import ConfigError, InputError
 from foundation.log import kv
 from foundation.settings import ari_settings, get_settings
 from telephony.ari import AriClient
+from telephony.live.registry import LiveCallRegistry
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class DeskCalls:
             GuardGate(guard, store_facts(console.engine), voice=Voice.HUMAN),
             DeskBoard(console.redis(), console.live_prefix),
             clock=console.now,
+            live=LiveCallRegistry(console.redis(), console.live_prefix),
         )
         decision, task = await manual.start(target, collector_id, desk_endpoint, str(uuid.uuid4()))
         if task is not None:
