@@ -75,6 +75,14 @@ def main() -> int:
             f"{mode.value:<12} occupancy mean {statistics.mean(values):.1%} min {min(values):.1%} max "
             f"{max(values):.1%}; abandonment mean {statistics.mean(rates):.2%} max {max(rates):.2%}"
         )
+    for mode in (SimMode.PREDICTIVE, SimMode.PROGRESSIVE):
+        rs = results[mode]
+        print(
+            f"{mode.value:<12} idle agent time: nothing ringing "
+            f"{statistics.mean(r.idle_no_call for r in rs):.1%}, calls ringing not yet answered "
+            f"{statistics.mean(r.idle_ringing for r in rs):.1%}, throttled to progressive "
+            f"{statistics.mean(r.idle_throttled for r in rs):.1%} (mean of agents x day)"
+        )
     print(
         f"{'erlang_b':<12} static dialer at {ABANDON_LIMIT:.0%} abandonment: occupancy {bound.occupancy:.1%}"
     )

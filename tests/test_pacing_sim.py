@@ -41,6 +41,18 @@ def test_every_call_is_accounted_for(mode: SimMode) -> None:
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("mode", [SimMode.PROGRESSIVE, SimMode.PREDICTIVE])
+def test_agent_time_is_talk_or_idle_by_cause(mode: SimMode) -> None:
+    r = simulate(SHORT, mode)
+    idle = (r.idle_no_call, r.idle_ringing, r.idle_throttled)
+    assert min(idle) >= 0.0
+    assert r.occupancy + sum(idle) == pytest.approx(1.0)
+    assert r.idle_ringing > 0.0  # an agent freed ahead of its next answer waits for it
+    if mode is SimMode.PROGRESSIVE:
+        assert r.idle_throttled == 0.0  # no abandonment budget to throttle on
+
+
+@pytest.mark.unit
 def test_no_risk_modes_never_abandon_and_stay_within_capacity() -> None:
     for mode in (SimMode.PROGRESSIVE, SimMode.AGENTLESS, SimMode.ORACLE):
         r = simulate(SHORT, mode)

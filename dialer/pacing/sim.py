@@ -22,7 +22,9 @@ the simulated campaign, exactly as the live dialer's pacing loop would.  The
 ``oracle`` mode is the clairvoyant baseline: it knows every call's outcome, ring
 time and handle time and dials each answering call so that it is answered the
 moment its agent frees.  Dialing stops at the end of the day; calls in flight
-then finish, and occupancy counts talk time within the day only.
+then finish, and occupancy counts talk time within the day only.  The rest of
+the agents' day is idle, split by what was going on (``idle_no_call``,
+``idle_ringing``, ``idle_throttled``), to show where occupancy is lost.
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from dialer.pacing.policy import DEFAULT_CONFIG, CampaignState, PacingConfig, PacingMode, decide
+from dialer.pacing.policy import (
+    DEFAULT_CONFIG,
+    CampaignState,
+    PacingConfig,
+    PacingMode,
+    budget_used,
+    decide,
+)
 from dialer.pacing.stats import DEFAULT_RULES, AbandonLedger, AbandonRule, DialStatsTracker
 from foundation.errors import InputError
 
@@ -151,6 +160,12 @@ class PacingSimResult:
     wait_mean_s: float  # answer -> agent, connected calls
     wait_p95_s: float
     max_concurrent: int  # ringing + waiting + connected, at most
+    # Where the agents' idle time went (shares of agents * day; policy modes, 0 for the oracle;
+    # occupancy + the three = 1): nothing ringing, calls ringing that had not answered yet, and
+    # calls ringing while predictive was throttled to progressive by its abandonment budget.
+    idle_no_call: float
+    idle_ringing: float
+    idle_throttled: float
     wall_s: float  # real time the simulation took
     cpu_s: float  # CPU time it took (what a busy machine's wall time hides)
 
@@ -199,6 +214,9 @@ class _Tally:
     talk_s: float = 0.0
     max_concurrent: int = 0
     waits: list[float] = field(default_factory=list)
+    idle_no_call_s: float = 0.0
+    idle_ringing_s: float = 0.0
+    idle_throttled_s: float = 0.0
 
     def connect(self, at_s: float, answered_at_s: float, handle_s: float) -> None:
         self.waits.append(at_s - answered_at_s)
@@ -221,6 +239,9 @@ class _Tally:
             wait_mean_s=float(waits.mean()) if waits.size else 0.0,
             wait_p95_s=float(np.percentile(waits, 95)) if waits.size else 0.0,
             max_concurrent=self.max_concurrent,
+            idle_no_call=self.idle_no_call_s / (config.agents * self.day_s),
+            idle_ringing=self.idle_ringing_s / (config.agents * self.day_s),
+            idle_throttled=self.idle_throttled_s / (config.agents * self.day_s),
             wall_s=time.perf_counter() - started[0],
             cpu_s=time.process_time() - started[1],
         )
@@ -261,9 +282,20 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
     events: list[tuple[float, int, int, int]] = [(0.0, 0, _TICK, -1)]
     seq = 1
     next_call = 0
+    idle_since = 0.0  # idle agent-time is counted up to each event, by what the dialer was doing
+    throttled = False
 
     while events:
         now, _, kind, call = heapq.heappop(events)
+        if free and idle_since < day_s:
+            idle_s = free * (min(now, day_s) - idle_since)
+            if not ringing:
+                tally.idle_no_call_s += idle_s
+            elif throttled:
+                tally.idle_throttled_s += idle_s
+            else:
+                tally.idle_ringing_s += idle_s
+        idle_since = now
         if kind == _TICK:
             busy, wrapping = [], []
             for on, at in connected.items():
@@ -272,6 +304,8 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
                     wrapping.append(left)
                 else:
                     busy.append(now - at)
+            windows = ledger.windows(now) if mode is PacingMode.PREDICTIVE else ()
+            throttled = any(budget_used(w, config.pacing) >= 1.0 for w in windows)
             state = CampaignState(
                 mode=mode,
                 free_agents=free,
@@ -281,7 +315,7 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
                 ringing_elapsed_s=tuple([now - at for at in ringing.values()]),
                 waiting_answered=len(waiting),
                 stats=tracker.snapshot(),
-                windows=ledger.windows(now) if mode is PacingMode.PREDICTIVE else (),
+                windows=windows,
                 line_limit=config.line_limit,
             )
             for _ in range(decide(state, config.pacing).calls):
@@ -334,6 +368,8 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
             del waiting[call]
             tally.abandoned += 1
             ledger.record(now, abandoned=True)
+    if idle_since < day_s:  # every call ended before the day did: the rest of it is idle
+        tally.idle_no_call_s += free * (day_s - idle_since)
     return tally.result(SimMode(mode.value), config, started)
 
 
