@@ -91,6 +91,7 @@ class NoAnswer:
     def __init__(self) -> None:
         self.queues: dict[str, _Events] = {}
         self.originates: list[dict[str, Any]] = []
+        self.live: set[str] = set()  # channels Asterisk still has (none of this fake's own calls)
 
     @contextlib.contextmanager
     def channel_events(self, channel_id: str) -> Iterator[_Events]:
@@ -105,6 +106,9 @@ class NoAnswer:
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         return None
+
+    async def list_channels(self) -> list[Any]:
+        return [type("Channel", (), {"id": c})() for c in self.live]
 
     async def close(self) -> None:
         return None
@@ -390,3 +394,21 @@ def test_a_wrap_up_survives_its_trip_to_the_campaign() -> None:
     conversation = ConversationRecord(language="en", flags=["dispute"])
     wrap.apply(conversation)
     assert conversation.plan == plan and conversation.flags == ["deceased", "dispute"]
+
+
+def test_desk_calls_a_stopped_console_lost_are_ended_unless_still_up(
+    env: ConsoleEnv, switch: NoAnswer
+) -> None:
+    lost, talking = "att-lost-1", "att-talking-1"
+    for attempt_id in (lost, talking):
+        target = DialTarget("NY-1", _number(env, "NY-1"), endpoint="PJSIP/x@carrier")
+        asyncio.run(record.reserved(env.engine, target, attempt_id, None, env.clock()))
+    switch.live.add(f"dc-{talking}")  # another console's call, still up in Asterisk
+    collector = env.login(Role.COLLECTOR)
+    _board(env).choose("c1", DeskState.PAUSED, "break")
+    with collector:
+        # The console's first call connects to Asterisk and settles what a stopped console left.
+        collector.post("/api/desk/call", json={"account_id": "TK-1", "number": _number(env, "TK-1")})
+    rows = {a.attempt_id: a for a in _attempts(env)}
+    assert (rows[lost].state, rows[lost].outcome) == ("ended", "failed")
+    assert rows[talking].state == "dialing"

@@ -20,14 +20,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from dialer.agents.connect import ABANDON_MESSAGE, dial_agent, play_abandon_message, talk
 from dialer.agents.desk import WRAP_UP_WAIT_S, Desk, DeskBoard
 from dialer.agents.recording import RECORDING_NOTICE, record_after_notice
 from dialer.call import AnsweredCall, AnswerKind, AttemptResult
 from dialer.dial.pipeline import DialGate, DialHooks, DialNotPlaced, TargetResult, dial_one
-from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition
+from dialer.store.models import AttemptState, CallAttempt
+from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition, debtor_channel
 from foundation.log import kv
 from telephony.ari import AriClient
 from telephony.live.registry import CallKind, Listing, LiveCall, LiveCallRegistry
@@ -227,3 +229,45 @@ class ManualCall:
                 extra=kv(attempt_id=attempt_id, waited_s=round(time.monotonic() - started)),
             )
         return record
+
+
+def _lost(engine: Engine) -> list[str]:
+    """Unfinished outbound attempts of no campaign: the desks' own calls (inbound calls say so)."""
+    with Session(engine) as s:
+        return list(
+            s.scalars(
+                select(CallAttempt.attempt_id).where(
+                    CallAttempt.campaign_id.is_(None),
+                    CallAttempt.direction == "outbound",
+                    CallAttempt.state.not_in([AttemptState.ENDED.value, AttemptState.NOT_PLACED.value]),
+                )
+            )
+        )
+
+
+def _end_lost(engine: Engine, attempt_ids: list[str], now: dt.datetime) -> None:
+    with Session(engine) as s, s.begin():
+        for attempt_id in attempt_ids:
+            row = s.get(CallAttempt, attempt_id)
+            if row is None or row.state == AttemptState.ENDED.value:
+                continue
+            row.state = AttemptState.ENDED.value
+            row.ended_at = now
+            row.outcome = CallOutcome.FAILED.value
+            row.disposition = Disposition.NO_CONTACT.value
+
+
+async def settle_lost_calls(ari: AriClient, engine: Engine, now: dt.datetime) -> int:
+    """Desk calls a console lost (it stopped mid-call) whose debtor channel Asterisk no longer has:
+    ended ``failed``, as a campaign's recovery ends its own.  Calls still up are left alone (another
+    console's, or one still talking); the guard's allowed decision already counts each as an attempt.
+    Returns how many were ended."""
+    rows = await asyncio.to_thread(_lost, engine)
+    if not rows:
+        return 0
+    live = {c.id for c in await ari.list_channels()}
+    gone = [a for a in rows if debtor_channel(a) not in live]
+    if gone:
+        await asyncio.to_thread(_end_lost, engine, gone, now)
+        log.warning("desk calls lost by a stopped console ended as failed", extra=kv(attempts=len(gone)))
+    return len(gone)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from dialer.agents.desk import DeskBoard
-from dialer.agents.manual import Decision, ManualCall
+from dialer.agents.manual import Decision, ManualCall, settle_lost_calls
 from dialer.campaign.facts import store_facts
 from dialer.campaign.targets import endpoint_template
 from dialer.dial.pipeline import TargetResult
@@ -83,7 +83,10 @@ class DeskCalls:
     async def _client(self) -> AriClient:
         async with self._lock:
             if self._ari is None:
-                self._ari = await self._ari_factory()
+                ari = await self._ari_factory()
+                # Calls a previous console lost when it stopped: their rows end, not stay dialling.
+                await settle_lost_calls(ari, self.console.engine, self.console.now())
+                self._ari = ari
             return self._ari
 
     def target(self, account_id: str, number: str) -> DialTarget:
