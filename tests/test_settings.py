@@ -13,7 +13,7 @@ import pytest
 from foundation import paths
 from foundation.errors import ConfigError, ServiceUnavailable
 from foundation.services import redis_client
-from foundation.settings import get_settings, markdown_table, redact_url
+from foundation.settings import ari_settings, get_settings, markdown_table, redact_url
 
 pytestmark = pytest.mark.unit
 
@@ -107,3 +107,18 @@ def test_the_cli_reports_a_bad_variable_in_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("duncall: error: DUNCALL_LOG_PII='maybe'") and proc.stderr.count("\n") == 1
+
+
+def test_the_sandbox_credentials_take_the_app_name_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A test on the shared sandbox names its own Stasis app, so no other caller takes its events.
+    monkeypatch.setenv("DUNCALL_HOME", str(tmp_path))
+    monkeypatch.delenv("DUNCALL_ARI_URL", raising=False)
+    monkeypatch.delenv("DUNCALL_ARI_APP", raising=False)
+    (tmp_path / "ari.json").write_text(
+        '{"base_url": "http://127.0.0.1:8088", "username": "u", "password": "p", "app": "sandbox-app"}'
+    )
+    assert ari_settings().app == "sandbox-app"
+    monkeypatch.setenv("DUNCALL_ARI_APP", "test-calls-1")
+    assert ari_settings().app == "test-calls-1"
