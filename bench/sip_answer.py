@@ -7,9 +7,13 @@ clean or a noisy line).  The clock is the carrier's: a packet capture on the loo
 interface (AF_PACKET, so run as root) takes the time of sipp's 200 OK to the INVITE and of
 the first RTP packet Asterisk sends sipp that carries sound (μ-law, RMS above a floor), per
 call.  Prints p50 / p95 / max per case, AMD's own verdicts, and the verdicts the dialer took
-after the bot's ear had its say (``dialer.amd``): "MACHINE>HUMAN" is AMD's MACHINE overruled.
+after the bot's ear had its say (``dialer.amd``): "MACHINE(LONGGREETING)>HUMAN" is AMD's
+MACHINE overruled by the ear; "MACHINE(INITIALSILENCE)>NOTSURE" is a silent answer, which the
+dialer never takes for a machine.
 
     .venv/bin/python bench/sip_answer.py [--calls 5] [--cases silent,hello,noisy]
+
+BENCH_SHOW_HEARD=1 also prints what the bot's ear heard on each call AMD called a machine.
 
 Needs the sandbox (`duncall asterisk up`), the trunk (`duncall asterisk trunk`, the default
 DUNCALL_TRUNK_* settings: sipp on 127.0.0.1:5070) and sipp (tools/setup.sh).
@@ -158,14 +162,20 @@ def run_case(name: str, line: sipp.Line, calls: int, work: Path) -> tuple[list[f
     verdicts = Counter(_verdict(r.attempt) if r.attempt else "not dialled" for r in result.results)
     if missing:
         verdicts["no bot audio heard"] += missing
+    if os.environ.get("BENCH_SHOW_HEARD"):
+        for r in result.results:
+            if r.attempt is not None and r.attempt.line_heard:
+                print(f"  {name}: {r.attempt.line_heard}", flush=True)
     return delays, verdicts
 
 
 def _verdict(attempt: AttemptResult[Any]) -> str:
-    """AMD's own status, and the dialer's when the bot's ear overruled it: "MACHINE>HUMAN"."""
-    amd = (attempt.amd_verdict or "-").split("/", 1)[0]
+    """AMD's own status and cause, and the dialer's when it took the answer otherwise:
+    "MACHINE(LONGGREETING)>HUMAN" (the bot's ear), "MACHINE(INITIALSILENCE)>NOTSURE" (silence)."""
+    status, _, cause = (attempt.amd_verdict or "-").partition("/")
+    amd = f"{status}({cause.split('-', 1)[0]})" if cause else status
     taken = attempt.amd_status or "-"
-    return amd if taken == amd else f"{amd}>{taken}"
+    return amd if taken == status else f"{amd}>{taken}"
 
 
 def main() -> None:
