@@ -1,6 +1,6 @@
 """A campaign call on the path real calls take: PJSIP → the carrier trunk → a debtor (sipp on
 loopback) who answers with G.711 μ-law RTP at 8 kHz.  The bot hears the debtor's words over
-that line, the call ends with the disposition they stand for, and the creditor's caller ID
+that line (in the telephone band, chosen from the leg's codec), the call ends with the disposition they stand for, and the creditor's caller ID
 goes out on the INVITE."""
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def test_debtor_over_sip_is_heard_and_the_call_ends_as_wrong_number(
     assert r.attempt is not None and r.attempt.outcome is CallOutcome.ANSWERED
     conv = r.attempt.conversation
     assert conv is not None
+    assert conv.line == "telephone"  # the G.711 trunk leg, heard with the telephone model
     heard = " ".join(t.text for t in conv.turns if t.speaker == "debtor")
     assert conv.disposition == "wrong_number", [(t.speaker, t.text, t.intent) for t in conv.turns]
     assert "wrong" in heard.split(), heard
