@@ -82,7 +82,7 @@ fi
 # --- PocketSphinx's telephone adaptation ------------------------------------------
 # An MLLR transform of the en-us model for G.711 audio, estimated on espeak-ng speech
 # through a simulated phone line into ~/.cache/duncall/sphinx/mllr-<inputs hash>
-# (~1 min on 2 cores), only when its inputs changed; DUNCALL_ASR_CHANNEL=telephone uses it.
+# (~1 min on 2 cores), only when its inputs changed; calls on an 8 kHz (G.711) leg use it.
 .venv/bin/duncall models adapt
 
 # --- Asterisk sandbox ----------------------------------------------------------
