@@ -66,7 +66,7 @@ class Recipe:
 RECIPES = {
     "en": Recipe(epochs=8, batch_size=32, learning_rate=1e-4, augment_copies=2, token_dropout=0.0),
     "zh": Recipe(
-        epochs=25, batch_size=32, learning_rate=1e-3, augment_copies=2, token_dropout=0.1, threads=1
+        epochs=18, batch_size=32, learning_rate=1e-3, augment_copies=2, token_dropout=0.1, threads=1
     ),
 }
 ZH_CONFIG: dict[str, Any] = {
