@@ -588,11 +588,26 @@ class Conversation:
         quiet_needed = VOICEMAIL_QUIET_MS / 1000
         last_sound = time.monotonic()
         deadline = last_sound + VOICEMAIL_BEEP_WAIT_S
-        async for frame in self.media.frames():
-            if self.endpointer.feed(frame.pcm) is not None or self.endpointer.in_speech:
-                last_sound = frame.received_at
-            if frame.received_at - last_sound >= quiet_needed or frame.received_at > deadline:
-                break
+        frames = aiter(self.media.frames())
+        try:
+            while True:
+                # A line that stops sending audio is quiet too: wait for the next frame only as long
+                # as the quiet span (or the deadline) still needs, not until the far end hangs up.
+                wait = min(deadline, last_sound + quiet_needed) - time.monotonic()
+                if wait <= 0:
+                    break
+                try:
+                    frame = await asyncio.wait_for(anext(frames), timeout=wait)
+                except (TimeoutError, StopAsyncIteration):
+                    break
+                if self.endpointer.feed(frame.pcm) is not None or self.endpointer.in_speech:
+                    last_sound = frame.received_at
+                if frame.received_at - last_sound >= quiet_needed or frame.received_at > deadline:
+                    break
+        finally:
+            close = getattr(frames, "aclose", None)
+            if close is not None:
+                await close()
         try:
             listener = asyncio.create_task(self._listen(), name="voicemail-listener")
             try:
