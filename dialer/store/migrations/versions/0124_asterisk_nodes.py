@@ -1,7 +1,7 @@
 """The Asterisk node each call attempt was placed on
 
 Revision ID: 0124_asterisk_nodes
-Revises: 0123_verification_details
+Revises: 0122_agent_recordings
 Create Date: 2026-12-07 22:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0124_asterisk_nodes"
-down_revision: str | None = "0123_verification_details"
+down_revision: str | None = "0122_agent_recordings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
