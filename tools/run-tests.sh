@@ -22,10 +22,10 @@ fi
 # the waiting overlaps the work. Every test keeps its own Redis prefix, database and files, so
 # the two never share state; the tests that restart Asterisk are all in the sandbox group, in order.
 log="$(mktemp -t duncall-sandbox-tests.XXXXXX)"
-.venv/bin/python -m pytest -p no:cacheprovider -m asterisk >"$log" 2>&1 &
+.venv/bin/python -m pytest -p no:cacheprovider --durations=25 -m asterisk >"$log" 2>&1 &
 sandbox_pid=$!
 rest=0
-.venv/bin/python -m pytest -m "not asterisk" || rest=$?
+.venv/bin/python -m pytest --durations=15 -m "not asterisk" || rest=$?
 sandbox=0
 wait "$sandbox_pid" || sandbox=$?
 printf '\n== tests through the Asterisk sandbox (run alongside the above)\n'
