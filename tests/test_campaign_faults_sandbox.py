@@ -360,11 +360,18 @@ async def test_an_asterisk_restart_mid_call_ends_and_records_the_calls(
             assert time.monotonic() < deadline, "the sandbox Asterisk did not come back after its restart"
             await asyncio.sleep(0.5)
     if how == "crash":
-        # No ChannelDestroyed was ever sent: the calls ended because, once reconnected,
-        # the client found their channels missing from the restarted Asterisk.
-        assert reconnects >= 1, "the client never reconnected to the restarted Asterisk"
-        gone = [r for r in caplog.records if r.getMessage() == "channel gone after an ARI reconnect"]
-        assert len(gone) == 2
+        # No ChannelDestroyed was ever sent. Each call ended on what the client found out for itself:
+        # once reconnected, its channel missing from the restarted Asterisk; or, events silent for a
+        # while, the node not answering (lost with the call on it) or answering without the channel.
+        found = (
+            "channel gone after an ARI reconnect",
+            "Asterisk node lost with the call on it",
+            "channel gone while the ARI events were down",
+        )
+        gone = [r for r in caplog.records if r.getMessage() in found]
+        assert len(gone) == 2, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        if all(r.getMessage() == found[0] for r in gone):
+            assert reconnects >= 1, "the calls were found gone after a reconnect that never happened"
     assert ended_after_s < 30, "the calls waited instead of ending with Asterisk's restart"
     assert len(summary.results) == 2 and all(r.allowed for r in summary.results)
     # Answered before the restart: recorded as answered, on the cautious side for the guard.
