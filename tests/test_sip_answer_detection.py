@@ -4,14 +4,13 @@ the voicemail message.
 Asterisk's AMD() takes steady line noise (about 9 dB below the voice) for one long greeting
 and says MACHINE; the bot's ear on the same answer tells the noise from speech and the dialer
 takes the line for the person it is (``dialer.amd``).  A recorded greeting, on a clean or a
-noisy line, is still a machine, and the voicemail persona on a Local channel still gets its
-message.  Each case is one campaign call to a sipp debtor answering with G.711 μ-law.
+noisy line, is still a machine (the voicemail persona on a Local channel is called with the
+other personas in ``test_bot_calls``).  Each case is one campaign call to a sipp debtor answering with G.711 μ-law.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ import redis
 
 from dialer.campaign.runner import TargetResult
 from dialer.campaign.session import CampaignOptions
-from duncall import demo
 from duncall.compose import parts
 from duncall.compose.campaign import CampaignRun, run
 from duncall.personas import load_personas
@@ -132,31 +130,4 @@ def test_a_recorded_greeting_gets_the_voicemail_message(calls: dict[str, TargetR
     assert a.outcome is CallOutcome.VOICEMAIL, (a.outcome, a.amd_verdict, a.line_heard)
     assert a.amd_status == "MACHINE"
     assert a.conversation is not None and a.conversation.disposition == "no_contact"
-    assert _said_by_bot(r), "the bot left no message"
-
-
-def test_the_voicemail_persona_still_gets_its_message(tmp_path: Path) -> None:
-    # The Local-channel answering machine (greeting, beep, recording) through the demo's campaign.
-    client = redis.Redis.from_url(os.environ.get("DUNCALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    run_id = uuid.uuid4().hex[:12]
-    prefix = f"duncall-test-vm:{run_id}:"
-    before = os.environ.get("DUNCALL_ASR")
-    os.environ["DUNCALL_ASR"] = ASR_SPEC
-    try:
-        (r,) = demo.run(
-            ["voicemail"],
-            db_url=f"sqlite:///{tmp_path / 'vm.db'}",
-            guard_prefix=prefix,
-            campaign_id=f"test-vm-{run_id}",
-            out=io.StringIO(),
-        )
-    finally:
-        if before is None:
-            os.environ.pop("DUNCALL_ASR", None)
-        else:
-            os.environ["DUNCALL_ASR"] = before
-        for key in client.scan_iter(match=prefix + "*"):
-            client.delete(key)
-    assert r.attempt is not None and r.attempt.outcome is CallOutcome.VOICEMAIL, r.attempt
-    assert r.attempt.conversation is not None and r.attempt.conversation.disposition == "no_contact"
     assert _said_by_bot(r), "the bot left no message"
