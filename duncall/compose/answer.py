@@ -16,9 +16,10 @@ from dialer.agents.transfer import DeskTransfer
 from dialer.call import AnsweredCall, AnswerKind
 from dialer.campaign.feed import CampaignFeed
 from dialer.campaign.runner import OnAnswer
+from dialer.messaging.replies import local_date
 from dialer.messaging.send import Messenger
 from dialer.store.models.collectors import Collector
-from dialer.store.repo import read_account_view
+from dialer.store.repo import account_view, get_account
 from duncall.agent_transcripts import TransferTranscriber
 from duncall.compose.messaging import call_ports, link_issuer, messenger
 from duncall.compose.parts import Bot, guard_rules
@@ -45,21 +46,24 @@ def bot_answer(
     Each call runs the campaign's pinned script version, else the published file, read
     when the call is answered and kept to its end (``duncall.scripts_runtime``).
     """
-    today = dt.date.today()
     versions = CallScripts(engine, campaign_id)
     links = link_messenger(engine)
     desks = desk_directory()
 
-    def view(account_id: str) -> AccountView:
+    def view(account_id: str, zone: str | None) -> tuple[AccountView, dt.date]:
+        """The account and the debtor's own date: "tomorrow" and "today" on the call are theirs,
+        not the server's, and a campaign that runs past midnight moves on with them."""
         with Session(engine) as s:
-            return read_account_view(s, account_id, today)
+            row = get_account(s, account_id)
+            today = local_date(zone or row.timezone, dt.datetime.now(dt.UTC))
+            return account_view(row, today), today
 
     async def on_answer(target: DialTarget, call: AnsweredCall) -> ConversationRecord:
         here = call.ari or ari  # the node the call is on
         # The strategy names scripts per language (early_collection_en); the bot's files are
         # early_collection.en.yaml.
         name = target.script.removesuffix(f"_{target.language}")
-        account = await asyncio.to_thread(view, target.account_id)
+        account, today = await asyncio.to_thread(view, target.account_id, target.timezone)
         ports = await call_ports(links, target.account_id)
         run = await asyncio.to_thread(versions.for_call, name, account.language)
         transfer = None
