@@ -65,6 +65,34 @@ class WorkItem:
         held = self.strategy_not_before is None or self.strategy.startswith("stop")
         return any(n.callable_now for n in self.numbers) and not held
 
+    def as_json(self, phone_type_key: str = "phone_type") -> dict[str, object]:
+        """The item as JSON types, as the worklist CLI and the desk page show it."""
+        return {
+            "rank": self.rank,
+            "account_id": self.account_id,
+            "balance": str(self.balance),
+            "currency": self.currency,
+            "dpd": self.dpd,
+            "risk": self.risk,
+            "bucket": self.bucket,
+            "callback_due": self.callback_due,
+            "broken_promises": self.broken_promises,
+            "strategy": self.strategy,
+            "strategy_not_before": self.strategy_not_before.isoformat() if self.strategy_not_before else None,
+            "callable_now": self.callable_now,
+            "numbers": [
+                {
+                    "number": n.number,
+                    phone_type_key: n.phone_type,
+                    "callable_now": n.callable_now,
+                    "reasons": list(n.reasons),
+                    "next_at": n.next_at.isoformat() if n.next_at else None,
+                    "caps_near": list(n.caps_near),
+                }
+                for n in self.numbers
+            ],
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class _Held:

@@ -421,7 +421,7 @@ def _worklist(args: argparse.Namespace) -> int:
     now = aware_time(args.now, "--now")
     items = build(open_engine(args.db), args.collector_id, rules, strategy, guard_rules, now)
     if args.json:
-        print(json.dumps([_item_json(i) for i in items], indent=2))
+        print(json.dumps([i.as_json(phone_type_key="type") for i in items], indent=2))
         return 0
     if not items:
         print(f"{args.collector_id} holds no accounts (duncall assign run places them)")
@@ -452,34 +452,6 @@ def _worklist(args: argparse.Namespace) -> int:
             near = f"; near: {'; '.join(n.caps_near)}" if n.caps_near else ""
             print(f"     {n.phone_type:<6} {n.number}: {state}{near}")
     return 0
-
-
-def _item_json(item: Any) -> dict[str, Any]:
-    return {
-        "rank": item.rank,
-        "account_id": item.account_id,
-        "balance": str(item.balance),
-        "currency": item.currency,
-        "dpd": item.dpd,
-        "risk": item.risk,
-        "bucket": item.bucket,
-        "callback_due": item.callback_due,
-        "broken_promises": item.broken_promises,
-        "strategy": item.strategy,
-        "strategy_not_before": item.strategy_not_before.isoformat() if item.strategy_not_before else None,
-        "callable_now": item.callable_now,
-        "numbers": [
-            {
-                "number": n.number,
-                "type": n.phone_type,
-                "callable_now": n.callable_now,
-                "reasons": list(n.reasons),
-                "next_at": n.next_at.isoformat() if n.next_at else None,
-                "caps_near": list(n.caps_near),
-            }
-            for n in item.numbers
-        ],
-    }
 
 
 def _supervisor_phone(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ from dialer.agents.desk import (
     WrapUp,
 )
 from dialer.assignment.config import load_rules as load_assignment_rules
-from dialer.assignment.worklist import WorkItem, build
+from dialer.assignment.worklist import build
 from dialer.store.models import Account, CaseAssignment, Collector
 from dialer.store.models.notes import AccountNoteRow
 from duncall.compose import parts
@@ -226,34 +226,6 @@ def _plan(console: Console, account_id: str, body: WrapUpForm) -> InstallmentPla
 ASSIGNMENT_RULES = paths.strategies_dir() / "assignment.yaml"
 
 
-def _work_item(item: WorkItem) -> dict[str, Any]:
-    return {
-        "rank": item.rank,
-        "account_id": item.account_id,
-        "balance": str(item.balance),
-        "currency": item.currency,
-        "dpd": item.dpd,
-        "risk": item.risk,
-        "bucket": item.bucket,
-        "callback_due": item.callback_due,
-        "broken_promises": item.broken_promises,
-        "strategy": item.strategy,
-        "strategy_not_before": item.strategy_not_before.isoformat() if item.strategy_not_before else None,
-        "callable_now": item.callable_now,
-        "numbers": [
-            {
-                "number": n.number,
-                "phone_type": n.phone_type,
-                "callable_now": n.callable_now,
-                "reasons": list(n.reasons),
-                "next_at": n.next_at.isoformat() if n.next_at else None,
-                "caps_near": list(n.caps_near),
-            }
-            for n in item.numbers
-        ],
-    }
-
-
 @router.get("/worklist")
 def worklist(console: ConsoleDep, who: Worker, response: Response) -> dict[str, Any]:
     """The collector's accounts, most urgent first, with what the guard allows on each number now
@@ -271,7 +243,7 @@ def worklist(console: ConsoleDep, who: Worker, response: Response) -> dict[str, 
     )
     with console.transaction() as db:
         audit.record(db, now, who.name, "worklist_read", collector_id, accounts=len(items))
-    return {"collector_id": collector_id, "at": now.isoformat(), "items": [_work_item(i) for i in items]}
+    return {"collector_id": collector_id, "at": now.isoformat(), "items": [i.as_json() for i in items]}
 
 
 def get_desk_calls(request: Request) -> DeskCalls:
