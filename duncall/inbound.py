@@ -39,7 +39,8 @@ from bot.speech.template import Template
 from dialer.accounts.records import region_of
 from dialer.inbound import Caller, account_flags, end_inbound, find_caller, follow_up, normalise, open_inbound
 from dialer.messaging.replies import local_date
-from dialer.store.repo import read_account_view
+from dialer.policy.zones import zones_for
+from dialer.store.repo import account_view, get_account
 from duncall.compose import parts
 from duncall.compose.answer import link_messenger
 from duncall.compose.messaging import call_ports
@@ -147,6 +148,26 @@ def nobody(lang: str, callback_number: str) -> AccountView:
     )
 
 
+def caller_today(zone: str | None, number: str | None, now: dt.datetime) -> dt.date:
+    """The caller's own date at ``now``: the account's time zone, else the one zone the calling
+    number lies in, else UTC.  "Today" and "tomorrow" on the call are the debtor's, as on a
+    campaign call (``duncall.compose.answer``), not the server's."""
+    if not zone and number:
+        zones = zones_for(number, None)
+        if len(zones) == 1:
+            zone = zones[0].key
+    return local_date(zone, now)
+
+
+def inbound_account(
+    session: Session, account_id: str, number: str | None, now: dt.datetime
+) -> tuple[AccountView, dt.date]:
+    """The account a caller matched, its days past due counted on the caller's date, and that date."""
+    row = get_account(session, account_id)
+    today = caller_today(row.timezone, number, now)
+    return account_view(row, today), today
+
+
 @dataclass(frozen=True, slots=True)
 class InboundCall:
     """One inbound call, as it ended."""
@@ -245,7 +266,7 @@ class InboundService:
                 channel.id,
                 "inbound_not_found",
                 nobody(lang, did or ""),
-                self.clock().date(),
+                caller_today(None, caller.number, self.clock()),
                 self.bot.engines,
                 self.bot.classifier,
                 machine=False,
@@ -268,7 +289,7 @@ class InboundService:
         now = self.clock()
         number = caller.number or ""
         attempt_id = str(uuid.uuid4())
-        account, run, flags = await asyncio.to_thread(self._prepare, account_id, now)
+        account, today, run, flags = await asyncio.to_thread(self._prepare, account_id, number, now)
         ports = await call_ports(self.links, account_id)
         loaded = inbound_script(run.script)
         if flags:
@@ -286,7 +307,7 @@ class InboundService:
                 channel_id,
                 self.script,
                 account,
-                local_date(account.timezone, now),
+                today,
                 self.bot.engines,
                 self.bot.classifier,
                 machine=False,
@@ -311,11 +332,13 @@ class InboundService:
             )
         return InboundCall(channel_id, did, caller, attempt_id, record)
 
-    def _prepare(self, account_id: str, now: dt.datetime) -> tuple[AccountView, RunScript, list[str]]:
+    def _prepare(
+        self, account_id: str, number: str, now: dt.datetime
+    ) -> tuple[AccountView, dt.date, RunScript, list[str]]:
         with Session(self.engine) as s:
-            view = read_account_view(s, account_id, now.date())
+            view, today = inbound_account(s, account_id, number, now)
             flags = account_flags(s, account_id)
-        return view, self.scripts.for_call(self.script, view.language), flags
+        return view, today, self.scripts.for_call(self.script, view.language), flags
 
 
 async def serve(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.dialogue.loader import find_script, load_script
@@ -22,7 +22,14 @@ from dialer.store.testing import temporary_database
 from dialer.strategy.config import load_strategy
 from dialer.strategy.model import AccountState, AttemptRecord, History
 from dialer.strategy.policy import next_action
-from duncall.inbound import THANKS, held_script, inbound_script, not_found_script
+from duncall.inbound import (
+    THANKS,
+    caller_today,
+    held_script,
+    inbound_account,
+    inbound_script,
+    not_found_script,
+)
 from foundation.contract import CallOutcome, Disposition
 
 pytestmark = pytest.mark.unit
@@ -80,6 +87,25 @@ def test_a_caller_id_is_read_in_the_dialled_numbers_country(engine: Engine) -> N
         assert (withheld.number, withheld.account_id) == (None, None)
         nobody = find_caller(db, "+12125550100", "+18005550123")
         assert (nobody.number, nobody.account_id) == ("+12125550100", None)
+
+
+def test_an_inbound_callers_today_is_their_own_date(engine: Engine) -> None:
+    # 21:30 on 3 March in New York is already 4 March in UTC: a debtor calling back in the
+    # evening is offered their own tomorrow, and their days past due count to their today.
+    evening_in_new_york = dt.datetime(2027, 3, 4, 2, 30, tzinfo=dt.UTC)
+    with Session(engine) as db, db.begin():
+        account = db.scalars(select(Account).where(Account.account_id == "I-1")).one()
+        account.due_date = dt.date(2027, 2, 1)
+    with Session(engine) as db:
+        view, today = inbound_account(db, "I-1", SHARED, evening_in_new_york)
+    assert today == dt.date(2027, 3, 3)
+    assert view.days_past_due == 30
+    # No zone on the account: the calling number's, when it lies in one (+1 212: New York);
+    # a number that spans zones (toll-free) or none known: UTC.
+    assert caller_today(None, SHARED, evening_in_new_york) == dt.date(2027, 3, 3)
+    assert caller_today(None, "+18005550123", evening_in_new_york) == dt.date(2027, 3, 4)
+    assert caller_today(None, None, evening_in_new_york) == dt.date(2027, 3, 4)
+    assert caller_today("Asia/Shanghai", SHARED, evening_in_new_york) == dt.date(2027, 3, 4)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
