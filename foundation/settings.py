@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     ari_app: str = Field(
         default=DEFAULT_ARI_APP, description="The Stasis application name the dialer registers."
     )
+    bot: Literal["local", "remote"] = Field(
+        default="local",
+        description="Who talks on a campaign's answered calls: `local` (the bot inside the dialer's "
+        "process) or `remote` (the bot workers of `duncall bot serve`, over a Redis stream; a call "
+        "no worker takes within 2 s is treated as abandoned).",
+    )
     local_channel_format: Literal["slin48", "slin16", "ulaw", "alaw"] = Field(
         default="slin48",
         description="The audio format `Local/` channels (the sandbox's personas) are dialled at: "

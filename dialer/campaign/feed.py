@@ -74,6 +74,11 @@ class CampaignFeed:
 
         return on_turn
 
+    def following(self, account_id: str, attempt_id: str) -> None:
+        """The attempt another process placed for ``account_id`` (a bot worker carries its call):
+        its turns go on the board under that attempt."""
+        self._attempts[account_id] = attempt_id
+
     def results(self, inner: Callable[[TargetResult], None] | None) -> Callable[[TargetResult], None]:
         def on_result(result: TargetResult) -> None:
             if result.allowed:

@@ -24,14 +24,14 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from dialer.call import RING_TIMEOUT_S
+from dialer.call import RING_TIMEOUT_S, AttemptResult
 from dialer.campaign.outage import Outage
 from dialer.dial.pipeline import DialGate as DialGate
-from dialer.dial.pipeline import DialNotPlaced, NodePicker, dial_one
+from dialer.dial.pipeline import DialHooks, DialNotPlaced, NodePicker, dial_one
 from dialer.dial.pipeline import OnAnswer as OnAnswer
 from dialer.dial.pipeline import Pacer as Pacer
 from dialer.dial.pipeline import TargetResult as TargetResult
-from foundation.contract import DialTarget
+from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition
 from foundation.errors import InputError
 from foundation.log import kv
 from telephony.ari import AriClient
@@ -57,6 +57,17 @@ class FixedSlots:
     async def slot(self) -> AsyncIterator[bool]:
         async with self._slots:
             yield True
+
+
+def _settle(attempt: AttemptResult[ConversationRecord]) -> None:
+    # A person answered and nobody spoke to them in time (no bot worker took the call): the
+    # attempt is an abandoned call, as a predictive campaign's call no agent took.
+    conv = attempt.conversation
+    if conv is not None and conv.disposition is Disposition.ABANDONED:
+        attempt.outcome = CallOutcome.ABANDONED
+
+
+BOT_HOOKS = DialHooks(placed=_settle)
 
 
 async def run_campaign(
@@ -106,6 +117,7 @@ async def run_campaign(
                         pacer=pacer,
                         ring_timeout_s=ring_timeout_s,
                         nodes=nodes,
+                        hooks=BOT_HOOKS,
                     )
                 except DialNotPlaced as exc:
                     held.report(exc.cause)

@@ -50,6 +50,7 @@ AREAS = (
     "assign",
     "privacy",
     "asr",
+    "bot",
 )
 
 

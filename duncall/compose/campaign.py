@@ -10,6 +10,7 @@ campaign control, every dial through the guard.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import getpass
 import time
@@ -200,7 +201,9 @@ async def run(
                 "no way to reach the stored accounts' phones",
                 "pass --endpoint 'PJSIP/{number}@carrier', or --personas for the sandbox",
             )
-        bot = await asyncio.to_thread(parts.bot) if spec.answer == "bot" else None
+        # DUNCALL_BOT=remote: the bot workers (``duncall bot serve``) talk; this process loads no model.
+        remote = spec.answer == "bot" and get_settings().bot == "remote"
+        bot = await asyncio.to_thread(parts.bot) if spec.answer == "bot" and not remote else None
         if spec.personas is not None:
             calling = by_account
             if bot is not None and spec.personas.only_ready_languages:
@@ -228,7 +231,7 @@ async def run(
                 getpass.getuser(),
                 dt.datetime.now(dt.UTC),
             )
-        if bot is not None and spec.rules.recording_notice:
+        if spec.answer == "bot" and spec.rules.recording_notice:
             # Before the first reservation, on the versions this run will use (pins included): a
             # script that would record without telling is refused.
             from duncall.scripts_runtime import check_recording_notices
@@ -246,10 +249,18 @@ async def run(
 
             # Each recorded call's two sides transcribed for QA once its attempt is stored.
             agents.after_call = AgentTranscriber(ari, engine, bot.recognizer if bot is not None else None)
-        async with LivePublisher(client, live_prefix()) as publisher:
+        async with contextlib.AsyncExitStack() as stack, LivePublisher(client, live_prefix()) as publisher:
             feed = CampaignFeed(publisher, spec.options.campaign_id)
-            if bot is None:
-                on_answer: OnAnswer = hang_up_at_once(ari)
+            if remote:
+                from duncall.botservice.jobs import BotJobs
+                from duncall.botservice.remote import remote_answer
+
+                jobs = BotJobs(parts.async_redis(), live_prefix())
+                stack.push_async_callback(jobs.client.aclose)
+                on_answer: OnAnswer = remote_answer(ari, jobs, campaign_id=spec.options.campaign_id)
+                listening.EAR.set(answer_ear.listen)
+            elif bot is None:
+                on_answer = hang_up_at_once(ari)
             else:
                 on_answer = bot_answer(ari, engine, bot, feed, campaign_id=spec.options.campaign_id)
                 # The bot hears each answer while AMD runs: a MACHINE that is only a noisy line

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
+import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from dialer.guards.guard import Guard
@@ -38,6 +39,16 @@ def redis_at(url: str | None = None) -> redis.Redis:
     """A client for ``url`` (None: the configured Redis) that connects on first use, not here."""
     return redis.Redis.from_url(
         url or settings.redis_url(),
+        socket_connect_timeout=services.REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=services.REDIS_SOCKET_TIMEOUT_S,
+    )
+
+
+def async_redis() -> aioredis.Redis:
+    """An asyncio client for the configured Redis (connects on first use): for waits that block
+    on Redis (a bot job's reply) without holding a thread each."""
+    return aioredis.Redis.from_url(
+        settings.redis_url(),
         socket_connect_timeout=services.REDIS_CONNECT_TIMEOUT_S,
         socket_timeout=services.REDIS_SOCKET_TIMEOUT_S,
     )

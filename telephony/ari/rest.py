@@ -384,6 +384,15 @@ class AriRest:
         params = _params(context=context, extension=extension, priority=priority, label=label)
         await self._request("POST", f"/channels/{_seg(channel_id)}/continue", params=params)
 
+    async def move(self, channel_id: str, app: str, app_args: Sequence[str] = ()) -> None:
+        """Hand a channel in Stasis to another application (``POST /channels/{id}/move``).
+
+        The other app gets its StasisStart (with ``app_args``) and the channel's events from then
+        on; Asterisk sends an app's events to its newest WebSocket only, so this is how a call
+        answered in one process is carried on by another."""
+        params = _params(app=app, appArgs=",".join(app_args) if app_args else None)
+        await self._request("POST", f"/channels/{_seg(channel_id)}/move", params=params)
+
     async def record(
         self,
         channel_id: str,
