@@ -162,10 +162,19 @@ def test_start_order_puts_the_store_and_schema_before_the_dialer_and_console() -
             assert needed in _depends(_services()[app])
 
 
-def test_the_bot_is_said_to_run_inside_the_dialer() -> None:
-    # No `bot` service pretends to be one; the file says where the bot runs.
-    assert "bot" not in _services()
-    assert "bot is not a service of its own" in COMPOSE.read_text()
+def test_the_bot_is_a_service_the_dialer_hands_its_calls_to() -> None:
+    services = _services()
+    bot, dialer = services["bot"], services["dialer"]
+    assert bot["command"][:3] == ["duncall", "bot", "serve"]
+    assert bot["healthcheck"]["test"][-1] == "bot"
+    assert "stop_grace_period" in bot  # the calls up end and go back to their dialer first
+    for needed in ("migrate", "redis", "asterisk"):
+        assert needed in _depends(bot)
+    # The dialer sends its answered calls to the workers and starts once one is up.
+    assert dialer["environment"]["DUNCALL_BOT"] == "${DIALER_BOT:-remote}"
+    assert _depends(dialer)["bot"]["condition"] == "service_healthy"
+    order = _start_order()
+    assert order.index("bot") < order.index("dialer")
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -432,7 +441,7 @@ def test_the_dialer_and_console_log_in_as_a_role_that_cannot_rewrite_the_audit_l
         "duncall db grant --app-role duncall_app --password-file /run/secrets/duncall_app_password" in migrate
     )
     assert {"duncall_database_url", "duncall_app_password"} <= set(services["migrate"]["secrets"])
-    for app in ("dialer", "console"):
+    for app in ("dialer", "bot", "console"):
         mounts = services[app]["secrets"]
         assert {"source": "duncall_app_database_url", "target": "duncall_database_url"} in mounts, app
         assert "duncall_database_url" not in mounts and "duncall_app_password" not in mounts, app

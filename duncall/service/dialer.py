@@ -11,7 +11,8 @@ every run accumulate in one place.
 
 SIGTERM (``docker compose stop``) ends the current run as Ctrl-C does — its live calls end and
 are recorded — and then the loop; a run that fails is reported and retried at the next turn.
-The bot runs inside this process (``--answer bot``, the default): it is not a service of its own.
+The bot talks on the answered calls (``--answer bot``, the default): inside this process, or in
+the bot workers of ``duncall bot serve`` with ``DUNCALL_BOT=remote`` (the compose file's).
 """
 
 from __future__ import annotations

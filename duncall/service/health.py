@@ -1,10 +1,12 @@
-"""Health probes for docker-compose.yml: ``python -m duncall.service.health dialer|console|purge``.
+"""Health probes for docker-compose.yml: ``python -m duncall.service.health dialer|bot|console|purge``.
 
 Exit 0 when healthy, 1 with one line on stderr saying what is not. A probe never prints a
 secret: URLs are shown redacted.
 
 - ``dialer``: the three services a dial needs answer — Redis (PING), the store (``SELECT 1``)
   and Asterisk's ARI (``GET /ari/asterisk/info`` with the configured user).
+- ``bot``: what the dialer's probe asks, and a bot worker of this host (``duncall bot serve``,
+  named ``<hostname>-<pid>``) has written its heartbeat in Redis within the last seconds.
 - ``console``: the console answers its log-in page on ``--url``.
 - ``purge``: the store the daily purge deletes from answers (``SELECT 1``).
 """
@@ -46,6 +48,23 @@ def check_dialer() -> None:
         raise RuntimeError(f"ARI at {ari.base_url} answered {response.status_code}")
 
 
+def check_bot() -> None:
+    """The dialer's dependencies, and this host's bot worker alive (its heartbeat in Redis)."""
+    import socket
+
+    import redis
+
+    from foundation import settings
+
+    check_dialer()
+    client = redis.Redis.from_url(
+        settings.redis_url(), socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S
+    )
+    pattern = f"{settings.get_settings().live_prefix}bot:worker:{socket.gethostname()}-*"
+    if next(iter(client.scan_iter(match=pattern, count=1000)), None) is None:
+        raise RuntimeError("no bot worker of this host has a heartbeat in Redis (is `duncall bot serve` up?)")
+
+
 def check_store() -> None:
     from sqlalchemy import create_engine, text
 
@@ -76,7 +95,7 @@ def check_console(url: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m duncall.service.health")
-    parser.add_argument("service", choices=("dialer", "console", "purge"))
+    parser.add_argument("service", choices=("dialer", "bot", "console", "purge"))
     parser.add_argument("--url", default=DEFAULT_CONSOLE_URL, help="console: the page to ask for")
     args = parser.parse_args(argv)
     from foundation.errors import DuncallError
@@ -84,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.service == "dialer":
             check_dialer()
+        elif args.service == "bot":
+            check_bot()
         elif args.service == "purge":
             check_store()
         else:
