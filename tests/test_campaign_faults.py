@@ -25,18 +25,23 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from dialer import call as call_mod
+from dialer.agents.manual import settle_lost_calls
 from dialer.call import AnsweredCall, place_call
 from dialer.campaign import lease as lease_mod
 from dialer.campaign.control import CampaignControl, read_control
 from dialer.campaign.lease import campaign_lease
 from dialer.campaign.outage import Outage
-from dialer.campaign.recovery import reconcile
+from dialer.campaign.recovery import guard_sink, reconcile
 from dialer.campaign.runner import run_campaign
 from dialer.dial import record
 from dialer.dial.pipeline import DialNotPlaced, dial_one
+from dialer.guards.gate import AccountFacts, GuardGate
+from dialer.guards.guard import Guard
 from dialer.guards.ledger import DecisionEntry, Ledger
+from dialer.policy import Voice
+from dialer.policy.config import load_preset
 from dialer.store.db import open_engine
-from dialer.store.models import Account, AttemptState, CallAttempt
+from dialer.store.models import Account, AttemptState, CallAttempt, Campaign
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget
 from foundation.errors import ServiceUnavailable
 from telephony.ari import Reconnected
@@ -107,6 +112,8 @@ class Switch:
     async def originate(self, endpoint: str, *, channel_id: str, **kwargs: Any) -> None:
         self.originated.append(channel_id)
         self.live.add(channel_id)
+        if endpoint == "ring":
+            return  # it rings, and nobody answers while the test looks
         if endpoint == "timeout":
             # Asterisk made the channel; its answer to the REST call never came.
             asyncio.get_running_loop().call_later(
@@ -448,3 +455,130 @@ async def test_a_hold_is_shown_and_lifts_by_itself(redis_url: str, key_prefix: s
         await asyncio.wait_for(waiting, 2)
         assert admitted == [True]
         assert read_control(client, key_prefix, "h1").held == ""  # type: ignore[union-attr]
+
+
+# -- a call lost with its dialer: the answer stored at answer time counts for the guard ---------------
+
+
+def _guard(redis_url: str, key_prefix: str, engine: Engine, at: list[dt.datetime]) -> Guard:
+    """A dialer process's guard on the shared Redis and ledger (a restarted one makes its own)."""
+    client = redis.Redis.from_url(redis_url)
+    return Guard(client, Ledger.on(engine), load_preset("sandbox"), prefix=key_prefix, clock=lambda: at[0])
+
+
+async def _facts(account_id: str, number: str) -> AccountFacts:
+    return AccountFacts(timezone="America/New_York")
+
+
+async def _lost_mid_call(
+    engine: Engine, guard: Guard, target: DialTarget, campaign_id: str | None, at: list[dt.datetime]
+) -> tuple[asyncio.Task[Any], asyncio.Event]:
+    """A dial left where its dialer died: answered and talking (endpoint ``answer``) or still
+    ringing (``ring``).  Returns the dial, frozen there until the event is set."""
+    switch, release = Switch(), asyncio.Event()
+
+    async def talking(call: AnsweredCall) -> ConversationRecord:
+        await release.wait()
+        return await _talk(switch, call)
+
+    gate = GuardGate(guard, _facts, voice=Voice.HUMAN, campaign_id=campaign_id)
+    dial = asyncio.create_task(
+        dial_one(switch, engine, target, talking, gate, campaign_id=campaign_id, clock=lambda: at[0])  # type: ignore[arg-type]
+    )
+    async with asyncio.timeout(5):
+        while not switch.originated or not _rows(engine):  # noqa: ASYNC110 (the database is polled)
+            await asyncio.sleep(0.01)
+        if target.endpoint == "answer":
+            # Stored mid-call, not at the end.
+            while _rows(engine)[0].answered_by is None:  # noqa: ASYNC110 (the database is polled)
+                await asyncio.sleep(0.01)
+    return dial, release
+
+
+async def _done(dial: asyncio.Task[Any], release: asyncio.Event) -> None:
+    release.set()
+    dial.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(dial, 5)
+
+
+def _redial(guard: Guard, target: DialTarget) -> tuple[str, ...]:
+    dial = DialTarget(target.account_id, target.number, timezone="America/New_York", voice=Voice.HUMAN)
+    reservation = guard.reserve(dial)
+    return reservation.reasons
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("settled_by", ["campaign", "desk"])
+async def test_an_answered_call_lost_with_its_dialer_starts_the_conversation_lockout(
+    engine: Engine, redis_url: str, key_prefix: str, settled_by: str
+) -> None:
+    at = [NOW]
+    campaign_id = "c1" if settled_by == "campaign" else None  # a desk's own calls have no campaign
+    with Session(engine) as s, s.begin():
+        s.add(Campaign(campaign_id="c1", name="c1", strategy="", created_at=NOW))
+    target = DialTarget("A-0", "+12125550100", endpoint="answer", script="s")
+    dial, release = await _lost_mid_call(
+        engine, _guard(redis_url, key_prefix, engine, at), target, campaign_id, at
+    )
+    try:
+        (row,) = _rows(engine)
+        assert (row.state, row.answered_by) == ("dialing", "human") and row.answered_at is not None
+        # The dialer (or console) died mid-call; the call ended while nobody watched.  The next
+        # one starts 3 h later (past min_gap) with its own guard and sees no channel.
+        at[0] = NOW + dt.timedelta(hours=3)
+        guard = _guard(redis_url, key_prefix, engine, at)
+        if settled_by == "campaign":
+            (orphan,) = (
+                await reconcile(Switch(), engine, "c1", on_orphan=guard_sink(guard), clock=lambda: at[0])
+            ).orphans  # type: ignore[arg-type]
+            assert orphan.outcome is CallOutcome.ANSWERED and orphan.conversation
+        else:
+            assert await settle_lost_calls(Switch(), engine, at[0], on_lost=guard_sink(guard)) == 1  # type: ignore[arg-type]
+        (row,) = _rows(engine)
+        assert (row.state, row.outcome, row.disposition) == ("ended", "answered", "incomplete")
+        assert _redial(guard, target) == ("after_conversation",)
+        # The ledger holds it too: Redis losing the counters rebuilds the same lockout.
+        guard.redis.delete(*guard.redis.keys(f"{key_prefix}*"))
+        assert _redial(guard, target) == ("after_conversation",)
+    finally:
+        await _done(dial, release)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("settled_by", ["campaign", "desk"])
+async def test_an_unanswered_call_lost_with_its_dialer_is_no_conversation(
+    engine: Engine, redis_url: str, key_prefix: str, settled_by: str
+) -> None:
+    at = [NOW]
+    campaign_id = "c1" if settled_by == "campaign" else None
+    with Session(engine) as s, s.begin():
+        s.add(Campaign(campaign_id="c1", name="c1", strategy="", created_at=NOW))
+    target = DialTarget("A-1", "+12125550101", endpoint="ring", script="s")
+    dial, release = await _lost_mid_call(
+        engine, _guard(redis_url, key_prefix, engine, at), target, campaign_id, at
+    )
+    try:
+        at[0] = NOW + dt.timedelta(hours=3)
+        guard = _guard(redis_url, key_prefix, engine, at)
+        if settled_by == "campaign":
+            (orphan,) = (
+                await reconcile(Switch(), engine, "c1", on_orphan=guard_sink(guard), clock=lambda: at[0])
+            ).orphans  # type: ignore[arg-type]
+            assert orphan.outcome is CallOutcome.FAILED and not orphan.conversation
+        else:
+            assert await settle_lost_calls(Switch(), engine, at[0], on_lost=guard_sink(guard)) == 1  # type: ignore[arg-type]
+        (row,) = _rows(engine)
+        assert (row.state, row.outcome, row.disposition, row.answered_at) == (
+            "ended",
+            "failed",
+            "no_contact",
+            None,
+        )
+        (counted,) = guard.ledger.attempts_since(NOW - dt.timedelta(days=1), "A-1")
+        assert not (
+            counted.conversation or counted.connected or counted.abandoned
+        )  # an attempt, nothing more
+        assert _redial(guard, target) == ()  # 3 h later: min_gap passed, no conversation to wait for
+    finally:
+        await _done(dial, release)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from test_console_fixtures import ConsoleEnv, make_env
 
 from dialer.agents.desk import DeskBoard, DeskState, WrapUp
-from dialer.call import AttemptResult
+from dialer.call import AnswerKind, AttemptResult
 from dialer.dial import record
 from dialer.store.models import (
     Account,
@@ -399,16 +399,27 @@ def test_a_wrap_up_survives_its_trip_to_the_campaign() -> None:
 def test_desk_calls_a_stopped_console_lost_are_ended_unless_still_up(
     env: ConsoleEnv, switch: NoAnswer
 ) -> None:
-    lost, talking = "att-lost-1", "att-talking-1"
-    for attempt_id in (lost, talking):
+    lost, talking, answered = "att-lost-1", "att-talking-1", "att-answered-1"
+    for attempt_id in (lost, talking, answered):
         target = DialTarget("NY-1", _number(env, "NY-1"), endpoint="PJSIP/x@carrier")
         asyncio.run(record.reserved(env.engine, target, attempt_id, None, env.clock()))
+    # A person answered this one, and the console stopped while they talked to the collector.
+    asyncio.run(record.answered(env.engine, answered, env.clock(), AnswerKind.HUMAN))
     switch.live.add(f"dc-{talking}")  # another console's call, still up in Asterisk
     collector = env.login(Role.COLLECTOR)
     _board(env).choose("c1", DeskState.PAUSED, "break")
     with collector:
         # The console's first call connects to Asterisk and settles what a stopped console left.
         collector.post("/api/desk/call", json={"account_id": "TK-1", "number": _number(env, "TK-1")})
+        # The conversation the stopped console never reported still locks the account out.
+        again = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
     rows = {a.attempt_id: a for a in _attempts(env)}
     assert (rows[lost].state, rows[lost].outcome) == ("ended", "failed")
+    assert (rows[answered].state, rows[answered].outcome, rows[answered].disposition) == (
+        "ended",
+        "answered",
+        "incomplete",
+    )
     assert rows[talking].state == "dialing"
+    assert again.status_code == 409, again.text
+    assert again.json()["reasons"] == ["after_conversation"]

@@ -27,6 +27,7 @@ from dialer.agents.connect import ABANDON_MESSAGE, dial_agent, play_abandon_mess
 from dialer.agents.desk import WRAP_UP_WAIT_S, Desk, DeskBoard
 from dialer.agents.recording import RECORDING_NOTICE, record_after_notice
 from dialer.call import AnsweredCall, AnswerKind, AttemptResult
+from dialer.campaign.recovery import Orphan, OrphanSink, answer_kind, settled_disposition, settled_outcome
 from dialer.dial.pipeline import DialGate, DialHooks, DialNotPlaced, TargetResult, dial_one
 from dialer.store.models import AttemptState, CallAttempt
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition, debtor_channel
@@ -231,43 +232,69 @@ class ManualCall:
         return record
 
 
-def _lost(engine: Engine) -> list[str]:
+def _lost(engine: Engine) -> list[Orphan]:
     """Unfinished outbound attempts of no campaign: the desks' own calls (inbound calls say so)."""
     with Session(engine) as s:
-        return list(
-            s.scalars(
-                select(CallAttempt.attempt_id).where(
-                    CallAttempt.campaign_id.is_(None),
-                    CallAttempt.direction == "outbound",
-                    CallAttempt.state.not_in([AttemptState.ENDED.value, AttemptState.NOT_PLACED.value]),
-                )
+        rows = s.scalars(
+            select(CallAttempt).where(
+                CallAttempt.campaign_id.is_(None),
+                CallAttempt.direction == "outbound",
+                CallAttempt.state.not_in([AttemptState.ENDED.value, AttemptState.NOT_PLACED.value]),
             )
         )
+        out = []
+        for r in rows:
+            answered_by = answer_kind(r.answered_by)
+            reserved_at = r.reserved_at if r.reserved_at.tzinfo else r.reserved_at.replace(tzinfo=dt.UTC)
+            out.append(
+                Orphan(
+                    r.attempt_id,
+                    r.account_id,
+                    r.number,
+                    reserved_at,
+                    channel_up=False,
+                    hung_up=False,
+                    outcome=settled_outcome(answered_by, channel_up=False),
+                    answered_by=answered_by,
+                )
+            )
+        return out
 
 
-def _end_lost(engine: Engine, attempt_ids: list[str], now: dt.datetime) -> None:
+def _end_lost(engine: Engine, lost: list[Orphan], now: dt.datetime) -> None:
     with Session(engine) as s, s.begin():
-        for attempt_id in attempt_ids:
-            row = s.get(CallAttempt, attempt_id)
+        for orphan in lost:
+            row = s.get(CallAttempt, orphan.attempt_id)
             if row is None or row.state == AttemptState.ENDED.value:
                 continue
             row.state = AttemptState.ENDED.value
             row.ended_at = now
-            row.outcome = CallOutcome.FAILED.value
-            row.disposition = Disposition.NO_CONTACT.value
+            row.outcome = orphan.outcome.value
+            row.disposition = settled_disposition(orphan).value
 
 
-async def settle_lost_calls(ari: AriClient, engine: Engine, now: dt.datetime) -> int:
+async def settle_lost_calls(
+    ari: AriClient, engine: Engine, now: dt.datetime, *, on_lost: OrphanSink | None = None
+) -> int:
     """Desk calls a console lost (it stopped mid-call) whose debtor channel Asterisk no longer has:
-    ended ``failed``, as a campaign's recovery ends its own.  Calls still up are left alone (another
-    console's, or one still talking); the guard's allowed decision already counts each as an attempt.
-    Returns how many were ended."""
+    ended as a campaign's recovery ends its own (``dialer.campaign.recovery``) — ``answered`` when
+    the row says a person answered, ``voicemail`` for a machine, else ``failed``.  ``on_lost``
+    (``guard_sink``): each one ended is told to the guard, so a conversation the lost console never
+    reported still starts the after-conversation lockout.  Calls still up are left alone (another
+    console's, or one still talking); the guard's allowed decision already counts each as an
+    attempt.  Returns how many were ended."""
     rows = await asyncio.to_thread(_lost, engine)
     if not rows:
         return 0
     live = {c.id for c in await ari.list_channels()}
-    gone = [a for a in rows if debtor_channel(a) not in live]
+    gone = [o for o in rows if debtor_channel(o.attempt_id) not in live]
     if gone:
         await asyncio.to_thread(_end_lost, engine, gone, now)
-        log.warning("desk calls lost by a stopped console ended as failed", extra=kv(attempts=len(gone)))
+        if on_lost is not None:
+            for orphan in gone:
+                await on_lost(orphan)
+        log.warning(
+            "desk calls lost by a stopped console ended",
+            extra=kv(attempts=len(gone), answered=sum(o.person_answered for o in gone)),
+        )
     return len(gone)

@@ -5,7 +5,9 @@ A dialer killed mid-campaign (SIGKILL, power loss) leaves attempt rows in state
 each one is settled against Asterisk's channel list:
 
 - its channel ``dc-<attempt_id>`` is gone: the call ended while nobody watched.
-  The attempt is ended with outcome ``failed`` (what happened is unknown);
+  What the row says of its answer (written when it was answered: ``answered_at``,
+  ``answered_by``) is what is known: answered by a person, it is ended ``answered``
+  (disposition ``incomplete``); by a machine, ``voicemail``; never answered, ``failed``;
 - its channel still exists: nobody runs the bot on it any more, so the person
   would hear dead air.  It is **hung up**, never left to finish, and ended as
   ``abandoned`` if it had been answered (a live call the dialer dropped is what
@@ -17,7 +19,12 @@ is the exception: the person is talking to a person, so it is left up, for them
 to end, and the attempt is ended ``answered`` / ``transferred``.
 
 Either way the attempt stays counted by the guards: its allowed decision is in
-the ledger, so the frequency caps count it as a dial — it was dialled.  A row
+the ledger, so the frequency caps count it as a dial — it was dialled.  What the
+guard learns besides (``guard_sink``): a call a person answered is a conversation
+— nothing says whether it was the right party, so it counts as one, the side of
+the after-conversation lockout that never calls too soon (as the dial pipeline
+counts an answered call that left no record) — and connected; a call hung up here
+after its answer is abandoned.  One never answered adds nothing.  A row
 still ``reserved`` was never originated (the row is written ``dialing`` before
 the originate), and is ended the same way, counted: the strict side.
 
@@ -47,6 +54,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
+from dialer.call import AnswerKind
+from dialer.guards.guard import Guard, Reservation
+from dialer.policy import Decision
+from dialer.policy.zones import normalize
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.guards import GuardDecisionRow, GuardOutcomeRow
 from foundation.contract import CallOutcome, ChannelPrefix, Disposition, debtor_channel
@@ -71,6 +82,51 @@ class Orphan:
     hung_up: bool  # its channel still existed and was hung up now
     outcome: CallOutcome
     taken_over: bool = False  # a supervisor has the call: left up for them
+    # What the row said of the answer when it was settled (None: never answered, as far as it knew).
+    answered_by: AnswerKind | None = None
+
+    @property
+    def person_answered(self) -> bool:
+        """A person was on the line: answer detection said so, or someone took the call over."""
+        return self.answered_by is AnswerKind.HUMAN or self.taken_over
+
+    @property
+    def conversation(self) -> bool:
+        """For the guard's after-conversation rule: who spoke is unknown, so any person counts."""
+        return self.person_answered
+
+    @property
+    def connected(self) -> bool:
+        return self.channel_up or self.person_answered
+
+    @property
+    def abandoned(self) -> bool:
+        return self.outcome is CallOutcome.ABANDONED
+
+
+def settled_outcome(
+    answered_by: AnswerKind | None, *, channel_up: bool, taken_over: bool = False
+) -> CallOutcome:
+    """The outcome of an attempt ended by recovery, from what is known of it."""
+    if taken_over:
+        return CallOutcome.ANSWERED  # a person talks to a person: left up for them
+    if channel_up:
+        return CallOutcome.ABANDONED  # a live call the dialer dropped: the abandonment rules count it
+    if answered_by is AnswerKind.HUMAN:
+        return CallOutcome.ANSWERED
+    if answered_by is AnswerKind.MACHINE:
+        return CallOutcome.VOICEMAIL
+    return CallOutcome.FAILED  # never answered, as far as the row knows: what happened is unknown
+
+
+def answer_kind(value: str | None) -> AnswerKind | None:
+    """The row's ``answered_by`` (an unknown value counts as a person: the strict side)."""
+    if value is None:
+        return None
+    try:
+        return AnswerKind(value)
+    except ValueError:
+        return AnswerKind.HUMAN
 
 
 @dataclass
@@ -90,8 +146,33 @@ class Reconciled:
         )
 
 
-# Feeds a reconciled attempt's outcome to the guards (connected/abandoned counters).
+# Feeds a reconciled attempt's outcome to the guards (conversation/connected/abandoned counters).
 OrphanSink = Callable[[Orphan], Awaitable[None]]
+
+
+def guard_sink(guard: Guard) -> OrphanSink:
+    """What each settled orphan tells ``guard``: nothing when nobody answered, else the counters
+    its answer feeds (its allowed decision already counts it as an attempt)."""
+
+    async def record(orphan: Orphan) -> None:
+        if not (orphan.conversation or orphan.connected or orphan.abandoned):
+            return
+        reservation = Reservation(
+            orphan.attempt_id,
+            orphan.account_id,
+            normalize(orphan.number),
+            orphan.reserved_at,
+            Decision(True, ()),
+        )
+        await asyncio.to_thread(
+            guard.record_outcome,
+            reservation,
+            conversation=orphan.conversation,
+            connected=orphan.connected,
+            abandoned=orphan.abandoned,
+        )
+
+    return record
 
 
 async def reconcile(
@@ -145,10 +226,9 @@ async def reconcile(
             reserved_at=row.reserved_at,
             channel_up=up,
             hung_up=hung_up,
-            outcome=CallOutcome.ANSWERED
-            if taken_over
-            else (CallOutcome.ABANDONED if up else CallOutcome.FAILED),
+            outcome=settled_outcome(row.answered_by, channel_up=up, taken_over=taken_over),
             taken_over=taken_over,
+            answered_by=row.answered_by,
         )
         await asyncio.to_thread(_end, engine, orphan, clock(), None if row.recorded else campaign_id)
         if on_orphan is not None:
@@ -169,6 +249,7 @@ class _Row:
     reserved_at: dt.datetime
     recorded: bool = True  # False: an allowed decision with no attempt row
     node: str | None = None  # the Asterisk node it was placed on
+    answered_by: AnswerKind | None = None  # as written when it was answered
 
 
 async def settle_unrecorded(
@@ -219,7 +300,17 @@ def _unfinished(engine: Engine, campaign_id: str) -> list[_Row]:
             )
             .order_by(CallAttempt.reserved_at)
         ).all()
-        return [_Row(r.attempt_id, r.account_id, r.number, _aware(r.reserved_at), node=r.node) for r in rows]
+        return [
+            _Row(
+                r.attempt_id,
+                r.account_id,
+                r.number,
+                _aware(r.reserved_at),
+                node=r.node,
+                answered_by=answer_kind(r.answered_by),
+            )
+            for r in rows
+        ]
 
 
 def _end(engine: Engine, orphan: Orphan, now: dt.datetime, new_in: str | None = None) -> None:
@@ -242,10 +333,14 @@ def _end(engine: Engine, orphan: Orphan, now: dt.datetime, new_in: str | None = 
         row.state = AttemptState.ENDED.value
         row.ended_at = now
         row.outcome = orphan.outcome.value
-        if orphan.taken_over:
-            row.disposition = Disposition.TRANSFERRED.value
-        else:
-            row.disposition = (Disposition.INCOMPLETE if orphan.channel_up else Disposition.NO_CONTACT).value
+        row.disposition = settled_disposition(orphan).value
+
+
+def settled_disposition(orphan: Orphan) -> Disposition:
+    if orphan.taken_over:
+        return Disposition.TRANSFERRED
+    # A person was reached and the conversation's end is unknown.
+    return Disposition.INCOMPLETE if orphan.channel_up or orphan.person_answered else Disposition.NO_CONTACT
 
 
 async def _channels(ari: AriClient, node: str | None) -> dict[str, Channel]:

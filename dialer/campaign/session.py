@@ -37,19 +37,17 @@ from dialer.campaign.fixed import fixed_plan
 from dialer.campaign.lease import campaign_lease
 from dialer.campaign.outage import Outage, Probe
 from dialer.campaign.pacing import CpsPacer
-from dialer.campaign.recovery import Orphan, Reconciled, reconcile, settle_unrecorded
+from dialer.campaign.recovery import Reconciled, guard_sink, reconcile, settle_unrecorded
 from dialer.campaign.runner import DialGate, OnAnswer, TargetResult, run_campaign
 from dialer.campaign.targets import EndpointFor, Plan, plan_targets
 from dialer.dial.nodes import NodePool
 from dialer.guards.capacity import CapacityLimiter, CapacityLimits
 from dialer.guards.gate import GuardGate
-from dialer.guards.guard import Guard, Reservation, redis_unavailable
+from dialer.guards.guard import Guard, redis_unavailable
 from dialer.payments.evaluate import evaluate_promises
-from dialer.policy import Decision, Voice
-from dialer.policy.zones import normalize
+from dialer.policy import Voice
 from dialer.store.models import Campaign, CampaignStatus
 from dialer.strategy.model import Strategy
-from foundation.contract import CallOutcome
 from foundation.errors import InputError, ServiceUnavailable
 from foundation.log import kv
 from telephony.ari import AriClient
@@ -234,26 +232,12 @@ async def run_session(
         await control.halt(LEASE_LOST)
 
     async with campaign_lease(client, f"{prefix}campaign:{cid}:lease", on_lost=lease_lost):
-
-        async def count_orphan(orphan: Orphan) -> None:
-            if not orphan.channel_up:
-                return  # the allowed decision already counts it as an attempt
-            reservation = Reservation(
-                orphan.attempt_id,
-                orphan.account_id,
-                normalize(orphan.number),
-                orphan.reserved_at,
-                Decision(True, ()),
-            )
-            abandoned = orphan.outcome is CallOutcome.ABANDONED  # not a call a supervisor took over
-            await asyncio.to_thread(guard.record_outcome, reservation, connected=True, abandoned=abandoned)
-
         reconciled = await reconcile(
             ari,
             engine,
             cid,
             clock=clock,
-            on_orphan=count_orphan,
+            on_orphan=guard_sink(guard),
             nodes=nodes.clients() if nodes is not None else None,
         )
         # Promises judged before planning: a broken one escalates, a kept one holds, in this run's plan.

@@ -1,7 +1,7 @@
 """One dial to a debtor, for every campaign mode: the only caller of ``place_call``.
 
 pacer → guard reservation → attempt row ``dialing`` → originate (``place_call``)
-→ attempt row ended → outcome to the guard.
+→ the answer on the row (when and by whom) → attempt row ended → outcome to the guard.
 
 Crash safety rests on the order of the writes: the guard's reservation is
 durable (ledger) before the attempt row is written in state ``dialing``, and
@@ -9,7 +9,10 @@ that row is durable before the originate.  A dialer killed at any point leaves
 either nothing dialled but counted (the strict side) or a ``dialing`` row whose
 channel ``dc-<attempt_id>`` ``dialer.campaign.recovery.reconcile`` finds or
 misses on the next start.  Attempt ids are new uuids per reservation, so no
-reservation is ever dialled twice.
+reservation is ever dialled twice.  The answer is written to the row as the call
+is answered (alongside the bot's or the collector's first words, not before them):
+a dialer killed mid-conversation leaves a row that says a person answered, which
+recovery counts as a conversation for the guard's after-conversation rule.
 
 One failing call never stops the others: whatever fails after the guard allowed
 the dial is handled here, per call.  The attempt is stored with what is known
@@ -40,7 +43,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from dialer.call import RING_TIMEOUT_S, AnsweredCall, AttemptResult, place_call
+from dialer.call import RING_TIMEOUT_S, AnsweredCall, AnswerKind, AttemptResult, place_call
 from dialer.dial import record
 from dialer.dial.nodes import Placement
 from foundation import metrics
@@ -260,7 +263,8 @@ async def _dial(
             raise DialNotPlaced(_unavailable(exc), result) from None
         log.exception("dial not placed", extra=kv(attempt_id=attempt_id))
         return result
-    attempt = await _place(ari, target, on_answer, attempt_id, ring_timeout_s)
+    answering = _storing_answer(engine, attempt_id, on_answer, clock)
+    attempt = await _place(ari, target, answering, attempt_id, ring_timeout_s)
     if not attempt.placed:
         return await _not_placed(engine, gate, target, attempt, clock)
     if hooks.placed is not None:
@@ -306,6 +310,39 @@ async def _not_placed(
             extra=kv(attempt_id=attempt.attempt_id, error=type(exc).__name__),
         )
     return TargetResult(target, attempt.attempt_id, True, [], attempt, not_placed=True)
+
+
+def _storing_answer(
+    engine: Engine, attempt_id: str, on_answer: AnswerCall, clock: Callable[[], dt.datetime]
+) -> AnswerCall:
+    """``on_answer``, with the answer written to the attempt row meanwhile."""
+
+    async def answering(call: AnsweredCall) -> ConversationRecord:
+        # The wall-clock time of the answer itself (answer detection may have taken seconds since).
+        at = clock() - dt.timedelta(seconds=max(0.0, time.monotonic() - call.answered_at))
+        # Beside the answerer, not before it: the person who answered hears the bot or the
+        # collector without waiting for the database.
+        stored = asyncio.create_task(
+            _store_answer(engine, attempt_id, at, call.kind), name=f"answer-row:{attempt_id}"
+        )
+        try:
+            return await on_answer(call)
+        finally:
+            # The end is written once this returns: the answer is in the row before it.
+            await stored
+
+    return answering
+
+
+async def _store_answer(engine: Engine, attempt_id: str, at: dt.datetime, kind: AnswerKind) -> None:
+    try:
+        await record.answered(engine, attempt_id, at, kind)
+    except Exception as exc:
+        # The call goes on; its end still records it answered.  Only a crash before that end
+        # would now be settled as never answered (the ledger's allowed decision still counts it).
+        log.warning(
+            "answer not stored on the attempt", extra=kv(attempt_id=attempt_id, error=type(exc).__name__)
+        )
 
 
 async def _place(

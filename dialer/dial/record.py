@@ -1,4 +1,5 @@
-"""What one attempt writes to the store: the ``dialing`` row before the originate, the end after.
+"""What one attempt writes to the store: the ``dialing`` row before the originate, the answer
+when it comes, the end after.
 
 One writer for bot and agent calls alike: the ended row, the account state the
 call produced (``dialer.accounts.state``) and its recording come from the call's
@@ -12,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from dialer.accounts.state import CallResult, write_call_result
-from dialer.call import AttemptResult
+from dialer.call import AnswerKind, AttemptResult
 from dialer.store.models import AttemptState, CallAttempt
 from dialer.store.models.transcripts import CallRecording, TranscriptTurn
 from foundation.contract import CallOutcome, ConversationRecord, DialTarget, Disposition
@@ -45,6 +46,18 @@ def record_reserved(
                 dialed_at=now,
                 node=node,
             )
+        )
+
+
+def record_answered(engine: Engine, attempt_id: str, answered_at: dt.datetime, kind: AnswerKind) -> None:
+    """The answer on the ``dialing`` row, committed while the call goes on: a dialer that dies
+    mid-call leaves a row recovery knows a person (or a machine) answered.  An ended row is
+    left as its end wrote it."""
+    with Session(engine) as s, s.begin():
+        s.execute(
+            update(CallAttempt)
+            .where(CallAttempt.attempt_id == attempt_id, CallAttempt.state == AttemptState.DIALING.value)
+            .values(answered_at=answered_at, answered_by=kind.value)
         )
 
 
@@ -130,6 +143,11 @@ async def reserved(
 ) -> None:
     """``record_reserved`` off the event loop; returns once the row is committed."""
     await asyncio.to_thread(record_reserved, engine, target, attempt_id, campaign_id, now, node)
+
+
+async def answered(engine: Engine, attempt_id: str, answered_at: dt.datetime, kind: AnswerKind) -> None:
+    """``record_answered`` off the event loop."""
+    await asyncio.to_thread(record_answered, engine, attempt_id, answered_at, kind)
 
 
 async def ended(

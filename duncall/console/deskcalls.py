@@ -20,6 +20,7 @@ from sqlalchemy import select
 from dialer.agents.desk import DeskBoard
 from dialer.agents.manual import Decision, ManualCall, settle_lost_calls
 from dialer.campaign.facts import store_facts
+from dialer.campaign.recovery import guard_sink
 from dialer.campaign.targets import endpoint_template
 from dialer.dial.pipeline import TargetResult
 from dialer.guards.gate import GuardGate
@@ -84,10 +85,23 @@ class DeskCalls:
         async with self._lock:
             if self._ari is None:
                 ari = await self._ari_factory()
-                # Calls a previous console lost when it stopped: their rows end, not stay dialling.
-                await settle_lost_calls(ari, self.console.engine, self.console.now())
+                # Calls a previous console lost when it stopped: their rows end, not stay dialling,
+                # and a conversation on one still starts the guard's after-conversation lockout.
+                await settle_lost_calls(
+                    ari, self.console.engine, self.console.now(), on_lost=guard_sink(self._guard())
+                )
                 self._ari = ari
             return self._ari
+
+    def _guard(self) -> Guard:
+        console = self.console
+        return Guard(
+            console.redis(),
+            Ledger.on(console.engine),
+            self.rules,
+            prefix=self.guard_prefix,
+            clock=console.now,
+        )
 
     def target(self, account_id: str, number: str) -> DialTarget:
         """The dial of ``number`` of ``account_id`` (one of the account's own numbers)."""
@@ -109,13 +123,7 @@ class DeskCalls:
         """Ask the guard (as a human call) and, when allowed, place the call to the collector's desk."""
         console = self.console
         ari = await self._client()
-        guard = Guard(
-            console.redis(),
-            Ledger.on(console.engine),
-            self.rules,
-            prefix=self.guard_prefix,
-            clock=console.now,
-        )
+        guard = self._guard()
         manual = ManualCall(
             ari,
             console.engine,

@@ -44,3 +44,8 @@ class CallAttempt(Base):
     direction: Mapped[str] = mapped_column(String(8), default="outbound", server_default="outbound")
     # The Asterisk node the call was placed on (DUNCALL_ASTERISK_NODES); None: the one configured ARI.
     node: Mapped[str | None] = mapped_column(String(32))
+    # Written when the call is answered, not when it ends, so a dialer that dies mid-call leaves
+    # what recovery needs to count the conversation: when it was answered and by whom
+    # (dialer.call.AnswerKind: human | machine, answer detection's verdict).  NULL: never answered.
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[str | None] = mapped_column(String(8))
