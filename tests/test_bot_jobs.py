@@ -1,6 +1,7 @@
 """The bot service's job stream on a real Redis: a job is carried by one worker at most, a job a
-dead worker read is carried by another exactly once, and a call whose worker died is not run
-again but ended by its dialer (``duncall.botservice``).  The records cross as JSON unchanged."""
+dead worker read is carried by another exactly once, a call whose worker died is not run again
+but ended by its dialer, and a worker takes no more calls than its slots (``duncall.botservice``).
+The records cross as JSON unchanged."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from typing import cast
 import pytest
 import redis.asyncio as aioredis
 
+from dialer.campaign.feed import CampaignFeed
+from dialer.campaign.runner import OnAnswer
 from duncall.botservice import jobs as jobs_module
 from duncall.botservice.jobs import BotJob, BotJobs
 from duncall.botservice.remote import WorkerLost, _record, _taken_by
+from duncall.botservice.worker import BotWorker
 from foundation.contract import (
     ConversationRecord,
     DialTarget,
@@ -180,3 +184,47 @@ async def test_a_job_nobody_took_in_time_is_abandoned_and_never_taken(jobs: BotJ
     await asyncio.sleep(0.01)
     stale = await jobs.read("w1", 0.5)
     assert stale is not None and await jobs.take("w1", stale) == "late"
+
+
+class HeldCalls(BotWorker):
+    """A worker whose calls last until the test lets them end (no Asterisk: the slots are the point)."""
+
+    def __init__(self, name: str, jobs: BotJobs) -> None:
+        super().__init__(name, 1, jobs, {}, _no_answerer)
+        self.started: asyncio.Queue[str] = asyncio.Queue()
+        self.hang_up = asyncio.Event()
+
+    async def _converse(self, job: BotJob) -> ConversationRecord:
+        await self.started.put(job.job_id)
+        await self.hang_up.wait()
+        return ConversationRecord(language="en", disposition=Disposition.CALLBACK)
+
+
+def _no_answerer(campaign_id: str | None) -> tuple[OnAnswer, CampaignFeed | None]:
+    raise AssertionError("HeldCalls never answers through the bot")
+
+
+@pytest.mark.redis
+async def test_a_worker_takes_no_more_calls_than_its_slots(jobs: BotJobs) -> None:
+    w1, w2 = HeldCalls("w1", jobs), HeldCalls("w2", jobs)
+    serving = [asyncio.create_task(w1.serve(), name="w1")]
+    try:
+        await jobs.submit(_job("e1"), take_s=10.0)
+        await jobs.submit(_job("e2"), take_s=10.0)
+        first = await asyncio.wait_for(w1.started.get(), 5)
+        await asyncio.sleep(1.5)  # w1 reads again only once its one call ended
+        second = "e2" if first == "e1" else "e1"
+        assert w1.started.empty() and await jobs.state(second) is None
+        assert await jobs.state(first) == "taken:w1" and await jobs.worker_alive("w1")
+        serving.append(asyncio.create_task(w2.serve(), name="w2"))
+        assert await asyncio.wait_for(w2.started.get(), 5) == second
+        w1.hang_up.set()
+        w2.hang_up.set()
+        for job_id in (first, second):
+            reply = await jobs.reply(job_id, 5)
+            assert isinstance(reply, ConversationRecord) and reply.disposition is Disposition.CALLBACK
+    finally:
+        w1.stop.set()
+        w2.stop.set()
+        await asyncio.wait_for(asyncio.gather(*serving), 10)
+    assert not await jobs.worker_alive("w1")  # a worker that stopped says so at once

@@ -214,10 +214,10 @@ async def serve(
     check_name(name)
     if calls < 1:
         raise InputError(f"--calls {calls} is below 1", "let the worker carry at least one call")
+    nodes = node_clients(name)  # the configuration is checked before anything is opened
     engine = parts.store(db_url)
     sync_redis = services.redis_client()  # checked reachable: a one-line error otherwise
     client = parts.async_redis()
-    nodes = node_clients(name)
     try:
         for ari in nodes.values():
             await ari.connect()  # fail fast: a worker that cannot reach a node would lose its calls

@@ -27,5 +27,8 @@ def register(sub: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from duncall.botservice.worker import default_name, serve
 
-    asyncio.run(serve(name=args.name or default_name(), calls=args.calls, db_url=args.db))
+    def say(line: str) -> None:
+        print(line, flush=True)  # a container's log, or a pipe, sees each line as it is said
+
+    asyncio.run(serve(name=args.name or default_name(), calls=args.calls, db_url=args.db, say=say))
     return 0
