@@ -1,12 +1,14 @@
 """Click-to-call from the desk: the collector's worklist, and a number's call decided by the guard
 exactly as a dialer call is (a human call: the bot-consent rule does not apply), refused with the
-guard's reasons and nothing dialled, only on the collector's own accounts, and when allowed
-placed through the dial pipeline (attempt row, originate with the creditor's caller ID)."""
+guard's reasons and nothing dialled, only on the collector's own accounts (a supervisor or an
+admin at a desk: any account; QA and script designers: no desk), and when allowed placed through
+the dial pipeline (attempt row, originate with the creditor's caller ID).  The collector's phone
+comes up first and hears ringback until the debtor answers, no answer detection judges the
+answer, and a recorded call's two sides are transcribed for QA as an agent campaign's are."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -17,10 +19,12 @@ from typing import Any
 import pytest
 import redis
 from conftest import REDIS_URL
+from fakes.desk_switch import DeskSwitch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_console_fixtures import ConsoleEnv, make_env
 
+from bot.asr.base import Transcript
 from dialer.agents.desk import DeskBoard, DeskState, WrapUp
 from dialer.call import AnswerKind, AttemptResult
 from dialer.dial import record
@@ -29,12 +33,15 @@ from dialer.store.models import (
     AccountFlagRow,
     CaseAssignment,
     Collector,
+    Creditor,
     InstallmentPlanRow,
     InstalmentRow,
     Phone,
 )
 from dialer.store.models.attempts import CallAttempt
 from dialer.store.models.console import AuditEntry
+from dialer.store.models.transcripts import CallRecording, TranscriptTurn
+from duncall.agent_transcripts import AgentTranscriber
 from duncall.console.deskcalls import DeskCalls
 from duncall.console.roles import Role
 from duncall.sandbox import phones
@@ -48,70 +55,8 @@ from foundation.contract import (
     InstalmentRecord,
 )
 from foundation.errors import InputError
-from telephony.ari.events import parse_event
 
 pytestmark = pytest.mark.redis
-
-
-def _event(kind: str, channel_id: str, **fields: Any) -> Any:
-    return parse_event(
-        {
-            "type": kind,
-            "application": "t",
-            "timestamp": "2026-12-01T12:00:00.000+0000",
-            **fields,
-            "channel": {
-                "id": channel_id,
-                "name": "PJSIP/x-00000001",
-                "state": "Ring",
-                "caller": {"name": "", "number": ""},
-                "connected": {"name": "", "number": ""},
-                "dialplan": {"context": "y", "exten": "x", "priority": 1},
-                "creationtime": "2026-12-01T12:00:00.000+0000",
-                "language": "en",
-            },
-        }
-    )
-
-
-class _Events:
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def get(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - the ARI subscription's signature
-        async with asyncio.timeout(timeout):
-            return await self.queue.get()
-
-
-class NoAnswer:
-    """Asterisk at the edge: every originate rings and is not answered (cause 19)."""
-
-    app = "t-desk"
-
-    def __init__(self) -> None:
-        self.queues: dict[str, _Events] = {}
-        self.originates: list[dict[str, Any]] = []
-        self.live: set[str] = set()  # channels Asterisk still has (none of this fake's own calls)
-
-    @contextlib.contextmanager
-    def channel_events(self, channel_id: str) -> Iterator[_Events]:
-        yield self.queues.setdefault(channel_id, _Events())
-
-    async def originate(self, endpoint: str, *, channel_id: str, **kwargs: Any) -> None:
-        self.originates.append({"endpoint": endpoint, "channel_id": channel_id, **kwargs})
-        q = self.queues.setdefault(channel_id, _Events())
-        asyncio.get_running_loop().call_later(
-            0.1, q.queue.put_nowait, _event("ChannelDestroyed", channel_id, cause=19, cause_txt="No answer")
-        )
-
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
-        return None
-
-    async def list_channels(self) -> list[Any]:
-        return [type("Channel", (), {"id": c})() for c in self.live]
-
-    async def close(self) -> None:
-        return None
 
 
 @pytest.fixture
@@ -122,6 +67,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleEnv]
     with Session(env.engine) as db, db.begin():
         db.add(Collector(collector_id="c1", name="Anna", capacity=10, console_user="collector"))
         db.add(Collector(collector_id="c2", name="Ben", capacity=10, console_user="admin"))
+        # A supervisor's own desk: no portfolio of theirs (capacity 0), any account to call.
+        db.add(Collector(collector_id="c3", name="Sam", capacity=0, console_user="supervisor"))
         db.flush()
         for account_id, zone, holder in (
             ("NY-1", "America/New_York", "c1"),
@@ -156,6 +103,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleEnv]
         db.add(AccountFlagRow(account_id="DS-1", flag="dispute", source="call", set_at=at))
     phones.make_phone("c1")
     phones.make_phone("c2")
+    phones.make_phone("c3")
     env.app.state.desk_calls = None
     yield env
     client = redis.Redis.from_url(REDIS_URL)
@@ -164,10 +112,20 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleEnv]
     env.close()
 
 
-@pytest.fixture
-def switch(env: ConsoleEnv, key_prefix: str) -> Iterator[NoAnswer]:
-    fake = NoAnswer()
+class Heard:
+    """The recognizer at the edge: every stretch of speech is heard as "hello"."""
 
+    name = "heard"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def recognize(self, pcm: bytes, lang: str, phrases: tuple[str, ...] = ()) -> Transcript:
+        self.calls += 1
+        return Transcript("hello", 0.9, self.name, len(pcm) / 32, 1.0)
+
+
+def _desk_calls(env: ConsoleEnv, key_prefix: str, fake: DeskSwitch, heard: Heard | None = None) -> DeskCalls:
     async def connect() -> Any:
         return fake
 
@@ -176,8 +134,18 @@ def switch(env: ConsoleEnv, key_prefix: str) -> Iterator[NoAnswer]:
         endpoint="PJSIP/{number}@carrier",
         guard_prefix=f"{key_prefix}guard:",
         ari=connect,
+        # The campaign's own after-call transcription; only the recognizer is the test's.
+        transcriber=lambda ari: AgentTranscriber(ari, env.engine, heard or Heard()),
     )
     env.app.state.desk_calls = calls
+    return calls
+
+
+@pytest.fixture
+def switch(env: ConsoleEnv, key_prefix: str) -> Iterator[DeskSwitch]:
+    """Every number rings out (cause 19)."""
+    fake = DeskSwitch(answer_after_s=None)
+    _desk_calls(env, key_prefix, fake)
     yield fake
     client = redis.Redis.from_url(REDIS_URL)
     for key in client.scan_iter(f"{key_prefix}guard:*"):
@@ -200,6 +168,18 @@ def _board(env: ConsoleEnv) -> DeskBoard:
     return DeskBoard(redis.Redis.from_url(REDIS_URL), env.live_prefix)
 
 
+def _dialled(switch: DeskSwitch) -> list[dict[str, Any]]:
+    """The originates to debtors (the desk's own softphone is rung too, once a dial is allowed)."""
+    return [o for o in switch.originates if o["channel_id"].startswith("dc-")]
+
+
+def _wait(until: Any, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not until():
+        time.sleep(0.05)
+    assert until()
+
+
 def test_the_worklist_is_the_collectors_own_queue_with_the_guards_verdict_per_number(env: ConsoleEnv) -> None:
     collector = env.login(Role.COLLECTOR)
     got = collector.get("/api/desk/worklist")
@@ -214,7 +194,7 @@ def test_the_worklist_is_the_collectors_own_queue_with_the_guards_verdict_per_nu
 
 
 def test_an_allowed_call_is_reserved_recorded_and_originated_from_the_desk(
-    env: ConsoleEnv, switch: NoAnswer
+    env: ConsoleEnv, switch: DeskSwitch
 ) -> None:
     collector = env.login(Role.COLLECTOR)
     number = _number(env, "NY-1")
@@ -225,7 +205,7 @@ def test_an_allowed_call_is_reserved_recorded_and_originated_from_the_desk(
         attempt_id = got.json()["calling"]
         # The desk is the call's while it rings: no campaign may claim it.
         assert got.json()["state"] == "connecting"
-        [originate] = switch.originates
+        [originate] = _dialled(switch)
         assert originate["endpoint"] == f"PJSIP/{number.lstrip('+')}@carrier"
         assert originate["channel_id"].endswith(attempt_id)
         deadline = time.monotonic() + 5
@@ -252,7 +232,7 @@ def test_an_allowed_call_is_reserved_recorded_and_originated_from_the_desk(
 
 @pytest.mark.parametrize(("account_id", "reason"), [("TK-1", "outside_window"), ("DS-1", "flag:dispute")])
 def test_a_refused_call_shows_the_guards_reasons_and_dials_nothing(
-    env: ConsoleEnv, switch: NoAnswer, account_id: str, reason: str
+    env: ConsoleEnv, switch: DeskSwitch, account_id: str, reason: str
 ) -> None:
     collector = env.login(Role.COLLECTOR)
     _board(env).choose("c1", DeskState.PAUSED, "break")
@@ -270,7 +250,7 @@ def test_a_refused_call_shows_the_guards_reasons_and_dials_nothing(
 
 
 def test_a_collector_calls_only_their_own_accounts_and_only_their_numbers(
-    env: ConsoleEnv, switch: NoAnswer
+    env: ConsoleEnv, switch: DeskSwitch
 ) -> None:
     collector = env.login(Role.COLLECTOR)
     got = collector.post("/api/desk/call", json={"account_id": "OTHER", "number": _number(env, "OTHER")})
@@ -279,19 +259,19 @@ def test_a_collector_calls_only_their_own_accounts_and_only_their_numbers(
     got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": "+12125550000"})
     assert got.status_code == 400 and "is not a number of account NY-1" in got.json()["error"]
     assert switch.originates == [] and _attempts(env) == []
-    # An admin at a desk may call any account (supervisors do not work desks: no desk_work).
+    # An admin at a desk may call any account.
     admin = env.login(Role.ADMIN)
     with admin:
         got = admin.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
         assert got.status_code == 200, got.text
-        assert len(switch.originates) == 1
+        assert len(_dialled(switch)) == 1
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and _board(env).desk("c2").state is DeskState.CONNECTING:
             time.sleep(0.05)
     assert [a.state for a in _attempts(env)] == ["ended"]
 
 
-def test_a_desk_on_a_call_places_no_other(env: ConsoleEnv, switch: NoAnswer) -> None:
+def test_a_desk_on_a_call_places_no_other(env: ConsoleEnv, switch: DeskSwitch) -> None:
     board = _board(env)
     board.choose("c1", DeskState.READY)
     board.seen("c1")
@@ -300,6 +280,117 @@ def test_a_desk_on_a_call_places_no_other(env: ConsoleEnv, switch: NoAnswer) -> 
     got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
     assert got.status_code == 400 and "connecting" in got.json()["error"]
     assert switch.originates == [] and _attempts(env) == []
+
+
+def test_a_supervisor_clicks_to_call_through_the_same_guard_and_qa_or_designers_cannot(
+    env: ConsoleEnv, switch: DeskSwitch
+) -> None:
+    supervisor = env.login(Role.SUPERVISOR)
+    with supervisor:
+        assert supervisor.get("/api/desk").status_code == 200  # their desk and softphone
+        # Refused exactly as a collector's call is: the guard's reasons, nothing dialled.
+        got = supervisor.post("/api/desk/call", json={"account_id": "TK-1", "number": _number(env, "TK-1")})
+        assert got.status_code == 409, got.text
+        assert "outside_window" in got.json()["reasons"]
+        assert switch.originates == []
+        # Any account, not only a portfolio of their own (OTHER is c2's).
+        got = supervisor.post("/api/desk/call", json={"account_id": "OTHER", "number": _number(env, "OTHER")})
+        assert got.status_code == 200, got.text
+        assert [o["endpoint"] for o in _dialled(switch)] == [
+            f"PJSIP/{_number(env, 'OTHER').lstrip('+')}@carrier"
+        ]
+        _wait(lambda: _board(env).desk("c3").state is not DeskState.CONNECTING)
+    with Session(env.engine) as db:
+        audited = list(db.scalars(select(AuditEntry.user_name).where(AuditEntry.action == "desk_call")))
+    assert audited == ["supervisor"]
+    # Roles that judge or write scripts do not dial.
+    for role in (Role.QA, Role.DESIGNER):
+        other = env.login(role)
+        got = other.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
+        assert got.status_code == 403, (role, got.text)
+        assert other.get("/api/desk").status_code == 403
+    assert len(_dialled(switch)) == 1
+
+
+def test_a_desk_call_rings_the_collector_with_ringback_skips_answer_detection_and_is_transcribed(
+    env: ConsoleEnv, key_prefix: str
+) -> None:
+    with Session(env.engine) as db, db.begin():
+        db.add(Creditor(creditor_id="acme", name="Acme Lending", callback_number="+18005550100"))
+        db.flush()
+        db.get(Account, "NY-1").creditor_id = "acme"  # type: ignore[union-attr]
+    fake = DeskSwitch(answer_after_s=0.4)
+    heard = Heard()
+    _desk_calls(env, key_prefix, fake, heard)
+    collector = env.login(Role.COLLECTOR)
+    _board(env).choose("c1", DeskState.READY)
+    with collector:
+        got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
+        assert got.status_code == 200, got.text
+        attempt_id = got.json()["calling"]
+        # What the collector may leave if a voicemail answers: a limited-content message only.
+        message = got.json()["voicemail_message"]
+        assert message == (
+            "Hello, this is a message for Dana Debtor. This is Anna. "
+            "Please call me back at +18005550100. Thank you."
+        )
+        _wait(lambda: _board(env).desk("c1").state is DeskState.ON_CALL)
+        debtor, desk = f"dc-{attempt_id}", f"da-{attempt_id}"
+        ops = list(fake.ops)
+        # The desk's phone is up and hears ringback while the number rings; the ringing stops
+        # when the debtor answers, and then the two are bridged.
+        assert ops.index(("ring", desk)) < ops.index(("answered", debtor)) < ops.index(("ring_stop", desk))
+        assert ops.index(("ring_stop", desk)) < ops.index(("add_to_bridge", debtor))
+        # No answer detection: nothing sent the answered line to the AMD dialplan.
+        assert not [op for op in ops if op[0] == "continue_in_dialplan"]
+        _wait(lambda: ("record", f"call-{debtor}-agent") in fake.ops)  # after the recording notice
+        fake.debtor_hangs_up(debtor)
+        _wait(lambda: _board(env).desk("c1").state is DeskState.WRAP_UP)
+        got = collector.post(
+            "/api/desk/wrapup", json={"disposition": "callback", "callback_on": "2030-01-02"}
+        )
+        assert got.status_code == 200, got.text
+        _wait(lambda: _turns(env, attempt_id) != [])
+    [row] = _attempts(env)
+    assert (row.state, row.outcome, row.disposition) == ("ended", "answered", "callback")
+    # Both sides transcribed into the call's transcript, as QA reads an agent campaign's call.
+    assert sorted(t[0] for t in _turns(env, attempt_id)) == ["agent", "debtor"]
+    assert all(t[1] == "hello" for t in _turns(env, attempt_id))
+    with Session(env.engine) as db:
+        recording = db.get(CallRecording, attempt_id)
+        assert recording is not None and recording.amd_status is None
+        assert recording.agent_id == "c1"
+        assert recording.leg_audio == {"debtor": f"call-{debtor}-debtor", "agent": f"call-{debtor}-agent"}
+
+
+def test_a_collector_who_hangs_up_while_the_number_rings_cancels_the_dial(
+    env: ConsoleEnv, key_prefix: str
+) -> None:
+    fake = DeskSwitch(answer_after_s=30)
+    _desk_calls(env, key_prefix, fake)
+    collector = env.login(Role.COLLECTOR)
+    _board(env).choose("c1", DeskState.READY)
+    with collector:
+        got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
+        attempt_id = got.json()["calling"]
+        _wait(lambda: ("ring", f"da-{attempt_id}") in fake.ops)
+        fake.debtor_hangs_up(f"da-{attempt_id}")  # the collector's softphone hangs up
+        _wait(lambda: _board(env).desk("c1").state is DeskState.READY)
+    assert ("hangup", f"dc-{attempt_id}") in fake.ops
+    [row] = _attempts(env)
+    assert row.state == "ended" and row.outcome != "answered"
+
+
+def _turns(env: ConsoleEnv, attempt_id: str) -> list[tuple[str, str]]:
+    with Session(env.engine) as db:
+        return [
+            (t.speaker, t.text)
+            for t in db.scalars(
+                select(TranscriptTurn)
+                .where(TranscriptTurn.attempt_id == attempt_id)
+                .order_by(TranscriptTurn.seq)
+            )
+        ]
 
 
 # --- the wrap-up: a plan, flags and a note -------------------------------------------------------
@@ -397,7 +488,7 @@ def test_a_wrap_up_survives_its_trip_to_the_campaign() -> None:
 
 
 def test_desk_calls_a_stopped_console_lost_are_ended_unless_still_up(
-    env: ConsoleEnv, switch: NoAnswer
+    env: ConsoleEnv, switch: DeskSwitch
 ) -> None:
     lost, talking, answered = "att-lost-1", "att-talking-1", "att-answered-1"
     for attempt_id in (lost, talking, answered):

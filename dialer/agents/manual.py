@@ -2,10 +2,14 @@
 
 The call is a dialer call like any other: ``dialer.dial.pipeline.dial_one`` asks the guard
 immediately before the originate (as a human-voice call: the bot-consent rule is the bot's),
-writes the attempt row, places the call and stores its end.  Only what answers it differs:
-the collector's softphone, rung into one bridge with the debtor once a person answers (a
-machine is hung up, as the agent campaigns do).  The desk is taken before the dial, so no
-campaign claims it meanwhile; a call that never reaches the collector gives it back as it was.
+writes the attempt row, places the call and stores its end.  Only what answers it differs: the
+collector is on the line from the start.  Their softphone is rung as the guard allows the dial
+and hears ringback while the number rings (``dialer.agents.deskline``); no answer detection
+runs (the human is already there: a voicemail greeting reaches the collector, who may leave only
+a limited-content message, ``VOICEMAIL_MESSAGE``), and whatever answers is bridged to the desk.
+The desk is taken before the dial, so no campaign claims it meanwhile; a call that never
+reaches the collector gives it back as it was.  A recorded call's two sides are transcribed for
+QA after its attempt is stored (``after_call``), as an agent campaign's are.
 
 ``ManualCall.start`` returns as soon as the guard has decided: the reasons of a refusal
 (nothing dialled), or an allowed call that goes on in the background until its wrap-up.
@@ -17,16 +21,17 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from dialer.agents.connect import ABANDON_MESSAGE, dial_agent, play_abandon_message, talk
+from dialer.agents.connect import ABANDON_MESSAGE, play_abandon_message, talk
 from dialer.agents.desk import WRAP_UP_WAIT_S, Desk, DeskBoard
-from dialer.agents.recording import RECORDING_NOTICE, record_after_notice
-from dialer.call import AnsweredCall, AnswerKind, AttemptResult
+from dialer.agents.deskline import DeskLine
+from dialer.agents.recording import RECORDING_NOTICE, AgentRecording, record_after_notice
+from dialer.call import AnsweredCall, AttemptResult
 from dialer.campaign.recovery import Orphan, OrphanSink, answer_kind, settled_disposition, settled_outcome
 from dialer.dial.pipeline import DialGate, DialHooks, DialNotPlaced, TargetResult, dial_one
 from dialer.store.models import AttemptState, CallAttempt
@@ -40,6 +45,20 @@ log = logging.getLogger(__name__)
 # The collector clicked and waits at their desk: their softphone answers by itself, but a
 # browser is given longer than a predictive campaign's 1.5 s before the debtor hears the message.
 MANUAL_CONNECT_TIMEOUT_S = 8.0
+# What a collector may leave on a voicemail (Reg F §1006.2(j), a "limited-content message"): a
+# person's name, a request to call back and a number; never the debt, the creditor or that this
+# is debt collection.  The desk shows it, filled in, with each call it places.
+VOICEMAIL_MESSAGE = (
+    "Hello, this is a message for {full_name}. This is {collector_name}. "
+    "Please call me back at {callback_number}. Thank you."
+)
+
+
+def voicemail_message(full_name: str, collector_name: str, callback_number: str) -> str:
+    """The limited-content message for one call, as the collector may read it to a voicemail."""
+    return VOICEMAIL_MESSAGE.format(
+        full_name=full_name, collector_name=collector_name, callback_number=callback_number
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +74,12 @@ class Decision:
 class _Telling:
     """The dial's gate, which also tells the waiting request what the guard decided."""
 
-    def __init__(self, gate: DialGate, told: asyncio.Future[list[str]]) -> None:
+    def __init__(
+        self, gate: DialGate, told: asyncio.Future[list[str]], allowed: Callable[[], None] | None = None
+    ) -> None:
         self.gate = gate
         self.told = told
+        self.allowed = allowed  # called the moment the guard allowed the dial, before its originate
 
     async def reserve(self, target: DialTarget, attempt_id: str, at: dt.datetime) -> list[str]:
         try:
@@ -66,6 +88,8 @@ class _Telling:
             if not self.told.done():
                 self.told.set_exception(exc)
             raise
+        if not reasons and self.allowed is not None:
+            self.allowed()
         if not self.told.done():
             self.told.set_result(reasons)
         return reasons
@@ -99,6 +123,9 @@ class ManualCall:
     recording_notice: str | None = RECORDING_NOTICE
     # Where bridged calls are listed for supervisors (listen, whisper, barge), as a campaign's are.
     live: LiveCallRegistry | None = None
+    # A recorded call's two sides transcribed for QA once its attempt is stored
+    # (``duncall.agent_transcripts.AgentTranscriber``, as an agent campaign's calls are).
+    after_call: Callable[[AgentRecording, str], Awaitable[None]] | None = None
 
     async def start(
         self, target: DialTarget, collector_id: str, desk_endpoint: str, attempt_id: str
@@ -132,16 +159,23 @@ class ManualCall:
         before: Desk,
         told: asyncio.Future[list[str]],
     ) -> TargetResult | None:
+        desk = DeskLine(
+            self.ari, collector_id, desk_endpoint, attempt_id=attempt_id, timeout_s=self.connect_timeout_s
+        )
+        recorded: list[AgentRecording] = []
         try:
-            return await dial_one(
+            result = await dial_one(
                 self.ari,
                 self.engine,
                 target,
-                lambda call: self._answered(target, collector_id, desk_endpoint, attempt_id, call),
-                _Telling(self.gate, told),
+                lambda call: self._answered(target, collector_id, attempt_id, call, desk, recorded),
+                _Telling(self.gate, told, desk.start),
                 attempt_id=attempt_id,
                 clock=self.clock,
                 hooks=DialHooks(placed=_abandoned),
+                # The collector is on the line: no machine is hung up on them, no pause before
+                # they hear the answer (and a voicemail greeting is theirs to hear).
+                detect_machine=False,
             )
         except DialNotPlaced as exc:
             log.warning("desk call not placed", extra=kv(attempt_id=attempt_id, error=exc.what))
@@ -153,27 +187,30 @@ class ManualCall:
                 told.set_exception(exc)
             raise
         finally:
+            await desk.close()
             await asyncio.to_thread(self.board.give_back, collector_id, attempt_id, before)
+        if recorded and self.after_call is not None:
+            try:
+                await self.after_call(recorded[0], target.language)
+            except Exception:
+                # The call and its recording are stored; only its transcript is missing.
+                log.exception("after-call step failed", extra=kv(attempt_id=attempt_id))
+        return result
 
     async def _answered(
-        self, target: DialTarget, collector_id: str, endpoint: str, attempt_id: str, call: AnsweredCall
+        self,
+        target: DialTarget,
+        collector_id: str,
+        attempt_id: str,
+        call: AnsweredCall,
+        desk: DeskLine,
+        recorded: list[AgentRecording],
     ) -> ConversationRecord:
         ari = call.ari or self.ari
         record = ConversationRecord(language=target.language, script=target.script or None)
-        if call.kind is not AnswerKind.HUMAN:
-            record.disposition = Disposition.NO_CONTACT
-            record.hangup_by = "bot"
-            await ari.hangup(call.channel_id)
-            return record
+        left_s = max(0.0, self.connect_timeout_s - (time.monotonic() - call.answered_at))
         try:
-            leg = await dial_agent(
-                ari,
-                call.channel_id,
-                collector_id,
-                endpoint,
-                attempt_id=attempt_id,
-                timeout_s=self.connect_timeout_s,
-            )
+            leg = await desk.join(call.channel_id, left_s)
         except Exception as exc:
             log.warning("desk leg failed", extra=kv(attempt_id=attempt_id, error=type(exc).__name__))
             leg = None
@@ -212,6 +249,7 @@ class ManualCall:
             )
             if recording is not None:
                 record.recording = recording.mixed
+                recorded.append(recording)
             ended_by = await talk(ari, call.channel_id, leg)
         finally:
             if listing is not None:

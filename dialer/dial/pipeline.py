@@ -163,8 +163,12 @@ async def dial_one(
     ring_timeout_s: int = RING_TIMEOUT_S,
     hooks: DialHooks = NO_HOOKS,
     nodes: NodePicker | None = None,
+    detect_machine: bool = True,
 ) -> TargetResult:
     """Dial ``target`` once if the guard allows it now; store the attempt and report its outcome.
+
+    ``detect_machine``: answer detection judges the answer (False: a person is already on the
+    line — a collector's own call — and hears whatever answers, a voicemail greeting included).
 
     ``nodes``: the call goes to an Asterisk node with a free channel (taken before the guard is
     asked, so the decision stays next to the originate), stored on its attempt; else to ``ari``.
@@ -185,6 +189,7 @@ async def dial_one(
             ring_timeout_s,
             hooks,
             None,
+            detect_machine,
         )
     try:
         placement = await nodes.acquire(attempt_id)
@@ -206,6 +211,7 @@ async def dial_one(
             ring_timeout_s,
             hooks,
             placement.node,
+            detect_machine,
         )
     finally:
         await nodes.release(placement, attempt_id)
@@ -224,6 +230,7 @@ async def _dial(
     ring_timeout_s: int,
     hooks: DialHooks,
     node: str | None,
+    detect_machine: bool = True,
 ) -> TargetResult:
     try:
         if pacer is not None:
@@ -264,7 +271,7 @@ async def _dial(
         log.exception("dial not placed", extra=kv(attempt_id=attempt_id))
         return result
     answering = _storing_answer(engine, attempt_id, on_answer, clock)
-    attempt = await _place(ari, target, answering, attempt_id, ring_timeout_s)
+    attempt = await _place(ari, target, answering, attempt_id, ring_timeout_s, detect_machine)
     if not attempt.placed:
         return await _not_placed(engine, gate, target, attempt, clock)
     if hooks.placed is not None:
@@ -346,7 +353,12 @@ async def _store_answer(engine: Engine, attempt_id: str, at: dt.datetime, kind: 
 
 
 async def _place(
-    ari: AriClient, target: DialTarget, on_answer: AnswerCall, attempt_id: str, ring_timeout_s: int
+    ari: AriClient,
+    target: DialTarget,
+    on_answer: AnswerCall,
+    attempt_id: str,
+    ring_timeout_s: int,
+    detect_machine: bool = True,
 ) -> AttemptResult[ConversationRecord]:
     try:
         # The creditor's caller ID: the debtor sees the number of whom the call is about.
@@ -357,6 +369,7 @@ async def _place(
             attempt_id=attempt_id,
             ring_timeout_s=ring_timeout_s,
             caller_id=target.caller_id,
+            detect_machine=detect_machine,
         )
     except Exception as exc:
         # place_call ends its own failures; this is the last line: the call's fate is unknown.

@@ -5,6 +5,10 @@ made on first use: the console runs without Asterisk until a collector dials) an
 compliance guard on the dialers' counters (``DUNCALL_GUARD_*`` prefix, the rules of
 ``DUNCALL_DESK_GUARD_RULES``).  The call itself is ``dialer.agents.manual``: the one dial
 pipeline, as a human-voice call.  Who may call which account is the router's to check.
+
+A recorded call's two sides are transcribed after its attempt is stored, with the same
+``AgentTranscriber`` an agent campaign runs (the recognizer made on the first one), one call
+at a time: the recognizer is CPU-bound and the console serves pages meanwhile.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from dialer.agents.desk import DeskBoard
-from dialer.agents.manual import Decision, ManualCall, settle_lost_calls
+from dialer.agents.manual import Decision, ManualCall, settle_lost_calls, voicemail_message
+from dialer.agents.recording import AgentRecording
 from dialer.campaign.facts import store_facts
 from dialer.campaign.recovery import guard_sink
 from dialer.campaign.targets import endpoint_template
@@ -27,7 +32,8 @@ from dialer.guards.gate import GuardGate
 from dialer.guards.guard import DEFAULT_PREFIX, Guard
 from dialer.guards.ledger import Ledger
 from dialer.policy import Rules, Voice
-from dialer.store.models import Account, Phone
+from dialer.store.models import Account, Collector, Phone
+from duncall.agent_transcripts import AgentTranscriber
 from duncall.compose import parts
 from duncall.console.state import Console
 from foundation.contract import DialTarget
@@ -41,6 +47,9 @@ log = logging.getLogger(__name__)
 
 APP_SUFFIX = "-desk"
 AriFactory = Callable[[], Awaitable[AriClient]]
+AFTER_CALL_AT_ONCE = 1  # desk calls transcribed one at a time, queued behind each other
+# Made once the console has its ARI: the after-call transcription of each recorded desk call.
+TranscriberFactory = Callable[[AriClient], Callable[[AgentRecording, str], Awaitable[None]]]
 
 
 async def _own_app() -> AriClient:
@@ -64,7 +73,10 @@ class DeskCalls:
         rules: Rules | None = None,
         guard_prefix: str = DEFAULT_PREFIX,
         ari: AriFactory = _own_app,
+        transcriber: TranscriberFactory | None = None,
     ) -> None:
+        """``transcriber``: each recorded call's after-call step (default: the campaign's
+        ``AgentTranscriber`` on the console's own ARI and database)."""
         env = get_settings()
         template = env.desk_dial_endpoint if endpoint is None else endpoint
         if not template:
@@ -80,6 +92,9 @@ class DeskCalls:
         self._ari: AriClient | None = None
         self._lock = asyncio.Lock()
         self._calls: set[asyncio.Task[TargetResult | None]] = set()
+        self._make_transcriber = transcriber or (lambda ari: AgentTranscriber(ari, console.engine))
+        self._transcribe: Callable[[AgentRecording, str], Awaitable[None]] | None = None
+        self._transcribing = asyncio.Semaphore(AFTER_CALL_AT_ONCE)
 
     async def _client(self) -> AriClient:
         async with self._lock:
@@ -119,6 +134,27 @@ class DeskCalls:
             raise InputError(f"{number!r} cannot be dialled", "give the number in E.164 form (+digits)")
         return DialTarget(account_id, number, endpoint=endpoint, language=language, caller_id=caller_id)
 
+    def voicemail(self, account_id: str, collector_id: str) -> str | None:
+        """The limited-content message the collector may leave if a voicemail answers this call;
+        None when the account's creditor has no callback number (then no message may be left)."""
+        with self.console.transaction() as db:
+            account = db.get(Account, account_id)
+            collector = db.get(Collector, collector_id)
+            if account is None or account.creditor is None or not account.creditor.callback_number:
+                return None
+            full_name = " ".join(n for n in (account.first_name, account.last_name) if n)
+            return voicemail_message(
+                full_name,
+                collector.name if collector is not None else collector_id,
+                account.creditor.callback_number,
+            )
+
+    async def _after_call(self, recording: AgentRecording, language: str) -> None:
+        async with self._transcribing:
+            if self._transcribe is None:
+                self._transcribe = self._make_transcriber(await self._client())
+            await self._transcribe(recording, language)
+
     async def call(self, target: DialTarget, collector_id: str, desk_endpoint: str) -> Decision:
         """Ask the guard (as a human call) and, when allowed, place the call to the collector's desk."""
         console = self.console
@@ -131,6 +167,7 @@ class DeskCalls:
             DeskBoard(console.redis(), console.live_prefix),
             clock=console.now,
             live=LiveCallRegistry(console.redis(), console.live_prefix),
+            after_call=self._after_call,
         )
         decision, task = await manual.start(target, collector_id, desk_endpoint, str(uuid.uuid4()))
         if task is not None:

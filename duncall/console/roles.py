@@ -48,6 +48,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ACCOUNTS_EDIT,
             Permission.KPI_READ,
             Permission.PORTFOLIO_READ,
+            # A supervisor takes calls too (an escalated debtor, a collector out): the same desk,
+            # softphone and click-to-call, under the same guard, with a collector's log-in of their own.
+            Permission.DESK_WORK,
         }
     ),
     Role.DESIGNER: frozenset({Permission.SCRIPTS_READ, Permission.SCRIPTS_WRITE, Permission.SCRIPTS_PUBLISH}),

@@ -270,8 +270,11 @@ def _may_call(console: Console, who: Principal, collector_id: str, account_id: s
 @router.post("/call")
 async def call(body: CallForm, request: Request, who: Worker) -> dict[str, Any]:
     """Call a number of an account: the guard decides it like any dialer call (a human call); when
-    allowed the debtor is dialled and, once a person answers, bridged to this desk's softphone.
-    Refused: 409 with the guard's reasons, and nothing is dialled."""
+    allowed the desk's softphone comes up hearing ringback while the debtor is dialled, and
+    whatever answers is bridged to it (no answer detection: the collector is on the line).
+    ``voicemail_message``: the limited-content message the collector may leave on a voicemail
+    (null: the creditor has no callback number, so none).  Refused: 409 with the guard's
+    reasons, and nothing is dialled."""
     console = get_console(request)
     collector_id = await asyncio.to_thread(_collector_of, console, who)
     phone = phone_of(collector_id)
@@ -307,4 +310,6 @@ async def call(body: CallForm, request: Request, who: Worker) -> dict[str, Any]:
             reasons=list(decision.reasons),
             attempt_id=decision.attempt_id,
         )
-    return {**_view(console, collector_id), "calling": decision.attempt_id}
+    # No answer detection on a collector's call: if a voicemail answers, this is all they may leave.
+    voicemail = await asyncio.to_thread(service.voicemail, body.account_id, collector_id)
+    return {**_view(console, collector_id), "calling": decision.attempt_id, "voicemail_message": voicemail}

@@ -203,6 +203,11 @@ async function callNumber(accountId, number) {
     shown.textContent = `calling ${number} (account ${accountId})`;
     shown.className = "";
     shown.dataset.outcome = "calling";
+    // No answer detection on the desk's own calls: a voicemail reaches the collector, who may
+    // leave only the limited-content message (no debt, no creditor), or nothing.
+    shown.append(el("p", { id: "voicemail-message", class: "muted" }, d.voicemail_message
+      ? "If a voicemail answers, leave only: “" + d.voicemail_message + "”"
+      : "If a voicemail answers, leave no message (the creditor has no callback number)."));
   } catch (e) {
     showError(shown, e);
     shown.dataset.outcome = "refused";
