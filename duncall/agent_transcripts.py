@@ -215,6 +215,7 @@ class AgentTranscriber:
                 return False  # the attempt was not stored with a conversation: nothing to add to
             row.agent_id = recording.agent_id or None
             row.leg_audio = dict(recording.legs)
+            row.transcript_due = None  # in the turns' transaction: a job that ran is never run again
             last = s.scalar(
                 select(func.max(TranscriptTurn.seq)).where(TranscriptTurn.attempt_id == recording.attempt_id)
             )

@@ -33,11 +33,12 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 
+from dialer.agents.after_call import AfterCall, AfterCallQueue
 from dialer.agents.connect import ABANDON_MESSAGE, CONNECT_TIMEOUT_S, dial_agent, play_abandon_message, talk
 from dialer.agents.desk import WRAP_UP_WAIT_S, DeskPool
 from dialer.agents.pool import AgentPool
@@ -71,9 +72,6 @@ TICK_S = 1.0  # the pacing loop decides at least this often
 PRIOR_DIALS = 50  # imaginary dials the measurements start from (diluted, then pushed out, by real ones)
 PRIOR_SAMPLES = 20  # imaginary ring and handle times, likewise
 LIVE_PACING = replace(DEFAULT_CONFIG, abandon_grace_s=0.0)  # see AgentCampaignOptions.pacing
-# After a recorded call's attempt is stored: its recordings and the call's language (transcription).
-AfterCall = Callable[[AgentRecording, str], Awaitable[None]]
-AFTER_CALL_AT_ONCE = 1  # transcriptions run one at a time (ASR is CPU-bound), queued behind each other
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +189,8 @@ async def run_agent_campaign(
     the dials while Redis or the database is away (default: retry after a wait).  ``live``:
     each call bridged to an agent is listed there while it lasts, so a supervisor can listen,
     whisper or barge (``duncall.supervision``).  ``after_call``: each recorded call, once its
-    attempt is stored (its transcription); the campaign returns when every one has run.
+    attempt is stored (its transcription), one at a time with a bounded backlog kept in the store
+    (``dialer.agents.after_call``); the campaign returns when every one has run.
     """
     out = AgentCampaignResult()
     tracker = DialStatsTracker()
@@ -206,8 +205,8 @@ async def run_agent_campaign(
     ledger = await asyncio.to_thread(abandon_ledger, engine, campaign_id, clock(), options.rules)
     ringing: dict[str, float] = {}  # attempt id → when it was placed (monotonic), until it resolves
     recorded: dict[str, tuple[AgentRecording, str]] = {}  # attempt id → its recordings, until stored
-    after_calls: list[asyncio.Task[None]] = []
-    after_call_slot = asyncio.Semaphore(AFTER_CALL_AT_ONCE)
+    # Each recorded call's after-call step (its transcription): one at a time, a bounded backlog.
+    after = AfterCallQueue(after_call, engine, campaign_id=campaign_id) if after_call is not None else None
     changed = asyncio.Event()
 
     def resolved(attempt_id: str, *, answered: bool) -> None:
@@ -367,17 +366,8 @@ async def run_agent_campaign(
         finally:
             resolved(attempt_id, answered=False)  # a dial that failed midway resolves too (no-op else)
             done = recorded.pop(attempt_id, None)
-            if done is not None and after_call is not None:
-                after_calls.append(asyncio.create_task(run_after(*done), name=f"after-call:{attempt_id}"))
-
-    async def run_after(recording: AgentRecording, language: str) -> None:
-        async with after_call_slot:
-            try:
-                assert after_call is not None
-                await after_call(recording, language)
-            except Exception:
-                # The call and its recording are stored; only its transcript is missing.
-                log.exception("after-call step failed", extra=kv(attempt_id=recording.attempt_id))
+            if done is not None and after is not None:
+                await after.submit(*done)
 
     in_flight = 0
 
@@ -399,7 +389,7 @@ async def run_agent_campaign(
                 log.exception("progress report failed", extra=kv(attempt_id=result.attempt_id))
 
     queue = deque(targets)
-    async with asyncio.TaskGroup() as tg:
+    async with after if after is not None else contextlib.nullcontext(), asyncio.TaskGroup() as tg:
         # Until every target is dialled: a held dial puts its target back while calls are up.
         while queue or in_flight:
             if not queue or held.held:
@@ -443,8 +433,6 @@ async def run_agent_campaign(
                     await changed.wait()
             except TimeoutError:
                 pass
-    if after_calls:
-        await asyncio.gather(*after_calls)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,6 +39,9 @@ class CallRecording(Base):
     # from which its transcript was made with the two sides apart. NULL on bot calls.
     agent_id: Mapped[str | None] = mapped_column(String(64))
     leg_audio: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # A recorded collector's call whose transcription has not run yet (``dialer.agents.after_call``):
+    # the job — each side's recording, when they started, who took the call.  NULL once it ran.
+    transcript_due: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class TranscriptTurn(Base):

@@ -1,4 +1,5 @@
-"""When a call attempt was answered and by whom, written at the answer (recovery counts it)
+"""When a call attempt was answered and by whom, written at the answer (recovery counts it);
+a recorded collector's call waiting for its transcription (call_records.transcript_due)
 
 Revision ID: 0126_answered_at
 Revises: 0125_account_notes
@@ -22,9 +23,13 @@ def upgrade() -> None:
     with op.batch_alter_table("call_attempts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("answered_by", sa.String(length=8), nullable=True))
+    with op.batch_alter_table("call_records", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("transcript_due", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("call_records", schema=None) as batch_op:
+        batch_op.drop_column("transcript_due")
     with op.batch_alter_table("call_attempts", schema=None) as batch_op:
         batch_op.drop_column("answered_by")
         batch_op.drop_column("answered_at")
