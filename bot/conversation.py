@@ -54,6 +54,12 @@ NO_INPUT_TIMEOUT_S = 6.0  # silence after the bot's prompt before a no-input re-
 UTTERANCE_QUEUE = 4  # endpointed utterances waiting for the turn loop; full → drop oldest
 CONTROL_QUEUE = 16
 MAX_CALL_S = 300.0  # no conversation holds a line longer than this
+# A debtor waiting for a collector hears the holding line again after this much silence, until
+# the desk accepts or the transfer gives up (its own limit, dialer.agents.transfer.ACCEPT_TIMEOUT_S,
+# 15 s): a silent line for longer reads as a dropped call.  Nothing plays in between (the
+# sandbox and the bot's media have no music on hold), so the interval is shorter than a
+# music-backed queue's 20-30 s reassurance.
+HOLD_REPEAT_S = 10.0
 VOICEMAIL_BEEP_WAIT_S = 20.0  # how long to wait for the greeting and beep to finish
 VOICEMAIL_QUIET_MS = 1200  # quiet after the greeting/beep before leaving the message
 # Silence sent after each prompt. chan_websocket sends the far end no frames
@@ -215,6 +221,7 @@ class Conversation:
         on_turn: Callable[[Turn], None] | None = None,
         on_notice_played: Callable[[], None] | None = None,
         on_transfer: Callable[[str, Sequence[Turn]], Awaitable[bool]] | None = None,
+        hold_repeat_s: float = HOLD_REPEAT_S,
     ) -> None:
         self.media = media
         self.dialogue = dialogue
@@ -245,6 +252,7 @@ class Conversation:
         # Asked for a collector when the dialogue wants a transfer (the queue, the turns so far):
         # True once one has accepted the call.  None: no transfer on this call.
         self._on_transfer = on_transfer
+        self.hold_repeat_s = hold_repeat_s  # silence between holding lines while the desk rings
         self.transferred = False  # a collector took the call from the bot
 
     def _add_turn(self, turn: Turn) -> None:
@@ -517,7 +525,7 @@ class Conversation:
             offer = asyncio.create_task(ask(), name="transfer-offer")
             try:
                 with contextlib.suppress(CallEnded):  # the offer settles first, then the end is seen
-                    await self._speak(holding, None)
+                    await self._hold(holding, offer)
             except BaseException:
                 offer.cancel()
                 raise
@@ -528,6 +536,20 @@ class Conversation:
             raise CallEnded
         self._listening()
         await self._speak(replies, None)
+
+    async def _hold(self, holding: Sequence[BotTurnLike], offer: asyncio.Task[bool]) -> None:
+        """The holding line, then again after each ``hold_repeat_s`` of waiting, until the offer
+        settles (a collector accepted, or the transfer's own limit passed)."""
+        while True:
+            await self._speak(holding, None)
+            if not holding:
+                await asyncio.wait({offer})
+                return
+            done, _ = await asyncio.wait({offer}, timeout=self.hold_repeat_s)
+            if done:
+                return
+            if self._ended.is_set():
+                raise CallEnded
 
     async def run(self) -> ConversationRecord:
         """Run until the dialogue ends or the far end hangs up."""

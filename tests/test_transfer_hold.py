@@ -1,11 +1,14 @@
 """While a collector's desk rings on a warm transfer the debtor hears the script's holding line
 ("One moment please."), played at the same time as the desk is rung — not silence, and not the
-"connecting you" line, which is said only once a collector has accepted."""
+"connecting you" line, which is said only once a collector has accepted.  While the desk keeps
+ringing the holding line is said again after each stretch of silence, until a collector accepts
+or the transfer gives up."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -133,3 +136,68 @@ def test_no_collector_the_holding_line_then_the_true_line() -> None:
     assert said[0] == "One moment please."
     assert said[1].startswith("No colleague is free right now.")
     assert not conv.transferred and all("connecting" not in s for s in said)
+
+
+def test_the_holding_line_is_said_again_while_the_debtor_waits_until_a_collector_accepts() -> None:
+    line = Line()
+    repeat_s = PLAY_S  # the silence between holding lines (HOLD_REPEAT_S on a call)
+    accepted_at: list[float] = []
+
+    async def desk(queue: str, so_far: Sequence[Turn]) -> bool:
+        await asyncio.sleep(5 * (PLAY_S + repeat_s))  # a collector slow to pick up
+        accepted_at.append(time.monotonic())
+        return True
+
+    async def run() -> Conversation:
+        conv = Conversation(
+            line,  # type: ignore[arg-type]
+            _session("en"),
+            None,  # type: ignore[arg-type]
+            Prompts(),  # type: ignore[arg-type]
+            "en",
+            lambda *_: (),
+            on_transfer=desk,
+            hold_repeat_s=repeat_s,
+        )
+        await conv._hand_over()
+        return conv
+
+    conv = asyncio.run(run())
+    said = [t.text for t in conv.record.turns if t.speaker == "bot"]
+    # Said again and again while nobody had the call (not once, then silence), and never after.
+    assert said[-1] == "I'm connecting you to a colleague now."
+    holds = said[:-1]
+    assert len(holds) >= 3 and set(holds) == {"One moment please."}
+    times = [at for _, at in line.played]
+    assert all(at < accepted_at[0] for at in times[:-1])
+    # Each repeat waits out the silence after the last one finished: no line over another.
+    assert all(b - a >= PLAY_S + repeat_s - 0.05 for a, b in itertools.pairwise(times[:-1]))
+    assert conv.transferred
+
+
+def test_the_holding_line_stops_when_the_transfer_gives_up() -> None:
+    line = Line()
+
+    async def desk(queue: str, so_far: Sequence[Turn]) -> bool:
+        await asyncio.sleep(3 * PLAY_S)  # the transfer's own limit: nobody accepted
+        return False
+
+    async def run() -> Conversation:
+        conv = Conversation(
+            line,  # type: ignore[arg-type]
+            _session("en"),
+            None,  # type: ignore[arg-type]
+            Prompts(),  # type: ignore[arg-type]
+            "en",
+            lambda *_: (),
+            on_transfer=desk,
+            hold_repeat_s=PLAY_S / 2,
+        )
+        await conv._hand_over()
+        return conv
+
+    conv = asyncio.run(run())
+    said = [t.text for t in conv.record.turns if t.speaker == "bot"]
+    assert said[-1].startswith("No colleague is free right now.")
+    assert len(said) >= 3 and set(said[:-1]) == {"One moment please."}
+    assert not conv.transferred
