@@ -5,6 +5,7 @@ behind in Asterisk, and the targets the first run never reached are called."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -104,8 +105,19 @@ async def test_sigkill_mid_campaign_then_restart(tmp_path: Path, key_prefix: str
     assert not live, f"channels left behind: {live}"
     assert all(a.state == AttemptState.ENDED.value for a in after.attempts)
     by_id = {a.attempt_id: a for a in after.attempts}
+    # An orphan ends by what its row said of the answer (written when it came): a person →
+    # answered, or abandoned when its channel was still up and hung up by the restart — and a
+    # conversation for the guard either way; a machine → voicemail (or abandoned); never
+    # answered → failed.
+    conversations = _conversations(db_url)
     for attempt_id in orphans:
-        assert by_id[attempt_id].outcome in ("failed", "abandoned")
+        row = by_id[attempt_id]
+        if row.answered_by == "human":
+            assert row.outcome in ("answered", "abandoned") and attempt_id in conversations, row.outcome
+        elif row.answered_by == "machine":
+            assert row.outcome in ("voicemail", "abandoned") and attempt_id not in conversations
+        else:
+            assert row.outcome in ("failed", "abandoned") and attempt_id not in conversations
     for attempt_id in unrecorded:
         assert by_id[attempt_id].outcome == "failed" and by_id[attempt_id].dialed_at is None
     # Every account dialled exactly once over both runs: the ones the first run reached were
@@ -143,6 +155,16 @@ def _denials(db_url: str) -> dict[str, set[str]]:
             if not d.allowed:
                 out.setdefault(d.account_id, set()).update(d.reasons)
         return out
+    finally:
+        engine.dispose()
+
+
+def _conversations(db_url: str) -> set[str]:
+    """The attempts the guard's ledger counts as conversations."""
+    engine = create_engine(db_url)
+    try:
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        return {a.attempt_id for a in Ledger(engine).attempts_since(since) if a.conversation}
     finally:
         engine.dispose()
 
