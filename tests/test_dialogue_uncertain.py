@@ -217,3 +217,27 @@ def test_a_denied_verification_detail_is_not_a_wrong_number() -> None:
     session = _session()
     session.hear("no", SURE)
     assert session.state != "wrong_number" and not session.done
+
+
+@pytest.mark.parametrize(
+    "script", ["pre_due_reminder", "early_collection", "mid_collection", "late_installment"]
+)
+def test_an_uncertain_wrong_number_is_asked_about_before_the_number_is_blocked(script: str) -> None:
+    # "no you have the wrong number" heard at 0.5 on a phone line: blocking the debtor's own
+    # number on a mishearing cannot be undone on the call, so the bot asks first.
+    session = _session(script)
+    turns = session.hear("no you have the wrong number", 0.5)
+    assert [t.text for t in turns] == ["Did you say this is the wrong number? Please say yes or no."]
+    assert not session.done and session.grammar == "confirm"
+    session.hear("wrong number", 0.6)  # the same again confirms it
+    assert session.result.disposition is Disposition.WRONG_NUMBER
+    # A "no" to the question: the greeting's question again, the number not blocked.
+    denied = _session(script)
+    denied.hear("you have the wrong number", 0.5)
+    turns = denied.hear("no", SURE)
+    assert not denied.done and denied.state == "greeting", [t.text for t in turns]
+    # Heard for sure: no question.
+    sure = _session(script)
+    sure.hear("no you have the wrong number", SURE)
+    assert sure.result.disposition is Disposition.WRONG_NUMBER
+    assert "did you say" not in _said(sure)

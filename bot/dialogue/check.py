@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from bot.dialogue.model import ENDS_COLLECTION, Problem, Script, State
+from bot.dialogue.model import ENDS_COLLECTION, Problem, Script, State, ends_or_blocks
 from bot.dialogue.types import MAY_BE_UNAVAILABLE, Action
 from bot.dialogue.vocabulary import (
     DISCLOSURE_WORDS,
@@ -172,8 +172,11 @@ def _check_confirm(script: Script, name: str, state: State, add: Add) -> None:
             f"state {name!r} sets {', '.join(ending)}, which ends collection; add `confirm:` with the "
             'question asked when the answer was not heard for sure ("Did you say you have an attorney?")',
         )
-    if state.confirm and not ending:
-        add((*sp, "confirm"), "`confirm` is only asked before a state that sets a flag ending collection")
+    if state.confirm and not ends_or_blocks(state):
+        add(
+            (*sp, "confirm"),
+            "`confirm` is only asked before a state that sets a flag ending collection or blocks the number",
+        )
     for prompt in state.confirm:
         for unknown in prompt.template.unknown_placeholders():
             add(

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from bot.dialogue.channels import PaymentLinkRequest
-from bot.dialogue.model import ENDS_COLLECTION, Otherwise, Prompt, Script, State
+from bot.dialogue.model import Otherwise, Prompt, Script, State, ends_or_blocks
 from bot.dialogue.plans import installment_plan
 from bot.dialogue.ports import NO_PORTS, ActionPorts
 from bot.dialogue.types import (
@@ -376,7 +376,7 @@ class DialogueSession:
         if understanding.text.startswith("#") or self._asr_confidence >= self.script.flag_confidence:
             return False
         chain = self._chain(target)
-        ends = any(s.flags & ENDS_COLLECTION for s in chain)
+        ends = any(ends_or_blocks(s) for s in chain)
         # A script without the question keeps its old behaviour; `duncall flow check` asks for one.
         return ends and bool(chain[0].confirm)
 

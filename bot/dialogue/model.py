@@ -23,6 +23,13 @@ ENDS_COLLECTION = frozenset(
 )
 
 
+def ends_or_blocks(state: State) -> bool:
+    """Whether entering ``state`` ends collection (a flag of ``ENDS_COLLECTION``) or blocks the
+    number (a wrong number): done on a misheard reply, neither can be taken back on the call,
+    so the state confirms an uncertain recognition first."""
+    return bool(state.flags & ENDS_COLLECTION) or state.action is Action.SUPPRESS_NUMBER
+
+
 @dataclass(frozen=True, slots=True)
 class Prompt:
     template: Template
