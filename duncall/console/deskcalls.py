@@ -7,8 +7,10 @@ compliance guard on the dialers' counters (``DUNCALL_GUARD_*`` prefix, the rules
 pipeline, as a human-voice call.  Who may call which account is the router's to check.
 
 A recorded call's two sides are transcribed after its attempt is stored, with the same
-``AgentTranscriber`` an agent campaign runs (the recognizer made on the first one), one call
-at a time: the recognizer is CPU-bound and the console serves pages meanwhile.
+``AgentTranscriber`` an agent campaign runs (the recognizer made on the first one), through the
+same bounded after-call queue (``dialer.agents.after_call``, for the calls of no campaign): one
+call at a time, at most a few waiting in memory, the rest kept due on their call's record —
+which a stopped console leaves for the next one's first desk call to run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
+from dialer.agents.after_call import AfterCall, AfterCallQueue
 from dialer.agents.desk import DeskBoard
 from dialer.agents.manual import Decision, ManualCall, settle_lost_calls, voicemail_message
 from dialer.agents.recording import AgentRecording
@@ -47,9 +50,8 @@ log = logging.getLogger(__name__)
 
 APP_SUFFIX = "-desk"
 AriFactory = Callable[[], Awaitable[AriClient]]
-AFTER_CALL_AT_ONCE = 1  # desk calls transcribed one at a time, queued behind each other
 # Made once the console has its ARI: the after-call transcription of each recorded desk call.
-TranscriberFactory = Callable[[AriClient], Callable[[AgentRecording, str], Awaitable[None]]]
+TranscriberFactory = Callable[[AriClient], AfterCall]
 
 
 async def _own_app() -> AriClient:
@@ -93,8 +95,8 @@ class DeskCalls:
         self._lock = asyncio.Lock()
         self._calls: set[asyncio.Task[TargetResult | None]] = set()
         self._make_transcriber = transcriber or (lambda ari: AgentTranscriber(ari, console.engine))
-        self._transcribe: Callable[[AgentRecording, str], Awaitable[None]] | None = None
-        self._transcribing = asyncio.Semaphore(AFTER_CALL_AT_ONCE)
+        self._after: AfterCallQueue | None = None
+        self._after_made = asyncio.Lock()  # two calls ending together make one queue
 
     async def _client(self) -> AriClient:
         async with self._lock:
@@ -150,10 +152,14 @@ class DeskCalls:
             )
 
     async def _after_call(self, recording: AgentRecording, language: str) -> None:
-        async with self._transcribing:
-            if self._transcribe is None:
-                self._transcribe = self._make_transcriber(await self._client())
-            await self._transcribe(recording, language)
+        async with self._after_made:
+            if self._after is None:
+                queue = AfterCallQueue(
+                    self._make_transcriber(await self._client()), self.console.engine, campaign_id=None
+                )
+                await queue.__aenter__()  # its worker first runs what a stopped console left due
+                self._after = queue
+        await self._after.submit(recording, language)
 
     async def call(self, target: DialTarget, collector_id: str, desk_endpoint: str) -> Decision:
         """Ask the guard (as a human call) and, when allowed, place the call to the collector's desk."""
@@ -185,6 +191,11 @@ class DeskCalls:
         for task in list(self._calls):
             task.cancel()
         await asyncio.gather(*self._calls, return_exceptions=True)
+        if self._after is not None:
+            # Stopped, not drained: transcriptions not yet run stay due for the next console.
+            stopped = asyncio.CancelledError()
+            await self._after.__aexit__(type(stopped), stopped, None)
+            self._after = None
         if self._ari is not None:
             await self._ari.close()
             self._ari = None
