@@ -389,6 +389,24 @@ def test_a_collector_who_hangs_up_while_the_number_rings_cancels_the_dial(
     assert row.state == "ended" and row.outcome != "answered"
 
 
+def test_a_desk_phone_that_does_not_come_up_cancels_the_dial_instead_of_abandoning_the_debtor(
+    env: ConsoleEnv, key_prefix: str
+) -> None:
+    fake = DeskSwitch(answer_after_s=1.0, desk_up=False)
+    _desk_calls(env, key_prefix, fake)
+    collector = env.login(Role.COLLECTOR)
+    _board(env).choose("c1", DeskState.READY)
+    with collector:
+        got = collector.post("/api/desk/call", json={"account_id": "NY-1", "number": _number(env, "NY-1")})
+        attempt_id = got.json()["calling"]
+        _wait(lambda: _attempts(env)[0].state == "ended")
+    debtor = f"dc-{attempt_id}"
+    assert ("hangup", debtor) in fake.ops
+    assert ("answered", debtor) not in fake.ops and ("play", debtor) not in fake.ops  # no abandon message
+    [row] = _attempts(env)
+    assert row.outcome not in ("answered", "abandoned")
+
+
 def _turns(env: ConsoleEnv, attempt_id: str) -> list[tuple[str, str]]:
     with Session(env.engine) as db:
         return [

@@ -24,8 +24,14 @@ from foundation.contract import ChannelPrefix, debtor_channel
 from foundation.errors import DuncallError
 from foundation.log import kv
 from telephony.ari import AriClient, ChannelDestroyed, StasisStart
+from telephony.ari.errors import AriNotFound
 
 log = logging.getLogger(__name__)
+
+# A dial the collector's leg cancels whose debtor channel is not in Asterisk yet is hung up
+# again every CANCEL_RETRY_S for this long (the originate follows the guard's decision at once).
+CANCEL_SETTLE_S = 2.0
+CANCEL_RETRY_S = 0.1
 
 
 class DeskLine:
@@ -49,6 +55,7 @@ class DeskLine:
         self._started = 0.0
         self._joined = False
         self._bridged = False  # the bridge was made (and is destroyed by ``close`` if never joined)
+        self._debtor_answered = False  # ``join`` was called: the debtor is on the line
 
     def start(self) -> None:
         """Ring the collector's softphone (in the background: the debtor's originate goes on)."""
@@ -86,6 +93,11 @@ class DeskLine:
                     self._up.set_result(time.monotonic() - self._started if up else None)
             if not up:
                 await _quietly_hang_up(self.ari, self.channel_id)
+                if not self._debtor_answered:
+                    # Nobody would be there for the debtor: stop the dial rather than abandon them
+                    # (one who has answered hears the abandon message from ``join``'s caller).
+                    self.cancelled_dial = True
+                    await self._cancel_dial()
                 return
             try:
                 # Answered legs get the tone zone's ringing tone in-band from Asterisk itself.
@@ -104,12 +116,29 @@ class DeskLine:
                 if _gone(event, self.channel_id):
                     self.cancelled_dial = True
                     log.info("collector hung up while the number rang", extra=kv(attempt_id=self.attempt_id))
-                    await _quietly_hang_up(self.ari, debtor_channel(self.attempt_id))
+                    await self._cancel_dial()
                     return
+
+    async def _cancel_dial(self) -> None:
+        """Hang up the debtor's leg; its originate may still be on its way (it follows the guard's
+        decision, as this leg does), so a channel not there yet is looked for a moment longer."""
+        debtor = debtor_channel(self.attempt_id)
+        deadline = time.monotonic() + CANCEL_SETTLE_S
+        while True:
+            try:
+                await self.ari.hangup(debtor)
+                return
+            except AriNotFound:
+                if time.monotonic() >= deadline:
+                    return
+                await asyncio.sleep(CANCEL_RETRY_S)
+            except DuncallError:
+                return
 
     async def join(self, debtor: str, wait_s: float) -> AgentLeg | None:
         """The debtor answered: stop the ringback and bridge the two.  None when the collector's
         leg is not up within ``wait_s`` (or is gone): the caller plays the abandon message."""
+        self._debtor_answered = True
         if self._up is None or self._task is None:
             return None
         try:

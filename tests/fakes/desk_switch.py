@@ -76,13 +76,15 @@ class _Queue:
 class DeskSwitch:
     app = "t-desk"
 
-    def __init__(self, answer_after_s: float | None = 0.2) -> None:
+    def __init__(self, answer_after_s: float | None = 0.2, *, desk_up: bool = True) -> None:
         self.answer_after_s = answer_after_s
+        self.desk_up = desk_up  # False: the desk's softphone refuses the call (cause 21)
         self.ops: list[tuple[str, str]] = []  # (operation, channel / bridge / recording)
         self.originates: list[dict[str, Any]] = []
         self.live: set[str] = set()
         self._queues: list[_Queue] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # the calls' (the console's) loop
+        self._answers: dict[str, asyncio.TimerHandle] = {}
 
     # --- events ---------------------------------------------------------------------------
 
@@ -97,7 +99,9 @@ class DeskSwitch:
                 self.ops.append(op)
             self.emit(ev)
 
-        asyncio.get_running_loop().call_later(delay_s, fire)
+        handle = asyncio.get_running_loop().call_later(delay_s, fire)
+        if op is not None:
+            self._answers[op[1]] = handle  # a hang-up before it comes cancels the answer
 
     @contextlib.contextmanager
     def _listening(self, accepts: Callable[[Any], bool]) -> Iterator[_Queue]:
@@ -135,6 +139,9 @@ class DeskSwitch:
         self._loop = asyncio.get_running_loop()
         self.originates.append({"endpoint": endpoint, "channel_id": channel_id, "app_args": app_args, **kw})
         self.ops.append(("originate", channel_id))
+        if channel_id.startswith("da-") and not self.desk_up:
+            self._later(0.05, event("ChannelDestroyed", channel_id, cause=21, cause_txt="Call Rejected"))
+            return
         if channel_id.startswith("dc-") and self.answer_after_s is None:
             self._later(0.1, event("ChannelDestroyed", channel_id, cause=19, cause_txt="No answer"))
             return
@@ -145,6 +152,11 @@ class DeskSwitch:
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.ops.append(("hangup", channel_id))
+        if channel_id.startswith("dc-") and not any(o["channel_id"] == channel_id for o in self.originates):
+            raise AriNotFound("DELETE", f"/channels/{channel_id}", 404, "Channel not found")
+        answer = self._answers.pop(channel_id, None)
+        if answer is not None:
+            answer.cancel()
         if channel_id in self.live:
             self.live.discard(channel_id)
             self._later(0.01, event("ChannelDestroyed", channel_id, cause=16, cause_txt="Normal Clearing"))
