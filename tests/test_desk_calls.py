@@ -67,8 +67,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleEnv]
     with Session(env.engine) as db, db.begin():
         db.add(Collector(collector_id="c1", name="Anna", capacity=10, console_user="collector"))
         db.add(Collector(collector_id="c2", name="Ben", capacity=10, console_user="admin"))
-        # A supervisor's own desk: no portfolio of theirs (capacity 0), any account to call.
-        db.add(Collector(collector_id="c3", name="Sam", capacity=0, console_user="supervisor"))
+        # A supervisor's own desk: no portfolio of theirs here, any account to call.
+        db.add(Collector(collector_id="c3", name="Sam", capacity=1, console_user="supervisor"))
         db.flush()
         for account_id, zone, holder in (
             ("NY-1", "America/New_York", "c1"),
