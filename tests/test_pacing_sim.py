@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from dialer.pacing.policy import CampaignState, PacingConfig, PacingDecision, decide
@@ -21,6 +26,34 @@ def _counts(result: PacingSimResult) -> dict[str, object]:
 @pytest.mark.parametrize("mode", list(SimMode))
 def test_same_seed_same_day(mode: SimMode) -> None:
     assert _counts(simulate(SHORT, mode)) == _counts(simulate(SHORT, mode))
+
+
+_DAY_IN_ANOTHER_PROCESS = """
+import json, sys
+from dialer.pacing.sim import SimConfig, SimMode, simulate
+config = SimConfig(hours=float(sys.argv[1]), seed=int(sys.argv[2]))
+out = simulate(config, SimMode(sys.argv[3])).as_dict()
+del out["wall_s"], out["cpu_s"]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("mode", [SimMode.PREDICTIVE, SimMode.PROGRESSIVE])
+def test_same_seed_same_day_in_another_process(mode: SimMode) -> None:
+    # A benchmark row is only evidence if anyone re-running the seed gets the same day: nothing may
+    # depend on string hashing, the BLAS thread count or anything a process picks at start-up.
+    config = SimConfig(hours=0.5, seed=7)
+    env = {**os.environ, "PYTHONHASHSEED": "4242", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-c", _DAY_IN_ANOTHER_PROCESS, str(config.hours), str(config.seed), mode.value],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert json.loads(run.stdout) == _counts(simulate(config, mode))
 
 
 @pytest.mark.unit
