@@ -105,6 +105,19 @@ def test_abandonment_over_budget_throttles_to_progressive() -> None:
     assert "throttled" in over.reason and "3.10%" in over.reason
 
 
+@pytest.mark.parametrize(("answered", "abandoned"), [(33, 1), (100, 3), (5000, 150)])
+def test_a_measured_rate_at_the_cap_throttles_however_few_calls_stand_behind_it(
+    answered: int, abandoned: int
+) -> None:
+    # The controller's prior would still allow a little risk here (1 abandon in 33 answers counts as
+    # ~2.7% with the 300 imaginary answers at the set-point); the regulator counts the real 3.03%.
+    state = dict(free_agents=3, busy_elapsed_s=(170.0,) * 17, ringing_elapsed_s=(2.0,))
+    decision = decide(predictive(**state, windows=windows(answered, abandoned)))
+    assert decision.calls == 2 and "throttled" in decision.reason
+    under = decide(predictive(**state, windows=windows(answered + 1, abandoned)))
+    assert under.calls > 2 and under.reason == "predictive: model"
+
+
 def test_uk_window_alone_over_budget_throttles() -> None:
     state = predictive(
         free_agents=3,
@@ -203,6 +216,14 @@ def test_predictive_properties(
     # Over the limit, predictive is exactly progressive.
     over = predictive(**{**_fields(state), "windows": windows(max(answered, 1), max(answered, 1))})
     assert decide(over).calls == progressive
+    # So it is with the measured rate sitting exactly at the 3% cap, however few calls stand behind it.
+    at_cap = max(answered // 100, 1)
+    capped = predictive(**{**_fields(state), "windows": windows(100 * at_cap, 3 * at_cap)})
+    assert decide(capped).calls == progressive
+    # An agent near the end of the 120-180 s handle times is dialled for; one just connected is not.
+    just_connected = predictive(**{**_fields(state), "busy_elapsed_s": (*busy, 0.0)})
+    about_to_free = predictive(**{**_fields(state), "busy_elapsed_s": (*busy, 178.0)})
+    assert decide(about_to_free).calls >= decide(just_connected).calls
 
 
 def _fields(state: CampaignState) -> dict[str, object]:

@@ -12,6 +12,7 @@ from dialer.pacing.policy import (
     PacingDecision,
     PacingMode,
     decide,
+    over_budget,
     target_abandon_rate,
 )
 from dialer.pacing.stats import (
@@ -41,5 +42,6 @@ __all__ = [
     "PacingDecision",
     "PacingMode",
     "decide",
+    "over_budget",
     "target_abandon_rate",
 ]

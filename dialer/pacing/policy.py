@@ -82,10 +82,13 @@ percent of the set-point for ``c`` anywhere from 1 to 20, and always below the
 limit because ``eps`` reaches 0 at ``u = 1``: the safety margin tightens as the
 budget is used.  When any window has used its whole budget (``u_w >= 1``: the
 measured rate at or over the limit, give or take the prior's fraction of a
-call), predictive falls back to progressive (no risk) until answered calls
-bring the rate back under.  The prior matters at the start of a campaign: one
-abandon among the first 20 answers is 5%, but no 24-hour or 30-day window is
-judged on 20 calls, and throttling on it would cost occupancy for nothing.
+call), or its measured rate alone is at the limit (``over_budget``: the hard
+cap, which the prior never softens), predictive falls back to progressive (no
+risk) until answered calls bring the rate back under.  The prior shapes ``eps``
+at the start of a campaign: one abandon among the first 20 answers is 5%, and
+without it the controller would hold a new campaign near progressive for its
+first hour; the hard cap still throttles until that rate is back under the
+limit (34 answered calls for one abandon at 3%).
 
 Before enough has been measured (``min_dials`` resolved dials,
 ``min_answers`` answers, ``min_handles`` completed calls) predictive dials
@@ -199,7 +202,7 @@ def decide(state: CampaignState, config: PacingConfig = DEFAULT_CONFIG) -> Pacin
     if state.mode is PacingMode.PROGRESSIVE:
         return PacingDecision(no_risk, "progressive: one call per free agent")
 
-    over = [w for w in state.windows if budget_used(w, config) >= 1.0]
+    over = [w for w in state.windows if over_budget(w, config)]
     if over:
         worst = max(over, key=lambda w: budget_used(w, config))
         return PacingDecision(
@@ -238,6 +241,19 @@ def target_abandon_rate(windows: tuple[AbandonWindow, ...], config: PacingConfig
         * min(1.0, math.exp(-config.gain * (used - config.setpoint)))
         * (1.0 - float(used**config.budget_exponent))
     )
+
+
+def over_budget(window: AbandonWindow, config: PacingConfig = DEFAULT_CONFIG) -> bool:
+    """Whether the window forbids any risk: its budget is used up, or its measured rate is at the limit.
+
+    The second is the hard cap. The controller's prior keeps a campaign's first few abandons from
+    throttling it, but it would also let predictive go on dialing a little when the real rate
+    already sits at the limit; a regulator judges the real rate, so at the limit only no-risk calls
+    are placed until answered calls bring it back under.
+    """
+    # The tolerance keeps a rate of exactly the limit at the limit whichever way the product rounds.
+    at_limit = window.answered > 0 and window.abandoned >= window.rule.limit * window.answered - 1e-9
+    return at_limit or budget_used(window, config) >= 1.0
 
 
 def budget_used(window: AbandonWindow, config: PacingConfig = DEFAULT_CONFIG) -> float:

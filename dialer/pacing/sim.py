@@ -43,8 +43,8 @@ from dialer.pacing.policy import (
     CampaignState,
     PacingConfig,
     PacingMode,
-    budget_used,
     decide,
+    over_budget,
 )
 from dialer.pacing.stats import DEFAULT_RULES, AbandonLedger, AbandonRule, DialStatsTracker
 from foundation.errors import InputError
@@ -305,7 +305,7 @@ def _simulate_policy(config: SimConfig, mode: PacingMode) -> PacingSimResult:
                 else:
                     busy.append(now - at)
             windows = ledger.windows(now) if mode is PacingMode.PREDICTIVE else ()
-            throttled = any(budget_used(w, config.pacing) >= 1.0 for w in windows)
+            throttled = any(over_budget(w, config.pacing) for w in windows)
             state = CampaignState(
                 mode=mode,
                 free_agents=free,
