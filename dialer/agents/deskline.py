@@ -151,9 +151,9 @@ class DeskLine:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         try:
-            if self.rang:
-                with contextlib.suppress(DuncallError):
-                    await self.ari.ring_stop(self.channel_id)
+            # Always: the ring request may have reached Asterisk even if its answer never came here.
+            with contextlib.suppress(DuncallError):
+                await self.ari.ring_stop(self.channel_id)
             await self.ari.create_bridge(bridge_type="mixing", bridge_id=self.bridge_id)
             self._bridged = True
             await self.ari.add_to_bridge(self.bridge_id, [debtor, self.channel_id])
