@@ -53,7 +53,7 @@ def remote_answer(
             job = BotJob(
                 attempt_id,
                 call.channel_id,
-                here.settings.base_url,
+                here.settings.base_url.rstrip("/"),
                 target,
                 call.kind.value,
                 call.amd_status,
@@ -66,8 +66,9 @@ def remote_answer(
             log.info("bot worker took the call", extra=kv(attempt_id=attempt_id, worker=worker))
             return await _record(jobs, here, attempt_id, call.channel_id, worker)
         finally:
-            with contextlib.suppress(DuncallError):
-                await here.unsubscribe_source(source)
+            # Asterisk drops the subscription when the channel goes; unsubscribing here could
+            # lose the ChannelDestroyed the attempt waits for.
+            here.forget_source(source)
 
     return on_answer
 

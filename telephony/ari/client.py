@@ -236,6 +236,12 @@ class AriClient(AriRest):
         self._sources.discard(event_source)
         await super().unsubscribe_source(event_source, app)
 
+    def forget_source(self, event_source: str) -> None:
+        """Stop re-subscribing ``event_source`` after a reconnect, leaving Asterisk's subscription
+        as it is: a channel's ends with the channel, and an unsubscribe sent while its hang-up is
+        under way could lose its ChannelDestroyed."""
+        self._sources.discard(event_source)
+
     # --- the WebSocket -------------------------------------------------------------------
 
     def _events_url(self) -> str:
