@@ -31,9 +31,12 @@ the utterance's speech the recognized words cover (a fragment or a short phrase
 forced onto a long reply leaves most of it to silence and filler models), and the
 words' acoustic score per frame (PocketSphinx scores each frame against the best
 senone, so a word that fits the audio costs little per frame and a forced one a lot).
-Both cost nothing beyond the decode.  A result that is not one whole phrase of the
-state's list is capped below every verification and flag threshold; the reliability
-table is in bench/RESULTS.md.
+Both cost nothing beyond the decode.  A whole phrase's confidence is that evidence
+calibrated for the band the call is heard in and the kind of phrase, an affirmation or
+another (``bot.asr.sphinx_calibration``: the share of such results that were right on
+held-out audio); a result that is not one whole
+phrase of the state's list is capped below every verification and flag threshold; the
+reliability tables are in bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ import numpy as np
 from pocketsphinx import Decoder, get_model_path
 
 from bot.asr.base import Transcript
+from bot.asr.sphinx_calibration import calibrated, phrase_kind
 from bot.asr.streaming import PartialTranscript
+from bot.asr.telephone import Band
 from bot.audio import SAMPLE_RATE_HZ, duration_ms
 from foundation import paths
 from foundation.errors import ConfigError
@@ -71,7 +76,6 @@ SPEECH_BELOW_PEAK_DB = 35.0  # a frame within this of the utterance's loudest is
 SPEECH_FLOOR_DB = 30.0  # …and never quieter than this (line noise)
 COVERAGE_NONE, COVERAGE_FULL = 0.3, 0.9  # share of speech frames inside recognized words
 PENALTY_GOOD, PENALTY_BAD = 3.0, 7.0  # -ln(acoustic score) per word frame, vs the best senone
-WHOLE_PHRASE_CONF = (0.35, 0.95)  # a whole phrase of the state's list: confidence from worst to best
 FRAGMENT_CONF = (0.2, 0.65)  # a piece of a phrase: never enough to verify or to set a flag
 LM_CONF = (0.45, 0.7)  # the language model's words (no list to be a phrase of)
 # A call's own grammar ("yes this is john") is compiled on the decoder that decodes it;
@@ -117,6 +121,7 @@ class SphinxRecognizer:
         narrowband: bool = False,
         lm: Literal["domain", "generic"] | None = None,
         mllr: Path | None = None,
+        raw_confidence: bool = False,
     ) -> None:
         # narrowband: decode at 8 kHz with a front end fitted to telephone audio
         # (``NARROWBAND_FRONT_END``); the calls' 16 kHz audio is halved first.
@@ -125,6 +130,10 @@ class SphinxRecognizer:
         self._narrowband = narrowband
         # mllr: a transform of the model's means for the channel (bot.asr.telephone).
         self._mllr = {"mllr": str(mllr)} if mllr else {}
+        # The band a whole phrase's confidence is calibrated for; raw_confidence gives the
+        # decode's evidence itself (what bench/asr_calibrate.py fits).
+        self._band: Band = "telephone" if mllr or narrowband else "wideband"
+        self._raw = raw_confidence
         self._lm = lm or get_settings().asr_lm
         self._lm_file: str | None = None
         self._lm_resolved = False
@@ -357,7 +366,7 @@ class SphinxRecognizer:
         elif not phrase_set:
             conf = _scale(evidence, LM_CONF)
         elif text in phrase_set:
-            conf = _scale(evidence, WHOLE_PHRASE_CONF)
+            conf = evidence if self._raw else calibrated(self._band, phrase_kind(text), evidence)
         else:
             conf = _scale(evidence, FRAGMENT_CONF)
         return Transcript(
