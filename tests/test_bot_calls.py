@@ -60,8 +60,37 @@ TELEPHONE = [n for n in ENGLISH if n not in WIDEBAND_ONLY]
 WIDEBAND = [n for n in CALLED if n not in TELEPHONE]
 
 
+# Tests of one persona's call that are not parametrized by it.
+ONE_PERSONA = {
+    "test_barge_in_stops_the_bot": "barge_in",
+    "test_asking_who_is_calling_hears_the_bot_and_the_call_goes_on": "asks_who",
+    "test_saying_no_to_the_name_is_not_a_wrong_number": "denies_name",
+}
+
+
+def _needed(session: pytest.Session) -> set[str]:
+    """The personas the selected tests of this module look at (``-k cooperative`` calls one):
+    all of them when a selected test reads every call."""
+    names: set[str] = set()
+    for item in session.items:
+        if not isinstance(item, pytest.Function) or item.module is None or item.module.__name__ != __name__:
+            continue
+        if "campaign" not in item.fixturenames:
+            continue
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        if "name" in params:
+            names.add(str(params["name"]))
+        elif item.originalname in ONE_PERSONA:
+            names.add(ONE_PERSONA[item.originalname])
+        else:
+            return set(CALLED)
+    return names
+
+
 @pytest.fixture(scope="module")
-def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[TargetResult]]]:
+def campaign(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, list[TargetResult]]]:
     db_url = f"sqlite:///{tmp_path_factory.mktemp('calls') / 'calls.db'}"
     client = redis.Redis.from_url(os.environ.get("DUNCALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     run_id = uuid.uuid4().hex[:12]
@@ -75,7 +104,11 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, li
     try:
         # The demo's campaign (sandbox guard preset, each persona with its own script) on a store
         # and guard prefix of the test's own: once over μ-law legs, once over wide-band ones.
-        for line, called in (("ulaw", TELEPHONE), ("slin48", WIDEBAND)):
+        needed = _needed(request.session)
+        for line, leg in (("ulaw", TELEPHONE), ("slin48", WIDEBAND)):
+            called = [n for n in leg if n in needed]
+            if not called:
+                continue
             os.environ["DUNCALL_LOCAL_CHANNEL_FORMAT"] = line
             results += demo.run(
                 called,
