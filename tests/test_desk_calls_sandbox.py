@@ -1,6 +1,7 @@
 """A collector's click-to-call against the real Asterisk: the guard allows it as a human call,
-the persona is dialled and answers, the desk's phone (the sandbox's agent stand-in) is bridged
-to it — Asterisk's own bridge events say so — and the collector's wrap-up ends the attempt."""
+the desk's phone (the sandbox's agent stand-in) is up while the persona's number still rings,
+the persona answers and no answer detection runs on it, the two are bridged — Asterisk's own
+channel and bridge events say so — and the collector's wrap-up ends the attempt."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from duncall.personas.campaign import import_persona_accounts, persona_accounts
 from foundation import paths, services
 from foundation.contract import CallOutcome, ChannelPrefix, DialTarget, Disposition, debtor_channel
 from foundation.settings import ari_settings
-from telephony.ari import AriClient
+from telephony.ari import AriClient, ChannelVarset
 from telephony.live.registry import CallKind, LiveCallRegistry
 
 pytestmark = pytest.mark.asterisk
@@ -87,7 +88,20 @@ async def test_a_click_to_call_reaches_the_persona_and_bridges_the_desk(
     assert result.attempt.outcome is CallOutcome.ANSWERED
     # One bridge, the debtor's (persona's) channel and the desk's, as Asterisk reported it.
     bridge = ChannelPrefix.AGENT_BRIDGE.of(attempt_id)
-    assert watch.bridge_members(bridge) == {debtor_channel(attempt_id), ChannelPrefix.AGENT.of(attempt_id)}
+    debtor, desk = debtor_channel(attempt_id), ChannelPrefix.AGENT.of(attempt_id)
+    assert watch.bridge_members(bridge) == {debtor, desk}
+    # The collector's phone was up (hearing ringback) before the persona answered, and the
+    # answer went straight to the desk: no answer detection verdict, no detecting state.
+    assert watch.answered_at(desk) < watch.answered_at(debtor)
+    assert not [
+        e
+        for e in watch.events
+        if isinstance(e, ChannelVarset)
+        and e.channel is not None
+        and e.channel.id == debtor
+        and e.variable == "AMDSTATUS"
+    ]
+    assert result.attempt.amd_status is None and "detecting" not in result.attempt.states
     with Session(engine) as s:
         row = s.scalars(select(CallAttempt).where(CallAttempt.attempt_id == attempt_id)).one()
         assert (row.state, row.outcome, row.disposition) == ("ended", "answered", "callback")
