@@ -241,3 +241,18 @@ def test_an_uncertain_wrong_number_is_asked_about_before_the_number_is_blocked(s
     sure.hear("no you have the wrong number", SURE)
     assert sure.result.disposition is Disposition.WRONG_NUMBER
     assert "did you say" not in _said(sure)
+
+
+def test_a_no_to_did_you_say_wrong_number_after_an_unsure_no_keeps_the_number() -> None:
+    # "Is this the right number to reach John?" "no" (unsure, 0.52) "Did you say this is the
+    # wrong number?" "no": the debtor says it is not — the same words again are no confirmation.
+    session = _session()
+    session.hear("no", SURE)
+    assert session.state == "not_available"
+    turns = session.hear("no", 0.52)
+    assert [t.text for t in turns] == ["Did you say this is the wrong number? Please say yes or no."]
+    session.hear("no", SURE)
+    assert not session.done and session.state == "not_available"
+    session.hear("no", 0.52)
+    session.hear("yes", SURE)
+    assert session.result.disposition is Disposition.WRONG_NUMBER

@@ -338,7 +338,11 @@ class DialogueSession:
         target, said = self._confirming, self._confirming_intent
         assert target is not None
         self._confirming = self._confirming_intent = None
-        if understood and understanding.intent in (Intent.AFFIRM, said):
+        # The same words again confirm them, but not a bare yes or no: to "did you say this is
+        # the wrong number?" (asked after an unsure "no" to "is this the right number?") a "no"
+        # says it is not.
+        confirming = (Intent.AFFIRM,) if said in (Intent.AFFIRM, Intent.DENY) else (Intent.AFFIRM, said)
+        if understood and understanding.intent in confirming:
             self._last = understanding.slots
             return self._enter(target)
         if understanding.intent is Intent.REPEAT:
