@@ -1,7 +1,8 @@
 """Click-to-call at the desk page, in Chromium against the sandbox: a number the guard refuses
 shows the guard's reasons on the page and nothing is dialled; a number it allows is dialled, the
-persona answers, the page's own softphone is bridged to it and hears it, and the wrap-up with a
-plan, a flag and a note is stored with the attempt."""
+page's own softphone comes up at once and hears ringback before the persona answers, then is
+bridged to it and hears it, and the wrap-up with a plan, a flag and a note is stored with the
+attempt."""
 
 from __future__ import annotations
 
@@ -87,6 +88,10 @@ def test_click_to_call_refused_shows_the_reasons_allowed_reaches_the_persona(
         page.wait_for_selector("#call-message[data-outcome='calling']", timeout=10_000)
         page.wait_for_selector("#call[data-call='talking']", timeout=CALL_TIMEOUT_MS)
         page.wait_for_selector(f"#pop[data-account='{ok.account_id}']", timeout=5_000)
+        # Up before the persona answers: it hears ringback until then (hanging up now would cancel).
+        page.wait_for_selector("#state[data-state='on_call']", timeout=CALL_TIMEOUT_MS)
+        first_sound_ms = page.evaluate("() => window.desk.heardAt")
+        page.evaluate("() => { window.desk.maxRms = 0; }")  # from the answer on: the persona's voice
         page.wait_for_function("() => window.desk.maxRms > 0.05", timeout=CALL_TIMEOUT_MS)
         heard = page.evaluate("() => window.desk.maxRms")
         shot(page, "desk-call-talking")
@@ -112,6 +117,10 @@ def test_click_to_call_refused_shows_the_reasons_allowed_reaches_the_persona(
     with Session(env.engine) as db:
         row = db.scalars(select(CallAttempt).where(CallAttempt.account_id == ok.account_id)).one()
         assert (row.state, row.outcome, row.disposition) == ("ended", "answered", "promise_to_pay")
+        # The softphone heard something (Asterisk's ringback) while the persona's phone still rang.
+        assert row.answered_at is not None and first_sound_ms is not None
+        answered = row.answered_at if row.answered_at.tzinfo else row.answered_at.replace(tzinfo=dt.UTC)
+        assert first_sound_ms / 1000 < answered.timestamp(), (first_sound_ms / 1000, answered.timestamp())
         plan = db.scalars(
             select(InstallmentPlanRow).where(InstallmentPlanRow.account_id == ok.account_id)
         ).one()

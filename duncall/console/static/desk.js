@@ -11,6 +11,7 @@ window.desk = { registered: false, call: "none", maxRms: 0, heardAt: null, accou
 
 let desk = null;   // the last state the server gave
 let session = null;
+let placing = false;  // a click-to-call is being placed: its ring may come before the answer does
 let popped = null;
 let audioCtx = null;
 
@@ -70,7 +71,9 @@ function startPhone(phone) {
     if (originator !== "remote") return;
     // The dialer rings a desk it has claimed for an answered debtor: answer at once, as
     // predictive dialing needs (the debtor is already on the line). Anything else is refused.
-    if (session || !desk || !["ready", "connecting"].includes(desk.state)) {
+    // A click-to-call rings this phone as soon as the guard allows it, before the page has
+    // the server's answer (and its "connecting" state): it is this page's own call.
+    if (session || !(placing || (desk && ["ready", "connecting"].includes(desk.state)))) {
       s.terminate({ status_code: 486 });
       return;
     }
@@ -198,7 +201,13 @@ async function callNumber(accountId, number) {
   const shown = $("#call-message");
   try {
     if (audioCtx === null) audioCtx = new AudioContext();  // a click may start audio
-    const d = await api("/api/desk/call", { json: { account_id: accountId, number } });
+    placing = true;
+    let d;
+    try {
+      d = await api("/api/desk/call", { json: { account_id: accountId, number } });
+    } finally {
+      placing = false;
+    }
     render(d);  // connecting: this page's phone answers the desk's ring
     shown.textContent = `calling ${number} (account ${accountId})`;
     shown.className = "";
