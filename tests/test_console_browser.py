@@ -106,7 +106,7 @@ def shot(page: object, name: str) -> None:
     [
         ("qa", "/calls", ["Calls", "Scripts", "KPIs"]),
         ("designer", "/scripts", ["Scripts"]),
-        ("supervisor", "/live", ["Calls", "Scripts", "Live", "KPIs", "Admin"]),
+        ("supervisor", "/live", ["Calls", "Scripts", "Live", "KPIs", "Desk", "Admin"]),
         ("admin", "/calls", ["Calls", "Scripts", "Live", "KPIs", "Desk", "Admin"]),
     ],
 )
