@@ -107,3 +107,31 @@ def test_training_is_deterministic() -> None:
     first, second = (train("zh", recipe=short).net.state_dict() for _ in range(2))
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_ngram_training_is_deterministic_and_its_artifact_round_trips(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from bot.nlu.lexical import LEXICAL_RECIPES, LexicalModel, train
+
+    plain = replace(LEXICAL_RECIPES["zh"], augment_copies=0)
+    first, second = train("zh", recipe=plain), train("zh", recipe=plain)
+    assert first.vocab == second.vocab
+    assert np.array_equal(first.coef, second.coef) and np.array_equal(first.intercept, second.intercept)
+    first.save(tmp_path)
+    loaded = LexicalModel.load(tmp_path)
+    texts = ["我已经还了", "俺木有钱下个月再说", "你们是哪个公司的"]
+    assert loaded.probabilities(texts) == first.probabilities(texts)
+    assert loaded.labels == first.labels
+
+
+def test_a_damaged_ngram_artifact_names_the_train_command(tmp_path: Path) -> None:
+    from bot.nlu.lexical import LexicalModel
+    from foundation.errors import ConfigError
+
+    (tmp_path / "lexical.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot be loaded") as caught:
+        LexicalModel.load(tmp_path)
+    assert "duncall nlu train" in caught.value.one_line()

@@ -2,8 +2,9 @@
 
 How one utterance is understood:
 
-1. The language's model gives a probability per intent; the top one is the answer
-   and its probability the confidence.
+1. The language's models give a probability per intent — the transformer and the
+   n-gram model, averaged (``bot.nlu.blend``); the top one is the answer and its
+   probability the confidence.
 2. ``expected`` (the intents the dialogue state handles) breaks near-ties: when the
    top intent is not expected but an expected one has at least ``TIE_RATIO`` of its
    probability, the expected one wins, with its own probability as confidence.
@@ -30,9 +31,9 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from typing import Protocol
 
+from bot.nlu.blend import load_blended
 from bot.nlu.data import check_lang, normalize
 from bot.nlu.grammar import GrammarMatcher, load_grammar
-from bot.nlu.model import load_model
 from bot.nlu.slots import extract
 from bot.nlu.types import Understanding
 from foundation.contract import Intent
@@ -54,7 +55,7 @@ ALSO_MAX = 2
 
 
 class Scorer(Protocol):
-    """What the classifier needs of a model (``bot.nlu.model.IntentModel``)."""
+    """What the classifier needs of a model (``bot.nlu.blend.BlendedModel``)."""
 
     labels: tuple[Intent, ...]
 
@@ -90,7 +91,7 @@ class NluClassifier:
     def model(self, lang: str) -> Scorer:
         with self._lock:
             if lang not in self._models:
-                self._models[check_lang(lang)] = load_model(lang, build_missing=self._build_missing)
+                self._models[check_lang(lang)] = load_blended(lang, build_missing=self._build_missing)
             return self._models[lang]
 
     def _probabilities(self, lang: str, clean: str) -> dict[Intent, float]:

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import sys
+import time
 import unicodedata
 from typing import Any
 
@@ -65,15 +66,22 @@ def _date(value: str) -> dt.date:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from bot.nlu import model
+    from bot.nlu import lexical, model
     from bot.nlu.evaluate import evaluate
 
     for lang in args.lang or LANG_CHOICES:
-        if args.if_missing and (model.artifact_dir(lang) / "meta.json").exists():
-            print(f"{lang}: built already at {model.artifact_dir(lang)}")
+        neural_built = (model.artifact_dir(lang) / "meta.json").exists()
+        lexical_built = (lexical.artifact_dir(lang) / "lexical.json").exists()
+        if args.if_missing and neural_built and lexical_built:
+            print(f"{lang}: built already at {model.artifact_dir(lang)} and {lexical.artifact_dir(lang)}")
             continue
         print(f"{lang}: training …", flush=True)
-        directory = model.build(lang, progress=True)
+        directory = (
+            model.artifact_dir(lang) if args.if_missing and neural_built else model.build(lang, progress=True)
+        )
+        started = time.monotonic()
+        lexical_dir = lexical.build(lang)
+        print(f"{lang}: n-gram model in {time.monotonic() - started:.1f} s → {lexical_dir}", flush=True)
         report = evaluate(lang)
         print(f"{lang}: held-out accuracy {report.accuracy:.1%} ({report.total} utterances) → {directory}")
         frozen = evaluate(lang, split="frozen")
