@@ -153,6 +153,7 @@ class _Attempt(Generic[R]):
     max_call_s: float = MAX_CALL_S
     placed_at: float = 0.0  # monotonic: when the originate returned
     listen: listening.ListenLine | None = None  # the bot's ear while AMD runs (None: AMD alone)
+    on_up: Callable[[], None] | None = None  # told at the answer itself, before any detection
     hearing: asyncio.Task[listening.Hearing] | None = None
     hearing_closed: asyncio.Task[None] | None = None
     state: CallState = CallState.DIALING
@@ -297,6 +298,8 @@ async def _answered(a: _Attempt[Any], event: StasisStart) -> CallState:
     a.answered_at = time.monotonic()
     a.result.ring_ms = (a.answered_at - a.started) * 1000
     a.result.outcome = CallOutcome.ANSWERED
+    if a.on_up is not None:
+        a.on_up()
     if a.detect_machine:
         if a.listen is not None:
             # From the answer on, alongside AMD: its MACHINE may be only a noisy line.
@@ -403,8 +406,12 @@ async def place_call(
     detect_machine: bool = True,
     max_call_s: float = MAX_CALL_S,
     listen: listening.ListenLine | None = None,
+    on_up: Callable[[], None] | None = None,
 ) -> AttemptResult[R]:
     """Dial ``endpoint`` and follow the call to its end; never raises but for cancellation.
+
+    ``on_up``: called once when the line is answered, before answer detection has a verdict
+    (it must not block: it schedules its own work).
 
     ``listen``: the bot's ear on the answer while AMD runs, for a second opinion on its MACHINE
     (``dialer.amd``); default: the context's (``dialer.listening.EAR``; none: AMD's verdict alone).
@@ -422,6 +429,7 @@ async def place_call(
         started + ring_timeout_s + ANSWER_TIMEOUT_MARGIN_S,
         max_call_s,
         listen=listen if listen is not None else listening.EAR.get(),
+        on_up=on_up,
     )
     result.states.append(a.state)
     with ari.channel_events(channel_id) as events:

@@ -91,7 +91,7 @@ class _Channel:
 class Switch:
     """The part of AriClient the dialer uses. Endpoint ``answer`` answers; ``timeout`` makes
     the channel and then never answers the originate; ``vanish`` answers and is gone before
-    answer detection can start."""
+    answer detection can start; ``detecting`` answers and detection never gives its verdict."""
 
     app = "t"
 
@@ -101,6 +101,7 @@ class Switch:
         self.live: set[str] = set()
         self.originated: list[str] = []
         self.hangups: list[str] = []
+        self.endpoints: dict[str, str] = {}
 
     def q(self, cid: str) -> _Events:
         return self.queues.setdefault(cid, _Events())
@@ -112,6 +113,7 @@ class Switch:
     async def originate(self, endpoint: str, *, channel_id: str, **kwargs: Any) -> None:
         self.originated.append(channel_id)
         self.live.add(channel_id)
+        self.endpoints[channel_id] = endpoint
         if endpoint == "ring":
             return  # it rings, and nobody answers while the test looks
         if endpoint == "timeout":
@@ -127,6 +129,8 @@ class Switch:
             self.q(channel_id).queue.put_nowait(_event("ChannelDestroyed", channel_id, cause=16))
             self.live.discard(channel_id)
             raise AriNotFound("POST", f"/channels/{channel_id}/continue", 404, "Channel not found")
+        if self.endpoints.get(channel_id) == "detecting":
+            return  # the answering machine detector still listens while the test looks
         self.q(channel_id).queue.put_nowait(_event("StasisStart", channel_id, args=["amd", "HUMAN", ""]))
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
@@ -473,8 +477,9 @@ async def _facts(account_id: str, number: str) -> AccountFacts:
 async def _lost_mid_call(
     engine: Engine, guard: Guard, target: DialTarget, campaign_id: str | None, at: list[dt.datetime]
 ) -> tuple[asyncio.Task[Any], asyncio.Event]:
-    """A dial left where its dialer died: answered and talking (endpoint ``answer``) or still
-    ringing (``ring``).  Returns the dial, frozen there until the event is set."""
+    """A dial left where its dialer died: answered and talking (endpoint ``answer``), answered
+    with detection still listening (``detecting``) or still ringing (``ring``).  Returns the
+    dial, frozen there until the event is set."""
     switch, release = Switch(), asyncio.Event()
 
     async def talking(call: AnsweredCall) -> ConversationRecord:
@@ -488,9 +493,10 @@ async def _lost_mid_call(
     async with asyncio.timeout(5):
         while not switch.originated or not _rows(engine):  # noqa: ASYNC110 (the database is polled)
             await asyncio.sleep(0.01)
-        if target.endpoint == "answer":
+        stored = {"answer": "human", "detecting": "pending"}.get(target.endpoint or "")
+        if stored is not None:
             # Stored mid-call, not at the end.
-            while _rows(engine)[0].answered_by is None:  # noqa: ASYNC110 (the database is polled)
+            while _rows(engine)[0].answered_by != stored:  # noqa: ASYNC110 (the database is polled)
                 await asyncio.sleep(0.01)
     return dial, release
 
@@ -510,20 +516,23 @@ def _redial(guard: Guard, target: DialTarget) -> tuple[str, ...]:
 
 @pytest.mark.redis
 @pytest.mark.parametrize("settled_by", ["campaign", "desk"])
+@pytest.mark.parametrize(("endpoint", "stored"), [("answer", "human"), ("detecting", "pending")])
 async def test_an_answered_call_lost_with_its_dialer_starts_the_conversation_lockout(
-    engine: Engine, redis_url: str, key_prefix: str, settled_by: str
+    engine: Engine, redis_url: str, key_prefix: str, settled_by: str, endpoint: str, stored: str
 ) -> None:
+    """Lost in conversation, or while answer detection still listened: someone answered, and
+    not knowing who, the guard takes it for the debtor (the strict side)."""
     at = [NOW]
     campaign_id = "c1" if settled_by == "campaign" else None  # a desk's own calls have no campaign
     with Session(engine) as s, s.begin():
         s.add(Campaign(campaign_id="c1", name="c1", strategy="", created_at=NOW))
-    target = DialTarget("A-0", "+12125550100", endpoint="answer", script="s")
+    target = DialTarget("A-0", "+12125550100", endpoint=endpoint, script="s")
     dial, release = await _lost_mid_call(
         engine, _guard(redis_url, key_prefix, engine, at), target, campaign_id, at
     )
     try:
         (row,) = _rows(engine)
-        assert (row.state, row.answered_by) == ("dialing", "human") and row.answered_at is not None
+        assert (row.state, row.answered_by) == ("dialing", stored) and row.answered_at is not None
         # The dialer (or console) died mid-call; the call ended while nobody watched.  The next
         # one starts 3 h later (past min_gap) with its own guard and sees no channel.
         at[0] = NOW + dt.timedelta(hours=3)

@@ -270,8 +270,11 @@ async def _dial(
             raise DialNotPlaced(_unavailable(exc), result) from None
         log.exception("dial not placed", extra=kv(attempt_id=attempt_id))
         return result
-    answering = _storing_answer(engine, attempt_id, on_answer, clock)
-    attempt = await _place(ari, target, answering, attempt_id, ring_timeout_s, detect_machine)
+    answer_row = _AnswerRow(engine, attempt_id, on_answer, clock)
+    attempt = await _place(
+        ari, target, answer_row.answering, attempt_id, ring_timeout_s, detect_machine, on_up=answer_row.up
+    )
+    await answer_row.settle()
     if not attempt.placed:
         return await _not_placed(engine, gate, target, attempt, clock)
     if hooks.placed is not None:
@@ -319,29 +322,48 @@ async def _not_placed(
     return TargetResult(target, attempt.attempt_id, True, [], attempt, not_placed=True)
 
 
-def _storing_answer(
-    engine: Engine, attempt_id: str, on_answer: AnswerCall, clock: Callable[[], dt.datetime]
-) -> AnswerCall:
-    """``on_answer``, with the answer written to the attempt row meanwhile."""
+class _AnswerRow:
+    """The answer written to the attempt row while the call goes on, in two steps: at the answer
+    itself (who answered not yet known: recovery takes it for a person, the strict side), then
+    with answer detection's verdict.  A dialer that dies while detection still listens has
+    already stored that someone answered."""
 
-    async def answering(call: AnsweredCall) -> ConversationRecord:
+    def __init__(
+        self, engine: Engine, attempt_id: str, on_answer: AnswerCall, clock: Callable[[], dt.datetime]
+    ) -> None:
+        self._engine, self._attempt_id, self._on_answer, self._clock = engine, attempt_id, on_answer, clock
+        self._up: asyncio.Task[None] | None = None
+
+    def up(self) -> None:
+        self._up = asyncio.create_task(
+            _store_answer(self._engine, self._attempt_id, self._clock(), None),
+            name=f"answer-row-up:{self._attempt_id}",
+        )
+
+    async def answering(self, call: AnsweredCall) -> ConversationRecord:
         # The wall-clock time of the answer itself (answer detection may have taken seconds since).
-        at = clock() - dt.timedelta(seconds=max(0.0, time.monotonic() - call.answered_at))
+        at = self._clock() - dt.timedelta(seconds=max(0.0, time.monotonic() - call.answered_at))
         # Beside the answerer, not before it: the person who answered hears the bot or the
         # collector without waiting for the database.
-        stored = asyncio.create_task(
-            _store_answer(engine, attempt_id, at, call.kind), name=f"answer-row:{attempt_id}"
-        )
+        stored = asyncio.create_task(self._verdict(at, call.kind), name=f"answer-row:{self._attempt_id}")
         try:
-            return await on_answer(call)
+            return await self._on_answer(call)
         finally:
             # The end is written once this returns: the answer is in the row before it.
             await stored
 
-    return answering
+    async def _verdict(self, at: dt.datetime, kind: AnswerKind) -> None:
+        if self._up is not None:
+            await self._up  # the verdict lands after the answer's own write, never under it
+        await _store_answer(self._engine, self._attempt_id, at, kind)
+
+    async def settle(self) -> None:
+        """The answer's own write done (a call ended during detection still waits for it)."""
+        if self._up is not None:
+            await self._up
 
 
-async def _store_answer(engine: Engine, attempt_id: str, at: dt.datetime, kind: AnswerKind) -> None:
+async def _store_answer(engine: Engine, attempt_id: str, at: dt.datetime, kind: AnswerKind | None) -> None:
     try:
         await record.answered(engine, attempt_id, at, kind)
     except Exception as exc:
@@ -359,6 +381,8 @@ async def _place(
     attempt_id: str,
     ring_timeout_s: int,
     detect_machine: bool = True,
+    *,
+    on_up: Callable[[], None] | None = None,
 ) -> AttemptResult[ConversationRecord]:
     try:
         # The creditor's caller ID: the debtor sees the number of whom the call is about.
@@ -370,6 +394,7 @@ async def _place(
             ring_timeout_s=ring_timeout_s,
             caller_id=target.caller_id,
             detect_machine=detect_machine,
+            on_up=on_up,
         )
     except Exception as exc:
         # place_call ends its own failures; this is the last line: the call's fate is unknown.

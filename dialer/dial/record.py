@@ -49,15 +49,21 @@ def record_reserved(
         )
 
 
-def record_answered(engine: Engine, attempt_id: str, answered_at: dt.datetime, kind: AnswerKind) -> None:
+ANSWER_PENDING = "pending"  # answered, answer detection's verdict not yet in: a person for recovery
+
+
+def record_answered(
+    engine: Engine, attempt_id: str, answered_at: dt.datetime, kind: AnswerKind | None
+) -> None:
     """The answer on the ``dialing`` row, committed while the call goes on: a dialer that dies
-    mid-call leaves a row recovery knows a person (or a machine) answered.  An ended row is
-    left as its end wrote it."""
+    mid-call leaves a row recovery knows a person (or a machine) answered.  ``kind`` None: the
+    line is up and detection still listens (``pending``, which recovery counts as a person).
+    An ended row is left as its end wrote it."""
     with Session(engine) as s, s.begin():
         s.execute(
             update(CallAttempt)
             .where(CallAttempt.attempt_id == attempt_id, CallAttempt.state == AttemptState.DIALING.value)
-            .values(answered_at=answered_at, answered_by=kind.value)
+            .values(answered_at=answered_at, answered_by=ANSWER_PENDING if kind is None else kind.value)
         )
 
 
@@ -145,7 +151,9 @@ async def reserved(
     await asyncio.to_thread(record_reserved, engine, target, attempt_id, campaign_id, now, node)
 
 
-async def answered(engine: Engine, attempt_id: str, answered_at: dt.datetime, kind: AnswerKind) -> None:
+async def answered(
+    engine: Engine, attempt_id: str, answered_at: dt.datetime, kind: AnswerKind | None
+) -> None:
     """``record_answered`` off the event loop."""
     await asyncio.to_thread(record_answered, engine, attempt_id, answered_at, kind)
 
