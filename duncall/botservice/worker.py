@@ -168,7 +168,7 @@ class BotWorker:
         self.on_call(job, reply)
 
     async def _converse(self, job: BotJob) -> ConversationRecord:
-        ari = self.nodes.get(job.ari_url)
+        ari = self.nodes.get(job.ari_url.rstrip("/"))
         if ari is None:
             raise ServiceUnavailable(
                 "the call is on an Asterisk node this worker does not know",
@@ -201,7 +201,7 @@ def node_clients(worker: str) -> dict[str, AriClient]:
     clients: dict[str, AriClient] = {}
     for node in settings.asterisk_nodes():
         app = f"{node.ari.app}-bot-{worker}"
-        clients[node.ari.base_url] = AriClient(dataclasses.replace(node.ari, app=app))
+        clients[node.ari.base_url.rstrip("/")] = AriClient(dataclasses.replace(node.ari, app=app))
     return clients
 
 
