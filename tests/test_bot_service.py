@@ -6,7 +6,9 @@ must take one.  Each call is moved into its worker's Stasis app, talked on throu
 chan_websocket channel, and its record comes back to the dialer, which stores the attempt.
 
 Beside it, a dialer on a Redis prefix no worker reads: its answered call is abandoned after the
-take window (the abandon message plays), stored ``abandoned``.
+take window (the abandon message plays), stored ``abandoned``.  Then one more call, whose worker
+is killed (SIGKILL) once it took it: the other worker does not get it, and its dialer ends it
+and stores it answered without a conversation (``incomplete``), never left open.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 # leaves the voicemail) and a person who hangs up mid-call.
 PERSONAS = ("voicemail", "hangs_up")
 ABANDONED_PERSONA = "third_party"
+LOST_PERSONA = "silent"  # a long call (the bot asks again and again): its worker is killed on it
+LOST_WAIT_S = 120.0
 WORKER_UP_S = 180.0  # the engines load before a worker reads a job (a loaded machine is slow)
 CAMPAIGN_S = 240.0
 
@@ -65,6 +69,28 @@ def _attempts(db_url: str) -> list[CallAttempt]:
         engine.dispose()
 
 
+def by_id(attempts: list[CallAttempt]) -> set[str]:
+    return {a.attempt_id for a in attempts}
+
+
+def _taker(live: str, known: set[str], timeout_s: float) -> str:
+    """The worker that took the next call (not one of ``known``), as the job's key says."""
+    client = redis.Redis.from_url(os.environ.get("DUNCALL_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for key in client.scan_iter(match=f"{live}bot:job:*"):
+                job_id = key.decode().rsplit(":", 1)[1]
+                raw = client.get(key)
+                state = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+                if job_id not in known and state.startswith("taken:"):
+                    return state.removeprefix("taken:")
+            time.sleep(0.1)
+    finally:
+        client.close()
+    raise AssertionError("no worker took the call")
+
+
 def _recorded(db_url: str) -> dict[str, str]:
     engine = create_engine(db_url)
     try:
@@ -86,7 +112,7 @@ async def test_two_bot_workers_carry_one_dialers_calls(tmp_path: Path, key_prefi
     db_url = f"sqlite:///{tmp_path / 'bots.db'}"
     # Schema and accounts first: the workers and the dialer would otherwise upgrade one file at once.
     engine = open_engine(db_url)
-    import_persona_accounts(engine, persona_accounts(select_personas(PERSONAS), 1))
+    import_persona_accounts(engine, persona_accounts(select_personas((*PERSONAS, LOST_PERSONA)), 1))
     engine.dispose()
     live = f"{key_prefix}live:"
     logs = {name: tmp_path / f"{name}.log" for name in ("w1", "w2")}
@@ -128,17 +154,33 @@ async def test_two_bot_workers_carry_one_dialers_calls(tmp_path: Path, key_prefi
         assert dialer.returncode == 0, said
         alone_said = (await asyncio.wait_for(abandoning.communicate(), CAMPAIGN_S))[0].decode()
         assert abandoning.returncode == 0, alone_said
-        for proc in workers.values():
-            proc.send_signal(signal.SIGTERM)
+        # Record both workers' CPU for their one call before one of them is killed.
+        first = await asyncio.to_thread(_attempts, db_url)
+        losing = await asyncio.create_subprocess_exec(
+            *campaign_cmd(f"bots-lost-{uuid.uuid4().hex[:6]}", db_url, key_prefix, [LOST_PERSONA], *args),
+            "--answer",
+            "bot",
+            env=_env(live),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        killed = await asyncio.to_thread(_taker, live, {a.attempt_id for a in first}, LOST_WAIT_S)
+        workers[killed].kill()  # mid-call: nothing ended, nothing returned
+        lost_said = (await asyncio.wait_for(losing.communicate(), CAMPAIGN_S))[0].decode()
+        assert losing.returncode == 0, lost_said
         for name, proc in workers.items():
-            assert await asyncio.to_thread(proc.wait, 60) == 0, logs[name].read_text()
+            if name != killed:
+                proc.send_signal(signal.SIGTERM)
+                assert await asyncio.to_thread(proc.wait, 60) == 0, logs[name].read_text()
     finally:
         for proc in workers.values():
             if proc.poll() is None:
                 proc.kill()
     worker_said = {name: path.read_text(errors="replace") for name, path in logs.items()}
 
-    attempts = await asyncio.to_thread(_attempts, db_url)
+    attempts = [
+        a for a in await asyncio.to_thread(_attempts, db_url) if a.attempt_id in {f.attempt_id for f in first}
+    ]
     by_account = {a.account_id: a for a in attempts}
     expected = {p.account.account_id: p.expect for p in select_personas(PERSONAS)}
     assert set(by_account) == set(expected), (said, worker_said)
@@ -151,7 +193,7 @@ async def test_two_bot_workers_carry_one_dialers_calls(tmp_path: Path, key_prefi
     # Each worker carried one of the two calls that were up at once.
     client = redis.Redis.from_url(os.environ.get("DUNCALL_REDIS_URL", "redis://127.0.0.1:6379/0"))
     try:
-        takers = {a.attempt_id: client.get(f"{live}bot:job:{a.attempt_id}") for a in attempts}
+        takers = {a.attempt_id: client.get(f"{live}bot:job:{a.attempt_id}") for a in first}
         taken = sorted(v.decode() if isinstance(v, bytes) else str(v) for v in takers.values() if v)
         assert taken == ["taken:w1", "taken:w2"], takers
         keys = list(client.scan_iter(match=f"{key_prefix}*"))
@@ -159,10 +201,16 @@ async def test_two_bot_workers_carry_one_dialers_calls(tmp_path: Path, key_prefi
             client.delete(*keys)
     finally:
         client.close()
-    for name, text in worker_said.items():
-        match = re.search(r"stopped: (\d+) calls carried, 0 failed, ([\d.]+) s CPU", text)
-        assert match and match.group(1) == "1", text
-        print(f"{name}: {match.group(0)}")  # the worker's CPU for its call (bench/RESULTS.md)
+    survivor = next(name for name in workers if name != killed)
+    match = re.search(r"stopped: (\d+) calls carried, 0 failed, ([\d.]+) s CPU", worker_said[survivor])
+    assert match and match.group(1) == "1", worker_said[survivor]  # it never got the lost call
+    print(f"{survivor}: {match.group(0)}")  # the worker's CPU for its call (bench/RESULTS.md)
+
+    # The call whose worker died: ended by its dialer, stored answered without a conversation.
+    [lost] = [a for a in await asyncio.to_thread(_attempts, db_url) if a.attempt_id not in by_id(first)]
+    assert lost.state == AttemptState.ENDED.value, lost_said
+    assert (lost.outcome, lost.disposition) == ("answered", "incomplete"), lost_said
+    assert lost.attempt_id not in recorded
 
     # The call no worker took: the abandon message, then stored as an abandoned call.
     [abandoned] = await asyncio.to_thread(_attempts, alone_db)
