@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -277,3 +279,13 @@ def _cut_last_word(text: str) -> str:
         return text
     words[-1] = words[-1][: (len(words[-1]) + 1) // 2]
     return " ".join(words)
+
+
+def replace_directory(target: Path, save: Callable[[Path], None]) -> None:
+    """Write a model's directory whole or not at all: ``save`` fills a staging directory
+    beside ``target``, which then takes its place (a crash leaves the old one or none)."""
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    save(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)

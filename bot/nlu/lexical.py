@@ -26,7 +26,6 @@ import hashlib
 import json
 import math
 import random
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pypinyin import lazy_pinyin
 
-from bot.nlu.data import LABELS, augment, check_lang, data_hash, training_examples
+from bot.nlu.data import LABELS, augment, check_lang, data_hash, replace_directory, training_examples
 from foundation import paths
 from foundation.contract import Intent
 from foundation.errors import ConfigError
@@ -179,11 +178,7 @@ def train(lang: str, seed: int = SEED, recipe: LexicalRecipe | None = None) -> L
 def build(lang: str) -> Path:
     target = artifact_dir(lang)
     model = train(lang)
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save(staging)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    replace_directory(target, model.save)
     return target
 
 

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import random
-import shutil
 import time
 import zlib
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from torch import nn
 from transformers import AutoTokenizer, BertConfig, BertModel
 from transformers.utils import logging as hf_logging
 
-from bot.nlu.data import LABELS, Example, augment, check_lang, data_hash, training_examples
+from bot.nlu.data import LABELS, Example, augment, check_lang, data_hash, replace_directory, training_examples
 from foundation import paths
 from foundation.contract import Intent
 from foundation.errors import ConfigError
@@ -373,11 +372,7 @@ def build(lang: str, progress: bool = False) -> Path:
     """Train and store the artifact for the current data; returns its directory."""
     target = artifact_dir(lang)
     model = train(lang, progress=progress)
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save(staging)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    replace_directory(target, model.save)
     return target
 
 
